@@ -1,0 +1,35 @@
+# devbg: the two commands. Each installs what it needs (scripts/install-deps.sh),
+# configures with meson and builds.
+BUILD      ?= build
+FUZZ_BUILD ?= build-fuzz
+
+.PHONY: all deps build demo check unit integration fuzz bench clean
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=/usr
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	@sh scripts/demo.sh $(BUILD)
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true
+
+# Every test: unit, integration, and each fuzz target for a short run.
+# The last line is "N passed, N failed".
+check: build $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	@sh scripts/run-tests.sh $(BUILD) $(FUZZ_BUILD)
+
+bench: build
+	@sh scripts/run-bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD)

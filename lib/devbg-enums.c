@@ -1,0 +1,88 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbg-enums.h"
+
+#include <string.h>
+
+/* One table per enumeration, indexed by value; the strings are what the
+ * D-Bus API, the database and devbgctl use. */
+static const char *const trigger_names[] = {
+  [DEVBG_TRIGGER_USE] = "use",
+  [DEVBG_TRIGGER_SERVICING] = "servicing",
+};
+
+static const char *const result_names[] = {
+  [DEVBG_RESULT_ALLOWED] = "allowed",
+  [DEVBG_RESULT_DENIED_BY_USER] = "denied-by-user",
+  [DEVBG_RESULT_DENIED_BY_SYSTEM] = "denied-by-system",
+  [DEVBG_RESULT_LOW_BATTERY] = "low-battery",
+};
+
+static const char *const cancel_names[] = {
+  [DEVBG_CANCEL_ABORT] = "abort",
+  [DEVBG_CANCEL_TERMINATING] = "terminating",
+  [DEVBG_CANCEL_LOGGING_OFF] = "logging-off",
+  [DEVBG_CANCEL_SERVICING_UPDATE] = "servicing-update",
+  [DEVBG_CANCEL_IDLE_TASK] = "idle-task",
+  [DEVBG_CANCEL_UNINSTALL] = "uninstall",
+  [DEVBG_CANCEL_CONDITION_LOSS] = "condition-loss",
+  [DEVBG_CANCEL_SYSTEM_POLICY] = "system-policy",
+  [DEVBG_CANCEL_QUIET_HOURS_ENTERED] = "quiet-hours-entered",
+  [DEVBG_CANCEL_EXECUTION_TIME_EXCEEDED] = "execution-time-exceeded",
+  [DEVBG_CANCEL_RESOURCE_REVOCATION] = "resource-revocation",
+  [DEVBG_CANCEL_ENERGY_SAVER] = "energy-saver",
+};
+
+static const char *const protocol_names[] = {
+  [DEVBG_PROTOCOL_UNKNOWN] = "unknown",
+  [DEVBG_PROTOCOL_USB] = "usb",
+  [DEVBG_PROTOCOL_HID] = "hid",
+  [DEVBG_PROTOCOL_BLUETOOTH_RFCOMM] = "bluetooth-rfcomm",
+  [DEVBG_PROTOCOL_BLUETOOTH_GATT] = "bluetooth-gatt",
+  [DEVBG_PROTOCOL_MTP] = "mtp",
+  [DEVBG_PROTOCOL_NETWORK_WIRED] = "network-wired",
+  [DEVBG_PROTOCOL_NETWORK_WIFI] = "network-wifi",
+  [DEVBG_PROTOCOL_GENERIC_IOCTL] = "generic-ioctl",
+};
+
+static const char *
+name_of (const char *const *names, guint n, guint value)
+{
+  return value < n ? names[value] : NULL;
+}
+
+static gboolean
+value_of (const char *const *names, guint n, const char *str, guint *out)
+{
+  if (str == NULL)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      if (names[i] != NULL && strcmp (names[i], str) == 0)
+        {
+          *out = i;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+#define DEFINE_ENUM_STRINGS(prefix, Type, table)                        \
+  const char *prefix##_to_string (Type value)                           \
+  {                                                                     \
+    return name_of (table, G_N_ELEMENTS (table), (guint) value);        \
+  }                                                                     \
+  gboolean prefix##_from_string (const char *str, Type *out)            \
+  {                                                                     \
+    guint v;                                                            \
+    if (!value_of (table, G_N_ELEMENTS (table), str, &v))               \
+      return FALSE;                                                     \
+    *out = (Type) v;                                                    \
+    return TRUE;                                                        \
+  }
+
+DEFINE_ENUM_STRINGS (devbg_trigger_type, DevbgTriggerType, trigger_names)
+DEFINE_ENUM_STRINGS (devbg_trigger_result, DevbgTriggerResult, result_names)
+DEFINE_ENUM_STRINGS (devbg_cancel_reason, DevbgCancelReason, cancel_names)
+DEFINE_ENUM_STRINGS (devbg_protocol, DevbgProtocol, protocol_names)

@@ -1,0 +1,12 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The one header an app includes: #include <devbg.h>, pkg-config devbg-1.
+ */
+#pragma once
+
+#define DEVBG_INSIDE
+#include "devbg-enums.h"
+#include "devbg-error.h"
+#include "devbg-client.h"
+#undef DEVBG_INSIDE

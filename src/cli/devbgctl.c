@@ -1,0 +1,116 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbgctl.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+static const DevbgctlCommand commands[] = {
+  { "status", "", "Show the service's state and who devbgd takes you for",
+    devbgctl_cmd_status },
+  { "registrations", "", "List the calling app's task registrations",
+    devbgctl_cmd_registrations },
+};
+
+DevbgClient *
+devbgctl_client (Devbgctl *ctl)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (ctl->client == NULL)
+    {
+      ctl->client = devbg_client_new_sync (NULL, &error);
+      if (ctl->client == NULL)
+        devbgctl_fail ("cannot connect to the system bus", error);
+    }
+  return ctl->client;
+}
+
+int
+devbgctl_fail (const char *context, const GError *error)
+{
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
+    g_printerr ("devbgctl: %s: devbgd is not running\n", context);
+  else
+    g_printerr ("devbgctl: %s: %s\n", context, error->message);
+  return 1;
+}
+
+void
+devbgctl_print_json (JsonBuilder *builder)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
+  g_autofree char *text = NULL;
+
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  text = json_generator_to_data (gen, NULL);
+  g_print ("%s\n", text);
+}
+
+static char *
+help_text (void)
+{
+  GString *s = g_string_new ("Commands:\n");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *usage = g_strdup_printf ("%s %s", commands[i].name, commands[i].args);
+      g_string_append_printf (s, "  %-28s %s\n", usage, commands[i].summary);
+    }
+  g_string_append (s, "\ndevbgctl talks to devbgd on the system bus, or on the bus named by\n"
+                      "DBUS_SYSTEM_BUS_ADDRESS. See devbgctl(1).");
+  return g_string_free (s, FALSE);
+}
+
+int
+main (int argc, char **argv)
+{
+  Devbgctl ctl = { 0 };
+  gboolean version = FALSE;
+  const GOptionEntry entries[] = {
+    { "json", 'j', 0, G_OPTION_ARG_NONE, &ctl.json, "Print JSON for scripts", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new ("COMMAND [ARGS...]");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *help = help_text ();
+  int rc;
+
+  setlocale (LC_ALL, "");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_set_summary (ctx, "Inspect and control devbgd, the device background task service.");
+  g_option_context_set_description (ctx, help);
+  /* Options after the command belong to the command. */
+  g_option_context_set_strict_posix (ctx, TRUE);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      g_printerr ("devbgctl: %s\nTry 'devbgctl --help'.\n", error->message);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("devbgctl %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (argc < 2)
+    {
+      g_printerr ("devbgctl: no command given\n%s\n", help);
+      return 2;
+    }
+
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (commands[i].name, argv[1]) == 0)
+      {
+        rc = commands[i].run (&ctl, argc - 1, argv + 1);
+        g_clear_object (&ctl.client);
+        return rc;
+      }
+  g_printerr ("devbgctl: unknown command '%s'\nTry 'devbgctl --help'.\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,303 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbg-config.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "devbg-error.h"
+
+typedef enum {
+  KEY_UINT,
+  KEY_SECONDS,
+  KEY_BOOL,
+  KEY_PROTOCOLS,
+  KEY_CONSENT,
+} KeyKind;
+
+typedef struct {
+  const char *group;
+  const char *key;
+  KeyKind     kind;
+  gsize       offset;
+  double      min, max; /* for KEY_UINT and KEY_SECONDS */
+} KeySpec;
+
+#define F(field) offsetof (DevbgConfig, field)
+static const KeySpec keys[] = {
+  { "Service", "MaxRegistrationsPerApp", KEY_UINT, F (max_registrations_per_app), 1, 100000 },
+  { "Service", "EnableVirtualBackend", KEY_BOOL, F (enable_virtual_backend), 0, 0 },
+  { "Policy", "UseWallClockLimit", KEY_SECONDS, F (use_wall_clock_limit), 0.01, 86400 },
+  { "Policy", "ServicingWallClockLimit", KEY_SECONDS, F (servicing_wall_clock_limit), 0.01, 86400 },
+  { "Policy", "MaxExpectedDuration", KEY_SECONDS, F (max_expected_duration), 1, 86400 },
+  { "Policy", "MinBatteryPercent", KEY_UINT, F (min_battery_percent), 0, 100 },
+  { "Policy", "IoActivityWindow", KEY_SECONDS, F (io_activity_window), 0.01, 3600 },
+  { "Policy", "CpuFloorMs", KEY_UINT, F (cpu_floor_ms), 0, 60000 },
+  { "Policy", "CpuReferenceMHz", KEY_UINT, F (cpu_reference_mhz), 1, 100000 },
+  { "Policy", "CpuWindowLocked", KEY_SECONDS, F (cpu_window_locked), 0.01, 86400 },
+  { "Policy", "CpuWindowUnlocked", KEY_SECONDS, F (cpu_window_unlocked), 0.01, 86400 },
+  { "Policy", "CancelGracePeriod", KEY_SECONDS, F (cancel_grace_period), 0, 600 },
+  { "Policy", "RequireForeground", KEY_BOOL, F (require_foreground), 0, 0 },
+  { "Policy", "HeadlessConsent", KEY_CONSENT, F (headless_consent), 0, 0 },
+  { "Policy", "UseProtocols", KEY_PROTOCOLS, F (use_protocols), 0, 0 },
+  { "Policy", "ServicingProtocols", KEY_PROTOCOLS, F (servicing_protocols), 0, 0 },
+};
+#undef F
+
+#define PROTO_BIT(p) (1u << (p))
+
+void
+devbg_config_init_defaults (DevbgConfig *config)
+{
+  *config = (DevbgConfig) {
+    .max_registrations_per_app = 64,
+    .enable_virtual_backend = FALSE,
+    .use_wall_clock_limit = 10 * 60,
+    .servicing_wall_clock_limit = 30 * 60,
+    .max_expected_duration = 30 * 60,
+    .min_battery_percent = 33,
+    .io_activity_window = 5,
+    .cpu_floor_ms = 400,
+    .cpu_reference_mhz = 1000,
+    .cpu_window_locked = 60,
+    .cpu_window_unlocked = 5 * 60,
+    .cancel_grace_period = 5,
+    .require_foreground = TRUE,
+    .headless_consent = DEVBG_HEADLESS_CONSENT_DENY,
+    .use_protocols = PROTO_BIT (DEVBG_PROTOCOL_USB) | PROTO_BIT (DEVBG_PROTOCOL_HID) |
+                     PROTO_BIT (DEVBG_PROTOCOL_BLUETOOTH_RFCOMM) |
+                     PROTO_BIT (DEVBG_PROTOCOL_BLUETOOTH_GATT),
+  };
+  config->servicing_protocols = config->use_protocols |
+    PROTO_BIT (DEVBG_PROTOCOL_MTP) | PROTO_BIT (DEVBG_PROTOCOL_NETWORK_WIRED) |
+    PROTO_BIT (DEVBG_PROTOCOL_NETWORK_WIFI) | PROTO_BIT (DEVBG_PROTOCOL_GENERIC_IOCTL);
+}
+
+static const KeySpec *
+find_key (const char *group, const char *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (strcmp (keys[i].group, group) == 0 && strcmp (keys[i].key, key) == 0)
+      return &keys[i];
+  return NULL;
+}
+
+static gboolean
+group_known (const char *group)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    if (strcmp (keys[i].group, group) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+bad_value (GError **error, const char *origin, const KeySpec *spec,
+           const char *value, const char *expected)
+{
+  g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_CONFIG,
+               "%s: [%s] %s=%s: %s", origin, spec->group, spec->key, value,
+               expected);
+  return FALSE;
+}
+
+static gboolean
+parse_value (DevbgConfig *config, const KeySpec *spec, const char *raw,
+             const char *origin, GError **error)
+{
+  g_autofree char *value = g_strstrip (g_strdup (raw));
+  char *field = (char *) config + spec->offset;
+
+  switch (spec->kind)
+    {
+    case KEY_UINT:
+      {
+        guint64 v;
+        if (!g_ascii_string_to_unsigned (value, 10, (guint64) spec->min,
+                                         (guint64) spec->max, &v, NULL))
+          {
+            g_autofree char *want = g_strdup_printf ("expected a whole number from %.0f to %.0f",
+                                                     spec->min, spec->max);
+            return bad_value (error, origin, spec, value, want);
+          }
+        *(guint *) field = (guint) v;
+        return TRUE;
+      }
+    case KEY_SECONDS:
+      {
+        char *end = NULL;
+        double v = g_ascii_strtod (value, &end);
+        if (*value == '\0' || end == NULL || *end != '\0' || !isfinite (v) ||
+            v < spec->min || v > spec->max)
+          {
+            g_autofree char *want = g_strdup_printf ("expected seconds from %g to %g",
+                                                     spec->min, spec->max);
+            return bad_value (error, origin, spec, value, want);
+          }
+        *(double *) field = v;
+        return TRUE;
+      }
+    case KEY_BOOL:
+      if (strcmp (value, "true") == 0)
+        *(gboolean *) field = TRUE;
+      else if (strcmp (value, "false") == 0)
+        *(gboolean *) field = FALSE;
+      else
+        return bad_value (error, origin, spec, value, "expected true or false");
+      return TRUE;
+    case KEY_CONSENT:
+      if (strcmp (value, "deny") == 0)
+        *(DevbgHeadlessConsent *) field = DEVBG_HEADLESS_CONSENT_DENY;
+      else if (strcmp (value, "allow") == 0)
+        *(DevbgHeadlessConsent *) field = DEVBG_HEADLESS_CONSENT_ALLOW;
+      else
+        return bad_value (error, origin, spec, value, "expected deny or allow");
+      return TRUE;
+    case KEY_PROTOCOLS:
+      {
+        g_auto(GStrv) names = g_strsplit (value, ";", -1);
+        guint32 bits = 0;
+        for (char **n = names; *n != NULL; n++)
+          {
+            DevbgProtocol p;
+            g_strstrip (*n);
+            if (**n == '\0')
+              continue;
+            if (!devbg_protocol_from_string (*n, &p) || p == DEVBG_PROTOCOL_UNKNOWN)
+              {
+                g_autofree char *want = g_strdup_printf (
+                  "unknown protocol '%s'; expected a ;-separated list of usb, hid, "
+                  "bluetooth-rfcomm, bluetooth-gatt, mtp, network-wired, "
+                  "network-wifi, generic-ioctl", *n);
+                return bad_value (error, origin, spec, value, want);
+              }
+            bits |= PROTO_BIT (p);
+          }
+        *(guint32 *) field = bits;
+        return TRUE;
+      }
+    }
+  g_assert_not_reached ();
+}
+
+gboolean
+devbg_config_load_data (DevbgConfig *config, const char *data, gsize length,
+                        const char *origin, GError **error)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) groups = NULL;
+  DevbgConfig result = *config;
+
+  if (!g_key_file_load_from_data (kf, data, length, G_KEY_FILE_NONE, &local_error))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_CONFIG, "%s: %s", origin,
+                   local_error->message);
+      return FALSE;
+    }
+
+  groups = g_key_file_get_groups (kf, NULL);
+  for (char **g = groups; *g != NULL; g++)
+    {
+      g_auto(GStrv) names = NULL;
+
+      if (!group_known (*g))
+        {
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_CONFIG,
+                       "%s: unknown group [%s]; known groups are [Service] and [Policy]",
+                       origin, *g);
+          return FALSE;
+        }
+      names = g_key_file_get_keys (kf, *g, NULL, NULL);
+      for (char **k = names; k != NULL && *k != NULL; k++)
+        {
+          const KeySpec *spec = find_key (*g, *k);
+          g_autofree char *raw = NULL;
+
+          if (spec == NULL)
+            {
+              g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_CONFIG,
+                           "%s: unknown key %s in [%s]", origin, *k, *g);
+              return FALSE;
+            }
+          raw = g_key_file_get_value (kf, *g, *k, NULL);
+          if (!parse_value (&result, spec, raw != NULL ? raw : "", origin, error))
+            return FALSE;
+        }
+    }
+
+  *config = result;
+  return TRUE;
+}
+
+gboolean
+devbg_config_load_file (DevbgConfig *config, const char *path, GError **error)
+{
+  g_autofree char *data = NULL;
+  gsize length = 0;
+  g_autoptr(GError) local_error = NULL;
+
+  if (!g_file_get_contents (path, &data, &length, &local_error))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_CONFIG,
+                   "cannot read configuration: %s", local_error->message);
+      return FALSE;
+    }
+  return devbg_config_load_data (config, data, length, path, error);
+}
+
+gboolean
+devbg_config_protocol_allowed (const DevbgConfig *config, DevbgTriggerType trigger,
+                               DevbgProtocol protocol)
+{
+  guint32 bits = trigger == DEVBG_TRIGGER_SERVICING ? config->servicing_protocols
+                                                    : config->use_protocols;
+  return protocol != DEVBG_PROTOCOL_UNKNOWN && (bits & PROTO_BIT (protocol)) != 0;
+}
+
+char *
+devbg_config_to_data (const DevbgConfig *config)
+{
+  g_autoptr(GKeyFile) kf = g_key_file_new ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      const KeySpec *spec = &keys[i];
+      const char *field = (const char *) config + spec->offset;
+      g_autofree char *value = NULL;
+
+      switch (spec->kind)
+        {
+        case KEY_UINT:
+          value = g_strdup_printf ("%u", *(const guint *) field);
+          break;
+        case KEY_SECONDS:
+          {
+            char buf[G_ASCII_DTOSTR_BUF_SIZE];
+            value = g_strdup (g_ascii_dtostr (buf, sizeof buf, *(const double *) field));
+            break;
+          }
+        case KEY_BOOL:
+          value = g_strdup (*(const gboolean *) field ? "true" : "false");
+          break;
+        case KEY_CONSENT:
+          value = g_strdup (*(const DevbgHeadlessConsent *) field == DEVBG_HEADLESS_CONSENT_ALLOW
+                              ? "allow" : "deny");
+          break;
+        case KEY_PROTOCOLS:
+          {
+            GString *s = g_string_new (NULL);
+            guint32 bits = *(const guint32 *) field;
+            for (guint p = DEVBG_PROTOCOL_USB; p <= DEVBG_PROTOCOL_GENERIC_IOCTL; p++)
+              if (bits & PROTO_BIT (p))
+                g_string_append_printf (s, "%s;", devbg_protocol_to_string (p));
+            value = g_string_free (s, FALSE);
+            break;
+          }
+        }
+      g_key_file_set_value (kf, spec->group, spec->key, value);
+    }
+  return g_key_file_to_data (kf, NULL, NULL);
+}

@@ -1,0 +1,66 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The service's configuration: every policy number of DESIGN section 3,
+ * read from a keyfile. Plain data, so the policy code can be tested with a
+ * config built in the test.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "devbg-enums.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  DEVBG_HEADLESS_CONSENT_DENY = 0,
+  DEVBG_HEADLESS_CONSENT_ALLOW = 1,
+} DevbgHeadlessConsent;
+
+typedef struct {
+  /* [Service] */
+  guint    max_registrations_per_app;
+  gboolean enable_virtual_backend;
+
+  /* [Policy]: times in seconds */
+  double   use_wall_clock_limit;
+  double   servicing_wall_clock_limit;
+  double   max_expected_duration;
+  guint    min_battery_percent;
+  double   io_activity_window;
+  guint    cpu_floor_ms;
+  guint    cpu_reference_mhz;
+  double   cpu_window_locked;
+  double   cpu_window_unlocked;
+  double   cancel_grace_period;
+  gboolean require_foreground;
+  DevbgHeadlessConsent headless_consent;
+  guint32  use_protocols;       /* bit (1 << DevbgProtocol) per protocol */
+  guint32  servicing_protocols;
+} DevbgConfig;
+
+/* Fills @config with the defaults of DESIGN section 3. */
+void     devbg_config_init_defaults (DevbgConfig *config);
+
+/* Reads keyfile text over the defaults in @config. @origin names the source
+ * in messages. Unknown groups and keys, and bad values, are errors
+ * (DEVBG_ERROR_BAD_CONFIG) that name the key; on error @config is unchanged. */
+gboolean devbg_config_load_data (DevbgConfig *config,
+                                 const char  *data,
+                                 gsize        length,
+                                 const char  *origin,
+                                 GError     **error);
+
+gboolean devbg_config_load_file (DevbgConfig *config,
+                                 const char  *path,
+                                 GError     **error);
+
+gboolean devbg_config_protocol_allowed (const DevbgConfig *config,
+                                        DevbgTriggerType   trigger,
+                                        DevbgProtocol      protocol);
+
+/* The whole configuration as keyfile text, defaults included. */
+char    *devbg_config_to_data (const DevbgConfig *config);
+
+G_END_DECLS

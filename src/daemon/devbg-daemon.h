@@ -1,0 +1,40 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The service object: holds the configuration, the store, the manifests
+ * and device metadata, and serves org.devbg.Devbg1.Manager on a bus.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "devbg-config.h"
+
+G_BEGIN_DECLS
+
+#define DEVBG_BUS_NAME    "org.devbg.Devbg1"
+#define DEVBG_OBJECT_PATH "/org/devbg/Devbg1"
+#define DEVBG_MANAGER_IFACE "org.devbg.Devbg1.Manager"
+
+typedef struct {
+  DevbgConfig config;
+  char       *state_dir;
+  GStrv       manifest_dirs;
+  GStrv       metadata_dirs;
+  char       *proc_root; /* "/proc"; tests may point elsewhere */
+} DevbgDaemonOptions;
+
+#define DEVBG_TYPE_DAEMON (devbg_daemon_get_type ())
+G_DECLARE_FINAL_TYPE (DevbgDaemon, devbg_daemon, DEVBG, DAEMON, GObject)
+
+/* Opens the store and loads manifests and metadata (reporting each bad
+ * file in the log); fails only when the store cannot be opened. */
+DevbgDaemon *devbg_daemon_new (const DevbgDaemonOptions *options,
+                               GError                  **error);
+
+/* Exports the manager object on @connection. */
+gboolean     devbg_daemon_export (DevbgDaemon     *daemon,
+                                  GDBusConnection *connection,
+                                  GError         **error);
+
+G_END_DECLS

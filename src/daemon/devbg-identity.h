@@ -1,0 +1,58 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Who is calling: the app ID of a bus peer, derived from the pid and uid
+ * that the bus vouches for, never from anything the peer says.
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  DEVBG_IDENTITY_NONE = 0,
+  DEVBG_IDENTITY_FLATPAK,    /* /proc/PID/root/.flatpak-info */
+  DEVBG_IDENTITY_CGROUP,     /* systemd app-*.scope / app-*.service unit */
+  DEVBG_IDENTITY_EXECUTABLE, /* /proc/PID/exe is a manifest's Executable */
+} DevbgIdentitySource;
+
+typedef struct {
+  pid_t               pid;
+  uid_t               uid;
+  char               *app_id; /* NULL when the caller is no known app */
+  DevbgIdentitySource source;
+  char               *detail; /* why app_id is what it is, or why it is NULL */
+} DevbgIdentity;
+
+void devbg_identity_free (DevbgIdentity *identity);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgIdentity, devbg_identity_free)
+
+const char *devbg_identity_source_to_string (DevbgIdentitySource source);
+
+/* Pure: the [Application] name of a .flatpak-info keyfile, or NULL. */
+char *devbg_identity_parse_flatpak_info (const char *data,
+                                         gsize       length);
+
+/* Pure: the systemd unit an app runs in, from /proc/PID/cgroup text: the
+ * innermost app-*.scope or app-*.service on the v2 (or v1 name=systemd)
+ * line, or NULL. */
+char *devbg_identity_unit_from_cgroup (const char *cgroup_text);
+
+/* Pure: which of @known_app_ids the unit name is for. Understands
+ * app[-<launcher>]-<app-id>-<random>.scope and
+ * app[-<launcher>]-<app-id>[@<random>].service, with \x2d escapes. */
+const char *devbg_identity_app_id_from_unit (const char         *unit,
+                                             const char *const  *known_app_ids);
+
+/* Looks up the app of process @pid (owned by @uid, as the bus said) under
+ * @proc_root (normally "/proc"). @apps maps app ID -> DevbgManifest.
+ * Never fails: an unknown caller gets an identity with app_id NULL and a
+ * detail saying why. */
+DevbgIdentity *devbg_identity_resolve (const char *proc_root,
+                                       pid_t       pid,
+                                       uid_t       uid,
+                                       GHashTable *apps);
+
+G_END_DECLS

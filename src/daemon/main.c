@@ -1,0 +1,202 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * devbgd: the system service.
+ */
+#include <glib-unix.h>
+#include <gio/gio.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "devbg-config.h"
+#include "devbg-daemon.h"
+
+#define DEFAULT_CONFIG SYSCONFDIR "/devbg/devbgd.conf"
+#define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/devbg"
+#define DEFAULT_MANIFEST_DIR DATADIR "/devbg/manifests"
+#define DEFAULT_METADATA_DIR DATADIR "/devbg/metadata"
+
+typedef struct {
+  GMainLoop *loop;
+  int        exit_code;
+} Service;
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Service *service = user_data;
+
+  g_info ("stopping on signal");
+  g_main_loop_quit (service->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_name_acquired (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  (void) connection;
+  (void) user_data;
+  g_info ("owns %s", name);
+}
+
+static void
+on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  Service *service = user_data;
+
+  g_critical ("cannot own %s on the bus%s: is another devbgd running?", name,
+              connection == NULL ? " (no connection)" : "");
+  service->exit_code = EXIT_FAILURE;
+  g_main_loop_quit (service->loop);
+}
+
+static void
+on_connection_closed (GDBusConnection *connection, gboolean remote_peer_vanished,
+                      GError *error, gpointer user_data)
+{
+  Service *service = user_data;
+
+  (void) connection;
+  (void) remote_peer_vanished;
+  g_critical ("lost the bus connection: %s", error ? error->message : "closed");
+  service->exit_code = EXIT_FAILURE;
+  g_main_loop_quit (service->loop);
+}
+
+static GDBusConnection *
+connect_bus (const char *address, GError **error)
+{
+  if (address == NULL)
+    return g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
+  return g_dbus_connection_new_for_address_sync (
+    address,
+    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+    G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, NULL, error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *bus_address = NULL;
+  g_autofree char *config_path = NULL;
+  g_autofree char *state_dir = NULL;
+  g_auto(GStrv) manifest_dirs = NULL;
+  g_auto(GStrv) metadata_dirs = NULL;
+  gboolean verbose = FALSE, print_config = FALSE, version = FALSE;
+  const GOptionEntry entries[] = {
+    { "bus-address", 0, 0, G_OPTION_ARG_STRING, &bus_address,
+      "Serve on the bus at ADDRESS instead of the system bus", "ADDRESS" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+      "Read the configuration from FILE (default " DEFAULT_CONFIG ")", "FILE" },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "Keep the database in DIR (default " DEFAULT_STATE_DIR ")", "DIR" },
+    { "manifest-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &manifest_dirs,
+      "Read app manifests from DIR instead of " DEFAULT_MANIFEST_DIR " (repeatable)", "DIR" },
+    { "metadata-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &metadata_dirs,
+      "Read device metadata from DIR instead of " DEFAULT_METADATA_DIR " (repeatable)", "DIR" },
+    { "print-config", 0, 0, G_OPTION_ARG_NONE, &print_config,
+      "Print the effective configuration and exit", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new ("- device background task service");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) connection = NULL;
+  g_autoptr(DevbgDaemon) daemon = NULL;
+  DevbgDaemonOptions options = { 0 };
+  Service service = { 0 };
+  gboolean explicit_config;
+  guint owner_id;
+
+  setlocale (LC_ALL, "");
+  signal (SIGPIPE, SIG_IGN); /* a task's closed channel is an error, not a death */
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_set_description (ctx,
+    "devbgd runs apps' device sync and firmware-update tasks in the background,\n"
+    "under the policies described in devbgd(8). It serves org.devbg.Devbg1 on\n"
+    "the system bus, or on the bus named by --bus-address or\n"
+    "DBUS_SYSTEM_BUS_ADDRESS.");
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      g_printerr ("devbgd: %s\nTry 'devbgd --help'.\n", error->message);
+      return 2;
+    }
+  if (argc > 1)
+    {
+      g_printerr ("devbgd: unexpected argument '%s'\nTry 'devbgd --help'.\n", argv[1]);
+      return 2;
+    }
+  if (version)
+    {
+      g_print ("devbgd %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (verbose)
+    g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+
+  devbg_config_init_defaults (&options.config);
+  explicit_config = config_path != NULL;
+  if (!explicit_config)
+    config_path = g_strdup (DEFAULT_CONFIG);
+  if (explicit_config || g_file_test (config_path, G_FILE_TEST_EXISTS))
+    if (!devbg_config_load_file (&options.config, config_path, &error))
+      {
+        g_printerr ("devbgd: %s\n", error->message);
+        return 1;
+      }
+  if (print_config)
+    {
+      g_autofree char *text = devbg_config_to_data (&options.config);
+      g_print ("%s", text);
+      return 0;
+    }
+
+  options.state_dir = state_dir ? state_dir : (char *) DEFAULT_STATE_DIR;
+  if (manifest_dirs == NULL)
+    manifest_dirs = g_strdupv ((char *[]) { (char *) DEFAULT_MANIFEST_DIR, NULL });
+  if (metadata_dirs == NULL)
+    metadata_dirs = g_strdupv ((char *[]) { (char *) DEFAULT_METADATA_DIR, NULL });
+  options.manifest_dirs = manifest_dirs;
+  options.metadata_dirs = metadata_dirs;
+
+  daemon = devbg_daemon_new (&options, &error);
+  if (daemon == NULL)
+    {
+      g_printerr ("devbgd: %s\n", error->message);
+      return 1;
+    }
+
+  connection = connect_bus (bus_address, &error);
+  if (connection == NULL)
+    {
+      g_printerr ("devbgd: cannot connect to the bus: %s\n", error->message);
+      return 1;
+    }
+  g_dbus_connection_set_exit_on_close (connection, FALSE);
+
+  service.loop = g_main_loop_new (NULL, FALSE);
+  g_signal_connect (connection, "closed", G_CALLBACK (on_connection_closed), &service);
+  if (!devbg_daemon_export (daemon, connection, &error))
+    {
+      g_printerr ("devbgd: cannot export the manager: %s\n", error->message);
+      return 1;
+    }
+  owner_id = g_bus_own_name_on_connection (connection, DEVBG_BUS_NAME,
+                                           G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
+                                           on_name_acquired, on_name_lost, &service, NULL);
+  g_unix_signal_add (SIGTERM, on_signal, &service);
+  g_unix_signal_add (SIGINT, on_signal, &service);
+
+  g_main_loop_run (service.loop);
+
+  g_bus_unown_name (owner_id);
+  g_clear_object (&daemon);
+  g_dbus_connection_flush_sync (connection, NULL, NULL);
+  g_main_loop_unref (service.loop);
+  return service.exit_code;
+}

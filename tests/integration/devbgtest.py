@@ -1,0 +1,222 @@
+# devbg: device background tasks for Linux
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Test harness: a private system bus, the real devbgd on it, and test apps.
+
+Run with /usr/bin/python3 (Debian's, which has dbusmock and gi). The build
+directory comes from DEVBG_BUILD_DIR (set by meson), the sources from
+DEVBG_SOURCE_DIR.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD_DIR = os.environ.get('DEVBG_BUILD_DIR', os.path.join(os.path.dirname(__file__), '..', '..', 'build'))
+SOURCE_DIR = os.environ.get('DEVBG_SOURCE_DIR', os.path.join(os.path.dirname(__file__), '..', '..'))
+DEVBGD = os.path.join(BUILD_DIR, 'src', 'daemon', 'devbgd')
+DEVBGCTL = os.path.join(BUILD_DIR, 'src', 'cli', 'devbgctl')
+TEST_CLIENT = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-test-client')
+
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+  </policy>
+</busconfig>
+"""
+
+
+def wait_for(predicate, timeout=10.0, what='condition'):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError('timed out waiting for ' + what)
+
+
+class PrivateBus:
+    """A dbus-daemon of type system, on a socket in @tmpdir, that non-root
+    clients can use (see TESTING-NOTES.md)."""
+
+    def __init__(self, tmpdir):
+        self.dir = os.path.join(tmpdir, 'bus')
+        os.makedirs(self.dir)
+        os.chmod(self.dir, 0o755)
+        self.socket = os.path.join(self.dir, 'system_bus_socket')
+        self.address = 'unix:path=' + self.socket
+        conf = os.path.join(self.dir, 'bus.conf')
+        with open(conf, 'w') as f:
+            f.write(BUS_CONFIG.format(socket=self.socket))
+        self.proc = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork',
+                                      '--print-address'], stdout=subprocess.PIPE,
+                                     stderr=open(os.path.join(self.dir, 'bus.log'), 'w'))
+        self.proc.stdout.readline()
+        os.chmod(self.socket, 0o777)
+
+    def env(self, base=None):
+        env = dict(base if base is not None else os.environ)
+        env['DBUS_SYSTEM_BUS_ADDRESS'] = self.address
+        env.pop('DBUS_SESSION_BUS_ADDRESS', None)
+        return env
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Devbgd:
+    """The real service, on a private bus, with its own state, config,
+    manifest and metadata directories."""
+
+    def __init__(self, bus, tmpdir, config='', extra_args=()):
+        self.bus = bus
+        self.tmpdir = tmpdir
+        self.state_dir = os.path.join(tmpdir, 'state')
+        self.manifest_dir = os.path.join(tmpdir, 'manifests')
+        self.metadata_dir = os.path.join(tmpdir, 'metadata')
+        self.config = os.path.join(tmpdir, 'devbgd.conf')
+        self.log_path = os.path.join(tmpdir, 'devbgd.log')
+        for d in (self.manifest_dir, self.metadata_dir):
+            os.makedirs(d, exist_ok=True)
+        with open(self.config, 'w') as f:
+            f.write(config)
+        self.extra_args = list(extra_args)
+        self.proc = None
+
+    def args(self):
+        return [DEVBGD, '--bus-address', self.bus.address, '--state-dir', self.state_dir,
+                '--manifest-dir', self.manifest_dir, '--metadata-dir', self.metadata_dir,
+                '--config', self.config, '--verbose'] + self.extra_args
+
+    def start(self, wait=True):
+        self.log = open(self.log_path, 'a')
+        self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.bus.env())
+        if wait:
+            wait_for(lambda: self.owns_name() or self.proc.poll() is not None,
+                     what='devbgd to own its name')
+            if self.proc.poll() is not None:
+                raise AssertionError('devbgd exited at start:\n' + self.read_log())
+        return self
+
+    def owns_name(self):
+        r = subprocess.run(['dbus-send', '--system', '--print-reply', '--dest=org.freedesktop.DBus',
+                            '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner',
+                            'string:org.devbg.Devbg1'], env=self.bus.env(),
+                           capture_output=True, text=True)
+        return 'boolean true' in r.stdout
+
+    def stop(self):
+        """SIGTERM, and the service must exit cleanly."""
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(15)
+        self.proc = None
+        self.log.close()
+        return rc
+
+    def kill(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(15)
+            self.proc = None
+            self.log.close()
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def write_manifest(self, filename, text):
+        with open(os.path.join(self.manifest_dir, filename), 'w') as f:
+            f.write(text)
+
+    def write_metadata(self, filename, text):
+        with open(os.path.join(self.metadata_dir, filename), 'w') as f:
+            f.write(text)
+
+
+def manifest_xml(app_id, executable, entry_points):
+    """entry_points: list of (name, task_types, host executable)."""
+    exts = []
+    for name, types, host in entry_points:
+        tasks = ''.join('<Task Type="%s"/>' % t for t in types)
+        exts.append('<Extension Category="windows.backgroundTasks" EntryPoint="%s" '
+                    'Executable="%s"><BackgroundTasks>%s</BackgroundTasks></Extension>'
+                    % (name, host, tasks))
+    exe = ' Executable="%s"' % executable if executable else ''
+    return '<Application Id="%s"%s>\n<Extensions>\n%s\n</Extensions>\n</Application>\n' % (
+        app_id, exe, '\n'.join(exts))
+
+
+class TestApp:
+    """A copy of devbg-test-client at its own path: an app by executable."""
+
+    def __init__(self, tmpdir, name):
+        d = os.path.join(tmpdir, 'apps')
+        os.makedirs(d, exist_ok=True)
+        os.chmod(tmpdir, 0o755)
+        os.chmod(d, 0o755)
+        self.path = os.path.join(d, name)
+        shutil.copy2(TEST_CLIENT, self.path)
+
+    def run(self, bus, *args, prefix=(), user=None):
+        cmd = list(prefix) + [self.path] + [str(a) for a in args]
+        if user is not None:
+            cmd = ['setpriv', '--reuid=%d' % user, '--regid=%d' % user, '--clear-groups'] + cmd
+        r = subprocess.run(cmd, env=bus.env(), capture_output=True, text=True, timeout=30)
+        lines = r.stdout.splitlines()
+        if not lines:
+            raise AssertionError('%s printed nothing (rc %d): %s' % (cmd, r.returncode, r.stderr))
+        return lines
+
+    def ok(self, bus, *args, **kw):
+        lines = self.run(bus, *args, **kw)
+        if not lines[0].startswith('OK'):
+            raise AssertionError('%s failed: %s' % (args, lines[0]))
+        return lines
+
+    def error(self, bus, *args, **kw):
+        """The D-Bus error name of a call that must fail."""
+        lines = self.run(bus, *args, **kw)
+        if not lines[0].startswith('ERROR '):
+            raise AssertionError('%s succeeded, expected an error: %s' % (args, lines))
+        return lines[0].split(' ', 2)[1], lines[0]
+
+
+class DevbgTestCase(unittest.TestCase):
+    """Each test gets a fresh bus, directory and devbgd (not yet started)."""
+    config = ''
+
+    def setUp(self):
+        self.tmpdir = tempfile.mkdtemp(prefix='devbg-test-')
+        os.chmod(self.tmpdir, 0o755)
+        self.bus = PrivateBus(self.tmpdir)
+        self.devbgd = Devbgd(self.bus, self.tmpdir, self.config)
+
+    def tearDown(self):
+        if self.devbgd.proc is not None:
+            rc = self.devbgd.stop()
+            if rc != 0:
+                print(self.devbgd.read_log())
+        self.bus.stop()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def devbgctl(self, *args, check=True):
+        r = subprocess.run([DEVBGCTL] + list(args), env=self.bus.env(), capture_output=True,
+                           text=True, timeout=30)
+        if check and r.returncode != 0:
+            raise AssertionError('devbgctl %s failed (%d): %s' % (args, r.returncode, r.stderr))
+        return r
