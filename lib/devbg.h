@@ -9,4 +9,5 @@
 #include "devbg-enums.h"
 #include "devbg-error.h"
 #include "devbg-client.h"
+#include "devbg-task.h"
 #undef DEVBG_INSIDE

@@ -12,6 +12,8 @@ static const DevbgctlCommand commands[] = {
     devbgctl_cmd_status },
   { "registrations", "", "List the calling app's task registrations",
     devbgctl_cmd_registrations },
+  { "devices", "[--watch]", "List devices; --watch: follow arrivals and removals",
+    devbgctl_cmd_devices },
 };
 
 DevbgClient *

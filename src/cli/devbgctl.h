@@ -35,3 +35,4 @@ void         devbgctl_print_json (JsonBuilder *builder);
 
 int devbgctl_cmd_status (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_registrations (Devbgctl *ctl, int argc, char **argv);
+int devbgctl_cmd_devices (Devbgctl *ctl, int argc, char **argv);

@@ -92,8 +92,14 @@ unescape_unit (const char *s)
     {
       if (c[0] == '\\' && c[1] == 'x' && g_ascii_isxdigit (c[2]) && g_ascii_isxdigit (c[3]))
         {
-          g_string_append_c (out, (char) (g_ascii_xdigit_value (c[2]) * 16 +
-                                           g_ascii_xdigit_value (c[3])));
+          char byte = (char) (g_ascii_xdigit_value (c[2]) * 16 + g_ascii_xdigit_value (c[3]));
+
+          if (byte == '\0') /* no unit name holds a NUL; refuse rather than truncate */
+            {
+              g_string_free (out, TRUE);
+              return NULL;
+            }
+          g_string_append_c (out, byte);
           c += 3;
         }
       else
@@ -130,7 +136,8 @@ devbg_identity_app_id_from_unit (const char *unit, const char *const *known_app_
   if (unit == NULL || !is_app_unit (unit))
     return NULL;
   name = unescape_unit (unit + strlen ("app-"));
-  dot = strrchr (name, '.');
+  if (name == NULL || (dot = strrchr (name, '.')) == NULL)
+    return NULL;
   *dot = '\0'; /* drop .scope / .service */
 
   /* The longest known ID that the body names: org.example.App must not be

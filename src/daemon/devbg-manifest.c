@@ -158,6 +158,12 @@ on_start (GMarkupParseContext *ctx, const char *element, const char **names,
       pd->skip_depth++;
       return;
     case IN_NONE:
+      if (pd->manifest->app_id != NULL)
+        {
+          devbg_xml_fail (ctx, error, "a second <%s> after <Application>; one app per manifest",
+                          element);
+          return;
+        }
       if (strcmp (local, "Application") != 0)
         {
           devbg_xml_fail (ctx, error, "the root element is <%s>, expected <Application>", element);

@@ -12,6 +12,7 @@
 
 #include "devbg-config.h"
 #include "devbg-daemon.h"
+#include "devbg-devices.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/devbg/devbgd.conf"
 #define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/devbg"
@@ -107,6 +108,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(GDBusConnection) connection = NULL;
   g_autoptr(DevbgDaemon) daemon = NULL;
+  g_autoptr(DevbgDevices) devices = NULL;
   DevbgDaemonOptions options = { 0 };
   Service service = { 0 };
   gboolean explicit_config;
@@ -186,6 +188,12 @@ main (int argc, char **argv)
       g_printerr ("devbgd: cannot export the manager: %s\n", error->message);
       return 1;
     }
+  devices = devbg_devices_new (&options.config, connection);
+  if (!devbg_devices_export (devices, &error))
+    {
+      g_printerr ("devbgd: cannot export the devices: %s\n", error->message);
+      return 1;
+    }
   owner_id = g_bus_own_name_on_connection (connection, DEVBG_BUS_NAME,
                                            G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                            on_name_acquired, on_name_lost, &service, NULL);
@@ -195,6 +203,7 @@ main (int argc, char **argv)
   g_main_loop_run (service.loop);
 
   g_bus_unown_name (owner_id);
+  g_clear_object (&devices);
   g_clear_object (&daemon);
   g_dbus_connection_flush_sync (connection, NULL, NULL);
   g_main_loop_unref (service.loop);

@@ -6,6 +6,8 @@ target=$1
 seeds=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp -r "$seeds"/. "$work"/ 2>/dev/null || true
-exec "$target" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=10 -rss_limit_mb=2048 \
-	-print_final_stats=1 "$work"
+mkdir "$work/corpus"
+cp -r "$seeds"/. "$work/corpus"/ 2>/dev/null || true
+# -error_exitcode=1: libFuzzer's default, 77, is what meson reads as "skipped".
+"$target" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=10 -rss_limit_mb=2048 \
+	-error_exitcode=1 -artifact_prefix="$work/crash-" -print_final_stats=1 "$work/corpus"

@@ -19,21 +19,9 @@ SOURCE_DIR = os.environ.get('DEVBG_SOURCE_DIR', os.path.join(os.path.dirname(__f
 DEVBGD = os.path.join(BUILD_DIR, 'src', 'daemon', 'devbgd')
 DEVBGCTL = os.path.join(BUILD_DIR, 'src', 'cli', 'devbgctl')
 TEST_CLIENT = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-test-client')
+DEVBG_SIM = os.path.join(BUILD_DIR, 'sim', 'devbg-sim')
 
-BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-  </policy>
-</busconfig>
-"""
+BUS_CONFIG_TEMPLATE = os.path.join(SOURCE_DIR, 'tests', 'private-bus.conf.in')
 
 
 def wait_for(predicate, timeout=10.0, what='condition'):
@@ -58,7 +46,8 @@ class PrivateBus:
         self.address = 'unix:path=' + self.socket
         conf = os.path.join(self.dir, 'bus.conf')
         with open(conf, 'w') as f:
-            f.write(BUS_CONFIG.format(socket=self.socket))
+            with open(BUS_CONFIG_TEMPLATE) as t:
+                f.write(t.read().replace('@SOCKET@', self.socket))
         self.proc = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork',
                                       '--print-address'], stdout=subprocess.PIPE,
                                      stderr=open(os.path.join(self.dir, 'bus.log'), 'w'))
@@ -194,6 +183,38 @@ class TestApp:
         if not lines[0].startswith('ERROR '):
             raise AssertionError('%s succeeded, expected an error: %s' % (args, lines))
         return lines[0].split(' ', 2)[1], lines[0]
+
+
+class DevbgSim:
+    """devbg-sim on the private bus (a band0 and a dock0 unless @args say
+    otherwise); ctl() drives it like `devbg-sim ctl`."""
+
+    def __init__(self, bus, tmpdir, args=()):
+        self.bus = bus
+        self.log_path = os.path.join(tmpdir, 'devbg-sim.log')
+        self.args = list(args)
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen([DEVBG_SIM, '--bus-address', self.bus.address] + self.args,
+                                     stdout=subprocess.PIPE, stderr=open(self.log_path, 'a'),
+                                     text=True)
+        if self.proc.stdout.readline().strip() != 'ready':
+            raise AssertionError('devbg-sim did not start: ' + open(self.log_path).read())
+        return self
+
+    def ctl(self, *args):
+        r = subprocess.run([DEVBG_SIM, 'ctl', '--bus-address', self.bus.address] +
+                           [str(a) for a in args], capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise AssertionError('devbg-sim ctl %s: %s' % (args, r.stderr))
+        return r.stdout
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
 
 
 class DevbgTestCase(unittest.TestCase):

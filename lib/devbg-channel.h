@@ -1,0 +1,133 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The control channel between devbgd and one task process: a
+ * SOCK_SEQPACKET socketpair, one message per packet. The wire format is
+ * documented in docs/task-channel.md.
+ *
+ * The encoder and decoder are pure (no I/O) so that they can be unit tested
+ * and fuzzed; devbg_channel_send()/devbg_channel_recv() are the thin I/O
+ * wrappers. The decoder trusts nothing: devbgd decodes what a task (app
+ * code) sends, and a bad message must end that task, never hurt devbgd.
+ *
+ * Internal to devbg (shared by devbgd and libdevbg's task side); not an
+ * installed header. Task authors use devbg-task.h.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "devbg-enums.h"
+
+G_BEGIN_DECLS
+
+#define DEVBG_CHANNEL_VERSION        1
+#define DEVBG_CHANNEL_HEADER_SIZE    8
+/* Whole packet, header included. Big enough for the largest legal trigger
+ * details (all strings at their limits), small enough to sit on the stack. */
+#define DEVBG_CHANNEL_MAX_FRAME      32768
+
+/* Longest string, in bytes, of each field. */
+#define DEVBG_CHANNEL_MAX_ID            64    /* instance ID, task ID */
+#define DEVBG_CHANNEL_MAX_ENTRY_POINT   256
+#define DEVBG_CHANNEL_MAX_DEVICE_ID     1024
+#define DEVBG_CHANNEL_MAX_ARGUMENTS     16384
+#define DEVBG_CHANNEL_MAX_DETAIL        1024  /* cancel detail */
+#define DEVBG_CHANNEL_MAX_ERROR         4096  /* completion error message */
+
+/* Message types; the high nibble says the direction (0x0_ service to task,
+ * 0x1_ task to service), so a message in the wrong direction is rejected. */
+typedef enum {
+  DEVBG_CHANNEL_MSG_TRIGGER    = 0x01, /* service -> task */
+  DEVBG_CHANNEL_MSG_CANCEL     = 0x02, /* service -> task */
+  DEVBG_CHANNEL_MSG_PROGRESS   = 0x11, /* task -> service */
+  DEVBG_CHANNEL_MSG_KEEP_ALIVE = 0x12, /* task -> service */
+  DEVBG_CHANNEL_MSG_COMPLETE   = 0x13, /* task -> service */
+} DevbgChannelMessageType;
+
+typedef enum {
+  DEVBG_CHANNEL_TO_TASK,    /* what a task decodes */
+  DEVBG_CHANNEL_TO_SERVICE, /* what devbgd decodes */
+} DevbgChannelDirection;
+
+/* One decoded message. A flat struct rather than a union: only the fields
+ * of @type are meaningful, the others are zero/NULL. Strings are owned. */
+typedef struct {
+  DevbgChannelMessageType type;
+
+  /* TRIGGER */
+  char            *instance_id;
+  char            *task_id;
+  char            *entry_point;
+  char            *device_id;
+  char            *arguments;        /* may be "" */
+  guint64          expected_duration_ms; /* 0: unknown */
+  DevbgTriggerType trigger_type;
+
+  /* CANCEL */
+  DevbgCancelReason reason;
+  char             *detail;          /* may be "" */
+
+  /* PROGRESS */
+  guint32 progress;
+
+  /* COMPLETE */
+  gboolean success;
+  char    *error_message;            /* "" when success, non-empty otherwise */
+} DevbgChannelMessage;
+
+void devbg_channel_message_clear (DevbgChannelMessage *msg);
+void devbg_channel_message_free (DevbgChannelMessage *msg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgChannelMessage, devbg_channel_message_free)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DevbgChannelMessage, devbg_channel_message_clear)
+
+const char *devbg_channel_message_type_to_string (DevbgChannelMessageType type);
+DevbgChannelDirection devbg_channel_message_direction (DevbgChannelMessageType type);
+
+/* Pure. Checks @msg against the same rules as the decoder (so nothing is
+ * sent that the peer would reject) and returns the packet, or NULL with
+ * DEVBG_ERROR_BAD_MESSAGE. NULL strings are encoded as "" where "" is
+ * allowed. */
+GBytes *devbg_channel_encode (const DevbgChannelMessage *msg,
+                              GError                   **error);
+
+/* Pure. Decodes one whole packet meant for @direction into a new message,
+ * or returns NULL with DEVBG_ERROR_BAD_MESSAGE saying what is wrong. */
+DevbgChannelMessage *devbg_channel_decode (const guint8          *data,
+                                           gsize                  size,
+                                           DevbgChannelDirection  direction,
+                                           GError               **error);
+
+/* Convenience encoders for the simple messages. */
+GBytes *devbg_channel_encode_progress (guint32 progress);
+GBytes *devbg_channel_encode_keep_alive (void);
+GBytes *devbg_channel_encode_cancel (DevbgCancelReason reason,
+                                     const char       *detail,
+                                     GError          **error);
+GBytes *devbg_channel_encode_complete (gboolean    success,
+                                      const char *error_message,
+                                      GError    **error);
+
+/* I/O: sends one message as one packet on a SOCK_SEQPACKET socket
+ * (MSG_NOSIGNAL: a dead peer gives EPIPE, not SIGPIPE). Retries EINTR; on a
+ * non-blocking socket a full buffer fails with G_IO_ERROR_WOULD_BLOCK. */
+gboolean devbg_channel_send (int                        fd,
+                             const DevbgChannelMessage *msg,
+                             GError                   **error);
+gboolean devbg_channel_send_bytes (int      fd,
+                                   GBytes  *packet,
+                                   GError **error);
+
+/* I/O: receives and decodes one packet. Returns TRUE with *out_msg set, or
+ * TRUE with *out_msg NULL at end of stream (the peer closed its end, or
+ * sent an empty packet, which SOCK_SEQPACKET cannot tell apart), or FALSE:
+ * G_IO_ERROR_WOULD_BLOCK on a non-blocking socket with nothing to read,
+ * another G_IO_ERROR for a socket error, or DEVBG_ERROR_BAD_MESSAGE for a
+ * bad packet (including one too big, or one carrying ancillary data such
+ * as file descriptors, which are discarded). */
+gboolean devbg_channel_recv (int                    fd,
+                             DevbgChannelDirection  direction,
+                             DevbgChannelMessage  **out_msg,
+                             GError               **error);
+
+G_END_DECLS

@@ -1,0 +1,522 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The task side of libdevbg: reads the trigger details from the control
+ * channel, runs the named entry point, forwards progress, keep-alives and
+ * the completion, and turns a cancel message into the canceled callback.
+ */
+#include "devbg-task.h"
+#include "devbg-channel.h"
+#include "devbg-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* How long to wait for the trigger details devbgd sends right after the
+ * spawn; they are normally in the socket before the task even starts. */
+#define TRIGGER_TIMEOUT_MS 30000
+
+struct _DevbgTaskInstance {
+  DevbgChannelMessage trigger;   /* owns the trigger details */
+  int                 channel_fd;
+  int                 device_fd;
+  GMainContext       *context;
+  GMainLoop          *loop;
+  GThread            *reader;
+  gint                progress;  /* atomic */
+  gint                canceled;  /* atomic: set by the reader thread */
+
+  GMutex              lock;      /* protects everything below */
+  DevbgCancelReason   cancel_reason;
+  char               *cancel_detail;
+  DevbgTaskCanceledFunc cancel_func;
+  gpointer            cancel_data;
+  gboolean            cancel_dispatched;
+  guint               deferrals;
+  gboolean            run_returned;
+  gboolean            completed;
+  gboolean            success;   /* so far, then final */
+  char               *error_message;
+};
+
+struct _DevbgTaskDeferral {
+  DevbgTaskInstance *instance;
+};
+
+/* ---- sending */
+
+static void
+send_or_warn (DevbgTaskInstance *self, const DevbgChannelMessage *msg)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* devbgd gone or channel closed: nothing to do but carry on; the reader
+   * thread turns the closed channel into a cancellation. */
+  if (!devbg_channel_send (self->channel_fd, msg, &error))
+    g_debug ("devbg task: could not send %s: %s",
+             devbg_channel_message_type_to_string (msg->type), error->message);
+}
+
+/* The protocol wants a non-empty, bounded, valid UTF-8 message on failure;
+ * a task author's string is made to fit rather than refused. */
+static char *
+sanitize_error_message (const char *message)
+{
+  g_autofree char *valid = NULL;
+  const char *end;
+
+  if (message == NULL || *message == '\0')
+    return g_strdup ("The task failed without giving a reason");
+  valid = g_utf8_make_valid (message, -1);
+  if (strlen (valid) <= DEVBG_CHANNEL_MAX_ERROR)
+    return g_steal_pointer (&valid);
+  end = g_utf8_find_prev_char (valid, valid + DEVBG_CHANNEL_MAX_ERROR + 1);
+  return g_strndup (valid, (gsize) (end - valid));
+}
+
+/* ---- completion */
+
+/* Records one outcome; the first failure wins. Called with the lock held. */
+static void
+record_outcome_locked (DevbgTaskInstance *self, gboolean success, const char *message)
+{
+  if (success || !self->success)
+    return;
+  self->success = FALSE;
+  self->error_message = sanitize_error_message (message);
+}
+
+/* Marks the task completed if it now is; returns TRUE if this call did it,
+ * so that exactly one caller sends the completion. Lock held. */
+static gboolean
+try_finish_locked (DevbgTaskInstance *self, gboolean force)
+{
+  if (self->completed)
+    return FALSE;
+  if (!force && (!self->run_returned || self->deferrals > 0))
+    return FALSE;
+  self->completed = TRUE;
+  return TRUE;
+}
+
+static void
+send_completion (DevbgTaskInstance *self)
+{
+  DevbgChannelMessage msg = {
+    .type = DEVBG_CHANNEL_MSG_COMPLETE,
+    .success = self->success,
+    .error_message = self->success ? NULL : self->error_message,
+  };
+
+  send_or_warn (self, &msg);
+  g_main_loop_quit (self->loop);
+}
+
+void
+devbg_task_instance_complete (DevbgTaskInstance *self, gboolean success, const char *error_message)
+{
+  gboolean finished;
+
+  g_mutex_lock (&self->lock);
+  if (!self->completed)
+    record_outcome_locked (self, success, error_message);
+  finished = try_finish_locked (self, TRUE);
+  g_mutex_unlock (&self->lock);
+  if (finished)
+    send_completion (self);
+}
+
+DevbgTaskDeferral *
+devbg_task_instance_get_deferral (DevbgTaskInstance *self)
+{
+  DevbgTaskDeferral *deferral = g_new0 (DevbgTaskDeferral, 1);
+
+  deferral->instance = self;
+  g_mutex_lock (&self->lock);
+  self->deferrals++;
+  g_mutex_unlock (&self->lock);
+  return deferral;
+}
+
+void
+devbg_task_deferral_complete (DevbgTaskDeferral *deferral, gboolean success, const char *error_message)
+{
+  DevbgTaskInstance *self;
+  gboolean finished;
+
+  g_return_if_fail (deferral != NULL);
+  self = deferral->instance;
+  g_free (deferral);
+
+  g_mutex_lock (&self->lock);
+  g_assert (self->deferrals > 0);
+  self->deferrals--;
+  if (!self->completed)
+    record_outcome_locked (self, success, error_message);
+  finished = try_finish_locked (self, FALSE);
+  g_mutex_unlock (&self->lock);
+  if (finished)
+    send_completion (self);
+}
+
+/* ---- progress, keep-alive */
+
+void
+devbg_task_instance_report_progress (DevbgTaskInstance *self, guint progress)
+{
+  DevbgChannelMessage msg = { .type = DEVBG_CHANNEL_MSG_PROGRESS, .progress = progress };
+
+  g_atomic_int_set (&self->progress, (gint) progress);
+  send_or_warn (self, &msg);
+}
+
+guint
+devbg_task_instance_get_progress (DevbgTaskInstance *self)
+{
+  return (guint) g_atomic_int_get (&self->progress);
+}
+
+void
+devbg_task_instance_keep_alive (DevbgTaskInstance *self)
+{
+  DevbgChannelMessage msg = { .type = DEVBG_CHANNEL_MSG_KEEP_ALIVE };
+
+  send_or_warn (self, &msg);
+}
+
+/* ---- cancellation */
+
+static gboolean
+dispatch_canceled (gpointer data)
+{
+  DevbgTaskInstance *self = data;
+  DevbgTaskCanceledFunc func;
+  gpointer func_data;
+  g_autofree char *detail = NULL;
+  DevbgCancelReason reason;
+
+  g_mutex_lock (&self->lock);
+  func = self->cancel_func;
+  func_data = self->cancel_data;
+  reason = self->cancel_reason;
+  detail = g_strdup (self->cancel_detail);
+  if (func == NULL || self->cancel_dispatched || self->completed)
+    func = NULL;
+  else
+    self->cancel_dispatched = TRUE;
+  g_mutex_unlock (&self->lock);
+
+  if (func != NULL)
+    func (self, reason, detail, func_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_canceled_dispatch (DevbgTaskInstance *self)
+{
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  /* An idle source on the task's context rather than
+   * g_main_context_invoke(), which would run the callback in the reader
+   * thread whenever the main thread is busy inside run(). */
+  g_source_set_callback (source, dispatch_canceled, self, NULL);
+  g_source_set_name (source, "[devbg] task canceled");
+  g_source_attach (source, self->context);
+}
+
+static void
+mark_canceled (DevbgTaskInstance *self, DevbgCancelReason reason, const char *detail)
+{
+  g_mutex_lock (&self->lock);
+  if (g_atomic_int_get (&self->canceled))
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  self->cancel_reason = reason;
+  self->cancel_detail = g_strdup (detail != NULL ? detail : "");
+  g_atomic_int_set (&self->canceled, 1);
+  g_mutex_unlock (&self->lock);
+  schedule_canceled_dispatch (self);
+}
+
+void
+devbg_task_instance_set_canceled_handler (DevbgTaskInstance     *self,
+                                          DevbgTaskCanceledFunc  func,
+                                          gpointer               user_data)
+{
+  gboolean pending;
+
+  g_mutex_lock (&self->lock);
+  self->cancel_func = func;
+  self->cancel_data = user_data;
+  pending = g_atomic_int_get (&self->canceled) && !self->cancel_dispatched;
+  g_mutex_unlock (&self->lock);
+  if (pending && func != NULL)
+    schedule_canceled_dispatch (self);
+}
+
+gboolean
+devbg_task_instance_is_canceled (DevbgTaskInstance *self)
+{
+  return g_atomic_int_get (&self->canceled) != 0;
+}
+
+DevbgCancelReason
+devbg_task_instance_get_cancel_reason (DevbgTaskInstance *self)
+{
+  DevbgCancelReason reason;
+
+  g_mutex_lock (&self->lock);
+  reason = self->cancel_reason;
+  g_mutex_unlock (&self->lock);
+  return reason;
+}
+
+/* The reader thread: the only reader of the channel. A blocking thread
+ * rather than a main-loop source so that is_canceled() turns TRUE even
+ * while the entry point works synchronously inside run(). */
+static gpointer
+reader_thread (gpointer data)
+{
+  DevbgTaskInstance *self = data;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(DevbgChannelMessage) msg = NULL;
+      gboolean done;
+
+      if (!devbg_channel_recv (self->channel_fd, DEVBG_CHANNEL_TO_TASK, &msg, &error) &&
+          g_error_matches (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MESSAGE))
+        {
+          /* Framing survives a bad packet, so skip it. */
+          g_warning ("devbg task: ignoring a bad message from devbgd: %s", error->message);
+          continue;
+        }
+      g_mutex_lock (&self->lock);
+      done = self->completed;
+      g_mutex_unlock (&self->lock);
+      if (done)
+        return NULL;
+      if (msg == NULL)
+        {
+          mark_canceled (self, DEVBG_CANCEL_TERMINATING,
+                         error != NULL ? error->message : "The control channel to devbgd closed");
+          return NULL;
+        }
+      if (msg->type == DEVBG_CHANNEL_MSG_CANCEL)
+        mark_canceled (self, msg->reason, msg->detail);
+      else
+        g_warning ("devbg task: ignoring an unexpected %s message",
+                   devbg_channel_message_type_to_string (msg->type));
+    }
+}
+
+/* ---- trigger details */
+
+const char *
+devbg_task_instance_get_instance_id (DevbgTaskInstance *self)
+{
+  return self->trigger.instance_id;
+}
+
+const char *
+devbg_task_instance_get_task_id (DevbgTaskInstance *self)
+{
+  return self->trigger.task_id;
+}
+
+const char *
+devbg_task_instance_get_entry_point (DevbgTaskInstance *self)
+{
+  return self->trigger.entry_point;
+}
+
+const char *
+devbg_task_instance_get_device_id (DevbgTaskInstance *self)
+{
+  return self->trigger.device_id;
+}
+
+const char *
+devbg_task_instance_get_arguments (DevbgTaskInstance *self)
+{
+  return self->trigger.arguments;
+}
+
+guint64
+devbg_task_instance_get_expected_duration_ms (DevbgTaskInstance *self)
+{
+  return self->trigger.expected_duration_ms;
+}
+
+DevbgTriggerType
+devbg_task_instance_get_trigger_type (DevbgTaskInstance *self)
+{
+  return self->trigger.trigger_type;
+}
+
+int
+devbg_task_instance_get_device_fd (DevbgTaskInstance *self)
+{
+  return self->device_fd;
+}
+
+/* ---- devbg_task_main */
+
+static gboolean
+check_channel_fd (int fd, GError **error)
+{
+  int type = 0;
+  socklen_t len = sizeof type;
+
+  if (getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED,
+                   "fd %d is not a devbg control channel: this program is a devbg task "
+                   "and is started by devbgd", fd);
+      return FALSE;
+    }
+  /* Programs the task runs need not see the channel. */
+  fcntl (fd, F_SETFD, FD_CLOEXEC);
+  return TRUE;
+}
+
+/* Blocks (bounded) for the first message, which must be the trigger. */
+static DevbgChannelMessage *
+receive_trigger (int fd, GError **error)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  g_autoptr(DevbgChannelMessage) msg = NULL;
+  int r;
+
+  do
+    r = poll (&pfd, 1, TRIGGER_TIMEOUT_MS);
+  while (r < 0 && errno == EINTR);
+  if (r == 0)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "No trigger details from devbgd");
+      return NULL;
+    }
+  if (!devbg_channel_recv (fd, DEVBG_CHANNEL_TO_TASK, &msg, error))
+    return NULL;
+  if (msg == NULL || msg->type != DEVBG_CHANNEL_MSG_TRIGGER)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MESSAGE,
+                   "Expected trigger details as the first message from devbgd");
+      return NULL;
+    }
+  return g_steal_pointer (&msg);
+}
+
+static const DevbgTaskEntryPoint *
+find_entry_point (const DevbgTaskEntryPoint *entry_points, const char *name)
+{
+  for (const DevbgTaskEntryPoint *e = entry_points; e != NULL && e->name != NULL; e++)
+    if (strcmp (e->name, name) == 0)
+      return e;
+  return NULL;
+}
+
+static int
+fail_start (int channel_fd, const char *message)
+{
+  g_autofree char *text = sanitize_error_message (message);
+  g_autoptr(GBytes) packet = devbg_channel_encode_complete (FALSE, text, NULL);
+
+  fprintf (stderr, "devbg task: %s\n", text);
+  if (packet != NULL && channel_fd >= 0)
+    devbg_channel_send_bytes (channel_fd, packet, NULL);
+  return 2;
+}
+
+static void
+instance_clear (DevbgTaskInstance *self)
+{
+  /* A canceled dispatch still queued must not outlive the instance. */
+  while (g_source_remove_by_user_data (self))
+    ;
+  devbg_channel_message_clear (&self->trigger);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_free (self->cancel_detail);
+  g_free (self->error_message);
+  g_mutex_clear (&self->lock);
+}
+
+static void
+stop_reader (DevbgTaskInstance *self)
+{
+  /* Wakes the blocked recvmsg() with end-of-stream; the reader then sees
+   * the task completed and returns. */
+  shutdown (self->channel_fd, SHUT_RD);
+  g_thread_join (self->reader);
+  self->reader = NULL;
+}
+
+static int
+run_instance (DevbgTaskInstance *self, const DevbgTaskEntryPoint *entry)
+{
+  gboolean finished;
+
+  self->reader = g_thread_new ("devbg-channel", reader_thread, self);
+  entry->run (self, entry->user_data);
+
+  g_mutex_lock (&self->lock);
+  self->run_returned = TRUE;
+  finished = try_finish_locked (self, FALSE);
+  g_mutex_unlock (&self->lock);
+  if (finished)
+    send_completion (self);
+
+  g_mutex_lock (&self->lock);
+  finished = self->completed;
+  g_mutex_unlock (&self->lock);
+  if (!finished)
+    g_main_loop_run (self->loop);
+
+  stop_reader (self);
+  return self->success ? 0 : 1;
+}
+
+int
+devbg_task_main (int argc, char **argv, const DevbgTaskEntryPoint *entry_points)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgChannelMessage) trigger = NULL;
+  const DevbgTaskEntryPoint *entry;
+  DevbgTaskInstance self = { 0 };
+  int status;
+
+  if (!check_channel_fd (DEVBG_TASK_CHANNEL_FD, &error))
+    return fail_start (-1, error->message);
+  trigger = receive_trigger (DEVBG_TASK_CHANNEL_FD, &error);
+  if (trigger == NULL)
+    return fail_start (DEVBG_TASK_CHANNEL_FD, error->message);
+  entry = find_entry_point (entry_points, trigger->entry_point);
+  if (entry == NULL)
+    {
+      g_autofree char *message = g_strdup_printf ("%s hosts no entry point named '%s'",
+                                                  argc > 0 ? argv[0] : "this task executable",
+                                                  trigger->entry_point);
+      return fail_start (DEVBG_TASK_CHANNEL_FD, message);
+    }
+
+  self.trigger = *trigger;
+  memset (trigger, 0, sizeof *trigger); /* the strings now belong to self */
+  self.channel_fd = DEVBG_TASK_CHANNEL_FD;
+  self.device_fd = fcntl (DEVBG_TASK_DEVICE_FD, F_GETFD) >= 0 ? DEVBG_TASK_DEVICE_FD : -1;
+  self.context = g_main_context_default ();
+  self.loop = g_main_loop_new (self.context, FALSE);
+  self.success = TRUE;
+  g_mutex_init (&self.lock);
+
+  status = run_instance (&self, entry);
+  instance_clear (&self);
+  return status;
+}

@@ -1,0 +1,77 @@
+#!/bin/sh
+# make demo: a private system bus, the real devbgd on it with the example
+# app's manifest and the simulated devices' metadata, and the example app
+# as a client. Shows what works today, step by step.
+set -eu
+build=${1:-build}
+build=$(cd "$build" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/devbg-demo-XXXXXX)
+chmod 755 "$work"
+bus_pid=""
+daemon_pid=""
+sim_pid=""
+cleanup() {
+	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
+	[ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# The bus: of type system, reachable by any user (see TESTING-NOTES.md).
+mkdir -p "$work/bus" "$work/manifests" "$work/metadata" "$work/state"
+sed "s|@SOCKET@|$work/bus/socket|" "$src/tests/private-bus.conf.in" > "$work/bus/bus.conf"
+dbus-daemon --config-file="$work/bus/bus.conf" --nofork --print-address > "$work/bus/address" 2>/dev/null &
+bus_pid=$!
+while [ ! -s "$work/bus/address" ]; do sleep 0.05; done
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$work/bus/socket"
+
+# The example app's manifest, pointing at the built binaries.
+sed -e "s|/usr/bin/devbg-example-app|$build/examples/devbg-example-app|" \
+    -e "s|/usr/libexec/devbg/devbg-example-tasks|$build/examples/devbg-example-tasks|" \
+    "$src/data/manifests/org.devbg.ExampleApp.xml" > "$work/manifests/org.devbg.ExampleApp.xml"
+cp "$src/data/metadata/"*.xml "$work/metadata/"
+printf '[Service]\nEnableVirtualBackend=true\n' > "$work/devbgd.conf"
+
+start_daemon() {
+	"$build/src/daemon/devbgd" --bus-address "$DBUS_SYSTEM_BUS_ADDRESS" \
+		--state-dir "$work/state" --manifest-dir "$work/manifests" \
+		--metadata-dir "$work/metadata" --config "$work/devbgd.conf" \
+		>> "$work/devbgd.log" 2>&1 &
+	daemon_pid=$!
+	i=0
+	until "$build/src/cli/devbgctl" status > /dev/null 2>&1; do
+		i=$((i + 1)); [ $i -lt 200 ] || { cat "$work/devbgd.log"; exit 1; }
+		sleep 0.05
+	done
+}
+
+step "devbg-sim serves a fitness band and a USB dock; devbgd starts on a private system bus"
+"$build/sim/devbg-sim" --bus-address "$DBUS_SYSTEM_BUS_ADDRESS" >> "$work/sim.log" 2>&1 &
+sim_pid=$!
+start_daemon
+"$build/src/cli/devbgctl" status
+
+step "the example app registers its sync and firmware-update tasks"
+"$build/examples/devbg-example-app" register
+"$build/examples/devbg-example-app" list
+
+step "devbgd restarts: the registrations are still there"
+kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true
+start_daemon
+"$build/examples/devbg-example-app" list
+
+step "another program is no app: devbgd tells it so"
+"$build/src/cli/devbgctl" registrations || true
+
+step "devices: the simulated ones, and a band arriving and leaving"
+sh "$src/scripts/demo-devices.sh" "$build" "$DBUS_SYSTEM_BUS_ADDRESS"
+
+step "the example app cleans up"
+"$build/examples/devbg-example-app" clean
+echo
+echo "demo finished; devbgd's log:"
+sed 's/^/  | /' "$work/devbgd.log" | tail -n 12

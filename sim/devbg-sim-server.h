@@ -1,0 +1,42 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The simulator's core: simulated peripherals (a fitness band and a USB
+ * dock, see README.md), each served over a socket pair, exported on a bus
+ * as org.devbg.Sim1. devbg-sim is a thin main() around it; a test or a
+ * benchmark may link it and run a simulator in its own process.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define DEVBG_SIM_BUS_NAME    "org.devbg.Sim1"
+#define DEVBG_SIM_OBJECT_PATH "/org/devbg/Sim1"
+#define DEVBG_SIM_IFACE       "org.devbg.Sim1"
+
+#define DEVBG_SIM_ERROR (devbg_sim_error_quark ())
+typedef enum {
+  DEVBG_SIM_ERROR_NO_SUCH_DEVICE, /* org.devbg.Sim1.Error.NoSuchDevice */
+  DEVBG_SIM_ERROR_INVALID,        /* org.devbg.Sim1.Error.Invalid */
+  DEVBG_SIM_ERROR_NOT_ATTACHED,   /* org.devbg.Sim1.Error.NotAttached */
+} DevbgSimError;
+GQuark devbg_sim_error_quark (void);
+
+typedef struct _DevbgSimServer DevbgSimServer;
+
+/* Exports the simulator on @connection (the caller owns the bus name). */
+DevbgSimServer *devbg_sim_server_new (GDBusConnection *connection, GError **error);
+void            devbg_sim_server_free (DevbgSimServer *sim);
+
+/* Adds and attaches a device; @options as AddDevice's (may be NULL).
+ * Returns the device's ID, owned by the simulator. */
+const char     *devbg_sim_server_add (DevbgSimServer *sim, const char *kind,
+                                      GVariant *options, GError **error);
+gboolean        devbg_sim_server_set_fault (DevbgSimServer *sim, const char *id,
+                                            const char *fault, guint value, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgSimServer, devbg_sim_server_free)
+
+G_END_DECLS

@@ -1,0 +1,396 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The virtual backend: devices served by devbg-sim on the bus. It watches
+ * the simulator's name and follows its signals, so it sleeps while nothing
+ * happens; the I/O counter is a page the simulator shares (a memfd), read
+ * with a plain load.
+ */
+#include "devbg-backend.h"
+
+#include <errno.h>
+#include <gio/gunixfdlist.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "devbg-error.h"
+
+#define SIM_NAME  "org.devbg.Sim1"
+#define SIM_PATH  "/org/devbg/Sim1"
+#define SIM_IFACE "org.devbg.Sim1"
+
+typedef struct {
+  DevbgDevice *device;
+  guint64     *counter; /* mapped at the first open; NULL before */
+} SimEntry;
+
+struct _DevbgBackendVirtual {
+  GObject          parent;
+  GDBusConnection *connection;
+  guint            watch_id;
+  guint            signal_id;
+  char            *owner;   /* the simulator's unique name while it runs */
+  GCancellable    *cancellable;
+  GHashTable      *entries; /* sim device ID -> SimEntry */
+};
+
+#define DEVBG_TYPE_BACKEND_VIRTUAL (devbg_backend_virtual_get_type ())
+G_DECLARE_FINAL_TYPE (DevbgBackendVirtual, devbg_backend_virtual, DEVBG, BACKEND_VIRTUAL, GObject)
+
+static void backend_iface_init (DevbgBackendInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (DevbgBackendVirtual, devbg_backend_virtual, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (DEVBG_TYPE_BACKEND, backend_iface_init))
+
+static void
+entry_free (SimEntry *entry)
+{
+  if (entry->counter != NULL)
+    munmap (entry->counter, sizeof (guint64));
+  g_object_unref (entry->device);
+  g_free (entry);
+}
+
+/* ---- devices from the simulator's properties ---- */
+
+static void
+apply_properties (DevbgDevice *device, GVariant *props)
+{
+  const char *s;
+  g_autofree const char **ids = NULL;
+  DevbgProtocol protocol = DEVBG_PROTOCOL_UNKNOWN;
+
+  if (g_variant_lookup (props, "name", "&s", &s))
+    devbg_device_set_name (device, s);
+  if (g_variant_lookup (props, "protocol", "&s", &s) && !devbg_protocol_from_string (s, &protocol))
+    g_warning ("simulated device %s: unknown protocol '%s'",
+               devbg_device_get_backend_key (device), s);
+  devbg_device_set_protocol (device, protocol);
+  if (g_variant_lookup (props, "hardware-ids", "^a&s", &ids))
+    devbg_device_set_hardware_ids (device, ids);
+  if (g_variant_lookup (props, "model-id", "&s", &s))
+    devbg_device_set_model_id (device, s);
+  if (g_variant_lookup (props, "container-id", "&s", &s))
+    devbg_device_set_container_id (device, s);
+  if (g_variant_lookup (props, "serial", "&s", &s))
+    devbg_device_set_serial (device, s);
+  if (g_variant_lookup (props, "firmware-version", "&s", &s))
+    devbg_device_set_firmware_version (device, s);
+}
+
+static void device_changed (DevbgBackendVirtual *self, const char *sim_id, GVariant *props);
+
+static void
+device_arrived (DevbgBackendVirtual *self, const char *sim_id, GVariant *props)
+{
+  SimEntry *entry = g_hash_table_lookup (self->entries, sim_id);
+
+  /* Seen twice when a signal races the first ListDevices. */
+  if (entry != NULL)
+    {
+      device_changed (self, sim_id, props);
+      return;
+    }
+  entry = g_new0 (SimEntry, 1);
+  entry->device = devbg_device_new (DEVBG_BACKEND (self), sim_id);
+  apply_properties (entry->device, props);
+  g_hash_table_insert (self->entries, g_strdup (sim_id), entry);
+  devbg_backend_emit_added (DEVBG_BACKEND (self), entry->device);
+}
+
+static void
+device_left (DevbgBackendVirtual *self, const char *sim_id)
+{
+  SimEntry *entry = g_hash_table_lookup (self->entries, sim_id);
+  g_autoptr(DevbgDevice) device = NULL;
+
+  if (entry == NULL)
+    return;
+  device = g_object_ref (entry->device);
+  g_hash_table_remove (self->entries, sim_id);
+  devbg_backend_emit_removed (DEVBG_BACKEND (self), device);
+}
+
+static void
+device_changed (DevbgBackendVirtual *self, const char *sim_id, GVariant *props)
+{
+  SimEntry *entry = g_hash_table_lookup (self->entries, sim_id);
+  g_autoptr(GVariant) before = NULL;
+  g_autoptr(GVariant) after = NULL;
+
+  if (entry == NULL)
+    {
+      device_arrived (self, sim_id, props);
+      return;
+    }
+  before = devbg_device_to_variant (entry->device);
+  apply_properties (entry->device, props);
+  after = devbg_device_to_variant (entry->device);
+  if (!g_variant_equal (before, after))
+    devbg_backend_emit_changed (DEVBG_BACKEND (self), entry->device);
+}
+
+static void
+remove_all (DevbgBackendVirtual *self)
+{
+  GList *keys = g_hash_table_get_keys (self->entries);
+
+  /* Copies: device_left() frees the keys. */
+  for (GList *l = keys; l != NULL; l = l->next)
+    l->data = g_strdup (l->data);
+  for (GList *l = keys; l != NULL; l = l->next)
+    device_left (self, l->data);
+  g_list_free_full (keys, g_free);
+}
+
+/* ---- following the simulator ---- */
+
+static void
+on_sim_signal (GDBusConnection *connection, const char *sender, const char *path,
+               const char *iface, const char *signal, GVariant *params, gpointer user_data)
+{
+  DevbgBackendVirtual *self = user_data;
+  const char *id;
+  g_autoptr(GVariant) props = NULL;
+
+  if (g_strcmp0 (sender, self->owner) != 0)
+    return;
+  if (g_str_equal (signal, "DeviceRemoved") && g_variant_is_of_type (params, G_VARIANT_TYPE ("(s)")))
+    {
+      g_variant_get (params, "(&s)", &id);
+      device_left (self, id);
+      return;
+    }
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv})")))
+    return;
+  g_variant_get (params, "(&s@a{sv})", &id, &props);
+  if (g_str_equal (signal, "DeviceAdded"))
+    device_arrived (self, id, props);
+  else if (g_str_equal (signal, "DeviceChanged"))
+    device_changed (self, id, props);
+}
+
+static void
+on_list_devices (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  DevbgBackendVirtual *self;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariantIter) iter = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *id;
+  GVariant *props;
+
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  if (reply == NULL)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_warning ("cannot list the simulator's devices: %s", error->message);
+      return;
+    }
+  self = user_data;
+  g_variant_get (reply, "(a(sa{sv}))", &iter);
+  while (g_variant_iter_next (iter, "(&s@a{sv})", &id, &props))
+    {
+      device_arrived (self, id, props);
+      g_variant_unref (props);
+    }
+}
+
+static void
+on_sim_appeared (GDBusConnection *connection, const char *name, const char *owner,
+                 gpointer user_data)
+{
+  DevbgBackendVirtual *self = user_data;
+
+  g_info ("virtual backend: devbg-sim appeared as %s", owner);
+  g_free (self->owner);
+  self->owner = g_strdup (owner);
+  /* Signals first, then the list: nothing falls between the two. */
+  self->signal_id = g_dbus_connection_signal_subscribe (
+    connection, owner, SIM_IFACE, NULL, SIM_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+    on_sim_signal, self, NULL);
+  g_dbus_connection_call (connection, owner, SIM_PATH, SIM_IFACE, "ListDevices", NULL,
+                          G_VARIANT_TYPE ("(a(sa{sv}))"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          self->cancellable, on_list_devices, self);
+}
+
+static void
+on_sim_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  DevbgBackendVirtual *self = user_data;
+
+  if (self->signal_id != 0)
+    {
+      g_info ("virtual backend: devbg-sim left the bus");
+      g_dbus_connection_signal_unsubscribe (connection, self->signal_id);
+      self->signal_id = 0;
+    }
+  g_clear_pointer (&self->owner, g_free);
+  remove_all (self);
+}
+
+/* ---- the interface ---- */
+
+static const char *
+virtual_get_name (DevbgBackend *backend)
+{
+  return "virtual";
+}
+
+static void
+virtual_start (DevbgBackend *backend)
+{
+  DevbgBackendVirtual *self = DEVBG_BACKEND_VIRTUAL (backend);
+
+  if (self->watch_id == 0)
+    self->watch_id = g_bus_watch_name_on_connection (self->connection, SIM_NAME,
+                                                     G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                     on_sim_appeared, on_sim_vanished,
+                                                     self, NULL);
+}
+
+/* Keeps the device's counter page, mapped read-only. */
+static void
+map_counter (DevbgBackendVirtual *self, const char *sim_id, int fd)
+{
+  SimEntry *entry = g_hash_table_lookup (self->entries, sim_id);
+  void *page;
+
+  if (entry == NULL || entry->counter != NULL)
+    return;
+  page = mmap (NULL, sizeof (guint64), PROT_READ, MAP_SHARED, fd, 0);
+  if (page == MAP_FAILED)
+    g_warning ("cannot map the I/O counter of %s: %s", sim_id, g_strerror (errno));
+  else
+    entry->counter = page;
+}
+
+static void
+on_open_reply (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  DevbgBackendVirtual *self = g_task_get_source_object (task);
+  const char *sim_id = g_task_get_task_data (task);
+  g_autoptr(GUnixFDList) fds = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  int channel, counter;
+
+  reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), &fds,
+                                                           res, &error);
+  if (reply == NULL || fds == NULL || g_unix_fd_list_get_length (fds) < 2)
+    {
+      g_autofree char *remote = error ? g_dbus_error_get_remote_error (error) : NULL;
+      if (error != NULL)
+        g_dbus_error_strip_remote_error (error);
+      g_task_return_new_error (task, DEVBG_ERROR,
+                               g_strcmp0 (remote, "org.devbg.Sim1.Error.NotAttached") == 0 ||
+                               g_strcmp0 (remote, "org.devbg.Sim1.Error.NoSuchDevice") == 0
+                                 ? DEVBG_ERROR_NO_SUCH_DEVICE : DEVBG_ERROR_FAILED,
+                               "cannot open simulated device %s: %s", sim_id,
+                               error ? error->message : "no fds in the reply");
+      return;
+    }
+  channel = g_unix_fd_list_get (fds, 0, &error);
+  counter = g_unix_fd_list_get (fds, 1, NULL);
+  if (counter >= 0)
+    {
+      map_counter (self, sim_id, counter);
+      close (counter);
+    }
+  if (channel < 0)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_int (task, channel);
+}
+
+static void
+virtual_open_async (DevbgBackend *backend, DevbgDevice *device, GCancellable *cancellable,
+                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  DevbgBackendVirtual *self = DEVBG_BACKEND_VIRTUAL (backend);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  const char *sim_id = devbg_device_get_backend_key (device);
+
+  g_task_set_task_data (task, g_strdup (sim_id), g_free);
+  if (self->owner == NULL || !devbg_device_get_attached (device))
+    {
+      g_task_return_new_error (task, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
+                               "simulated device %s is not attached", sim_id);
+      g_object_unref (task);
+      return;
+    }
+  g_dbus_connection_call_with_unix_fd_list (self->connection, self->owner, SIM_PATH, SIM_IFACE,
+                                            "Open", g_variant_new ("(s)", sim_id),
+                                            G_VARIANT_TYPE ("(hh)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                                            NULL, cancellable, on_open_reply, task);
+}
+
+static int
+virtual_open_finish (DevbgBackend *backend, GAsyncResult *result, GError **error)
+{
+  gssize fd = g_task_propagate_int (G_TASK (result), error);
+
+  return fd < 0 ? -1 : (int) fd;
+}
+
+static guint64
+virtual_get_io_counter (DevbgBackend *backend, DevbgDevice *device)
+{
+  DevbgBackendVirtual *self = DEVBG_BACKEND_VIRTUAL (backend);
+  SimEntry *entry = g_hash_table_lookup (self->entries, devbg_device_get_backend_key (device));
+
+  if (entry == NULL || entry->device != device || entry->counter == NULL)
+    return 0;
+  return __atomic_load_n (entry->counter, __ATOMIC_RELAXED);
+}
+
+static void
+backend_iface_init (DevbgBackendInterface *iface)
+{
+  iface->get_name = virtual_get_name;
+  iface->start = virtual_start;
+  iface->open_async = virtual_open_async;
+  iface->open_finish = virtual_open_finish;
+  iface->get_io_counter = virtual_get_io_counter;
+}
+
+DevbgBackend *
+devbg_backend_virtual_new (GDBusConnection *connection)
+{
+  DevbgBackendVirtual *self = g_object_new (DEVBG_TYPE_BACKEND_VIRTUAL, NULL);
+
+  self->connection = g_object_ref (connection);
+  return DEVBG_BACKEND (self);
+}
+
+static void
+devbg_backend_virtual_dispose (GObject *object)
+{
+  DevbgBackendVirtual *self = DEVBG_BACKEND_VIRTUAL (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->watch_id, g_bus_unwatch_name);
+  if (self->signal_id != 0)
+    g_dbus_connection_signal_unsubscribe (self->connection, self->signal_id);
+  self->signal_id = 0;
+  g_clear_pointer (&self->entries, g_hash_table_unref);
+  g_clear_pointer (&self->owner, g_free);
+  g_clear_object (&self->connection);
+  g_clear_object (&self->cancellable);
+  G_OBJECT_CLASS (devbg_backend_virtual_parent_class)->dispose (object);
+}
+
+static void
+devbg_backend_virtual_class_init (DevbgBackendVirtualClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = devbg_backend_virtual_dispose;
+}
+
+static void
+devbg_backend_virtual_init (DevbgBackendVirtual *self)
+{
+  self->cancellable = g_cancellable_new ();
+  self->entries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) entry_free);
+}

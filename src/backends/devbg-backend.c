@@ -1,0 +1,69 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbg-backend.h"
+
+enum { SIGNAL_ADDED, SIGNAL_REMOVED, SIGNAL_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+G_DEFINE_INTERFACE (DevbgBackend, devbg_backend, G_TYPE_OBJECT)
+
+static void
+devbg_backend_default_init (DevbgBackendInterface *iface)
+{
+  const char *names[N_SIGNALS] = { "device-added", "device-removed", "device-changed" };
+
+  for (int i = 0; i < N_SIGNALS; i++)
+    signals[i] = g_signal_new (names[i], G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0,
+                               NULL, NULL, NULL, G_TYPE_NONE, 1, DEVBG_TYPE_DEVICE);
+}
+
+const char *
+devbg_backend_get_name (DevbgBackend *backend)
+{
+  return DEVBG_BACKEND_GET_IFACE (backend)->get_name (backend);
+}
+
+void
+devbg_backend_start (DevbgBackend *backend)
+{
+  DEVBG_BACKEND_GET_IFACE (backend)->start (backend);
+}
+
+void
+devbg_backend_open_async (DevbgBackend *backend, DevbgDevice *device, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  DEVBG_BACKEND_GET_IFACE (backend)->open_async (backend, device, cancellable, callback,
+                                                  user_data);
+}
+
+int
+devbg_backend_open_finish (DevbgBackend *backend, GAsyncResult *result, GError **error)
+{
+  return DEVBG_BACKEND_GET_IFACE (backend)->open_finish (backend, result, error);
+}
+
+guint64
+devbg_backend_get_io_counter (DevbgBackend *backend, DevbgDevice *device)
+{
+  return DEVBG_BACKEND_GET_IFACE (backend)->get_io_counter (backend, device);
+}
+
+void
+devbg_backend_emit_added (DevbgBackend *backend, DevbgDevice *device)
+{
+  g_signal_emit (backend, signals[SIGNAL_ADDED], 0, device);
+}
+
+void
+devbg_backend_emit_removed (DevbgBackend *backend, DevbgDevice *device)
+{
+  g_signal_emit (backend, signals[SIGNAL_REMOVED], 0, device);
+}
+
+void
+devbg_backend_emit_changed (DevbgBackend *backend, DevbgDevice *device)
+{
+  g_signal_emit (backend, signals[SIGNAL_CHANGED], 0, device);
+}

@@ -1,0 +1,64 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * DevbgBackend: the one interface every device backend implements (DESIGN
+ * section 4: udev for USB/HID/MTP/net/ioctl nodes, BlueZ for RFCOMM and
+ * GATT, and the virtual backend served by devbg-sim).
+ *
+ * A backend, once started, announces every device it has and every later
+ * arrival with "device-added", a removal with "device-removed" and a change
+ * of properties with "device-changed", always from the main context and
+ * always from an event (uevent, D-Bus signal), never by polling. It grants
+ * access by opening the device for a task (an fd: a usbfs or hidraw node, an
+ * RFCOMM socket, a socket bound to an interface, a simulator's channel), and
+ * reads an I/O activity counter (urbnum, fsnotify counts, interface
+ * statistics, the simulator's counter) cheaply and synchronously, as the
+ * liveness policy samples it while a task runs.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "devbg-device.h"
+
+G_BEGIN_DECLS
+
+#define DEVBG_TYPE_BACKEND (devbg_backend_get_type ())
+G_DECLARE_INTERFACE (DevbgBackend, devbg_backend, DEVBG, BACKEND, GObject)
+
+struct _DevbgBackendInterface {
+  GTypeInterface parent;
+
+  /* "virtual", "udev", "bluez": the first part of the devices' IDs. */
+  const char *(*get_name) (DevbgBackend *backend);
+  /* Enumerates and starts watching; devices come as "device-added". */
+  void        (*start) (DevbgBackend *backend);
+  void        (*open_async) (DevbgBackend *backend, DevbgDevice *device,
+                             GCancellable *cancellable, GAsyncReadyCallback callback,
+                             gpointer user_data);
+  int         (*open_finish) (DevbgBackend *backend, GAsyncResult *result, GError **error);
+  /* A counter that grows with I/O to the device, since some origin; only
+   * its changes mean something. 0 when the backend cannot tell yet. */
+  guint64     (*get_io_counter) (DevbgBackend *backend, DevbgDevice *device);
+};
+
+const char *devbg_backend_get_name (DevbgBackend *backend);
+void        devbg_backend_start (DevbgBackend *backend);
+void        devbg_backend_open_async (DevbgBackend *backend, DevbgDevice *device,
+                                      GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data);
+/* The new fd (the caller owns it), or -1 with @error set. */
+int         devbg_backend_open_finish (DevbgBackend *backend, GAsyncResult *result,
+                                       GError **error);
+guint64     devbg_backend_get_io_counter (DevbgBackend *backend, DevbgDevice *device);
+
+/* For implementations. */
+void devbg_backend_emit_added (DevbgBackend *backend, DevbgDevice *device);
+void devbg_backend_emit_removed (DevbgBackend *backend, DevbgDevice *device);
+void devbg_backend_emit_changed (DevbgBackend *backend, DevbgDevice *device);
+
+/* The virtual backend: devices served by devbg-sim (org.devbg.Sim1) on
+ * @connection, followed from when the simulator appears on the bus. */
+DevbgBackend *devbg_backend_virtual_new (GDBusConnection *connection);
+
+G_END_DECLS

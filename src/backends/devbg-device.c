@@ -1,0 +1,176 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbg-device.h"
+
+#include "devbg-backend.h"
+
+struct _DevbgDevice {
+  GObject       parent;
+  DevbgBackend *backend; /* not a reference: backends outlive their devices' use */
+  char         *backend_key;
+  char         *id;
+  char         *name;
+  DevbgProtocol protocol;
+  GStrv         hardware_ids;
+  char         *model_id;
+  char         *container_id;
+  char         *serial;
+  char         *firmware_version;
+  gboolean      attached;
+};
+
+enum { SIGNAL_REMOVED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (DevbgDevice, devbg_device, G_TYPE_OBJECT)
+
+DevbgDevice *
+devbg_device_new (DevbgBackend *backend, const char *backend_key)
+{
+  DevbgDevice *device = g_object_new (DEVBG_TYPE_DEVICE, NULL);
+
+  device->backend = backend;
+  device->backend_key = g_strdup (backend_key);
+  device->attached = TRUE;
+  return device;
+}
+
+const char *devbg_device_get_id (DevbgDevice *d) { return d->id; }
+DevbgBackend *devbg_device_get_backend (DevbgDevice *d) { return d->backend; }
+const char *devbg_device_get_backend_key (DevbgDevice *d) { return d->backend_key; }
+const char *devbg_device_get_name (DevbgDevice *d) { return d->name ? d->name : ""; }
+DevbgProtocol devbg_device_get_protocol (DevbgDevice *d) { return d->protocol; }
+const char *devbg_device_get_model_id (DevbgDevice *d) { return d->model_id ? d->model_id : ""; }
+const char *devbg_device_get_container_id (DevbgDevice *d) { return d->container_id ? d->container_id : ""; }
+const char *devbg_device_get_serial (DevbgDevice *d) { return d->serial ? d->serial : ""; }
+const char *devbg_device_get_firmware_version (DevbgDevice *d) { return d->firmware_version ? d->firmware_version : ""; }
+gboolean devbg_device_get_attached (DevbgDevice *d) { return d->attached; }
+
+const char *const *
+devbg_device_get_hardware_ids (DevbgDevice *d)
+{
+  static const char *const none[] = { NULL };
+
+  return d->hardware_ids ? (const char *const *) d->hardware_ids : none;
+}
+
+static void
+replace (char **field, const char *value)
+{
+  char *copy = g_strdup (value);
+
+  g_free (*field);
+  *field = copy;
+}
+
+void devbg_device_set_name (DevbgDevice *d, const char *v) { replace (&d->name, v); }
+void devbg_device_set_protocol (DevbgDevice *d, DevbgProtocol p) { d->protocol = p; }
+void devbg_device_set_model_id (DevbgDevice *d, const char *v) { replace (&d->model_id, v); }
+void devbg_device_set_container_id (DevbgDevice *d, const char *v) { replace (&d->container_id, v); }
+void devbg_device_set_serial (DevbgDevice *d, const char *v) { replace (&d->serial, v); }
+void devbg_device_set_firmware_version (DevbgDevice *d, const char *v) { replace (&d->firmware_version, v); }
+void devbg_device_set_id (DevbgDevice *d, const char *v) { replace (&d->id, v); }
+
+void
+devbg_device_set_hardware_ids (DevbgDevice *d, const char *const *ids)
+{
+  g_strfreev (d->hardware_ids);
+  d->hardware_ids = g_strdupv ((char **) ids);
+}
+
+/* IDs travel in D-Bus strings, command lines and file names: keep them to
+ * a safe alphabet. */
+static char *
+sanitize (const char *text)
+{
+  char *s = g_strdup (text);
+
+  for (char *c = s; *c != '\0'; c++)
+    if (!g_ascii_isalnum (*c) && *c != '-' && *c != '_' && *c != '.')
+      *c = '_';
+  return s;
+}
+
+char *
+devbg_device_compute_id (DevbgDevice *d)
+{
+  g_autofree char *part = NULL;
+  const char *backend = d->backend ? devbg_backend_get_name (d->backend) : "none";
+
+  if (d->serial != NULL && *d->serial != '\0')
+    part = sanitize (d->serial);
+  else
+    {
+      /* "c": one physical device's container; "k": only this attachment. */
+      gboolean container = d->container_id != NULL && *d->container_id != '\0';
+      g_autofree char *raw = g_strconcat (container ? "c" : "k",
+                                          container ? d->container_id : d->backend_key, NULL);
+      part = sanitize (raw);
+    }
+  return g_strdup_printf ("%s-%s", backend, part);
+}
+
+void
+devbg_device_mark_removed (DevbgDevice *d)
+{
+  if (!d->attached)
+    return;
+  d->attached = FALSE;
+  g_signal_emit (d, signals[SIGNAL_REMOVED], 0);
+}
+
+GVariant *
+devbg_device_to_variant (DevbgDevice *d)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (devbg_device_get_name (d)));
+  g_variant_builder_add (&b, "{sv}", "protocol",
+                         g_variant_new_string (devbg_protocol_to_string (d->protocol)));
+  g_variant_builder_add (&b, "{sv}", "hardware-ids",
+                         g_variant_new_strv (devbg_device_get_hardware_ids (d), -1));
+  g_variant_builder_add (&b, "{sv}", "model-id", g_variant_new_string (devbg_device_get_model_id (d)));
+  g_variant_builder_add (&b, "{sv}", "container-id",
+                         g_variant_new_string (devbg_device_get_container_id (d)));
+  g_variant_builder_add (&b, "{sv}", "serial", g_variant_new_string (devbg_device_get_serial (d)));
+  g_variant_builder_add (&b, "{sv}", "backend",
+                         g_variant_new_string (d->backend ? devbg_backend_get_name (d->backend) : ""));
+  g_variant_builder_add (&b, "{sv}", "attached", g_variant_new_boolean (d->attached));
+  if (d->firmware_version != NULL)
+    g_variant_builder_add (&b, "{sv}", "firmware-version", g_variant_new_string (d->firmware_version));
+  return g_variant_builder_end (&b);
+}
+
+static void
+devbg_device_finalize (GObject *object)
+{
+  DevbgDevice *d = DEVBG_DEVICE (object);
+
+  g_free (d->backend_key);
+  g_free (d->id);
+  g_free (d->name);
+  g_strfreev (d->hardware_ids);
+  g_free (d->model_id);
+  g_free (d->container_id);
+  g_free (d->serial);
+  g_free (d->firmware_version);
+  G_OBJECT_CLASS (devbg_device_parent_class)->finalize (object);
+}
+
+static void
+devbg_device_class_init (DevbgDeviceClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = devbg_device_finalize;
+  /* The device is gone: a use task on it loses its condition. */
+  signals[SIGNAL_REMOVED] = g_signal_new ("removed", G_TYPE_FROM_CLASS (klass),
+                                          G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                          G_TYPE_NONE, 0);
+}
+
+static void
+devbg_device_init (DevbgDevice *d)
+{
+  (void) d;
+}

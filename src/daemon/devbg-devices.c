@@ -1,0 +1,386 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbg-devices.h"
+
+#include <gio/gunixfdlist.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "devbg-daemon.h"
+#include "devbg-error.h"
+
+struct _DevbgDevices {
+  GObject          parent;
+  GDBusConnection *connection;
+  gboolean         allow_open; /* OpenDevice over D-Bus: virtual backend only */
+  GPtrArray       *backends;   /* of DevbgBackend */
+  GHashTable      *devices;    /* ID -> DevbgDevice, attached only */
+  GDBusNodeInfo   *introspection;
+  guint            registration_id;
+};
+
+enum { SIGNAL_ADDED, SIGNAL_REMOVED, SIGNAL_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (DevbgDevices, devbg_devices, G_TYPE_OBJECT)
+
+/* ---- following the backends ---- */
+
+static void
+emit_dbus (DevbgDevices *self, const char *signal, DevbgDevice *device, gboolean with_props)
+{
+  GVariant *params;
+
+  if (self->registration_id == 0)
+    return;
+  params = with_props
+    ? g_variant_new ("(s@a{sv})", devbg_device_get_id (device), devbg_device_to_variant (device))
+    : g_variant_new ("(s)", devbg_device_get_id (device));
+  g_dbus_connection_emit_signal (self->connection, NULL, DEVBG_OBJECT_PATH, DEVBG_DEVICES_IFACE,
+                                 signal, params, NULL);
+}
+
+static void
+on_backend_added (DevbgBackend *backend, DevbgDevice *device, gpointer user_data)
+{
+  DevbgDevices *self = user_data;
+  g_autofree char *id = devbg_device_compute_id (device);
+
+  /* Two attachments claiming one serial: keep both, apart. */
+  if (g_hash_table_contains (self->devices, id))
+    {
+      g_autofree char *apart = g_strdup_printf ("%s-%s", id, devbg_device_get_backend_key (device));
+      g_warning ("device %s is attached twice; the second is %s", id, apart);
+      g_free (id);
+      id = g_steal_pointer (&apart);
+    }
+  devbg_device_set_id (device, id);
+  g_hash_table_insert (self->devices, g_strdup (id), g_object_ref (device));
+  g_info ("device %s arrived: %s (%s)", id, devbg_device_get_name (device),
+          devbg_protocol_to_string (devbg_device_get_protocol (device)));
+  g_signal_emit (self, signals[SIGNAL_ADDED], 0, device);
+  emit_dbus (self, "DeviceAdded", device, TRUE);
+}
+
+static void
+on_backend_removed (DevbgBackend *backend, DevbgDevice *device, gpointer user_data)
+{
+  DevbgDevices *self = user_data;
+  const char *id = devbg_device_get_id (device);
+
+  if (id == NULL || g_hash_table_lookup (self->devices, id) != device)
+    return;
+  g_object_ref (device);
+  g_hash_table_remove (self->devices, id);
+  g_info ("device %s removed", id);
+  /* Marked first, so that every handler sees it gone. */
+  devbg_device_mark_removed (device);
+  g_signal_emit (self, signals[SIGNAL_REMOVED], 0, device);
+  emit_dbus (self, "DeviceRemoved", device, FALSE);
+  g_object_unref (device);
+}
+
+static void
+on_backend_changed (DevbgBackend *backend, DevbgDevice *device, gpointer user_data)
+{
+  DevbgDevices *self = user_data;
+  const char *id = devbg_device_get_id (device);
+
+  if (id == NULL || g_hash_table_lookup (self->devices, id) != device)
+    return;
+  g_signal_emit (self, signals[SIGNAL_CHANGED], 0, device);
+  emit_dbus (self, "DeviceChanged", device, TRUE);
+}
+
+void
+devbg_devices_add_backend (DevbgDevices *self, DevbgBackend *backend)
+{
+  g_ptr_array_add (self->backends, g_object_ref (backend));
+  g_signal_connect_object (backend, "device-added", G_CALLBACK (on_backend_added), self, 0);
+  g_signal_connect_object (backend, "device-removed", G_CALLBACK (on_backend_removed), self, 0);
+  g_signal_connect_object (backend, "device-changed", G_CALLBACK (on_backend_changed), self, 0);
+  devbg_backend_start (backend);
+}
+
+/* ---- the C API ---- */
+
+DevbgDevice *
+devbg_devices_lookup (DevbgDevices *self, const char *id)
+{
+  return g_hash_table_lookup (self->devices, id);
+}
+
+static gint
+by_id (gconstpointer a, gconstpointer b)
+{
+  return strcmp (devbg_device_get_id (*(DevbgDevice *const *) a),
+                 devbg_device_get_id (*(DevbgDevice *const *) b));
+}
+
+GPtrArray *
+devbg_devices_list (DevbgDevices *self)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->devices);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (list, g_object_ref (value));
+  g_ptr_array_sort (list, by_id);
+  return list;
+}
+
+static void
+on_opened (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  int fd = devbg_backend_open_finish (DEVBG_BACKEND (source), res, &error);
+
+  if (fd < 0)
+    g_task_return_error (task, error);
+  else
+    g_task_return_int (task, fd);
+}
+
+void
+devbg_devices_open_async (DevbgDevices *self, DevbgDevice *device, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  devbg_backend_open_async (devbg_device_get_backend (device), device, cancellable, on_opened,
+                            task);
+}
+
+int
+devbg_devices_open_finish (DevbgDevices *self, GAsyncResult *result, GError **error)
+{
+  gssize fd = g_task_propagate_int (G_TASK (result), error);
+
+  return fd < 0 ? -1 : (int) fd;
+}
+
+guint64
+devbg_devices_get_io_counter (DevbgDevices *self, DevbgDevice *device)
+{
+  return devbg_backend_get_io_counter (devbg_device_get_backend (device), device);
+}
+
+/* ---- D-Bus ---- */
+
+static DevbgDevice *
+lookup_or_fail (DevbgDevices *self, GVariant *params, GDBusMethodInvocation *invocation)
+{
+  const char *id;
+  DevbgDevice *device;
+
+  g_variant_get (params, "(&s)", &id);
+  device = devbg_devices_lookup (self, id);
+  if (device == NULL)
+    g_dbus_method_invocation_return_error (invocation, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
+                                           "no attached device '%.128s'", id);
+  return device;
+}
+
+static void
+handle_list (DevbgDevices *self, GDBusMethodInvocation *invocation)
+{
+  g_autoptr(GPtrArray) list = devbg_devices_list (self);
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sa{sv})"));
+  for (guint i = 0; i < list->len; i++)
+    {
+      DevbgDevice *device = g_ptr_array_index (list, i);
+      g_variant_builder_add (&b, "(s@a{sv})", devbg_device_get_id (device),
+                             devbg_device_to_variant (device));
+    }
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a(sa{sv}))", &b));
+}
+
+static void
+handle_get (DevbgDevices *self, GVariant *params, GDBusMethodInvocation *invocation)
+{
+  DevbgDevice *device = lookup_or_fail (self, params, invocation);
+  g_autoptr(GVariant) props = NULL;
+  GVariantDict dict;
+
+  if (device == NULL)
+    return;
+  props = devbg_device_to_variant (device);
+  g_variant_dict_init (&dict, props);
+  g_variant_dict_insert (&dict, "io-counter", "t", devbg_devices_get_io_counter (self, device));
+  g_dbus_method_invocation_return_value (invocation,
+                                         g_variant_new ("(@a{sv})", g_variant_dict_end (&dict)));
+}
+
+static void
+on_open_for_caller (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GDBusMethodInvocation) invocation = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+  int fd = devbg_devices_open_finish (DEVBG_DEVICES (source), res, &error);
+
+  if (fd < 0)
+    {
+      g_dbus_method_invocation_return_gerror (g_steal_pointer (&invocation), error);
+      return;
+    }
+  /* The list takes its own copy; ours closes here: devbgd keeps no access. */
+  g_unix_fd_list_append (fds, fd, &error);
+  close (fd);
+  if (error != NULL)
+    g_dbus_method_invocation_return_gerror (g_steal_pointer (&invocation), error);
+  else
+    g_dbus_method_invocation_return_value_with_unix_fd_list (g_steal_pointer (&invocation),
+                                                             g_variant_new ("(h)", 0), fds);
+}
+
+typedef struct {
+  DevbgDevices          *self;
+  GDBusMethodInvocation *invocation;
+} OpenCall;
+
+/* OpenDevice hands out raw device access: root only. */
+static void
+on_caller_uid (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  OpenCall *call = user_data;
+  g_autoptr(DevbgDevices) self = call->self;
+  g_autoptr(GDBusMethodInvocation) invocation = call->invocation;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, NULL);
+  DevbgDevice *device;
+  guint32 uid = G_MAXUINT32;
+
+  g_free (call);
+  if (reply != NULL)
+    g_variant_get (reply, "(u)", &uid);
+  if (uid != 0)
+    {
+      g_dbus_method_invocation_return_error (g_steal_pointer (&invocation), DEVBG_ERROR,
+                                             DEVBG_ERROR_ACCESS_DENIED,
+                                             "OpenDevice is for root only");
+      return;
+    }
+  device = lookup_or_fail (self, g_dbus_method_invocation_get_parameters (invocation),
+                           invocation);
+  if (device == NULL)
+    {
+      g_clear_object (&invocation); /* answered */
+      return;
+    }
+  devbg_devices_open_async (self, device, NULL, on_open_for_caller, g_steal_pointer (&invocation));
+}
+
+static void
+handle_open (DevbgDevices *self, GDBusMethodInvocation *invocation)
+{
+  OpenCall *call;
+
+  if (!self->allow_open)
+    {
+      g_dbus_method_invocation_return_error (invocation, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED,
+                                             "OpenDevice needs [Service] EnableVirtualBackend=true");
+      return;
+    }
+  call = g_new0 (OpenCall, 1);
+  call->self = g_object_ref (self);
+  call->invocation = g_object_ref (invocation);
+  g_dbus_connection_call (self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "GetConnectionUnixUser",
+                          g_variant_new ("(s)", g_dbus_method_invocation_get_sender (invocation)),
+                          G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                          on_caller_uid, call);
+}
+
+static void
+on_method_call (GDBusConnection *connection, const char *sender, const char *path,
+                const char *iface, const char *method, GVariant *params,
+                GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  DevbgDevices *self = user_data;
+
+  if (g_str_equal (method, "ListDevices"))
+    handle_list (self, invocation);
+  else if (g_str_equal (method, "GetDevice"))
+    handle_get (self, params, invocation);
+  else if (g_str_equal (method, "OpenDevice"))
+    handle_open (self, invocation);
+  else
+    g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
+                                           "no method %s", method);
+}
+
+static const GDBusInterfaceVTable devices_vtable = { .method_call = on_method_call };
+
+gboolean
+devbg_devices_export (DevbgDevices *self, GError **error)
+{
+  g_autoptr(GBytes) xml = NULL;
+
+  xml = g_resources_lookup_data ("/org/devbg/org.devbg.Devbg1.Devices.xml", 0, error);
+  if (xml == NULL)
+    return FALSE;
+  self->introspection = g_dbus_node_info_new_for_xml (g_bytes_get_data (xml, NULL), error);
+  if (self->introspection == NULL)
+    return FALSE;
+  self->registration_id = g_dbus_connection_register_object (
+    self->connection, DEVBG_OBJECT_PATH,
+    g_dbus_node_info_lookup_interface (self->introspection, DEVBG_DEVICES_IFACE),
+    &devices_vtable, self, NULL, error);
+  return self->registration_id != 0;
+}
+
+/* ---- life cycle ---- */
+
+DevbgDevices *
+devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection)
+{
+  DevbgDevices *self = g_object_new (DEVBG_TYPE_DEVICES, NULL);
+
+  self->connection = g_object_ref (connection);
+  self->allow_open = config->enable_virtual_backend;
+  if (config->enable_virtual_backend)
+    {
+      g_autoptr(DevbgBackend) virtual = devbg_backend_virtual_new (connection);
+      devbg_devices_add_backend (self, virtual);
+    }
+  return self;
+}
+
+static void
+devbg_devices_dispose (GObject *object)
+{
+  DevbgDevices *self = DEVBG_DEVICES (object);
+
+  if (self->registration_id != 0)
+    g_dbus_connection_unregister_object (self->connection, self->registration_id);
+  self->registration_id = 0;
+  g_clear_pointer (&self->backends, g_ptr_array_unref);
+  g_clear_pointer (&self->devices, g_hash_table_unref);
+  g_clear_pointer (&self->introspection, g_dbus_node_info_unref);
+  g_clear_object (&self->connection);
+  G_OBJECT_CLASS (devbg_devices_parent_class)->dispose (object);
+}
+
+static void
+devbg_devices_class_init (DevbgDevicesClass *klass)
+{
+  const char *names[N_SIGNALS] = { "device-added", "device-removed", "device-changed" };
+
+  G_OBJECT_CLASS (klass)->dispose = devbg_devices_dispose;
+  for (int i = 0; i < N_SIGNALS; i++)
+    signals[i] = g_signal_new (names[i], G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                               NULL, NULL, NULL, G_TYPE_NONE, 1, DEVBG_TYPE_DEVICE);
+}
+
+static void
+devbg_devices_init (DevbgDevices *self)
+{
+  self->backends = g_ptr_array_new_with_free_func (g_object_unref);
+  self->devices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+}

@@ -1,0 +1,71 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * DevbgDevices: every device of every backend, by stable ID, and the
+ * org.devbg.Devbg1.Devices interface (data/org.devbg.Devbg1.Devices.xml).
+ *
+ * The C API for the task runtime:
+ *
+ *   DevbgDevice *d = devbg_devices_lookup (devices, id);   NULL: not attached
+ *   devbg_device_get_protocol (d), devbg_device_get_hardware_ids (d),
+ *   devbg_device_get_model_id (d), devbg_device_get_attached (d), ...
+ *                                                  (see devbg-device.h)
+ *   devbg_devices_open_async (devices, d, cancellable, cb, data);
+ *   int fd = devbg_devices_open_finish (devices, result, &error);
+ *       the fd to hand to the task process; the caller owns it and closes
+ *       its copy once handed over (devbgd stays out of the data path).
+ *       Errors: DEVBG_ERROR_NO_SUCH_DEVICE (gone meanwhile), DEVBG_ERROR_FAILED.
+ *   guint64 n = devbg_devices_get_io_counter (devices, d);
+ *       cheap and synchronous (no D-Bus, no syscall for the virtual
+ *       backend): sample it while a use task runs; only changes matter.
+ *
+ *   Signals, on the main context, each with the DevbgDevice:
+ *     "device-added"    a device arrived (or came back: same ID, new object)
+ *     "device-removed"  a device left; it is already marked not attached.
+ *                       A use task on it is canceled (ConditionLoss); a
+ *                       servicing task waits for "device-added" with the
+ *                       same ID (the device rebooting after an update).
+ *     "device-changed"  its properties changed (e.g. its name)
+ *   and each DevbgDevice emits "removed" itself, for a task that holds it.
+ *
+ * Nothing here wakes up on its own: every change comes from a backend's
+ * event.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "devbg-backend.h"
+#include "devbg-config.h"
+
+G_BEGIN_DECLS
+
+#define DEVBG_DEVICES_IFACE "org.devbg.Devbg1.Devices"
+
+#define DEVBG_TYPE_DEVICES (devbg_devices_get_type ())
+G_DECLARE_FINAL_TYPE (DevbgDevices, devbg_devices, DEVBG, DEVICES, GObject)
+
+/* Creates the backends that @config enables (the virtual one follows
+ * devbg-sim on @connection) and starts them. */
+DevbgDevices *devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection);
+
+/* Adds a backend and starts it (for tests, and for backends made elsewhere). */
+void          devbg_devices_add_backend (DevbgDevices *devices, DevbgBackend *backend);
+
+/* Serves org.devbg.Devbg1.Devices on the devices' connection at
+ * /org/devbg/Devbg1. */
+gboolean      devbg_devices_export (DevbgDevices *devices, GError **error);
+
+/* The attached device with @id, or NULL. Not a new reference. */
+DevbgDevice  *devbg_devices_lookup (DevbgDevices *devices, const char *id);
+/* The attached devices, sorted by ID; a new array of new references. */
+GPtrArray    *devbg_devices_list (DevbgDevices *devices);
+
+void          devbg_devices_open_async (DevbgDevices *devices, DevbgDevice *device,
+                                        GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+int           devbg_devices_open_finish (DevbgDevices *devices, GAsyncResult *result,
+                                         GError **error);
+guint64       devbg_devices_get_io_counter (DevbgDevices *devices, DevbgDevice *device);
+
+G_END_DECLS

@@ -1,0 +1,707 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Starting a confined task process. See devbg-spawn.h for what it gets.
+ */
+#include "devbg-spawn.h"
+#include "devbg-error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+
+/* <linux/ioprio.h> is not in every kernel header package; the ABI is fixed. */
+#define DEVBG_IOPRIO_CLASS_SHIFT 13
+#define DEVBG_IOPRIO_CLASS_IDLE  3
+#define DEVBG_IOPRIO_WHO_PROCESS 1
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* Everything the child uses is set up above this fd number in the parent,
+ * so that no dup2() onto 0..4 overwrites a source not yet moved. */
+#define HIGH_FD_BASE 10
+
+/* ---- pure helpers */
+
+gboolean
+devbg_spawn_instance_id_is_valid (const char *id)
+{
+  gsize len;
+
+  if (id == NULL)
+    return FALSE;
+  len = strlen (id);
+  if (len == 0 || len > 64)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isalnum (id[i]) && id[i] != '-' && id[i] != '_')
+      return FALSE;
+  return TRUE;
+}
+
+char **
+devbg_spawn_build_environ (const char *instance_id)
+{
+  /* Nothing of devbgd's own environment: only what a task needs to run
+   * and to find its fds. */
+  char **env = g_new0 (char *, 6);
+
+  env[0] = g_strdup ("PATH=/usr/bin:/bin");
+  env[1] = g_strdup ("LANG=C.UTF-8");
+  env[2] = g_strdup_printf ("DEVBG_INSTANCE_ID=%s", instance_id);
+  env[3] = g_strdup_printf ("DEVBG_DEVICE_FD=%d", DEVBG_SPAWN_DEVICE_FD);
+  env[4] = g_strdup_printf ("DEVBG_CHANNEL_FD=%d", DEVBG_SPAWN_CHANNEL_FD);
+  return env;
+}
+
+/* /proc/self/mounts escapes space, tab, newline and backslash as \ooo. */
+static char *
+unescape_mount_field (const char *field)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = field; *p != '\0'; p++)
+    {
+      if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+          p[3] >= '0' && p[3] <= '7')
+        {
+          g_string_append_c (out, (char) (((p[1] - '0') << 6) | ((p[2] - '0') << 3) | (p[3] - '0')));
+          p += 3;
+        }
+      else
+        g_string_append_c (out, *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+char *
+devbg_cgroup_v2_root_from_mounts (const char *mounts_text)
+{
+  g_auto(GStrv) lines = NULL;
+
+  if (mounts_text == NULL)
+    return NULL;
+  lines = g_strsplit (mounts_text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit_set (lines[i], " \t", -1);
+
+      if (g_strv_length (fields) >= 3 && strcmp (fields[2], "cgroup2") == 0 &&
+          fields[1][0] == '/')
+        return unescape_mount_field (fields[1]);
+    }
+  return NULL;
+}
+
+gboolean
+devbg_cgroup_parse_populated (const char *events_text, gboolean *populated)
+{
+  g_auto(GStrv) lines = NULL;
+
+  if (events_text == NULL)
+    return FALSE;
+  lines = g_strsplit (events_text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (strcmp (lines[i], "populated 0") == 0)
+        {
+          *populated = FALSE;
+          return TRUE;
+        }
+      if (strcmp (lines[i], "populated 1") == 0)
+        {
+          *populated = TRUE;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* ---- cgroup I/O */
+
+static gboolean
+set_errno_error (GError **error, int errsv, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
+static gboolean
+set_errno_error (GError **error, int errsv, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *what = NULL;
+
+  va_start (args, format);
+  what = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "%s: %s", what,
+               g_strerror (errsv));
+  return FALSE;
+}
+
+/* Writes a short control string in one write(), as cgroupfs expects. */
+static gboolean
+write_control_file (const char *dir, const char *name, const char *value, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+  ssize_t n;
+  int errsv;
+
+  if (fd < 0)
+    return set_errno_error (error, errno, "Could not open %s", path);
+  n = write (fd, value, strlen (value));
+  errsv = errno;
+  close (fd);
+  if (n < 0)
+    return set_errno_error (error, errsv, "Could not write '%s' to %s", value, path);
+  return TRUE;
+}
+
+char *
+devbg_cgroup_find_v2_root (void)
+{
+  g_autofree char *mounts = NULL;
+
+  if (!g_file_get_contents ("/proc/self/mounts", &mounts, NULL, NULL))
+    return NULL;
+  return devbg_cgroup_v2_root_from_mounts (mounts);
+}
+
+char *
+devbg_cgroup_default_parent (void)
+{
+  g_autofree char *root = devbg_cgroup_find_v2_root ();
+
+  return root != NULL ? g_build_filename (root, "devbg", NULL) : NULL;
+}
+
+gboolean
+devbg_cgroup_is_empty (const char *cgroup_path, gboolean *empty, GError **error)
+{
+  g_autofree char *path = g_build_filename (cgroup_path, "cgroup.events", NULL);
+  g_autofree char *text = NULL;
+  gboolean populated;
+
+  if (!g_file_get_contents (path, &text, NULL, error))
+    return FALSE;
+  if (!devbg_cgroup_parse_populated (text, &populated))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "%s has no 'populated' line", path);
+      return FALSE;
+    }
+  *empty = !populated;
+  return TRUE;
+}
+
+GPtrArray *
+devbg_cgroup_list_instances (const char *parent, GError **error)
+{
+  g_autoptr(GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GDir) dir = g_dir_open (parent, 0, error);
+  const char *name;
+
+  if (dir == NULL)
+    return NULL;
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "instance-") &&
+        devbg_spawn_instance_id_is_valid (name + strlen ("instance-")))
+      g_ptr_array_add (ids, g_strdup (name + strlen ("instance-")));
+  return g_steal_pointer (&ids);
+}
+
+/* Without cgroup.kill (kernels before 5.14): SIGKILL every member until
+ * none is left; a member forking meanwhile is caught on a later round. */
+static gboolean
+kill_cgroup_members (const char *cgroup_path, GError **error)
+{
+  g_autofree char *procs = g_build_filename (cgroup_path, "cgroup.procs", NULL);
+
+  for (guint round = 0; round < 100; round++)
+    {
+      g_autofree char *text = NULL;
+      g_auto(GStrv) pids = NULL;
+      gboolean any = FALSE;
+
+      if (!g_file_get_contents (procs, &text, NULL, error))
+        return FALSE;
+      pids = g_strsplit (text, "\n", -1);
+      for (guint i = 0; pids[i] != NULL; i++)
+        {
+          gint64 pid = g_ascii_strtoll (pids[i], NULL, 10);
+          if (pid > 0 && kill ((pid_t) pid, SIGKILL) == 0)
+            any = TRUE;
+        }
+      if (!any)
+        return TRUE;
+      g_usleep (1000);
+    }
+  g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "Processes in %s keep appearing",
+               cgroup_path);
+  return FALSE;
+}
+
+gboolean
+devbg_cgroup_kill (const char *cgroup_path, GError **error)
+{
+  g_autofree char *kill_file = g_build_filename (cgroup_path, "cgroup.kill", NULL);
+
+  if (g_file_test (kill_file, G_FILE_TEST_EXISTS))
+    return write_control_file (cgroup_path, "cgroup.kill", "1", error);
+  return kill_cgroup_members (cgroup_path, error);
+}
+
+/* Makes (or reuses, if empty) <parent>/instance-<id>. */
+static char *
+create_instance_cgroup (const char *parent, const DevbgSpawnOptions *o, GError **error)
+{
+  g_autofree char *dir_name = g_strdup_printf ("instance-%s", o->instance_id);
+  g_autofree char *path = g_build_filename (parent, dir_name, NULL);
+  gboolean empty = FALSE;
+
+  if (mkdir (parent, 0755) < 0 && errno != EEXIST)
+    {
+      set_errno_error (error, errno, "Could not create cgroup %s", parent);
+      return NULL;
+    }
+  if (mkdir (path, 0755) < 0)
+    {
+      if (errno != EEXIST)
+        {
+          set_errno_error (error, errno, "Could not create cgroup %s", path);
+          return NULL;
+        }
+      /* A leftover of an instance with the same ID: reuse it only if empty. */
+      if (!devbg_cgroup_is_empty (path, &empty, error))
+        return NULL;
+      if (!empty)
+        {
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED,
+                       "Cgroup %s exists and still has processes", path);
+          return NULL;
+        }
+    }
+  if (o->cpu_weight > 0)
+    {
+      g_autofree char *weight_file = g_build_filename (path, "cpu.weight", NULL);
+      g_autofree char *weight = g_strdup_printf ("%u", o->cpu_weight);
+
+      /* Best effort: the cpu controller is often not enabled for us. */
+      write_control_file (parent, "cgroup.subtree_control", "+cpu", NULL);
+      if (g_file_test (weight_file, G_FILE_TEST_EXISTS))
+        write_control_file (path, "cpu.weight", weight, NULL);
+    }
+  return g_steal_pointer (&path);
+}
+
+/* ---- spawning */
+
+/* What the child needs, all prepared before fork(). */
+typedef struct {
+  const char   *path;
+  char *const  *argv;
+  char *const  *envp;
+  int           fds[5];           /* sources of fds 0..4, all >= HIGH_FD_BASE */
+  int           cgroup_procs_fd;  /* -1: no cgroup */
+  int           err_fd;           /* reports a failed step to the parent */
+  uid_t         uid;
+  gid_t         gid;
+  const gid_t  *groups;
+  size_t        n_groups;
+  gboolean      change_ids;       /* FALSE: unprivileged, already uid/gid */
+  int           nice;
+  int           policy;
+  long          max_fd;           /* for the close loop fallback */
+} ChildPlan;
+
+/* Setup steps, named in the error the parent raises. */
+typedef enum {
+  STEP_SIGNALS, STEP_SETSID, STEP_CGROUP, STEP_NICE, STEP_SCHED, STEP_IOPRIO,
+  STEP_FDS, STEP_CLOSE, STEP_GROUPS, STEP_GID, STEP_UID, STEP_NO_NEW_PRIVS,
+  STEP_CHDIR, STEP_EXEC,
+} ChildStep;
+
+static const char *const step_names[] = {
+  [STEP_SIGNALS] = "resetting signals",
+  [STEP_SETSID] = "creating a session",
+  [STEP_CGROUP] = "joining the cgroup",
+  [STEP_NICE] = "setting the nice value",
+  [STEP_SCHED] = "setting the scheduling policy",
+  [STEP_IOPRIO] = "setting the I/O priority",
+  [STEP_FDS] = "setting up fds 0 to 4",
+  [STEP_CLOSE] = "closing other fds",
+  [STEP_GROUPS] = "setting supplementary groups",
+  [STEP_GID] = "setting the gid",
+  [STEP_UID] = "setting the uid",
+  [STEP_NO_NEW_PRIVS] = "setting no_new_privs",
+  [STEP_CHDIR] = "changing to /",
+  [STEP_EXEC] = "executing",
+};
+
+G_GNUC_NORETURN static void
+child_fail (const ChildPlan *p, ChildStep step)
+{
+  int report[2] = { (int) step, errno };
+  ssize_t n G_GNUC_UNUSED;
+
+  n = write (p->err_fd, report, sizeof report);
+  _exit (127);
+}
+
+static int
+child_close_others (const ChildPlan *p)
+{
+  /* Marking them close-on-exec (rather than closing) keeps err_fd usable
+   * until exec() succeeds. */
+  if (syscall (SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+    return 0;
+  /* Linux 5.9 and 5.10: close_range() without the flag, around err_fd
+   * (which is at least HIGH_FD_BASE). */
+  if (syscall (SYS_close_range, 5U, (unsigned) p->err_fd - 1, 0U) == 0 &&
+      syscall (SYS_close_range, (unsigned) p->err_fd + 1, ~0U, 0U) == 0)
+    return 0;
+  for (long fd = 5; fd < p->max_fd; fd++)
+    if (fd != p->err_fd)
+      close ((int) fd);
+  return 0;
+}
+
+/* Async-signal-safe calls only from here on: devbgd has threads, and the
+ * child of a threaded process may not take their locks (malloc, NSS). */
+G_GNUC_NORETURN static void
+child_exec (const ChildPlan *p)
+{
+  struct sigaction dfl = { .sa_handler = SIG_DFL };
+  struct sched_param sp = { .sched_priority = 0 };
+  sigset_t none;
+
+  /* devbgd's signal mask and ignored signals would survive exec(). */
+  sigemptyset (&none);
+  if (sigprocmask (SIG_SETMASK, &none, NULL) < 0)
+    child_fail (p, STEP_SIGNALS);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      sigaction (sig, &dfl, NULL);
+
+  if (setsid () < 0)
+    child_fail (p, STEP_SETSID);
+  /* Into the cgroup while still root; "0" means the writing process. */
+  if (p->cgroup_procs_fd >= 0 && write (p->cgroup_procs_fd, "0", 1) != 1)
+    child_fail (p, STEP_CGROUP);
+
+  if (setpriority (PRIO_PROCESS, 0, p->nice) < 0)
+    child_fail (p, STEP_NICE);
+  if (sched_setscheduler (0, p->policy, &sp) < 0)
+    child_fail (p, STEP_SCHED);
+  if (syscall (SYS_ioprio_set, DEVBG_IOPRIO_WHO_PROCESS, 0,
+               DEVBG_IOPRIO_CLASS_IDLE << DEVBG_IOPRIO_CLASS_SHIFT) < 0)
+    child_fail (p, STEP_IOPRIO);
+
+  /* dup2() clears close-on-exec on the target: exactly 0..4 survive. */
+  for (int i = 0; i < 5; i++)
+    if (dup2 (p->fds[i], i) < 0)
+      child_fail (p, STEP_FDS);
+  if (child_close_others (p) < 0)
+    child_fail (p, STEP_CLOSE);
+
+  if (p->change_ids && setgroups (p->n_groups, p->groups) < 0)
+    child_fail (p, STEP_GROUPS);
+  if (p->change_ids && setresgid (p->gid, p->gid, p->gid) < 0)
+    child_fail (p, STEP_GID);
+  if (p->change_ids && setresuid (p->uid, p->uid, p->uid) < 0)
+    child_fail (p, STEP_UID);
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    child_fail (p, STEP_NO_NEW_PRIVS);
+  if (chdir ("/") < 0)
+    child_fail (p, STEP_CHDIR);
+
+  execve (p->path, p->argv, p->envp);
+  child_fail (p, STEP_EXEC);
+}
+
+/* The fds of a plan that the parent closes after fork(). */
+typedef struct {
+  int fds[8];
+  int n;
+} FdList;
+
+static void
+fd_list_close (FdList *l)
+{
+  for (int i = 0; i < l->n; i++)
+    close (l->fds[i]);
+  l->n = 0;
+}
+
+/* A close-on-exec copy of @fd (or of /dev/null for -1) at or above
+ * HIGH_FD_BASE, remembered in @l. */
+static int
+dup_high (FdList *l, int fd, GError **error)
+{
+  int src = fd;
+  int high;
+
+  if (fd < 0 && (src = open ("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+    return set_errno_error (error, errno, "Could not open /dev/null"), -1;
+  high = fcntl (src, F_DUPFD_CLOEXEC, HIGH_FD_BASE);
+  if (fd < 0)
+    close (src);
+  if (high < 0)
+    return set_errno_error (error, errno, "Could not duplicate fd %d", fd), -1;
+  g_assert (l->n < (int) G_N_ELEMENTS (l->fds));
+  l->fds[l->n++] = high;
+  return high;
+}
+
+static gboolean
+check_options (const DevbgSpawnOptions *o, GError **error)
+{
+  if (o->executable == NULL || !g_path_is_absolute (o->executable))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "Task executable must be an absolute path");
+      return FALSE;
+    }
+  if (!devbg_spawn_instance_id_is_valid (o->instance_id))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "Invalid instance ID '%s'", o->instance_id != NULL ? o->instance_id : "");
+      return FALSE;
+    }
+  if (o->channel_fd < 0)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "A task needs a control channel");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The cgroup directory to use: NULL with no error means "none, fall back to
+ * the process group". An explicitly configured parent must work. */
+static char *
+choose_cgroup (const DevbgSpawnOptions *o, GError **error)
+{
+  g_autofree char *parent = NULL;
+  g_autoptr(GError) local_error = NULL;
+  char *path;
+
+  if (o->cgroup_parent != NULL && o->cgroup_parent[0] == '\0')
+    return NULL;
+  if (o->cgroup_parent != NULL)
+    return create_instance_cgroup (o->cgroup_parent, o, error);
+  parent = devbg_cgroup_default_parent ();
+  if (parent == NULL)
+    return NULL;
+  path = create_instance_cgroup (parent, o, &local_error);
+  if (path == NULL)
+    g_debug ("No cgroup for task instance %s, using a process group: %s",
+             o->instance_id, local_error->message);
+  return path;
+}
+
+/* Waits until the child has exec()ed (err pipe closed by exec) or reported
+ * a failed step. */
+static gboolean
+wait_for_exec (int err_read, pid_t pid, const char *executable, GError **error)
+{
+  int report[2];
+  ssize_t n;
+
+  do
+    n = read (err_read, report, sizeof report);
+  while (n < 0 && errno == EINTR);
+  if (n == 0)
+    return TRUE;
+  while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (n != sizeof report || report[0] < 0 || report[0] > STEP_EXEC)
+    return set_errno_error (error, n < 0 ? errno : EIO, "Could not start %s", executable);
+  return set_errno_error (error, report[1], "Could not start %s (%s)", executable,
+                          step_names[report[0]]);
+}
+
+static gboolean
+prepare_plan (ChildPlan *plan, FdList *fds, const DevbgSpawnOptions *o,
+              const char *cgroup_path, GError **error)
+{
+  const int sources[5] = { -1, o->stdout_fd, o->stderr_fd, o->device_fd, o->channel_fd };
+
+  plan->path = o->executable;
+  plan->uid = o->uid;
+  plan->gid = o->gid;
+  plan->groups = o->groups;
+  plan->n_groups = o->n_groups;
+  /* An unprivileged caller (tests, a session instance) cannot call
+   * setgroups(); asking for its own ids needs no change. Anything else is
+   * attempted and fails loudly. */
+  plan->change_ids = geteuid () == 0 || o->uid != geteuid () || o->gid != getegid ();
+  plan->nice = o->nice;
+  plan->policy = o->sched == DEVBG_SPAWN_SCHED_IDLE ? SCHED_IDLE : SCHED_BATCH;
+  plan->max_fd = sysconf (_SC_OPEN_MAX);
+  plan->cgroup_procs_fd = -1;
+  for (int i = 0; i < 5; i++)
+    if ((plan->fds[i] = dup_high (fds, sources[i], error)) < 0)
+      return FALSE;
+  if (cgroup_path != NULL)
+    {
+      g_autofree char *procs = g_build_filename (cgroup_path, "cgroup.procs", NULL);
+      int fd = open (procs, O_WRONLY | O_CLOEXEC);
+
+      if (fd < 0)
+        return set_errno_error (error, errno, "Could not open %s", procs);
+      plan->cgroup_procs_fd = dup_high (fds, fd, error);
+      close (fd);
+      if (plan->cgroup_procs_fd < 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static pid_t
+fork_child (ChildPlan *plan, FdList *fds, GError **error)
+{
+  int err_pipe[2];
+  pid_t pid;
+  gboolean ok;
+
+  if (pipe2 (err_pipe, O_CLOEXEC) < 0)
+    return set_errno_error (error, errno, "Could not create a pipe"), -1;
+  plan->err_fd = dup_high (fds, err_pipe[1], error);
+  close (err_pipe[1]);
+  if (plan->err_fd < 0)
+    {
+      close (err_pipe[0]);
+      return -1;
+    }
+  pid = fork ();
+  if (pid == 0)
+    child_exec (plan);
+  if (pid < 0)
+    {
+      close (err_pipe[0]);
+      return set_errno_error (error, errno, "Could not fork"), -1;
+    }
+  fd_list_close (fds); /* the write end too, so the read sees exec's close */
+  ok = wait_for_exec (err_pipe[0], pid, plan->path, error);
+  close (err_pipe[0]);
+  return ok ? pid : -1;
+}
+
+DevbgTaskProcess *
+devbg_spawn_task (const DevbgSpawnOptions *o, GError **error)
+{
+  g_autofree char *cgroup_path = NULL;
+  g_auto(GStrv) envp = NULL;
+  g_autoptr(GError) local_error = NULL;
+  const char *default_argv[] = { o->executable, NULL };
+  ChildPlan plan = { 0 };
+  FdList fds = { .n = 0 };
+  DevbgTaskProcess *process;
+  pid_t pid;
+
+  if (!check_options (o, error))
+    return NULL;
+  cgroup_path = choose_cgroup (o, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  envp = devbg_spawn_build_environ (o->instance_id);
+  plan.argv = (char *const *) (o->argv != NULL ? o->argv : default_argv);
+  plan.envp = envp;
+  if (!prepare_plan (&plan, &fds, o, cgroup_path, error))
+    {
+      fd_list_close (&fds);
+      if (cgroup_path != NULL)
+        rmdir (cgroup_path);
+      return NULL;
+    }
+  pid = fork_child (&plan, &fds, error);
+  fd_list_close (&fds);
+  if (pid < 0)
+    {
+      if (cgroup_path != NULL)
+        rmdir (cgroup_path);
+      return NULL;
+    }
+
+  process = g_new0 (DevbgTaskProcess, 1);
+  process->pid = pid;
+  process->pgid = pid;
+  process->pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+  process->cgroup_path = g_steal_pointer (&cgroup_path);
+  return process;
+}
+
+void
+devbg_task_process_free (DevbgTaskProcess *process)
+{
+  if (process == NULL)
+    return;
+  if (process->pidfd >= 0)
+    close (process->pidfd);
+  g_free (process->cgroup_path);
+  g_free (process);
+}
+
+gboolean
+devbg_task_process_kill (DevbgTaskProcess *process, GError **error)
+{
+  if (process->cgroup_path != NULL &&
+      !devbg_cgroup_kill (process->cgroup_path, error))
+    return FALSE;
+  /* Also the process group: without a cgroup it is all we have, and with
+   * one it costs nothing. A group already gone is not an error. */
+  if (killpg (process->pgid, SIGKILL) < 0 && errno != ESRCH)
+    return set_errno_error (error, errno, "Could not kill process group %d", (int) process->pgid);
+  return TRUE;
+}
+
+gboolean
+devbg_task_process_remove_cgroup (DevbgTaskProcess *process, GError **error)
+{
+  if (process->cgroup_path == NULL)
+    return TRUE;
+  if (rmdir (process->cgroup_path) < 0 && errno != ENOENT)
+    return set_errno_error (error, errno, "Could not remove cgroup %s", process->cgroup_path);
+  g_clear_pointer (&process->cgroup_path, g_free);
+  return TRUE;
+}
+
+gboolean
+devbg_spawn_lookup_groups (const char *user, gid_t gid, GArray **out_groups, GError **error)
+{
+  int n = 32;
+
+  for (int attempt = 0; attempt < 8; attempt++)
+    {
+      g_autoptr(GArray) groups = g_array_sized_new (FALSE, TRUE, sizeof (gid_t), (guint) n);
+      int want = n;
+
+      g_array_set_size (groups, (guint) n);
+      if (getgrouplist (user, gid, (gid_t *) groups->data, &want) >= 0)
+        {
+          g_array_set_size (groups, (guint) want);
+          *out_groups = g_steal_pointer (&groups);
+          return TRUE;
+        }
+      /* getgrouplist() put the needed count in want. */
+      n = MAX (want, n * 2);
+    }
+  g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "Could not list the groups of %s", user);
+  return FALSE;
+}

@@ -1,0 +1,360 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Unit tests of the pure parts: config, manifests, metadata matching,
+ * identity parsing, and the store.
+ */
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "devbg-config.h"
+#include "devbg-error.h"
+#include "devbg-identity.h"
+#include "devbg-manifest.h"
+#include "devbg-metadata.h"
+#include "devbg-store.h"
+
+/* ---- config ---- */
+
+static void
+test_config_defaults (void)
+{
+  DevbgConfig c;
+
+  devbg_config_init_defaults (&c);
+  g_assert_cmpfloat (c.use_wall_clock_limit, ==, 600);
+  g_assert_cmpfloat (c.servicing_wall_clock_limit, ==, 1800);
+  g_assert_cmpfloat (c.max_expected_duration, ==, 1800);
+  g_assert_cmpuint (c.min_battery_percent, ==, 33);
+  g_assert_cmpfloat (c.io_activity_window, ==, 5);
+  g_assert_cmpuint (c.cpu_floor_ms, ==, 400);
+  g_assert_cmpfloat (c.cpu_window_locked, ==, 60);
+  g_assert_cmpfloat (c.cpu_window_unlocked, ==, 300);
+  g_assert_cmpfloat (c.cancel_grace_period, ==, 5);
+  g_assert_true (devbg_config_protocol_allowed (&c, DEVBG_TRIGGER_USE, DEVBG_PROTOCOL_USB));
+  g_assert_true (devbg_config_protocol_allowed (&c, DEVBG_TRIGGER_USE, DEVBG_PROTOCOL_BLUETOOTH_GATT));
+  g_assert_false (devbg_config_protocol_allowed (&c, DEVBG_TRIGGER_USE, DEVBG_PROTOCOL_MTP));
+  g_assert_true (devbg_config_protocol_allowed (&c, DEVBG_TRIGGER_SERVICING, DEVBG_PROTOCOL_MTP));
+  g_assert_true (devbg_config_protocol_allowed (&c, DEVBG_TRIGGER_SERVICING, DEVBG_PROTOCOL_GENERIC_IOCTL));
+  g_assert_false (devbg_config_protocol_allowed (&c, DEVBG_TRIGGER_SERVICING, DEVBG_PROTOCOL_UNKNOWN));
+}
+
+static void
+test_config_errors_leave_config_unchanged (void)
+{
+  DevbgConfig c, before;
+  g_autoptr(GError) error = NULL;
+  const char *bad = "[Policy]\nUseWallClockLimit=2\nMinBatteryPercent=101\n";
+
+  devbg_config_init_defaults (&c);
+  before = c;
+  g_assert_false (devbg_config_load_data (&c, bad, strlen (bad), "t.conf", &error));
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_CONFIG);
+  g_assert_nonnull (strstr (error->message, "t.conf: [Policy] MinBatteryPercent=101"));
+  g_assert_cmpmem (&c, sizeof c, &before, sizeof before);
+}
+
+static void
+test_config_round_trip (void)
+{
+  DevbgConfig c, back;
+  g_autofree char *text = NULL;
+  const char *in = "[Policy]\nUseWallClockLimit=0.25\nUseProtocols=hid\nHeadlessConsent=allow\n"
+                   "[Service]\nEnableVirtualBackend=true\n";
+
+  devbg_config_init_defaults (&c);
+  g_assert_true (devbg_config_load_data (&c, in, strlen (in), "t", NULL));
+  g_assert_cmpfloat (c.use_wall_clock_limit, ==, 0.25);
+  g_assert_false (devbg_config_protocol_allowed (&c, DEVBG_TRIGGER_USE, DEVBG_PROTOCOL_USB));
+  text = devbg_config_to_data (&c);
+  devbg_config_init_defaults (&back);
+  g_assert_true (devbg_config_load_data (&back, text, strlen (text), "t", NULL));
+  g_assert_cmpmem (&c, sizeof c, &back, sizeof back);
+}
+
+/* ---- manifests ---- */
+
+#define EXT(ep, exe, tasks) \
+  "<Extension Category=\"windows.backgroundTasks\" EntryPoint=\"" ep "\" Executable=\"" exe "\">" \
+  "<BackgroundTasks>" tasks "</BackgroundTasks></Extension>"
+
+static void
+test_manifest_parse (void)
+{
+  const char *xml =
+    "<Application Id=\"org.example.App\" Executable=\"/usr/bin/app\" xmlns:m2=\"urn:x\">\n"
+    "<Extensions>\n"
+    EXT ("A.Sync", "/usr/libexec/tasks", "<m2:Task Type=\"deviceUse\"/>")
+    "<Extension Category=\"windows.backgroundTasks\" EntryPoint=\"A.Both\">"
+    "<BackgroundTasks><Task Type=\"deviceUse\"/><Task Type=\"deviceServicing\"/></BackgroundTasks>"
+    "</Extension>"
+    "</Extensions></Application>";
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgManifest) m = devbg_manifest_parse (xml, -1, "m.xml", &error);
+  const DevbgEntryPoint *ep;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (m->app_id, ==, "org.example.App");
+  g_assert_cmpstr (m->executable, ==, "/usr/bin/app");
+  ep = devbg_manifest_find_entry_point (m, "A.Sync");
+  g_assert_cmpstr (ep->executable, ==, "/usr/libexec/tasks");
+  g_assert_cmpuint (ep->triggers, ==, 1u << DEVBG_TRIGGER_USE);
+  ep = devbg_manifest_find_entry_point (m, "A.Both");
+  g_assert_cmpstr (ep->executable, ==, "/usr/bin/app"); /* inherits the app's */
+  g_assert_cmpuint (ep->triggers, ==, (1u << DEVBG_TRIGGER_USE) | (1u << DEVBG_TRIGGER_SERVICING));
+  g_assert_null (devbg_manifest_find_entry_point (m, "A.None"));
+}
+
+static void
+test_manifest_errors (void)
+{
+  static const struct { const char *xml; const char *message; } cases[] = {
+    { "<Application Id=\"nodots\"/>", "not a valid app ID" },
+    { "<Application Id=\"org.1bad\"/>", "not a valid app ID" },
+    { "<Package/>", "expected <Application>" },
+    { "<Application Id=\"a.b\" Executable=\"rel/path\"/>", "not an absolute path" },
+    { "<Application Id=\"a.b\" Colour=\"red\"/>", "unknown attribute Colour" },
+    { "<Application Id=\"a.b\"><Extensions>" EXT ("E", "/x", "<Task Type=\"timer\"/>")
+      "</Extensions></Application>", "Task Type 'timer'" },
+    { "<Application Id=\"a.b\"><Extensions>" EXT ("E", "/x", "")
+      "</Extensions></Application>", "declares no task type" },
+    { "<Application Id=\"a.b\"><Extensions>" EXT ("bad name", "/x", "<Task Type=\"deviceUse\"/>")
+      "</Extensions></Application>", "EntryPoint 'bad name'" },
+    { "<Application Id=\"a.b\"><Extensions><Extension Category=\"windows.backgroundTasks\" "
+      "EntryPoint=\"E\"><BackgroundTasks><Task Type=\"deviceUse\"/></BackgroundTasks></Extension>"
+      "</Extensions></Application>", "names no Executable" },
+    { "<Application Id=\"a.b\"><Extensions>" EXT ("E", "/x", "<Task Type=\"deviceUse\"/>")
+      EXT ("E", "/y", "<Task Type=\"deviceUse\"/>") "</Extensions></Application>",
+      "declared twice with different executables" },
+    { "<Application Id=\"a.b\">\n<Extensions>\n<Oops/>", "line 3" },
+    { "<Application Id=\"a.b\">text</Application>", "unexpected text" },
+    { "", "empty" },
+    { "<Application Id=\"a.b\"/><Application Id=\"a.b\"/>", "one app per manifest" }, /* fuzz */
+    { "<!-- nothing -->", "no <Application>" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(DevbgManifest) m = devbg_manifest_parse (cases[i].xml, -1, "bad.xml", &error);
+
+      g_assert_null (m);
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MANIFEST);
+      if (strstr (error->message, cases[i].message) == NULL)
+        g_error ("case %zu: '%s' lacks '%s'", i, error->message, cases[i].message);
+      g_assert_true (g_str_has_prefix (error->message, "bad.xml: "));
+    }
+}
+
+static void
+test_app_id (void)
+{
+  g_assert_true (devbg_app_id_is_valid ("org.example.App"));
+  g_assert_true (devbg_app_id_is_valid ("org.example.my-app_2"));
+  g_assert_false (devbg_app_id_is_valid ("org"));
+  g_assert_false (devbg_app_id_is_valid ("org..x"));
+  g_assert_false (devbg_app_id_is_valid ("org.x."));
+  g_assert_false (devbg_app_id_is_valid ("org.x/y"));
+  g_assert_false (devbg_app_id_is_valid (NULL));
+}
+
+/* ---- metadata ---- */
+
+static DevbgMetadata *
+md_parse (const char *xml)
+{
+  g_autoptr(GError) error = NULL;
+  DevbgMetadata *md = devbg_metadata_parse (xml, -1, "md.xml", &error);
+
+  g_assert_no_error (error);
+  return md;
+}
+
+static void
+test_metadata_match (void)
+{
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_metadata_unref);
+  DevbgMetadata *by_model, *by_rev, *by_pid;
+  const char *hw[] = { "USB\\VID_1209&PID_D0C1&REV_0100", "USB\\VID_1209&PID_D0C1", NULL };
+  const char *hw_other_rev[] = { "usb\\vid_1209&pid_d0c1&rev_0200", "usb\\vid_1209&pid_d0c1", NULL };
+
+  by_pid = md_parse ("<DeviceMetadata><HardwareIds><HardwareId>USB\\VID_1209&amp;PID_D0C1"
+                     "</HardwareId></HardwareIds><SoftwareInfo><PrivilegedApplications>"
+                     "<Package><Identity Name=\"org.a.Generic\"/></Package>"
+                     "</PrivilegedApplications></SoftwareInfo></DeviceMetadata>");
+  by_rev = md_parse ("<DeviceMetadata><HardwareIds><HardwareId>USB\\VID_1209&amp;PID_D0C1&amp;REV_0100"
+                     "</HardwareId></HardwareIds><SoftwareInfo><PrivilegedApplications>"
+                     "<Package><Identity><Name>org.a.Rev</Name></Identity></Package>"
+                     "</PrivilegedApplications></SoftwareInfo></DeviceMetadata>");
+  by_model = md_parse ("<DeviceMetadata><ModelId>{5A1D0C11-6A0E-4C47-9D3C-2F1E0B5D0C01}</ModelId>"
+                       "<SoftwareInfo><PrivilegedApplications><AnyApplication/>"
+                       "</PrivilegedApplications></SoftwareInfo></DeviceMetadata>");
+  /* Order in the array must not matter: most specific wins. */
+  g_ptr_array_add (all, by_pid);
+  g_ptr_array_add (all, by_rev);
+  g_ptr_array_add (all, by_model);
+
+  g_assert_true (devbg_metadata_match (all, NULL, hw) == by_rev);
+  g_assert_true (devbg_metadata_match (all, NULL, hw_other_rev) == by_pid);
+  g_assert_true (devbg_metadata_match (all, "5a1d0c11-6a0e-4c47-9d3c-2f1e0b5d0c01", hw) == by_model);
+  g_assert_true (devbg_metadata_match (all, "00000000-0000-4000-8000-000000000000", hw) == by_rev);
+  g_assert_null (devbg_metadata_match (all, NULL, (const char *[]) { "HID\\VID_1&PID_2", NULL }));
+
+  g_assert_true (devbg_metadata_is_privileged (by_rev, "org.a.Rev"));
+  g_assert_false (devbg_metadata_is_privileged (by_rev, "org.a.Re"));
+  g_assert_false (devbg_metadata_is_privileged (by_rev, "org.a.Generic"));
+  g_assert_true (devbg_metadata_is_privileged (by_model, "org.any.App"));
+  g_assert_false (devbg_metadata_is_privileged (NULL, "org.any.App"));
+}
+
+static void
+test_metadata_errors (void)
+{
+  static const struct { const char *xml; const char *message; } cases[] = {
+    { "<SoftwareInfo/>", "expected <DeviceMetadata>" },
+    { "<DeviceMetadata><ModelId>nope</ModelId></DeviceMetadata>", "is not a GUID" },
+    { "<DeviceMetadata><HardwareIds><HardwareId>novendor</HardwareId></HardwareIds></DeviceMetadata>",
+      "is not a hardware ID" },
+    { "<DeviceMetadata><SoftwareInfo><PrivilegedApplications><AnyApplication/>"
+      "</PrivilegedApplications></SoftwareInfo></DeviceMetadata>", "matches no device" },
+    { "<DeviceMetadata><HardwareIds><HardwareId>USB\\X</HardwareId></HardwareIds></DeviceMetadata>",
+      "names no app" },
+    { "<DeviceMetadata><HardwareIds><HardwareId>USB\\X</HardwareId></HardwareIds><SoftwareInfo>"
+      "<PrivilegedApplications><Package><Identity><Name>x</Name></Identity></Package>"
+      "</PrivilegedApplications></SoftwareInfo></DeviceMetadata>", "not a valid app ID" },
+    { "<DeviceMetadata>\n<Bogus/>", "line 2" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(DevbgMetadata) md = devbg_metadata_parse (cases[i].xml, -1, "md.xml", &error);
+
+      g_assert_null (md);
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_METADATA);
+      if (strstr (error->message, cases[i].message) == NULL)
+        g_error ("case %zu: '%s' lacks '%s'", i, error->message, cases[i].message);
+    }
+}
+
+/* ---- identity ---- */
+
+static void
+test_identity_units (void)
+{
+  const char *known[] = { "org.gnome.Terminal", "org.example", "org.example.App",
+                          "org.example.my-app", NULL };
+  static const struct { const char *unit; const char *app; } cases[] = {
+    { "app-gnome-org.gnome.Terminal-4242.scope", "org.gnome.Terminal" },
+    { "app-org.gnome.Terminal-4242.scope", "org.gnome.Terminal" },
+    { "app-flatpak-org.example.App-99.scope", "org.example.App" },
+    { "app-gnome-org.example.App@abc.service", "org.example.App" },
+    { "app-org.example.App.service", "org.example.App" },
+    { "app-gnome-org.example.my\\x2dapp-7.scope", "org.example.my-app" },
+    { "app-gnome-org.example.Other-7.scope", NULL },
+    { "app-gnome-org.example.AppX-7.scope", NULL },
+    { "session-2.scope", NULL },
+    { "app-gnome-org.gnome.Terminal-4242.slice", NULL },
+    { "app-org.gnome.Terminal\\x00.service", NULL }, /* found by fuzz-identity */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    g_assert_cmpstr (devbg_identity_app_id_from_unit (cases[i].unit, known), ==, cases[i].app);
+}
+
+static void
+test_identity_cgroup (void)
+{
+  g_autofree char *v2 = devbg_identity_unit_from_cgroup (
+    "0::/user.slice/user-1000.slice/user@1000.service/app.slice/app-gnome-org.a.B-1.scope\n");
+  g_autofree char *v1 = devbg_identity_unit_from_cgroup (
+    "4:memory:/x\n1:name=systemd:/user.slice/app-org.a.B-2.scope/sub\n0::/\n");
+  g_autofree char *none = devbg_identity_unit_from_cgroup ("0::/system.slice/cron.service\n");
+
+  g_assert_cmpstr (v2, ==, "app-gnome-org.a.B-1.scope");
+  g_assert_null (v1); /* the v2 line wins, and it names no app unit */
+  g_assert_null (none);
+  g_clear_pointer (&v1, g_free);
+  v1 = devbg_identity_unit_from_cgroup ("1:name=systemd:/user.slice/app-org.a.B-2.scope/sub\n");
+  g_assert_cmpstr (v1, ==, "app-org.a.B-2.scope");
+}
+
+static void
+test_identity_flatpak_info (void)
+{
+  const char *good = "[Application]\nname=org.example.App\nruntime=runtime/org.gnome.Platform\n";
+  g_autofree char *id = devbg_identity_parse_flatpak_info (good, strlen (good));
+
+  g_assert_cmpstr (id, ==, "org.example.App");
+  g_assert_null (devbg_identity_parse_flatpak_info ("[Application]\nname=bad\n", 22));
+  g_assert_null (devbg_identity_parse_flatpak_info ("garbage", 7));
+}
+
+/* ---- store ---- */
+
+static void
+test_store (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("devbg-store-XXXXXX", NULL);
+  g_autoptr(GError) error = NULL;
+  DevbgRegistrationRecord reg = {
+    .task_id = (char *) "9b2c8c1e-4f0a-4c4e-9d7e-5a0b8f3c2d10", .app_id = (char *) "org.a.B",
+    .name = (char *) "sync", .entry_point = (char *) "B.Sync", .trigger = DEVBG_TRIGGER_SERVICING,
+    .created_us = 1,
+  };
+
+  {
+    g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (devbg_store_get_schema_version (store), ==, DEVBG_STORE_SCHEMA_VERSION);
+    g_assert_true (devbg_store_add_registration (store, &reg, &error));
+    g_assert_false (devbg_store_add_registration (store, &reg, &error)); /* same task ID */
+    g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_STORE);
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
+    g_autoptr(GPtrArray) mine = devbg_store_list_registrations (store, "org.a.B", &error);
+    g_autoptr(GPtrArray) theirs = devbg_store_list_registrations (store, "org.c.D", &error);
+    DevbgRegistrationRecord *back;
+
+    g_assert_cmpuint (mine->len, ==, 1);
+    g_assert_cmpuint (theirs->len, ==, 0);
+    back = g_ptr_array_index (mine, 0);
+    g_assert_cmpstr (back->name, ==, "sync");
+    g_assert_cmpint (back->trigger, ==, DEVBG_TRIGGER_SERVICING);
+    g_assert_false (devbg_store_remove_registration (store, "org.c.D", reg.task_id, &error));
+    g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION);
+    g_clear_error (&error);
+    g_assert_true (devbg_store_remove_registration (store, "org.a.B", reg.task_id, &error));
+    g_assert_cmpint (devbg_store_count_registrations (store, NULL, &error), ==, 0);
+  }
+  {
+    g_autofree char *db = g_build_filename (dir, "devbg.db", NULL);
+    g_autofree char *wal = g_build_filename (dir, "devbg.db-wal", NULL);
+    g_autofree char *shm = g_build_filename (dir, "devbg.db-shm", NULL);
+    g_unlink (wal);
+    g_unlink (shm);
+    g_unlink (db);
+    g_rmdir (dir);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/config/defaults", test_config_defaults);
+  g_test_add_func ("/config/errors-leave-config-unchanged", test_config_errors_leave_config_unchanged);
+  g_test_add_func ("/config/round-trip", test_config_round_trip);
+  g_test_add_func ("/manifest/parse", test_manifest_parse);
+  g_test_add_func ("/manifest/errors", test_manifest_errors);
+  g_test_add_func ("/manifest/app-id", test_app_id);
+  g_test_add_func ("/metadata/match", test_metadata_match);
+  g_test_add_func ("/metadata/errors", test_metadata_errors);
+  g_test_add_func ("/identity/units", test_identity_units);
+  g_test_add_func ("/identity/cgroup", test_identity_cgroup);
+  g_test_add_func ("/identity/flatpak-info", test_identity_flatpak_info);
+  g_test_add_func ("/store/registrations", test_store);
+  return g_test_run ();
+}
