@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 
@@ -23,6 +24,20 @@ devbg_channel_message_clear (DevbgChannelMessage *msg)
   g_clear_pointer (&msg->arguments, g_free);
   g_clear_pointer (&msg->detail, g_free);
   g_clear_pointer (&msg->error_message, g_free);
+  if (msg->owns_fd && msg->fd >= 0)
+    close (msg->fd);
+  msg->owns_fd = FALSE;
+  msg->fd = -1;
+}
+
+int
+devbg_channel_message_steal_fd (DevbgChannelMessage *msg)
+{
+  int fd = msg->owns_fd ? msg->fd : -1;
+
+  msg->owns_fd = FALSE;
+  msg->fd = -1;
+  return fd;
 }
 
 void
@@ -44,6 +59,8 @@ devbg_channel_message_type_to_string (DevbgChannelMessageType type)
     case DEVBG_CHANNEL_MSG_PROGRESS: return "progress";
     case DEVBG_CHANNEL_MSG_KEEP_ALIVE: return "keep-alive";
     case DEVBG_CHANNEL_MSG_COMPLETE: return "complete";
+    case DEVBG_CHANNEL_MSG_DEVICE_REOPENED: return "device-reopened";
+    case DEVBG_CHANNEL_MSG_REOPEN_DEVICE: return "reopen-device";
     default: return NULL;
     }
 }
@@ -107,6 +124,15 @@ check_trigger_type (guint32 type, GError **error)
 {
   if (type != DEVBG_TRIGGER_USE && type != DEVBG_TRIGGER_SERVICING)
     return bad (error, "unknown trigger type %u", type);
+  return TRUE;
+}
+
+static gboolean
+check_reopen_timeout (guint32 timeout_ms, GError **error)
+{
+  if (timeout_ms == 0 || timeout_ms > DEVBG_CHANNEL_MAX_REOPEN_TIMEOUT_MS)
+    return bad (error, "reopen timeout %u ms is not within 1..%u", timeout_ms,
+                DEVBG_CHANNEL_MAX_REOPEN_TIMEOUT_MS);
   return TRUE;
 }
 
@@ -174,15 +200,22 @@ encode_payload (GByteArray *out, const DevbgChannelMessage *msg, GError **error)
     case DEVBG_CHANNEL_MSG_KEEP_ALIVE:
       return TRUE;
     case DEVBG_CHANNEL_MSG_COMPLETE:
+    case DEVBG_CHANNEL_MSG_DEVICE_REOPENED:
       {
         const char *m = msg->error_message != NULL ? msg->error_message : "";
         guint8 success = msg->success ? 1 : 0;
 
         if (msg->success && *m != '\0')
-          return bad (error, "a successful completion carries an error message");
+          return bad (error, "a successful %s carries an error message",
+                      msg->type == DEVBG_CHANNEL_MSG_COMPLETE ? "completion" : "reopen");
         g_byte_array_append (out, &success, 1);
         return put_string (out, "error message", m, DEVBG_CHANNEL_MAX_ERROR, msg->success, error);
       }
+    case DEVBG_CHANNEL_MSG_REOPEN_DEVICE:
+      if (!check_reopen_timeout (msg->timeout_ms, error))
+        return FALSE;
+      put_u32 (out, msg->timeout_ms);
+      return TRUE;
     default:
       return bad (error, "unknown message type 0x%02x", (guint) msg->type);
     }
@@ -238,6 +271,14 @@ devbg_channel_encode_complete (gboolean success, const char *error_message, GErr
 {
   DevbgChannelMessage msg = { .type = DEVBG_CHANNEL_MSG_COMPLETE, .success = success,
                               .error_message = (char *) error_message };
+
+  return devbg_channel_encode (&msg, error);
+}
+
+GBytes *
+devbg_channel_encode_reopen_device (guint32 timeout_ms, GError **error)
+{
+  DevbgChannelMessage msg = { .type = DEVBG_CHANNEL_MSG_REOPEN_DEVICE, .timeout_ms = timeout_ms };
 
   return devbg_channel_encode (&msg, error);
 }
@@ -368,7 +409,8 @@ decode_complete (Reader *r, DevbgChannelMessage *msg, GError **error)
   if (!get_string (r, "error message", DEVBG_CHANNEL_MAX_ERROR, TRUE, &msg->error_message, error))
     return FALSE;
   if (success && msg->error_message[0] != '\0')
-    return bad (error, "a successful completion carries an error message");
+    return bad (error, "a successful %s carries an error message",
+                msg->type == DEVBG_CHANNEL_MSG_COMPLETE ? "completion" : "reopen");
   if (!success && msg->error_message[0] == '\0')
     return bad (error, "error message is empty");
   return TRUE;
@@ -388,7 +430,11 @@ decode_payload (Reader *r, DevbgChannelMessage *msg, GError **error)
     case DEVBG_CHANNEL_MSG_KEEP_ALIVE:
       return TRUE;
     case DEVBG_CHANNEL_MSG_COMPLETE:
+    case DEVBG_CHANNEL_MSG_DEVICE_REOPENED: /* same payload: u8 ok, string error */
       return decode_complete (r, msg, error);
+    case DEVBG_CHANNEL_MSG_REOPEN_DEVICE:
+      return get_u32 (r, "reopen timeout", &msg->timeout_ms, error) &&
+             check_reopen_timeout (msg->timeout_ms, error);
     default:
       g_assert_not_reached ();
     }
@@ -437,6 +483,7 @@ devbg_channel_decode (const guint8          *data,
   g_autoptr(DevbgChannelMessage) msg = g_new0 (DevbgChannelMessage, 1);
   Reader r = { data, size, DEVBG_CHANNEL_HEADER_SIZE };
 
+  msg->fd = -1;
   if (!decode_header (data, size, direction, &msg->type, error))
     return NULL;
   if (!decode_payload (&r, msg, error))
@@ -460,15 +507,30 @@ set_io_error (GError **error, int errsv, const char *what)
   return FALSE;
 }
 
-gboolean
-devbg_channel_send_bytes (int fd, GBytes *packet, GError **error)
+/* Sends @packet, with @pass_fd (when >= 0) as SCM_RIGHTS in the same
+ * packet, so the fd and the message that explains it cannot be separated. */
+static gboolean
+send_packet (int fd, GBytes *packet, int pass_fd, GError **error)
 {
   gsize size;
   const guint8 *data = g_bytes_get_data (packet, &size);
+  union { struct cmsghdr h; char buf[CMSG_SPACE (sizeof (int))]; } cmsg;
+  struct iovec iov = { (void *) data, size };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
   ssize_t n;
 
+  if (pass_fd >= 0)
+    {
+      memset (&cmsg, 0, sizeof cmsg);
+      mh.msg_control = cmsg.buf;
+      mh.msg_controllen = sizeof cmsg.buf;
+      cmsg.h.cmsg_level = SOL_SOCKET;
+      cmsg.h.cmsg_type = SCM_RIGHTS;
+      cmsg.h.cmsg_len = CMSG_LEN (sizeof (int));
+      memcpy (CMSG_DATA (&cmsg.h), &pass_fd, sizeof pass_fd);
+    }
   do
-    n = send (fd, data, size, MSG_NOSIGNAL);
+    n = sendmsg (fd, &mh, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return set_io_error (error, errno, "send");
@@ -479,13 +541,99 @@ devbg_channel_send_bytes (int fd, GBytes *packet, GError **error)
 }
 
 gboolean
+devbg_channel_send_bytes (int fd, GBytes *packet, GError **error)
+{
+  return send_packet (fd, packet, -1, error);
+}
+
+gboolean
 devbg_channel_send (int fd, const DevbgChannelMessage *msg, GError **error)
 {
-  g_autoptr(GBytes) packet = devbg_channel_encode (msg, error);
+  g_autoptr(GBytes) packet = NULL;
+
+  /* msg->fd of a zero-initialised message is 0, not "none": rather than
+   * guess, the one message with an fd has its own sender. */
+  if (msg->type == DEVBG_CHANNEL_MSG_DEVICE_REOPENED && msg->success)
+    return bad (error, "a successful device-reopened message is sent with "
+                "devbg_channel_send_device_reopened(), which passes the fd");
+  packet = devbg_channel_encode (msg, error);
+  if (packet == NULL)
+    return FALSE;
+  return send_packet (fd, packet, -1, error);
+}
+
+gboolean
+devbg_channel_send_device_reopened (int fd, int device_fd, const char *error_message,
+                                    GError **error)
+{
+  DevbgChannelMessage msg = {
+    .type = DEVBG_CHANNEL_MSG_DEVICE_REOPENED,
+    .success = device_fd >= 0,
+    .error_message = device_fd >= 0 ? NULL : (char *) error_message,
+  };
+  g_autoptr(GBytes) packet = devbg_channel_encode (&msg, error);
 
   if (packet == NULL)
     return FALSE;
-  return devbg_channel_send_bytes (fd, packet, error);
+  return send_packet (fd, packet, device_fd, error);
+}
+
+/* Collects the fds of every SCM_RIGHTS message in @mh into @fds; returns
+ * FALSE if any other kind of ancillary data came (credentials...). */
+static gboolean
+collect_fds (struct msghdr *mh, GArray *fds)
+{
+  gboolean only_rights = TRUE;
+
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (mh); c != NULL; c = CMSG_NXTHDR (mh, c))
+    {
+      gsize n;
+
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+        {
+          only_rights = FALSE;
+          continue;
+        }
+      n = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+      for (gsize i = 0; i < n; i++)
+        {
+          int passed;
+
+          memcpy (&passed, CMSG_DATA (c) + i * sizeof (int), sizeof passed);
+          g_array_append_val (fds, passed);
+        }
+    }
+  return only_rights;
+}
+
+static void
+close_fds (GArray *fds)
+{
+  for (guint i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
+  g_array_set_size (fds, 0);
+}
+
+/* The one fd rule: exactly one fd on a successful DEVICE_REOPENED towards
+ * the task, none anywhere else. On success the fd moves into @msg. */
+static gboolean
+attach_fd (DevbgChannelMessage *msg, GArray *fds, GError **error)
+{
+  gboolean wants_fd = msg->type == DEVBG_CHANNEL_MSG_DEVICE_REOPENED && msg->success;
+
+  if (!wants_fd && fds->len > 0)
+    return bad (error, "a %s message carries ancillary data (%u file descriptors)",
+                devbg_channel_message_type_to_string (msg->type), fds->len);
+  if (wants_fd && fds->len != 1)
+    return bad (error, "a successful device-reopened message carries %u file descriptors, "
+                "not exactly one", fds->len);
+  if (wants_fd)
+    {
+      msg->fd = g_array_index (fds, int, 0);
+      msg->owns_fd = TRUE;
+      g_array_set_size (fds, 0);
+    }
+  return TRUE;
 }
 
 gboolean
@@ -497,24 +645,52 @@ devbg_channel_recv (int                    fd,
   /* One byte more than the limit, and MSG_TRUNC on top, so an oversized
    * packet is seen as such rather than cut to a plausible one. */
   g_autofree guint8 *buf = g_malloc (DEVBG_CHANNEL_MAX_FRAME + 1);
+  g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr(DevbgChannelMessage) msg = NULL;
+  /* Room for a few fds, so that two fds read as "two fds", not as a
+   * truncated control message; more than that is MSG_CTRUNC. The task
+   * side alone accepts fds at all: devbgd gives no room, so the kernel
+   * closes whatever a task tries to pass. */
+  union { struct cmsghdr h; char buf[CMSG_SPACE (4 * sizeof (int))]; } cmsg;
   struct iovec iov = { buf, DEVBG_CHANNEL_MAX_FRAME + 1 };
   struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+  gboolean only_rights;
   ssize_t n;
 
   *out_msg = NULL;
+  if (direction == DEVBG_CHANNEL_TO_TASK)
+    {
+      mh.msg_control = cmsg.buf;
+      mh.msg_controllen = sizeof cmsg.buf;
+    }
   do
     n = recvmsg (fd, &mh, MSG_TRUNC | MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return set_io_error (error, errno, "receive");
+  only_rights = collect_fds (&mh, fds);
   if (n == 0)
-    return TRUE;
-  /* No control buffer was given, so any passed fds were already closed by
-   * the kernel; a sender that tried is still misbehaving. */
-  if (mh.msg_flags & MSG_CTRUNC)
-    return bad (error, "carries ancillary data (file descriptors or credentials)");
+    {
+      close_fds (fds);
+      return TRUE;
+    }
+  if ((mh.msg_flags & MSG_CTRUNC) || !only_rights)
+    {
+      close_fds (fds);
+      return bad (error, "carries ancillary data (file descriptors or credentials) "
+                  "that is not allowed");
+    }
   if ((mh.msg_flags & MSG_TRUNC) || n > DEVBG_CHANNEL_MAX_FRAME)
-    return bad (error, "%zd bytes, more than the limit of %u", n, DEVBG_CHANNEL_MAX_FRAME);
-  *out_msg = devbg_channel_decode (buf, (gsize) n, direction, error);
-  return *out_msg != NULL;
+    {
+      close_fds (fds);
+      return bad (error, "%zd bytes, more than the limit of %u", n, DEVBG_CHANNEL_MAX_FRAME);
+    }
+  msg = devbg_channel_decode (buf, (gsize) n, direction, error);
+  if (msg == NULL || !attach_fd (msg, fds, error))
+    {
+      close_fds (fds);
+      return FALSE;
+    }
+  *out_msg = g_steal_pointer (&msg);
+  return TRUE;
 }

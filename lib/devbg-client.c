@@ -11,26 +11,202 @@
 #define OBJECT_PATH "/org/devbg/Devbg1"
 #define IFACE       "org.devbg.Devbg1.Manager"
 
+/* The limits devbgd applies (data/org.devbg.Devbg1.xml), checked here too
+ * so that a bad argument is a clear local error. */
+#define MAX_NAME        255
+#define MAX_ARGUMENTS   16384
+#define MAX_DEVICE_ID   1024
+#define MAX_ID          255
+#define MAX_ENTRY_POINT 256
+#define MAX_SERVICING_S (30 * 60)
+
+/* ---- argument checks: a bad string is a GError, never a GVariant critical */
+
+static gboolean
+check_string_arg (const char *what, const char *value, gboolean may_be_empty, gsize max,
+                  GError **error)
+{
+  gsize len;
+
+  if (value == NULL)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT, "%s is missing", what);
+      return FALSE;
+    }
+  len = strlen (value);
+  if (!g_utf8_validate_len (value, len, NULL))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
+      return FALSE;
+    }
+  if (len == 0 && !may_be_empty)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT, "%s is empty", what);
+      return FALSE;
+    }
+  if (len > max)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "%s is %" G_GSIZE_FORMAT " bytes long, more than %" G_GSIZE_FORMAT,
+                   what, len, max);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- DevbgCompletion ---- */
+
+struct _DevbgCompletion {
+  GObject  parent;
+  char    *event_id;
+  char    *task_id;
+  char    *instance_id;
+  gboolean success;
+  char    *error_message;
+  char    *cancel_reason;
+  gint64   finished_us;
+};
+
+G_DEFINE_TYPE (DevbgCompletion, devbg_completion, G_TYPE_OBJECT)
+
+static void
+devbg_completion_finalize (GObject *object)
+{
+  DevbgCompletion *c = DEVBG_COMPLETION (object);
+
+  g_free (c->event_id);
+  g_free (c->task_id);
+  g_free (c->instance_id);
+  g_free (c->error_message);
+  g_free (c->cancel_reason);
+  G_OBJECT_CLASS (devbg_completion_parent_class)->finalize (object);
+}
+
+static void
+devbg_completion_class_init (DevbgCompletionClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = devbg_completion_finalize;
+}
+
+static void devbg_completion_init (DevbgCompletion *c) { (void) c; }
+
+/* From one (sssbssx) tuple: the Completed signal's arguments, or one
+ * element of WatchEvents' pending list. */
+static DevbgCompletion *
+completion_new_from_tuple (GVariant *tuple)
+{
+  DevbgCompletion *c = g_object_new (DEVBG_TYPE_COMPLETION, NULL);
+
+  g_variant_get (tuple, "(sssbssx)", &c->event_id, &c->task_id, &c->instance_id, &c->success,
+                 &c->error_message, &c->cancel_reason, &c->finished_us);
+  return c;
+}
+
+const char *devbg_completion_get_event_id (DevbgCompletion *c) { return c->event_id; }
+const char *devbg_completion_get_task_id (DevbgCompletion *c) { return c->task_id; }
+const char *devbg_completion_get_instance_id (DevbgCompletion *c) { return c->instance_id; }
+gboolean devbg_completion_get_success (DevbgCompletion *c) { return c->success; }
+const char *devbg_completion_get_error_message (DevbgCompletion *c) { return c->error_message; }
+const char *devbg_completion_get_cancel_reason (DevbgCompletion *c) { return c->cancel_reason; }
+gint64 devbg_completion_get_finished_us (DevbgCompletion *c) { return c->finished_us; }
+
+gboolean
+devbg_completion_was_canceled (DevbgCompletion *c, DevbgCancelReason *reason)
+{
+  if (c->cancel_reason[0] == '\0')
+    return FALSE;
+  if (reason != NULL && !devbg_cancel_reason_from_string (c->cancel_reason, reason))
+    *reason = DEVBG_CANCEL_SYSTEM_POLICY; /* a reason newer than this library */
+  return TRUE;
+}
+
+gboolean
+devbg_completion_check_result (DevbgCompletion *c, GError **error)
+{
+  const char *message = c->error_message[0] != '\0' ? c->error_message : "The task failed";
+
+  if (c->success)
+    return TRUE;
+  if (c->cancel_reason[0] != '\0')
+    g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "The task was canceled (%s): %s",
+                 c->cancel_reason, message);
+  else
+    g_set_error_literal (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, message);
+  return FALSE;
+}
+
 /* ---- DevbgClient ---- */
 
 struct _DevbgClient {
   GObject          parent;
   GDBusConnection *connection;
+  GMainContext    *context;        /* where signals are received and emitted */
+  gboolean         peer_to_peer;   /* no bus: the peer is devbgd */
+  char            *service_owner;  /* devbgd's unique name; NULL while absent */
+  guint            name_watch;
+  guint            progress_sub;
+  guint            completed_sub;
+  GCancellable    *cancellable;    /* our own calls in flight, cut at dispose */
+
+  /* task ID -> live DevbgRegistration, not owned: a registration removes
+   * itself when it goes (it holds a reference to the client, so the client
+   * outlives every entry). */
+  GHashTable      *registrations;
+  /* task ID -> GPtrArray of DevbgCompletion not yet delivered */
+  GHashTable      *queued;
+  /* IDs of the completion events queued or delivered, so that one that
+   * arrives twice (signal and pending list, or WatchEvents again after a
+   * devbgd restart before our acknowledgement got there) is delivered
+   * once. One short string per completion over the client's life. */
+  GHashTable      *seen_events;
+  guint            flush_source;
 };
 
 G_DEFINE_TYPE (DevbgClient, devbg_client, G_TYPE_OBJECT)
 
+enum { SIGNAL_PROGRESS, SIGNAL_COMPLETED, N_REG_SIGNALS };
+static guint registration_signals[N_REG_SIGNALS];
+
+static void client_schedule_flush (DevbgClient *client);
+
 static void
 devbg_client_dispose (GObject *object)
 {
-  g_clear_object (&DEVBG_CLIENT (object)->connection);
+  DevbgClient *client = DEVBG_CLIENT (object);
+
+  g_cancellable_cancel (client->cancellable);
+  if (client->name_watch != 0)
+    g_bus_unwatch_name (client->name_watch);
+  client->name_watch = 0;
+  if (client->progress_sub != 0)
+    g_dbus_connection_signal_unsubscribe (client->connection, client->progress_sub);
+  if (client->completed_sub != 0)
+    g_dbus_connection_signal_unsubscribe (client->connection, client->completed_sub);
+  client->progress_sub = client->completed_sub = 0;
+  g_clear_handle_id (&client->flush_source, g_source_remove);
+  g_clear_object (&client->connection);
   G_OBJECT_CLASS (devbg_client_parent_class)->dispose (object);
+}
+
+static void
+devbg_client_finalize (GObject *object)
+{
+  DevbgClient *client = DEVBG_CLIENT (object);
+
+  g_clear_object (&client->cancellable);
+  g_clear_pointer (&client->context, g_main_context_unref);
+  g_free (client->service_owner);
+  g_hash_table_unref (client->registrations);
+  g_hash_table_unref (client->queued);
+  g_hash_table_unref (client->seen_events);
+  G_OBJECT_CLASS (devbg_client_parent_class)->finalize (object);
 }
 
 static void
 devbg_client_class_init (DevbgClientClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = devbg_client_dispose;
+  G_OBJECT_CLASS (klass)->finalize = devbg_client_finalize;
   /* Registers the org.devbg.Devbg1.Error.* names, so that remote errors
    * arrive as DEVBG_ERROR codes. */
   (void) DEVBG_ERROR;
@@ -39,7 +215,181 @@ devbg_client_class_init (DevbgClientClass *klass)
 static void
 devbg_client_init (DevbgClient *client)
 {
-  (void) client;
+  client->cancellable = g_cancellable_new ();
+  client->context = g_main_context_ref_thread_default ();
+  client->registrations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  client->queued = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) g_ptr_array_unref);
+  client->seen_events = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+GDBusConnection *
+devbg_client_get_connection (DevbgClient *client)
+{
+  return client->connection;
+}
+
+static GVariant *
+call_sync (DevbgClient *client, const char *method, GVariant *params,
+           const GVariantType *reply_type, GCancellable *cancellable, GError **error)
+{
+  GVariant *reply = g_dbus_connection_call_sync (client->connection,
+                                                 client->peer_to_peer ? NULL : BUS_NAME,
+                                                 OBJECT_PATH, IFACE, method, params, reply_type,
+                                                 G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
+                                                 error);
+  if (reply == NULL && error != NULL && *error != NULL)
+    g_dbus_error_strip_remote_error (*error);
+  return reply;
+}
+
+/* ---- events in */
+
+/* Queues @c for its task (or drops it as a duplicate) and has the queue
+ * flushed from an idle callback. Always through the queue, so the signal
+ * and the pending-list paths deliver the same way. */
+static void
+client_take_completion (DevbgClient *client, DevbgCompletion *c)
+{
+  g_autoptr(DevbgCompletion) owned = c;
+  GPtrArray *queue;
+
+  if (!g_hash_table_add (client->seen_events, g_strdup (c->event_id)))
+    return;
+  queue = g_hash_table_lookup (client->queued, c->task_id);
+  if (queue == NULL)
+    {
+      queue = g_ptr_array_new_with_free_func (g_object_unref);
+      g_hash_table_insert (client->queued, g_strdup (c->task_id), queue);
+    }
+  g_ptr_array_add (queue, g_steal_pointer (&owned));
+  client_schedule_flush (client);
+}
+
+static gboolean
+from_devbgd (DevbgClient *client, const char *sender)
+{
+  /* GLib before 2.80.1 hands a subscription on a well-known sender name
+   * unicast signals from anyone, so the sender is checked here against
+   * devbgd's unique name. */
+  return client->peer_to_peer ||
+         (client->service_owner != NULL && g_strcmp0 (sender, client->service_owner) == 0);
+}
+
+static void
+on_progress (GDBusConnection *connection, const char *sender, const char *path,
+             const char *iface, const char *signal, GVariant *params, gpointer data)
+{
+  DevbgClient *client = data;
+  const char *task_id, *instance_id;
+  guint32 progress;
+  DevbgRegistration *reg;
+
+  if (!from_devbgd (client, sender) || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(ssu)")))
+    return;
+  g_variant_get (params, "(&s&su)", &task_id, &instance_id, &progress);
+  reg = g_hash_table_lookup (client->registrations, task_id);
+  if (reg != NULL)
+    {
+      g_autoptr(DevbgRegistration) hold = g_object_ref (reg);
+      g_signal_emit (hold, registration_signals[SIGNAL_PROGRESS], 0, instance_id, (guint) progress);
+    }
+}
+
+static void
+on_completed (GDBusConnection *connection, const char *sender, const char *path,
+              const char *iface, const char *signal, GVariant *params, gpointer data)
+{
+  DevbgClient *client = data;
+
+  if (!from_devbgd (client, sender) ||
+      !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sssbssx)")))
+    return;
+  client_take_completion (client, completion_new_from_tuple (params));
+}
+
+static void
+watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(DevbgClient) client = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+  g_autoptr(GVariant) pending = NULL;
+  GVariantIter iter;
+  GVariant *tuple;
+
+  if (reply == NULL)
+    {
+      /* Not fatal: an app that is no devbg app, or an older devbgd, just
+       * gets no events. */
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_debug ("devbg: WatchEvents failed: %s", error->message);
+      return;
+    }
+  pending = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, pending);
+  while ((tuple = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      client_take_completion (client, completion_new_from_tuple (tuple));
+      g_variant_unref (tuple);
+    }
+}
+
+static void
+client_watch_events (DevbgClient *client)
+{
+  g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                          OBJECT_PATH, IFACE, "WatchEvents", NULL,
+                          G_VARIANT_TYPE ("(a(sssbssx))"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          client->cancellable, watch_events_done, g_object_ref (client));
+}
+
+/* devbgd appeared (at start, or after a restart: its watch list of
+ * connections is in memory, so it is asked again). */
+static void
+on_service_appeared (GDBusConnection *connection, const char *name, const char *owner,
+                     gpointer data)
+{
+  DevbgClient *client = data;
+
+  if (g_strcmp0 (client->service_owner, owner) == 0)
+    return;
+  g_free (client->service_owner);
+  client->service_owner = g_strdup (owner);
+  client_watch_events (client);
+}
+
+static void
+on_service_vanished (GDBusConnection *connection, const char *name, gpointer data)
+{
+  DevbgClient *client = data;
+
+  g_clear_pointer (&client->service_owner, g_free);
+}
+
+static void
+client_start_watching (DevbgClient *client)
+{
+  const char *sender = client->peer_to_peer ? NULL : BUS_NAME;
+
+  client->progress_sub =
+    g_dbus_connection_signal_subscribe (client->connection, sender, IFACE, "Progress",
+                                        OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                        on_progress, client, NULL);
+  client->completed_sub =
+    g_dbus_connection_signal_subscribe (client->connection, sender, IFACE, "Completed",
+                                        OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                        on_completed, client, NULL);
+  /* Subscribed first, so no signal sent after devbgd's WatchEvents reply
+   * can be missed. */
+  if (client->peer_to_peer)
+    client_watch_events (client);
+  else
+    client->name_watch = g_bus_watch_name_on_connection (client->connection, BUS_NAME,
+                                                         G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                         on_service_appeared,
+                                                         on_service_vanished, client, NULL);
 }
 
 DevbgClient *
@@ -48,6 +398,10 @@ devbg_client_new_for_connection (GDBusConnection *connection)
   DevbgClient *client = g_object_new (DEVBG_TYPE_CLIENT, NULL);
 
   client->connection = g_object_ref (connection);
+  /* A connection with no unique name is peer-to-peer (tests, or a
+   * private socket to devbgd): there is no bus name to address. */
+  client->peer_to_peer = g_dbus_connection_get_unique_name (connection) == NULL;
+  client_start_watching (client);
   return client;
 }
 
@@ -61,25 +415,6 @@ devbg_client_new_sync (GCancellable *cancellable, GError **error)
   return devbg_client_new_for_connection (connection);
 }
 
-GDBusConnection *
-devbg_client_get_connection (DevbgClient *client)
-{
-  return client->connection;
-}
-
-static GVariant *
-call_sync (DevbgClient *client, const char *method, GVariant *params,
-           const GVariantType *reply_type, GCancellable *cancellable, GError **error)
-{
-  GVariant *reply = g_dbus_connection_call_sync (client->connection, BUS_NAME, OBJECT_PATH,
-                                                 IFACE, method, params, reply_type,
-                                                 G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
-                                                 error);
-  if (reply == NULL && error != NULL && *error != NULL)
-    g_dbus_error_strip_remote_error (*error);
-  return reply;
-}
-
 GVariant *
 devbg_client_get_status_sync (DevbgClient *client, GCancellable *cancellable, GError **error)
 {
@@ -91,6 +426,33 @@ devbg_client_get_status_sync (DevbgClient *client, GCancellable *cancellable, GE
     return NULL;
   g_variant_get (reply, "(@a{sv})", &status);
   return status;
+}
+
+static gboolean
+instance_call_sync (DevbgClient *client, const char *method, const char *instance_id,
+                    GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  if (!check_string_arg ("the instance ID", instance_id, FALSE, MAX_ID, error))
+    return FALSE;
+  reply = call_sync (client, method, g_variant_new ("(s)", instance_id), G_VARIANT_TYPE_UNIT,
+                     cancellable, error);
+  return reply != NULL;
+}
+
+gboolean
+devbg_client_detach_sync (DevbgClient *client, const char *instance_id,
+                          GCancellable *cancellable, GError **error)
+{
+  return instance_call_sync (client, "Detach", instance_id, cancellable, error);
+}
+
+gboolean
+devbg_client_cancel_sync (DevbgClient *client, const char *instance_id,
+                          GCancellable *cancellable, GError **error)
+{
+  return instance_call_sync (client, "Cancel", instance_id, cancellable, error);
 }
 
 /* ---- DevbgTrigger ---- */
@@ -136,11 +498,23 @@ struct _DevbgRegistration {
 G_DEFINE_TYPE (DevbgRegistration, devbg_registration, G_TYPE_OBJECT)
 
 static void
+devbg_registration_dispose (GObject *object)
+{
+  DevbgRegistration *reg = DEVBG_REGISTRATION (object);
+
+  /* No longer live: later events for this task wait in the client. */
+  if (reg->client != NULL &&
+      g_hash_table_lookup (reg->client->registrations, reg->task_id) == reg)
+    g_hash_table_remove (reg->client->registrations, reg->task_id);
+  g_clear_object (&reg->client);
+  G_OBJECT_CLASS (devbg_registration_parent_class)->dispose (object);
+}
+
+static void
 devbg_registration_finalize (GObject *object)
 {
   DevbgRegistration *reg = DEVBG_REGISTRATION (object);
 
-  g_clear_object (&reg->client);
   g_free (reg->task_id);
   g_free (reg->name);
   g_free (reg->entry_point);
@@ -150,22 +524,42 @@ devbg_registration_finalize (GObject *object)
 static void
 devbg_registration_class_init (DevbgRegistrationClass *klass)
 {
+  G_OBJECT_CLASS (klass)->dispose = devbg_registration_dispose;
   G_OBJECT_CLASS (klass)->finalize = devbg_registration_finalize;
+
+  registration_signals[SIGNAL_PROGRESS] =
+    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
+  registration_signals[SIGNAL_COMPLETED] =
+    g_signal_new ("completed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, DEVBG_TYPE_COMPLETION);
 }
 
 static void devbg_registration_init (DevbgRegistration *reg) { (void) reg; }
 
+/* The live object for @task_id, or a new one made live. Events queued for
+ * the task are then delivered from an idle callback, after the caller has
+ * had the chance to connect its handlers. */
 static DevbgRegistration *
-registration_new (DevbgClient *client, const char *task_id, const char *name,
+registration_get (DevbgClient *client, const char *task_id, const char *name,
                   const char *entry_point, DevbgTriggerType trigger)
 {
-  DevbgRegistration *reg = g_object_new (DEVBG_TYPE_REGISTRATION, NULL);
+  DevbgRegistration *reg = g_hash_table_lookup (client->registrations, task_id);
 
-  reg->client = g_object_ref (client);
-  reg->task_id = g_strdup (task_id);
-  reg->name = g_strdup (name);
-  reg->entry_point = g_strdup (entry_point);
-  reg->trigger = trigger;
+  if (reg != NULL)
+    g_object_ref (reg);
+  else
+    {
+      reg = g_object_new (DEVBG_TYPE_REGISTRATION, NULL);
+      reg->client = g_object_ref (client);
+      reg->task_id = g_strdup (task_id);
+      reg->name = g_strdup (name);
+      reg->entry_point = g_strdup (entry_point);
+      reg->trigger = trigger;
+      g_hash_table_insert (client->registrations, g_strdup (task_id), reg);
+    }
+  if (g_hash_table_contains (client->queued, task_id))
+    client_schedule_flush (client);
   return reg;
 }
 
@@ -173,6 +567,7 @@ const char *devbg_registration_get_task_id (DevbgRegistration *reg) { return reg
 const char *devbg_registration_get_name (DevbgRegistration *reg) { return reg->name; }
 const char *devbg_registration_get_entry_point (DevbgRegistration *reg) { return reg->entry_point; }
 DevbgTriggerType devbg_registration_get_trigger_type (DevbgRegistration *reg) { return reg->trigger; }
+DevbgClient *devbg_registration_get_client (DevbgRegistration *reg) { return reg->client; }
 
 gboolean
 devbg_registration_unregister_sync (DevbgRegistration *reg, gboolean cancel_task,
@@ -203,7 +598,7 @@ devbg_client_get_all_tasks_sync (DevbgClient *client, GCancellable *cancellable,
       DevbgRegistration *reg;
 
       devbg_trigger_type_from_string (trigger_str, &trigger);
-      reg = registration_new (client, task_id, name, entry_point, trigger);
+      reg = registration_get (client, task_id, name, entry_point, trigger);
       g_hash_table_insert (tasks, reg->task_id, reg);
     }
   return tasks;
@@ -213,10 +608,13 @@ DevbgRegistration *
 devbg_client_find_task_sync (DevbgClient *client, const char *name, GCancellable *cancellable,
                              GError **error)
 {
-  g_autoptr(GHashTable) tasks = devbg_client_get_all_tasks_sync (client, cancellable, error);
+  g_autoptr(GHashTable) tasks = NULL;
   GHashTableIter iter;
   gpointer value;
 
+  if (!check_string_arg ("the task name", name, FALSE, MAX_NAME, error))
+    return NULL;
+  tasks = devbg_client_get_all_tasks_sync (client, cancellable, error);
   if (tasks == NULL)
     return NULL;
   g_hash_table_iter_init (&iter, tasks);
@@ -224,6 +622,260 @@ devbg_client_find_task_sync (DevbgClient *client, const char *name, GCancellable
     if (strcmp (devbg_registration_get_name (value), name) == 0)
       return g_object_ref (value);
   return NULL;
+}
+
+/* ---- events out: the queue is flushed to registrations with a handler */
+
+typedef struct {
+  DevbgRegistration *reg;      /* owned */
+  GPtrArray         *events;   /* of DevbgCompletion, owned */
+} Delivery;
+
+static void
+delivery_free (gpointer data)
+{
+  Delivery *d = data;
+
+  g_object_unref (d->reg);
+  g_ptr_array_unref (d->events);
+  g_free (d);
+}
+
+/* Takes out of the queue the events that now have someone to go to. A
+ * registration with no "completed" handler does not count: the event
+ * would be acknowledged and lost. */
+static GPtrArray *
+client_take_deliverable (DevbgClient *client)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (delivery_free);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, client->queued);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      DevbgRegistration *reg = g_hash_table_lookup (client->registrations, key);
+      Delivery *d;
+
+      if (reg == NULL ||
+          !g_signal_has_handler_pending (reg, registration_signals[SIGNAL_COMPLETED], 0, FALSE))
+        continue;
+      d = g_new0 (Delivery, 1);
+      d->reg = g_object_ref (reg);
+      d->events = g_ptr_array_ref (value);
+      g_ptr_array_add (out, d);
+      g_hash_table_iter_remove (&iter);
+    }
+  return out;
+}
+
+static void
+client_acknowledge (DevbgClient *client, GPtrArray *event_ids)
+{
+  g_autoptr(GVariant) ids = NULL;
+
+  if (event_ids->len == 0 || client->connection == NULL)
+    return;
+  ids = g_variant_ref_sink (g_variant_new_strv ((const char * const *) event_ids->pdata,
+                                                event_ids->len));
+  /* Fire and forget: an acknowledgement that is lost only means the
+   * event comes again with the next WatchEvents, and is then recognised
+   * by its ID. */
+  g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                          OBJECT_PATH, IFACE, "AcknowledgeEvents",
+                          g_variant_new_tuple (&ids, 1), NULL, G_DBUS_CALL_FLAGS_NONE, -1,
+                          NULL, NULL, NULL);
+}
+
+static gboolean
+client_flush (gpointer data)
+{
+  DevbgClient *client = data;
+  g_autoptr(GPtrArray) deliveries = NULL;
+  g_autoptr(GPtrArray) acked = g_ptr_array_new_with_free_func (g_free);
+
+  client->flush_source = 0;
+  /* Collected first, emitted after: a handler may drop its registration,
+   * ask for the tasks again, or unregister, all of which touch the tables. */
+  deliveries = client_take_deliverable (client);
+  for (guint i = 0; i < deliveries->len; i++)
+    {
+      Delivery *d = g_ptr_array_index (deliveries, i);
+
+      for (guint j = 0; j < d->events->len; j++)
+        {
+          DevbgCompletion *c = g_ptr_array_index (d->events, j);
+
+          g_signal_emit (d->reg, registration_signals[SIGNAL_COMPLETED], 0, c);
+          g_ptr_array_add (acked, g_strdup (c->event_id));
+        }
+    }
+  client_acknowledge (client, acked);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+client_schedule_flush (DevbgClient *client)
+{
+  g_autoptr(GSource) source = NULL;
+
+  if (client->flush_source != 0)
+    return;
+  source = g_idle_source_new ();
+  g_source_set_callback (source, client_flush, g_object_ref (client), g_object_unref);
+  g_source_set_name (source, "[devbg] deliver completion events");
+  client->flush_source = g_source_attach (source, client->context);
+}
+
+/* ---- requesting a trigger */
+
+typedef struct {
+  DevbgTriggerResult result;
+  char              *reason;
+  char              *instance_id;
+} RequestReply;
+
+static void
+request_reply_free (gpointer data)
+{
+  RequestReply *r = data;
+
+  g_free (r->reason);
+  g_free (r->instance_id);
+  g_free (r);
+}
+
+static gboolean
+check_request (DevbgTrigger *trigger, DevbgRegistration *reg, const char *device_id,
+               const char *arguments, guint expected_duration_s, GError **error)
+{
+  if (reg == NULL)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "A request needs the registration of the task to run");
+      return FALSE;
+    }
+  if (reg->trigger != trigger->type)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_WRONG_TRIGGER_TYPE,
+                   "Task '%s' is registered with a %s trigger, not a %s trigger", reg->name,
+                   devbg_trigger_type_to_string (reg->trigger),
+                   devbg_trigger_type_to_string (trigger->type));
+      return FALSE;
+    }
+  if (!check_string_arg ("the device ID", device_id, FALSE, MAX_DEVICE_ID, error) ||
+      !check_string_arg ("the arguments", arguments, TRUE, MAX_ARGUMENTS, error))
+    return FALSE;
+  if (trigger->type == DEVBG_TRIGGER_USE && expected_duration_s != 0)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "A use trigger takes no expected duration");
+      return FALSE;
+    }
+  if (expected_duration_s >= MAX_SERVICING_S)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "The expected duration, %u s, is not under 30 minutes", expected_duration_s);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+request_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+  RequestReply *r;
+  guint32 code;
+
+  if (reply == NULL)
+    {
+      g_dbus_error_strip_remote_error (error);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  r = g_new0 (RequestReply, 1);
+  g_variant_get (reply, "(uss)", &code, &r->reason, &r->instance_id);
+  /* A result newer than this library is a denial, still with its reason. */
+  r->result = code <= DEVBG_RESULT_LOW_BATTERY ? (DevbgTriggerResult) code
+                                               : DEVBG_RESULT_DENIED_BY_SYSTEM;
+  g_task_return_pointer (task, r, request_reply_free);
+}
+
+void
+devbg_trigger_request_async (DevbgTrigger *trigger, DevbgRegistration *reg,
+                             const char *device_id, const char *arguments,
+                             guint expected_duration_s, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (trigger, cancellable, callback, user_data);
+  g_autoptr(GError) error = NULL;
+
+  g_task_set_source_tag (task, devbg_trigger_request_async);
+  if (arguments == NULL)
+    arguments = "";
+  if (!check_request (trigger, reg, device_id, arguments, expected_duration_s, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_dbus_connection_call (reg->client->connection, reg->client->peer_to_peer ? NULL : BUS_NAME,
+                          OBJECT_PATH, IFACE, "Request",
+                          g_variant_new ("(sssu)", reg->task_id, device_id, arguments,
+                                         (guint32) expected_duration_s),
+                          G_VARIANT_TYPE ("(uss)"), G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
+                          request_done, g_steal_pointer (&task));
+}
+
+DevbgTriggerResult
+devbg_trigger_request_finish (DevbgTrigger *trigger, GAsyncResult *result, char **reason,
+                              char **instance_id, GError **error)
+{
+  RequestReply *r;
+  DevbgTriggerResult code;
+
+  g_return_val_if_fail (g_task_is_valid (result, trigger), DEVBG_RESULT_DENIED_BY_SYSTEM);
+  r = g_task_propagate_pointer (G_TASK (result), error);
+  if (r == NULL)
+    return DEVBG_RESULT_DENIED_BY_SYSTEM;
+  code = r->result;
+  if (reason != NULL)
+    *reason = g_steal_pointer (&r->reason);
+  if (instance_id != NULL)
+    *instance_id = g_steal_pointer (&r->instance_id);
+  request_reply_free (r);
+  return code;
+}
+
+DevbgTriggerResult
+devbg_trigger_request_sync (DevbgTrigger *trigger, DevbgRegistration *reg,
+                            const char *device_id, const char *arguments,
+                            guint expected_duration_s, char **reason, char **instance_id,
+                            GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  guint32 code;
+
+  if (arguments == NULL)
+    arguments = "";
+  if (!check_request (trigger, reg, device_id, arguments, expected_duration_s, error))
+    return DEVBG_RESULT_DENIED_BY_SYSTEM;
+  reply = call_sync (reg->client, "Request",
+                     g_variant_new ("(sssu)", reg->task_id, device_id, arguments,
+                                    (guint32) expected_duration_s),
+                     G_VARIANT_TYPE ("(uss)"), cancellable, error);
+  if (reply == NULL)
+    return DEVBG_RESULT_DENIED_BY_SYSTEM;
+  g_variant_get (reply, "(u&s&s)", &code, NULL, NULL);
+  if (reason != NULL)
+    g_variant_get_child (reply, 1, "s", reason);
+  if (instance_id != NULL)
+    g_variant_get_child (reply, 2, "s", instance_id);
+  return code <= DEVBG_RESULT_LOW_BATTERY ? (DevbgTriggerResult) code
+                                          : DEVBG_RESULT_DENIED_BY_SYSTEM;
 }
 
 /* ---- DevbgTaskBuilder ---- */
@@ -291,6 +943,9 @@ devbg_task_builder_register_sync (DevbgTaskBuilder *builder, DevbgClient *client
                    "a task needs a name, an entry point and a trigger before it is registered");
       return NULL;
     }
+  if (!check_string_arg ("the task name", builder->name, FALSE, MAX_NAME, error) ||
+      !check_string_arg ("the entry point", builder->entry_point, FALSE, MAX_ENTRY_POINT, error))
+    return NULL;
   reply = call_sync (client, "Register",
                      g_variant_new ("(sss)", builder->name, builder->entry_point,
                                     devbg_trigger_type_to_string (builder->trigger->type)),
@@ -298,6 +953,6 @@ devbg_task_builder_register_sync (DevbgTaskBuilder *builder, DevbgClient *client
   if (reply == NULL)
     return NULL;
   g_variant_get (reply, "(&s)", &task_id);
-  return registration_new (client, task_id, builder->name, builder->entry_point,
+  return registration_get (client, task_id, builder->name, builder->entry_point,
                            builder->trigger->type);
 }

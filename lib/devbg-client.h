@@ -9,8 +9,28 @@
  *   DevbgTaskBuilder  name + entry point + trigger -> register()
  *   DevbgRegistration  task ID, name, entry point, trigger; unregister()
  *   devbg_client_get_all_tasks()  the app's registrations (AllTasks)
+ *   devbg_trigger_request_async()  RequestAsync(deviceId[, expectedDuration], arguments)
+ *   DevbgRegistration::progress / ::completed, DevbgCompletion  the events
  *
  * The app never says who it is: devbgd derives that from the bus.
+ *
+ * Events: a client watches devbgd's Progress and Completed signals (it
+ * calls WatchEvents when devbgd appears on the bus, and again if devbgd
+ * restarts) and routes them by task ID to the live DevbgRegistration
+ * objects of this client. For one task ID there is at most one live
+ * object: get_all_tasks(), find_task() and register() hand out the same
+ * one while the app holds it. A completion event is never dropped: one
+ * that arrives (or was pending in devbgd from an earlier run) while no
+ * registration object for its task has a "completed" handler stays queued
+ * in the client, unacknowledged, and is delivered from an idle callback
+ * once such an object is handed out again (so the app can connect its
+ * handlers first) or the next event arrives; devbgd forgets it
+ * (AcknowledgeEvents) only after delivery. Each event is delivered once.
+ * Progress is not queued: it goes to live objects, or nowhere.
+ *
+ * Threads: use a client and its objects from the thread whose
+ * thread-default main context was current when the client was made; the
+ * signals are emitted there, from its main loop.
  */
 #pragma once
 
@@ -31,6 +51,9 @@ G_DECLARE_FINAL_TYPE (DevbgTaskBuilder, devbg_task_builder, DEVBG, TASK_BUILDER,
 
 #define DEVBG_TYPE_REGISTRATION (devbg_registration_get_type ())
 G_DECLARE_FINAL_TYPE (DevbgRegistration, devbg_registration, DEVBG, REGISTRATION, GObject)
+
+#define DEVBG_TYPE_COMPLETION (devbg_completion_get_type ())
+G_DECLARE_FINAL_TYPE (DevbgCompletion, devbg_completion, DEVBG, COMPLETION, GObject)
 
 /* ---- client ---- */
 
@@ -56,11 +79,63 @@ DevbgRegistration *devbg_client_find_task_sync (DevbgClient  *client,
                                                 GCancellable *cancellable,
                                                 GError      **error);
 
+/* Detach: lets a running instance outlive the app (it is otherwise
+ * canceled, reason terminating, when the app's connection closes). */
+gboolean         devbg_client_detach_sync (DevbgClient  *client,
+                                           const char   *instance_id,
+                                           GCancellable *cancellable,
+                                           GError      **error);
+/* Cancel: cancels a running instance (reason abort). */
+gboolean         devbg_client_cancel_sync (DevbgClient  *client,
+                                           const char   *instance_id,
+                                           GCancellable *cancellable,
+                                           GError      **error);
+
 /* ---- triggers ---- */
 
 DevbgTrigger    *devbg_use_trigger_new (void);
 DevbgTrigger    *devbg_servicing_trigger_new (void);
 DevbgTriggerType devbg_trigger_get_trigger_type (DevbgTrigger *trigger);
+
+/* Requests a task instance of @reg on @device_id (Windows'
+ * trigger.RequestAsync(deviceId[, expectedDuration], arguments)). @reg
+ * names the task that runs and must have been registered with a trigger of
+ * this trigger's type. @arguments (may be NULL: "") is handed to the task
+ * as it is, at most 16384 bytes of UTF-8. @expected_duration_s is for a
+ * servicing trigger (shown in the consent prompt; 0: unknown, must be under
+ * 30 minutes) and must be 0 for a use trigger.
+ *
+ * A denial is not an error: _finish() returns the DevbgTriggerResult with
+ * @reason set to devbgd's machine-readable word (allowed, already-running,
+ * no-such-device, device-not-accessible, protocol-not-supported,
+ * not-foreground, not-privileged, estimate-too-long, low-battery,
+ * denied-by-user, spawn-failed, ...) and @instance_id to the new instance
+ * when allowed ("" otherwise). Bad arguments (checked here, before anything
+ * is sent) and failed calls are errors: then it returns
+ * DEVBG_RESULT_DENIED_BY_SYSTEM with @error set and @reason and
+ * @instance_id untouched. @reason and @instance_id may be NULL. */
+void               devbg_trigger_request_async (DevbgTrigger        *trigger,
+                                                DevbgRegistration   *reg,
+                                                const char          *device_id,
+                                                const char          *arguments,
+                                                guint                expected_duration_s,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+DevbgTriggerResult devbg_trigger_request_finish (DevbgTrigger  *trigger,
+                                                 GAsyncResult  *result,
+                                                 char         **reason,
+                                                 char         **instance_id,
+                                                 GError       **error);
+DevbgTriggerResult devbg_trigger_request_sync (DevbgTrigger       *trigger,
+                                               DevbgRegistration  *reg,
+                                               const char         *device_id,
+                                               const char         *arguments,
+                                               guint               expected_duration_s,
+                                               char              **reason,
+                                               char              **instance_id,
+                                               GCancellable       *cancellable,
+                                               GError            **error);
 
 /* ---- building a registration ---- */
 
@@ -85,11 +160,42 @@ const char      *devbg_registration_get_name (DevbgRegistration *reg);
 const char      *devbg_registration_get_entry_point (DevbgRegistration *reg);
 DevbgTriggerType devbg_registration_get_trigger_type (DevbgRegistration *reg);
 
+/* Signals (emitted from the client's main context):
+ *   "progress"  (DevbgRegistration *reg, const char *instance_id,
+ *                guint progress, gpointer user_data)
+ *   "completed" (DevbgRegistration *reg, DevbgCompletion *completion,
+ *                gpointer user_data)
+ * A completion is acknowledged to devbgd once "completed" was emitted. */
+
+DevbgClient     *devbg_registration_get_client (DevbgRegistration *reg);
+
 /* Removes the registration; @cancel_task true also cancels its running
  * instance (reason abort), false lets it finish. */
 gboolean         devbg_registration_unregister_sync (DevbgRegistration *reg,
                                                      gboolean           cancel_task,
                                                      GCancellable      *cancellable,
                                                      GError           **error);
+
+/* ---- a completion event (Windows' BackgroundTaskCompletedEventArgs) ---- */
+
+const char *devbg_completion_get_event_id (DevbgCompletion *completion);
+const char *devbg_completion_get_task_id (DevbgCompletion *completion);
+const char *devbg_completion_get_instance_id (DevbgCompletion *completion);
+gboolean    devbg_completion_get_success (DevbgCompletion *completion);
+/* The task's error message; "" on success. */
+const char *devbg_completion_get_error_message (DevbgCompletion *completion);
+/* devbgd's cancellation reason word ("abort", "terminating", ...), "" when
+ * the instance was not canceled. */
+const char *devbg_completion_get_cancel_reason (DevbgCompletion *completion);
+/* TRUE if the instance was canceled, with the reason when it is known. */
+gboolean    devbg_completion_was_canceled (DevbgCompletion   *completion,
+                                           DevbgCancelReason *reason);
+/* When the instance ended: microseconds since the Unix epoch. */
+gint64      devbg_completion_get_finished_us (DevbgCompletion *completion);
+/* Like Windows' CheckResult(): TRUE if the task succeeded; otherwise FALSE
+ * with DEVBG_ERROR_FAILED carrying the task's error message (saying so if
+ * it was canceled, and why). */
+gboolean    devbg_completion_check_result (DevbgCompletion *completion,
+                                           GError         **error);
 
 G_END_DECLS

@@ -17,14 +17,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
+
 /* How long to wait for the trigger details devbgd sends right after the
  * spawn; they are normally in the socket before the task even starts. */
 #define TRIGGER_TIMEOUT_MS 30000
 
+/* How much longer than its own timeout the task waits for devbgd's answer
+ * to REOPEN_DEVICE before giving up: devbgd answers when its timer fires,
+ * this only guards against a devbgd that never answers. */
+#define REOPEN_GRACE_MS 5000
+
 struct _DevbgTaskInstance {
   DevbgChannelMessage trigger;   /* owns the trigger details */
   int                 channel_fd;
-  int                 device_fd;
+  gint                device_fd; /* atomic: reopen_device() may replace it */
   GMainContext       *context;
   GMainLoop          *loop;
   GThread            *reader;
@@ -42,6 +49,11 @@ struct _DevbgTaskInstance {
   gboolean            completed;
   gboolean            success;   /* so far, then final */
   char               *error_message;
+
+  GCond               cond;      /* signalled on reopen reply, cancel, channel end */
+  gboolean            channel_closed;
+  gboolean            reopen_waiting;  /* a reopen_device() call waits */
+  DevbgChannelMessage *reopen_reply;   /* the DEVICE_REOPENED for it */
 };
 
 struct _DevbgTaskDeferral {
@@ -241,6 +253,9 @@ mark_canceled (DevbgTaskInstance *self, DevbgCancelReason reason, const char *de
   self->cancel_reason = reason;
   self->cancel_detail = g_strdup (detail != NULL ? detail : "");
   g_atomic_int_set (&self->canceled, 1);
+  /* A reopen_device() waiting for the device gives up: a canceled task
+   * should stop, not wait for its device. */
+  g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
   schedule_canceled_dispatch (self);
 }
@@ -278,6 +293,135 @@ devbg_task_instance_get_cancel_reason (DevbgTaskInstance *self)
   return reason;
 }
 
+/* Called by the reader thread: gives the DEVICE_REOPENED to the waiting
+ * reopen_device() call. With no caller waiting (it timed out or was
+ * canceled) the answer is late: its fd is closed with the message. */
+static void
+hand_over_reopen_reply (DevbgTaskInstance *self, DevbgChannelMessage *msg)
+{
+  g_mutex_lock (&self->lock);
+  if (self->reopen_waiting && self->reopen_reply == NULL)
+    {
+      self->reopen_reply = msg;
+      msg = NULL;
+      g_cond_broadcast (&self->cond);
+    }
+  g_mutex_unlock (&self->lock);
+  if (msg != NULL)
+    {
+      g_debug ("devbg task: dropping a device-reopened answer nobody waits for");
+      devbg_channel_message_free (msg);
+    }
+}
+
+/* Waits (lock held) for the reply, a cancellation, the channel's end or
+ * @deadline; returns the reply or NULL with @error set. */
+static DevbgChannelMessage *
+wait_reopen_reply_locked (DevbgTaskInstance *self, gint64 deadline, GError **error)
+{
+  for (;;)
+    {
+      /* Cancel first: a canceled task gets no device, even if the answer
+       * raced in just behind the cancel (its fd is closed). */
+      if (g_atomic_int_get (&self->canceled))
+        {
+          g_clear_pointer (&self->reopen_reply, devbg_channel_message_free);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                       "The task was canceled while waiting for its device");
+          return NULL;
+        }
+      if (self->reopen_reply != NULL)
+        return g_steal_pointer (&self->reopen_reply);
+      if (self->channel_closed)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "The channel to devbgd closed");
+          return NULL;
+        }
+      if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
+        {
+          if (self->reopen_reply != NULL)
+            continue;
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       "devbgd did not answer the request to reopen the device");
+          return NULL;
+        }
+    }
+}
+
+/* Puts @new_fd in the place of the current device fd. dup2() onto the old
+ * number, so that fd 3 stays "the device" for code (and child programs)
+ * that hold the number, and the old, dead channel is closed in the same
+ * step. */
+static int
+install_device_fd (DevbgTaskInstance *self, int new_fd, GError **error)
+{
+  int old_fd = g_atomic_int_get (&self->device_fd);
+
+  if (old_fd < 0 || old_fd == new_fd)
+    {
+      g_atomic_int_set (&self->device_fd, new_fd);
+      return new_fd;
+    }
+  if (dup2 (new_fd, old_fd) < 0)
+    {
+      int errsv = errno;
+
+      close (new_fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   "Could not install the reopened device fd: %s", g_strerror (errsv));
+      return -1;
+    }
+  close (new_fd);
+  return old_fd;
+}
+
+int
+devbg_task_instance_reopen_device (DevbgTaskInstance *self, guint timeout_ms, GError **error)
+{
+  g_autoptr(DevbgChannelMessage) reply = NULL;
+  DevbgChannelMessage request = { .type = DEVBG_CHANNEL_MSG_REOPEN_DEVICE,
+                                  .timeout_ms = MIN (timeout_ms, DEVBG_CHANNEL_MAX_REOPEN_TIMEOUT_MS) };
+  gint64 deadline;
+
+  if (request.timeout_ms == 0)
+    request.timeout_ms = 1;
+  g_mutex_lock (&self->lock);
+  if (self->reopen_waiting)
+    {
+      g_mutex_unlock (&self->lock);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PENDING,
+                   "Another thread is already reopening the device");
+      return -1;
+    }
+  /* Registered as waiting before the request goes out, so the reader
+   * thread cannot see the answer before it knows someone wants it. */
+  self->reopen_waiting = TRUE;
+  g_mutex_unlock (&self->lock);
+
+  if (!devbg_channel_send (self->channel_fd, &request, error))
+    {
+      g_mutex_lock (&self->lock);
+      self->reopen_waiting = FALSE;
+      g_mutex_unlock (&self->lock);
+      return -1;
+    }
+
+  deadline = g_get_monotonic_time () +
+             ((gint64) request.timeout_ms + REOPEN_GRACE_MS) * G_TIME_SPAN_MILLISECOND;
+  g_mutex_lock (&self->lock);
+  reply = wait_reopen_reply_locked (self, deadline, error);
+  self->reopen_waiting = FALSE;
+  g_mutex_unlock (&self->lock);
+  if (reply == NULL)
+    return -1;
+  if (!reply->success)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE, "%s", reply->error_message);
+      return -1;
+    }
+  return install_device_fd (self, devbg_channel_message_steal_fd (reply), error);
+}
+
 /* The reader thread: the only reader of the channel. A blocking thread
  * rather than a main-loop source so that is_canceled() turns TRUE even
  * while the entry point works synchronously inside run(). */
@@ -306,12 +450,18 @@ reader_thread (gpointer data)
         return NULL;
       if (msg == NULL)
         {
+          g_mutex_lock (&self->lock);
+          self->channel_closed = TRUE;
+          g_cond_broadcast (&self->cond);
+          g_mutex_unlock (&self->lock);
           mark_canceled (self, DEVBG_CANCEL_TERMINATING,
                          error != NULL ? error->message : "The control channel to devbgd closed");
           return NULL;
         }
       if (msg->type == DEVBG_CHANNEL_MSG_CANCEL)
         mark_canceled (self, msg->reason, msg->detail);
+      else if (msg->type == DEVBG_CHANNEL_MSG_DEVICE_REOPENED)
+        hand_over_reopen_reply (self, g_steal_pointer (&msg));
       else
         g_warning ("devbg task: ignoring an unexpected %s message",
                    devbg_channel_message_type_to_string (msg->type));
@@ -365,7 +515,7 @@ devbg_task_instance_get_trigger_type (DevbgTaskInstance *self)
 int
 devbg_task_instance_get_device_fd (DevbgTaskInstance *self)
 {
-  return self->device_fd;
+  return g_atomic_int_get (&self->device_fd);
 }
 
 /* ---- devbg_task_main */
@@ -446,6 +596,8 @@ instance_clear (DevbgTaskInstance *self)
   g_clear_pointer (&self->loop, g_main_loop_unref);
   g_free (self->cancel_detail);
   g_free (self->error_message);
+  g_clear_pointer (&self->reopen_reply, devbg_channel_message_free);
+  g_cond_clear (&self->cond);
   g_mutex_clear (&self->lock);
 }
 
@@ -515,6 +667,7 @@ devbg_task_main (int argc, char **argv, const DevbgTaskEntryPoint *entry_points)
   self.loop = g_main_loop_new (self.context, FALSE);
   self.success = TRUE;
   g_mutex_init (&self.lock);
+  g_cond_init (&self.cond);
 
   status = run_instance (&self, entry);
   instance_clear (&self);

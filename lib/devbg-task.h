@@ -100,6 +100,24 @@ DevbgTriggerType devbg_task_instance_get_trigger_type (DevbgTaskInstance *instan
 /* DEVBG_TASK_DEVICE_FD. The task owns it; closing it gives the device up. */
 int              devbg_task_instance_get_device_fd (DevbgTaskInstance *instance);
 
+/* Servicing tasks: after a reset the device leaves and comes back (the
+ * same device ID). Asks devbgd for the device again, waiting up to
+ * @timeout_ms (at most 30 minutes) for it to be attached again, and blocks
+ * until devbgd answers. On success the new device replaces the old one at
+ * the same fd number (devbg_task_instance_get_device_fd(), normally
+ * DEVBG_TASK_DEVICE_FD), and that fd is returned; the old one is closed.
+ * On failure returns -1 with DEVBG_ERROR_NO_SUCH_DEVICE (the device did not
+ * come back in time; message from devbgd), G_IO_ERROR_CANCELLED (the task
+ * was canceled meanwhile), G_IO_ERROR_CLOSED (devbgd went away),
+ * G_IO_ERROR_TIMED_OUT (devbgd never answered) or G_IO_ERROR_PENDING
+ * (another thread is reopening). Call it from any thread but the main
+ * loop's if the task relies on the canceled callback meanwhile; the
+ * answer arrives through libdevbg's channel reader thread, never the
+ * main loop. */
+int      devbg_task_instance_reopen_device (DevbgTaskInstance *instance,
+                                            guint              timeout_ms,
+                                            GError           **error);
+
 /* Sends progress to the app (through devbgd); the last value is kept. */
 void     devbg_task_instance_report_progress (DevbgTaskInstance *instance,
                                               guint              progress);

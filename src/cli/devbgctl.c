@@ -12,6 +12,11 @@ static const DevbgctlCommand commands[] = {
     devbgctl_cmd_status },
   { "registrations", "", "List the calling app's task registrations",
     devbgctl_cmd_registrations },
+  { "tasks", "", "List the running task instances you may see", devbgctl_cmd_tasks },
+  { "history", "[N]", "List the last N finished task instances (default 100)",
+    devbgctl_cmd_history },
+  { "cancel", "INSTANCE_ID", "Cancel a running task instance (reason abort)",
+    devbgctl_cmd_cancel },
   { "devices", "[--watch]", "List devices; --watch: follow arrivals and removals",
     devbgctl_cmd_devices },
 };

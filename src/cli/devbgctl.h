@@ -35,4 +35,7 @@ void         devbgctl_print_json (JsonBuilder *builder);
 
 int devbgctl_cmd_status (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_registrations (Devbgctl *ctl, int argc, char **argv);
+int devbgctl_cmd_tasks (Devbgctl *ctl, int argc, char **argv);
+int devbgctl_cmd_history (Devbgctl *ctl, int argc, char **argv);
+int devbgctl_cmd_cancel (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_devices (Devbgctl *ctl, int argc, char **argv);

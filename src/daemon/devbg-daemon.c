@@ -9,9 +9,15 @@
 #include "devbg-identity.h"
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
+#include "devbg-runtime.h"
 #include "devbg-store.h"
 
 #define MAX_REGISTRATION_NAME 255
+#define MAX_DEVICE_ID 1024
+#define MAX_ARGUMENTS 16384
+#define MAX_EXPECTED_DURATION (24 * 3600)
+#define DEFAULT_HISTORY 100
+#define MAX_HISTORY 10000
 
 struct _DevbgDaemon {
   GObject          parent;
@@ -23,6 +29,8 @@ struct _DevbgDaemon {
   GDBusConnection *connection;
   guint            registration_id;
   GDBusNodeInfo   *introspection;
+  DevbgDevices    *devices;
+  DevbgRuntime    *runtime;
 };
 
 G_DEFINE_TYPE (DevbgDaemon, devbg_daemon, G_TYPE_OBJECT)
@@ -33,6 +41,7 @@ typedef struct {
   DevbgDaemon           *daemon;
   GDBusMethodInvocation *invocation;
   DevbgIdentity         *caller;
+  gboolean               async;  /* a handler took it, to answer later */
 } Call;
 
 static void
@@ -135,6 +144,14 @@ handle_get_status (Call *call, GVariant *params)
                          g_variant_new_uint32 (g_hash_table_size (daemon->apps)));
   g_variant_builder_add (&b, "{sv}", "metadata", g_variant_new_uint32 (daemon->metadata->len));
   g_variant_builder_add (&b, "{sv}", "registrations", g_variant_new_uint32 ((guint32) MAX (regs, 0)));
+  if (daemon->devices != NULL)
+    {
+      g_autoptr(GPtrArray) devs = devbg_devices_list (daemon->devices);
+      g_variant_builder_add (&b, "{sv}", "devices", g_variant_new_uint32 (devs->len));
+    }
+  if (daemon->runtime != NULL)
+    g_variant_builder_add (&b, "{sv}", "running-tasks",
+                           g_variant_new_uint32 (devbg_runtime_count (daemon->runtime)));
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
                                          g_variant_new ("(a{sv})", &b));
 }
@@ -261,11 +278,306 @@ handle_unregister (Call *call, GVariant *params)
       return_error (call, error);
       return;
     }
-  /* Running instances: the task runtime cancels them (Abort) when
-   * cancel_task is true; until it exists there are none to cancel. */
+  if (cancel_task && call->daemon->runtime != NULL)
+    devbg_runtime_cancel_task (call->daemon->runtime, call->caller->app_id, task_id);
   g_info ("app %s unregistered task %s (cancel_task %s)", call->caller->app_id, task_id,
           cancel_task ? "true" : "false");
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation), NULL);
+}
+
+static DevbgCaller
+caller_of (Call *call)
+{
+  return (DevbgCaller) {
+    .sender = g_dbus_method_invocation_get_sender (call->invocation),
+    .app_id = call->caller->app_id,
+    .uid = call->caller->uid,
+  };
+}
+
+static gboolean
+check_uuid (Call *call, const char *what, const char *value)
+{
+  if (g_uuid_string_is_valid (value))
+    return TRUE;
+  return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT, "%s '%.64s' is not a UUID", what, value);
+  return FALSE;
+}
+
+static gboolean
+require_runtime (Call *call)
+{
+  if (call->daemon->runtime != NULL)
+    return TRUE;
+  return_new_error (call, DEVBG_ERROR_FAILED, "devbgd is starting; try again");
+  return FALSE;
+}
+
+static void
+on_request_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+  DevbgRequestOutcome outcome = { 0 };
+
+  if (!devbg_runtime_request_finish (DEVBG_RUNTIME (source), res, &outcome, &error))
+    {
+      return_error (call, error);
+      return;
+    }
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new ("(uss)", (guint32) outcome.result,
+                                                        outcome.reason,
+                                                        outcome.instance_id ? outcome.instance_id : ""));
+  devbg_request_outcome_clear (&outcome);
+}
+
+static void
+handle_request (Call *call, GVariant *params)
+{
+  DevbgDaemon *daemon = call->daemon;
+  const char *task_id, *device_id, *arguments;
+  guint32 expected;
+  g_autoptr(DevbgRegistrationRecord) reg = NULL;
+  g_autoptr(GError) error = NULL;
+  DevbgManifest *manifest;
+  const DevbgEntryPoint *ep;
+  DevbgCaller caller;
+  DevbgRequest request;
+
+  g_variant_get (params, "(&s&s&su)", &task_id, &device_id, &arguments, &expected);
+  if (!require_app (call) || !require_runtime (call) || !check_uuid (call, "task ID", task_id) ||
+      !check_text_argument (call, "device_id", device_id, MAX_DEVICE_ID))
+    return;
+  if (strlen (arguments) > MAX_ARGUMENTS)
+    {
+      return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT,
+                        "arguments must be at most %d bytes (got %zu)", MAX_ARGUMENTS,
+                        strlen (arguments));
+      return;
+    }
+  reg = devbg_store_get_registration (daemon->store, call->caller->app_id, task_id, &error);
+  if (reg == NULL)
+    {
+      return_error (call, error);
+      return;
+    }
+  if (reg->trigger == DEVBG_TRIGGER_USE && expected != 0)
+    {
+      return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT,
+                        "a use trigger takes no expected duration (got %u)", expected);
+      return;
+    }
+  if (expected > MAX_EXPECTED_DURATION)
+    {
+      return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT,
+                        "expected_duration %u s is more than a day", expected);
+      return;
+    }
+  /* The manifest decides today, not when the task was registered: an app
+   * update may have dropped the entry point. */
+  manifest = g_hash_table_lookup (daemon->apps, call->caller->app_id);
+  ep = manifest ? devbg_manifest_find_entry_point (manifest, reg->entry_point) : NULL;
+  if (ep == NULL || (ep->triggers & (1u << reg->trigger)) == 0)
+    {
+      g_dbus_method_invocation_return_value (
+        g_steal_pointer (&call->invocation),
+        g_variant_new ("(uss)", (guint32) DEVBG_RESULT_DENIED_BY_SYSTEM, "entry-point-not-declared", ""));
+      return;
+    }
+
+  caller = caller_of (call);
+  request = (DevbgRequest) {
+    .task_id = reg->task_id, .name = reg->name, .entry_point = reg->entry_point,
+    .executable = ep->executable, .trigger = reg->trigger, .device_id = device_id,
+    .arguments = arguments, .expected_duration_s = expected,
+  };
+  call->async = TRUE;
+  devbg_runtime_request_async (daemon->runtime, &caller, &request, on_request_done, call);
+}
+
+static GVariant *
+event_to_variant (const DevbgEventRecord *ev)
+{
+  return g_variant_new ("(sssbssx)", ev->event_id, ev->task_id, ev->instance_id, ev->success,
+                        ev->error, ev->cancel_reason, ev->finished_us);
+}
+
+static void
+handle_watch_events (Call *call, GVariant *params)
+{
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(GError) error = NULL;
+  DevbgCaller caller;
+  GVariantBuilder b;
+
+  (void) params;
+  if (!require_app (call) || !require_runtime (call))
+    return;
+  caller = caller_of (call);
+  events = devbg_runtime_watch_events (call->daemon->runtime, &caller, &error);
+  if (events == NULL)
+    {
+      return_error (call, error);
+      return;
+    }
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sssbssx)"));
+  for (guint i = 0; i < events->len; i++)
+    g_variant_builder_add_value (&b, event_to_variant (g_ptr_array_index (events, i)));
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new ("(a(sssbssx))", &b));
+}
+
+static void
+handle_acknowledge_events (Call *call, GVariant *params)
+{
+  g_autofree const char **ids = NULL;
+  g_autoptr(GError) error = NULL;
+  DevbgCaller caller;
+
+  if (!require_app (call) || !require_runtime (call))
+    return;
+  g_variant_get (params, "(^a&s)", &ids);
+  caller = caller_of (call);
+  if (!devbg_runtime_acknowledge (call->daemon->runtime, &caller, ids, &error))
+    {
+      return_error (call, error);
+      return;
+    }
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation), NULL);
+}
+
+static void
+handle_detach (Call *call, GVariant *params)
+{
+  const char *instance_id;
+  g_autoptr(GError) error = NULL;
+  DevbgCaller caller;
+
+  g_variant_get (params, "(&s)", &instance_id);
+  if (!require_app (call) || !require_runtime (call) ||
+      !check_uuid (call, "instance ID", instance_id))
+    return;
+  caller = caller_of (call);
+  if (!devbg_runtime_detach (call->daemon->runtime, &caller, instance_id, &error))
+    {
+      return_error (call, error);
+      return;
+    }
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation), NULL);
+}
+
+static void
+handle_cancel (Call *call, GVariant *params)
+{
+  const char *instance_id;
+  g_autoptr(GError) error = NULL;
+  DevbgCaller caller;
+
+  g_variant_get (params, "(&s)", &instance_id);
+  if (!require_runtime (call) || !check_uuid (call, "instance ID", instance_id))
+    return;
+  caller = caller_of (call);
+  if (!devbg_runtime_cancel (call->daemon->runtime, &caller, instance_id, &error))
+    {
+      return_error (call, error);
+      return;
+    }
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation), NULL);
+}
+
+static void
+add_record_entries (GVariantBuilder *b, const DevbgInstanceRecord *r)
+{
+  g_variant_builder_add (b, "{sv}", "instance-id", g_variant_new_string (r->instance_id));
+  g_variant_builder_add (b, "{sv}", "task-id", g_variant_new_string (r->task_id));
+  g_variant_builder_add (b, "{sv}", "app-id", g_variant_new_string (r->app_id));
+  g_variant_builder_add (b, "{sv}", "name", g_variant_new_string (r->name));
+  g_variant_builder_add (b, "{sv}", "entry-point", g_variant_new_string (r->entry_point));
+  g_variant_builder_add (b, "{sv}", "trigger",
+                         g_variant_new_string (devbg_trigger_type_to_string (r->trigger)));
+  g_variant_builder_add (b, "{sv}", "device-id", g_variant_new_string (r->device_id));
+  g_variant_builder_add (b, "{sv}", "uid", g_variant_new_uint32 (r->uid));
+  g_variant_builder_add (b, "{sv}", "started-us", g_variant_new_int64 (r->started_us));
+}
+
+static void
+handle_list_tasks (Call *call, GVariant *params)
+{
+  g_autoptr(GPtrArray) list = NULL;
+  DevbgCaller caller;
+  GVariantBuilder b;
+
+  (void) params;
+  if (!require_runtime (call))
+    return;
+  caller = caller_of (call);
+  list = devbg_runtime_list (call->daemon->runtime, &caller);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    {
+      DevbgInstance *instance = g_ptr_array_index (list, i);
+      const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
+
+      g_variant_builder_open (&b, G_VARIANT_TYPE ("a{sv}"));
+      add_record_entries (&b, r);
+      g_variant_builder_add (&b, "{sv}", "state", g_variant_new_string (
+                               devbg_instance_state_to_string (devbg_instance_get_state (instance))));
+      g_variant_builder_add (&b, "{sv}", "progress",
+                             g_variant_new_uint32 (devbg_instance_get_progress (instance)));
+      g_variant_builder_add (&b, "{sv}", "pid", g_variant_new_int32 (r->pid));
+      g_variant_builder_add (&b, "{sv}", "detached",
+                             g_variant_new_boolean (devbg_instance_get_detached (instance)));
+      g_variant_builder_add (&b, "{sv}", "cancel-reason",
+                             g_variant_new_string (devbg_instance_get_cancel_reason (instance)));
+      g_variant_builder_close (&b);
+    }
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new ("(aa{sv})", &b));
+}
+
+static void
+handle_history (Call *call, GVariant *params)
+{
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 limit;
+  GVariantBuilder b;
+
+  g_variant_get (params, "(u)", &limit);
+  if (limit == 0)
+    limit = DEFAULT_HISTORY;
+  if (limit > MAX_HISTORY)
+    {
+      return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT, "limit %u is over %d", limit,
+                        MAX_HISTORY);
+      return;
+    }
+  /* The same visibility as devbg_runtime_may_see(). */
+  list = devbg_store_list_history (call->daemon->store, call->caller->app_id,
+                                   call->caller->app_id != NULL ? G_MAXUINT32 : call->caller->uid,
+                                   call->caller->app_id == NULL && call->caller->uid == 0, limit,
+                                   &error);
+  if (list == NULL)
+    {
+      return_error (call, error);
+      return;
+    }
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    {
+      const DevbgInstanceRecord *r = g_ptr_array_index (list, i);
+
+      g_variant_builder_open (&b, G_VARIANT_TYPE ("a{sv}"));
+      add_record_entries (&b, r);
+      g_variant_builder_add (&b, "{sv}", "finished-us", g_variant_new_int64 (r->finished_us));
+      g_variant_builder_add (&b, "{sv}", "success", g_variant_new_boolean (r->success));
+      g_variant_builder_add (&b, "{sv}", "error", g_variant_new_string (r->error));
+      g_variant_builder_add (&b, "{sv}", "cancel-reason", g_variant_new_string (r->cancel_reason));
+      g_variant_builder_close (&b);
+    }
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new ("(aa{sv})", &b));
 }
 
 typedef void (*MethodHandler) (Call *call, GVariant *params);
@@ -278,6 +590,13 @@ static const struct {
   { "Register", handle_register },
   { "ListRegistrations", handle_list_registrations },
   { "Unregister", handle_unregister },
+  { "Request", handle_request },
+  { "WatchEvents", handle_watch_events },
+  { "AcknowledgeEvents", handle_acknowledge_events },
+  { "Detach", handle_detach },
+  { "Cancel", handle_cancel },
+  { "ListTasks", handle_list_tasks },
+  { "History", handle_history },
 };
 
 /* ---- dispatch: caller credentials first, from the bus ---- */
@@ -292,7 +611,7 @@ static void
 on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   PendingCall *pending = user_data;
-  g_autoptr(Call) call = pending->call;
+  Call *call = pending->call;
   g_autoptr(GVariant) params = pending->params;
   MethodHandler handler = pending->handler;
   g_autoptr(GVariant) reply = NULL;
@@ -306,6 +625,7 @@ on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       return_new_error (call, DEVBG_ERROR_FAILED, "cannot read the caller's credentials: %s",
                         error->message);
+      call_free (call);
       return;
     }
   g_variant_get (reply, "(@a{sv})", &creds);
@@ -314,6 +634,7 @@ on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       return_new_error (call, DEVBG_ERROR_FAILED,
                         "the bus did not tell the caller's process and user");
+      call_free (call);
       return;
     }
   call->caller = devbg_identity_resolve (call->daemon->proc_root, (pid_t) pid, (uid_t) uid,
@@ -323,6 +644,8 @@ on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
            g_dbus_method_invocation_get_sender (call->invocation), pid, uid,
            call->caller->app_id ? call->caller->app_id : "-", call->caller->detail);
   handler (call, params);
+  if (!call->async)
+    call_free (call);
 }
 
 static void
@@ -428,11 +751,30 @@ devbg_daemon_export (DevbgDaemon *daemon, GDBusConnection *connection, GError **
   return daemon->registration_id != 0;
 }
 
+void
+devbg_daemon_set_devices (DevbgDaemon *daemon, DevbgDevices *devices)
+{
+  g_return_if_fail (daemon->connection != NULL && daemon->runtime == NULL);
+  daemon->devices = g_object_ref (devices);
+  daemon->runtime = devbg_runtime_new (&daemon->config, daemon->store, devices,
+                                       daemon->connection, DEVBG_OBJECT_PATH, DEVBG_MANAGER_IFACE);
+  devbg_runtime_recover (daemon->runtime);
+}
+
+void
+devbg_daemon_shutdown (DevbgDaemon *daemon)
+{
+  if (daemon->runtime != NULL)
+    devbg_runtime_shutdown (daemon->runtime);
+}
+
 static void
 devbg_daemon_dispose (GObject *object)
 {
   DevbgDaemon *daemon = DEVBG_DAEMON (object);
 
+  g_clear_object (&daemon->runtime);
+  g_clear_object (&daemon->devices);
   if (daemon->registration_id != 0)
     {
       g_dbus_connection_unregister_object (daemon->connection, daemon->registration_id);

@@ -9,6 +9,7 @@
 #include <gio/gio.h>
 
 #include "devbg-config.h"
+#include "devbg-devices.h"
 
 G_BEGIN_DECLS
 
@@ -36,5 +37,13 @@ DevbgDaemon *devbg_daemon_new (const DevbgDaemonOptions *options,
 gboolean     devbg_daemon_export (DevbgDaemon     *daemon,
                                   GDBusConnection *connection,
                                   GError         **error);
+
+/* Gives the daemon its devices and starts the task runtime on the exported
+ * connection: ends what a previous devbgd left running. */
+void         devbg_daemon_set_devices (DevbgDaemon  *daemon,
+                                       DevbgDevices *devices);
+
+/* Ends every running task instance (the service is stopping). */
+void         devbg_daemon_shutdown (DevbgDaemon *daemon);
 
 G_END_DECLS

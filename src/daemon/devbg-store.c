@@ -31,6 +31,48 @@ static const char *const migrations[] = {
   "  created_us  INTEGER NOT NULL"
   ");"
   "CREATE INDEX registrations_by_app ON registrations (app_id, created_us);",
+  /* 1 -> 2: the task runtime */
+  "CREATE TABLE instances ("
+  "  instance_id TEXT PRIMARY KEY NOT NULL,"
+  "  task_id     TEXT NOT NULL,"
+  "  app_id      TEXT NOT NULL,"
+  "  name        TEXT NOT NULL,"
+  "  entry_point TEXT NOT NULL,"
+  "  trigger     TEXT NOT NULL,"
+  "  device_id   TEXT NOT NULL,"
+  "  uid         INTEGER NOT NULL,"
+  "  pid         INTEGER NOT NULL,"
+  "  pid_start   INTEGER NOT NULL,"
+  "  cgroup      TEXT,"
+  "  started_us  INTEGER NOT NULL"
+  ");"
+  "CREATE TABLE history ("
+  "  instance_id   TEXT PRIMARY KEY NOT NULL,"
+  "  task_id       TEXT NOT NULL,"
+  "  app_id        TEXT NOT NULL,"
+  "  name          TEXT NOT NULL,"
+  "  entry_point   TEXT NOT NULL,"
+  "  trigger       TEXT NOT NULL,"
+  "  device_id     TEXT NOT NULL,"
+  "  uid           INTEGER NOT NULL,"
+  "  started_us    INTEGER NOT NULL,"
+  "  finished_us   INTEGER NOT NULL,"
+  "  success       INTEGER NOT NULL,"
+  "  error         TEXT NOT NULL,"
+  "  cancel_reason TEXT NOT NULL"
+  ");"
+  "CREATE INDEX history_by_time ON history (finished_us);"
+  "CREATE TABLE events ("
+  "  event_id      TEXT PRIMARY KEY NOT NULL,"
+  "  app_id        TEXT NOT NULL,"
+  "  task_id       TEXT NOT NULL,"
+  "  instance_id   TEXT NOT NULL,"
+  "  success       INTEGER NOT NULL,"
+  "  error         TEXT NOT NULL,"
+  "  cancel_reason TEXT NOT NULL,"
+  "  finished_us   INTEGER NOT NULL"
+  ");"
+  "CREATE INDEX events_by_app ON events (app_id, finished_us);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == DEVBG_STORE_SCHEMA_VERSION);
@@ -300,4 +342,281 @@ static void
 devbg_store_init (DevbgStore *store)
 {
   (void) store;
+}
+
+/* ---- the task runtime ---- */
+
+void
+devbg_instance_record_free (DevbgInstanceRecord *rec)
+{
+  if (rec == NULL)
+    return;
+  g_free (rec->instance_id);
+  g_free (rec->task_id);
+  g_free (rec->app_id);
+  g_free (rec->name);
+  g_free (rec->entry_point);
+  g_free (rec->device_id);
+  g_free (rec->cgroup);
+  g_free (rec->error);
+  g_free (rec->cancel_reason);
+  g_free (rec);
+}
+
+void
+devbg_event_record_free (DevbgEventRecord *ev)
+{
+  if (ev == NULL)
+    return;
+  g_free (ev->event_id);
+  g_free (ev->app_id);
+  g_free (ev->task_id);
+  g_free (ev->instance_id);
+  g_free (ev->error);
+  g_free (ev->cancel_reason);
+  g_free (ev);
+}
+
+static char *
+column_dup (sqlite3_stmt *stmt, int col)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, col));
+}
+
+static DevbgTriggerType
+column_trigger (sqlite3_stmt *stmt, int col)
+{
+  DevbgTriggerType t = DEVBG_TRIGGER_USE;
+  devbg_trigger_type_from_string ((const char *) sqlite3_column_text (stmt, col), &t);
+  return t;
+}
+
+gboolean
+devbg_store_add_instance (DevbgStore *store, const DevbgInstanceRecord *rec, GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "INSERT INTO instances (instance_id, task_id, app_id, name, entry_point, trigger, "
+    "device_id, uid, pid, pid_start, cgroup, started_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, rec->instance_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, rec->task_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, rec->app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 4, rec->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 5, rec->entry_point, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 6, devbg_trigger_type_to_string (rec->trigger), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 7, rec->device_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 8, rec->uid);
+  sqlite3_bind_int64 (stmt, 9, rec->pid);
+  sqlite3_bind_int64 (stmt, 10, (sqlite3_int64) rec->pid_start);
+  sqlite3_bind_text (stmt, 11, rec->cgroup, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 12, rec->started_us);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return sql_fail (store, error, "cannot record the instance");
+  return TRUE;
+}
+
+GPtrArray *
+devbg_store_list_instances (DevbgStore *store, GError **error)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "SELECT instance_id, task_id, app_id, name, entry_point, trigger, device_id, uid, pid, "
+    "pid_start, cgroup, started_us FROM instances ORDER BY started_us", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      DevbgInstanceRecord *rec = g_new0 (DevbgInstanceRecord, 1);
+      rec->instance_id = column_dup (stmt, 0);
+      rec->task_id = column_dup (stmt, 1);
+      rec->app_id = column_dup (stmt, 2);
+      rec->name = column_dup (stmt, 3);
+      rec->entry_point = column_dup (stmt, 4);
+      rec->trigger = column_trigger (stmt, 5);
+      rec->device_id = column_dup (stmt, 6);
+      rec->uid = (guint32) sqlite3_column_int64 (stmt, 7);
+      rec->pid = (gint32) sqlite3_column_int64 (stmt, 8);
+      rec->pid_start = (guint64) sqlite3_column_int64 (stmt, 9);
+      rec->cgroup = column_dup (stmt, 10);
+      rec->started_us = sqlite3_column_int64 (stmt, 11);
+      g_ptr_array_add (out, rec);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      sql_fail (store, error, "cannot list instances");
+      return NULL;
+    }
+  return g_steal_pointer (&out);
+}
+
+static gboolean
+finish_instance_steps (DevbgStore *store, const DevbgInstanceRecord *rec,
+                       const DevbgEventRecord *ev, GError **error)
+{
+  g_autoptr(sqlite3_stmt) del = prepare (store, "DELETE FROM instances WHERE instance_id = ?", error);
+  g_autoptr(sqlite3_stmt) hist = NULL;
+  g_autoptr(sqlite3_stmt) evt = NULL;
+
+  if (del == NULL)
+    return FALSE;
+  sqlite3_bind_text (del, 1, rec->instance_id, -1, SQLITE_STATIC);
+  if (sqlite3_step (del) != SQLITE_DONE)
+    return sql_fail (store, error, "cannot end the instance");
+
+  hist = prepare (store,
+    "INSERT OR REPLACE INTO history (instance_id, task_id, app_id, name, entry_point, trigger, "
+    "device_id, uid, started_us, finished_us, success, error, cancel_reason) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", error);
+  if (hist == NULL)
+    return FALSE;
+  sqlite3_bind_text (hist, 1, rec->instance_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (hist, 2, rec->task_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (hist, 3, rec->app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (hist, 4, rec->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text (hist, 5, rec->entry_point, -1, SQLITE_STATIC);
+  sqlite3_bind_text (hist, 6, devbg_trigger_type_to_string (rec->trigger), -1, SQLITE_STATIC);
+  sqlite3_bind_text (hist, 7, rec->device_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (hist, 8, rec->uid);
+  sqlite3_bind_int64 (hist, 9, rec->started_us);
+  sqlite3_bind_int64 (hist, 10, rec->finished_us);
+  sqlite3_bind_int (hist, 11, rec->success ? 1 : 0);
+  sqlite3_bind_text (hist, 12, rec->error ? rec->error : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text (hist, 13, rec->cancel_reason ? rec->cancel_reason : "", -1, SQLITE_STATIC);
+  if (sqlite3_step (hist) != SQLITE_DONE)
+    return sql_fail (store, error, "cannot record the history");
+
+  evt = prepare (store,
+    "INSERT INTO events (event_id, app_id, task_id, instance_id, success, error, cancel_reason, "
+    "finished_us) VALUES (?,?,?,?,?,?,?,?)", error);
+  if (evt == NULL)
+    return FALSE;
+  sqlite3_bind_text (evt, 1, ev->event_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (evt, 2, ev->app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (evt, 3, ev->task_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (evt, 4, ev->instance_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int (evt, 5, ev->success ? 1 : 0);
+  sqlite3_bind_text (evt, 6, ev->error ? ev->error : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text (evt, 7, ev->cancel_reason ? ev->cancel_reason : "", -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (evt, 8, ev->finished_us);
+  if (sqlite3_step (evt) != SQLITE_DONE)
+    return sql_fail (store, error, "cannot queue the completion event");
+  return TRUE;
+}
+
+gboolean
+devbg_store_finish_instance (DevbgStore *store, const DevbgInstanceRecord *rec,
+                             const DevbgEventRecord *event, GError **error)
+{
+  if (!exec (store, "BEGIN IMMEDIATE;", error))
+    return FALSE;
+  if (!finish_instance_steps (store, rec, event, error))
+    {
+      exec (store, "ROLLBACK;", NULL);
+      return FALSE;
+    }
+  return exec (store, "COMMIT;", error);
+}
+
+GPtrArray *
+devbg_store_list_events (DevbgStore *store, const char *app_id, GError **error)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_event_record_free);
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "SELECT event_id, app_id, task_id, instance_id, success, error, cancel_reason, finished_us "
+    "FROM events WHERE app_id = ? ORDER BY finished_us, rowid", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, app_id, -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      DevbgEventRecord *ev = g_new0 (DevbgEventRecord, 1);
+      ev->event_id = column_dup (stmt, 0);
+      ev->app_id = column_dup (stmt, 1);
+      ev->task_id = column_dup (stmt, 2);
+      ev->instance_id = column_dup (stmt, 3);
+      ev->success = sqlite3_column_int (stmt, 4) != 0;
+      ev->error = column_dup (stmt, 5);
+      ev->cancel_reason = column_dup (stmt, 6);
+      ev->finished_us = sqlite3_column_int64 (stmt, 7);
+      g_ptr_array_add (out, ev);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      sql_fail (store, error, "cannot list events");
+      return NULL;
+    }
+  return g_steal_pointer (&out);
+}
+
+gboolean
+devbg_store_ack_events (DevbgStore *store, const char *app_id, const char *const *event_ids,
+                        GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "DELETE FROM events WHERE event_id = ? AND app_id = ?", error);
+
+  if (stmt == NULL || !exec (store, "BEGIN IMMEDIATE;", error))
+    return FALSE;
+  for (const char *const *id = event_ids; *id != NULL; id++)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_bind_text (stmt, 1, *id, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, app_id, -1, SQLITE_STATIC);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          sql_fail (store, error, "cannot acknowledge events");
+          exec (store, "ROLLBACK;", NULL);
+          return FALSE;
+        }
+    }
+  return exec (store, "COMMIT;", error);
+}
+
+GPtrArray *
+devbg_store_list_history (DevbgStore *store, const char *app_id, guint32 uid, gboolean all,
+                          guint limit, GError **error)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "SELECT instance_id, task_id, app_id, name, entry_point, trigger, device_id, uid, started_us, "
+    "finished_us, success, error, cancel_reason FROM history "
+    "WHERE ?3 OR app_id = ?1 OR uid = ?2 ORDER BY finished_us DESC, rowid DESC LIMIT ?4", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, uid);
+  sqlite3_bind_int (stmt, 3, all ? 1 : 0);
+  sqlite3_bind_int64 (stmt, 4, limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      DevbgInstanceRecord *rec = g_new0 (DevbgInstanceRecord, 1);
+      rec->instance_id = column_dup (stmt, 0);
+      rec->task_id = column_dup (stmt, 1);
+      rec->app_id = column_dup (stmt, 2);
+      rec->name = column_dup (stmt, 3);
+      rec->entry_point = column_dup (stmt, 4);
+      rec->trigger = column_trigger (stmt, 5);
+      rec->device_id = column_dup (stmt, 6);
+      rec->uid = (guint32) sqlite3_column_int64 (stmt, 7);
+      rec->started_us = sqlite3_column_int64 (stmt, 8);
+      rec->finished_us = sqlite3_column_int64 (stmt, 9);
+      rec->success = sqlite3_column_int (stmt, 10) != 0;
+      rec->error = column_dup (stmt, 11);
+      rec->cancel_reason = column_dup (stmt, 12);
+      g_ptr_array_add (out, rec);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      sql_fail (store, error, "cannot list the history");
+      return NULL;
+    }
+  return g_steal_pointer (&out);
 }

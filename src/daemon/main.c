@@ -194,6 +194,7 @@ main (int argc, char **argv)
       g_printerr ("devbgd: cannot export the devices: %s\n", error->message);
       return 1;
     }
+  devbg_daemon_set_devices (daemon, devices);
   owner_id = g_bus_own_name_on_connection (connection, DEVBG_BUS_NAME,
                                            G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                            on_name_acquired, on_name_lost, &service, NULL);
@@ -202,6 +203,9 @@ main (int argc, char **argv)
 
   g_main_loop_run (service.loop);
 
+  /* No task outlives the service unsupervised: end them, their completion
+   * stored for their apps. */
+  devbg_daemon_shutdown (daemon);
   g_bus_unown_name (owner_id);
   g_clear_object (&devices);
   g_clear_object (&daemon);

@@ -10,6 +10,16 @@
  *   unregister TASK_ID [cancel]               -> "OK"
  *   status                                    -> "OK" then key=value lines
  *   call METHOD 'GVARIANT-TEXT'               -> "OK <reply>"
+ *   run TASK_ID DEVICE ARGS DURATION [detach] [exit-after-start] [ack]
+ *       WatchEvents, Request, then the events of that instance until it
+ *       completes (or exits right after "RESULT" with exit-after-start):
+ *         PENDING <event-id> <task-id> <instance-id> <0|1> <cancel-reason|-> <error>
+ *         RESULT <code> <reason> <instance-id|->
+ *         PROGRESS <instance-id> <n>
+ *         COMPLETED <event-id> <instance-id> <0|1> <cancel-reason|-> <error>
+ *       with ack, every completion seen is acknowledged.
+ *   watch SECONDS [ack]
+ *       WatchEvents and print the events (as above) for SECONDS.
  * Failures print "ERROR <D-Bus error name> <message>" and exit 1.
  */
 #include <stdio.h>
@@ -32,6 +42,159 @@ fail (GError *error)
   g_dbus_error_strip_remote_error (error);
   printf ("ERROR %s %s\n", name, error->message);
   return 1;
+}
+
+typedef struct {
+  GMainLoop  *loop;
+  char       *instance_id;   /* the one we wait for, once known */
+  gboolean    ack;
+  gboolean    done;
+  GPtrArray  *acks;
+} RunState;
+
+static GVariant *
+manager_call (GDBusConnection *c, const char *method, GVariant *params, GError **error)
+{
+  return g_dbus_connection_call_sync (c, "org.devbg.Devbg1", "/org/devbg/Devbg1",
+                                      "org.devbg.Devbg1.Manager", method, params, NULL,
+                                      G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+}
+
+static void
+print_completion (const char *tag, const char *event_id, const char *task_id, const char *instance_id,
+                  gboolean success, const char *error, const char *cancel_reason)
+{
+  if (task_id != NULL)
+    printf ("%s %s %s %s %d %s %s\n", tag, event_id, task_id, instance_id, success ? 1 : 0,
+            *cancel_reason ? cancel_reason : "-", error);
+  else
+    printf ("%s %s %s %d %s %s\n", tag, event_id, instance_id, success ? 1 : 0,
+            *cancel_reason ? cancel_reason : "-", error);
+  fflush (stdout);
+}
+
+static void
+on_signal (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+           const char *signal, GVariant *params, gpointer user_data)
+{
+  RunState *st = user_data;
+
+  (void) c; (void) sender; (void) path; (void) iface;
+  if (strcmp (signal, "Progress") == 0)
+    {
+      const char *task_id, *instance_id;
+      guint32 progress;
+      g_variant_get (params, "(&s&su)", &task_id, &instance_id, &progress);
+      printf ("PROGRESS %s %u\n", instance_id, progress);
+      fflush (stdout);
+    }
+  else if (strcmp (signal, "Completed") == 0)
+    {
+      const char *event_id, *task_id, *instance_id, *error, *reason;
+      gboolean success;
+      gint64 finished;
+      g_variant_get (params, "(&s&s&sb&s&sx)", &event_id, &task_id, &instance_id, &success,
+                     &error, &reason, &finished);
+      print_completion ("COMPLETED", event_id, NULL, instance_id, success, error, reason);
+      g_ptr_array_add (st->acks, g_strdup (event_id));
+      if (st->instance_id != NULL && strcmp (st->instance_id, instance_id) == 0)
+        {
+          st->done = TRUE;
+          g_main_loop_quit (st->loop);
+        }
+    }
+}
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  g_main_loop_quit (((RunState *) user_data)->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static int
+watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) pending = NULL;
+  g_autoptr(GVariantIter) iter = NULL;
+  RunState st = { .loop = g_main_loop_new (NULL, FALSE), .acks = g_ptr_array_new_with_free_func (g_free) };
+  gboolean detach = FALSE, exit_after_start = FALSE;
+  const char *event_id, *task_id, *instance_id, *err, *reason;
+  gboolean success;
+  gint64 finished;
+  int first_flag = run ? 6 : 3;
+  int rc = 0;
+
+  for (int i = first_flag; i < argc; i++)
+    {
+      detach |= strcmp (argv[i], "detach") == 0;
+      exit_after_start |= strcmp (argv[i], "exit-after-start") == 0;
+      st.ack |= strcmp (argv[i], "ack") == 0;
+    }
+  g_dbus_connection_signal_subscribe (c, "org.devbg.Devbg1", "org.devbg.Devbg1.Manager", NULL,
+                                      "/org/devbg/Devbg1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                      on_signal, &st, NULL);
+  pending = manager_call (c, "WatchEvents", NULL, &error);
+  if (pending == NULL)
+    return fail (error);
+  g_variant_get (pending, "(a(sssbssx))", &iter);
+  while (g_variant_iter_next (iter, "(&s&s&sb&s&sx)", &event_id, &task_id, &instance_id, &success,
+                              &err, &reason, &finished))
+    {
+      print_completion ("PENDING", event_id, task_id, instance_id, success, err, reason);
+      g_ptr_array_add (st.acks, g_strdup (event_id));
+    }
+
+  if (run)
+    {
+      g_autoptr(GVariant) reply = NULL;
+      guint32 code;
+      const char *why, *id;
+
+      reply = manager_call (c, "Request",
+                            g_variant_new ("(sssu)", argv[2], argv[3], argv[4],
+                                           (guint32) g_ascii_strtoull (argv[5], NULL, 10)),
+                            &error);
+      if (reply == NULL)
+        return fail (error);
+      g_variant_get (reply, "(u&s&s)", &code, &why, &id);
+      printf ("RESULT %u %s %s\n", code, why, *id ? id : "-");
+      fflush (stdout);
+      if (code != 0)
+        return 0;
+      st.instance_id = g_strdup (id);
+      if (detach)
+        {
+          g_autoptr(GVariant) r = manager_call (c, "Detach", g_variant_new ("(s)", id), &error);
+          if (r == NULL)
+            return fail (error);
+        }
+      if (exit_after_start)
+        return 0; /* the app goes away with its task running */
+      g_timeout_add_seconds (120, on_timeout, &st);
+    }
+  else
+    g_timeout_add ((guint) (g_ascii_strtod (argv[2], NULL) * 1000), on_timeout, &st);
+
+  if (!(run && st.done))
+    g_main_loop_run (st.loop);
+  if (run && !st.done)
+    {
+      printf ("TIMEOUT\n");
+      rc = 1;
+    }
+  if (st.ack && st.acks->len > 0)
+    {
+      g_autoptr(GVariant) r = NULL;
+      g_ptr_array_add (st.acks, NULL);
+      r = manager_call (c, "AcknowledgeEvents",
+                        g_variant_new ("(^as)", (char **) st.acks->pdata), &error);
+      if (r == NULL)
+        return fail (error);
+      printf ("ACKED %u\n", st.acks->len - 1);
+    }
+  return rc;
 }
 
 int
@@ -150,6 +313,10 @@ main (int argc, char **argv)
       printf ("OK %s\n", text);
       return 0;
     }
+  if (strcmp (argv[1], "run") == 0 && argc >= 6)
+    return watch_and_maybe_run (devbg_client_get_connection (client), argc, argv, TRUE);
+  if (strcmp (argv[1], "watch") == 0 && argc >= 3)
+    return watch_and_maybe_run (devbg_client_get_connection (client), argc, argv, FALSE);
   fprintf (stderr, "%s: bad command\n", argv[0]);
   return 2;
 }

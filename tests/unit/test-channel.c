@@ -384,6 +384,194 @@ test_socket (void)
   close (sv[1]);
 }
 
+static void
+test_round_trip_reopen (void)
+{
+  DevbgChannelMessage reopen = { .type = DEVBG_CHANNEL_MSG_REOPEN_DEVICE, .timeout_ms = 20000 };
+  DevbgChannelMessage ok = { .type = DEVBG_CHANNEL_MSG_DEVICE_REOPENED, .success = TRUE };
+  DevbgChannelMessage failed = { .type = DEVBG_CHANNEL_MSG_DEVICE_REOPENED,
+                                 .error_message = (char *) "The device did not come back" };
+  g_autoptr(DevbgChannelMessage) r = round_trip (&reopen, DEVBG_CHANNEL_TO_SERVICE);
+  g_autoptr(DevbgChannelMessage) o = round_trip (&ok, DEVBG_CHANNEL_TO_TASK);
+  g_autoptr(DevbgChannelMessage) f = round_trip (&failed, DEVBG_CHANNEL_TO_TASK);
+  g_autoptr(GBytes) bytes = devbg_channel_encode_reopen_device (1000, NULL);
+  const guint8 expected[] = { 1, 0x14, 0, 0, 4, 0, 0, 0, 0xe8, 0x03, 0, 0 };
+  const guint8 expected_ok[] = { 1, 0x03, 0, 0, 5, 0, 0, 0, 1, 0, 0, 0, 0 };
+  g_autoptr(GBytes) ok_bytes = devbg_channel_encode (&ok, NULL);
+
+  g_assert_cmpuint (r->timeout_ms, ==, 20000);
+  g_assert_true (o->success);
+  g_assert_cmpstr (o->error_message, ==, "");
+  /* The pure decoder never makes up an fd. */
+  g_assert_cmpint (o->fd, ==, -1);
+  g_assert_false (o->owns_fd);
+  g_assert_false (f->success);
+  g_assert_cmpstr (f->error_message, ==, "The device did not come back");
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                   expected, sizeof expected);
+  g_assert_cmpmem (g_bytes_get_data (ok_bytes, NULL), g_bytes_get_size (ok_bytes),
+                   expected_ok, sizeof expected_ok);
+}
+
+static void
+test_bad_reopen (void)
+{
+  guint8 zero_timeout[] = { 1, 0x14, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0 };
+  guint8 huge_timeout[] = { 1, 0x14, 0, 0, 4, 0, 0, 0, 0xff, 0xff, 0xff, 0xff };
+  guint8 ok_with_msg[] = { 1, 0x03, 0, 0, 6, 0, 0, 0, 1, 1, 0, 0, 0, 'x' };
+  guint8 failed_no_msg[] = { 1, 0x03, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0 };
+  g_autoptr(GError) e1 = NULL;
+  g_autoptr(GBytes) b1 = devbg_channel_encode_reopen_device (0, &e1);
+
+  expect_bad (zero_timeout, sizeof zero_timeout, DEVBG_CHANNEL_TO_SERVICE, "reopen timeout 0 ms");
+  expect_bad (huge_timeout, sizeof huge_timeout, DEVBG_CHANNEL_TO_SERVICE, "is not within");
+  expect_bad (ok_with_msg, sizeof ok_with_msg, DEVBG_CHANNEL_TO_TASK,
+              "successful reopen carries an error message");
+  expect_bad (failed_no_msg, sizeof failed_no_msg, DEVBG_CHANNEL_TO_TASK, "error message is empty");
+  /* Each only in its direction. */
+  expect_bad (zero_timeout, sizeof zero_timeout, DEVBG_CHANNEL_TO_TASK,
+              "reopen-device message is not allowed");
+  expect_bad (failed_no_msg, sizeof failed_no_msg, DEVBG_CHANNEL_TO_SERVICE,
+              "device-reopened message is not allowed");
+  g_assert_null (b1);
+  g_assert_error (e1, DEVBG_ERROR, DEVBG_ERROR_BAD_MESSAGE);
+}
+
+/* Sends @packet with @nfds copies of @fd attached, bypassing the checks of
+ * devbg_channel_send(), as a misbehaving peer would. */
+static void
+raw_send_with_fds (int sock, GBytes *packet, int fd, guint nfds)
+{
+  union { struct cmsghdr h; char buf[CMSG_SPACE (8 * sizeof (int))]; } cmsg = { 0 };
+  struct iovec iov = { (void *) g_bytes_get_data (packet, NULL), g_bytes_get_size (packet) };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cmsg.buf,
+                       .msg_controllen = CMSG_SPACE (nfds * sizeof (int)) };
+
+  g_assert_cmpuint (nfds, <=, 8);
+  cmsg.h.cmsg_level = SOL_SOCKET;
+  cmsg.h.cmsg_type = SCM_RIGHTS;
+  cmsg.h.cmsg_len = CMSG_LEN (nfds * sizeof (int));
+  for (guint i = 0; i < nfds; i++)
+    memcpy (CMSG_DATA (&cmsg.h) + i * sizeof (int), &fd, sizeof fd);
+  g_assert_cmpint (sendmsg (sock, &mh, 0), >, 0);
+}
+
+static int
+count_open_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  int n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static void
+expect_recv_bad (int sock, DevbgChannelDirection dir, const char *fragment)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgChannelMessage) msg = NULL;
+
+  g_assert_false (devbg_channel_recv (sock, dir, &msg, &error));
+  g_assert_null (msg);
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MESSAGE);
+  if (strstr (error->message, fragment) == NULL)
+    g_error ("message '%s' lacks '%s'", error->message, fragment);
+}
+
+/* DEVICE_REOPENED passes the new device fd; the one exception to "no fds",
+ * and only in its own shape. */
+static void
+test_socket_fd_passing (void)
+{
+  int sv[2], dev[2];
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgChannelMessage) msg = NULL;
+  g_autoptr(GBytes) progress = devbg_channel_encode_progress (1);
+  g_autoptr(GBytes) cancel = devbg_channel_encode_cancel (DEVBG_CANCEL_ABORT, NULL, NULL);
+  DevbgChannelMessage ok = { .type = DEVBG_CHANNEL_MSG_DEVICE_REOPENED, .success = TRUE };
+  g_autoptr(GBytes) ok_packet = devbg_channel_encode (&ok, NULL);
+  DevbgChannelMessage failed = { .type = DEVBG_CHANNEL_MSG_DEVICE_REOPENED,
+                                 .error_message = (char *) "gone" };
+  g_autoptr(GBytes) failed_packet = devbg_channel_encode (&failed, NULL);
+  char c = 0;
+  int fds_before;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), ==, 0);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dev), ==, 0);
+  fds_before = count_open_fds ();
+
+  /* The good case: the fd arrives, works, and belongs to the message. */
+  g_assert_true (devbg_channel_send_device_reopened (sv[0], dev[0], NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (devbg_channel_recv (sv[1], DEVBG_CHANNEL_TO_TASK, &msg, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (msg->type, ==, DEVBG_CHANNEL_MSG_DEVICE_REOPENED);
+  g_assert_true (msg->success);
+  g_assert_true (msg->owns_fd);
+  g_assert_cmpint (msg->fd, >=, 0);
+  g_assert_cmpint (msg->fd, !=, dev[0]);
+  g_assert_cmpint (write (msg->fd, "x", 1), ==, 1);
+  g_assert_cmpint (read (dev[1], &c, 1), ==, 1);
+  g_assert_cmpint (c, ==, 'x');
+  g_assert_cmpint (count_open_fds (), ==, fds_before + 1);
+  g_clear_pointer (&msg, devbg_channel_message_free); /* closes it */
+  g_assert_cmpint (count_open_fds (), ==, fds_before);
+
+  /* steal_fd() hands it over. */
+  g_assert_true (devbg_channel_send_device_reopened (sv[0], dev[0], NULL, NULL));
+  g_assert_true (devbg_channel_recv (sv[1], DEVBG_CHANNEL_TO_TASK, &msg, &error));
+  {
+    int stolen = devbg_channel_message_steal_fd (msg);
+
+    g_assert_cmpint (stolen, >=, 0);
+    g_assert_cmpint (devbg_channel_message_steal_fd (msg), ==, -1);
+    g_clear_pointer (&msg, devbg_channel_message_free);
+    g_assert_cmpint (count_open_fds (), ==, fds_before + 1);
+    close (stolen);
+  }
+
+  /* A failure carries no fd. */
+  g_assert_true (devbg_channel_send_device_reopened (sv[0], -1, "The dock did not come back",
+                                                     &error));
+  g_assert_true (devbg_channel_recv (sv[1], DEVBG_CHANNEL_TO_TASK, &msg, &error));
+  g_assert_false (msg->success);
+  g_assert_cmpint (msg->fd, ==, -1);
+  g_assert_cmpstr (msg->error_message, ==, "The dock did not come back");
+  g_clear_pointer (&msg, devbg_channel_message_free);
+
+  /* The sender refuses an ok without an fd. */
+  g_assert_false (devbg_channel_send (sv[0], &ok, &error));
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MESSAGE);
+  g_clear_error (&error);
+
+  /* The receiver refuses every other shape, and closes what came. */
+  g_assert_true (devbg_channel_send_bytes (sv[0], ok_packet, NULL));
+  expect_recv_bad (sv[1], DEVBG_CHANNEL_TO_TASK, "carries 0 file descriptors");
+  raw_send_with_fds (sv[0], ok_packet, dev[0], 2);
+  expect_recv_bad (sv[1], DEVBG_CHANNEL_TO_TASK, "carries 2 file descriptors");
+  raw_send_with_fds (sv[0], ok_packet, dev[0], 8);
+  expect_recv_bad (sv[1], DEVBG_CHANNEL_TO_TASK, "ancillary");
+  raw_send_with_fds (sv[0], failed_packet, dev[0], 1);
+  expect_recv_bad (sv[1], DEVBG_CHANNEL_TO_TASK, "device-reopened message carries ancillary");
+  raw_send_with_fds (sv[0], cancel, dev[0], 1);
+  expect_recv_bad (sv[1], DEVBG_CHANNEL_TO_TASK, "cancel message carries ancillary");
+  /* Towards devbgd, never, even on a packet that would be a fine message. */
+  raw_send_with_fds (sv[1], progress, dev[0], 1);
+  expect_recv_bad (sv[0], DEVBG_CHANNEL_TO_SERVICE, "ancillary");
+  /* A device-reopened sent by a task is refused by type, fd or not. */
+  raw_send_with_fds (sv[1], ok_packet, dev[0], 1);
+  expect_recv_bad (sv[0], DEVBG_CHANNEL_TO_SERVICE, "ancillary");
+  g_assert_cmpint (count_open_fds (), ==, fds_before);
+
+  close (sv[0]);
+  close (sv[1]);
+  close (dev[0]);
+  close (dev[1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -399,5 +587,8 @@ main (int argc, char **argv)
   g_test_add_func ("/channel/bad/values", test_bad_values);
   g_test_add_func ("/channel/encoder-refuses", test_encoder_refuses);
   g_test_add_func ("/channel/socket", test_socket);
+  g_test_add_func ("/channel/round-trip/reopen", test_round_trip_reopen);
+  g_test_add_func ("/channel/bad/reopen", test_bad_reopen);
+  g_test_add_func ("/channel/socket/fd-passing", test_socket_fd_passing);
   return g_test_run ();
 }

@@ -1,0 +1,762 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbg-instance.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "devbg-channel.h"
+#include "devbg-error.h"
+#include "devbg-policy.h"
+#include "devbg-spawn.h"
+
+/* How many channel messages one dispatch reads before yielding, so that a
+ * task flooding progress cannot starve the rest of devbgd. */
+#define MAX_MESSAGES_PER_DISPATCH 512
+
+struct _DevbgInstance {
+  GObject             parent;
+  DevbgInstanceRecord record;   /* strings owned */
+  const DevbgConfig  *config;
+  DevbgDevices       *devices;
+  char               *executable;
+  char               *arguments;
+  guint64             expected_duration_ms;
+  gid_t               gid;
+  char               *owner;
+  char               *cgroup_parent;
+  double              cpu_mhz;
+  int                 log_fd;
+
+  DevbgInstanceState  state;
+  DevbgTaskProcess   *process;
+  int                 channel_fd;
+  guint               channel_watch;
+  guint               child_watch;
+  gboolean            exited;
+  int                 wait_status;
+
+  guint32             progress;
+  gboolean            progress_dirty;
+  guint               progress_idle;
+
+  gboolean            completed;       /* the task sent COMPLETE */
+  gboolean            completed_ok;
+  char               *completed_error;
+  char               *failure;         /* devbgd's own reason it failed */
+  gboolean            canceled;
+  DevbgCancelReason   cancel_reason;
+  char               *cancel_detail;
+  gboolean            detached;
+
+  gint64              started_mono;
+  guint               wall_clock_timer;
+  guint               io_timer;
+  guint64             io_last;
+  guint               cpu_timer;
+  guint64             cpu_last_us;
+  guint               grace_timer;
+  gulong              removed_handler;
+  DevbgDevice        *device;
+};
+
+G_DEFINE_TYPE (DevbgInstance, devbg_instance, G_TYPE_OBJECT)
+
+enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void finish (DevbgInstance *self);
+
+const char *
+devbg_instance_state_to_string (DevbgInstanceState state)
+{
+  switch (state)
+    {
+    case DEVBG_INSTANCE_STARTING: return "starting";
+    case DEVBG_INSTANCE_RUNNING: return "running";
+    case DEVBG_INSTANCE_CANCELING: return "canceling";
+    case DEVBG_INSTANCE_FINISHED: return "finished";
+    }
+  return "unknown";
+}
+
+guint64
+devbg_process_start_time (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  const char *p;
+  int field = 2;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return 0;
+  /* Fields after the command name, which may hold spaces and ')'. */
+  p = strrchr (text, ')');
+  if (p == NULL)
+    return 0;
+  for (p++; *p != '\0'; p++)
+    if (*p == ' ' && ++field == 22)
+      return g_ascii_strtoull (p + 1, NULL, 10);
+  return 0;
+}
+
+/* ---- facts ---- */
+
+/* CPU time used by the task's tree, in microseconds: the cgroup's counter
+ * where it has one (it counts children too), else the main process's. */
+static guint64
+cpu_used_us (DevbgInstance *self)
+{
+  g_autofree char *text = NULL;
+
+  if (self->process->cgroup_path != NULL)
+    {
+      g_autofree char *path = g_build_filename (self->process->cgroup_path, "cpu.stat", NULL);
+      if (g_file_get_contents (path, &text, NULL, NULL) && g_str_has_prefix (text, "usage_usec "))
+        return g_ascii_strtoull (text + strlen ("usage_usec "), NULL, 10);
+      g_clear_pointer (&text, g_free);
+    }
+  {
+    g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) self->process->pid);
+    const char *p;
+    guint64 ticks = 0;
+    int field = 2;
+
+    if (!g_file_get_contents (path, &text, NULL, NULL) || (p = strrchr (text, ')')) == NULL)
+      return 0;
+    for (p++; *p != '\0'; p++)
+      if (*p == ' ')
+        {
+          field++;
+          if (field >= 14 && field <= 17) /* utime stime cutime cstime */
+            ticks += g_ascii_strtoull (p + 1, NULL, 10);
+        }
+    return ticks * G_USEC_PER_SEC / (guint64) sysconf (_SC_CLK_TCK);
+  }
+}
+
+/* ---- ending ---- */
+
+static void
+clear_timers (DevbgInstance *self)
+{
+  g_clear_handle_id (&self->wall_clock_timer, g_source_remove);
+  g_clear_handle_id (&self->io_timer, g_source_remove);
+  g_clear_handle_id (&self->cpu_timer, g_source_remove);
+  g_clear_handle_id (&self->grace_timer, g_source_remove);
+  if (self->removed_handler != 0)
+    {
+      g_signal_handler_disconnect (self->devices, self->removed_handler);
+      self->removed_handler = 0;
+    }
+}
+
+static void
+kill_tree (DevbgInstance *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->process == NULL)
+    return;
+  if (!devbg_task_process_kill (self->process, &error))
+    g_warning ("instance %s: cannot kill its processes: %s", self->record.instance_id,
+               error->message);
+}
+
+static void
+fail (DevbgInstance *self, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* devbgd's own verdict that the task failed (a bad message, a closed
+ * channel): the first one is kept and the tree is killed. */
+static void
+fail (DevbgInstance *self, const char *format, ...)
+{
+  va_list args;
+
+  if (self->failure == NULL)
+    {
+      va_start (args, format);
+      self->failure = g_strdup_vprintf (format, args);
+      va_end (args);
+      g_info ("instance %s: %s", self->record.instance_id, self->failure);
+    }
+  kill_tree (self);
+}
+
+static void
+close_channel (DevbgInstance *self)
+{
+  g_clear_handle_id (&self->channel_watch, g_source_remove);
+  if (self->channel_fd >= 0)
+    {
+      close (self->channel_fd);
+      self->channel_fd = -1;
+    }
+}
+
+static gboolean
+emit_progress (gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+
+  self->progress_idle = 0;
+  if (self->progress_dirty)
+    {
+      self->progress_dirty = FALSE;
+      g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, self->progress);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+handle_message (DevbgInstance *self, DevbgChannelMessage *msg)
+{
+  switch (msg->type)
+    {
+    case DEVBG_CHANNEL_MSG_PROGRESS:
+      self->progress = msg->progress;
+      self->progress_dirty = TRUE;
+      /* Coalesce: one signal per main-loop iteration carries the latest. */
+      if (self->progress_idle == 0)
+        self->progress_idle = g_idle_add (emit_progress, self);
+      break;
+    case DEVBG_CHANNEL_MSG_KEEP_ALIVE:
+      break;
+    case DEVBG_CHANNEL_MSG_COMPLETE:
+      if (!self->completed)
+        {
+          self->completed = TRUE;
+          self->completed_ok = msg->success;
+          self->completed_error = g_strdup (msg->error_message);
+        }
+      break;
+    default:
+      fail (self, "the task sent a %s message, which only devbgd sends",
+            devbg_channel_message_type_to_string (msg->type));
+      break;
+    }
+}
+
+/* Reads what the task sent; returns FALSE once the channel is done
+ * (closed, broken, or a bad message). */
+static gboolean
+drain_channel (DevbgInstance *self, guint max)
+{
+  for (guint i = 0; i < max && self->channel_fd >= 0; i++)
+    {
+      g_autoptr(DevbgChannelMessage) msg = NULL;
+      g_autoptr(GError) error = NULL;
+
+      if (!devbg_channel_recv (self->channel_fd, DEVBG_CHANNEL_TO_SERVICE, &msg, &error))
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            return TRUE;
+          if (g_error_matches (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MESSAGE))
+            fail (self, "bad message from the task: %s", error->message);
+          else
+            fail (self, "the control channel failed: %s", error->message);
+          return FALSE;
+        }
+      if (msg == NULL)
+        {
+          /* End of stream. After COMPLETE that is the task leaving; before,
+           * the task dropped its supervision, so it goes. */
+          if (!self->completed && !self->exited)
+            fail (self, "the task closed its control channel without completing");
+          return FALSE;
+        }
+      handle_message (self, msg);
+    }
+  return TRUE;
+}
+
+static gboolean
+on_channel (int fd, GIOCondition condition, gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+
+  (void) fd;
+  (void) condition;
+  if (drain_channel (self, MAX_MESSAGES_PER_DISPATCH))
+    return G_SOURCE_CONTINUE;
+  self->channel_watch = 0;
+  close_channel (self);
+  /* The process ends (it was killed, or is leaving): finish() runs from
+   * the child watch. */
+  if (self->completed && !self->exited && self->grace_timer == 0)
+    kill_tree (self); /* completed and closed: nothing of it may linger */
+  return G_SOURCE_REMOVE;
+}
+
+static char *
+exit_description (int status)
+{
+  if (WIFEXITED (status))
+    return g_strdup_printf ("exited with status %d", WEXITSTATUS (status));
+  if (WIFSIGNALED (status))
+    return g_strdup_printf ("was killed by signal %d (%s)", WTERMSIG (status),
+                            g_strsignal (WTERMSIG (status)));
+  return g_strdup_printf ("ended with wait status %d", status);
+}
+
+/* The outcome, in order of precedence: a cancel, devbgd's own failure
+ * verdict, what the task reported, or how the process ended. */
+static void
+compute_outcome (DevbgInstance *self)
+{
+  DevbgInstanceRecord *r = &self->record;
+  g_autofree char *how = exit_description (self->wait_status);
+
+  g_clear_pointer (&r->error, g_free);
+  g_clear_pointer (&r->cancel_reason, g_free);
+  r->finished_us = g_get_real_time ();
+  r->cancel_reason = g_strdup (self->canceled ? devbg_cancel_reason_to_string (self->cancel_reason) : "");
+
+  if (self->completed && !self->canceled && self->failure == NULL)
+    {
+      r->success = self->completed_ok;
+      r->error = g_strdup (self->completed_ok ? "" : self->completed_error);
+    }
+  else if (self->canceled)
+    {
+      r->success = FALSE;
+      r->error = g_strdup_printf ("canceled (%s): %s%s%s",
+                                  devbg_cancel_reason_to_string (self->cancel_reason),
+                                  self->cancel_detail,
+                                  self->completed && !self->completed_ok ? "; the task said: " : "",
+                                  self->completed && !self->completed_ok ? self->completed_error : "");
+    }
+  else if (self->failure != NULL)
+    {
+      r->success = FALSE;
+      r->error = g_strdup_printf ("%s; the task %s", self->failure, how);
+    }
+  else
+    {
+      r->success = FALSE;
+      r->error = g_strdup_printf ("the task %s without completing", how);
+    }
+}
+
+static void
+finish (DevbgInstance *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->state == DEVBG_INSTANCE_FINISHED)
+    return;
+  self->state = DEVBG_INSTANCE_FINISHED;
+  clear_timers (self);
+  if (self->channel_fd >= 0)
+    drain_channel (self, G_MAXUINT); /* a COMPLETE sent just before exiting */
+  close_channel (self);
+  kill_tree (self); /* whatever the task left behind goes with it */
+  if (self->process != NULL && !devbg_task_process_remove_cgroup (self->process, &error))
+    g_debug ("instance %s: %s", self->record.instance_id, error->message);
+  g_clear_handle_id (&self->progress_idle, g_source_remove);
+  if (self->progress_dirty)
+    emit_progress (self);
+
+  compute_outcome (self);
+  g_info ("instance %s of %s ended: %s%s", self->record.instance_id, self->record.app_id,
+          self->record.success ? "success" : "failed: ", self->record.error);
+  g_signal_emit (self, signals[SIGNAL_FINISHED], 0);
+}
+
+static void
+on_child_exit (GPid pid, int status, gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+
+  (void) pid;
+  self->child_watch = 0;
+  self->exited = TRUE;
+  self->wait_status = status;
+  g_object_ref (self);
+  finish (self);
+  g_object_unref (self);
+}
+
+/* ---- cancel ---- */
+
+static gboolean
+on_grace_over (gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+
+  self->grace_timer = 0;
+  g_info ("instance %s: grace period over; killing its processes", self->record.instance_id);
+  kill_tree (self);
+  return G_SOURCE_REMOVE;
+}
+
+void
+devbg_instance_cancel (DevbgInstance *self, DevbgCancelReason reason, const char *detail)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) packet = NULL;
+
+  if (self->state == DEVBG_INSTANCE_FINISHED || self->canceled)
+    return;
+  self->canceled = TRUE;
+  self->cancel_reason = reason;
+  self->cancel_detail = g_strdup (detail);
+  g_info ("instance %s: canceled (%s): %s", self->record.instance_id,
+          devbg_cancel_reason_to_string (reason), detail);
+
+  if (self->state == DEVBG_INSTANCE_STARTING)
+    return; /* the start sees the cancel and finishes */
+  self->state = DEVBG_INSTANCE_CANCELING;
+  g_clear_handle_id (&self->wall_clock_timer, g_source_remove);
+  g_clear_handle_id (&self->io_timer, g_source_remove);
+  g_clear_handle_id (&self->cpu_timer, g_source_remove);
+
+  packet = devbg_channel_encode_cancel (reason, detail, &error);
+  if (packet == NULL || self->channel_fd < 0 ||
+      !devbg_channel_send_bytes (self->channel_fd, packet, &error))
+    g_debug ("instance %s: cannot tell the task: %s", self->record.instance_id,
+             error ? error->message : "channel closed");
+  self->grace_timer = g_timeout_add ((guint) (self->config->cancel_grace_period * 1000),
+                                     on_grace_over, self);
+}
+
+void
+devbg_instance_terminate (DevbgInstance *self, DevbgCancelReason reason, const char *detail)
+{
+  if (self->state == DEVBG_INSTANCE_FINISHED)
+    return;
+  devbg_instance_cancel (self, reason, detail);
+  kill_tree (self);
+  if (self->process != NULL && self->child_watch != 0)
+    {
+      int status = 0;
+
+      /* Reap it here: the main loop will not run again for it. */
+      g_clear_handle_id (&self->child_watch, g_source_remove);
+      if (waitpid (self->process->pid, &status, 0) == self->process->pid)
+        {
+          self->exited = TRUE;
+          self->wait_status = status;
+        }
+    }
+  finish (self);
+}
+
+/* ---- runtime policies ---- */
+
+static void
+cancel_on_verdict (DevbgInstance *self, DevbgVerdict verdict)
+{
+  if (verdict.cancel)
+    devbg_instance_cancel (self, verdict.reason, verdict.detail);
+  devbg_verdict_clear (&verdict);
+}
+
+static gboolean
+on_wall_clock (gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+  double elapsed = (double) (g_get_monotonic_time () - self->started_mono) / G_USEC_PER_SEC;
+
+  self->wall_clock_timer = 0;
+  /* The timer fires at the limit; the policy confirms with the clock. */
+  cancel_on_verdict (self, devbg_policy_check_wall_clock (self->config, self->record.trigger,
+                                                          MAX (elapsed, devbg_policy_wall_clock_limit (
+                                                                          self->config, self->record.trigger))));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_io_window (gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+  guint64 now = self->device != NULL ? devbg_devices_get_io_counter (self->devices, self->device)
+                                     : self->io_last;
+  guint64 before = self->io_last;
+
+  self->io_last = now;
+  cancel_on_verdict (self, devbg_policy_check_io (self->config, self->record.trigger, before, now));
+  if (self->state != DEVBG_INSTANCE_RUNNING)
+    {
+      self->io_timer = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_cpu_window (gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+  guint64 now = cpu_used_us (self);
+  guint64 used = now - MIN (now, self->cpu_last_us);
+
+  self->cpu_last_us = now;
+  cancel_on_verdict (self, devbg_policy_check_cpu (self->config, used, self->cpu_mhz));
+  if (self->state != DEVBG_INSTANCE_RUNNING)
+    {
+      self->cpu_timer = 0;
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_device_removed (DevbgDevices *devices, DevbgDevice *device, gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+
+  (void) devices;
+  if (g_strcmp0 (devbg_device_get_id (device), self->record.device_id) != 0)
+    return;
+  g_clear_object (&self->device);
+  cancel_on_verdict (self, devbg_policy_check_removal (self->record.trigger, self->record.device_id));
+}
+
+static guint
+seconds_to_ms (double s)
+{
+  return (guint) MIN (s * 1000.0, (double) G_MAXUINT);
+}
+
+static void
+start_policies (DevbgInstance *self)
+{
+  self->started_mono = g_get_monotonic_time ();
+  self->wall_clock_timer = g_timeout_add (
+    seconds_to_ms (devbg_policy_wall_clock_limit (self->config, self->record.trigger)),
+    on_wall_clock, self);
+  if (devbg_policy_requires_io (self->record.trigger))
+    {
+      self->io_last = self->device ? devbg_devices_get_io_counter (self->devices, self->device) : 0;
+      self->io_timer = g_timeout_add (seconds_to_ms (self->config->io_activity_window),
+                                      on_io_window, self);
+    }
+  if (self->config->cpu_floor_ms > 0)
+    {
+      /* Screen-lock state (the shorter window) needs logind: the unlocked
+       * window is used until the session facts are wired in. */
+      self->cpu_last_us = cpu_used_us (self);
+      self->cpu_timer = g_timeout_add (seconds_to_ms (devbg_policy_cpu_window (self->config, FALSE)),
+                                       on_cpu_window, self);
+    }
+  self->removed_handler = g_signal_connect (self->devices, "device-removed",
+                                            G_CALLBACK (on_device_removed), self);
+}
+
+/* ---- start ---- */
+
+static gboolean
+send_trigger (DevbgInstance *self, GError **error)
+{
+  DevbgChannelMessage msg = {
+    .type = DEVBG_CHANNEL_MSG_TRIGGER,
+    .instance_id = self->record.instance_id,
+    .task_id = self->record.task_id,
+    .entry_point = self->record.entry_point,
+    .device_id = self->record.device_id,
+    .arguments = self->arguments,
+    .expected_duration_ms = self->expected_duration_ms,
+    .trigger_type = self->record.trigger,
+  };
+
+  return devbg_channel_send (self->channel_fd, &msg, error);
+}
+
+gboolean
+devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
+{
+  int pair[2] = { -1, -1 };
+  const char *argv[] = { self->executable, self->record.entry_point, NULL };
+  g_autoptr(GArray) groups = NULL;
+  g_autoptr(GError) local_error = NULL;
+  struct passwd *pw;
+  DevbgSpawnOptions options = { 0 };
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (self->state == DEVBG_INSTANCE_STARTING, FALSE);
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+    {
+      int err = errno;
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "cannot make the control channel: %s",
+                   g_strerror (err));
+      goto out;
+    }
+
+  /* The app's user and its groups; a uid with no passwd entry gets its
+   * primary gid alone. */
+  pw = getpwuid (self->record.uid);
+  if (pw == NULL || !devbg_spawn_lookup_groups (pw->pw_name, self->gid, &groups, &local_error))
+    {
+      groups = g_array_new (FALSE, FALSE, sizeof (gid_t));
+      g_array_append_val (groups, self->gid);
+    }
+
+  options.executable = self->executable;
+  options.argv = argv;
+  options.uid = self->record.uid;
+  options.gid = self->gid;
+  options.groups = (const gid_t *) groups->data;
+  options.n_groups = groups->len;
+  options.device_fd = device_fd;
+  options.channel_fd = pair[1];
+  options.stdout_fd = self->log_fd;
+  options.stderr_fd = self->log_fd;
+  options.instance_id = self->record.instance_id;
+  options.nice = DEVBG_SPAWN_DEFAULT_NICE;
+  options.sched = DEVBG_SPAWN_SCHED_BATCH;
+  options.cgroup_parent = self->cgroup_parent;
+  options.cpu_weight = 10;
+
+  self->process = devbg_spawn_task (&options, error);
+  if (self->process == NULL)
+    goto out;
+  close (pair[1]);
+  pair[1] = -1;
+  self->channel_fd = pair[0];
+  pair[0] = -1;
+  g_unix_set_fd_nonblocking (self->channel_fd, TRUE, NULL);
+
+  self->record.pid = self->process->pid;
+  self->record.pid_start = devbg_process_start_time (self->process->pid);
+  self->record.cgroup = g_strdup (self->process->cgroup_path);
+  self->state = DEVBG_INSTANCE_RUNNING;
+  self->child_watch = g_child_watch_add (self->process->pid, on_child_exit, self);
+  self->channel_watch = g_unix_fd_add (self->channel_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                       on_channel, self);
+  if (!send_trigger (self, &local_error))
+    fail (self, "cannot send the trigger details: %s", local_error->message);
+  self->device = devbg_devices_lookup (self->devices, self->record.device_id);
+  if (self->device != NULL)
+    g_object_ref (self->device);
+  start_policies (self);
+  ok = TRUE;
+
+out:
+  if (device_fd >= 0)
+    close (device_fd);
+  if (pair[0] >= 0)
+    close (pair[0]);
+  if (pair[1] >= 0)
+    close (pair[1]);
+  return ok;
+}
+
+/* ---- object ---- */
+
+DevbgInstance *
+devbg_instance_new (const DevbgInstanceRecord *record, const DevbgInstanceSpec *spec)
+{
+  DevbgInstance *self = g_object_new (DEVBG_TYPE_INSTANCE, NULL);
+  DevbgInstanceRecord *r = &self->record;
+
+  r->instance_id = g_strdup (record->instance_id);
+  r->task_id = g_strdup (record->task_id);
+  r->app_id = g_strdup (record->app_id);
+  r->name = g_strdup (record->name);
+  r->entry_point = g_strdup (record->entry_point);
+  r->trigger = record->trigger;
+  r->device_id = g_strdup (record->device_id);
+  r->uid = record->uid;
+  r->started_us = g_get_real_time ();
+  self->config = spec->config;
+  self->devices = g_object_ref (spec->devices);
+  self->executable = g_strdup (spec->executable);
+  self->arguments = g_strdup (spec->arguments);
+  self->expected_duration_ms = spec->expected_duration_ms;
+  self->gid = spec->gid;
+  self->owner = g_strdup (spec->owner);
+  self->cgroup_parent = g_strdup (spec->cgroup_parent);
+  self->cpu_mhz = spec->cpu_mhz;
+  self->log_fd = spec->log_fd;
+  return self;
+}
+
+const DevbgInstanceRecord *devbg_instance_get_record (DevbgInstance *self) { return &self->record; }
+DevbgInstanceState devbg_instance_get_state (DevbgInstance *self) { return self->state; }
+guint32 devbg_instance_get_progress (DevbgInstance *self) { return self->progress; }
+const char *devbg_instance_get_owner (DevbgInstance *self) { return self->owner; }
+gboolean devbg_instance_get_detached (DevbgInstance *self) { return self->detached; }
+void devbg_instance_set_detached (DevbgInstance *self) { self->detached = TRUE; }
+
+const char *
+devbg_instance_get_cancel_reason (DevbgInstance *self)
+{
+  return self->canceled ? devbg_cancel_reason_to_string (self->cancel_reason) : "";
+}
+
+static void
+devbg_instance_dispose (GObject *object)
+{
+  DevbgInstance *self = DEVBG_INSTANCE (object);
+
+  /* An instance is only dropped once finished; should one be dropped
+   * running, its processes must not outlive it. */
+  if (self->state != DEVBG_INSTANCE_FINISHED && self->process != NULL)
+    kill_tree (self);
+  clear_timers (self);
+  close_channel (self);
+  g_clear_handle_id (&self->child_watch, g_source_remove);
+  g_clear_handle_id (&self->progress_idle, g_source_remove);
+  g_clear_object (&self->device);
+  g_clear_object (&self->devices);
+  G_OBJECT_CLASS (devbg_instance_parent_class)->dispose (object);
+}
+
+static void
+devbg_instance_finalize (GObject *object)
+{
+  DevbgInstance *self = DEVBG_INSTANCE (object);
+  DevbgInstanceRecord *r = &self->record;
+
+  g_free (r->instance_id);
+  g_free (r->task_id);
+  g_free (r->app_id);
+  g_free (r->name);
+  g_free (r->entry_point);
+  g_free (r->device_id);
+  g_free (r->cgroup);
+  g_free (r->error);
+  g_free (r->cancel_reason);
+  g_clear_pointer (&self->process, devbg_task_process_free);
+  g_free (self->executable);
+  g_free (self->arguments);
+  g_free (self->owner);
+  g_free (self->cgroup_parent);
+  g_free (self->completed_error);
+  g_free (self->failure);
+  g_free (self->cancel_detail);
+  G_OBJECT_CLASS (devbg_instance_parent_class)->finalize (object);
+}
+
+static void
+devbg_instance_class_init (DevbgInstanceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = devbg_instance_dispose;
+  object_class->finalize = devbg_instance_finalize;
+  signals[SIGNAL_PROGRESS] = g_signal_new ("progress", G_TYPE_FROM_CLASS (klass),
+                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                           G_TYPE_NONE, 1, G_TYPE_UINT);
+  signals[SIGNAL_FINISHED] = g_signal_new ("finished", G_TYPE_FROM_CLASS (klass),
+                                           G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                           G_TYPE_NONE, 0);
+}
+
+static void
+devbg_instance_init (DevbgInstance *self)
+{
+  self->channel_fd = -1;
+  self->log_fd = -1;
+  self->state = DEVBG_INSTANCE_STARTING;
+}

@@ -1,0 +1,650 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbg-runtime.h"
+
+#include <pwd.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <unistd.h>
+#include <string.h>
+
+#include "devbg-error.h"
+#include "devbg-spawn.h"
+
+#define MAX_ACK_IDS 1024
+
+struct _DevbgRuntime {
+  GObject            parent;
+  const DevbgConfig *config;
+  DevbgStore        *store;
+  DevbgDevices      *devices;
+  GDBusConnection   *connection;
+  char              *object_path;
+  char              *interface;
+  double             cpu_mhz;
+  GHashTable        *instances;    /* instance ID -> DevbgInstance */
+  GHashTable        *owner_watches; /* instance ID -> watch ID of its owner's name */
+  GHashTable        *listeners;    /* unique name -> app ID */
+  GHashTable        *listener_watches; /* unique name -> watch ID */
+};
+
+G_DEFINE_TYPE (DevbgRuntime, devbg_runtime, G_TYPE_OBJECT)
+
+void
+devbg_request_outcome_clear (DevbgRequestOutcome *outcome)
+{
+  g_clear_pointer (&outcome->instance_id, g_free);
+  g_clear_pointer (&outcome->detail, g_free);
+}
+
+/* This CPU's clock for the liveness floor's scaling: /proc/cpuinfo's first
+ * "cpu MHz", or 0 (no scaling) where it does not say. */
+static double
+read_cpu_mhz (void)
+{
+  g_autofree char *text = NULL;
+  const char *p;
+
+  if (!g_file_get_contents ("/proc/cpuinfo", &text, NULL, NULL) ||
+      (p = strstr (text, "cpu MHz")) == NULL || (p = strchr (p, ':')) == NULL)
+    return 0;
+  return g_ascii_strtod (p + 1, NULL);
+}
+
+/* An app sees its own instances only, whoever runs it: one app never sees
+ * another's. Programs that are no app (devbgctl in the user's shell) see
+ * the instances that run as their user, and root sees all: the person at
+ * the computer can see and cancel what runs on their behalf. */
+gboolean
+devbg_runtime_may_see (const DevbgCaller *caller, const DevbgInstanceRecord *record)
+{
+  if (caller->app_id != NULL)
+    return strcmp (caller->app_id, record->app_id) == 0;
+  return caller->uid == 0 || caller->uid == record->uid;
+}
+
+/* ---- events to the app ---- */
+
+static void
+emit_to_app (DevbgRuntime *self, const char *app_id, const char *signal, GVariant *params)
+{
+  GHashTableIter iter;
+  gpointer name, listener_app;
+
+  g_variant_ref_sink (params);
+  g_hash_table_iter_init (&iter, self->listeners);
+  while (g_hash_table_iter_next (&iter, &name, &listener_app))
+    if (strcmp (listener_app, app_id) == 0)
+      g_dbus_connection_emit_signal (self->connection, name, self->object_path, self->interface,
+                                     signal, params, NULL);
+  g_variant_unref (params);
+}
+
+static void
+on_instance_progress (DevbgInstance *instance, guint progress, gpointer user_data)
+{
+  DevbgRuntime *self = user_data;
+  const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
+
+  emit_to_app (self, r->app_id, "Progress",
+               g_variant_new ("(ssu)", r->task_id, r->instance_id, progress));
+}
+
+static void
+forget_instance (DevbgRuntime *self, const char *instance_id)
+{
+  guint watch = GPOINTER_TO_UINT (g_hash_table_lookup (self->owner_watches, instance_id));
+
+  if (watch != 0)
+    g_bus_unwatch_name (watch);
+  g_hash_table_remove (self->owner_watches, instance_id);
+  g_hash_table_remove (self->instances, instance_id);
+}
+
+/* The one completion of an instance: durable first, then told. */
+static void
+complete (DevbgRuntime *self, const DevbgInstanceRecord *r)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *event_id = g_uuid_string_random ();
+  DevbgEventRecord ev = {
+    .event_id = event_id, .app_id = r->app_id, .task_id = r->task_id,
+    .instance_id = r->instance_id, .success = r->success, .error = r->error,
+    .cancel_reason = r->cancel_reason, .finished_us = r->finished_us,
+  };
+
+  if (!devbg_store_finish_instance (self->store, r, &ev, &error))
+    g_critical ("instance %s: cannot store its completion: %s", r->instance_id, error->message);
+  emit_to_app (self, r->app_id, "Completed",
+               g_variant_new ("(sssbssx)", event_id, r->task_id, r->instance_id, r->success,
+                              r->error, r->cancel_reason, r->finished_us));
+}
+
+static void
+on_instance_finished (DevbgInstance *instance, gpointer user_data)
+{
+  DevbgRuntime *self = user_data;
+  g_autofree char *id = g_strdup (devbg_instance_get_record (instance)->instance_id);
+
+  /* A start that failed never reached the store and is not an instance
+   * the app was told about; only running ones complete. */
+  if (devbg_instance_get_record (instance)->pid != 0)
+    complete (self, devbg_instance_get_record (instance));
+  g_signal_handlers_disconnect_by_data (instance, self);
+  forget_instance (self, id);
+}
+
+static void
+on_owner_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  DevbgRuntime *self = user_data;
+  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  (void) connection;
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (strcmp (devbg_instance_get_owner (value), name) == 0 && !devbg_instance_get_detached (value))
+      g_ptr_array_add (gone, g_object_ref (value));
+  for (guint i = 0; i < gone->len; i++)
+    devbg_instance_cancel (g_ptr_array_index (gone, i), DEVBG_CANCEL_TERMINATING,
+                           "the app exited");
+}
+
+/* ---- request ---- */
+
+typedef struct {
+  DevbgInstance *instance;
+  DevbgRequestOutcome outcome;
+} RequestData;
+
+static void
+request_data_free (RequestData *data)
+{
+  g_clear_object (&data->instance);
+  devbg_request_outcome_clear (&data->outcome);
+  g_free (data);
+}
+
+static void
+deny (GTask *task, DevbgTriggerResult result, const char *reason, char *detail)
+{
+  RequestData *data = g_task_get_task_data (task);
+
+  data->outcome.result = result;
+  data->outcome.reason = reason;
+  data->outcome.detail = detail;
+  g_info ("request denied (%s): %s", reason, detail);
+  g_task_return_boolean (task, TRUE);
+}
+
+static DevbgInstance *
+running_instance_of (DevbgRuntime *self, const char *app_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (strcmp (devbg_instance_get_record (value)->app_id, app_id) == 0)
+      return value;
+  return NULL;
+}
+
+static void
+on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  DevbgRuntime *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+  DevbgInstance *instance = data->instance;
+  const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
+  g_autofree char *id = g_strdup (r->instance_id);
+  g_autoptr(GError) error = NULL;
+  int fd;
+
+  fd = devbg_devices_open_finish (DEVBG_DEVICES (source), res, &error);
+  if (fd < 0)
+    {
+      forget_instance (self, id);
+      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "device-not-accessible",
+            g_strdup_printf ("cannot open device %s: %s", r->device_id, error->message));
+      return;
+    }
+  if (devbg_instance_get_state (instance) != DEVBG_INSTANCE_STARTING)
+    {
+      close (fd);
+      forget_instance (self, id);
+      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "canceled",
+            g_strdup ("the registration was removed while the request was made"));
+      return;
+    }
+  if (!devbg_instance_start (instance, fd, &error))
+    {
+      forget_instance (self, id);
+      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "spawn-failed",
+            g_strdup_printf ("cannot start the task: %s", error->message));
+      return;
+    }
+  /* Recorded as running before the app hears "allowed": a crash from now
+   * on is found at the next start, and the app gets its completion. */
+  if (!devbg_store_add_instance (self->store, r, &error))
+    {
+      g_critical ("instance %s: %s", id, error->message);
+      devbg_instance_terminate (instance, DEVBG_CANCEL_SYSTEM_POLICY, "devbgd cannot record it");
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  data->outcome.result = DEVBG_RESULT_ALLOWED;
+  data->outcome.reason = "allowed";
+  data->outcome.instance_id = g_strdup (id);
+  data->outcome.detail = g_strdup_printf ("started pid %d", (int) r->pid);
+  g_info ("instance %s of %s (%s on %s) started as pid %d", id, r->app_id, r->entry_point,
+          r->device_id, (int) r->pid);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
+                             const DevbgRequest *request, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
+  RequestData *data = g_new0 (RequestData, 1);
+  DevbgInstance *running;
+  DevbgDevice *device;
+  struct passwd *pw;
+  g_autofree char *instance_id = NULL;
+  DevbgInstanceRecord record = { 0 };
+  DevbgInstanceSpec spec = { 0 };
+
+  g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
+
+  if (request->trigger == DEVBG_TRIGGER_SERVICING &&
+      request->expected_duration_s >= self->config->max_expected_duration)
+    {
+      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "estimate-too-long",
+            g_strdup_printf ("the expected duration %u s is not under %g s",
+                             request->expected_duration_s, self->config->max_expected_duration));
+      return;
+    }
+  running = running_instance_of (self, caller->app_id);
+  if (running != NULL)
+    {
+      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "already-running",
+            g_strdup_printf ("app %s already runs instance %s; one device task at a time",
+                             caller->app_id, devbg_instance_get_record (running)->instance_id));
+      return;
+    }
+  device = devbg_devices_lookup (self->devices, request->device_id);
+  if (device == NULL)
+    {
+      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "no-such-device",
+            g_strdup_printf ("no device %s is attached", request->device_id));
+      return;
+    }
+  if (!devbg_config_protocol_allowed (self->config, request->trigger,
+                                      devbg_device_get_protocol (device)))
+    {
+      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "protocol-not-supported",
+            g_strdup_printf ("a %s task may not use a %s device",
+                             devbg_trigger_type_to_string (request->trigger),
+                             devbg_protocol_to_string (devbg_device_get_protocol (device))));
+      return;
+    }
+
+  instance_id = g_uuid_string_random ();
+  record.instance_id = instance_id;
+  record.task_id = (char *) request->task_id;
+  record.app_id = (char *) caller->app_id;
+  record.name = (char *) request->name;
+  record.entry_point = (char *) request->entry_point;
+  record.trigger = request->trigger;
+  record.device_id = (char *) request->device_id;
+  record.uid = caller->uid;
+  pw = getpwuid (caller->uid);
+  spec.config = self->config;
+  spec.devices = self->devices;
+  spec.executable = request->executable;
+  spec.arguments = request->arguments;
+  spec.expected_duration_ms = (guint64) request->expected_duration_s * 1000;
+  spec.gid = pw != NULL ? pw->pw_gid : (gid_t) caller->uid;
+  spec.owner = caller->sender;
+  spec.cgroup_parent = NULL;
+  spec.cpu_mhz = self->cpu_mhz;
+  spec.log_fd = -1;
+
+  data->instance = devbg_instance_new (&record, &spec);
+  /* In the table from now: a second request sees it, an unregister can
+   * cancel it while the device opens. */
+  g_hash_table_insert (self->instances, g_strdup (instance_id), g_object_ref (data->instance));
+  g_signal_connect (data->instance, "progress", G_CALLBACK (on_instance_progress), self);
+  g_signal_connect (data->instance, "finished", G_CALLBACK (on_instance_finished), self);
+  g_hash_table_insert (self->owner_watches, g_strdup (instance_id),
+                       GUINT_TO_POINTER (g_bus_watch_name_on_connection (
+                         self->connection, caller->sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                         NULL, on_owner_vanished, self, NULL)));
+  devbg_devices_open_async (self->devices, device, NULL, on_device_opened, g_steal_pointer (&task));
+}
+
+gboolean
+devbg_runtime_request_finish (DevbgRuntime *self, GAsyncResult *result,
+                              DevbgRequestOutcome *outcome, GError **error)
+{
+  RequestData *data = g_task_get_task_data (G_TASK (result));
+
+  (void) self;
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return FALSE;
+  *outcome = data->outcome;
+  data->outcome.instance_id = NULL;
+  data->outcome.detail = NULL;
+  return TRUE;
+}
+
+/* ---- listeners and events ---- */
+
+static void
+on_listener_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  DevbgRuntime *self = user_data;
+  guint watch = GPOINTER_TO_UINT (g_hash_table_lookup (self->listener_watches, name));
+
+  (void) connection;
+  g_hash_table_remove (self->listeners, name);
+  g_hash_table_remove (self->listener_watches, name);
+  if (watch != 0)
+    g_bus_unwatch_name (watch);
+}
+
+GPtrArray *
+devbg_runtime_watch_events (DevbgRuntime *self, const DevbgCaller *caller, GError **error)
+{
+  if (!g_hash_table_contains (self->listeners, caller->sender))
+    {
+      g_hash_table_insert (self->listeners, g_strdup (caller->sender), g_strdup (caller->app_id));
+      g_hash_table_insert (self->listener_watches, g_strdup (caller->sender),
+                           GUINT_TO_POINTER (g_bus_watch_name_on_connection (
+                             self->connection, caller->sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                             NULL, on_listener_vanished, self, NULL)));
+    }
+  return devbg_store_list_events (self->store, caller->app_id, error);
+}
+
+gboolean
+devbg_runtime_acknowledge (DevbgRuntime *self, const DevbgCaller *caller,
+                           const char *const *event_ids, GError **error)
+{
+  guint n = 0;
+
+  for (const char *const *id = event_ids; *id != NULL; id++, n++)
+    if (!g_uuid_string_is_valid (*id))
+      {
+        g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                     "event ID '%.64s' is not a UUID", *id);
+        return FALSE;
+      }
+  if (n > MAX_ACK_IDS)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "at most %d event IDs in one call (got %u)", MAX_ACK_IDS, n);
+      return FALSE;
+    }
+  return devbg_store_ack_events (self->store, caller->app_id, event_ids, error);
+}
+
+/* ---- control of running instances ---- */
+
+static DevbgInstance *
+visible_instance (DevbgRuntime *self, const DevbgCaller *caller, const char *instance_id,
+                  gboolean own_app_only, GError **error)
+{
+  DevbgInstance *instance = g_hash_table_lookup (self->instances, instance_id);
+  const DevbgInstanceRecord *r = instance ? devbg_instance_get_record (instance) : NULL;
+
+  /* Another app's instance is as absent as a nonexistent one. */
+  if (r == NULL ||
+      (own_app_only ? g_strcmp0 (caller->app_id, r->app_id) != 0 : !devbg_runtime_may_see (caller, r)))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_TASK,
+                   "no running instance %s%s", instance_id,
+                   own_app_only ? " of this app" : " that the caller may see");
+      return NULL;
+    }
+  return instance;
+}
+
+gboolean
+devbg_runtime_detach (DevbgRuntime *self, const DevbgCaller *caller, const char *instance_id,
+                      GError **error)
+{
+  DevbgInstance *instance = visible_instance (self, caller, instance_id, TRUE, error);
+
+  if (instance == NULL)
+    return FALSE;
+  devbg_instance_set_detached (instance);
+  g_info ("instance %s detached from its app", instance_id);
+  return TRUE;
+}
+
+gboolean
+devbg_runtime_cancel (DevbgRuntime *self, const DevbgCaller *caller, const char *instance_id,
+                      GError **error)
+{
+  DevbgInstance *instance = visible_instance (self, caller, instance_id, FALSE, error);
+  g_autofree char *detail = NULL;
+
+  if (instance == NULL)
+    return FALSE;
+  detail = caller->app_id != NULL && strcmp (caller->app_id, devbg_instance_get_record (instance)->app_id) == 0
+             ? g_strdup ("canceled by the app")
+             : g_strdup_printf ("canceled by uid %u", (unsigned) caller->uid);
+  devbg_instance_cancel (instance, DEVBG_CANCEL_ABORT, detail);
+  return TRUE;
+}
+
+void
+devbg_runtime_cancel_task (DevbgRuntime *self, const char *app_id, const char *task_id)
+{
+  g_autoptr(GPtrArray) hit = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const DevbgInstanceRecord *r = devbg_instance_get_record (value);
+      if (strcmp (r->app_id, app_id) == 0 && strcmp (r->task_id, task_id) == 0)
+        g_ptr_array_add (hit, g_object_ref (value));
+    }
+  for (guint i = 0; i < hit->len; i++)
+    devbg_instance_cancel (g_ptr_array_index (hit, i), DEVBG_CANCEL_ABORT,
+                           "the app unregistered the task");
+}
+
+GPtrArray *
+devbg_runtime_list (DevbgRuntime *self, const DevbgCaller *caller)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (devbg_runtime_may_see (caller, devbg_instance_get_record (value)))
+      g_ptr_array_add (out, g_object_ref (value));
+  return out;
+}
+
+guint
+devbg_runtime_count (DevbgRuntime *self)
+{
+  return g_hash_table_size (self->instances);
+}
+
+/* ---- recovery and shutdown ---- */
+
+static void
+end_leftover (DevbgRuntime *self, DevbgInstanceRecord *rec)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *event_id = g_uuid_string_random ();
+  DevbgEventRecord ev = { 0 };
+
+  if (rec->cgroup != NULL && *rec->cgroup != '\0' && g_file_test (rec->cgroup, G_FILE_TEST_IS_DIR))
+    {
+      if (!devbg_cgroup_kill (rec->cgroup, &error))
+        g_warning ("leftover instance %s: %s", rec->instance_id, error->message);
+      g_clear_error (&error);
+    }
+  /* Only the very process devbgd started: a reused pid has another start
+   * time. The task led its own process group. */
+  if (rec->pid > 0 && rec->pid_start != 0 && devbg_process_start_time (rec->pid) == rec->pid_start)
+    {
+      kill (-rec->pid, SIGKILL);
+      kill (rec->pid, SIGKILL);
+    }
+  if (rec->cgroup != NULL && *rec->cgroup != '\0')
+    g_rmdir (rec->cgroup);
+
+  rec->finished_us = g_get_real_time ();
+  rec->success = FALSE;
+  g_free (rec->error);
+  rec->error = g_strdup ("canceled (terminating): devbgd stopped while the task ran; "
+                         "it was ended when devbgd started again");
+  g_free (rec->cancel_reason);
+  rec->cancel_reason = g_strdup (devbg_cancel_reason_to_string (DEVBG_CANCEL_TERMINATING));
+  ev = (DevbgEventRecord) {
+    .event_id = event_id, .app_id = rec->app_id, .task_id = rec->task_id,
+    .instance_id = rec->instance_id, .success = FALSE, .error = rec->error,
+    .cancel_reason = rec->cancel_reason, .finished_us = rec->finished_us,
+  };
+  if (!devbg_store_finish_instance (self->store, rec, &ev, &error))
+    g_critical ("leftover instance %s: %s", rec->instance_id, error->message);
+  else
+    g_warning ("ended instance %s of %s left running by a previous devbgd", rec->instance_id,
+               rec->app_id);
+}
+
+void
+devbg_runtime_recover (DevbgRuntime *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) left = devbg_store_list_instances (self->store, &error);
+  g_autofree char *parent = devbg_cgroup_default_parent ();
+
+  if (left == NULL)
+    {
+      g_critical ("cannot read the instances left running: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < left->len; i++)
+    end_leftover (self, g_ptr_array_index (left, i));
+
+  /* A crash between the spawn and its record leaves a cgroup and no row. */
+  if (parent != NULL)
+    {
+      g_autoptr(GPtrArray) ids = devbg_cgroup_list_instances (parent, NULL);
+      for (guint i = 0; ids != NULL && i < ids->len; i++)
+        {
+          g_autofree char *path = g_strdup_printf ("%s/instance-%s", parent,
+                                                   (const char *) g_ptr_array_index (ids, i));
+          g_warning ("killing unrecorded task cgroup %s", path);
+          devbg_cgroup_kill (path, NULL);
+          g_rmdir (path);
+        }
+    }
+}
+
+void
+devbg_runtime_shutdown (DevbgRuntime *self)
+{
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  /* Terminating one removes it from the table: iterate over a copy. */
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (all, g_object_ref (value));
+  for (guint i = 0; i < all->len; i++)
+    devbg_instance_terminate (g_ptr_array_index (all, i), DEVBG_CANCEL_TERMINATING,
+                              "devbgd is stopping");
+}
+
+/* ---- object ---- */
+
+DevbgRuntime *
+devbg_runtime_new (const DevbgConfig *config, DevbgStore *store, DevbgDevices *devices,
+                   GDBusConnection *connection, const char *object_path, const char *interface)
+{
+  DevbgRuntime *self = g_object_new (DEVBG_TYPE_RUNTIME, NULL);
+
+  self->config = config;
+  self->store = g_object_ref (store);
+  self->devices = g_object_ref (devices);
+  self->connection = g_object_ref (connection);
+  self->object_path = g_strdup (object_path);
+  self->interface = g_strdup (interface);
+  self->cpu_mhz = read_cpu_mhz ();
+  return self;
+}
+
+static void
+unwatch_all (GHashTable *watches)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, watches);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_bus_unwatch_name (GPOINTER_TO_UINT (value));
+  g_hash_table_remove_all (watches);
+}
+
+static void
+devbg_runtime_dispose (GObject *object)
+{
+  DevbgRuntime *self = DEVBG_RUNTIME (object);
+
+  if (self->instances != NULL)
+    devbg_runtime_shutdown (self);
+  unwatch_all (self->owner_watches);
+  unwatch_all (self->listener_watches);
+  g_clear_pointer (&self->instances, g_hash_table_unref);
+  g_clear_object (&self->store);
+  g_clear_object (&self->devices);
+  g_clear_object (&self->connection);
+  G_OBJECT_CLASS (devbg_runtime_parent_class)->dispose (object);
+}
+
+static void
+devbg_runtime_finalize (GObject *object)
+{
+  DevbgRuntime *self = DEVBG_RUNTIME (object);
+
+  g_hash_table_unref (self->owner_watches);
+  g_hash_table_unref (self->listeners);
+  g_hash_table_unref (self->listener_watches);
+  g_free (self->object_path);
+  g_free (self->interface);
+  G_OBJECT_CLASS (devbg_runtime_parent_class)->finalize (object);
+}
+
+static void
+devbg_runtime_class_init (DevbgRuntimeClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = devbg_runtime_dispose;
+  G_OBJECT_CLASS (klass)->finalize = devbg_runtime_finalize;
+}
+
+static void
+devbg_runtime_init (DevbgRuntime *self)
+{
+  self->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->owner_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->listeners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->listener_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}

@@ -1,0 +1,107 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * DevbgRuntime: the running task instances of all apps, the apps' event
+ * listeners, and the durable completion events. devbg-daemon.c turns D-Bus
+ * calls into these calls; this file knows nothing of GVariant arguments.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "devbg-config.h"
+#include "devbg-devices.h"
+#include "devbg-instance.h"
+#include "devbg-store.h"
+
+G_BEGIN_DECLS
+
+#define DEVBG_TYPE_RUNTIME (devbg_runtime_get_type ())
+G_DECLARE_FINAL_TYPE (DevbgRuntime, devbg_runtime, DEVBG, RUNTIME, GObject)
+
+/* Who asks, as the bus and devbg-identity.c established. */
+typedef struct {
+  const char *sender; /* unique bus name */
+  const char *app_id; /* NULL for a non-app (devbgctl, an admin) */
+  uid_t       uid;
+} DevbgCaller;
+
+typedef struct {
+  const char      *task_id;
+  const char      *name;
+  const char      *entry_point;
+  const char      *executable;
+  DevbgTriggerType trigger;
+  const char      *device_id;
+  const char      *arguments;
+  guint            expected_duration_s;
+} DevbgRequest;
+
+typedef struct {
+  DevbgTriggerResult result;
+  const char        *reason;      /* static string */
+  char              *instance_id; /* when allowed */
+  char              *detail;      /* a sentence for logs and developers */
+} DevbgRequestOutcome;
+
+void devbg_request_outcome_clear (DevbgRequestOutcome *outcome);
+
+DevbgRuntime *devbg_runtime_new (const DevbgConfig *config,
+                                 DevbgStore        *store,
+                                 DevbgDevices      *devices,
+                                 GDBusConnection   *connection,
+                                 const char        *object_path,
+                                 const char        *interface);
+
+/* Ends what a previous devbgd left running (it died or was killed):
+ * kills their processes and queues their completion events. */
+void devbg_runtime_recover (DevbgRuntime *runtime);
+
+/* Runs the runtime's own request checks, opens the device and starts the
+ * task. */
+void devbg_runtime_request_async (DevbgRuntime        *runtime,
+                                  const DevbgCaller   *caller,
+                                  const DevbgRequest  *request,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data);
+gboolean devbg_runtime_request_finish (DevbgRuntime        *runtime,
+                                       GAsyncResult        *result,
+                                       DevbgRequestOutcome *outcome,
+                                       GError             **error);
+
+/* The caller's connection receives its app's Progress and Completed
+ * signals from now on; returns the app's pending events. */
+GPtrArray *devbg_runtime_watch_events (DevbgRuntime      *runtime,
+                                       const DevbgCaller *caller,
+                                       GError           **error);
+gboolean   devbg_runtime_acknowledge (DevbgRuntime      *runtime,
+                                      const DevbgCaller *caller,
+                                      const char *const *event_ids,
+                                      GError           **error);
+
+gboolean   devbg_runtime_detach (DevbgRuntime      *runtime,
+                                 const DevbgCaller *caller,
+                                 const char        *instance_id,
+                                 GError           **error);
+gboolean   devbg_runtime_cancel (DevbgRuntime      *runtime,
+                                 const DevbgCaller *caller,
+                                 const char        *instance_id,
+                                 GError           **error);
+
+/* Unregister(cancel_task=TRUE): cancels @task_id's running instances. */
+void       devbg_runtime_cancel_task (DevbgRuntime *runtime,
+                                      const char   *app_id,
+                                      const char   *task_id);
+
+/* The running instances the caller may see (new references). */
+GPtrArray *devbg_runtime_list (DevbgRuntime      *runtime,
+                               const DevbgCaller *caller);
+gboolean   devbg_runtime_may_see (const DevbgCaller         *caller,
+                                  const DevbgInstanceRecord *record);
+
+guint      devbg_runtime_count (DevbgRuntime *runtime);
+
+/* The service stops: every instance is ended now, its completion stored. */
+void       devbg_runtime_shutdown (DevbgRuntime *runtime);
+
+G_END_DECLS

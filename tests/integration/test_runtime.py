@@ -1,0 +1,366 @@
+# devbg: device background tasks for Linux
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The task runtime against the real devbgd, devbg-sim's devices and the
+test task (tests/helpers/devbg-test-task.c): requests, task processes,
+every cancel reason, events and their delivery after a reconnect or a
+restart of the service."""
+import os
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from devbgtest import (DevbgTestCase, DevbgSim, TestApp, manifest_xml, wait_for, BUILD_DIR)
+
+TEST_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-test-task')
+APP_A = 'org.devbg.test.AppA'
+APP_B = 'org.devbg.test.AppB'
+BAND = 'virtual-B0A1-0000'
+DOCK = 'virtual-D0C1-0000'
+ENTRY_POINTS = ['Test.Progress', 'Test.Fail', 'Test.IgnoreCancel', 'Test.Idle', 'Test.Exit',
+                'Test.Io', 'Test.ReportFds', 'Test.Garbage']
+ERR = 'org.devbg.Devbg1.Error.'
+NOBODY = 65534
+
+
+def parse(lines):
+    """The test client's event lines, as (kind, fields)."""
+    out = []
+    for line in lines:
+        kind, _, rest = line.partition(' ')
+        fields = {'COMPLETED': 4, 'PENDING': 5}.get(kind)
+        out.append((kind, rest.split(' ', fields) if fields else rest.split()))
+    return out
+
+
+class RuntimeBase(DevbgTestCase):
+    config = ('[Service]\nEnableVirtualBackend=true\n'
+              '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=100\n')
+
+    def setUp(self):
+        super().setUp()
+        self.sim = DevbgSim(self.bus, self.tmpdir).start()
+        self.addCleanup(self.sim.stop)
+        tasks = os.path.join(self.tmpdir, 'tasks')
+        os.makedirs(tasks)
+        os.chmod(tasks, 0o755)
+        self.task_exe = os.path.join(tasks, 'devbg-test-task')
+        shutil.copy2(TEST_TASK, self.task_exe)
+        # A task that speaks nonsense on its control channel.
+        self.garbage_exe = os.path.join(tasks, 'garbage-task')
+        with open(self.garbage_exe, 'w') as f:
+            f.write('#!/bin/sh\nprintf "this is not a channel message" >&4\nexec sleep 30\n')
+        os.chmod(self.garbage_exe, 0o755)
+        self.reports = os.path.join(self.tmpdir, 'reports')
+        os.makedirs(self.reports)
+        os.chmod(self.reports, 0o777)
+        self.app_a = TestApp(self.tmpdir, 'app-a')
+        self.app_b = TestApp(self.tmpdir, 'app-b')
+        eps = [(ep, ['deviceUse', 'deviceServicing'],
+                self.garbage_exe if ep == 'Test.Garbage' else self.task_exe) for ep in ENTRY_POINTS]
+        self.devbgd.write_manifest('a.xml', manifest_xml(APP_A, self.app_a.path, eps))
+        self.devbgd.write_manifest('b.xml', manifest_xml(APP_B, self.app_b.path, eps))
+        self.devbgd.start()
+        wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
+
+    # ---- helpers ----
+
+    def register(self, app, ep, trigger='use', user=None):
+        return app.ok(self.bus, 'register', ep.lower(), ep, trigger, user=user)[0].split()[1]
+
+    def run_task(self, app, ep, args='', device=BAND, trigger='use', duration=0, flags=(), user=None):
+        tid = self.register(app, ep, trigger, user=user)
+        return tid, parse(app.run(self.bus, 'run', tid, device, args, duration, *flags, user=user))
+
+    def start_background(self, app, ep, args='', device=BAND, trigger='use', flags=(), user=None):
+        """Runs `run` in the background; returns (process, task ID, instance ID)."""
+        tid = self.register(app, ep, trigger, user=user)
+        cmd = [app.path, 'run', tid, device, args, '0'] + list(flags)
+        if user is not None:
+            cmd = ['setpriv', '--reuid=%d' % user, '--regid=%d' % user, '--clear-groups'] + cmd
+        proc = subprocess.Popen(cmd, env=self.bus.env(), stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        line = proc.stdout.readline().split()
+        self.assertEqual(line[:3], ['RESULT', '0', 'allowed'], line)
+        return proc, tid, line[3]
+
+    def finish_background(self, proc):
+        out, _ = proc.communicate(timeout=30)
+        return parse(out.splitlines())
+
+    @staticmethod
+    def completed(events):
+        done = [f for k, f in events if k == 'COMPLETED']
+        assert len(done) == 1, events
+        event_id, instance, success, reason, error = (done[0] + [''] * 5)[:5]
+        return {'event_id': event_id, 'instance': instance, 'success': success == '1',
+                'reason': reason, 'error': error}
+
+    def tasks(self, app):
+        out = app.ok(self.bus, 'call', 'ListTasks', '()')[0]
+        return out
+
+
+class RuntimeTest(RuntimeBase):
+    # ---- requests ----
+
+    def test_progress_and_completion_to_owner_only(self):
+        watcher = subprocess.Popen([self.app_b.path, 'watch', '3'], env=self.bus.env(),
+                                   stdout=subprocess.PIPE, text=True)
+        tid, events = self.run_task(self.app_a, 'Test.Progress', 'count=20 interval_ms=20')
+        self.assertEqual(events[0][0], 'RESULT')
+        self.assertEqual(events[0][1][:2], ['0', 'allowed'])
+        progress = [int(f[1]) for k, f in events if k == 'PROGRESS']
+        self.assertTrue(progress, events)
+        self.assertEqual(progress, sorted(progress))  # latest value, never backwards
+        self.assertEqual(progress[-1], 20)
+        done = self.completed(events)
+        self.assertTrue(done['success'], done)
+        self.assertEqual(done['reason'], '-')
+        # App B heard nothing of A's task.
+        out, _ = watcher.communicate(timeout=30)
+        self.assertEqual(out.strip(), '')
+
+    def test_task_runs_as_caller_with_two_fds_at_low_priority(self):
+        report = os.path.join(self.reports, 'fds')
+        tid, events = self.run_task(self.app_a, 'Test.ReportFds', 'path=' + report, user=NOBODY)
+        self.assertTrue(self.completed(events)['success'], events)
+        facts = dict(l.split('=', 1) for l in open(report).read().splitlines() if '=' in l)
+        self.assertEqual(facts['fds'], '0,1,2,3,4')
+        self.assertEqual(facts['uid'], str(NOBODY))
+        self.assertEqual(int(facts['nice']), 10)
+        self.assertEqual(facts['device'], BAND)
+        self.assertEqual(facts['entry_point'], 'Test.ReportFds')
+
+    def test_second_request_refused_while_one_runs(self):
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Idle')
+        _, events = self.run_task(self.app_a, 'Test.Progress')
+        self.assertEqual(events[0], ('RESULT', ['2', 'already-running', '-']))
+        # Another app may run its own.
+        _, events = self.run_task(self.app_b, 'Test.Progress', 'count=2')
+        self.assertTrue(self.completed(events)['success'])
+        self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid)
+        done = self.completed(self.finish_background(proc))
+        self.assertEqual(done['reason'], 'abort')
+
+    def test_request_refusals(self):
+        tid = self.register(self.app_a, 'Test.Progress')
+        cases = [
+            ('("not-a-uuid", "%s", "", uint32 0)' % BAND, ERR + 'InvalidArgument'),
+            ('("%s", "", "", uint32 0)' % tid, ERR + 'InvalidArgument'),
+            ('("%s", "%s", "", uint32 5)' % (tid, BAND), ERR + 'InvalidArgument'),  # use: no duration
+            ('("%s", "%s", "%s", uint32 0)' % (tid, BAND, 'x' * 16385), ERR + 'InvalidArgument'),
+            ('("00000000-0000-4000-8000-000000000000", "%s", "", uint32 0)' % BAND,
+             ERR + 'NoSuchRegistration'),
+        ]
+        for args, err in cases:
+            name, line = self.app_a.error(self.bus, 'call', 'Request', args)
+            self.assertEqual(name, err, line)
+        # Another app's task ID is no registration of this app.
+        name, _ = self.app_b.error(self.bus, 'call', 'Request', '("%s", "%s", "", uint32 0)' % (tid, BAND))
+        self.assertEqual(name, ERR + 'NoSuchRegistration')
+        out = self.app_a.ok(self.bus, 'call', 'Request', '("%s", "virtual-NOPE", "", uint32 0)' % tid)[0]
+        self.assertIn("(2, 'no-such-device', '')", out)
+        stid = self.register(self.app_a, 'Test.Progress', 'servicing')
+        out = self.app_a.ok(self.bus, 'call', 'Request', '("%s", "%s", "", uint32 1800)' % (stid, DOCK))[0]
+        self.assertIn("'estimate-too-long'", out)
+
+    # ---- how a task ends ----
+
+    def test_failing_task(self):
+        _, events = self.run_task(self.app_a, 'Test.Fail', 'message=boom')
+        done = self.completed(events)
+        self.assertFalse(done['success'])
+        self.assertIn('boom', done['error'])
+
+    def test_exit_without_completing(self):
+        _, events = self.run_task(self.app_a, 'Test.Exit', 'status=3')
+        done = self.completed(events)
+        self.assertFalse(done['success'])
+        self.assertIn('exited with status 3 without completing', done['error'])
+
+    def test_bad_channel_message_fails_task(self):
+        _, events = self.run_task(self.app_a, 'Test.Garbage')
+        done = self.completed(events)
+        self.assertFalse(done['success'])
+        self.assertIn('bad message from the task', done['error'])
+        # devbgd is fine and serves the next request.
+        _, events = self.run_task(self.app_a, 'Test.Progress', 'count=2')
+        self.assertTrue(self.completed(events)['success'])
+
+    def test_servicing_task_on_dock(self):
+        _, events = self.run_task(self.app_a, 'Test.Progress', 'count=3', device=DOCK,
+                                  trigger='servicing', duration=60)
+        self.assertTrue(self.completed(events)['success'], events)
+
+    # ---- cancel reasons ----
+
+    def test_unregister_with_cancel_aborts(self):
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Idle')
+        self.app_a.ok(self.bus, 'unregister', tid, 'cancel')
+        done = self.completed(self.finish_background(proc))
+        self.assertEqual(done['reason'], 'abort')
+        self.assertIn('unregistered', done['error'])
+
+    def test_unregister_without_cancel_lets_it_finish(self):
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Progress', 'count=10 interval_ms=50')
+        self.app_a.ok(self.bus, 'unregister', tid)
+        done = self.completed(self.finish_background(proc))
+        self.assertTrue(done['success'], done)
+
+    def test_device_removal_is_condition_loss(self):
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Io', 'count=0 interval_ms=50')
+        time.sleep(0.3)
+        self.sim.ctl('detach', 'band0')
+        done = self.completed(self.finish_background(proc))
+        self.assertEqual(done['reason'], 'condition-loss')
+        self.assertIn(BAND, done['error'])
+
+    def test_grace_period_then_kill_with_children(self):
+        proc, tid, iid = self.start_background(self.app_a, 'Test.IgnoreCancel')
+        child = None
+        for line in iter(proc.stdout.readline, ''):
+            if line.startswith('PROGRESS') and int(line.split()[2]) > 0:
+                child = int(line.split()[2])
+                break
+        self.assertIsNotNone(child)
+        os.kill(child, 0)  # alive
+        start = time.monotonic()
+        self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid)
+        done = self.completed(self.finish_background(proc))
+        self.assertGreaterEqual(time.monotonic() - start, 0.9)  # waited the grace period
+        self.assertEqual(done['reason'], 'abort')
+        wait_for(lambda: not os.path.exists('/proc/%d' % child) or
+                 open('/proc/%d/stat' % child).read().split(') ')[1][0] == 'Z',
+                 what='the child to die')
+
+    def test_app_exit_is_terminating_and_event_kept(self):
+        tid = self.register(self.app_a, 'Test.Idle')
+        lines = self.app_a.run(self.bus, 'run', tid, BAND, '', 0, 'exit-after-start')
+        self.assertTrue(lines[0].startswith('RESULT 0 allowed'), lines)
+        iid = lines[0].split()[3]
+        # The app is gone: its task is canceled; the completion waits for it.
+        events = wait_for(lambda: [e for e in parse(self.app_a.run(self.bus, 'watch', '0.2'))
+                                   if e[0] == 'PENDING'], what='the pending completion')
+        self.assertEqual(events[0][1][2], iid)
+        self.assertEqual(events[0][1][4], 'terminating')
+        # Acknowledged, it is gone for good.
+        self.assertIn('ACKED 1', self.app_a.run(self.bus, 'watch', '0.1', 'ack'))
+        r = subprocess.run([self.app_a.path, 'watch', '0.1'], env=self.bus.env(),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout), (0, ''))
+
+    def test_detached_task_outlives_its_app(self):
+        tid = self.register(self.app_a, 'Test.Idle')
+        lines = self.app_a.run(self.bus, 'run', tid, BAND, '', 0, 'detach', 'exit-after-start')
+        iid = lines[0].split()[3]
+        time.sleep(0.5)
+        self.assertIn(iid, self.tasks(self.app_a))
+        self.assertNotIn(iid, self.tasks(self.app_b))  # another app does not, same uid or not
+        self.assertNotIn(iid, self.app_b.run(self.bus, 'call', 'ListTasks', '()', user=NOBODY)[0])
+        r = self.devbgctl('--json', 'tasks')
+        self.assertIn(iid, r.stdout)  # root sees every task
+        self.devbgctl('cancel', iid)
+        events = wait_for(lambda: [e for e in parse(self.app_a.run(self.bus, 'watch', '0.2'))
+                                   if e[0] == 'PENDING'], what='the completion')
+        self.assertEqual(events[0][1][4], 'abort')
+        self.assertIn('canceled by uid 0', events[0][1][5])
+        h = self.devbgctl('--json', 'history')
+        self.assertIn(iid, h.stdout)
+
+    def test_other_app_cannot_cancel_or_detach(self):
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Idle', user=NOBODY)
+        for method in ('Cancel', 'Detach'):
+            name, _ = self.app_b.error(self.bus, 'call', method, '("%s",)' % iid)
+            self.assertEqual(name, ERR + 'NoSuchTask')
+        self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid, user=NOBODY)
+        self.assertEqual(self.completed(self.finish_background(proc))['reason'], 'abort')
+
+
+class RuntimePolicyTest(RuntimeBase):
+    """Each runtime limit, shrunk."""
+    config = ('[Service]\nEnableVirtualBackend=true\n'
+              '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=100\n'
+              'UseWallClockLimit=1\n')
+
+    def test_wall_clock_limit(self):
+        _, events = self.run_task(self.app_a, 'Test.Idle')
+        done = self.completed(events)
+        self.assertEqual(done['reason'], 'execution-time-exceeded')
+
+
+class IoPolicyTest(RuntimeBase):
+    config = ('[Service]\nEnableVirtualBackend=true\n'
+              '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=0.5\n')
+
+    def test_no_io_is_idle(self):
+        _, events = self.run_task(self.app_a, 'Test.Idle')
+        done = self.completed(events)
+        self.assertEqual(done['reason'], 'idle-task')
+        self.assertIn('no I/O', done['error'])
+
+    def test_regular_io_keeps_running(self):
+        _, events = self.run_task(self.app_a, 'Test.Io', 'count=15 interval_ms=100')
+        self.assertTrue(self.completed(events)['success'], events)
+
+    def test_servicing_needs_no_io(self):
+        _, events = self.run_task(self.app_a, 'Test.Progress', 'count=10 interval_ms=100',
+                                  device=DOCK, trigger='servicing', duration=10)
+        self.assertTrue(self.completed(events)['success'], events)
+
+
+class CpuPolicyTest(RuntimeBase):
+    config = ('[Service]\nEnableVirtualBackend=true\n'
+              '[Policy]\nCancelGracePeriod=1\nIoActivityWindow=100\n'
+              'CpuFloorMs=200\nCpuWindowUnlocked=0.5\n')
+
+    def test_cpu_floor_is_idle(self):
+        _, events = self.run_task(self.app_a, 'Test.Idle')
+        done = self.completed(events)
+        self.assertEqual(done['reason'], 'idle-task')
+        self.assertIn('CPU', done['error'])
+
+
+class ServiceLifeTest(RuntimeBase):
+    def running_pid(self, iid):
+        out = self.devbgctl('--json', 'tasks').stdout
+        import json
+        for t in json.loads(out):
+            if t['instance-id'] == iid:
+                return t['pid']
+        return None
+
+    def test_sigterm_ends_tasks_and_keeps_completion(self):
+        tid = self.register(self.app_a, 'Test.IgnoreCancel')
+        lines = self.app_a.run(self.bus, 'run', tid, BAND, '', 0, 'detach', 'exit-after-start')
+        iid = lines[0].split()[3]
+        pid = wait_for(lambda: self.running_pid(iid), what='the task pid')
+        self.assertEqual(self.devbgd.stop(), 0)
+        self.assertFalse(os.path.exists('/proc/%d' % pid) and
+                         open('/proc/%d/stat' % pid).read().split(') ')[1][0] != 'Z')
+        self.devbgd.start()
+        events = [e for e in parse(self.app_a.run(self.bus, 'watch', '0.2')) if e[0] == 'PENDING']
+        self.assertEqual(len(events), 1)
+        self.assertEqual(events[0][1][2], iid)
+        self.assertEqual(events[0][1][4], 'terminating')
+        self.assertIn('devbgd is stopping', events[0][1][5])
+
+    def test_crash_then_restart_ends_orphan_and_keeps_completion(self):
+        tid = self.register(self.app_a, 'Test.Idle')
+        lines = self.app_a.run(self.bus, 'run', tid, BAND, '', 0, 'detach', 'exit-after-start')
+        iid = lines[0].split()[3]
+        pid = wait_for(lambda: self.running_pid(iid), what='the task pid')
+        self.devbgd.kill()  # SIGKILL: no chance to clean up
+        os.kill(pid, 0)     # the orphan task still runs...
+        self.devbgd.start()
+        # ...until devbgd starts again and ends it.
+        wait_for(lambda: not os.path.exists('/proc/%d' % pid) or
+                 open('/proc/%d/stat' % pid).read().split(') ')[1][0] == 'Z', what='the orphan to die')
+        events = [e for e in parse(self.app_a.run(self.bus, 'watch', '0.2')) if e[0] == 'PENDING']
+        self.assertEqual([e[1][2] for e in events], [iid])
+        self.assertIn('devbgd stopped while the task ran', events[0][1][5])
+
+
+if __name__ == '__main__':
+    unittest.main()
