@@ -29,14 +29,7 @@ devbgctl_cmd_status (Devbgctl *ctl, int argc, char **argv)
 
   if (ctl->json)
     {
-      g_autoptr(JsonNode) node = json_gvariant_serialize (status);
-      g_autoptr(JsonGenerator) gen = json_generator_new ();
-      g_autofree char *text = NULL;
-
-      json_generator_set_pretty (gen, TRUE);
-      json_generator_set_root (gen, node);
-      text = json_generator_to_data (gen, NULL);
-      g_print ("%s\n", text);
+      devbgctl_print_variant_json (status);
       return 0;
     }
 

@@ -24,19 +24,6 @@ call (Devbgctl *ctl, const char *method, GVariant *params, const char *reply_typ
   return reply;
 }
 
-static void
-print_json_list (GVariant *list)
-{
-  g_autoptr(JsonNode) node = json_gvariant_serialize (list);
-  g_autoptr(JsonGenerator) gen = json_generator_new ();
-  g_autofree char *text = NULL;
-
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, node);
-  text = json_generator_to_data (gen, NULL);
-  g_print ("%s\n", text);
-}
-
 static const char *
 lookup_str (GVariant *dict, const char *key)
 {
@@ -73,7 +60,7 @@ devbgctl_cmd_tasks (Devbgctl *ctl, int argc, char **argv)
   list = g_variant_get_child_value (reply, 0);
   if (ctl->json)
     {
-      print_json_list (list);
+      devbgctl_print_variant_json (list);
       return 0;
     }
   if (g_variant_n_children (list) == 0)
@@ -117,7 +104,7 @@ devbgctl_cmd_history (Devbgctl *ctl, int argc, char **argv)
   list = g_variant_get_child_value (reply, 0);
   if (ctl->json)
     {
-      print_json_list (list);
+      devbgctl_print_variant_json (list);
       return 0;
     }
   if (g_variant_n_children (list) == 0)

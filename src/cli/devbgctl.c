@@ -59,6 +59,19 @@ devbgctl_print_json (JsonBuilder *builder)
   g_print ("%s\n", text);
 }
 
+void
+devbgctl_print_variant_json (GVariant *value)
+{
+  g_autoptr(JsonNode) node = json_gvariant_serialize (value);
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, node);
+  text = json_generator_to_data (gen, NULL);
+  g_print ("%s\n", text);
+}
+
 static char *
 help_text (void)
 {

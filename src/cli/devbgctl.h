@@ -33,6 +33,9 @@ int          devbgctl_fail (const char *context, const GError *error);
 /* Prints the document @builder built, pretty, on stdout. */
 void         devbgctl_print_json (JsonBuilder *builder);
 
+/* Prints @value as JSON (GVariant's JSON mapping), pretty, on stdout. */
+void         devbgctl_print_variant_json (GVariant *value);
+
 int devbgctl_cmd_status (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_registrations (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_tasks (Devbgctl *ctl, int argc, char **argv);

@@ -213,12 +213,14 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
             g_strdup_printf ("cannot open device %s: %s", r->device_id, error->message));
       return;
     }
-  if (devbg_instance_get_state (instance) != DEVBG_INSTANCE_STARTING)
+  /* Canceled while its device opened (unregistered, or its app left). */
+  if (devbg_instance_get_state (instance) != DEVBG_INSTANCE_STARTING ||
+      *devbg_instance_get_cancel_reason (instance) != '\0')
     {
       close (fd);
       forget_instance (self, id);
       deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "canceled",
-            g_strdup ("the registration was removed while the request was made"));
+            g_strdup ("canceled while its device was opened (unregistered, or the app left)"));
       return;
     }
   if (!devbg_instance_start (instance, fd, &error))

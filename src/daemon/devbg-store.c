@@ -391,15 +391,13 @@ column_trigger (sqlite3_stmt *stmt, int col)
   return t;
 }
 
-gboolean
-devbg_store_add_instance (DevbgStore *store, const DevbgInstanceRecord *rec, GError **error)
-{
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "INSERT INTO instances (instance_id, task_id, app_id, name, entry_point, trigger, "
-    "device_id, uid, pid, pid_start, cgroup, started_us) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", error);
+/* The columns instances and history share, in this order. */
+#define INSTANCE_COLUMNS "instance_id, task_id, app_id, name, entry_point, trigger, device_id, uid, started_us"
+#define N_INSTANCE_COLUMNS 9
 
-  if (stmt == NULL)
-    return FALSE;
+static void
+bind_instance_columns (sqlite3_stmt *stmt, const DevbgInstanceRecord *rec)
+{
   sqlite3_bind_text (stmt, 1, rec->instance_id, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 2, rec->task_id, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 3, rec->app_id, -1, SQLITE_STATIC);
@@ -408,10 +406,39 @@ devbg_store_add_instance (DevbgStore *store, const DevbgInstanceRecord *rec, GEr
   sqlite3_bind_text (stmt, 6, devbg_trigger_type_to_string (rec->trigger), -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 7, rec->device_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 8, rec->uid);
-  sqlite3_bind_int64 (stmt, 9, rec->pid);
-  sqlite3_bind_int64 (stmt, 10, (sqlite3_int64) rec->pid_start);
-  sqlite3_bind_text (stmt, 11, rec->cgroup, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 12, rec->started_us);
+  sqlite3_bind_int64 (stmt, 9, rec->started_us);
+}
+
+static DevbgInstanceRecord *
+instance_from_columns (sqlite3_stmt *stmt)
+{
+  DevbgInstanceRecord *rec = g_new0 (DevbgInstanceRecord, 1);
+
+  rec->instance_id = column_dup (stmt, 0);
+  rec->task_id = column_dup (stmt, 1);
+  rec->app_id = column_dup (stmt, 2);
+  rec->name = column_dup (stmt, 3);
+  rec->entry_point = column_dup (stmt, 4);
+  rec->trigger = column_trigger (stmt, 5);
+  rec->device_id = column_dup (stmt, 6);
+  rec->uid = (guint32) sqlite3_column_int64 (stmt, 7);
+  rec->started_us = sqlite3_column_int64 (stmt, 8);
+  return rec;
+}
+
+gboolean
+devbg_store_add_instance (DevbgStore *store, const DevbgInstanceRecord *rec, GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "INSERT INTO instances (" INSTANCE_COLUMNS ", pid, pid_start, cgroup) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_instance_columns (stmt, rec);
+  sqlite3_bind_int64 (stmt, 10, rec->pid);
+  sqlite3_bind_int64 (stmt, 11, (sqlite3_int64) rec->pid_start);
+  sqlite3_bind_text (stmt, 12, rec->cgroup, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     return sql_fail (store, error, "cannot record the instance");
   return TRUE;
@@ -422,27 +449,18 @@ devbg_store_list_instances (DevbgStore *store, GError **error)
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "SELECT instance_id, task_id, app_id, name, entry_point, trigger, device_id, uid, pid, "
-    "pid_start, cgroup, started_us FROM instances ORDER BY started_us", error);
+    "SELECT " INSTANCE_COLUMNS ", pid, pid_start, cgroup FROM instances ORDER BY started_us",
+    error);
   int rc;
 
   if (stmt == NULL)
     return NULL;
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      DevbgInstanceRecord *rec = g_new0 (DevbgInstanceRecord, 1);
-      rec->instance_id = column_dup (stmt, 0);
-      rec->task_id = column_dup (stmt, 1);
-      rec->app_id = column_dup (stmt, 2);
-      rec->name = column_dup (stmt, 3);
-      rec->entry_point = column_dup (stmt, 4);
-      rec->trigger = column_trigger (stmt, 5);
-      rec->device_id = column_dup (stmt, 6);
-      rec->uid = (guint32) sqlite3_column_int64 (stmt, 7);
-      rec->pid = (gint32) sqlite3_column_int64 (stmt, 8);
-      rec->pid_start = (guint64) sqlite3_column_int64 (stmt, 9);
-      rec->cgroup = column_dup (stmt, 10);
-      rec->started_us = sqlite3_column_int64 (stmt, 11);
+      DevbgInstanceRecord *rec = instance_from_columns (stmt);
+      rec->pid = (gint32) sqlite3_column_int64 (stmt, N_INSTANCE_COLUMNS);
+      rec->pid_start = (guint64) sqlite3_column_int64 (stmt, N_INSTANCE_COLUMNS + 1);
+      rec->cgroup = column_dup (stmt, N_INSTANCE_COLUMNS + 2);
       g_ptr_array_add (out, rec);
     }
   if (rc != SQLITE_DONE)
@@ -468,20 +486,11 @@ finish_instance_steps (DevbgStore *store, const DevbgInstanceRecord *rec,
     return sql_fail (store, error, "cannot end the instance");
 
   hist = prepare (store,
-    "INSERT OR REPLACE INTO history (instance_id, task_id, app_id, name, entry_point, trigger, "
-    "device_id, uid, started_us, finished_us, success, error, cancel_reason) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", error);
+    "INSERT OR REPLACE INTO history (" INSTANCE_COLUMNS ", finished_us, success, error, "
+    "cancel_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", error);
   if (hist == NULL)
     return FALSE;
-  sqlite3_bind_text (hist, 1, rec->instance_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text (hist, 2, rec->task_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text (hist, 3, rec->app_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text (hist, 4, rec->name, -1, SQLITE_STATIC);
-  sqlite3_bind_text (hist, 5, rec->entry_point, -1, SQLITE_STATIC);
-  sqlite3_bind_text (hist, 6, devbg_trigger_type_to_string (rec->trigger), -1, SQLITE_STATIC);
-  sqlite3_bind_text (hist, 7, rec->device_id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (hist, 8, rec->uid);
-  sqlite3_bind_int64 (hist, 9, rec->started_us);
+  bind_instance_columns (hist, rec);
   sqlite3_bind_int64 (hist, 10, rec->finished_us);
   sqlite3_bind_int (hist, 11, rec->success ? 1 : 0);
   sqlite3_bind_text (hist, 12, rec->error ? rec->error : "", -1, SQLITE_STATIC);
@@ -584,8 +593,7 @@ devbg_store_list_history (DevbgStore *store, const char *app_id, guint32 uid, gb
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "SELECT instance_id, task_id, app_id, name, entry_point, trigger, device_id, uid, started_us, "
-    "finished_us, success, error, cancel_reason FROM history "
+    "SELECT " INSTANCE_COLUMNS ", finished_us, success, error, cancel_reason FROM history "
     "WHERE ?3 OR app_id = ?1 OR uid = ?2 ORDER BY finished_us DESC, rowid DESC LIMIT ?4", error);
   int rc;
 
@@ -597,20 +605,11 @@ devbg_store_list_history (DevbgStore *store, const char *app_id, guint32 uid, gb
   sqlite3_bind_int64 (stmt, 4, limit);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      DevbgInstanceRecord *rec = g_new0 (DevbgInstanceRecord, 1);
-      rec->instance_id = column_dup (stmt, 0);
-      rec->task_id = column_dup (stmt, 1);
-      rec->app_id = column_dup (stmt, 2);
-      rec->name = column_dup (stmt, 3);
-      rec->entry_point = column_dup (stmt, 4);
-      rec->trigger = column_trigger (stmt, 5);
-      rec->device_id = column_dup (stmt, 6);
-      rec->uid = (guint32) sqlite3_column_int64 (stmt, 7);
-      rec->started_us = sqlite3_column_int64 (stmt, 8);
-      rec->finished_us = sqlite3_column_int64 (stmt, 9);
-      rec->success = sqlite3_column_int (stmt, 10) != 0;
-      rec->error = column_dup (stmt, 11);
-      rec->cancel_reason = column_dup (stmt, 12);
+      DevbgInstanceRecord *rec = instance_from_columns (stmt);
+      rec->finished_us = sqlite3_column_int64 (stmt, N_INSTANCE_COLUMNS);
+      rec->success = sqlite3_column_int (stmt, N_INSTANCE_COLUMNS + 1) != 0;
+      rec->error = column_dup (stmt, N_INSTANCE_COLUMNS + 2);
+      rec->cancel_reason = column_dup (stmt, N_INSTANCE_COLUMNS + 3);
       g_ptr_array_add (out, rec);
     }
   if (rc != SQLITE_DONE)

@@ -1,0 +1,542 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * libdevbg's app side against a fake devbgd: a private bus (GTestDBus), a
+ * thread that owns org.devbg.Devbg1 and answers WatchEvents,
+ * AcknowledgeEvents, ListRegistrations, Request and Unregister from canned
+ * data, and sends Progress and Completed signals when the test says so.
+ * Covers the routing of events to registration objects, pending events,
+ * duplicate suppression, acknowledgements, the sender check, requests and
+ * the local argument checks.
+ */
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "devbg-client.h"
+#include "devbg-error.h"
+
+#define BUS_NAME    "org.devbg.Devbg1"
+#define OBJECT_PATH "/org/devbg/Devbg1"
+#define IFACE       "org.devbg.Devbg1.Manager"
+
+/* ---- the fake devbgd, in its own thread and main context */
+
+typedef struct {
+  char            *address;
+  GThread         *thread;
+  GMainContext    *context;
+  GMainLoop       *loop;
+  GDBusConnection *connection;
+  GMutex           lock;
+  GCond            cond;
+  gboolean         ready;
+  guint            watch_calls;   /* under lock */
+  GPtrArray       *acked;         /* event IDs, under lock */
+} FakeDevbgd;
+
+static FakeDevbgd fake;
+
+static GVariant *
+completion_tuple (const char *event_id, const char *task_id, const char *instance_id,
+                  gboolean success, const char *error, const char *cancel_reason)
+{
+  return g_variant_new ("(sssbssx)", event_id, task_id, instance_id, success, error,
+                        cancel_reason, (gint64) 1700000000000000);
+}
+
+static GVariant *
+pending_events (void)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sssbssx)"));
+  /* From an earlier run of the app: waits for a registration object. */
+  g_variant_builder_add_value (&b, completion_tuple ("ev1", "t-sync", "i0", TRUE, "", ""));
+  return g_variant_new ("(@a(sssbssx))", g_variant_builder_end (&b));
+}
+
+static GVariant *
+handle_request (GVariant *params)
+{
+  const char *task_id, *device_id, *arguments;
+  guint32 duration;
+
+  g_variant_get (params, "(&s&s&su)", &task_id, &device_id, &arguments, &duration);
+  if (strcmp (device_id, "absent") == 0)
+    return g_variant_new ("(uss)", 2, "no-such-device", "");
+  if (strcmp (arguments, "result=9") == 0)
+    return g_variant_new ("(uss)", 9, "something-new", "");
+  return g_variant_new ("(uss)", 0, "allowed", "inst-1");
+}
+
+static void
+fake_method_call (GDBusConnection *connection, const char *sender, const char *path,
+                  const char *iface, const char *method, GVariant *params,
+                  GDBusMethodInvocation *invocation, gpointer data)
+{
+  if (strcmp (method, "WatchEvents") == 0)
+    {
+      g_mutex_lock (&fake.lock);
+      fake.watch_calls++;
+      g_mutex_unlock (&fake.lock);
+      g_dbus_method_invocation_return_value (invocation, pending_events ());
+    }
+  else if (strcmp (method, "AcknowledgeEvents") == 0)
+    {
+      g_autofree const char **ids = NULL;
+
+      g_variant_get (params, "(^a&s)", &ids);
+      g_mutex_lock (&fake.lock);
+      for (guint i = 0; ids[i] != NULL; i++)
+        g_ptr_array_add (fake.acked, g_strdup (ids[i]));
+      g_mutex_unlock (&fake.lock);
+      g_dbus_method_invocation_return_value (invocation, NULL);
+    }
+  else if (strcmp (method, "ListRegistrations") == 0)
+    g_dbus_method_invocation_return_value (invocation,
+      g_variant_new_parsed ("([('t-sync', 'band-sync', 'ExampleApp.SyncBand', 'use'),"
+                            "  ('t-update', 'dock-update', 'ExampleApp.UpdateDockFirmware',"
+                            "   'servicing')],)"));
+  else if (strcmp (method, "Request") == 0)
+    g_dbus_method_invocation_return_value (invocation, handle_request (params));
+  else if (strcmp (method, "Unregister") == 0 || strcmp (method, "Cancel") == 0 ||
+           strcmp (method, "Detach") == 0)
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  else
+    g_dbus_method_invocation_return_dbus_error (invocation, "org.freedesktop.DBus.Error.UnknownMethod",
+                                                method);
+}
+
+static const GDBusInterfaceVTable fake_vtable = { fake_method_call, NULL, NULL, { 0 } };
+
+static gpointer
+fake_thread (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *xml = NULL;
+  g_autoptr(GDBusNodeInfo) node = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  g_main_context_push_thread_default (fake.context);
+  g_assert_true (g_file_get_contents (DEVBG_DBUS_XML, &xml, NULL, &error));
+  node = g_dbus_node_info_new_for_xml (xml, &error);
+  g_assert_no_error (error);
+  fake.connection = g_dbus_connection_new_for_address_sync (fake.address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_register_object (fake.connection, OBJECT_PATH,
+                                     g_dbus_node_info_lookup_interface (node, IFACE),
+                                     &fake_vtable, NULL, NULL, &error);
+  g_assert_no_error (error);
+  reply = g_dbus_connection_call_sync (fake.connection, "org.freedesktop.DBus",
+                                       "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "RequestName", g_variant_new ("(su)", BUS_NAME, 4),
+                                       G_VARIANT_TYPE ("(u)"), 0, -1, NULL, &error);
+  g_assert_no_error (error);
+
+  g_mutex_lock (&fake.lock);
+  fake.ready = TRUE;
+  g_cond_broadcast (&fake.cond);
+  g_mutex_unlock (&fake.lock);
+  g_main_loop_run (fake.loop);
+
+  g_dbus_connection_close_sync (fake.connection, NULL, NULL);
+  g_clear_object (&fake.connection);
+  g_main_context_pop_thread_default (fake.context);
+  return NULL;
+}
+
+static void
+fake_start (const char *address)
+{
+  fake.address = g_strdup (address);
+  fake.context = g_main_context_new ();
+  fake.loop = g_main_loop_new (fake.context, FALSE);
+  fake.acked = g_ptr_array_new_with_free_func (g_free);
+  g_mutex_init (&fake.lock);
+  g_cond_init (&fake.cond);
+  fake.thread = g_thread_new ("fake-devbgd", fake_thread, NULL);
+  g_mutex_lock (&fake.lock);
+  while (!fake.ready)
+    g_cond_wait (&fake.cond, &fake.lock);
+  g_mutex_unlock (&fake.lock);
+}
+
+static void
+fake_stop (void)
+{
+  g_main_loop_quit (fake.loop);
+  g_thread_join (fake.thread);
+  g_main_loop_unref (fake.loop);
+  g_main_context_unref (fake.context);
+  g_ptr_array_unref (fake.acked);
+  g_free (fake.address);
+}
+
+static gboolean
+fake_acked (const char *event_id)
+{
+  gboolean found = FALSE;
+
+  g_mutex_lock (&fake.lock);
+  for (guint i = 0; i < fake.acked->len; i++)
+    found = found || strcmp (g_ptr_array_index (fake.acked, i), event_id) == 0;
+  g_mutex_unlock (&fake.lock);
+  return found;
+}
+
+static guint
+fake_watch_calls (void)
+{
+  guint n;
+
+  g_mutex_lock (&fake.lock);
+  n = fake.watch_calls;
+  g_mutex_unlock (&fake.lock);
+  return n;
+}
+
+/* ---- the test's side */
+
+typedef struct {
+  GDBusConnection *connection;
+  DevbgClient     *client;
+  GPtrArray       *completed;  /* "task_id:event_id" */
+  char            *progress;   /* "instance_id:progress", the last one */
+} Fixture;
+
+/* Spins the main context until @cond holds, failing after 5 s. */
+#define WAIT_FOR(cond) G_STMT_START {                                         \
+    gint64 _deadline = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;      \
+    while (!(cond))                                                            \
+      {                                                                        \
+        g_assert_cmpint (g_get_monotonic_time (), <, _deadline);              \
+        g_main_context_iteration (NULL, FALSE);                                \
+        g_usleep (1000);                                                       \
+      }                                                                        \
+  } G_STMT_END
+
+/* Lets everything queued so far be handled: a round trip to the fake
+ * devbgd, then idles. */
+static void
+settle (Fixture *f)
+{
+  g_autoptr(GVariant) r = g_dbus_connection_call_sync (f->connection, BUS_NAME, OBJECT_PATH,
+                                                       "org.freedesktop.DBus.Peer", "Ping",
+                                                       NULL, NULL, 0, -1, NULL, NULL);
+  for (int i = 0; i < 50; i++)
+    {
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      g_usleep (1000);
+    }
+}
+
+static void
+emit_to_client (GDBusConnection *from, Fixture *f, const char *signal, GVariant *params)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_dbus_connection_emit_signal (from, g_dbus_connection_get_unique_name (f->connection),
+                                 OBJECT_PATH, IFACE, signal, params, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_flush_sync (from, NULL, NULL);
+}
+
+static void
+on_completed (DevbgRegistration *reg, DevbgCompletion *c, gpointer data)
+{
+  Fixture *f = data;
+
+  g_ptr_array_add (f->completed, g_strdup_printf ("%s:%s", devbg_registration_get_task_id (reg),
+                                                  devbg_completion_get_event_id (c)));
+}
+
+static void
+on_progress (DevbgRegistration *reg, const char *instance_id, guint progress, gpointer data)
+{
+  Fixture *f = data;
+
+  g_free (f->progress);
+  f->progress = g_strdup_printf ("%s:%u", instance_id, progress);
+}
+
+static guint
+count_completed (Fixture *f, const char *entry)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < f->completed->len; i++)
+    n += strcmp (g_ptr_array_index (f->completed, i), entry) == 0;
+  return n;
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->connection = g_dbus_connection_new_for_address_sync (fake.address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
+  g_assert_no_error (error);
+  f->completed = g_ptr_array_new_with_free_func (g_free);
+  f->client = devbg_client_new_for_connection (f->connection);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->client);
+  settle (f);
+  g_dbus_connection_close_sync (f->connection, NULL, NULL);
+  g_clear_object (&f->connection);
+  g_ptr_array_unref (f->completed);
+  g_free (f->progress);
+}
+
+static GHashTable *
+all_tasks (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  GHashTable *tasks = devbg_client_get_all_tasks_sync (f->client, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (tasks);
+  return tasks;
+}
+
+static void
+test_events (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GHashTable) tasks = NULL;
+  g_autoptr(GHashTable) again = NULL;
+  g_autoptr(DevbgRegistration) found = NULL;
+  g_autoptr(GDBusConnection) impostor = NULL;
+  DevbgRegistration *sync, *update;
+  guint watch_before = fake_watch_calls ();
+
+  /* WatchEvents is called once the client sees devbgd on the bus. */
+  WAIT_FOR (fake_watch_calls () == watch_before + 1);
+  /* Pending ev1 comes again as a signal (a duplicate); ev2 arrives for a
+   * task with no registration object yet. */
+  emit_to_client (fake.connection, f, "Completed",
+                  completion_tuple ("ev1", "t-sync", "i0", TRUE, "", ""));
+  emit_to_client (fake.connection, f, "Completed",
+                  completion_tuple ("ev2", "t-update", "i1", FALSE, "The dock refused", ""));
+  settle (f);
+  g_assert_cmpuint (f->completed->len, ==, 0);
+  g_assert_false (fake_acked ("ev1"));
+
+  /* Objects appear: the same object per task ID while it lives. */
+  tasks = all_tasks (f);
+  again = all_tasks (f);
+  sync = g_hash_table_lookup (tasks, "t-sync");
+  update = g_hash_table_lookup (tasks, "t-update");
+  g_assert_nonnull (sync);
+  g_assert_true (sync == g_hash_table_lookup (again, "t-sync"));
+  found = devbg_client_find_task_sync (f->client, "dock-update", NULL, NULL);
+  g_assert_true (found == update);
+  g_assert_cmpint (devbg_registration_get_trigger_type (update), ==, DEVBG_TRIGGER_SERVICING);
+
+  /* Handlers connected before the main loop runs again get every event,
+   * each once, and devbgd is told. Only t-sync has a handler so far:
+   * ev2 waits, unacknowledged. */
+  g_signal_connect (sync, "completed", G_CALLBACK (on_completed), f);
+  g_signal_connect (sync, "progress", G_CALLBACK (on_progress), f);
+  WAIT_FOR (fake_acked ("ev1"));
+  settle (f);
+  g_assert_cmpuint (count_completed (f, "t-sync:ev1"), ==, 1);
+  g_assert_cmpuint (f->completed->len, ==, 1);
+  g_assert_false (fake_acked ("ev2"));
+
+  g_signal_connect (update, "completed", G_CALLBACK (on_completed), f);
+  g_clear_pointer (&again, g_hash_table_unref);
+  again = all_tasks (f);  /* handing the object out again flushes */
+  WAIT_FOR (fake_acked ("ev2"));
+  g_assert_cmpuint (count_completed (f, "t-update:ev2"), ==, 1);
+
+  /* Live events: progress, and a completion straight to its object. */
+  emit_to_client (fake.connection, f, "Progress", g_variant_new ("(ssu)", "t-sync", "i5", 42));
+  WAIT_FOR (f->progress != NULL);
+  g_assert_cmpstr (f->progress, ==, "i5:42");
+  emit_to_client (fake.connection, f, "Completed",
+                  completion_tuple ("ev3", "t-sync", "i5", TRUE, "", ""));
+  WAIT_FOR (count_completed (f, "t-sync:ev3") == 1);
+
+  /* Anyone else on the bus sending devbgd's signals is ignored. */
+  impostor = g_dbus_connection_new_for_address_sync (fake.address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, NULL);
+  g_assert_nonnull (impostor);
+  emit_to_client (impostor, f, "Completed",
+                  completion_tuple ("ev4", "t-sync", "i6", FALSE, "fake", ""));
+  emit_to_client (impostor, f, "Progress", g_variant_new ("(ssu)", "t-sync", "i6", 99));
+  emit_to_client (fake.connection, f, "Progress", g_variant_new ("(ssu)", "t-sync", "i5", 43));
+  WAIT_FOR (g_strcmp0 (f->progress, "i5:43") == 0);
+  settle (f);
+  g_assert_cmpuint (count_completed (f, "t-sync:ev4"), ==, 0);
+  g_assert_cmpstr (f->progress, ==, "i5:43");
+  g_dbus_connection_close_sync (impostor, NULL, NULL);
+}
+
+static void
+request_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GAsyncResult **out = data;
+
+  *out = g_object_ref (result);
+}
+
+static DevbgTriggerResult
+request (Fixture *f, DevbgTrigger *trigger, DevbgRegistration *reg, const char *device_id,
+         const char *arguments, guint duration, char **reason, char **instance_id,
+         GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  devbg_trigger_request_async (trigger, reg, device_id, arguments, duration, NULL,
+                               request_done, &result);
+  WAIT_FOR (result != NULL);
+  return devbg_trigger_request_finish (trigger, result, reason, instance_id, error);
+}
+
+static void
+test_request (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GHashTable) tasks = all_tasks (f);
+  g_autoptr(DevbgTrigger) use = devbg_use_trigger_new ();
+  g_autoptr(DevbgTrigger) servicing = devbg_servicing_trigger_new ();
+  DevbgRegistration *sync = g_hash_table_lookup (tasks, "t-sync");
+  DevbgRegistration *update = g_hash_table_lookup (tasks, "t-update");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reason = NULL;
+  g_autofree char *instance = NULL;
+  DevbgTriggerResult r;
+
+  r = request (f, use, sync, "virtual-B0A1-0000", "chunk=50", 0, &reason, &instance, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, ==, DEVBG_RESULT_ALLOWED);
+  g_assert_cmpstr (reason, ==, "allowed");
+  g_assert_cmpstr (instance, ==, "inst-1");
+  g_clear_pointer (&reason, g_free);
+  g_clear_pointer (&instance, g_free);
+
+  r = request (f, servicing, update, "absent", NULL, 120, &reason, &instance, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, ==, DEVBG_RESULT_DENIED_BY_SYSTEM);
+  g_assert_cmpstr (reason, ==, "no-such-device");
+  g_assert_cmpstr (instance, ==, "");
+  g_clear_pointer (&reason, g_free);
+
+  /* A result this library does not know is a denial, with its reason. */
+  r = devbg_trigger_request_sync (use, sync, "d", "result=9", 0, &reason, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, ==, DEVBG_RESULT_DENIED_BY_SYSTEM);
+  g_assert_cmpstr (reason, ==, "something-new");
+  g_clear_pointer (&reason, g_free);
+
+  /* Checked locally: errors, not criticals, and nothing sent. */
+  request (f, use, sync, "bad\xff", "", 0, NULL, NULL, &error);
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  request (f, use, sync, "d", "\xc3", 0, NULL, NULL, &error);
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  request (f, use, sync, NULL, "", 0, NULL, NULL, &error);
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  request (f, use, sync, "d", "", 5, NULL, NULL, &error);
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  request (f, servicing, update, "d", "", 30 * 60, NULL, NULL, &error);
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  request (f, servicing, sync, "d", "", 0, NULL, NULL, &error);
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_WRONG_TRIGGER_TYPE);
+  g_clear_error (&error);
+  devbg_trigger_request_sync (use, NULL, "d", "", 0, NULL, NULL, NULL, &error);
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (devbg_client_cancel_sync (f->client, "\xff", NULL, &error));
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_null (devbg_client_find_task_sync (f->client, "\xfe", NULL, &error));
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  g_assert_true (devbg_client_cancel_sync (f->client, "inst-1", NULL, &error));
+  g_assert_true (devbg_client_detach_sync (f->client, "inst-1", NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+keep_completion (DevbgRegistration *reg, DevbgCompletion *c, gpointer data)
+{
+  Fixture *f = data;
+
+  g_ptr_array_add (f->completed, g_object_ref (c));
+}
+
+static void
+test_completion_result (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GHashTable) tasks = all_tasks (f);
+  DevbgRegistration *update = g_hash_table_lookup (tasks, "t-update");
+  g_autoptr(DevbgCompletion) failed = NULL;
+  g_autoptr(DevbgCompletion) canceled = NULL;
+  g_autoptr(GError) error = NULL;
+  DevbgCancelReason reason = DEVBG_CANCEL_ENERGY_SAVER;
+
+  WAIT_FOR (fake_watch_calls () > 0);
+  g_signal_connect (update, "completed", G_CALLBACK (keep_completion), f);
+  /* The container takes the objects themselves here. */
+  g_ptr_array_set_free_func (f->completed, g_object_unref);
+  emit_to_client (fake.connection, f, "Completed",
+                  completion_tuple ("ev10", "t-update", "i9", FALSE, "The dock refused the image", ""));
+  emit_to_client (fake.connection, f, "Completed",
+                  completion_tuple ("ev11", "t-update", "i10", FALSE, "canceled", "abort"));
+  WAIT_FOR (f->completed->len == 2);
+  failed = g_object_ref (g_ptr_array_index (f->completed, 0));
+  canceled = g_object_ref (g_ptr_array_index (f->completed, 1));
+  g_ptr_array_set_size (f->completed, 0);
+  g_ptr_array_set_free_func (f->completed, g_free);
+
+  g_assert_cmpstr (devbg_completion_get_instance_id (failed), ==, "i9");
+  g_assert_cmpstr (devbg_completion_get_task_id (failed), ==, "t-update");
+  g_assert_cmpint (devbg_completion_get_finished_us (failed), ==, 1700000000000000);
+  g_assert_false (devbg_completion_was_canceled (failed, NULL));
+  g_assert_false (devbg_completion_check_result (failed, &error));
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED);
+  g_assert_cmpstr (error->message, ==, "The dock refused the image");
+  g_clear_error (&error);
+
+  g_assert_true (devbg_completion_was_canceled (canceled, &reason));
+  g_assert_cmpint (reason, ==, DEVBG_CANCEL_ABORT);
+  g_assert_false (devbg_completion_check_result (canceled, &error));
+  g_assert_cmpstr (error->message, ==, "The task was canceled (abort): canceled");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GTestDBus) bus = NULL;
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_up (bus);
+  fake_start (g_test_dbus_get_bus_address (bus));
+
+  g_test_add ("/client/events", Fixture, NULL, fixture_setup, test_events, fixture_teardown);
+  g_test_add ("/client/request", Fixture, NULL, fixture_setup, test_request, fixture_teardown);
+  g_test_add ("/client/completion-result", Fixture, NULL, fixture_setup, test_completion_result,
+              fixture_teardown);
+  status = g_test_run ();
+
+  fake_stop ();
+  g_test_dbus_down (bus);
+  return status;
+}

@@ -1,0 +1,91 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Each runtime policy row of DESIGN section 3, driven with plain data.
+ */
+#include <string.h>
+
+#include "devbg-policy.h"
+
+static DevbgConfig
+defaults (void)
+{
+  DevbgConfig c;
+  devbg_config_init_defaults (&c);
+  return c;
+}
+
+static void
+assert_verdict (DevbgVerdict v, gboolean cancel, DevbgCancelReason reason, const char *detail_part)
+{
+  g_assert_cmpint (v.cancel, ==, cancel);
+  if (cancel)
+    {
+      g_assert_cmpint (v.reason, ==, reason);
+      g_assert_nonnull (strstr (v.detail, detail_part));
+    }
+  devbg_verdict_clear (&v);
+}
+
+static void
+test_wall_clock (void)
+{
+  DevbgConfig c = defaults ();
+
+  g_assert_cmpfloat (devbg_policy_wall_clock_limit (&c, DEVBG_TRIGGER_USE), ==, 600);
+  g_assert_cmpfloat (devbg_policy_wall_clock_limit (&c, DEVBG_TRIGGER_SERVICING), ==, 1800);
+  assert_verdict (devbg_policy_check_wall_clock (&c, DEVBG_TRIGGER_USE, 599.9), FALSE, 0, NULL);
+  assert_verdict (devbg_policy_check_wall_clock (&c, DEVBG_TRIGGER_USE, 600), TRUE,
+                  DEVBG_CANCEL_EXECUTION_TIME_EXCEEDED, "600 s");
+  assert_verdict (devbg_policy_check_wall_clock (&c, DEVBG_TRIGGER_SERVICING, 1000), FALSE, 0, NULL);
+  assert_verdict (devbg_policy_check_wall_clock (&c, DEVBG_TRIGGER_SERVICING, 1800), TRUE,
+                  DEVBG_CANCEL_EXECUTION_TIME_EXCEEDED, "servicing");
+}
+
+static void
+test_io (void)
+{
+  DevbgConfig c = defaults ();
+
+  g_assert_true (devbg_policy_requires_io (DEVBG_TRIGGER_USE));
+  g_assert_false (devbg_policy_requires_io (DEVBG_TRIGGER_SERVICING));
+  assert_verdict (devbg_policy_check_io (&c, DEVBG_TRIGGER_USE, 10, 11), FALSE, 0, NULL);
+  assert_verdict (devbg_policy_check_io (&c, DEVBG_TRIGGER_USE, 10, 10), TRUE,
+                  DEVBG_CANCEL_IDLE_TASK, "no I/O to the device in 5 s");
+  assert_verdict (devbg_policy_check_io (&c, DEVBG_TRIGGER_SERVICING, 10, 10), FALSE, 0, NULL);
+}
+
+static void
+test_cpu (void)
+{
+  DevbgConfig c = defaults ();
+
+  /* 400 ms at 1 GHz: 400 ms on a 1 GHz CPU, 200 ms on a 2 GHz one. */
+  g_assert_cmpuint (devbg_policy_cpu_floor_us (&c, 1000), ==, 400000);
+  g_assert_cmpuint (devbg_policy_cpu_floor_us (&c, 2000), ==, 200000);
+  g_assert_cmpuint (devbg_policy_cpu_floor_us (&c, 0), ==, 400000); /* unknown: unscaled */
+  g_assert_cmpfloat (devbg_policy_cpu_window (&c, TRUE), ==, 60);
+  g_assert_cmpfloat (devbg_policy_cpu_window (&c, FALSE), ==, 300);
+  assert_verdict (devbg_policy_check_cpu (&c, 200000, 2000), FALSE, 0, NULL);
+  assert_verdict (devbg_policy_check_cpu (&c, 199999, 2000), TRUE, DEVBG_CANCEL_IDLE_TASK, "floor");
+}
+
+static void
+test_removal (void)
+{
+  assert_verdict (devbg_policy_check_removal (DEVBG_TRIGGER_USE, "usb-1"), TRUE,
+                  DEVBG_CANCEL_CONDITION_LOSS, "usb-1 was removed");
+  /* A servicing task's device may reboot and disconnect. */
+  assert_verdict (devbg_policy_check_removal (DEVBG_TRIGGER_SERVICING, "usb-1"), FALSE, 0, NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/policy/wall-clock", test_wall_clock);
+  g_test_add_func ("/policy/io", test_io);
+  g_test_add_func ("/policy/cpu", test_cpu);
+  g_test_add_func ("/policy/removal", test_removal);
+  return g_test_run ();
+}
