@@ -8,9 +8,24 @@
  *   devbg-example-app register   register the band sync and dock update tasks
  *   devbg-example-app list       list this app's registrations
  *   devbg-example-app clean      unregister everything (cancel_task true)
+ *   devbg-example-app sync DEVICE_ID
+ *                                sync the fitness band in the background
+ *   devbg-example-app update DEVICE_ID [VERSION]
+ *                                update the dock's firmware (default 2.0.0)
+ *   devbg-example-app cancel|detach INSTANCE_ID
+ *
+ * sync and update follow Windows' samples: find and unregister a leftover
+ * registration, register, connect the progress and completed handlers,
+ * request the trigger, print the result and its reason; then show live
+ * progress, and on completion check the result, print the outcome and
+ * unregister without cancel. Ctrl-C unregisters with cancel.
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib/gstdio.h>
 
 #include <devbg.h>
 
@@ -106,17 +121,234 @@ cmd_clean (DevbgClient *client)
   return 0;
 }
 
+/* ---- sync and update: one background task, watched to its end */
+
+typedef struct {
+  GMainLoop         *loop;
+  DevbgClient       *client;
+  DevbgRegistration *reg;
+  char              *instance_id;  /* once allowed */
+  char              *outcome_path; /* where the sync task stores records */
+  DevbgCompletion   *early;        /* came before the request's answer */
+  gboolean           tty;
+  guint              last_progress;
+  int                status;
+} Run;
+
+static void
+run_finish (Run *run, int status)
+{
+  run->status = status;
+  g_main_loop_quit (run->loop);
+}
+
+static void
+show_progress (Run *run, guint progress)
+{
+  guint width = 40, filled = MIN (progress, 100u) * width / 100;
+  g_autofree char *bar = g_strnfill (filled, '#');
+  g_autofree char *rest = g_strnfill (width - filled, ' ');
+
+  if (run->tty)
+    g_print ("\r[%s%s] %3u %%", bar, rest, progress);
+  else
+    g_print ("progress %u\n", progress);
+  fflush (stdout);
+}
+
+static void
+on_progress (DevbgRegistration *reg, const char *instance_id, guint progress, gpointer data)
+{
+  Run *run = data;
+
+  /* Coalesced by devbgd; a line per change when not on a terminal. */
+  if (g_strcmp0 (instance_id, run->instance_id) != 0 || progress == run->last_progress)
+    return;
+  run->last_progress = progress;
+  show_progress (run, progress);
+}
+
+static guint
+count_lines (const char *path)
+{
+  g_autofree char *contents = NULL;
+  guint n = 0;
+
+  if (path == NULL || !g_file_get_contents (path, &contents, NULL, NULL))
+    return 0;
+  for (const char *p = contents; *p != '\0'; p++)
+    n += *p == '\n';
+  return n;
+}
+
+static void
+on_completed (DevbgRegistration *reg, DevbgCompletion *completion, gpointer data)
+{
+  Run *run = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) unregister_error = NULL;
+
+  if (run->instance_id == NULL)
+    {
+      /* A very short task can end before we read the request's answer. */
+      g_set_object (&run->early, completion);
+      return;
+    }
+  if (g_strcmp0 (devbg_completion_get_instance_id (completion), run->instance_id) != 0)
+    return; /* an older instance's event; ours is still to come */
+  if (run->tty)
+    g_print ("\n");
+  if (devbg_completion_check_result (completion, &error))
+    {
+      g_print ("completed: success\n");
+      if (run->outcome_path != NULL)
+        g_print ("%u records stored in %s\n", count_lines (run->outcome_path), run->outcome_path);
+    }
+  else
+    g_print ("completed: failed: %s\n", error->message);
+  /* The sample's last step: the task is done, the registration goes. */
+  if (!devbg_registration_unregister_sync (reg, FALSE, NULL, &unregister_error))
+    g_printerr ("example-app: cannot unregister: %s\n", unregister_error->message);
+  run_finish (run, error == NULL ? 0 : 1);
+}
+
+static void
+on_request_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Run *run = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reason = NULL;
+  g_autofree char *instance_id = NULL;
+  DevbgTriggerResult res = devbg_trigger_request_finish (DEVBG_TRIGGER (source), result, &reason,
+                                                         &instance_id, &error);
+
+  if (error != NULL)
+    {
+      g_printerr ("example-app: request failed: %s\n", error->message);
+      devbg_registration_unregister_sync (run->reg, FALSE, NULL, NULL);
+      run_finish (run, 1);
+      return;
+    }
+  g_print ("request: %s (%s)\n", devbg_trigger_result_to_string (res), reason);
+  if (res != DEVBG_RESULT_ALLOWED)
+    {
+      /* The sample reopens its device and shows the error; nothing ran. */
+      devbg_registration_unregister_sync (run->reg, FALSE, NULL, NULL);
+      run_finish (run, 1);
+      return;
+    }
+  run->instance_id = g_steal_pointer (&instance_id);
+  g_print ("instance %s running in the background\n", run->instance_id);
+  run->last_progress = 0;
+  show_progress (run, 0);
+  if (run->early != NULL)
+    on_completed (run->reg, run->early, run);
+}
+
+static gboolean
+on_sigint (gpointer data)
+{
+  Run *run = data;
+  g_autoptr(GError) error = NULL;
+
+  if (run->tty)
+    g_print ("\n");
+  /* The sample's cancel button: unregister with cancel (reason abort). */
+  if (!devbg_registration_unregister_sync (run->reg, TRUE, NULL, &error))
+    g_printerr ("example-app: cannot cancel: %s\n", error->message);
+  else
+    g_print ("canceled\n");
+  run_finish (run, 130);
+  return G_SOURCE_REMOVE;
+}
+
+static char *
+sync_outcome_path (void)
+{
+  g_autofree char *dir = g_build_filename (g_get_user_data_dir (), "devbg-example-app", NULL);
+
+  g_mkdir_with_parents (dir, 0700);
+  return g_build_filename (dir, "band-records.csv", NULL);
+}
+
+static int
+cmd_run (DevbgClient *client, gboolean servicing, const char *device_id, const char *version)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgTrigger) trigger = servicing ? devbg_servicing_trigger_new ()
+                                              : devbg_use_trigger_new ();
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autofree char *arguments = NULL;
+  Run run = { .loop = loop, .client = client, .tty = isatty (STDOUT_FILENO),
+              .last_progress = G_MAXUINT };
+  guint sigint;
+
+  run.reg = servicing
+    ? register_fresh (client, UPDATE_TASK, "ExampleApp.UpdateDockFirmware", trigger, &error)
+    : register_fresh (client, SYNC_TASK, "ExampleApp.SyncBand", trigger, &error);
+  if (run.reg == NULL)
+    {
+      g_printerr ("example-app: cannot register: %s\n", error->message);
+      return 1;
+    }
+  g_signal_connect (run.reg, "progress", G_CALLBACK (on_progress), &run);
+  g_signal_connect (run.reg, "completed", G_CALLBACK (on_completed), &run);
+  if (servicing)
+    arguments = g_strdup_printf ("version=%s size=65536", version);
+  else
+    {
+      run.outcome_path = sync_outcome_path ();
+      arguments = g_strdup_printf ("chunk=50 out=%s", run.outcome_path);
+    }
+  /* The app holds no handle to the device: devbgd hands it to the task.
+   * A firmware update announces about two minutes for the consent prompt. */
+  devbg_trigger_request_async (trigger, run.reg, device_id, arguments, servicing ? 120 : 0,
+                               NULL, on_request_done, &run);
+  sigint = g_unix_signal_add (SIGINT, on_sigint, &run);
+  g_main_loop_run (loop);
+  g_source_remove (sigint);
+  g_clear_object (&run.reg);
+  g_clear_object (&run.early);
+  g_free (run.instance_id);
+  g_free (run.outcome_path);
+  return run.status;
+}
+
+static int
+cmd_instance (DevbgClient *client, const char *what, const char *instance_id)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok = strcmp (what, "cancel") == 0
+    ? devbg_client_cancel_sync (client, instance_id, NULL, &error)
+    : devbg_client_detach_sync (client, instance_id, NULL, &error);
+
+  if (!ok)
+    {
+      g_printerr ("example-app: %s\n", error->message);
+      return 1;
+    }
+  g_print ("%s %s\n", strcmp (what, "cancel") == 0 ? "canceled" : "detached", instance_id);
+  return 0;
+}
+
+static int
+usage (const char *argv0)
+{
+  g_printerr ("usage: %s register|list|clean\n"
+              "       %s sync DEVICE_ID\n"
+              "       %s update DEVICE_ID [VERSION]\n"
+              "       %s cancel|detach INSTANCE_ID\n", argv0, argv0, argv0, argv0);
+  return 2;
+}
+
 int
 main (int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(DevbgClient) client = NULL;
 
-  if (argc != 2)
-    {
-      g_printerr ("usage: %s register|list|clean\n", argv[0]);
-      return 2;
-    }
+  if (argc < 2)
+    return usage (argv[0]);
   client = devbg_client_new_sync (NULL, &error);
   if (client == NULL)
     {
@@ -129,6 +361,12 @@ main (int argc, char **argv)
     return cmd_list (client);
   if (strcmp (argv[1], "clean") == 0)
     return cmd_clean (client);
+  if (strcmp (argv[1], "sync") == 0 && argc == 3)
+    return cmd_run (client, FALSE, argv[2], NULL);
+  if (strcmp (argv[1], "update") == 0 && (argc == 3 || argc == 4))
+    return cmd_run (client, TRUE, argv[2], argc == 4 ? argv[3] : "2.0.0");
+  if ((strcmp (argv[1], "cancel") == 0 || strcmp (argv[1], "detach") == 0) && argc == 3)
+    return cmd_instance (client, argv[1], argv[2]);
   g_printerr ("example-app: unknown command '%s'\n", argv[1]);
   return 2;
 }

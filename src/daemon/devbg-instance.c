@@ -66,6 +66,14 @@ struct _DevbgInstance {
   guint               grace_timer;
   gulong              removed_handler;
   DevbgDevice        *device;
+
+  /* A REOPEN_DEVICE in progress: waiting for the device to come back
+   * (added_handler, reopen_timer) or for it to open. */
+  gboolean            reopen_pending;
+  gulong              added_handler;
+  guint               reopen_timer;
+  guint32             reopen_timeout_ms;
+  GCancellable       *reopen_cancellable;
 };
 
 G_DEFINE_TYPE (DevbgInstance, devbg_instance, G_TYPE_OBJECT)
@@ -74,6 +82,8 @@ enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void finish (DevbgInstance *self);
+static void start_reopen (DevbgInstance *self, guint32 timeout_ms);
+static void stop_reopen (DevbgInstance *self);
 
 const char *
 devbg_instance_state_to_string (DevbgInstanceState state)
@@ -157,6 +167,7 @@ clear_timers (DevbgInstance *self)
       g_signal_handler_disconnect (self->devices, self->removed_handler);
       self->removed_handler = 0;
     }
+  stop_reopen (self);
 }
 
 static void
@@ -229,6 +240,9 @@ handle_message (DevbgInstance *self, DevbgChannelMessage *msg)
         self->progress_idle = g_idle_add (emit_progress, self);
       break;
     case DEVBG_CHANNEL_MSG_KEEP_ALIVE:
+      break;
+    case DEVBG_CHANNEL_MSG_REOPEN_DEVICE:
+      start_reopen (self, msg->timeout_ms);
       break;
     case DEVBG_CHANNEL_MSG_COMPLETE:
       if (!self->completed)
@@ -383,6 +397,135 @@ on_child_exit (GPid pid, int status, gpointer user_data)
   g_object_ref (self);
   finish (self);
   g_object_unref (self);
+}
+
+
+/* ---- REOPEN_DEVICE: the device came back (after a firmware reset) ---- */
+
+static void
+stop_reopen (DevbgInstance *self)
+{
+  if (self->added_handler != 0)
+    {
+      g_signal_handler_disconnect (self->devices, self->added_handler);
+      self->added_handler = 0;
+    }
+  g_clear_handle_id (&self->reopen_timer, g_source_remove);
+  if (self->reopen_cancellable != NULL)
+    {
+      g_cancellable_cancel (self->reopen_cancellable);
+      g_clear_object (&self->reopen_cancellable);
+    }
+  self->reopen_pending = FALSE;
+}
+
+static void
+answer_reopen (DevbgInstance *self, int fd, const char *error_message)
+{
+  g_autoptr(GError) error = NULL;
+
+  stop_reopen (self);
+  if (self->channel_fd < 0)
+    return;
+  if (!devbg_channel_send_device_reopened (self->channel_fd, fd, error_message, &error))
+    fail (self, "cannot answer the task's reopen: %s", error->message);
+}
+
+static void
+on_reopened (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(DevbgInstance) self = user_data;
+  g_autoptr(GError) error = NULL;
+  int fd = devbg_devices_open_finish (DEVBG_DEVICES (source), res, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+      self->state == DEVBG_INSTANCE_FINISHED)
+    {
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  if (fd < 0)
+    {
+      g_autofree char *msg = g_strdup_printf ("cannot open device %s again: %s",
+                                              self->record.device_id, error->message);
+      answer_reopen (self, -1, msg);
+      return;
+    }
+  g_set_object (&self->device, devbg_devices_lookup (self->devices, self->record.device_id));
+  g_info ("instance %s: device %s opened again", self->record.instance_id, self->record.device_id);
+  answer_reopen (self, fd, NULL);
+  close (fd); /* the task has its own copy now */
+}
+
+static void
+open_again (DevbgInstance *self, DevbgDevice *device)
+{
+  if (self->added_handler != 0)
+    {
+      g_signal_handler_disconnect (self->devices, self->added_handler);
+      self->added_handler = 0;
+    }
+  g_clear_handle_id (&self->reopen_timer, g_source_remove);
+  self->reopen_cancellable = g_cancellable_new ();
+  devbg_devices_open_async (self->devices, device, self->reopen_cancellable, on_reopened,
+                            g_object_ref (self));
+}
+
+static void
+on_device_added (DevbgDevices *devices, DevbgDevice *device, gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+
+  (void) devices;
+  if (g_strcmp0 (devbg_device_get_id (device), self->record.device_id) == 0)
+    open_again (self, device);
+}
+
+static gboolean
+on_reopen_timeout (gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+  g_autofree char *msg = g_strdup_printf ("device %s did not come back within %u ms",
+                                          self->record.device_id, self->reopen_timeout_ms);
+
+  self->reopen_timer = 0;
+  answer_reopen (self, -1, msg);
+  return G_SOURCE_REMOVE;
+}
+
+/* The task asks for its device again: now if it is attached, else when
+ * it arrives with the same ID, or an error after @timeout_ms. */
+static void
+start_reopen (DevbgInstance *self, guint32 timeout_ms)
+{
+  DevbgDevice *device;
+
+  if (self->reopen_pending)
+    {
+      answer_reopen (self, -1, "a reopen is already in progress");
+      return;
+    }
+  if (self->record.trigger != DEVBG_TRIGGER_SERVICING)
+    {
+      /* A use task's device leaving cancels it: there is nothing to wait for. */
+      answer_reopen (self, -1, "only servicing tasks may reopen their device");
+      return;
+    }
+  self->reopen_pending = TRUE;
+  self->reopen_timeout_ms = timeout_ms;
+  device = devbg_devices_lookup (self->devices, self->record.device_id);
+  if (device != NULL && devbg_device_get_attached (device) &&
+      device != self->device)
+    {
+      open_again (self, device);
+      return;
+    }
+  /* Still the old device (about to leave after a reset) or none: wait for
+   * the device to arrive. */
+  self->added_handler = g_signal_connect (self->devices, "device-added",
+                                          G_CALLBACK (on_device_added), self);
+  self->reopen_timer = g_timeout_add (timeout_ms, on_reopen_timeout, self);
 }
 
 /* ---- cancel ---- */

@@ -14,6 +14,7 @@ import unittest
 from devbgtest import (DevbgTestCase, DevbgSim, TestApp, manifest_xml, wait_for, BUILD_DIR)
 
 TEST_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-test-task')
+EXAMPLE_TASKS = os.path.join(BUILD_DIR, 'examples', 'devbg-example-tasks')
 APP_A = 'org.devbg.test.AppA'
 APP_B = 'org.devbg.test.AppB'
 BAND = 'virtual-B0A1-0000'
@@ -40,7 +41,7 @@ class RuntimeBase(DevbgTestCase):
 
     def setUp(self):
         super().setUp()
-        self.sim = DevbgSim(self.bus, self.tmpdir).start()
+        self.sim = DevbgSim(self.bus, self.tmpdir, getattr(self, 'sim_args', ())).start()
         self.addCleanup(self.sim.stop)
         tasks = os.path.join(self.tmpdir, 'tasks')
         os.makedirs(tasks)
@@ -132,6 +133,23 @@ class RuntimeTest(RuntimeBase):
         self.assertEqual(int(facts['nice']), 10)
         self.assertEqual(facts['device'], BAND)
         self.assertEqual(facts['entry_point'], 'Test.ReportFds')
+
+    def test_task_process_seen_from_proc(self):
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Idle', user=NOBODY)
+        import json
+        tasks = json.loads(self.devbgctl('--json', 'tasks').stdout)
+        pid = [t['pid'] for t in tasks if t['instance-id'] == iid][0]
+        status = dict(l.split(':', 1) for l in open('/proc/%d/status' % pid).read().splitlines())
+        self.assertEqual(status['Uid'].split()[:2], [str(NOBODY)] * 2)
+        self.assertEqual(status['NoNewPrivs'].strip(), '1')
+        self.assertEqual(status['CapEff'].strip(), '0000000000000000')
+        stat = open('/proc/%d/stat' % pid).read().rsplit(')', 1)[1].split()
+        self.assertEqual(int(stat[16]), 10)          # nice (field 19)
+        self.assertIn(int(stat[38]), (3, 5))         # policy (field 41): SCHED_BATCH or IDLE
+        env = open('/proc/%d/environ' % pid, 'rb').read().split(b'\0')
+        self.assertNotIn(b'DBUS_SYSTEM_BUS_ADDRESS=' + self.bus.address.encode(), env)
+        self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid, user=NOBODY)
+        self.finish_background(proc)
 
     def test_second_request_refused_while_one_runs(self):
         proc, tid, iid = self.start_background(self.app_a, 'Test.Idle')
@@ -360,6 +378,60 @@ class ServiceLifeTest(RuntimeBase):
         events = [e for e in parse(self.app_a.run(self.bus, 'watch', '0.2')) if e[0] == 'PENDING']
         self.assertEqual([e[1][2] for e in events], [iid])
         self.assertIn('devbgd stopped while the task ran', events[0][1][5])
+
+
+class ServicingTest(RuntimeBase):
+    """The example app's firmware-update task on the simulated dock: the dock
+    resets, leaves, comes back with its new firmware, and devbgd hands the
+    task the device again (REOPEN_DEVICE)."""
+    sim_args = ('--reset-delay-ms', '300')
+
+    def setUp(self):
+        super().setUp()
+        # Built against the shared libdevbg, as a vendor's would be: it runs
+        # from the build tree, where its rpath points.
+        self.example_tasks = os.path.realpath(EXAMPLE_TASKS)
+        self.updater = TestApp(self.tmpdir, 'updater')
+        self.devbgd.stop()
+        self.devbgd.write_manifest('u.xml', manifest_xml('org.devbg.test.Updater', self.updater.path, [
+            ('ExampleApp.UpdateDockFirmware', ['deviceServicing', 'deviceUse'], self.example_tasks)]))
+        self.devbgd.start()
+        wait_for(lambda: DOCK in self.devbgctl('devices').stdout, what='the dock')
+
+    def dock_version(self):
+        import json
+        for d in json.loads(self.devbgctl('--json', 'devices').stdout):
+            if d.get('id') == DOCK:
+                return d.get('firmware-version')
+        return None
+
+    def test_firmware_update_survives_reset(self):
+        self.assertEqual(self.dock_version(), '1.0.0')
+        _, events = self.run_task(self.updater, 'ExampleApp.UpdateDockFirmware',
+                                  'version=2.1.0 size=16384', device=DOCK, trigger='servicing',
+                                  duration=60)
+        done = self.completed(events)
+        self.assertTrue(done['success'], events)
+        progress = [int(f[1]) for k, f in events if k == 'PROGRESS']
+        self.assertEqual(progress[-1], 100)
+        self.assertEqual(wait_for(lambda: self.dock_version() == '2.1.0' and '2.1.0',
+                                  what='the new version'), '2.1.0')
+
+    def test_dock_that_never_returns_fails_the_update(self):
+        self.sim.ctl('fault', 'dock0', 'no-return', '1')
+        _, events = self.run_task(self.updater, 'ExampleApp.UpdateDockFirmware',
+                                  'version=2.1.0 size=4096 reopen-timeout-ms=1000', device=DOCK,
+                                  trigger='servicing', duration=60)
+        done = self.completed(events)
+        self.assertFalse(done['success'])
+        self.assertIn('did not come back within 1000 ms', done['error'])
+
+    def test_use_task_may_not_reopen(self):
+        _, events = self.run_task(self.updater, 'ExampleApp.UpdateDockFirmware',
+                                  'version=2.1.0 size=4096', device=DOCK, trigger='use')
+        done = self.completed(events)
+        self.assertFalse(done['success'])
+        self.assertIn('only servicing tasks may reopen their device', done['error'])
 
 
 if __name__ == '__main__':
