@@ -15,6 +15,7 @@ typedef enum {
   KEY_BOOL,
   KEY_PROTOCOLS,
   KEY_CONSENT,
+  KEY_PATH,      /* "" or an absolute path, no ".." */
 } KeyKind;
 
 typedef struct {
@@ -29,6 +30,7 @@ typedef struct {
 static const KeySpec keys[] = {
   { "Service", "MaxRegistrationsPerApp", KEY_UINT, F (max_registrations_per_app), 1, 100000 },
   { "Service", "EnableVirtualBackend", KEY_BOOL, F (enable_virtual_backend), 0, 0 },
+  { "Service", "TaskCgroupParent", KEY_PATH, F (task_cgroup_parent), 0, 0 },
   { "Policy", "UseWallClockLimit", KEY_SECONDS, F (use_wall_clock_limit), 0.01, 86400 },
   { "Policy", "ServicingWallClockLimit", KEY_SECONDS, F (servicing_wall_clock_limit), 0.01, 86400 },
   { "Policy", "MaxExpectedDuration", KEY_SECONDS, F (max_expected_duration), 1, 86400 },
@@ -154,6 +156,14 @@ parse_value (DevbgConfig *config, const KeySpec *spec, const char *raw,
         *(DevbgHeadlessConsent *) field = DEVBG_HEADLESS_CONSENT_ALLOW;
       else
         return bad_value (error, origin, spec, value, "expected deny or allow");
+      return TRUE;
+    case KEY_PATH:
+      if (*value != '\0' &&
+          (!g_path_is_absolute (value) || strstr (value, "/..") != NULL ||
+           strlen (value) >= DEVBG_CONFIG_MAX_PATH))
+        return bad_value (error, origin, spec, value,
+                          "expected nothing (automatic) or an absolute path without '..'");
+      g_strlcpy (field, value, DEVBG_CONFIG_MAX_PATH);
       return TRUE;
     case KEY_PROTOCOLS:
       {
@@ -285,6 +295,9 @@ devbg_config_to_data (const DevbgConfig *config)
         case KEY_CONSENT:
           value = g_strdup (*(const DevbgHeadlessConsent *) field == DEVBG_HEADLESS_CONSENT_ALLOW
                               ? "allow" : "deny");
+          break;
+        case KEY_PATH:
+          value = g_strdup (field);
           break;
         case KEY_PROTOCOLS:
           {

@@ -18,10 +18,15 @@ typedef enum {
   DEVBG_HEADLESS_CONSENT_ALLOW = 1,
 } DevbgHeadlessConsent;
 
+#define DEVBG_CONFIG_MAX_PATH 512
+
 typedef struct {
   /* [Service] */
   guint    max_registrations_per_app;
   gboolean enable_virtual_backend;
+  /* The cgroup v2 directory under which each task instance gets its own;
+   * "" means automatic (see devbg_cgroup_default_parent()). */
+  char     task_cgroup_parent[DEVBG_CONFIG_MAX_PATH];
 
   /* [Policy]: times in seconds */
   double   use_wall_clock_limit;

@@ -64,6 +64,7 @@ struct _DevbgInstance {
   guint               cpu_timer;
   guint64             cpu_last_us;
   guint               grace_timer;
+  guint               linger_timer;   /* the channel closed; the process may go on */
   gulong              removed_handler;
   DevbgDevice        *device;
 
@@ -162,6 +163,7 @@ clear_timers (DevbgInstance *self)
   g_clear_handle_id (&self->io_timer, g_source_remove);
   g_clear_handle_id (&self->cpu_timer, g_source_remove);
   g_clear_handle_id (&self->grace_timer, g_source_remove);
+  g_clear_handle_id (&self->linger_timer, g_source_remove);
   if (self->removed_handler != 0)
     {
       g_signal_handler_disconnect (self->devices, self->removed_handler);
@@ -273,6 +275,11 @@ drain_channel (DevbgInstance *self, guint max)
         {
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
             return TRUE;
+          /* A task that closes its end with our TRIGGER unread resets the
+           * connection: for devbgd that is the same end of stream. */
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+              g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+            return FALSE;
           if (g_error_matches (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MESSAGE))
             fail (self, "bad message from the task: %s", error->message);
           else
@@ -280,16 +287,36 @@ drain_channel (DevbgInstance *self, guint max)
           return FALSE;
         }
       if (msg == NULL)
-        {
-          /* End of stream. After COMPLETE that is the task leaving; before,
-           * the task dropped its supervision, so it goes. */
-          if (!self->completed && !self->exited)
-            fail (self, "the task closed its control channel without completing");
-          return FALSE;
-        }
+        return FALSE; /* end of stream: see on_channel_closed() */
       handle_message (self, msg);
     }
   return TRUE;
+}
+
+static gboolean
+on_linger_over (gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+
+  self->linger_timer = 0;
+  if (!self->completed)
+    fail (self, "the task closed its control channel without completing");
+  else
+    kill_tree (self); /* completed, yet still there: nothing of it may linger */
+  return G_SOURCE_REMOVE;
+}
+
+/* The task closed its end. Most often it is exiting (after COMPLETE, or
+ * not): its exit, seen by the child watch, then says how it ended. One that
+ * stays without its channel is unsupervised and goes after the grace
+ * period. */
+static void
+on_channel_closed (DevbgInstance *self)
+{
+  if (self->exited || self->linger_timer != 0)
+    return;
+  self->linger_timer = g_timeout_add ((guint) (MAX (self->config->cancel_grace_period, 0.1) * 1000),
+                                      on_linger_over, self);
 }
 
 static gboolean
@@ -303,10 +330,7 @@ on_channel (int fd, GIOCondition condition, gpointer user_data)
     return G_SOURCE_CONTINUE;
   self->channel_watch = 0;
   close_channel (self);
-  /* The process ends (it was killed, or is leaving): finish() runs from
-   * the child watch. */
-  if (self->completed && !self->exited && self->grace_timer == 0)
-    kill_tree (self); /* completed and closed: nothing of it may linger */
+  on_channel_closed (self);
   return G_SOURCE_REMOVE;
 }
 

@@ -23,6 +23,7 @@ struct _DevbgRuntime {
   char              *object_path;
   char              *interface;
   double             cpu_mhz;
+  char              *cgroup_parent; /* where instances get their cgroups; NULL: none */
   GHashTable        *instances;    /* instance ID -> DevbgInstance */
   GHashTable        *owner_watches; /* instance ID -> watch ID of its owner's name */
   GHashTable        *listeners;    /* unique name -> app ID */
@@ -314,7 +315,7 @@ devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
   spec.expected_duration_ms = (guint64) request->expected_duration_s * 1000;
   spec.gid = pw != NULL ? pw->pw_gid : (gid_t) caller->uid;
   spec.owner = caller->sender;
-  spec.cgroup_parent = NULL;
+  spec.cgroup_parent = self->cgroup_parent != NULL ? self->cgroup_parent : "";
   spec.cpu_mhz = self->cpu_mhz;
   spec.log_fd = -1;
 
@@ -535,7 +536,7 @@ devbg_runtime_recover (DevbgRuntime *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) left = devbg_store_list_instances (self->store, &error);
-  g_autofree char *parent = devbg_cgroup_default_parent ();
+  const char *parent = self->cgroup_parent;
 
   if (left == NULL)
     {
@@ -591,6 +592,10 @@ devbg_runtime_new (const DevbgConfig *config, DevbgStore *store, DevbgDevices *d
   self->object_path = g_strdup (object_path);
   self->interface = g_strdup (interface);
   self->cpu_mhz = read_cpu_mhz ();
+  self->cgroup_parent = *config->task_cgroup_parent != '\0' ? g_strdup (config->task_cgroup_parent)
+                                                             : devbg_cgroup_default_parent ();
+  g_info ("task cgroups under %s", self->cgroup_parent ? self->cgroup_parent
+                                                        : "(none: process groups)");
   return self;
 }
 
@@ -632,6 +637,7 @@ devbg_runtime_finalize (GObject *object)
   g_hash_table_unref (self->listener_watches);
   g_free (self->object_path);
   g_free (self->interface);
+  g_free (self->cgroup_parent);
   G_OBJECT_CLASS (devbg_runtime_parent_class)->finalize (object);
 }
 

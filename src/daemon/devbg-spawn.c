@@ -184,8 +184,26 @@ char *
 devbg_cgroup_default_parent (void)
 {
   g_autofree char *root = devbg_cgroup_find_v2_root ();
+  g_autofree char *self_cgroup = NULL;
+  const char *own = NULL;
 
-  return root != NULL ? g_build_filename (root, "devbg", NULL) : NULL;
+  if (root == NULL)
+    return NULL;
+  /* Under systemd (Delegate=yes) devbgd owns the subtree of its own unit:
+   * tasks go below it. Where devbgd sits at the root (no service manager,
+   * as in the tests), a "devbg" directory there. */
+  if (g_file_get_contents ("/proc/self/cgroup", &self_cgroup, NULL, NULL))
+    {
+      char *line = strstr (self_cgroup, "0::");
+      if (line != NULL && (line == self_cgroup || line[-1] == '\n'))
+        {
+          own = line + 3;
+          *strchrnul (own, '\n') = '\0';
+        }
+    }
+  if (own != NULL && strcmp (own, "/") != 0 && strstr (own, "..") == NULL)
+    return g_build_filename (root, own, "devbg-tasks", NULL);
+  return g_build_filename (root, "devbg", NULL);
 }
 
 gboolean

@@ -118,7 +118,10 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) pending = NULL;
   g_autoptr(GVariantIter) iter = NULL;
-  RunState st = { .loop = g_main_loop_new (NULL, FALSE), .acks = g_ptr_array_new_with_free_func (g_free) };
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GPtrArray) acks = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *waited_instance = NULL;
+  RunState st = { .loop = loop, .acks = acks };
   gboolean detach = FALSE, exit_after_start = FALSE;
   const char *event_id, *task_id, *instance_id, *err, *reason;
   gboolean success;
@@ -163,7 +166,7 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
       fflush (stdout);
       if (code != 0)
         return 0;
-      st.instance_id = g_strdup (id);
+      st.instance_id = waited_instance = g_strdup (id);
       if (detach)
         {
           g_autoptr(GVariant) r = manager_call (c, "Detach", g_variant_new ("(s)", id), &error);
@@ -193,6 +196,7 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
       if (r == NULL)
         return fail (error);
       printf ("ACKED %u\n", st.acks->len - 1);
+      fflush (stdout);
     }
   return rc;
 }

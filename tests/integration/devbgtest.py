@@ -65,9 +65,29 @@ class PrivateBus:
         self.proc.wait(10)
 
 
+def cgroup2_root():
+    """Where the cgroup v2 hierarchy is mounted, or None."""
+    with open('/proc/self/mountinfo') as f:
+        for line in f:
+            fields = line.split()
+            if fields[fields.index('-') + 1] == 'cgroup2':
+                return fields[4]
+    return None
+
+
+def with_task_cgroup(config, parent):
+    """@config with [Service] TaskCgroupParent=@parent: each devbgd under test
+    keeps its task cgroups apart, so that one never takes another's for
+    leftovers of a crash."""
+    line = 'TaskCgroupParent=%s\n' % parent
+    if '[Service]\n' in config:
+        return config.replace('[Service]\n', '[Service]\n' + line, 1)
+    return '[Service]\n' + line + config
+
+
 class Devbgd:
     """The real service, on a private bus, with its own state, config,
-    manifest and metadata directories."""
+    manifest and metadata directories, and its own task cgroup parent."""
 
     def __init__(self, bus, tmpdir, config='', extra_args=()):
         self.bus = bus
@@ -79,10 +99,21 @@ class Devbgd:
         self.log_path = os.path.join(tmpdir, 'devbgd.log')
         for d in (self.manifest_dir, self.metadata_dir):
             os.makedirs(d, exist_ok=True)
-        with open(self.config, 'w') as f:
-            f.write(config)
+        root = cgroup2_root()
+        self.cgroup_parent = None
+        if root is not None and os.access(root, os.W_OK):
+            self.cgroup_parent = os.path.join(root, 'devbg-test-' + os.path.basename(tmpdir))
+        self.write_config(config)
         self.extra_args = list(extra_args)
         self.proc = None
+
+    def write_config(self, text):
+        """The configuration file for the next start, with this devbgd's own
+        task cgroup parent."""
+        if self.cgroup_parent is not None and 'TaskCgroupParent' not in text:
+            text = with_task_cgroup(text, self.cgroup_parent)
+        with open(self.config, 'w') as f:
+            f.write(text)
 
     def args(self):
         return [DEVBGD, '--bus-address', self.bus.address, '--state-dir', self.state_dir,
@@ -123,6 +154,29 @@ class Devbgd:
             self.proc.wait(15)
             self.proc = None
             self.log.close()
+
+    def remove_cgroups(self):
+        """After the service stopped: its (empty) task cgroups go."""
+        if self.cgroup_parent is None or not os.path.isdir(self.cgroup_parent):
+            return
+        for d in os.listdir(self.cgroup_parent):
+            path = os.path.join(self.cgroup_parent, d)
+            if os.path.isdir(path):
+                try:
+                    os.rmdir(path)
+                except OSError:
+                    with open(os.path.join(path, 'cgroup.kill'), 'w') as f:
+                        f.write('1')
+                    wait_for(lambda: self._try_rmdir(path), what='cgroup %s to empty' % path)
+        os.rmdir(self.cgroup_parent)
+
+    @staticmethod
+    def _try_rmdir(path):
+        try:
+            os.rmdir(path)
+            return True
+        except OSError:
+            return False
 
     def read_log(self):
         with open(self.log_path) as f:
@@ -232,6 +286,13 @@ class DevbgTestCase(unittest.TestCase):
             rc = self.devbgd.stop()
             if rc != 0:
                 print(self.devbgd.read_log())
+        self.devbgd.remove_cgroups()
+        # Under the sanitizer build, a report in devbgd's log fails the test.
+        if os.path.exists(self.devbgd.log_path):
+            log = self.devbgd.read_log()
+            if 'Sanitizer' in log or 'runtime error:' in log:
+                self.bus.stop()
+                self.fail('devbgd: sanitizer report:\n' + log[log.find('=='):][:4000])
         self.bus.stop()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 

@@ -115,8 +115,7 @@ class RegistrationTest(DevbgTestCase):
 
     def test_registration_limit(self):
         self.devbgd.stop()
-        with open(self.devbgd.config, 'w') as f:
-            f.write('[Service]\nMaxRegistrationsPerApp=2\n')
+        self.devbgd.write_config('[Service]\nMaxRegistrationsPerApp=2\n')
         self.devbgd.start()
         self.app_a.ok(self.bus, 'register', 'a', 'A.Sync', 'use')
         self.app_a.ok(self.bus, 'register', 'b', 'A.Sync', 'use')

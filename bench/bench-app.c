@@ -1,0 +1,350 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The app of the runtime benchmark (bench/bench_runtime.py), on raw GDBus
+ * (the system bus: DBUS_SYSTEM_BUS_ADDRESS). It stays connected and takes
+ * one command a line on stdin, answering one line on stdout, so that the
+ * driver can interleave its samples with the floor's without a process
+ * start in any timed section. devbgd knows it as an app by its executable
+ * path, which the driver names in a manifest.
+ *
+ *   register NAME ENTRY_POINT        -> OK <task-id>         (use trigger)
+ *   ping                             -> OK <ns>  org.freedesktop.DBus.Peer.Ping
+ *                                       to org.devbg.Devbg1, round trip
+ *   status                           -> OK <ns>  GetStatus, round trip
+ *   latency TASK_ID DEVICE OUT       -> OK <ns>  from just before sending
+ *       Request (arguments "out=OUT") to the task's entry point (the
+ *       CLOCK_MONOTONIC the task wrote to OUT); waits for the instance's
+ *       Completed signal first and acknowledges it
+ *   progress TASK_ID DEVICE OUT COUNT
+ *                                    -> OK <ns> <last-progress> <signals>
+ *       Request (arguments "out=OUT count=COUNT"), then waits for its
+ *       Completed: ns from the task's entry point to the Completed signal
+ *       being dispatched here, the last Progress value seen for that
+ *       instance, and how many Progress signals carried it
+ *   tally MS                         -> OK <instances> <completed> <extra>
+ *       after MS more ms of listening: instances requested since the last
+ *       tally, how many got a Completed signal, and how many Completed
+ *       signals came beyond one each; then starts a new tally
+ *   quit
+ * Failures answer "ERROR <what>" and the app goes on.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+
+#define BUS_NAME  "org.devbg.Devbg1"
+#define OBJ_PATH  "/org/devbg/Devbg1"
+#define MANAGER   "org.devbg.Devbg1.Manager"
+
+typedef struct {
+  GDBusConnection *conn;
+  GHashTable      *completions; /* instance ID -> count of Completed signals */
+  GHashTable      *events;      /* instance ID -> event ID (first one) */
+  char            *current;     /* the instance waited for, or NULL */
+  gint64           completed_ns; /* when current's Completed was dispatched */
+  guint32          last_progress;
+  guint64          progress_signals;
+  gboolean         timed_out;
+} App;
+
+static gint64
+now_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+static void
+on_signal (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+           const char *signal, GVariant *params, gpointer user_data)
+{
+  App *app = user_data;
+
+  (void) c; (void) sender; (void) path; (void) iface;
+  if (strcmp (signal, "Progress") == 0)
+    {
+      const char *task_id, *instance_id;
+      guint32 progress;
+
+      g_variant_get (params, "(&s&su)", &task_id, &instance_id, &progress);
+      if (app->current != NULL && strcmp (instance_id, app->current) == 0)
+        {
+          app->last_progress = progress;
+          app->progress_signals++;
+        }
+    }
+  else if (strcmp (signal, "Completed") == 0)
+    {
+      const char *event_id, *task_id, *instance_id, *error, *reason;
+      gboolean success;
+      gint64 finished;
+      gpointer n;
+
+      g_variant_get (params, "(&s&s&sb&s&sx)", &event_id, &task_id, &instance_id, &success,
+                     &error, &reason, &finished);
+      if (app->current != NULL && strcmp (instance_id, app->current) == 0 &&
+          app->completed_ns == 0)
+        app->completed_ns = now_ns ();
+      if (!success)
+        g_printerr ("bench-app: instance %s failed: %s (%s)\n", instance_id, error, reason);
+      /* Only the instances requested since the last tally count. */
+      if (g_hash_table_lookup_extended (app->completions, instance_id, NULL, &n))
+        g_hash_table_replace (app->completions, g_strdup (instance_id),
+                              GUINT_TO_POINTER (GPOINTER_TO_UINT (n) + 1));
+      if (!g_hash_table_contains (app->events, instance_id))
+        g_hash_table_insert (app->events, g_strdup (instance_id), g_strdup (event_id));
+    }
+}
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  ((App *) user_data)->timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the default main context until current's Completed arrived or
+ * @timeout_ms passed. */
+static gboolean
+wait_completed (App *app, guint timeout_ms)
+{
+  guint timer;
+
+  app->timed_out = FALSE;
+  timer = g_timeout_add (timeout_ms, on_timeout, app);
+  while (app->completed_ns == 0 && !app->timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!app->timed_out)
+    g_source_remove (timer);
+  return app->completed_ns != 0;
+}
+
+static GVariant *
+manager_call (App *app, const char *method, GVariant *params, GError **error)
+{
+  return g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, MANAGER, method, params,
+                                      NULL, G_DBUS_CALL_FLAGS_NONE, 30000, NULL, error);
+}
+
+static void
+acknowledge (App *app, const char *instance_id)
+{
+  const char *event_id = g_hash_table_lookup (app->events, instance_id);
+  const char *ids[2] = { event_id, NULL };
+  g_autoptr(GVariant) r = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (event_id == NULL)
+    return;
+  r = manager_call (app, "AcknowledgeEvents", g_variant_new ("(^as)", (char **) ids), &error);
+  if (r == NULL)
+    g_printerr ("bench-app: AcknowledgeEvents: %s\n", error->message);
+}
+
+static gboolean
+read_stamp (const char *path, gint64 *out_ns)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return FALSE;
+  *out_ns = g_ascii_strtoll (text, NULL, 10);
+  return *out_ns > 0;
+}
+
+/* Request, and wait for the instance to complete. Returns the ns just
+ * before the call, or 0 after answering ERROR. */
+static gint64
+request (App *app, const char *task_id, const char *device, const char *out,
+         const char *arguments, guint timeout_ms)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 code;
+  const char *reason, *instance_id;
+  gint64 t0;
+
+  g_clear_pointer (&app->current, g_free);
+  app->completed_ns = 0;
+  app->last_progress = 0;
+  app->progress_signals = 0;
+  unlink (out);
+
+  t0 = now_ns ();
+  reply = manager_call (app, "Request", g_variant_new ("(sssu)", task_id, device, arguments, 0),
+                        &error);
+  if (reply == NULL)
+    {
+      printf ("ERROR Request: %s\n", error->message);
+      return 0;
+    }
+  g_variant_get (reply, "(u&s&s)", &code, &reason, &instance_id);
+  if (code != 0)
+    {
+      printf ("ERROR denied %u %s\n", code, reason);
+      return 0;
+    }
+  /* Signals are dispatched from this thread's main context, which
+   * g_dbus_connection_call_sync() does not run: this instance's Completed
+   * cannot have been dispatched yet, even if it came before the reply. */
+  app->current = g_strdup (instance_id);
+  g_hash_table_insert (app->completions, g_strdup (instance_id), GUINT_TO_POINTER (0));
+  if (!wait_completed (app, timeout_ms))
+    {
+      printf ("ERROR no Completed for %s within %u ms\n", instance_id, timeout_ms);
+      return 0;
+    }
+  acknowledge (app, instance_id);
+  return t0;
+}
+
+static void
+cmd_latency (App *app, char **w)
+{
+  g_autofree char *args = g_strdup_printf ("out=%s", w[3]);
+  gint64 t0 = request (app, w[1], w[2], w[3], args, 30000), entered;
+
+  if (t0 == 0)
+    return;
+  if (!read_stamp (w[3], &entered))
+    {
+      printf ("ERROR the task wrote no time stamp to %s\n", w[3]);
+      return;
+    }
+  printf ("OK %" G_GINT64_FORMAT "\n", entered - t0);
+}
+
+static void
+cmd_progress (App *app, char **w)
+{
+  g_autofree char *args = g_strdup_printf ("out=%s count=%s", w[3], w[4]);
+  gint64 t0 = request (app, w[1], w[2], w[3], args, 120000), entered;
+
+  if (t0 == 0)
+    return;
+  if (!read_stamp (w[3], &entered))
+    {
+      printf ("ERROR the task wrote no time stamp to %s\n", w[3]);
+      return;
+    }
+  printf ("OK %" G_GINT64_FORMAT " %u %" G_GUINT64_FORMAT "\n", app->completed_ns - entered,
+          app->last_progress, app->progress_signals);
+}
+
+static void
+cmd_round_trip (App *app, const char *iface, const char *method)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 t0, t1;
+
+  t0 = now_ns ();
+  reply = g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, iface, method, NULL, NULL,
+                                       G_DBUS_CALL_FLAGS_NONE, 30000, NULL, &error);
+  t1 = now_ns ();
+  if (reply == NULL)
+    printf ("ERROR %s: %s\n", method, error->message);
+  else
+    printf ("OK %" G_GINT64_FORMAT "\n", t1 - t0);
+}
+
+static void
+cmd_tally (App *app, guint ms)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint instances = 0, completed = 0, extra = 0;
+
+  app->timed_out = FALSE;
+  g_timeout_add (ms, on_timeout, app);
+  while (!app->timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  g_hash_table_iter_init (&iter, app->completions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      guint n = GPOINTER_TO_UINT (value);
+      instances++;
+      completed += n > 0;
+      extra += n > 1 ? n - 1 : 0;
+    }
+  printf ("OK %u %u %u\n", instances, completed, extra);
+  g_hash_table_remove_all (app->completions);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) pending = NULL;
+  App app = { 0 };
+  char line[4096];
+
+  (void) argc; (void) argv;
+  app.conn = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
+  if (app.conn == NULL)
+    {
+      g_printerr ("bench-app: %s\n", error->message);
+      return 1;
+    }
+  app.completions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  app.events = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_dbus_connection_signal_subscribe (app.conn, BUS_NAME, MANAGER, NULL, OBJ_PATH, NULL,
+                                      G_DBUS_SIGNAL_FLAGS_NONE, on_signal, &app, NULL);
+  pending = manager_call (&app, "WatchEvents", NULL, &error);
+  if (pending == NULL)
+    {
+      g_printerr ("bench-app: WatchEvents: %s\n", error->message);
+      return 1;
+    }
+  printf ("READY\n");
+  fflush (stdout);
+
+  while (fgets (line, sizeof line, stdin) != NULL)
+    {
+      g_auto(GStrv) w = g_strsplit (g_strchomp (line), " ", -1);
+      guint n = g_strv_length (w);
+
+      if (n == 0)
+        continue;
+      if (strcmp (w[0], "quit") == 0)
+        break;
+      else if (strcmp (w[0], "register") == 0 && n == 3)
+        {
+          g_autoptr(GVariant) r = manager_call (&app, "Register",
+                                                g_variant_new ("(sss)", w[1], w[2], "use"), &error);
+          const char *id;
+          if (r == NULL)
+            {
+              printf ("ERROR Register: %s\n", error->message);
+              g_clear_error (&error);
+            }
+          else
+            {
+              g_variant_get (r, "(&s)", &id);
+              printf ("OK %s\n", id);
+            }
+        }
+      else if (strcmp (w[0], "ping") == 0 && n == 1)
+        cmd_round_trip (&app, "org.freedesktop.DBus.Peer", "Ping");
+      else if (strcmp (w[0], "status") == 0 && n == 1)
+        cmd_round_trip (&app, MANAGER, "GetStatus");
+      else if (strcmp (w[0], "latency") == 0 && n == 4)
+        cmd_latency (&app, w);
+      else if (strcmp (w[0], "progress") == 0 && n == 5)
+        cmd_progress (&app, w);
+      else if (strcmp (w[0], "tally") == 0 && n == 2)
+        cmd_tally (&app, (guint) g_ascii_strtoull (w[1], NULL, 10));
+      else
+        printf ("ERROR bad command\n");
+      fflush (stdout);
+    }
+  return 0;
+}
