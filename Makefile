@@ -2,6 +2,7 @@
 # configures with meson and builds.
 BUILD      ?= build
 FUZZ_BUILD ?= build-fuzz
+ASAN_BUILD ?= build-asan
 
 .PHONY: all deps build demo check unit integration fuzz bench clean
 
@@ -22,14 +23,19 @@ demo: build
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true
 
-# Every test: unit, integration, and each fuzz target for a short run.
-# The last line is "N passed, N failed".
-check: build $(FUZZ_BUILD)/build.ninja
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) --prefix=/usr -Db_sanitize=address,undefined -Db_lundef=false
+
+# Every test: unit and integration tests on the normal build and again on
+# an AddressSanitizer + UndefinedBehaviorSanitizer build, and each fuzz
+# target for a short run. The last line is "N passed, N failed".
+check: build $(FUZZ_BUILD)/build.ninja $(ASAN_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
-	@sh scripts/run-tests.sh $(BUILD) $(FUZZ_BUILD)
+	ninja -C $(ASAN_BUILD)
+	@sh scripts/run-tests.sh $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 bench: build
 	@sh scripts/run-bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD)
