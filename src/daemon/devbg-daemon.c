@@ -31,6 +31,10 @@ struct _DevbgDaemon {
   GDBusNodeInfo   *introspection;
   DevbgDevices    *devices;
   DevbgRuntime    *runtime;
+  /* Unique bus name -> DevbgIdentity: a connection's process does not
+   * change, so its app is resolved once, and forgotten when it leaves. */
+  GHashTable      *identities;
+  guint            name_owner_subscription;
 };
 
 G_DEFINE_TYPE (DevbgDaemon, devbg_daemon, G_TYPE_OBJECT)
@@ -639,6 +643,12 @@ on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
     }
   call->caller = devbg_identity_resolve (call->daemon->proc_root, (pid_t) pid, (uid_t) uid,
                                          call->daemon->apps);
+  /* Only a known app is kept: an unknown caller may yet be moved into its
+   * app's unit, and is asked again. */
+  if (call->caller->app_id != NULL)
+    g_hash_table_insert (call->daemon->identities,
+                         g_strdup (g_dbus_method_invocation_get_sender (call->invocation)),
+                         devbg_identity_copy (call->caller));
   g_debug ("%s from %s: pid %u uid %u app %s (%s)",
            g_dbus_method_invocation_get_method_name (call->invocation),
            g_dbus_method_invocation_get_sender (call->invocation), pid, uid,
@@ -669,6 +679,21 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
                                              "no method %s", method);
       return;
     }
+
+  {
+    DevbgIdentity *known = g_hash_table_lookup (daemon->identities, sender);
+    if (known != NULL)
+      {
+        Call *call = g_new0 (Call, 1);
+        call->daemon = g_object_ref (daemon);
+        call->invocation = g_object_ref (invocation);
+        call->caller = devbg_identity_copy (known);
+        handler (call, params);
+        if (!call->async)
+          call_free (call);
+        return;
+      }
+  }
 
   pending = g_new0 (PendingCall, 1);
   pending->call = g_new0 (Call, 1);
@@ -738,6 +763,20 @@ devbg_daemon_new (const DevbgDaemonOptions *options, GError **error)
   return g_steal_pointer (&daemon);
 }
 
+static void
+on_name_owner_changed (GDBusConnection *connection, const char *sender, const char *path,
+                       const char *iface, const char *signal, GVariant *params,
+                       gpointer user_data)
+{
+  DevbgDaemon *daemon = user_data;
+  const char *name, *old_owner, *new_owner;
+
+  (void) connection; (void) sender; (void) path; (void) iface; (void) signal;
+  g_variant_get (params, "(&s&s&s)", &name, &old_owner, &new_owner);
+  if (name[0] == ':' && new_owner[0] == '\0')
+    g_hash_table_remove (daemon->identities, name);
+}
+
 gboolean
 devbg_daemon_export (DevbgDaemon *daemon, GDBusConnection *connection, GError **error)
 {
@@ -745,6 +784,12 @@ devbg_daemon_export (DevbgDaemon *daemon, GDBusConnection *connection, GError **
     g_dbus_node_info_lookup_interface (daemon->introspection, DEVBG_MANAGER_IFACE);
 
   daemon->connection = g_object_ref (connection);
+  daemon->name_owner_subscription =
+    g_dbus_connection_signal_subscribe (connection, "org.freedesktop.DBus",
+                                        "org.freedesktop.DBus", "NameOwnerChanged",
+                                        "/org/freedesktop/DBus", NULL,
+                                        G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed,
+                                        daemon, NULL);
   daemon->registration_id =
     g_dbus_connection_register_object (connection, DEVBG_OBJECT_PATH, iface, &manager_vtable,
                                        daemon, NULL, error);
@@ -780,6 +825,12 @@ devbg_daemon_dispose (GObject *object)
       g_dbus_connection_unregister_object (daemon->connection, daemon->registration_id);
       daemon->registration_id = 0;
     }
+  if (daemon->name_owner_subscription != 0)
+    {
+      g_dbus_connection_signal_unsubscribe (daemon->connection, daemon->name_owner_subscription);
+      daemon->name_owner_subscription = 0;
+    }
+  g_clear_pointer (&daemon->identities, g_hash_table_unref);
   g_clear_object (&daemon->connection);
   g_clear_object (&daemon->store);
   g_clear_pointer (&daemon->apps, g_hash_table_unref);
@@ -805,5 +856,6 @@ devbg_daemon_class_init (DevbgDaemonClass *klass)
 static void
 devbg_daemon_init (DevbgDaemon *daemon)
 {
-  (void) daemon;
+  daemon->identities = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                              (GDestroyNotify) devbg_identity_free);
 }

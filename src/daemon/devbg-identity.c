@@ -19,6 +19,17 @@ devbg_identity_free (DevbgIdentity *identity)
   g_free (identity);
 }
 
+DevbgIdentity *
+devbg_identity_copy (const DevbgIdentity *identity)
+{
+  DevbgIdentity *copy = g_new (DevbgIdentity, 1);
+
+  *copy = *identity;
+  copy->app_id = g_strdup (identity->app_id);
+  copy->detail = g_strdup (identity->detail);
+  return copy;
+}
+
 const char *
 devbg_identity_source_to_string (DevbgIdentitySource source)
 {
@@ -187,12 +198,8 @@ app_by_executable (GHashTable *apps, const char *exe)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       DevbgManifest *m = value;
-      g_autofree char *real = NULL;
 
-      if (m->executable == NULL)
-        continue;
-      real = realpath (m->executable, NULL);
-      if (real != NULL && strcmp (real, exe) == 0)
+      if (m->executable_real != NULL && strcmp (m->executable_real, exe) == 0)
         return m->app_id;
     }
   return NULL;

@@ -27,6 +27,7 @@ typedef struct {
 } DevbgIdentity;
 
 void devbg_identity_free (DevbgIdentity *identity);
+DevbgIdentity *devbg_identity_copy (const DevbgIdentity *identity);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgIdentity, devbg_identity_free)
 
 const char *devbg_identity_source_to_string (DevbgIdentitySource source);

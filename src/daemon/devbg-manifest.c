@@ -3,6 +3,7 @@
  */
 #include "devbg-manifest.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "devbg-error.h"
@@ -330,6 +331,7 @@ devbg_manifest_unref (DevbgManifest *manifest)
   g_free (manifest->origin);
   g_free (manifest->app_id);
   g_free (manifest->executable);
+  free (manifest->executable_real);
   g_ptr_array_unref (manifest->entry_points);
   g_free (manifest);
 }
@@ -375,6 +377,9 @@ devbg_manifests_load (const char *const *dirs, GPtrArray *problems)
               g_ptr_array_add (problems, g_strdup (error->message));
               continue;
             }
+          /* Resolved once: /proc/PID/exe is compared with it on calls. */
+          if (m->executable != NULL)
+            m->executable_real = realpath (m->executable, NULL);
           if (g_hash_table_contains (apps, m->app_id))
             {
               DevbgManifest *first = g_hash_table_lookup (apps, m->app_id);

@@ -23,6 +23,7 @@ typedef struct {
   char      *origin;     /* the file it came from */
   char      *app_id;
   char      *executable; /* the app's own executable, may be NULL */
+  char      *executable_real; /* its canonical path when it exists (for identity) */
   GPtrArray *entry_points; /* of DevbgEntryPoint */
 } DevbgManifest;
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 
 /* <linux/ioprio.h> is not in every kernel header package; the ABI is fixed. */
 #define DEVBG_IOPRIO_CLASS_SHIFT 13
@@ -333,6 +334,8 @@ typedef struct {
   char *const  *envp;
   int           fds[5];           /* sources of fds 0..4, all >= HIGH_FD_BASE */
   int           cgroup_procs_fd;  /* -1: no cgroup */
+  int           cgroup_dir_fd;    /* for clone3(CLONE_INTO_CGROUP); -1: none */
+  gboolean      born_in_cgroup;   /* clone3 put the child there already */
   int           err_fd;           /* reports a failed step to the parent */
   uid_t         uid;
   gid_t         gid;
@@ -415,8 +418,9 @@ child_exec (const ChildPlan *p)
 
   if (setsid () < 0)
     child_fail (p, STEP_SETSID);
-  /* Into the cgroup while still root; "0" means the writing process. */
-  if (p->cgroup_procs_fd >= 0 && write (p->cgroup_procs_fd, "0", 1) != 1)
+  /* Into the cgroup while still root ("0" means the writing process),
+   * unless clone3() had it born there. */
+  if (!p->born_in_cgroup && p->cgroup_procs_fd >= 0 && write (p->cgroup_procs_fd, "0", 1) != 1)
     child_fail (p, STEP_CGROUP);
 
   if (setpriority (PRIO_PROCESS, 0, p->nice) < 0)
@@ -434,11 +438,14 @@ child_exec (const ChildPlan *p)
   if (child_close_others (p) < 0)
     child_fail (p, STEP_CLOSE);
 
-  if (p->change_ids && setgroups (p->n_groups, p->groups) < 0)
+  /* Raw system calls: glibc's wrappers would make every thread of the
+   * process change ids (setxid), and after clone3() glibc still believes in
+   * devbgd's other threads. The child has one thread. */
+  if (p->change_ids && syscall (SYS_setgroups, p->n_groups, p->groups) < 0)
     child_fail (p, STEP_GROUPS);
-  if (p->change_ids && setresgid (p->gid, p->gid, p->gid) < 0)
+  if (p->change_ids && syscall (SYS_setresgid, p->gid, p->gid, p->gid) < 0)
     child_fail (p, STEP_GID);
-  if (p->change_ids && setresuid (p->uid, p->uid, p->uid) < 0)
+  if (p->change_ids && syscall (SYS_setresuid, p->uid, p->uid, p->uid) < 0)
     child_fail (p, STEP_UID);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     child_fail (p, STEP_NO_NEW_PRIVS);
@@ -570,6 +577,7 @@ prepare_plan (ChildPlan *plan, FdList *fds, const DevbgSpawnOptions *o,
   plan->policy = o->sched == DEVBG_SPAWN_SCHED_IDLE ? SCHED_IDLE : SCHED_BATCH;
   plan->max_fd = sysconf (_SC_OPEN_MAX);
   plan->cgroup_procs_fd = -1;
+  plan->cgroup_dir_fd = -1;
   for (int i = 0; i < 5; i++)
     if ((plan->fds[i] = dup_high (fds, sources[i], error)) < 0)
       return FALSE;
@@ -584,8 +592,40 @@ prepare_plan (ChildPlan *plan, FdList *fds, const DevbgSpawnOptions *o,
       close (fd);
       if (plan->cgroup_procs_fd < 0)
         return FALSE;
+      /* Best effort: without it, the child writes cgroup.procs. */
+      fd = open (cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd >= 0)
+        {
+          plan->cgroup_dir_fd = dup_high (fds, fd, NULL);
+          close (fd);
+        }
     }
   return TRUE;
+}
+
+/* fork(), but born in the cgroup when there is one: moving a process into
+ * a cgroup afterwards waits for an RCU grace period in the kernel, which
+ * put milliseconds (tens at the tail) on every task start. */
+static pid_t
+fork_into_cgroup (ChildPlan *plan)
+{
+  if (plan->cgroup_dir_fd >= 0)
+    {
+      struct clone_args args = {
+        .flags = CLONE_INTO_CGROUP,
+        .exit_signal = SIGCHLD,
+        .cgroup = (guint64) plan->cgroup_dir_fd,
+      };
+      long pid;
+
+      plan->born_in_cgroup = TRUE; /* what the child sees, if it is born */
+      pid = syscall (SYS_clone3, &args, sizeof args);
+      if (pid >= 0)
+        return (pid_t) pid;
+      plan->born_in_cgroup = FALSE;
+      g_debug ("clone3 into the cgroup failed (%s); forking", g_strerror (errno));
+    }
+  return fork ();
 }
 
 static pid_t
@@ -604,7 +644,7 @@ fork_child (ChildPlan *plan, FdList *fds, GError **error)
       close (err_pipe[0]);
       return -1;
     }
-  pid = fork ();
+  pid = fork_into_cgroup (plan);
   if (pid == 0)
     child_exec (plan);
   if (pid < 0)
