@@ -229,7 +229,10 @@ on_request_done (GObject *source, GAsyncResult *result, gpointer data)
       run_finish (run, 1);
       return;
     }
-  g_print ("request: %s (%s)\n", devbg_trigger_result_to_string (res), reason);
+  if (g_strcmp0 (reason, devbg_trigger_result_to_string (res)) == 0)
+    g_print ("request: %s\n", reason);
+  else
+    g_print ("request: %s (%s)\n", devbg_trigger_result_to_string (res), reason);
   if (res != DEVBG_RESULT_ALLOWED)
     {
       /* The sample reopens its device and shows the error; nothing ran. */
