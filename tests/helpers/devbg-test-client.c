@@ -20,6 +20,11 @@
  *       with ack, every completion seen is acknowledged.
  *   watch SECONDS [ack]
  *       WatchEvents and print the events (as above) for SECONDS.
+ *   lib-events SECONDS
+ *       through libdevbg: the app's registrations with a "completed" handler
+ *       each, for SECONDS; prints, per completion delivered,
+ *         LIBCOMPLETED <task-id> <instance-id> <ok|error: <message>>
+ *       (libdevbg acknowledges what it delivered).
  * Failures print "ERROR <D-Bus error name> <message>" and exit 1.
  */
 #include <stdio.h>
@@ -201,6 +206,43 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
   return rc;
 }
 
+static void
+on_lib_completed (DevbgRegistration *reg, DevbgCompletion *completion, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  (void) user_data;
+  if (devbg_completion_check_result (completion, &error))
+    printf ("LIBCOMPLETED %s %s ok\n", devbg_registration_get_task_id (reg),
+            devbg_completion_get_instance_id (completion));
+  else
+    printf ("LIBCOMPLETED %s %s error: %s\n", devbg_registration_get_task_id (reg),
+            devbg_completion_get_instance_id (completion), error->message);
+  fflush (stdout);
+}
+
+static int
+lib_events (DevbgClient *client, double seconds)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) tasks = devbg_client_get_all_tasks_sync (client, NULL, &error);
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  GHashTableIter iter;
+  gpointer value;
+
+  if (tasks == NULL)
+    return fail (error);
+  g_hash_table_iter_init (&iter, tasks);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_signal_connect (value, "completed", G_CALLBACK (on_lib_completed), NULL);
+  {
+    RunState st = { .loop = loop };
+    g_timeout_add ((guint) (seconds * 1000), on_timeout, &st);
+    g_main_loop_run (loop);
+  }
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -319,6 +361,8 @@ main (int argc, char **argv)
     }
   if (strcmp (argv[1], "run") == 0 && argc >= 6)
     return watch_and_maybe_run (devbg_client_get_connection (client), argc, argv, TRUE);
+  if (strcmp (argv[1], "lib-events") == 0 && argc == 3)
+    return lib_events (client, g_ascii_strtod (argv[2], NULL));
   if (strcmp (argv[1], "watch") == 0 && argc >= 3)
     return watch_and_maybe_run (devbg_client_get_connection (client), argc, argv, FALSE);
   fprintf (stderr, "%s: bad command\n", argv[0]);

@@ -284,6 +284,21 @@ class RuntimeTest(RuntimeBase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual((r.returncode, r.stdout), (0, ''))
 
+    def test_libdevbg_delivers_pending_completion_once(self):
+        # The app's task ends while the app is away; libdevbg hands the
+        # completion to the registration's "completed" handler when the app
+        # is back, and acknowledges it, so it comes once.
+        tid = self.register(self.app_a, 'Test.Fail')
+        lines = self.app_a.run(self.bus, 'run', tid, BAND, 'message=away', 0, 'detach',
+                               'exit-after-start')
+        iid = lines[0].split()[3]
+        wait_for(lambda: iid not in self.tasks(self.app_a), what='the task to end')
+        first = self.app_a.run(self.bus, 'lib-events', '1')
+        self.assertEqual(first, ['LIBCOMPLETED %s %s error: away' % (tid, iid)])
+        r = subprocess.run([self.app_a.path, 'lib-events', '1'], env=self.bus.env(),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.stdout, '')
+
     def test_detached_task_outlives_its_app(self):
         tid = self.register(self.app_a, 'Test.Idle')
         lines = self.app_a.run(self.bus, 'run', tid, BAND, '', 0, 'detach', 'exit-after-start')
@@ -452,6 +467,55 @@ class ServicingTest(RuntimeBase):
             self.assertIn('only servicing tasks may reopen their device', done['error'])
         else:
             self.assertEqual(done['reason'], 'condition-loss')
+
+
+class ExampleAppTest(RuntimeBase):
+    """The example vendor app and its tasks, built on libdevbg, through the
+    seed's two sample flows, against the real devbgd and devbg-sim."""
+    sim_args = ('--reset-delay-ms', '300')
+
+    def setUp(self):
+        super().setUp()
+        self.app = os.path.realpath(os.path.join(BUILD_DIR, 'examples', 'devbg-example-app'))
+        tasks = os.path.realpath(EXAMPLE_TASKS)
+        self.devbgd.stop()
+        self.devbgd.write_manifest('example.xml', manifest_xml('org.devbg.ExampleApp', self.app, [
+            ('ExampleApp.SyncBand', ['deviceUse'], tasks),
+            ('ExampleApp.UpdateDockFirmware', ['deviceServicing'], tasks)]))
+        self.devbgd.start()
+        wait_for(lambda: DOCK in self.devbgctl('devices').stdout, what='the dock')
+
+    def example(self, *args):
+        env = self.bus.env()
+        env['HOME'] = self.tmpdir
+        env.pop('XDG_DATA_HOME', None)
+        return subprocess.run([self.app] + list(args), env=env, capture_output=True, text=True,
+                              timeout=60)
+
+    def test_sync_flow(self):
+        r = self.example('sync', BAND)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('request: allowed', r.stdout)
+        self.assertIn('completed: success', r.stdout)
+        records = os.path.join(self.tmpdir, '.local', 'share', 'devbg-example-app',
+                               'band-records.csv')
+        with open(records) as f:
+            self.assertEqual(len(f.read().splitlines()), 100)
+        # The sample unregisters when done.
+        listing = self.example('list')
+        self.assertEqual(listing.returncode, 0, listing.stderr)
+        self.assertNotIn('band-sync', listing.stdout)
+
+    def test_update_flow(self):
+        r = self.example('update', DOCK, '3.0.1')
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn('completed: success', r.stdout)
+        self.assertIn('3.0.1', self.devbgctl('devices').stdout)
+
+    def test_denied_request_is_reported(self):
+        r = self.example('sync', 'virtual-NOPE')
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn('no-such-device', r.stdout + r.stderr)
 
 
 if __name__ == '__main__':
