@@ -4,7 +4,7 @@ BUILD      ?= build
 FUZZ_BUILD ?= build-fuzz
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps build demo check unit integration fuzz bench clean
+.PHONY: all deps build demo check bench soak clean
 
 all: build
 
@@ -36,6 +36,10 @@ check: build $(FUZZ_BUILD)/build.ninja $(ASAN_BUILD)/build.ninja
 
 bench: build
 	@sh scripts/run-bench.sh $(BUILD)
+
+# Crash safety: devbgd SIGKILLed at random points over 1000 task lifecycles.
+soak: build
+	/usr/bin/python3 bench/soak_crash.py $(BUILD) 1000
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD)
