@@ -3,6 +3,7 @@
  */
 #include "devbg-runtime.h"
 
+#include <gio/gunixfdlist.h>
 #include <pwd.h>
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include "devbg-spawn.h"
 
 #define MAX_ACK_IDS 1024
+#define LOGIND_BUS_NAME "org.freedesktop.login1"
 
 struct _DevbgRuntime {
   GObject            parent;
@@ -26,6 +28,7 @@ struct _DevbgRuntime {
   char              *cgroup_parent; /* where instances get their cgroups; NULL: none */
   GHashTable        *instances;    /* instance ID -> DevbgInstance */
   GHashTable        *owner_watches; /* instance ID -> watch ID of its owner's name */
+  GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
   GHashTable        *listeners;    /* unique name -> app ID */
   GHashTable        *listener_watches; /* unique name -> watch ID */
 };
@@ -65,6 +68,71 @@ devbg_runtime_may_see (const DevbgCaller *caller, const DevbgInstanceRecord *rec
   return caller->uid == 0 || caller->uid == record->uid;
 }
 
+/* ---- sleep and shutdown wait for a firmware update ---- */
+
+typedef struct {
+  DevbgRuntime *runtime;
+  char         *instance_id;
+} InhibitCall;
+
+static void
+on_inhibited (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  InhibitCall *call = user_data;
+  g_autoptr(GUnixFDList) fds = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply =
+    g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), &fds, res, &error);
+  int fd = -1;
+
+  if (reply != NULL && fds != NULL)
+    {
+      gint32 handle;
+      g_variant_get (reply, "(h)", &handle);
+      fd = g_unix_fd_list_get (fds, handle, &error);
+    }
+  if (fd < 0)
+    g_debug ("instance %s: no sleep inhibitor from logind: %s", call->instance_id,
+             error ? error->message : "no fd");
+  else if (g_hash_table_contains (call->runtime->instances, call->instance_id))
+    {
+      g_hash_table_insert (call->runtime->inhibitors, g_strdup (call->instance_id),
+                           GINT_TO_POINTER (fd));
+      g_info ("instance %s: sleep and shutdown are delayed until it ends", call->instance_id);
+    }
+  else
+    close (fd); /* it ended meanwhile */
+  g_object_unref (call->runtime);
+  g_free (call->instance_id);
+  g_free (call);
+}
+
+/* As fwupd does during an update: a servicing task must not see the machine
+ * suspend or power off under it. Where logind is absent, nothing is held. */
+static void
+inhibit_sleep (DevbgRuntime *self, const DevbgInstanceRecord *r)
+{
+  InhibitCall *call = g_new0 (InhibitCall, 1);
+
+  call->runtime = g_object_ref (self);
+  call->instance_id = g_strdup (r->instance_id);
+  g_dbus_connection_call_with_unix_fd_list (
+    self->connection, LOGIND_BUS_NAME, "/org/freedesktop/login1",
+    "org.freedesktop.login1.Manager", "Inhibit",
+    g_variant_new ("(ssss)", "sleep:shutdown", "devbgd",
+                   "A device is being updated (devbg servicing task)", "block"),
+    G_VARIANT_TYPE ("(h)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 5000, NULL, NULL, on_inhibited, call);
+}
+
+static void
+release_inhibitor (DevbgRuntime *self, const char *instance_id)
+{
+  gpointer fd;
+
+  if (g_hash_table_steal_extended (self->inhibitors, instance_id, NULL, &fd))
+    close (GPOINTER_TO_INT (fd));
+}
+
 /* ---- events to the app ---- */
 
 static void
@@ -100,6 +168,7 @@ forget_instance (DevbgRuntime *self, const char *instance_id)
   if (watch != 0)
     g_bus_unwatch_name (watch);
   g_hash_table_remove (self->owner_watches, instance_id);
+  release_inhibitor (self, instance_id);
   g_hash_table_remove (self->instances, instance_id);
 }
 
@@ -240,6 +309,8 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  if (r->trigger == DEVBG_TRIGGER_SERVICING)
+    inhibit_sleep (self, r);
   data->outcome.result = DEVBG_RESULT_ALLOWED;
   data->outcome.reason = "allowed";
   data->outcome.instance_id = g_strdup (id);
@@ -620,6 +691,15 @@ devbg_runtime_dispose (GObject *object)
     devbg_runtime_shutdown (self);
   unwatch_all (self->owner_watches);
   unwatch_all (self->listener_watches);
+  {
+    GHashTableIter iter;
+    gpointer fd;
+
+    g_hash_table_iter_init (&iter, self->inhibitors);
+    while (g_hash_table_iter_next (&iter, NULL, &fd))
+      close (GPOINTER_TO_INT (fd));
+    g_hash_table_remove_all (self->inhibitors);
+  }
   g_clear_pointer (&self->instances, g_hash_table_unref);
   g_clear_object (&self->store);
   g_clear_object (&self->devices);
@@ -635,6 +715,7 @@ devbg_runtime_finalize (GObject *object)
   g_hash_table_unref (self->owner_watches);
   g_hash_table_unref (self->listeners);
   g_hash_table_unref (self->listener_watches);
+  g_hash_table_unref (self->inhibitors);
   g_free (self->object_path);
   g_free (self->interface);
   g_free (self->cgroup_parent);
@@ -654,5 +735,6 @@ devbg_runtime_init (DevbgRuntime *self)
   self->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->owner_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->listeners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->inhibitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->listener_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }

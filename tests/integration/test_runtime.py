@@ -340,7 +340,7 @@ class RuntimePolicyTest(RuntimeBase):
 
 class IoPolicyTest(RuntimeBase):
     config = ('[Service]\nEnableVirtualBackend=true\n'
-              '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=0.5\n')
+              '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=1\n')
 
     def test_no_io_is_idle(self):
         _, events = self.run_task(self.app_a, 'Test.Idle')
@@ -467,6 +467,45 @@ class ServicingTest(RuntimeBase):
             self.assertIn('only servicing tasks may reopen their device', done['error'])
         else:
             self.assertEqual(done['reason'], 'condition-loss')
+
+
+class LogindInhibitTest(RuntimeBase):
+    """While a servicing task runs, devbgd holds a logind sleep and shutdown
+    inhibitor (python-dbusmock's logind template on the private bus)."""
+
+    def setUp(self):
+        super().setUp()
+        self.logind = subprocess.Popen(['/usr/bin/python3', '-m', 'dbusmock', '--system',
+                                        '--template', 'logind'],
+                                       env=self.bus.env(), stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (self.logind.terminate(), self.logind.wait(10)))
+        wait_for(lambda: self.inhibitors() is not None, what='the mock logind')
+
+    def inhibitors(self):
+        r = subprocess.run(['gdbus', 'call', '--system', '--dest', 'org.freedesktop.login1',
+                            '--object-path', '/org/freedesktop/login1', '--method',
+                            'org.freedesktop.login1.Manager.ListInhibitors'],
+                           env=self.bus.env(), capture_output=True, text=True, timeout=30)
+        return r.stdout if r.returncode == 0 else None
+
+    def test_servicing_task_holds_inhibitor(self):
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Idle', device=DOCK,
+                                               trigger='servicing')
+        held = wait_for(lambda: 'devbgd' in self.inhibitors() and self.inhibitors(),
+                        what='the inhibitor')
+        self.assertIn("'sleep:shutdown', 'devbgd'", held)
+        self.assertIn("'block'", held)
+        self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid)
+        self.finish_background(proc)
+        wait_for(lambda: 'devbgd' not in self.inhibitors(), what='the inhibitor released')
+
+    def test_use_task_holds_none(self):
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Idle')
+        time.sleep(0.5)
+        self.assertNotIn('devbgd', self.inhibitors())
+        self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid)
+        self.finish_background(proc)
 
 
 class ExampleAppTest(RuntimeBase):
