@@ -127,10 +127,13 @@ inhibit_sleep (DevbgRuntime *self, const DevbgInstanceRecord *r)
 static void
 release_inhibitor (DevbgRuntime *self, const char *instance_id)
 {
-  gpointer fd;
+  gpointer key, fd;
 
-  if (g_hash_table_steal_extended (self->inhibitors, instance_id, NULL, &fd))
-    close (GPOINTER_TO_INT (fd));
+  if (g_hash_table_steal_extended (self->inhibitors, instance_id, &key, &fd))
+    {
+      close (GPOINTER_TO_INT (fd));
+      g_free (key);
+    }
 }
 
 /* ---- events to the app ---- */
