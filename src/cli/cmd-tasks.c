@@ -5,7 +5,9 @@
  */
 #include "devbgctl.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static GVariant *
 call (Devbgctl *ctl, const char *method, GVariant *params, const char *reply_type, GError **error)
@@ -39,47 +41,151 @@ format_time (gint64 us)
   return t != NULL ? g_date_time_format (t, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
 }
 
-int
-devbgctl_cmd_tasks (Devbgctl *ctl, int argc, char **argv)
+#define BAR_WIDTH 20
+
+/* A bar where progress reads as a percentage (the samples' convention);
+ * other apps report other units, shown as the bare number. */
+static char *
+format_progress (guint32 progress)
+{
+  GString *s;
+
+  if (progress > 100)
+    return g_strdup_printf ("%u", progress);
+  s = g_string_new ("[");
+  for (guint i = 0; i < BAR_WIDTH; i++)
+    g_string_append_c (s, i < progress * BAR_WIDTH / 100 ? '#' : '-');
+  g_string_append_printf (s, "] %3u%%", progress);
+  return g_string_free (s, FALSE);
+}
+
+static GVariant *
+list_tasks (Devbgctl *ctl)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) list = NULL;
+  g_autoptr(GVariant) reply = call (ctl, "ListTasks", NULL, "(aa{sv})", &error);
+
+  if (reply == NULL)
+    {
+      if (error != NULL)
+        devbgctl_fail ("tasks", error);
+      return NULL;
+    }
+  return g_variant_get_child_value (reply, 0);
+}
+
+static void
+print_table (GVariant *list)
+{
   GVariantIter iter;
   GVariant *task;
 
-  (void) argv;
-  if (argc > 1)
-    {
-      g_printerr ("devbgctl tasks: takes no arguments\n");
-      return 2;
-    }
-  reply = call (ctl, "ListTasks", NULL, "(aa{sv})", &error);
-  if (reply == NULL)
-    return error ? devbgctl_fail ("tasks", error) : 1;
-  list = g_variant_get_child_value (reply, 0);
-  if (ctl->json)
-    {
-      devbgctl_print_variant_json (list);
-      return 0;
-    }
   if (g_variant_n_children (list) == 0)
     {
       g_print ("no running tasks\n");
-      return 0;
+      return;
     }
-  g_print ("%-36s  %-10s  %-9s  %8s  %-24s  %s\n", "INSTANCE ID", "STATE", "TRIGGER", "PROGRESS",
-           "APP", "DEVICE");
+  g_print ("%-36s  %-9s  %-9s  %-27s  %-24s  %s\n", "INSTANCE ID", "STATE", "TRIGGER",
+           "PROGRESS", "APP", "DEVICE");
   g_variant_iter_init (&iter, list);
   while ((task = g_variant_iter_next_value (&iter)) != NULL)
     {
       guint32 progress = 0;
+      g_autofree char *bar = NULL;
+
       g_variant_lookup (task, "progress", "u", &progress);
-      g_print ("%-36s  %-10s  %-9s  %8u  %-24s  %s\n", lookup_str (task, "instance-id"),
-               lookup_str (task, "state"), lookup_str (task, "trigger"), progress,
+      bar = format_progress (progress);
+      g_print ("%-36s  %-9s  %-9s  %-27s  %-24s  %s\n", lookup_str (task, "instance-id"),
+               lookup_str (task, "state"), lookup_str (task, "trigger"), bar,
                lookup_str (task, "app-id"), lookup_str (task, "device-id"));
       g_variant_unref (task);
     }
+}
+
+/* Not a terminal: one line per change, and one when a task ends. */
+static void
+print_changes (GHashTable *seen, GVariant *list)
+{
+  g_autoptr(GHashTable) now = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GHashTableIter hiter;
+  gpointer key, value;
+  GVariantIter iter;
+  GVariant *task;
+
+  g_variant_iter_init (&iter, list);
+  while ((task = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      guint32 progress = 0;
+      g_autofree char *bar = NULL;
+      g_autofree char *line = NULL;
+      const char *id = lookup_str (task, "instance-id");
+
+      g_variant_lookup (task, "progress", "u", &progress);
+      bar = format_progress (progress);
+      line = g_strdup_printf ("%s  %-9s  %s", id, lookup_str (task, "state"), bar);
+      if (g_strcmp0 (g_hash_table_lookup (seen, id), line) != 0)
+        g_print ("%s\n", line);
+      g_hash_table_insert (now, g_strdup (id), g_steal_pointer (&line));
+      g_variant_unref (task);
+    }
+  g_hash_table_iter_init (&hiter, seen);
+  while (g_hash_table_iter_next (&hiter, &key, &value))
+    if (!g_hash_table_contains (now, key))
+      g_print ("%s  ended\n", (const char *) key);
+  g_hash_table_remove_all (seen);
+  g_hash_table_iter_init (&hiter, now);
+  while (g_hash_table_iter_next (&hiter, &key, &value))
+    {
+      g_hash_table_iter_steal (&hiter);
+      g_hash_table_insert (seen, key, value);
+    }
+}
+
+/* --watch: ListTasks every half second (progress signals go to the
+ * owning app only, so a tool asks). Ends on Ctrl-C. */
+static int
+watch_tasks (Devbgctl *ctl)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  gboolean tty = isatty (STDOUT_FILENO);
+
+  for (;;)
+    {
+      g_autoptr(GVariant) list = list_tasks (ctl);
+
+      if (list == NULL)
+        return 1;
+      if (tty)
+        {
+          g_print ("\033[H\033[J");
+          print_table (list);
+        }
+      else
+        print_changes (seen, list);
+      fflush (stdout);
+      g_usleep (G_USEC_PER_SEC / 2);
+    }
+}
+
+int
+devbgctl_cmd_tasks (Devbgctl *ctl, int argc, char **argv)
+{
+  g_autoptr(GVariant) list = NULL;
+
+  if (argc == 2 && strcmp (argv[1], "--watch") == 0 && !ctl->json)
+    return watch_tasks (ctl);
+  if (argc > 1)
+    {
+      g_printerr ("devbgctl tasks: takes only --watch (without --json)\n");
+      return 2;
+    }
+  list = list_tasks (ctl);
+  if (list == NULL)
+    return 1;
+  if (ctl->json)
+    devbgctl_print_variant_json (list);
+  else
+    print_table (list);
   return 0;
 }
 

@@ -11,7 +11,8 @@ import subprocess
 import time
 import unittest
 
-from devbgtest import (DevbgTestCase, DevbgSim, TestApp, manifest_xml, wait_for, BUILD_DIR)
+from devbgtest import (DevbgTestCase, DevbgSim, TestApp, manifest_xml, wait_for, BUILD_DIR,
+                       DEVBGCTL)
 
 TEST_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-test-task')
 EXAMPLE_TASKS = os.path.join(BUILD_DIR, 'examples', 'devbg-example-tasks')
@@ -283,6 +284,19 @@ class RuntimeTest(RuntimeBase):
         r = subprocess.run([self.app_a.path, 'watch', '0.1'], env=self.bus.env(),
                            capture_output=True, text=True, timeout=30)
         self.assertEqual((r.returncode, r.stdout), (0, ''))
+
+    def test_devbgctl_tasks_watch(self):
+        watch = subprocess.Popen([DEVBGCTL, 'tasks', '--watch'], env=self.bus.env(),
+                                 stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: watch.poll() is None and watch.kill())
+        _, events = self.run_task(self.app_a, 'Test.Progress', 'count=100 interval_ms=20')
+        iid = self.completed(events)['instance']
+        time.sleep(1.0)  # a poll or two after the end
+        watch.terminate()
+        out, _ = watch.communicate(timeout=10)
+        lines = [l for l in out.splitlines() if l.startswith(iid)]
+        self.assertTrue(any('running' in l and '%' in l for l in lines), out)
+        self.assertEqual(lines[-1], iid + '  ended')
 
     def test_libdevbg_delivers_pending_completion_once(self):
         # The app's task ends while the app is away; libdevbg hands the
