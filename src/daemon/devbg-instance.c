@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <glib-unix.h>
 #include <pwd.h>
 #include <signal.h>
@@ -634,10 +635,10 @@ on_wall_clock (gpointer user_data)
   double elapsed = (double) (g_get_monotonic_time () - self->started_mono) / G_USEC_PER_SEC;
 
   self->wall_clock_timer = 0;
-  /* The timer fires at the limit; the policy confirms with the clock. */
+  /* The timer was set, after started_mono, to fire at the limit; GLib
+   * fires it no earlier, so the policy sees the limit reached. */
   cancel_on_verdict (self, devbg_policy_check_wall_clock (self->config, self->record.trigger,
-                                                          MAX (elapsed, devbg_policy_wall_clock_limit (
-                                                                          self->config, self->record.trigger))));
+                                                          elapsed));
   return G_SOURCE_REMOVE;
 }
 
@@ -688,10 +689,11 @@ on_device_removed (DevbgDevices *devices, DevbgDevice *device, gpointer user_dat
   cancel_on_verdict (self, devbg_policy_check_removal (self->record.trigger, self->record.device_id));
 }
 
+/* Rounded up: a timer set for a limit must not fire before it. */
 static guint
 seconds_to_ms (double s)
 {
-  return (guint) MIN (s * 1000.0, (double) G_MAXUINT);
+  return (guint) MIN (ceil (s * 1000.0), (double) G_MAXUINT);
 }
 
 static void

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "devbg-policy.h"
+#include "devbg-runtime.h"
 
 static DevbgConfig
 defaults (void)
@@ -79,6 +80,27 @@ test_removal (void)
   assert_verdict (devbg_policy_check_removal (DEVBG_TRIGGER_SERVICING, "usb-1"), FALSE, 0, NULL);
 }
 
+static void
+test_visibility (void)
+{
+  DevbgInstanceRecord task = { .app_id = (char *) "org.a.App", .uid = 1000 };
+  DevbgCaller same_app_other_uid = { .app_id = "org.a.App", .uid = 1001 };
+  DevbgCaller other_app_same_uid = { .app_id = "org.b.App", .uid = 1000 };
+  DevbgCaller shell_same_uid = { .app_id = NULL, .uid = 1000 };
+  DevbgCaller shell_other_uid = { .app_id = NULL, .uid = 1001 };
+  DevbgCaller root_shell = { .app_id = NULL, .uid = 0 };
+  DevbgCaller root_app = { .app_id = "org.b.App", .uid = 0 };
+
+  g_assert_true (devbg_runtime_may_see (&same_app_other_uid, &task));
+  /* One app never sees another's, even of the same user, even as root. */
+  g_assert_false (devbg_runtime_may_see (&other_app_same_uid, &task));
+  g_assert_false (devbg_runtime_may_see (&root_app, &task));
+  /* The person at the computer sees what runs as them; root sees all. */
+  g_assert_true (devbg_runtime_may_see (&shell_same_uid, &task));
+  g_assert_false (devbg_runtime_may_see (&shell_other_uid, &task));
+  g_assert_true (devbg_runtime_may_see (&root_shell, &task));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -87,5 +109,6 @@ main (int argc, char **argv)
   g_test_add_func ("/policy/io", test_io);
   g_test_add_func ("/policy/cpu", test_cpu);
   g_test_add_func ("/policy/removal", test_removal);
+  g_test_add_func ("/policy/visibility", test_visibility);
   return g_test_run ();
 }
