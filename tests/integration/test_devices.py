@@ -6,12 +6,13 @@ import glob
 import json
 import os
 import socket
+import subprocess
 import time
 import zlib
 
 from gi.repository import Gio, GLib
 
-from devbgtest import DevbgTestCase, DevbgSim
+from devbgtest import DevbgTestCase, DevbgSim, DEVBG_SIM, wait_for
 
 IFACE = 'org.devbg.Devbg1.Devices'
 ERR = 'org.devbg.Devbg1.Error.'
@@ -428,3 +429,23 @@ class VirtualBackendOffTest(DevbgTestCase):
             self.assertEqual(json.loads(r.stdout), [])
         finally:
             sim.stop()
+
+
+class UntrustedSimulatorTest(DevbgTestCase):
+    """A simulator that does not run as root is no source of devices, even on
+    a bus whose policy lets anyone own org.devbg.Sim1."""
+    config = '[Service]\nEnableVirtualBackend=true\n'
+
+    def test_simulator_of_another_user_ignored(self):
+        self.devbgd.start()
+        sim = subprocess.Popen(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+                                DEVBG_SIM, '--bus-address', self.bus.address],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            self.assertEqual(sim.stdout.readline().strip(), 'ready')
+            wait_for(lambda: 'ignoring' in self.devbgd.read_log(), what='devbgd to refuse it')
+            self.assertIn('as uid 65534, not root', self.devbgd.read_log())
+            self.assertEqual(json.loads(self.devbgctl('--json', 'devices').stdout), [])
+        finally:
+            sim.terminate()
+            sim.wait(10)
