@@ -85,6 +85,7 @@ static guint signals[N_SIGNALS];
 
 static void finish (DevbgInstance *self);
 static void start_reopen (DevbgInstance *self, guint32 timeout_ms);
+static void start_linger (DevbgInstance *self);
 static void stop_reopen (DevbgInstance *self);
 
 const char *
@@ -253,6 +254,8 @@ handle_message (DevbgInstance *self, DevbgChannelMessage *msg)
           self->completed = TRUE;
           self->completed_ok = msg->success;
           self->completed_error = g_strdup (msg->error_message);
+          /* Done: the process has the grace period to leave. */
+          start_linger (self);
         }
       break;
     default:
@@ -288,7 +291,7 @@ drain_channel (DevbgInstance *self, guint max)
           return FALSE;
         }
       if (msg == NULL)
-        return FALSE; /* end of stream: see on_channel_closed() */
+        return FALSE; /* end of stream: see start_linger() */
       handle_message (self, msg);
     }
   return TRUE;
@@ -307,12 +310,12 @@ on_linger_over (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* The task closed its end. Most often it is exiting (after COMPLETE, or
- * not): its exit, seen by the child watch, then says how it ended. One that
- * stays without its channel is unsupervised and goes after the grace
- * period. */
+/* The task completed, or closed its end of the channel. Most often it is
+ * exiting: its exit, seen by the child watch, then says how it ended. One
+ * that stays (completed, or without its channel, unsupervised) goes after
+ * the grace period. */
 static void
-on_channel_closed (DevbgInstance *self)
+start_linger (DevbgInstance *self)
 {
   if (self->exited || self->linger_timer != 0)
     return;
@@ -331,7 +334,7 @@ on_channel (int fd, GIOCondition condition, gpointer user_data)
     return G_SOURCE_CONTINUE;
   self->channel_watch = 0;
   close_channel (self);
-  on_channel_closed (self);
+  start_linger (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -572,7 +575,8 @@ devbg_instance_cancel (DevbgInstance *self, DevbgCancelReason reason, const char
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) packet = NULL;
 
-  if (self->state == DEVBG_INSTANCE_FINISHED || self->canceled)
+  /* A task that completed is leaving: its outcome is what it said. */
+  if (self->state == DEVBG_INSTANCE_FINISHED || self->canceled || self->completed)
     return;
   self->canceled = TRUE;
   self->cancel_reason = reason;

@@ -21,7 +21,7 @@ APP_B = 'org.devbg.test.AppB'
 BAND = 'virtual-B0A1-0000'
 DOCK = 'virtual-D0C1-0000'
 ENTRY_POINTS = ['Test.Progress', 'Test.Fail', 'Test.IgnoreCancel', 'Test.Idle', 'Test.Exit',
-                'Test.Io', 'Test.ReportFds', 'Test.Garbage', 'Test.Unsupervised']
+                'Test.Io', 'Test.ReportFds', 'Test.Garbage', 'Test.Unsupervised', 'Test.Lingering']
 ERR = 'org.devbg.Devbg1.Error.'
 NOBODY = 65534
 
@@ -59,12 +59,20 @@ class RuntimeBase(DevbgTestCase):
         with open(self.unsupervised_exe, 'w') as f:
             f.write('#!/bin/sh\nexec 4>&-\nexec sleep 30\n')
         os.chmod(self.unsupervised_exe, 0o755)
+        # One that completes (a COMPLETE success packet, docs/task-channel.md)
+        # and does not leave.
+        self.lingering_exe = os.path.join(tasks, 'lingering-task')
+        with open(self.lingering_exe, 'w') as f:
+            f.write('#!/bin/sh\nprintf "\\001\\023\\000\\000\\005\\000\\000\\000'
+                    '\\001\\000\\000\\000\\000" >&4\nexec sleep 30\n')
+        os.chmod(self.lingering_exe, 0o755)
         self.reports = os.path.join(self.tmpdir, 'reports')
         os.makedirs(self.reports)
         os.chmod(self.reports, 0o777)
         self.app_a = TestApp(self.tmpdir, 'app-a')
         self.app_b = TestApp(self.tmpdir, 'app-b')
-        hosts = {'Test.Garbage': self.garbage_exe, 'Test.Unsupervised': self.unsupervised_exe}
+        hosts = {'Test.Garbage': self.garbage_exe, 'Test.Unsupervised': self.unsupervised_exe,
+                 'Test.Lingering': self.lingering_exe}
         eps = [(ep, ['deviceUse', 'deviceServicing'], hosts.get(ep, self.task_exe))
                for ep in ENTRY_POINTS]
         self.devbgd.write_manifest('a.xml', manifest_xml(APP_A, self.app_a.path, eps))
@@ -222,6 +230,13 @@ class RuntimeTest(RuntimeBase):
         self.assertRegex(done['error'], 'closed its control channel without completing|'
                                         'cannot send the trigger details')
         self.assertIn('killed by signal 9', done['error'])
+
+    def test_completed_task_that_stays_is_ended_keeping_its_result(self):
+        start = time.monotonic()
+        _, events = self.run_task(self.app_a, 'Test.Lingering')
+        done = self.completed(events)
+        self.assertTrue(done['success'], events)  # what it said, not how it was ended
+        self.assertGreaterEqual(time.monotonic() - start, 0.9)  # after the grace period
 
     def test_servicing_task_on_dock(self):
         _, events = self.run_task(self.app_a, 'Test.Progress', 'count=3', device=DOCK,
