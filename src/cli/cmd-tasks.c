@@ -241,16 +241,17 @@ int
 devbgctl_cmd_cancel (Devbgctl *ctl, int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
+  DevbgClient *client;
 
   if (argc != 2)
     {
       g_printerr ("devbgctl cancel: needs one instance ID (see devbgctl tasks)\n");
       return 2;
     }
-  reply = call (ctl, "Cancel", g_variant_new ("(s)", argv[1]), "()", &error);
-  if (reply == NULL)
-    return error ? devbgctl_fail ("cancel", error) : 1;
+  if ((client = devbgctl_client (ctl)) == NULL)
+    return 1;
+  if (!devbg_client_cancel_sync (client, argv[1], NULL, &error))
+    return devbgctl_fail ("cancel", error);
   if (!ctl->json)
     g_print ("canceled %s\n", argv[1]);
   return 0;

@@ -115,12 +115,11 @@ check_text_argument (Call *call, const char *what, const char *value, gsize max)
 }
 
 static gboolean
-check_task_id (Call *call, const char *task_id)
+check_uuid (Call *call, const char *what, const char *value)
 {
-  if (g_uuid_string_is_valid (task_id))
+  if (g_uuid_string_is_valid (value))
     return TRUE;
-  return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT,
-                    "task ID '%.64s' is not a UUID", task_id);
+  return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT, "%s '%.64s' is not a UUID", what, value);
   return FALSE;
 }
 
@@ -274,7 +273,7 @@ handle_unregister (Call *call, GVariant *params)
   g_autoptr(GError) error = NULL;
 
   g_variant_get (params, "(&sb)", &task_id, &cancel_task);
-  if (!require_app (call) || !check_task_id (call, task_id))
+  if (!require_app (call) || !check_uuid (call, "task ID", task_id))
     return;
   if (!devbg_store_remove_registration (call->daemon->store, call->caller->app_id, task_id,
                                         &error))
@@ -299,14 +298,6 @@ caller_of (Call *call)
   };
 }
 
-static gboolean
-check_uuid (Call *call, const char *what, const char *value)
-{
-  if (g_uuid_string_is_valid (value))
-    return TRUE;
-  return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT, "%s '%.64s' is not a UUID", what, value);
-  return FALSE;
-}
 
 static gboolean
 require_runtime (Call *call)

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <glib-unix.h>
-#include <pwd.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,6 +31,7 @@ struct _DevbgInstance {
   char               *arguments;
   guint64             expected_duration_ms;
   gid_t               gid;
+  char               *user_name;
   char               *owner;
   char               *cgroup_parent;
   double              cpu_mhz;
@@ -751,7 +751,6 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   const char *argv[] = { self->executable, self->record.entry_point, NULL };
   g_autoptr(GArray) groups = NULL;
   g_autoptr(GError) local_error = NULL;
-  struct passwd *pw;
   DevbgSpawnOptions options = { 0 };
   gboolean ok = FALSE;
 
@@ -767,8 +766,8 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
 
   /* The app's user and its groups; a uid with no passwd entry gets its
    * primary gid alone. */
-  pw = getpwuid (self->record.uid);
-  if (pw == NULL || !devbg_spawn_lookup_groups (pw->pw_name, self->gid, &groups, &local_error))
+  if (self->user_name == NULL ||
+      !devbg_spawn_lookup_groups (self->user_name, self->gid, &groups, &local_error))
     {
       groups = g_array_new (FALSE, FALSE, sizeof (gid_t));
       g_array_append_val (groups, self->gid);
@@ -847,6 +846,7 @@ devbg_instance_new (const DevbgInstanceRecord *record, const DevbgInstanceSpec *
   self->arguments = g_strdup (spec->arguments);
   self->expected_duration_ms = spec->expected_duration_ms;
   self->gid = spec->gid;
+  self->user_name = g_strdup (spec->user_name);
   self->owner = g_strdup (spec->owner);
   self->cgroup_parent = g_strdup (spec->cgroup_parent);
   self->cpu_mhz = spec->cpu_mhz;
@@ -903,6 +903,7 @@ devbg_instance_finalize (GObject *object)
   g_clear_pointer (&self->process, devbg_task_process_free);
   g_free (self->executable);
   g_free (self->arguments);
+  g_free (self->user_name);
   g_free (self->owner);
   g_free (self->cgroup_parent);
   g_free (self->completed_error);

@@ -33,6 +33,7 @@ typedef struct {
   const char        *arguments;
   guint64            expected_duration_ms;
   gid_t              gid;
+  const char        *user_name;    /* for its groups; NULL: no passwd entry */
   const char        *owner;        /* the unique bus name that requested it */
   const char        *cgroup_parent; /* NULL: default; "": none */
   double             cpu_mhz;      /* this CPU's clock, for the liveness floor */

@@ -388,6 +388,7 @@ devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
   spec.arguments = request->arguments;
   spec.expected_duration_ms = (guint64) request->expected_duration_s * 1000;
   spec.gid = pw != NULL ? pw->pw_gid : (gid_t) caller->uid;
+  spec.user_name = pw != NULL ? pw->pw_name : NULL;
   spec.owner = caller->sender;
   spec.cgroup_parent = self->cgroup_parent != NULL ? self->cgroup_parent : "";
   spec.cpu_mhz = self->cpu_mhz;
