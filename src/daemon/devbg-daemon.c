@@ -677,7 +677,7 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
       {
         Call *call = g_new0 (Call, 1);
         call->daemon = g_object_ref (daemon);
-        call->invocation = g_object_ref (invocation);
+        call->invocation = invocation; /* transfer full from GDBus: answering it consumes it */
         call->caller = devbg_identity_copy (known);
         handler (call, params);
         if (!call->async)
@@ -689,7 +689,7 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
   pending = g_new0 (PendingCall, 1);
   pending->call = g_new0 (Call, 1);
   pending->call->daemon = g_object_ref (daemon);
-  pending->call->invocation = g_object_ref (invocation);
+  pending->call->invocation = invocation; /* transfer full from GDBus: answering it consumes it */
   pending->handler = handler;
   pending->params = g_variant_ref (params);
   g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",

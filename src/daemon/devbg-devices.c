@@ -270,7 +270,7 @@ on_caller_uid (GObject *source, GAsyncResult *res, gpointer user_data)
                            invocation);
   if (device == NULL)
     {
-      g_clear_object (&invocation); /* answered */
+      invocation = NULL; /* answered, and so consumed */
       return;
     }
   devbg_devices_open_async (self, device, NULL, on_open_for_caller, g_steal_pointer (&invocation));
@@ -289,7 +289,7 @@ handle_open (DevbgDevices *self, GDBusMethodInvocation *invocation)
     }
   call = g_new0 (OpenCall, 1);
   call->self = g_object_ref (self);
-  call->invocation = g_object_ref (invocation);
+  call->invocation = invocation; /* transfer full from GDBus: answering it consumes it */
   g_dbus_connection_call (self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                           "org.freedesktop.DBus", "GetConnectionUnixUser",
                           g_variant_new ("(s)", g_dbus_method_invocation_get_sender (invocation)),
