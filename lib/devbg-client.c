@@ -316,6 +316,7 @@ watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
                                                              &error);
   g_autoptr(GVariant) pending = NULL;
+  const char *continuation;
   GVariantIter iter;
   GVariant *tuple;
 
@@ -334,6 +335,13 @@ watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
       client_take_completion (client, completion_new_from_tuple (tuple));
       g_variant_unref (tuple);
     }
+  /* devbgd pages the pending events: the rest follow. */
+  g_variant_get_child (reply, 1, "&s", &continuation);
+  if (*continuation != '\0')
+    g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                            OBJECT_PATH, IFACE, "ListEvents", g_variant_new ("(s)", continuation),
+                            G_VARIANT_TYPE ("(a(sssbssx)s)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                            client->cancellable, watch_events_done, g_object_ref (client));
 }
 
 static void
@@ -341,7 +349,7 @@ client_watch_events (DevbgClient *client)
 {
   g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
                           OBJECT_PATH, IFACE, "WatchEvents", NULL,
-                          G_VARIANT_TYPE ("(a(sssbssx))"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          G_VARIANT_TYPE ("(a(sssbssx)s)"), G_DBUS_CALL_FLAGS_NONE, -1,
                           client->cancellable, watch_events_done, g_object_ref (client));
 }
 
@@ -582,26 +590,36 @@ devbg_registration_unregister_sync (DevbgRegistration *reg, gboolean cancel_task
 GHashTable *
 devbg_client_get_all_tasks_sync (DevbgClient *client, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GVariant) reply = call_sync (client, "ListRegistrations", NULL,
-                                         G_VARIANT_TYPE ("(a(ssss))"), cancellable, error);
-  g_autoptr(GVariantIter) iter = NULL;
-  GHashTable *tasks;
-  const char *task_id, *name, *entry_point, *trigger_str;
+  g_autoptr(GHashTable) tasks = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                      g_object_unref);
+  g_autofree char *continuation = g_strdup ("");
 
-  if (reply == NULL)
-    return NULL;
-  tasks = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
-  g_variant_get (reply, "(a(ssss))", &iter);
-  while (g_variant_iter_next (iter, "(&s&s&s&s)", &task_id, &name, &entry_point, &trigger_str))
+  /* devbgd answers a page at a time. */
+  do
     {
-      DevbgTriggerType trigger = DEVBG_TRIGGER_USE;
-      DevbgRegistration *reg;
+      g_autoptr(GVariant) reply = call_sync (client, "ListRegistrations",
+                                             g_variant_new ("(s)", continuation),
+                                             G_VARIANT_TYPE ("(a(ssss)s)"), cancellable, error);
+      g_autoptr(GVariantIter) iter = NULL;
+      const char *task_id, *name, *entry_point, *trigger_str, *next;
 
-      devbg_trigger_type_from_string (trigger_str, &trigger);
-      reg = registration_get (client, task_id, name, entry_point, trigger);
-      g_hash_table_insert (tasks, reg->task_id, reg);
+      if (reply == NULL)
+        return NULL;
+      g_variant_get (reply, "(a(ssss)&s)", &iter, &next);
+      while (g_variant_iter_next (iter, "(&s&s&s&s)", &task_id, &name, &entry_point, &trigger_str))
+        {
+          DevbgTriggerType trigger = DEVBG_TRIGGER_USE;
+          DevbgRegistration *reg;
+
+          devbg_trigger_type_from_string (trigger_str, &trigger);
+          reg = registration_get (client, task_id, name, entry_point, trigger);
+          g_hash_table_insert (tasks, reg->task_id, reg);
+        }
+      g_free (continuation);
+      continuation = g_strdup (next);
     }
-  return tasks;
+  while (*continuation != '\0');
+  return g_steal_pointer (&tasks);
 }
 
 DevbgRegistration *

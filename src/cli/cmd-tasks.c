@@ -189,11 +189,48 @@ devbgctl_cmd_tasks (Devbgctl *ctl, int argc, char **argv)
   return 0;
 }
 
+/* The newest @want entries: devbgd answers a page at a time. */
+static GVariant *
+fetch_history (Devbgctl *ctl, guint want, GError **error)
+{
+  g_autofree char *continuation = g_strdup ("");
+  GVariantBuilder b;
+  guint n = 0;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  do
+    {
+      g_autoptr(GVariant) reply = call (ctl, "History",
+                                        g_variant_new ("(us)", (guint32) (want - n), continuation),
+                                        "(aa{sv}s)", error);
+      g_autoptr(GVariant) page = NULL;
+      GVariantIter iter;
+      GVariant *entry;
+
+      if (reply == NULL)
+        {
+          g_variant_builder_clear (&b);
+          return NULL;
+        }
+      page = g_variant_get_child_value (reply, 0);
+      g_variant_iter_init (&iter, page);
+      while (n < want && (entry = g_variant_iter_next_value (&iter)) != NULL)
+        {
+          g_variant_builder_add_value (&b, entry);
+          g_variant_unref (entry);
+          n++;
+        }
+      g_free (continuation);
+      g_variant_get_child (reply, 1, "s", &continuation);
+    }
+  while (n < want && *continuation != '\0');
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
 int
 devbgctl_cmd_history (Devbgctl *ctl, int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) list = NULL;
   guint64 limit = 0;
   GVariantIter iter;
@@ -204,10 +241,9 @@ devbgctl_cmd_history (Devbgctl *ctl, int argc, char **argv)
       g_printerr ("devbgctl history: takes one optional count from 1 to 10000\n");
       return 2;
     }
-  reply = call (ctl, "History", g_variant_new ("(u)", (guint32) limit), "(aa{sv})", &error);
-  if (reply == NULL)
+  list = fetch_history (ctl, limit == 0 ? 100 : (guint) limit, &error);
+  if (list == NULL)
     return error ? devbgctl_fail ("history", error) : 1;
-  list = g_variant_get_child_value (reply, 0);
   if (ctl->json)
     {
       devbgctl_print_variant_json (list);

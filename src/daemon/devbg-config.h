@@ -24,6 +24,13 @@ typedef struct {
   /* [Service] */
   guint    max_registrations_per_app;
   gboolean enable_virtual_backend;
+  /* Completion events kept for one (user, app) before its requests are
+   * refused (too-many-pending-events); none is ever dropped. */
+  guint    max_pending_events;
+  /* The history keeps each (user, app)'s newest HistoryMaxPerApp entries,
+   * none older than HistoryMaxAge seconds. */
+  guint    history_max_per_app;
+  double   history_max_age;
   /* The cgroup v2 directory under which each task instance gets its own;
    * "" means automatic (see devbg_cgroup_default_parent()). */
   char     task_cgroup_parent[DEVBG_CONFIG_MAX_PATH];

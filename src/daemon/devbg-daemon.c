@@ -17,7 +17,12 @@
 #define MAX_ARGUMENTS 16384
 #define MAX_EXPECTED_DURATION (24 * 3600)
 #define DEFAULT_HISTORY 100
-#define MAX_HISTORY 10000
+/* Every list is answered a page at a time, each far below the bus's
+ * message limit (dbus-daemon's default is 32 MiB on the system bus, and a
+ * reply over it costs devbgd its connection): at most this many entries
+ * and bytes, with a continuation for the rest. */
+#define PAGE_MAX_ENTRIES 500
+#define PAGE_MAX_BYTES (64 * 1024)
 
 struct _DevbgDaemon {
   GObject          parent;
@@ -93,6 +98,66 @@ require_app (Call *call)
   return FALSE;
 }
 
+static DevbgOwner
+owner_of (Call *call)
+{
+  return (DevbgOwner) { .uid = call->caller->uid, .app_id = call->caller->app_id };
+}
+
+/* ---- pages ---- */
+
+/* A continuation is the decimal store cursor of the last entry a page
+ * held; "" asks for the first page, and a reply's "" says there is no more. */
+static gboolean
+parse_continuation (Call *call, const char *text, gint64 *cursor)
+{
+  guint64 value = 0;
+
+  *cursor = DEVBG_STORE_CURSOR_START;
+  if (*text == '\0')
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &value, NULL))
+    {
+      return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT,
+                        "continuation '%.32s' is not one that devbgd gave", text);
+      return FALSE;
+    }
+  *cursor = (gint64) value;
+  return TRUE;
+}
+
+/* Fills one page of @type from @entries (read with one more than fits, so
+ * that a full page knows whether more follow), within PAGE_MAX_ENTRIES and
+ * PAGE_MAX_BYTES; returns the continuation ("" when all are in). */
+typedef GVariant *(*EntryToVariant) (gconstpointer entry, gint64 *cursor);
+
+static char *
+build_page (GVariantBuilder *b, const GVariantType *type, GPtrArray *entries, guint max_entries,
+            EntryToVariant to_variant)
+{
+  gsize bytes = 0;
+  gint64 last_cursor = 0;
+  guint n = 0;
+
+  g_variant_builder_init (b, type);
+  for (; n < entries->len && n < max_entries; n++)
+    {
+      gint64 cursor = 0;
+      g_autoptr(GVariant) entry = g_variant_ref_sink (to_variant (g_ptr_array_index (entries, n),
+                                                                  &cursor));
+      gsize size = g_variant_get_size (entry) + 8; /* with its offset and alignment */
+
+      if (n > 0 && bytes + size > PAGE_MAX_BYTES)
+        break;
+      bytes += size;
+      g_variant_builder_add_value (b, entry);
+      last_cursor = cursor;
+    }
+  if (n == entries->len)
+    return g_strdup ("");
+  return g_strdup_printf ("%" G_GINT64_FORMAT, last_cursor);
+}
+
 static gboolean
 check_text_argument (Call *call, const char *what, const char *value, gsize max)
 {
@@ -134,7 +199,10 @@ handle_get_status (Call *call, GVariant *params)
 
   (void) params;
   if (call->caller->app_id != NULL)
-    regs = devbg_store_count_registrations (daemon->store, call->caller->app_id, NULL);
+    {
+      DevbgOwner owner = owner_of (call);
+      regs = devbg_store_count_registrations (daemon->store, &owner, NULL);
+    }
 
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
   g_variant_builder_add (&b, "{sv}", "version", g_variant_new_string (PACKAGE_VERSION));
@@ -169,6 +237,7 @@ handle_register (Call *call, GVariant *params)
   const DevbgEntryPoint *ep;
   g_autoptr(GError) error = NULL;
   g_autofree char *task_id = NULL;
+  DevbgOwner owner;
   gint64 count;
 
   g_variant_get (params, "(&s&s&s)", &name, &entry_point, &trigger_str);
@@ -202,7 +271,8 @@ handle_register (Call *call, GVariant *params)
       return;
     }
 
-  count = devbg_store_count_registrations (daemon->store, call->caller->app_id, &error);
+  owner = owner_of (call);
+  count = devbg_store_count_registrations (daemon->store, &owner, &error);
   if (count < 0)
     {
       return_error (call, error);
@@ -211,8 +281,9 @@ handle_register (Call *call, GVariant *params)
   if (count >= daemon->config.max_registrations_per_app)
     {
       return_new_error (call, DEVBG_ERROR_LIMIT_EXCEEDED,
-                        "app %s already has %" G_GINT64_FORMAT " registrations, the most "
-                        "allowed (MaxRegistrationsPerApp)", call->caller->app_id, count);
+                        "app %s of uid %u already has %" G_GINT64_FORMAT " registrations, the "
+                        "most allowed (MaxRegistrationsPerApp)", call->caller->app_id,
+                        (unsigned) call->caller->uid, count);
       return;
     }
 
@@ -220,6 +291,7 @@ handle_register (Call *call, GVariant *params)
   {
     DevbgRegistrationRecord reg = {
       .task_id = task_id,
+      .uid = call->caller->uid,
       .app_id = call->caller->app_id,
       .name = (char *) name,
       .entry_point = (char *) entry_point,
@@ -238,31 +310,42 @@ handle_register (Call *call, GVariant *params)
                                          g_variant_new ("(s)", task_id));
 }
 
+static GVariant *
+registration_to_variant (gconstpointer entry, gint64 *cursor)
+{
+  const DevbgRegistrationRecord *reg = entry;
+
+  *cursor = reg->cursor;
+  return g_variant_new ("(ssss)", reg->task_id, reg->name, reg->entry_point,
+                        devbg_trigger_type_to_string (reg->trigger));
+}
+
 static void
 handle_list_registrations (Call *call, GVariant *params)
 {
   g_autoptr(GPtrArray) regs = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *next = NULL;
+  const char *continuation;
+  DevbgOwner owner;
   GVariantBuilder b;
+  gint64 cursor;
 
-  (void) params;
-  if (!require_app (call))
+  g_variant_get (params, "(&s)", &continuation);
+  if (!require_app (call) || !parse_continuation (call, continuation, &cursor))
     return;
-  regs = devbg_store_list_registrations (call->daemon->store, call->caller->app_id, &error);
+  owner = owner_of (call);
+  regs = devbg_store_list_registrations (call->daemon->store, &owner, cursor,
+                                         PAGE_MAX_ENTRIES + 1, &error);
   if (regs == NULL)
     {
       return_error (call, error);
       return;
     }
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(ssss)"));
-  for (guint i = 0; i < regs->len; i++)
-    {
-      DevbgRegistrationRecord *reg = g_ptr_array_index (regs, i);
-      g_variant_builder_add (&b, "(ssss)", reg->task_id, reg->name, reg->entry_point,
-                             devbg_trigger_type_to_string (reg->trigger));
-    }
+  next = build_page (&b, G_VARIANT_TYPE ("a(ssss)"), regs, PAGE_MAX_ENTRIES,
+                     registration_to_variant);
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(a(ssss))", &b));
+                                         g_variant_new ("(a(ssss)s)", &b, next));
 }
 
 static void
@@ -271,18 +354,19 @@ handle_unregister (Call *call, GVariant *params)
   const char *task_id;
   gboolean cancel_task;
   g_autoptr(GError) error = NULL;
+  DevbgOwner owner;
 
   g_variant_get (params, "(&sb)", &task_id, &cancel_task);
   if (!require_app (call) || !check_uuid (call, "task ID", task_id))
     return;
-  if (!devbg_store_remove_registration (call->daemon->store, call->caller->app_id, task_id,
-                                        &error))
+  owner = owner_of (call);
+  if (!devbg_store_remove_registration (call->daemon->store, &owner, task_id, &error))
     {
       return_error (call, error);
       return;
     }
   if (cancel_task && call->daemon->runtime != NULL)
-    devbg_runtime_cancel_task (call->daemon->runtime, call->caller->app_id, task_id);
+    devbg_runtime_cancel_task (call->daemon->runtime, &owner, task_id);
   g_info ("app %s unregistered task %s (cancel_task %s)", call->caller->app_id, task_id,
           cancel_task ? "true" : "false");
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation), NULL);
@@ -339,6 +423,7 @@ handle_request (Call *call, GVariant *params)
   const DevbgEntryPoint *ep;
   DevbgCaller caller;
   DevbgRequest request;
+  DevbgOwner owner;
 
   g_variant_get (params, "(&s&s&su)", &task_id, &device_id, &arguments, &expected);
   if (!require_app (call) || !require_runtime (call) || !check_uuid (call, "task ID", task_id) ||
@@ -351,7 +436,8 @@ handle_request (Call *call, GVariant *params)
                         strlen (arguments));
       return;
     }
-  reg = devbg_store_get_registration (daemon->store, call->caller->app_id, task_id, &error);
+  owner = owner_of (call);
+  reg = devbg_store_get_registration (daemon->store, &owner, task_id, &error);
   if (reg == NULL)
     {
       return_error (call, error);
@@ -392,35 +478,62 @@ handle_request (Call *call, GVariant *params)
 }
 
 static GVariant *
-event_to_variant (const DevbgEventRecord *ev)
+event_to_variant (gconstpointer entry, gint64 *cursor)
 {
+  const DevbgEventRecord *ev = entry;
+
+  *cursor = ev->cursor;
   return g_variant_new ("(sssbssx)", ev->event_id, ev->task_id, ev->instance_id, ev->success,
                         ev->error, ev->cancel_reason, ev->finished_us);
 }
 
+/* Answers with one page of the caller's pending events after @cursor. */
 static void
-handle_watch_events (Call *call, GVariant *params)
+return_events_page (Call *call, gint64 cursor)
 {
   g_autoptr(GPtrArray) events = NULL;
   g_autoptr(GError) error = NULL;
-  DevbgCaller caller;
+  g_autofree char *next = NULL;
+  DevbgCaller caller = caller_of (call);
   GVariantBuilder b;
 
-  (void) params;
-  if (!require_app (call) || !require_runtime (call))
-    return;
-  caller = caller_of (call);
-  events = devbg_runtime_watch_events (call->daemon->runtime, &caller, &error);
+  events = devbg_runtime_list_events (call->daemon->runtime, &caller, cursor,
+                                      PAGE_MAX_ENTRIES + 1, &error);
   if (events == NULL)
     {
       return_error (call, error);
       return;
     }
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sssbssx)"));
-  for (guint i = 0; i < events->len; i++)
-    g_variant_builder_add_value (&b, event_to_variant (g_ptr_array_index (events, i)));
+  next = build_page (&b, G_VARIANT_TYPE ("a(sssbssx)"), events, PAGE_MAX_ENTRIES,
+                     event_to_variant);
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(a(sssbssx))", &b));
+                                         g_variant_new ("(a(sssbssx)s)", &b, next));
+}
+
+static void
+handle_watch_events (Call *call, GVariant *params)
+{
+  DevbgCaller caller;
+
+  (void) params;
+  if (!require_app (call) || !require_runtime (call))
+    return;
+  caller = caller_of (call);
+  devbg_runtime_watch_events (call->daemon->runtime, &caller);
+  return_events_page (call, DEVBG_STORE_CURSOR_START);
+}
+
+static void
+handle_list_events (Call *call, GVariant *params)
+{
+  const char *continuation;
+  gint64 cursor;
+
+  g_variant_get (params, "(&s)", &continuation);
+  if (!require_app (call) || !require_runtime (call) ||
+      !parse_continuation (call, continuation, &cursor))
+    return;
+  return_events_page (call, cursor);
 }
 
 static void
@@ -531,48 +644,54 @@ handle_list_tasks (Call *call, GVariant *params)
                                          g_variant_new ("(aa{sv})", &b));
 }
 
+static GVariant *
+history_to_variant (gconstpointer entry, gint64 *cursor)
+{
+  const DevbgInstanceRecord *r = entry;
+  GVariantBuilder b;
+
+  *cursor = r->cursor;
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  add_record_entries (&b, r);
+  g_variant_builder_add (&b, "{sv}", "finished-us", g_variant_new_int64 (r->finished_us));
+  g_variant_builder_add (&b, "{sv}", "success", g_variant_new_boolean (r->success));
+  g_variant_builder_add (&b, "{sv}", "error", g_variant_new_string (r->error));
+  g_variant_builder_add (&b, "{sv}", "cancel-reason", g_variant_new_string (r->cancel_reason));
+  return g_variant_builder_end (&b);
+}
+
 static void
 handle_history (Call *call, GVariant *params)
 {
   g_autoptr(GPtrArray) list = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *next = NULL;
+  const char *continuation;
   guint32 limit;
+  gint64 cursor;
   GVariantBuilder b;
+  /* The same visibility as devbg_runtime_may_see(). */
+  DevbgHistoryScope scope = {
+    .all = call->caller->app_id == NULL && call->caller->uid == 0,
+    .uid = call->caller->uid,
+    .app_id = call->caller->app_id,
+  };
 
-  g_variant_get (params, "(u)", &limit);
+  g_variant_get (params, "(u&s)", &limit, &continuation);
+  if (!parse_continuation (call, continuation, &cursor))
+    return;
   if (limit == 0)
     limit = DEFAULT_HISTORY;
-  if (limit > MAX_HISTORY)
-    {
-      return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT, "limit %u is over %d", limit,
-                        MAX_HISTORY);
-      return;
-    }
-  /* The same visibility as devbg_runtime_may_see(). */
-  list = devbg_store_list_history (call->daemon->store, call->caller->app_id,
-                                   call->caller->app_id != NULL ? G_MAXUINT32 : call->caller->uid,
-                                   call->caller->app_id == NULL && call->caller->uid == 0, limit,
-                                   &error);
+  limit = MIN (limit, PAGE_MAX_ENTRIES);
+  list = devbg_store_list_history (call->daemon->store, &scope, cursor, limit + 1, &error);
   if (list == NULL)
     {
       return_error (call, error);
       return;
     }
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
-  for (guint i = 0; i < list->len; i++)
-    {
-      const DevbgInstanceRecord *r = g_ptr_array_index (list, i);
-
-      g_variant_builder_open (&b, G_VARIANT_TYPE ("a{sv}"));
-      add_record_entries (&b, r);
-      g_variant_builder_add (&b, "{sv}", "finished-us", g_variant_new_int64 (r->finished_us));
-      g_variant_builder_add (&b, "{sv}", "success", g_variant_new_boolean (r->success));
-      g_variant_builder_add (&b, "{sv}", "error", g_variant_new_string (r->error));
-      g_variant_builder_add (&b, "{sv}", "cancel-reason", g_variant_new_string (r->cancel_reason));
-      g_variant_builder_close (&b);
-    }
+  next = build_page (&b, G_VARIANT_TYPE ("aa{sv}"), list, limit, history_to_variant);
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(aa{sv})", &b));
+                                         g_variant_new ("(aa{sv}s)", &b, next));
 }
 
 typedef void (*MethodHandler) (Call *call, GVariant *params);
@@ -587,6 +706,7 @@ static const struct {
   { "Unregister", handle_unregister },
   { "Request", handle_request },
   { "WatchEvents", handle_watch_events },
+  { "ListEvents", handle_list_events },
   { "AcknowledgeEvents", handle_acknowledge_events },
   { "Detach", handle_detach },
   { "Cancel", handle_cancel },

@@ -29,7 +29,7 @@ struct _DevbgRuntime {
   GHashTable        *instances;    /* instance ID -> DevbgInstance */
   GHashTable        *owner_watches; /* instance ID -> watch ID of its owner's name */
   GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
-  GHashTable        *listeners;    /* unique name -> app ID */
+  GHashTable        *listeners;    /* unique name -> Listener */
   GHashTable        *listener_watches; /* unique name -> watch ID */
 };
 
@@ -56,15 +56,36 @@ read_cpu_mhz (void)
   return g_ascii_strtod (p + 1, NULL);
 }
 
-/* An app sees its own instances only, whoever runs it: one app never sees
- * another's. Programs that are no app (devbgctl in the user's shell) see
- * the instances that run as their user, and root sees all: the person at
- * the computer can see and cancel what runs on their behalf. */
+/* A connection that watches an owner's events. */
+typedef struct {
+  guint32 uid;
+  char   *app_id;
+} Listener;
+
+static void
+listener_free (Listener *listener)
+{
+  g_free (listener->app_id);
+  g_free (listener);
+}
+
+static gboolean
+is_owner (const DevbgCaller *caller, const DevbgInstanceRecord *record)
+{
+  return caller->app_id != NULL && caller->uid == record->uid &&
+         strcmp (caller->app_id, record->app_id) == 0;
+}
+
+/* An app sees its own user's instances of itself only: one app never sees
+ * another's, and one user's copy of an app never sees another user's.
+ * Programs that are no app (devbgctl in the user's shell) see the
+ * instances that run as their user, and root sees all: the person at the
+ * computer can see and cancel what runs on their behalf. */
 gboolean
 devbg_runtime_may_see (const DevbgCaller *caller, const DevbgInstanceRecord *record)
 {
   if (caller->app_id != NULL)
-    return strcmp (caller->app_id, record->app_id) == 0;
+    return is_owner (caller, record);
   return caller->uid == 0 || caller->uid == record->uid;
 }
 
@@ -139,15 +160,16 @@ release_inhibitor (DevbgRuntime *self, const char *instance_id)
 /* ---- events to the app ---- */
 
 static void
-emit_to_app (DevbgRuntime *self, const char *app_id, const char *signal, GVariant *params)
+emit_to_owner (DevbgRuntime *self, const DevbgInstanceRecord *r, const char *signal,
+               GVariant *params)
 {
   GHashTableIter iter;
-  gpointer name, listener_app;
+  gpointer name, value;
 
   g_variant_ref_sink (params);
   g_hash_table_iter_init (&iter, self->listeners);
-  while (g_hash_table_iter_next (&iter, &name, &listener_app))
-    if (strcmp (listener_app, app_id) == 0)
+  while (g_hash_table_iter_next (&iter, &name, &value))
+    if (((Listener *) value)->uid == r->uid && strcmp (((Listener *) value)->app_id, r->app_id) == 0)
       g_dbus_connection_emit_signal (self->connection, name, self->object_path, self->interface,
                                      signal, params, NULL);
   g_variant_unref (params);
@@ -159,7 +181,7 @@ on_instance_progress (DevbgInstance *instance, guint progress, gpointer user_dat
   DevbgRuntime *self = user_data;
   const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
 
-  emit_to_app (self, r->app_id, "Progress",
+  emit_to_owner (self, r, "Progress",
                g_variant_new ("(ssu)", r->task_id, r->instance_id, progress));
 }
 
@@ -175,6 +197,20 @@ forget_instance (DevbgRuntime *self, const char *instance_id)
   g_hash_table_remove (self->instances, instance_id);
 }
 
+/* The history stays bounded: the owner's newest HistoryMaxPerApp and none
+ * older than HistoryMaxAge. A failure costs only space, so it is logged. */
+static void
+prune_history (DevbgRuntime *self, const DevbgInstanceRecord *r)
+{
+  g_autoptr(GError) error = NULL;
+  DevbgOwner owner = { .uid = r->uid, .app_id = r->app_id };
+  gint64 min_finished_us = g_get_real_time () - (gint64) (self->config->history_max_age * G_USEC_PER_SEC);
+
+  if (!devbg_store_prune_history (self->store, &owner, self->config->history_max_per_app,
+                                  min_finished_us, &error))
+    g_warning ("%s", error->message);
+}
+
 /* The one completion of an instance: durable first, then told. */
 static void
 complete (DevbgRuntime *self, const DevbgInstanceRecord *r)
@@ -182,14 +218,15 @@ complete (DevbgRuntime *self, const DevbgInstanceRecord *r)
   g_autoptr(GError) error = NULL;
   g_autofree char *event_id = g_uuid_string_random ();
   DevbgEventRecord ev = {
-    .event_id = event_id, .app_id = r->app_id, .task_id = r->task_id,
+    .event_id = event_id, .uid = r->uid, .app_id = r->app_id, .task_id = r->task_id,
     .instance_id = r->instance_id, .success = r->success, .error = r->error,
     .cancel_reason = r->cancel_reason, .finished_us = r->finished_us,
   };
 
   if (!devbg_store_finish_instance (self->store, r, &ev, &error))
     g_critical ("instance %s: cannot store its completion: %s", r->instance_id, error->message);
-  emit_to_app (self, r->app_id, "Completed",
+  prune_history (self, r);
+  emit_to_owner (self, r, "Completed",
                g_variant_new ("(sssbssx)", event_id, r->task_id, r->instance_id, r->success,
                               r->error, r->cancel_reason, r->finished_us));
 }
@@ -253,15 +290,32 @@ deny (GTask *task, DevbgTriggerResult result, const char *reason, char *detail)
   g_task_return_boolean (task, TRUE);
 }
 
+/* The one-task rule is per owner: another user's copy of the app does not
+ * block this one. */
 static DevbgInstance *
-running_instance_of (DevbgRuntime *self, const char *app_id)
+running_instance_of (DevbgRuntime *self, const DevbgCaller *caller)
 {
   GHashTableIter iter;
   gpointer value;
 
   g_hash_table_iter_init (&iter, self->instances);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (strcmp (devbg_instance_get_record (value)->app_id, app_id) == 0)
+    if (is_owner (caller, devbg_instance_get_record (value)))
+      return value;
+  return NULL;
+}
+
+/* A device is granted to one task at a time, starting, running or still
+ * leaving after a cancel: a second open would take the first one's. */
+static DevbgInstance *
+instance_on_device (DevbgRuntime *self, const char *device_id)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (strcmp (devbg_instance_get_record (value)->device_id, device_id) == 0)
       return value;
   return NULL;
 }
@@ -332,6 +386,9 @@ devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
   RequestData *data = g_new0 (RequestData, 1);
   DevbgInstance *running;
   DevbgDevice *device;
+  DevbgOwner owner = { .uid = caller->uid, .app_id = caller->app_id };
+  g_autoptr(GError) error = NULL;
+  gint64 pending;
   struct passwd *pw;
   g_autofree char *instance_id = NULL;
   DevbgInstanceRecord record = { 0 };
@@ -347,12 +404,29 @@ devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
                              request->expected_duration_s, self->config->max_expected_duration));
       return;
     }
-  running = running_instance_of (self, caller->app_id);
+  running = running_instance_of (self, caller);
   if (running != NULL)
     {
       deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "already-running",
-            g_strdup_printf ("app %s already runs instance %s; one device task at a time",
-                             caller->app_id, devbg_instance_get_record (running)->instance_id));
+            g_strdup_printf ("app %s of uid %u already runs instance %s; one device task at a time",
+                             caller->app_id, (unsigned) caller->uid,
+                             devbg_instance_get_record (running)->instance_id));
+      return;
+    }
+  /* Pending events are capped per owner, and none is ever dropped: an app
+   * that does not acknowledge its completions gets no new task. */
+  pending = devbg_store_count_events (self->store, &owner, &error);
+  if (pending < 0)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (pending >= self->config->max_pending_events)
+    {
+      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "too-many-pending-events",
+            g_strdup_printf ("app %s of uid %u has %" G_GINT64_FORMAT " completion events not "
+                             "acknowledged (MaxPendingEvents %u)", caller->app_id,
+                             (unsigned) caller->uid, pending, self->config->max_pending_events));
       return;
     }
   device = devbg_devices_lookup (self->devices, request->device_id);
@@ -360,6 +434,13 @@ devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
     {
       deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "no-such-device",
             g_strdup_printf ("no device %s is attached", request->device_id));
+      return;
+    }
+  running = instance_on_device (self, request->device_id);
+  if (running != NULL)
+    {
+      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "device-busy",
+            g_strdup_printf ("device %s is in use by another task", request->device_id));
       return;
     }
   if (!devbg_config_protocol_allowed (self->config, request->trigger,
@@ -437,18 +518,30 @@ on_listener_vanished (GDBusConnection *connection, const char *name, gpointer us
     g_bus_unwatch_name (watch);
 }
 
-GPtrArray *
-devbg_runtime_watch_events (DevbgRuntime *self, const DevbgCaller *caller, GError **error)
+void
+devbg_runtime_watch_events (DevbgRuntime *self, const DevbgCaller *caller)
 {
   if (!g_hash_table_contains (self->listeners, caller->sender))
     {
-      g_hash_table_insert (self->listeners, g_strdup (caller->sender), g_strdup (caller->app_id));
+      Listener *listener = g_new0 (Listener, 1);
+
+      listener->uid = caller->uid;
+      listener->app_id = g_strdup (caller->app_id);
+      g_hash_table_insert (self->listeners, g_strdup (caller->sender), listener);
       g_hash_table_insert (self->listener_watches, g_strdup (caller->sender),
                            GUINT_TO_POINTER (g_bus_watch_name_on_connection (
                              self->connection, caller->sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
                              NULL, on_listener_vanished, self, NULL)));
     }
-  return devbg_store_list_events (self->store, caller->app_id, error);
+}
+
+GPtrArray *
+devbg_runtime_list_events (DevbgRuntime *self, const DevbgCaller *caller, gint64 cursor,
+                           guint limit, GError **error)
+{
+  DevbgOwner owner = { .uid = caller->uid, .app_id = caller->app_id };
+
+  return devbg_store_list_events (self->store, &owner, cursor, limit, error);
 }
 
 gboolean
@@ -470,7 +563,10 @@ devbg_runtime_acknowledge (DevbgRuntime *self, const DevbgCaller *caller,
                    "at most %d event IDs in one call (got %u)", MAX_ACK_IDS, n);
       return FALSE;
     }
-  return devbg_store_ack_events (self->store, caller->app_id, event_ids, error);
+  {
+    DevbgOwner owner = { .uid = caller->uid, .app_id = caller->app_id };
+    return devbg_store_ack_events (self->store, &owner, event_ids, error);
+  }
 }
 
 /* ---- control of running instances ---- */
@@ -484,7 +580,7 @@ visible_instance (DevbgRuntime *self, const DevbgCaller *caller, const char *ins
 
   /* Another app's instance is as absent as a nonexistent one. */
   if (r == NULL ||
-      (own_app_only ? g_strcmp0 (caller->app_id, r->app_id) != 0 : !devbg_runtime_may_see (caller, r)))
+      (own_app_only ? !is_owner (caller, r) : !devbg_runtime_may_see (caller, r)))
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_TASK,
                    "no running instance %s%s", instance_id,
@@ -516,7 +612,7 @@ devbg_runtime_cancel (DevbgRuntime *self, const DevbgCaller *caller, const char 
 
   if (instance == NULL)
     return FALSE;
-  detail = caller->app_id != NULL && strcmp (caller->app_id, devbg_instance_get_record (instance)->app_id) == 0
+  detail = is_owner (caller, devbg_instance_get_record (instance))
              ? g_strdup ("canceled by the app")
              : g_strdup_printf ("canceled by uid %u", (unsigned) caller->uid);
   devbg_instance_cancel (instance, DEVBG_CANCEL_ABORT, detail);
@@ -524,7 +620,7 @@ devbg_runtime_cancel (DevbgRuntime *self, const DevbgCaller *caller, const char 
 }
 
 void
-devbg_runtime_cancel_task (DevbgRuntime *self, const char *app_id, const char *task_id)
+devbg_runtime_cancel_task (DevbgRuntime *self, const DevbgOwner *owner, const char *task_id)
 {
   g_autoptr(GPtrArray) hit = g_ptr_array_new_with_free_func (g_object_unref);
   GHashTableIter iter;
@@ -534,7 +630,8 @@ devbg_runtime_cancel_task (DevbgRuntime *self, const char *app_id, const char *t
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       const DevbgInstanceRecord *r = devbg_instance_get_record (value);
-      if (strcmp (r->app_id, app_id) == 0 && strcmp (r->task_id, task_id) == 0)
+      if (r->uid == owner->uid && strcmp (r->app_id, owner->app_id) == 0 &&
+          strcmp (r->task_id, task_id) == 0)
         g_ptr_array_add (hit, g_object_ref (value));
     }
   for (guint i = 0; i < hit->len; i++)
@@ -595,7 +692,7 @@ end_leftover (DevbgRuntime *self, DevbgInstanceRecord *rec)
   g_free (rec->cancel_reason);
   rec->cancel_reason = g_strdup (devbg_cancel_reason_to_string (DEVBG_CANCEL_TERMINATING));
   ev = (DevbgEventRecord) {
-    .event_id = event_id, .app_id = rec->app_id, .task_id = rec->task_id,
+    .event_id = event_id, .uid = rec->uid, .app_id = rec->app_id, .task_id = rec->task_id,
     .instance_id = rec->instance_id, .success = FALSE, .error = rec->error,
     .cancel_reason = rec->cancel_reason, .finished_us = rec->finished_us,
   };
@@ -738,7 +835,8 @@ devbg_runtime_init (DevbgRuntime *self)
 {
   self->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->owner_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->listeners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->listeners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify) listener_free);
   self->inhibitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->listener_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }

@@ -69,11 +69,16 @@ gboolean devbg_runtime_request_finish (DevbgRuntime        *runtime,
                                        DevbgRequestOutcome *outcome,
                                        GError             **error);
 
-/* The caller's connection receives its app's Progress and Completed
- * signals from now on; returns the app's pending events. */
-GPtrArray *devbg_runtime_watch_events (DevbgRuntime      *runtime,
-                                       const DevbgCaller *caller,
-                                       GError           **error);
+/* The caller's connection receives its owner's (uid, app) Progress and
+ * Completed signals from now on. */
+void       devbg_runtime_watch_events (DevbgRuntime      *runtime,
+                                       const DevbgCaller *caller);
+/* The owner's pending events, oldest first: at most @limit after @cursor. */
+GPtrArray *devbg_runtime_list_events (DevbgRuntime      *runtime,
+                                      const DevbgCaller *caller,
+                                      gint64             cursor,
+                                      guint              limit,
+                                      GError           **error);
 gboolean   devbg_runtime_acknowledge (DevbgRuntime      *runtime,
                                       const DevbgCaller *caller,
                                       const char *const *event_ids,
@@ -89,9 +94,9 @@ gboolean   devbg_runtime_cancel (DevbgRuntime      *runtime,
                                  GError           **error);
 
 /* Unregister(cancel_task=TRUE): cancels @task_id's running instances. */
-void       devbg_runtime_cancel_task (DevbgRuntime *runtime,
-                                      const char   *app_id,
-                                      const char   *task_id);
+void       devbg_runtime_cancel_task (DevbgRuntime     *runtime,
+                                      const DevbgOwner *owner,
+                                      const char       *task_id);
 
 /* The running instances the caller may see (new references). */
 GPtrArray *devbg_runtime_list (DevbgRuntime      *runtime,

@@ -73,6 +73,20 @@ static const char *const migrations[] = {
   "  finished_us   INTEGER NOT NULL"
   ");"
   "CREATE INDEX events_by_app ON events (app_id, finished_us);",
+  /* 2 -> 3: everything an app owns belongs to (uid, app ID). A registration
+   * takes the user of its latest instance; one that never ran has no known
+   * owner (uid -1), which no caller can be, so nobody inherits it. */
+  "ALTER TABLE registrations ADD COLUMN uid INTEGER NOT NULL DEFAULT -1;"
+  "UPDATE registrations SET uid = coalesce((SELECT h.uid FROM history h "
+  "  WHERE h.task_id = registrations.task_id ORDER BY h.finished_us DESC LIMIT 1), -1);"
+  "DROP INDEX registrations_by_app;"
+  "CREATE INDEX registrations_by_owner ON registrations (uid, app_id, created_us);"
+  "ALTER TABLE events ADD COLUMN uid INTEGER NOT NULL DEFAULT -1;"
+  "UPDATE events SET uid = coalesce((SELECT h.uid FROM history h "
+  "  WHERE h.instance_id = events.instance_id), -1);"
+  "DROP INDEX events_by_app;"
+  "CREATE INDEX events_by_owner ON events (uid, app_id, finished_us);"
+  "CREATE INDEX history_by_owner ON history (uid, app_id);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == DEVBG_STORE_SCHEMA_VERSION);
@@ -198,12 +212,27 @@ devbg_store_open (const char *state_dir, GError **error)
   return g_steal_pointer (&store);
 }
 
+/* Binds @owner's app ID and uid at these parameter indexes; NULL for
+ * "every owner", where the statement allows it. */
+static void
+bind_owner (sqlite3_stmt *stmt, int app_index, int uid_index, const DevbgOwner *owner)
+{
+  if (owner == NULL)
+    {
+      sqlite3_bind_null (stmt, app_index);
+      sqlite3_bind_null (stmt, uid_index);
+      return;
+    }
+  sqlite3_bind_text (stmt, app_index, owner->app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, uid_index, owner->uid);
+}
+
 gboolean
 devbg_store_add_registration (DevbgStore *store, const DevbgRegistrationRecord *reg, GError **error)
 {
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "INSERT INTO registrations (task_id, app_id, name, entry_point, trigger, created_us) "
-    "VALUES (?, ?, ?, ?, ?, ?)", error);
+    "INSERT INTO registrations (task_id, app_id, name, entry_point, trigger, created_us, uid) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)", error);
 
   if (stmt == NULL)
     return FALSE;
@@ -213,22 +242,24 @@ devbg_store_add_registration (DevbgStore *store, const DevbgRegistrationRecord *
   sqlite3_bind_text (stmt, 4, reg->entry_point, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 5, devbg_trigger_type_to_string (reg->trigger), -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 6, reg->created_us);
+  sqlite3_bind_int64 (stmt, 7, reg->uid);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     return sql_fail (store, error, "cannot store the registration");
   return TRUE;
 }
 
 gboolean
-devbg_store_remove_registration (DevbgStore *store, const char *app_id, const char *task_id,
+devbg_store_remove_registration (DevbgStore *store, const DevbgOwner *owner, const char *task_id,
                                  GError **error)
 {
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "DELETE FROM registrations WHERE task_id = ? AND app_id = ?", error);
+    "DELETE FROM registrations WHERE task_id = ? AND app_id = ? AND uid = ?", error);
 
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, owner->app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, owner->uid);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     return sql_fail (store, error, "cannot remove the registration");
   if (sqlite3_changes (store->db) == 0)
@@ -253,25 +284,34 @@ registration_from_row (sqlite3_stmt *stmt)
                                        &reg->trigger))
     reg->trigger = DEVBG_TRIGGER_USE; /* the CHECK constraint makes this unreachable */
   reg->created_us = sqlite3_column_int64 (stmt, 5);
+  reg->uid = (guint32) sqlite3_column_int64 (stmt, 6);
   return reg;
 }
 
-#define REGISTRATION_COLUMNS "task_id, app_id, name, entry_point, trigger, created_us"
+#define REGISTRATION_COLUMNS "task_id, app_id, name, entry_point, trigger, created_us, uid"
 
 GPtrArray *
-devbg_store_list_registrations (DevbgStore *store, const char *app_id, GError **error)
+devbg_store_list_registrations (DevbgStore *store, const DevbgOwner *owner, gint64 cursor,
+                                guint limit, GError **error)
 {
   g_autoptr(GPtrArray) regs = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_registration_record_free);
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "SELECT " REGISTRATION_COLUMNS " FROM registrations "
-    "WHERE ?1 IS NULL OR app_id = ?1 ORDER BY created_us, rowid", error);
+    "SELECT " REGISTRATION_COLUMNS ", rowid FROM registrations "
+    "WHERE (?1 IS NULL OR (app_id = ?1 AND uid = ?2)) AND rowid > ?3 ORDER BY rowid LIMIT ?4",
+    error);
   int rc;
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_text (stmt, 1, app_id, -1, SQLITE_STATIC);
+  bind_owner (stmt, 1, 2, owner);
+  sqlite3_bind_int64 (stmt, 3, cursor);
+  sqlite3_bind_int64 (stmt, 4, limit);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (regs, registration_from_row (stmt));
+    {
+      DevbgRegistrationRecord *reg = registration_from_row (stmt);
+      reg->cursor = sqlite3_column_int64 (stmt, 7);
+      g_ptr_array_add (regs, reg);
+    }
   if (rc != SQLITE_DONE)
     {
       sql_fail (store, error, "cannot list registrations");
@@ -281,18 +321,18 @@ devbg_store_list_registrations (DevbgStore *store, const char *app_id, GError **
 }
 
 DevbgRegistrationRecord *
-devbg_store_get_registration (DevbgStore *store, const char *app_id, const char *task_id,
+devbg_store_get_registration (DevbgStore *store, const DevbgOwner *owner, const char *task_id,
                               GError **error)
 {
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "SELECT " REGISTRATION_COLUMNS " FROM registrations WHERE task_id = ? AND app_id = ?",
-    error);
+    "SELECT " REGISTRATION_COLUMNS " FROM registrations "
+    "WHERE task_id = ?3 AND app_id = ?1 AND uid = ?2", error);
   int rc;
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_text (stmt, 1, task_id, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, app_id, -1, SQLITE_STATIC);
+  bind_owner (stmt, 1, 2, owner);
+  sqlite3_bind_text (stmt, 3, task_id, -1, SQLITE_STATIC);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
     return registration_from_row (stmt);
@@ -305,14 +345,14 @@ devbg_store_get_registration (DevbgStore *store, const char *app_id, const char 
 }
 
 gint64
-devbg_store_count_registrations (DevbgStore *store, const char *app_id, GError **error)
+devbg_store_count_registrations (DevbgStore *store, const DevbgOwner *owner, GError **error)
 {
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "SELECT count(*) FROM registrations WHERE ?1 IS NULL OR app_id = ?1", error);
+    "SELECT count(*) FROM registrations WHERE ?1 IS NULL OR (app_id = ?1 AND uid = ?2)", error);
 
   if (stmt == NULL)
     return -1;
-  sqlite3_bind_text (stmt, 1, app_id, -1, SQLITE_STATIC);
+  bind_owner (stmt, 1, 2, owner);
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
       sql_fail (store, error, "cannot count registrations");
@@ -500,7 +540,7 @@ finish_instance_steps (DevbgStore *store, const DevbgInstanceRecord *rec,
 
   evt = prepare (store,
     "INSERT INTO events (event_id, app_id, task_id, instance_id, success, error, cancel_reason, "
-    "finished_us) VALUES (?,?,?,?,?,?,?,?)", error);
+    "finished_us, uid) VALUES (?,?,?,?,?,?,?,?,?)", error);
   if (evt == NULL)
     return FALSE;
   sqlite3_bind_text (evt, 1, ev->event_id, -1, SQLITE_STATIC);
@@ -511,6 +551,7 @@ finish_instance_steps (DevbgStore *store, const DevbgInstanceRecord *rec,
   sqlite3_bind_text (evt, 6, ev->error ? ev->error : "", -1, SQLITE_STATIC);
   sqlite3_bind_text (evt, 7, ev->cancel_reason ? ev->cancel_reason : "", -1, SQLITE_STATIC);
   sqlite3_bind_int64 (evt, 8, ev->finished_us);
+  sqlite3_bind_int64 (evt, 9, ev->uid);
   if (sqlite3_step (evt) != SQLITE_DONE)
     return sql_fail (store, error, "cannot queue the completion event");
   return TRUE;
@@ -531,17 +572,21 @@ devbg_store_finish_instance (DevbgStore *store, const DevbgInstanceRecord *rec,
 }
 
 GPtrArray *
-devbg_store_list_events (DevbgStore *store, const char *app_id, GError **error)
+devbg_store_list_events (DevbgStore *store, const DevbgOwner *owner, gint64 cursor, guint limit,
+                         GError **error)
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_event_record_free);
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "SELECT event_id, app_id, task_id, instance_id, success, error, cancel_reason, finished_us "
-    "FROM events WHERE app_id = ? ORDER BY finished_us, rowid", error);
+    "SELECT event_id, app_id, task_id, instance_id, success, error, cancel_reason, finished_us, "
+    "uid, rowid FROM events WHERE app_id = ?1 AND uid = ?2 AND rowid > ?3 ORDER BY rowid LIMIT ?4",
+    error);
   int rc;
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_text (stmt, 1, app_id, -1, SQLITE_STATIC);
+  bind_owner (stmt, 1, 2, owner);
+  sqlite3_bind_int64 (stmt, 3, cursor);
+  sqlite3_bind_int64 (stmt, 4, limit);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       DevbgEventRecord *ev = g_new0 (DevbgEventRecord, 1);
@@ -553,6 +598,8 @@ devbg_store_list_events (DevbgStore *store, const char *app_id, GError **error)
       ev->error = column_dup (stmt, 5);
       ev->cancel_reason = column_dup (stmt, 6);
       ev->finished_us = sqlite3_column_int64 (stmt, 7);
+      ev->uid = (guint32) sqlite3_column_int64 (stmt, 8);
+      ev->cursor = sqlite3_column_int64 (stmt, 9);
       g_ptr_array_add (out, ev);
     }
   if (rc != SQLITE_DONE)
@@ -563,20 +610,37 @@ devbg_store_list_events (DevbgStore *store, const char *app_id, GError **error)
   return g_steal_pointer (&out);
 }
 
+gint64
+devbg_store_count_events (DevbgStore *store, const DevbgOwner *owner, GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "SELECT count(*) FROM events WHERE app_id = ?1 AND uid = ?2", error);
+
+  if (stmt == NULL)
+    return -1;
+  bind_owner (stmt, 1, 2, owner);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      sql_fail (store, error, "cannot count events");
+      return -1;
+    }
+  return sqlite3_column_int64 (stmt, 0);
+}
+
 gboolean
-devbg_store_ack_events (DevbgStore *store, const char *app_id, const char *const *event_ids,
+devbg_store_ack_events (DevbgStore *store, const DevbgOwner *owner, const char *const *event_ids,
                         GError **error)
 {
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "DELETE FROM events WHERE event_id = ? AND app_id = ?", error);
+    "DELETE FROM events WHERE event_id = ?3 AND app_id = ?1 AND uid = ?2", error);
 
   if (stmt == NULL || !exec (store, "BEGIN IMMEDIATE;", error))
     return FALSE;
   for (const char *const *id = event_ids; *id != NULL; id++)
     {
       sqlite3_reset (stmt);
-      sqlite3_bind_text (stmt, 1, *id, -1, SQLITE_STATIC);
-      sqlite3_bind_text (stmt, 2, app_id, -1, SQLITE_STATIC);
+      bind_owner (stmt, 1, 2, owner);
+      sqlite3_bind_text (stmt, 3, *id, -1, SQLITE_STATIC);
       if (sqlite3_step (stmt) != SQLITE_DONE)
         {
           sql_fail (store, error, "cannot acknowledge events");
@@ -588,21 +652,23 @@ devbg_store_ack_events (DevbgStore *store, const char *app_id, const char *const
 }
 
 GPtrArray *
-devbg_store_list_history (DevbgStore *store, const char *app_id, guint32 uid, gboolean all,
+devbg_store_list_history (DevbgStore *store, const DevbgHistoryScope *scope, gint64 cursor,
                           guint limit, GError **error)
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "SELECT " INSTANCE_COLUMNS ", finished_us, success, error, cancel_reason FROM history "
-    "WHERE ?3 OR app_id = ?1 OR uid = ?2 ORDER BY finished_us DESC, rowid DESC LIMIT ?4", error);
+    "SELECT " INSTANCE_COLUMNS ", finished_us, success, error, cancel_reason, rowid FROM history "
+    "WHERE (?3 OR (uid = ?2 AND (?1 IS NULL OR app_id = ?1))) AND (?4 = 0 OR rowid < ?4) "
+    "ORDER BY rowid DESC LIMIT ?5", error);
   int rc;
 
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_text (stmt, 1, app_id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 2, uid);
-  sqlite3_bind_int (stmt, 3, all ? 1 : 0);
-  sqlite3_bind_int64 (stmt, 4, limit);
+  sqlite3_bind_text (stmt, 1, scope->app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, scope->uid);
+  sqlite3_bind_int (stmt, 3, scope->all ? 1 : 0);
+  sqlite3_bind_int64 (stmt, 4, cursor);
+  sqlite3_bind_int64 (stmt, 5, limit);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       DevbgInstanceRecord *rec = instance_from_columns (stmt);
@@ -610,6 +676,7 @@ devbg_store_list_history (DevbgStore *store, const char *app_id, guint32 uid, gb
       rec->success = sqlite3_column_int (stmt, N_INSTANCE_COLUMNS + 1) != 0;
       rec->error = column_dup (stmt, N_INSTANCE_COLUMNS + 2);
       rec->cancel_reason = column_dup (stmt, N_INSTANCE_COLUMNS + 3);
+      rec->cursor = sqlite3_column_int64 (stmt, N_INSTANCE_COLUMNS + 4);
       g_ptr_array_add (out, rec);
     }
   if (rc != SQLITE_DONE)
@@ -618,4 +685,29 @@ devbg_store_list_history (DevbgStore *store, const char *app_id, guint32 uid, gb
       return NULL;
     }
   return g_steal_pointer (&out);
+}
+
+gboolean
+devbg_store_prune_history (DevbgStore *store, const DevbgOwner *owner, guint max_per_owner,
+                           gint64 min_finished_us, GError **error)
+{
+  g_autoptr(sqlite3_stmt) by_count = prepare (store,
+    "DELETE FROM history WHERE uid = ?2 AND app_id = ?1 AND rowid <= "
+    "(SELECT rowid FROM history WHERE uid = ?2 AND app_id = ?1 "
+    " ORDER BY rowid DESC LIMIT 1 OFFSET ?3)", error);
+  g_autoptr(sqlite3_stmt) by_age = NULL;
+
+  if (by_count == NULL)
+    return FALSE;
+  bind_owner (by_count, 1, 2, owner);
+  sqlite3_bind_int64 (by_count, 3, max_per_owner);
+  if (sqlite3_step (by_count) != SQLITE_DONE)
+    return sql_fail (store, error, "cannot prune the history");
+  by_age = prepare (store, "DELETE FROM history WHERE finished_us < ?", error);
+  if (by_age == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (by_age, 1, min_finished_us);
+  if (sqlite3_step (by_age) != SQLITE_DONE)
+    return sql_fail (store, error, "cannot prune the history");
+  return TRUE;
 }

@@ -13,13 +13,27 @@
 
 G_BEGIN_DECLS
 
+/* Everything an app owns belongs to the pair (user, app ID): the same
+ * installed app run by two users is two owners, with their own
+ * registrations, instances, events, history and limits. */
+typedef struct {
+  guint32     uid;
+  const char *app_id;
+} DevbgOwner;
+
+/* Lists are read a page at a time: a cursor is the store position (rowid)
+ * of the last row a page held; 0 starts at the beginning. */
+#define DEVBG_STORE_CURSOR_START 0
+
 typedef struct {
   char            *task_id;
+  guint32          uid;
   char            *app_id;
   char            *name;
   char            *entry_point;
   DevbgTriggerType trigger;
   gint64           created_us; /* wall clock, microseconds since the epoch */
+  gint64           cursor;     /* its position, for the next page */
 } DevbgRegistrationRecord;
 
 void devbg_registration_record_free (DevbgRegistrationRecord *reg);
@@ -29,7 +43,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgRegistrationRecord, devbg_registration_recor
 G_DECLARE_FINAL_TYPE (DevbgStore, devbg_store, DEVBG, STORE, GObject)
 
 /* The schema version this build writes. */
-#define DEVBG_STORE_SCHEMA_VERSION 2
+#define DEVBG_STORE_SCHEMA_VERSION 3
 
 /* Opens (creating when missing) devbg.db in @state_dir and brings its schema
  * up to date. A database from a newer devbg is refused. */
@@ -42,27 +56,31 @@ gboolean    devbg_store_add_registration (DevbgStore              *store,
                                           const DevbgRegistrationRecord *reg,
                                           GError                 **error);
 
-/* Removes @task_id if it belongs to @app_id; DEVBG_ERROR_NO_SUCH_REGISTRATION
- * otherwise (the same error whether it is another app's or does not exist,
- * so one app learns nothing of another's). */
-gboolean    devbg_store_remove_registration (DevbgStore *store,
-                                             const char *app_id,
-                                             const char *task_id,
-                                             GError    **error);
+/* Removes @task_id if it belongs to @owner; DEVBG_ERROR_NO_SUCH_REGISTRATION
+ * otherwise (the same error whether it is another owner's or does not
+ * exist, so one owner learns nothing of another's). */
+gboolean    devbg_store_remove_registration (DevbgStore       *store,
+                                             const DevbgOwner *owner,
+                                             const char       *task_id,
+                                             GError          **error);
 
-/* Registrations of @app_id (all apps when NULL), oldest first. */
-GPtrArray  *devbg_store_list_registrations (DevbgStore *store,
-                                            const char *app_id,
-                                            GError    **error);
+/* Registrations of @owner (every owner's when NULL), oldest first: at most
+ * @limit after @cursor. */
+GPtrArray  *devbg_store_list_registrations (DevbgStore       *store,
+                                            const DevbgOwner *owner,
+                                            gint64            cursor,
+                                            guint             limit,
+                                            GError          **error);
 
-DevbgRegistrationRecord *devbg_store_get_registration (DevbgStore *store,
-                                                 const char *app_id,
-                                                 const char *task_id,
-                                                 GError    **error);
+DevbgRegistrationRecord *devbg_store_get_registration (DevbgStore       *store,
+                                                       const DevbgOwner *owner,
+                                                       const char       *task_id,
+                                                       GError          **error);
 
-gint64      devbg_store_count_registrations (DevbgStore *store,
-                                             const char *app_id,
-                                             GError    **error);
+/* Registrations of @owner, or of every owner when NULL. */
+gint64      devbg_store_count_registrations (DevbgStore       *store,
+                                             const DevbgOwner *owner,
+                                             GError          **error);
 
 /* One task instance: while it runs (in the instances table, so a devbgd
  * that died can find and end it), then in the history with its outcome. */
@@ -84,6 +102,7 @@ typedef struct {
   gboolean         success;
   char            *error;       /* "" on success */
   char            *cancel_reason; /* "" when not canceled */
+  gint64           cursor;      /* history only: its position, for the next page */
 } DevbgInstanceRecord;
 
 void devbg_instance_record_free (DevbgInstanceRecord *rec);
@@ -92,6 +111,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgInstanceRecord, devbg_instance_record_free)
 /* A completion event kept until the app acknowledges it. */
 typedef struct {
   char    *event_id;
+  guint32  uid;
   char    *app_id;
   char    *task_id;
   char    *instance_id;
@@ -99,6 +119,7 @@ typedef struct {
   char    *error;
   char    *cancel_reason;
   gint64   finished_us;
+  gint64   cursor;  /* its position, for the next page */
 } DevbgEventRecord;
 
 void devbg_event_record_free (DevbgEventRecord *ev);
@@ -120,24 +141,46 @@ gboolean   devbg_store_finish_instance (DevbgStore                *store,
                                         const DevbgEventRecord    *event,
                                         GError                   **error);
 
-/* The app's pending completion events, oldest first. */
-GPtrArray *devbg_store_list_events (DevbgStore *store,
-                                    const char *app_id,
-                                    GError    **error);
+/* @owner's pending completion events, oldest first: at most @limit after
+ * @cursor. */
+GPtrArray *devbg_store_list_events (DevbgStore       *store,
+                                    const DevbgOwner *owner,
+                                    gint64            cursor,
+                                    guint             limit,
+                                    GError          **error);
 
-/* Forgets the app's events with these IDs; others' IDs are ignored. */
+gint64     devbg_store_count_events (DevbgStore       *store,
+                                     const DevbgOwner *owner,
+                                     GError          **error);
+
+/* Forgets @owner's events with these IDs; others' IDs are ignored. */
 gboolean   devbg_store_ack_events (DevbgStore        *store,
-                                   const char        *app_id,
+                                   const DevbgOwner  *owner,
                                    const char *const *event_ids,
                                    GError           **error);
 
-/* Finished instances, newest first: those of @app_id or run as @uid, or all
- * when @all. At most @limit. */
-GPtrArray *devbg_store_list_history (DevbgStore *store,
-                                     const char *app_id,
-                                     guint32     uid,
-                                     gboolean    all,
-                                     guint       limit,
-                                     GError    **error);
+/* Which finished instances a caller sees: every user's (@all), or those run
+ * as @uid, and of those only @app_id's when it is set. */
+typedef struct {
+  gboolean    all;
+  guint32     uid;
+  const char *app_id;
+} DevbgHistoryScope;
+
+/* Finished instances in @scope, newest first: at most @limit before
+ * @cursor (DEVBG_STORE_CURSOR_START for the newest). */
+GPtrArray *devbg_store_list_history (DevbgStore              *store,
+                                     const DevbgHistoryScope *scope,
+                                     gint64                   cursor,
+                                     guint                    limit,
+                                     GError                 **error);
+
+/* Keeps the history bounded: forgets @owner's finished instances beyond the
+ * newest @max_per_owner, and everyone's older than @min_finished_us. */
+gboolean   devbg_store_prune_history (DevbgStore       *store,
+                                      const DevbgOwner *owner,
+                                      guint             max_per_owner,
+                                      gint64            min_finished_us,
+                                      GError          **error);
 
 G_END_DECLS

@@ -144,15 +144,30 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
                                       "/org/devbg/Devbg1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                       on_signal, &st, NULL);
   pending = manager_call (c, "WatchEvents", NULL, &error);
+  /* Pending events come a page at a time. */
+  while (pending != NULL)
+    {
+      const char *next;
+
+      g_variant_get (pending, "(a(sssbssx)&s)", &iter, &next);
+      while (g_variant_iter_next (iter, "(&s&s&sb&s&sx)", &event_id, &task_id, &instance_id,
+                                  &success, &err, &reason, &finished))
+        {
+          print_completion ("PENDING", event_id, task_id, instance_id, success, err, reason);
+          g_ptr_array_add (st.acks, g_strdup (event_id));
+        }
+      g_clear_pointer (&iter, g_variant_iter_free);
+      if (*next == '\0')
+        break;
+      {
+        g_autoptr(GVariant) page = manager_call (c, "ListEvents", g_variant_new ("(s)", next),
+                                                 &error);
+        g_variant_unref (pending);
+        pending = g_steal_pointer (&page);
+      }
+    }
   if (pending == NULL)
     return fail (error);
-  g_variant_get (pending, "(a(sssbssx))", &iter);
-  while (g_variant_iter_next (iter, "(&s&s&sb&s&sx)", &event_id, &task_id, &instance_id, &success,
-                              &err, &reason, &finished))
-    {
-      print_completion ("PENDING", event_id, task_id, instance_id, success, err, reason);
-      g_ptr_array_add (st.acks, g_strdup (event_id));
-    }
 
   if (run)
     {

@@ -26,8 +26,8 @@ class RegistrationTest(DevbgTestCase):
             ('B.Sync', ['deviceUse'], HOST)]))
         self.devbgd.start()
 
-    def list(self, app):
-        lines = app.ok(self.bus, 'list')
+    def list(self, app, user=None):
+        lines = app.ok(self.bus, 'list', user=user)
         return {l.split(' ')[0]: l.split(' ', 3)[1:] for l in lines[1:]}
 
     def test_register_list_unregister(self):
@@ -124,11 +124,17 @@ class RegistrationTest(DevbgTestCase):
         self.assertEqual(len(self.list(self.app_a)), 2)
 
     def test_other_user_same_app(self):
-        # The app's identity does not depend on the uid; the bus vouches for it.
+        # The app's identity does not depend on the uid (the bus vouches for
+        # it), but what it owns belongs to (user, app): root's copy of the
+        # app neither sees nor removes nobody's registration.
         tid = self.app_a.ok(self.bus, 'register', 'sync', 'A.Sync', 'use', user=65534)[0].split()[1]
         status = self.app_a.ok(self.bus, 'status', user=65534)
         self.assertIn('uid=65534', status)
-        self.assertIn(tid, self.list(self.app_a))
+        self.assertNotIn(tid, self.list(self.app_a))
+        self.assertIn(tid, self.list(self.app_a, user=65534))
+        name, _ = self.app_a.error(self.bus, 'call', 'Unregister', '("%s", false)' % tid)
+        self.assertEqual(name, ERR + 'NoSuchRegistration')
+        self.assertIn(tid, self.list(self.app_a, user=65534))
 
     def test_devbgctl(self):
         r = self.devbgctl('status')

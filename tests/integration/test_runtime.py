@@ -170,8 +170,10 @@ class RuntimeTest(RuntimeBase):
         proc, tid, iid = self.start_background(self.app_a, 'Test.Idle')
         _, events = self.run_task(self.app_a, 'Test.Progress')
         self.assertEqual(events[0], ('RESULT', ['2', 'already-running', '-']))
-        # Another app may run its own.
+        # Another app may run its own, on another device: the band is busy.
         _, events = self.run_task(self.app_b, 'Test.Progress', 'count=2')
+        self.assertEqual(events[0], ('RESULT', ['2', 'device-busy', '-']))
+        _, events = self.run_task(self.app_b, 'Test.Progress', 'count=2', device=DOCK)
         self.assertTrue(self.completed(events)['success'])
         self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid)
         done = self.completed(self.finish_background(proc))

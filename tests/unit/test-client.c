@@ -53,7 +53,7 @@ pending_events (void)
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sssbssx)"));
   /* From an earlier run of the app: waits for a registration object. */
   g_variant_builder_add_value (&b, completion_tuple ("ev1", "t-sync", "i0", TRUE, "", ""));
-  return g_variant_new ("(@a(sssbssx))", g_variant_builder_end (&b));
+  return g_variant_new ("(@a(sssbssx)s)", g_variant_builder_end (&b), "");
 }
 
 static GVariant *
@@ -97,7 +97,7 @@ fake_method_call (GDBusConnection *connection, const char *sender, const char *p
     g_dbus_method_invocation_return_value (invocation,
       g_variant_new_parsed ("([('t-sync', 'band-sync', 'ExampleApp.SyncBand', 'use'),"
                             "  ('t-update', 'dock-update', 'ExampleApp.UpdateDockFirmware',"
-                            "   'servicing')],)"));
+                            "   'servicing')], '')"));
   else if (strcmp (method, "Request") == 0)
     g_dbus_method_invocation_return_value (invocation, handle_request (params));
   else if (strcmp (method, "Unregister") == 0 || strcmp (method, "Cancel") == 0 ||

@@ -300,7 +300,7 @@ test_store (void)
   DevbgRegistrationRecord reg = {
     .task_id = (char *) "9b2c8c1e-4f0a-4c4e-9d7e-5a0b8f3c2d10", .app_id = (char *) "org.a.B",
     .name = (char *) "sync", .entry_point = (char *) "B.Sync", .trigger = DEVBG_TRIGGER_SERVICING,
-    .created_us = 1,
+    .created_us = 1, .uid = 1000,
   };
 
   {
@@ -313,21 +313,130 @@ test_store (void)
     g_clear_error (&error);
   }
   {
+    /* One owner is the pair (uid, app ID): the same app of another user,
+     * and another app of the same user, see nothing of it. */
+    DevbgOwner owner = { .uid = 1000, .app_id = "org.a.B" };
+    DevbgOwner other_user = { .uid = 1001, .app_id = "org.a.B" };
+    DevbgOwner other_app = { .uid = 1000, .app_id = "org.c.D" };
     g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
-    g_autoptr(GPtrArray) mine = devbg_store_list_registrations (store, "org.a.B", &error);
-    g_autoptr(GPtrArray) theirs = devbg_store_list_registrations (store, "org.c.D", &error);
+    g_autoptr(GPtrArray) mine = devbg_store_list_registrations (store, &owner, 0, 10, &error);
+    g_autoptr(GPtrArray) theirs = devbg_store_list_registrations (store, &other_user, 0, 10, &error);
+    g_autoptr(GPtrArray) other = devbg_store_list_registrations (store, &other_app, 0, 10, &error);
+    g_autoptr(DevbgRegistrationRecord) got = NULL;
     DevbgRegistrationRecord *back;
 
     g_assert_cmpuint (mine->len, ==, 1);
     g_assert_cmpuint (theirs->len, ==, 0);
+    g_assert_cmpuint (other->len, ==, 0);
     back = g_ptr_array_index (mine, 0);
     g_assert_cmpstr (back->name, ==, "sync");
+    g_assert_cmpuint (back->uid, ==, 1000);
     g_assert_cmpint (back->trigger, ==, DEVBG_TRIGGER_SERVICING);
-    g_assert_false (devbg_store_remove_registration (store, "org.c.D", reg.task_id, &error));
+    g_assert_cmpint (devbg_store_count_registrations (store, &other_user, &error), ==, 0);
+    g_assert_null (devbg_store_get_registration (store, &other_user, reg.task_id, &error));
     g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION);
     g_clear_error (&error);
-    g_assert_true (devbg_store_remove_registration (store, "org.a.B", reg.task_id, &error));
+    got = devbg_store_get_registration (store, &owner, reg.task_id, &error);
+    g_assert_nonnull (got);
+    g_assert_false (devbg_store_remove_registration (store, &other_user, reg.task_id, &error));
+    g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION);
+    g_clear_error (&error);
+    g_assert_false (devbg_store_remove_registration (store, &other_app, reg.task_id, &error));
+    g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION);
+    g_clear_error (&error);
+    g_assert_true (devbg_store_remove_registration (store, &owner, reg.task_id, &error));
     g_assert_cmpint (devbg_store_count_registrations (store, NULL, &error), ==, 0);
+  }
+  {
+    /* Pages: every entry once, in order, whatever the page size. */
+    DevbgOwner owner = { .uid = 1000, .app_id = "org.a.B" };
+    g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
+    g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func (g_free);
+    gint64 cursor = DEVBG_STORE_CURSOR_START;
+
+    for (guint i = 0; i < 25; i++)
+      {
+        g_autofree char *id = g_uuid_string_random ();
+        g_autofree char *name = g_strdup_printf ("r%02u", i);
+        DevbgRegistrationRecord r = reg;
+        r.task_id = id;
+        r.name = name;
+        g_assert_true (devbg_store_add_registration (store, &r, &error));
+      }
+    for (;;)
+      {
+        g_autoptr(GPtrArray) page = devbg_store_list_registrations (store, &owner, cursor, 7, &error);
+        g_assert_no_error (error);
+        if (page->len == 0)
+          break;
+        for (guint i = 0; i < page->len; i++)
+          {
+            DevbgRegistrationRecord *r = g_ptr_array_index (page, i);
+            g_ptr_array_add (seen, g_strdup (r->name));
+            cursor = r->cursor;
+          }
+      }
+    g_assert_cmpuint (seen->len, ==, 25);
+    for (guint i = 0; i < 25; i++)
+      {
+        g_autofree char *want = g_strdup_printf ("r%02u", i);
+        g_assert_cmpstr (g_ptr_array_index (seen, i), ==, want);
+      }
+  }
+  {
+    /* Events and history per owner; the history pruned by count and age. */
+    DevbgOwner owner = { .uid = 1000, .app_id = "org.a.B" };
+    DevbgOwner other_user = { .uid = 1001, .app_id = "org.a.B" };
+    DevbgHistoryScope mine = { .uid = 1000, .app_id = "org.a.B" };
+    DevbgHistoryScope all = { .all = TRUE };
+    g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
+    g_autoptr(GPtrArray) hist = NULL;
+    g_autoptr(GPtrArray) evs = NULL;
+
+    for (guint i = 0; i < 10; i++)
+      {
+        g_autofree char *iid = g_uuid_string_random ();
+        g_autofree char *eid = g_uuid_string_random ();
+        DevbgInstanceRecord rec = {
+          .instance_id = iid, .task_id = (char *) "t", .app_id = (char *) "org.a.B",
+          .name = (char *) "n", .entry_point = (char *) "B.Sync", .device_id = (char *) "d",
+          .uid = i < 5 ? 1000 : 1001, .started_us = i, .finished_us = 1000 + i,
+          .error = (char *) "", .cancel_reason = (char *) "",
+        };
+        DevbgEventRecord ev = {
+          .event_id = eid, .uid = rec.uid, .app_id = rec.app_id, .task_id = rec.task_id,
+          .instance_id = iid, .error = (char *) "", .cancel_reason = (char *) "",
+          .finished_us = rec.finished_us,
+        };
+        g_assert_true (devbg_store_add_instance (store, &rec, &error));
+        g_assert_true (devbg_store_finish_instance (store, &rec, &ev, &error));
+      }
+    g_assert_cmpint (devbg_store_count_events (store, &owner, &error), ==, 5);
+    g_assert_cmpint (devbg_store_count_events (store, &other_user, &error), ==, 5);
+    evs = devbg_store_list_events (store, &other_user, 0, 100, &error);
+    g_assert_cmpuint (evs->len, ==, 5);
+    {
+      /* Another user's copy of the app cannot acknowledge (steal) them. */
+      const char *ids[] = { ((DevbgEventRecord *) g_ptr_array_index (evs, 0))->event_id, NULL };
+      g_assert_true (devbg_store_ack_events (store, &owner, ids, &error));
+      g_assert_cmpint (devbg_store_count_events (store, &other_user, &error), ==, 5);
+      g_assert_true (devbg_store_ack_events (store, &other_user, ids, &error));
+      g_assert_cmpint (devbg_store_count_events (store, &other_user, &error), ==, 4);
+    }
+    hist = devbg_store_list_history (store, &mine, 0, 100, &error);
+    g_assert_cmpuint (hist->len, ==, 5);
+    g_clear_pointer (&hist, g_ptr_array_unref);
+    g_assert_true (devbg_store_prune_history (store, &owner, 2, 0, &error));
+    hist = devbg_store_list_history (store, &mine, 0, 100, &error);
+    g_assert_cmpuint (hist->len, ==, 2);
+    g_assert_cmpint (((DevbgInstanceRecord *) g_ptr_array_index (hist, 0))->finished_us, ==, 1004);
+    g_clear_pointer (&hist, g_ptr_array_unref);
+    hist = devbg_store_list_history (store, &all, 0, 100, &error);
+    g_assert_cmpuint (hist->len, ==, 7); /* the other user's five untouched */
+    g_clear_pointer (&hist, g_ptr_array_unref);
+    g_assert_true (devbg_store_prune_history (store, &owner, 100, 1008, &error));
+    hist = devbg_store_list_history (store, &all, 0, 100, &error);
+    g_assert_cmpuint (hist->len, ==, 2); /* 1008 and 1009: the rest too old */
   }
   {
     g_autofree char *db = g_build_filename (dir, "devbg.db", NULL);

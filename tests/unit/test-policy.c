@@ -90,8 +90,14 @@ test_visibility (void)
   DevbgCaller shell_other_uid = { .app_id = NULL, .uid = 1001 };
   DevbgCaller root_shell = { .app_id = NULL, .uid = 0 };
   DevbgCaller root_app = { .app_id = "org.b.App", .uid = 0 };
+  DevbgCaller root_same_app = { .app_id = "org.a.App", .uid = 0 };
+  DevbgCaller owner = { .app_id = "org.a.App", .uid = 1000 };
 
-  g_assert_true (devbg_runtime_may_see (&same_app_other_uid, &task));
+  /* An app's instances belong to (user, app): the owner sees them, the
+   * same app run by another user does not, even as root. */
+  g_assert_true (devbg_runtime_may_see (&owner, &task));
+  g_assert_false (devbg_runtime_may_see (&same_app_other_uid, &task));
+  g_assert_false (devbg_runtime_may_see (&root_same_app, &task));
   /* One app never sees another's, even of the same user, even as root. */
   g_assert_false (devbg_runtime_may_see (&other_app_same_uid, &task));
   g_assert_false (devbg_runtime_may_see (&root_app, &task));
