@@ -202,8 +202,12 @@ devbg_store_open (const char *state_dir, GError **error)
       return NULL;
     }
   sqlite3_busy_timeout (store->db, 5000);
-  /* WAL with synchronous=FULL: every commit is on disk before it returns. */
+  /* WAL with synchronous=FULL: every commit is on disk before it returns.
+   * The log is checkpointed every 256 pages (1 MiB) and cut back to 1 MiB,
+   * so a burst of writes does not leave it at its high-water mark. */
   if (!exec (store, "PRAGMA journal_mode = WAL;"
+                    "PRAGMA wal_autocheckpoint = 256;"
+                    "PRAGMA journal_size_limit = 1048576;"
                     "PRAGMA synchronous = FULL;"
                     "PRAGMA foreign_keys = ON;", error))
     return NULL;

@@ -10,6 +10,9 @@
  *   unregister TASK_ID [cancel]               -> "OK"
  *   status                                    -> "OK" then key=value lines
  *   call METHOD 'GVARIANT-TEXT'               -> "OK <reply>"
+ *   repeat N METHOD 'GVARIANT-TEXT' [BIG]     -> "OK <n-replies> <n-errors>"
+ *       the same call N times on one connection; with BIG, each "@BIG@" in
+ *       the text becomes BIG bytes of 'x' first (beyond argv's limits)
  *   run TASK_ID DEVICE ARGS DURATION [detach] [exit-after-start] [ack]
  *       WatchEvents, Request, then the events of that instance until it
  *       completes (or exits right after "RESULT" with exit-after-start):
@@ -372,6 +375,36 @@ main (int argc, char **argv)
         return fail (error);
       text = g_variant_print (reply, FALSE);
       printf ("OK %s\n", text);
+      return 0;
+    }
+  if (strcmp (argv[1], "repeat") == 0 && (argc == 5 || argc == 6))
+    {
+      guint64 n = g_ascii_strtoull (argv[2], NULL, 10);
+      g_autofree char *text = g_strdup (argv[4]);
+      g_autoptr(GVariant) params = NULL;
+      guint replies = 0, errors = 0;
+
+      if (argc == 6)
+        {
+          g_autofree char *big = g_strnfill (g_ascii_strtoull (argv[5], NULL, 10), 'x');
+          g_auto(GStrv) parts = g_strsplit (text, "@BIG@", -1);
+          g_free (text);
+          text = g_strjoinv (big, parts);
+        }
+      params = g_variant_ref_sink (g_variant_parse (NULL, text, NULL, NULL, &error));
+      if (params == NULL)
+        return fail (error);
+      for (guint64 i = 0; i < n; i++)
+        {
+          g_autoptr(GVariant) reply =
+            manager_call (devbg_client_get_connection (client), argv[3], params, &error);
+          if (reply != NULL)
+            replies++;
+          else
+            errors++;
+          g_clear_error (&error);
+        }
+      printf ("OK %u %u\n", replies, errors);
       return 0;
     }
   if (strcmp (argv[1], "run") == 0 && argc >= 6)

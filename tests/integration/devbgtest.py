@@ -38,7 +38,7 @@ class PrivateBus:
     """A dbus-daemon of type system, on a socket in @tmpdir, that non-root
     clients can use (see TESTING-NOTES.md)."""
 
-    def __init__(self, tmpdir):
+    def __init__(self, tmpdir, extra_config=''):
         self.dir = os.path.join(tmpdir, 'bus')
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
@@ -47,7 +47,8 @@ class PrivateBus:
         conf = os.path.join(self.dir, 'bus.conf')
         with open(conf, 'w') as f:
             with open(BUS_CONFIG_TEMPLATE) as t:
-                f.write(t.read().replace('@SOCKET@', self.socket))
+                f.write(t.read().replace('@SOCKET@', self.socket)
+                        .replace('</busconfig>', extra_config + '</busconfig>'))
         self.proc = subprocess.Popen(['dbus-daemon', '--config-file=' + conf, '--nofork',
                                       '--print-address'], stdout=subprocess.PIPE,
                                      stderr=open(os.path.join(self.dir, 'bus.log'), 'w'))
@@ -274,11 +275,12 @@ class DevbgSim:
 class DevbgTestCase(unittest.TestCase):
     """Each test gets a fresh bus, directory and devbgd (not yet started)."""
     config = ''
+    bus_config = ''  # extra bus configuration, such as <limit> elements
 
     def setUp(self):
         self.tmpdir = tempfile.mkdtemp(prefix='devbg-test-')
         os.chmod(self.tmpdir, 0o755)
-        self.bus = PrivateBus(self.tmpdir)
+        self.bus = PrivateBus(self.tmpdir, self.bus_config)
         self.devbgd = Devbgd(self.bus, self.tmpdir, self.config)
 
     def tearDown(self):
