@@ -213,9 +213,11 @@ quick_check (DevbgStore *store, gboolean *corrupt, GError **error)
   verdict = (const char *) sqlite3_column_text (stmt, 0);
   if (g_strcmp0 (verdict, "ok") != 0)
     {
+      /* The first problem it names, on one log line. */
+      g_autofree char *line = g_strdelimit (g_strdup (verdict ? verdict : "(no verdict)"), "\n", ' ');
       *corrupt = TRUE;
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_STORE, "%s: the integrity check failed: %s",
-                   store->path, verdict != NULL ? verdict : "(no verdict)");
+                   store->path, line);
       return FALSE;
     }
   return TRUE;
