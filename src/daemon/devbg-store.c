@@ -256,6 +256,10 @@ open_database (DevbgStore *store, gboolean *corrupt, GError **error)
   return TRUE;
 
 fail:
+  /* Closing the last connection would checkpoint the log into the file
+   * and delete it: a damaged database is to be kept as it was found. */
+  if (store->db != NULL)
+    sqlite3_db_config (store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
   g_clear_pointer (&store->db, sqlite3_close);
   return FALSE;
 }
@@ -302,8 +306,9 @@ move_aside (const char *path, GError **error)
 }
 
 /* What can still be read of the instances a crashed devbgd left running:
- * best effort, from the kept copy, read-only. Their cgroups are found
- * without it; this finds the process-group ones. */
+ * best effort, from the kept copy, read-only; NULL when nothing could be
+ * read. Their cgroups are found without it; this finds the process-group
+ * ones. */
 static GPtrArray *
 salvage_instances (const char *kept)
 {
@@ -312,6 +317,7 @@ salvage_instances (const char *kept)
   sqlite3 *db = NULL;
 
   if (sqlite3_open_v2 (kept, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+      sqlite3_db_config (db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) == SQLITE_OK &&
       sqlite3_prepare_v2 (db, "SELECT instance_id, app_id, pid, pid_start, cgroup FROM instances",
                           -1, &stmt, NULL) == SQLITE_OK)
     while (sqlite3_step (stmt) == SQLITE_ROW)
@@ -326,7 +332,7 @@ salvage_instances (const char *kept)
       }
   g_clear_pointer (&stmt, sqlite3_finalize);
   sqlite3_close (db);
-  return g_steal_pointer (&out);
+  return out->len > 0 ? g_steal_pointer (&out) : NULL;
 }
 
 DevbgStore *

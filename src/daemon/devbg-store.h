@@ -41,7 +41,7 @@ DevbgStore *devbg_store_open (const char *state_dir,
 
 /* After a database was moved aside: the instances it still showed running
  * (instance ID, app ID, pid, pid start time, cgroup only), for the caller
- * to end; NULL otherwise, and on every later call. */
+ * to end; NULL when none could be read, and on every later call. */
 GPtrArray  *devbg_store_take_salvaged_instances (DevbgStore *store);
 
 guint       devbg_store_get_schema_version (DevbgStore *store);

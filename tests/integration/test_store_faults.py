@@ -125,6 +125,7 @@ class FullDiskTest(StoreFaultBase):
                  what='the task to end')
         wait_for(lambda: 'cannot store its completion' in self.devbgd.read_log(),
                  what='the failed write to be logged')
+        self.assertIn('database or disk is full', self.devbgd.read_log())  # the real fault
         self.assertTrue(gone(pid) or wait_for(lambda: gone(pid), what='the task to exit'))
         time.sleep(2.5)  # a retry or two, still on a full disk
         # Nothing was sent, and nothing is pending: it is not stored.
