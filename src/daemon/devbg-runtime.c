@@ -31,6 +31,9 @@ struct _DevbgRuntime {
   GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
   GHashTable        *listeners;    /* unique name -> Listener */
   GHashTable        *listener_watches; /* unique name -> watch ID */
+  GQueue             unstored;     /* Completions the store refused, oldest first */
+  guint              retry_id;     /* their retry timer: only while there are some */
+  guint              retry_delay_s;
 };
 
 G_DEFINE_TYPE (DevbgRuntime, devbg_runtime, G_TYPE_OBJECT)
@@ -211,24 +214,117 @@ prune_history (DevbgRuntime *self, const DevbgInstanceRecord *r)
     g_warning ("%s", error->message);
 }
 
-/* The one completion of an instance: durable first, then told. */
-static void
-complete (DevbgRuntime *self, const DevbgInstanceRecord *r)
+/* A completion on its way to the store: the event ID is fixed at the
+ * end of the task, so a retried write is the same event. */
+typedef struct {
+  DevbgInstanceRecord *r;
+  char                *event_id;
+  guint                failures;
+} Completion;
+
+static Completion *
+completion_new (const DevbgInstanceRecord *r)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *event_id = g_uuid_string_random ();
+  Completion *c = g_new0 (Completion, 1);
+
+  c->r = g_new (DevbgInstanceRecord, 1);
+  *c->r = *r;
+  c->r->instance_id = g_strdup (r->instance_id);
+  c->r->task_id = g_strdup (r->task_id);
+  c->r->app_id = g_strdup (r->app_id);
+  c->r->name = g_strdup (r->name);
+  c->r->entry_point = g_strdup (r->entry_point);
+  c->r->device_id = g_strdup (r->device_id);
+  c->r->cgroup = g_strdup (r->cgroup);
+  c->r->error = g_strdup (r->error ? r->error : "");
+  c->r->cancel_reason = g_strdup (r->cancel_reason ? r->cancel_reason : "");
+  c->event_id = g_uuid_string_random ();
+  return c;
+}
+
+static void
+completion_free (Completion *c)
+{
+  devbg_instance_record_free (c->r);
+  g_free (c->event_id);
+  g_free (c);
+}
+
+/* Durable first, then told: the app never hears of a completion that a
+ * restart could lose or report differently. */
+static gboolean
+store_completion (DevbgRuntime *self, Completion *c, GError **error)
+{
+  const DevbgInstanceRecord *r = c->r;
   DevbgEventRecord ev = {
-    .event_id = event_id, .uid = r->uid, .app_id = r->app_id, .task_id = r->task_id,
+    .event_id = c->event_id, .uid = r->uid, .app_id = r->app_id, .task_id = r->task_id,
     .instance_id = r->instance_id, .success = r->success, .error = r->error,
     .cancel_reason = r->cancel_reason, .finished_us = r->finished_us,
   };
 
-  if (!devbg_store_finish_instance (self->store, r, &ev, &error))
-    g_critical ("instance %s: cannot store its completion: %s", r->instance_id, error->message);
+  if (!devbg_store_finish_instance (self->store, r, &ev, error))
+    return FALSE;
   prune_history (self, r);
   emit_to_owner (self, r, "Completed",
-               g_variant_new ("(sssbssx)", event_id, r->task_id, r->instance_id, r->success,
+                 g_variant_new ("(sssbssx)", c->event_id, r->task_id, r->instance_id, r->success,
                               r->error, r->cancel_reason, r->finished_us));
+  return TRUE;
+}
+
+static gboolean on_store_retry (gpointer user_data);
+
+/* Stores the waiting completions in order. One the store refuses (disk
+ * full, I/O error) stays, with those after it, and is retried after 1, 2,
+ * 4... up to 60 s, and at the next completion; the timer exists only while
+ * some wait. Unstored, the instance is still in the instances table: a
+ * devbgd stopped meanwhile ends it at its next start, as after a crash. */
+static void
+store_completions (DevbgRuntime *self)
+{
+  Completion *c;
+
+  while ((c = g_queue_peek_head (&self->unstored)) != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!store_completion (self, c, &error))
+        {
+          if (self->retry_id == 0)
+            {
+              self->retry_delay_s = CLAMP (self->retry_delay_s * 2, 1, 60);
+              self->retry_id = g_timeout_add_seconds (self->retry_delay_s, on_store_retry, self);
+            }
+          if (c->failures++ == 0)
+            g_warning ("instance %s: cannot store its completion; it is kept, not sent, "
+                       "and retried (%u waiting): %s", c->r->instance_id,
+                       g_queue_get_length (&self->unstored), error->message);
+          return;
+        }
+      if (c->failures > 0)
+        g_warning ("instance %s: its completion is stored after %u failed attempts, and sent",
+                   c->r->instance_id, c->failures);
+      completion_free (g_queue_pop_head (&self->unstored));
+    }
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  self->retry_delay_s = 0;
+}
+
+static gboolean
+on_store_retry (gpointer user_data)
+{
+  DevbgRuntime *self = user_data;
+
+  self->retry_id = 0;
+  store_completions (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The one completion of an instance. */
+static void
+complete (DevbgRuntime *self, const DevbgInstanceRecord *r)
+{
+  g_queue_push_tail (&self->unstored, completion_new (r));
+  store_completions (self);
 }
 
 static void
@@ -661,21 +757,19 @@ devbg_runtime_count (DevbgRuntime *self)
 
 /* ---- recovery and shutdown ---- */
 
+/* Ends what is left of an instance a previous devbgd ran: its cgroup, or
+ * the very process it started (a reused pid has another start time; the
+ * task led its own process group). */
 static void
-end_leftover (DevbgRuntime *self, DevbgInstanceRecord *rec)
+kill_leftover (const DevbgInstanceRecord *rec)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *event_id = g_uuid_string_random ();
-  DevbgEventRecord ev = { 0 };
 
   if (rec->cgroup != NULL && *rec->cgroup != '\0' && g_file_test (rec->cgroup, G_FILE_TEST_IS_DIR))
     {
       if (!devbg_cgroup_kill (rec->cgroup, &error))
         g_warning ("leftover instance %s: %s", rec->instance_id, error->message);
-      g_clear_error (&error);
     }
-  /* Only the very process devbgd started: a reused pid has another start
-   * time. The task led its own process group. */
   if (rec->pid > 0 && rec->pid_start != 0 && devbg_process_start_time (rec->pid) == rec->pid_start)
     {
       kill (-rec->pid, SIGKILL);
@@ -683,7 +777,12 @@ end_leftover (DevbgRuntime *self, DevbgInstanceRecord *rec)
     }
   if (rec->cgroup != NULL && *rec->cgroup != '\0')
     g_rmdir (rec->cgroup);
+}
 
+static void
+end_leftover (DevbgRuntime *self, DevbgInstanceRecord *rec)
+{
+  kill_leftover (rec);
   rec->finished_us = g_get_real_time ();
   rec->success = FALSE;
   g_free (rec->error);
@@ -691,16 +790,9 @@ end_leftover (DevbgRuntime *self, DevbgInstanceRecord *rec)
                          "it was ended when devbgd started again");
   g_free (rec->cancel_reason);
   rec->cancel_reason = g_strdup (devbg_cancel_reason_to_string (DEVBG_CANCEL_TERMINATING));
-  ev = (DevbgEventRecord) {
-    .event_id = event_id, .uid = rec->uid, .app_id = rec->app_id, .task_id = rec->task_id,
-    .instance_id = rec->instance_id, .success = FALSE, .error = rec->error,
-    .cancel_reason = rec->cancel_reason, .finished_us = rec->finished_us,
-  };
-  if (!devbg_store_finish_instance (self->store, rec, &ev, &error))
-    g_critical ("leftover instance %s: %s", rec->instance_id, error->message);
-  else
-    g_warning ("ended instance %s of %s left running by a previous devbgd", rec->instance_id,
-               rec->app_id);
+  g_warning ("ended instance %s of %s left running by a previous devbgd", rec->instance_id,
+             rec->app_id);
+  complete (self, rec);
 }
 
 void
@@ -708,8 +800,18 @@ devbg_runtime_recover (DevbgRuntime *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) left = devbg_store_list_instances (self->store, &error);
+  g_autoptr(GPtrArray) salvaged = devbg_store_take_salvaged_instances (self->store);
   const char *parent = self->cgroup_parent;
 
+  /* The database was corrupt and is replaced: what it still showed running
+   * is ended, with no completion (its registrations are gone with it). */
+  for (guint i = 0; salvaged != NULL && i < salvaged->len; i++)
+    {
+      DevbgInstanceRecord *rec = g_ptr_array_index (salvaged, i);
+      g_warning ("ending instance %s of %s, found in the corrupt database", rec->instance_id,
+                 rec->app_id);
+      kill_leftover (rec);
+    }
   if (left == NULL)
     {
       g_critical ("cannot read the instances left running: %s", error->message);
@@ -790,6 +892,17 @@ devbg_runtime_dispose (GObject *object)
 
   if (self->instances != NULL)
     devbg_runtime_shutdown (self);
+  /* One last try; what still cannot be stored is lost, and its instance
+   * is ended at the next start as if devbgd had crashed. */
+  store_completions (self);
+  g_clear_handle_id (&self->retry_id, g_source_remove);
+  while (!g_queue_is_empty (&self->unstored))
+    {
+      Completion *c = g_queue_pop_head (&self->unstored);
+      g_critical ("instance %s: its completion could not be stored and is lost; the next start "
+                  "reports it as ended by the stop of devbgd", c->r->instance_id);
+      completion_free (c);
+    }
   unwatch_all (self->owner_watches);
   unwatch_all (self->listener_watches);
   {

@@ -13,6 +13,7 @@ struct _DevbgStore {
   GObject  parent;
   sqlite3 *db;
   char    *path;
+  GPtrArray *salvaged; /* instances read from a database moved aside; NULL when none */
 };
 
 G_DEFINE_TYPE (DevbgStore, devbg_store, G_TYPE_OBJECT)
@@ -126,6 +127,18 @@ exec (DevbgStore *store, const char *sql, GError **error)
   return TRUE;
 }
 
+/* A COMMIT that failed (disk full, I/O error) can leave its transaction
+ * open, and then every later BEGIN fails: roll it back. */
+static gboolean
+commit (DevbgStore *store, GError **error)
+{
+  if (exec (store, "COMMIT;", error))
+    return TRUE;
+  if (!sqlite3_get_autocommit (store->db))
+    exec (store, "ROLLBACK;", NULL);
+  return FALSE;
+}
+
 static sqlite3_stmt *
 prepare (DevbgStore *store, const char *sql, GError **error)
 {
@@ -174,17 +187,179 @@ migrate (DevbgStore *store, GError **error)
           exec (store, "ROLLBACK;", NULL);
           return FALSE;
         }
-      if (!exec (store, "COMMIT;", error))
+      if (!commit (store, error))
         return FALSE;
       g_debug ("store: migrated schema to version %u", version + 1);
     }
   return TRUE;
 }
 
+/* SQLite's words for "this file is damaged or is no database": only these
+ * move the database aside. A busy, full, unreadable or newer database is
+ * refused as it is, untouched. */
+static gboolean
+is_corruption (int rc)
+{
+  return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
+}
+
+/* PRAGMA quick_check: some 6 ms for 10,000 registrations (1.7 MB), cheap
+ * enough for every start. It finds damage the first queries would hit only
+ * later, at a worse moment. */
+static gboolean
+quick_check (DevbgStore *store, gboolean *corrupt, GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (store, "PRAGMA quick_check", error);
+  const char *verdict;
+  int rc;
+
+  if (stmt == NULL)
+    {
+      *corrupt = is_corruption (sqlite3_errcode (store->db));
+      return FALSE;
+    }
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      *corrupt = is_corruption (rc) || is_corruption (sqlite3_errcode (store->db));
+      return sql_fail (store, error, "cannot check the database");
+    }
+  verdict = (const char *) sqlite3_column_text (stmt, 0);
+  if (g_strcmp0 (verdict, "ok") != 0)
+    {
+      /* The first problem it names, on one log line. */
+      g_autofree char *line = g_strdelimit (g_strdup (verdict ? verdict : "(no verdict)"), "\n", ' ');
+      *corrupt = TRUE;
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_STORE, "%s: the integrity check failed: %s",
+                   store->path, line);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Opens store->path and brings it up to date. On failure the handle is
+ * closed, and *corrupt says whether SQLite found the file damaged. */
+static gboolean
+open_database (DevbgStore *store, gboolean *corrupt, GError **error)
+{
+  *corrupt = FALSE;
+  if (sqlite3_open_v2 (store->path, &store->db,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                       NULL) != SQLITE_OK)
+    {
+      sql_fail (store, error, "cannot open the database");
+      goto fail;
+    }
+  sqlite3_busy_timeout (store->db, 5000);
+  /* WAL with synchronous=FULL: every commit is on disk before it returns.
+   * The log is checkpointed every 256 pages (1 MiB) and cut back to 1 MiB,
+   * so a burst of writes does not leave it at its high-water mark.
+   * The first read of the file is here: a file that is no database fails. */
+  if (!exec (store, "PRAGMA journal_mode = WAL;"
+                    "PRAGMA wal_autocheckpoint = 256;"
+                    "PRAGMA journal_size_limit = 1048576;"
+                    "PRAGMA synchronous = FULL;"
+                    "PRAGMA foreign_keys = ON;", error))
+    {
+      *corrupt = is_corruption (sqlite3_errcode (store->db));
+      goto fail;
+    }
+  if (!quick_check (store, corrupt, error))
+    goto fail;
+  if (!migrate (store, error))
+    {
+      *corrupt = is_corruption (sqlite3_errcode (store->db));
+      goto fail;
+    }
+  return TRUE;
+
+fail:
+  /* Closing the last connection would checkpoint the log into the file
+   * and delete it: a damaged database is to be kept as it was found. */
+  if (store->db != NULL)
+    sqlite3_db_config (store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  g_clear_pointer (&store->db, sqlite3_close);
+  return FALSE;
+}
+
+/* devbg.db.corrupt-20261128T221502Z, or with -2, -3... when that is taken. */
+static char *
+corrupt_name (const char *path)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+  char *name = g_strdup_printf ("%s.corrupt-%s", path, stamp);
+
+  for (guint n = 2; g_file_test (name, G_FILE_TEST_EXISTS); n++)
+    {
+      g_free (name);
+      name = g_strdup_printf ("%s.corrupt-%s-%u", path, stamp, n);
+    }
+  return name;
+}
+
+/* Renames the database and its -wal and -shm together, so that the kept
+ * copy opens as it was and no stale log is replayed into the fresh one.
+ * The log goes first: a crash halfway never leaves it beside a new file. */
+static char *
+move_aside (const char *path, GError **error)
+{
+  g_autofree char *kept = corrupt_name (path);
+  const char *const suffixes[] = { "-wal", "-shm", "" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *from = g_strconcat (path, suffixes[i], NULL);
+      g_autofree char *to = g_strconcat (kept, suffixes[i], NULL);
+
+      if (g_rename (from, to) != 0 && (errno != ENOENT || *suffixes[i] == '\0'))
+        {
+          int err = errno;
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_STORE, "cannot move %s aside to %s: %s",
+                       from, to, g_strerror (err));
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&kept);
+}
+
+/* What can still be read of the instances a crashed devbgd left running:
+ * best effort, from the kept copy, read-only; NULL when nothing could be
+ * read. Their cgroups are found without it; this finds the process-group
+ * ones. */
+static GPtrArray *
+salvage_instances (const char *kept)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  sqlite3 *db = NULL;
+
+  if (sqlite3_open_v2 (kept, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+      sqlite3_db_config (db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (db, "SELECT instance_id, app_id, pid, pid_start, cgroup FROM instances",
+                          -1, &stmt, NULL) == SQLITE_OK)
+    while (sqlite3_step (stmt) == SQLITE_ROW)
+      {
+        DevbgInstanceRecord *rec = g_new0 (DevbgInstanceRecord, 1);
+        rec->instance_id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+        rec->app_id = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
+        rec->pid = (gint32) sqlite3_column_int64 (stmt, 2);
+        rec->pid_start = (guint64) sqlite3_column_int64 (stmt, 3);
+        rec->cgroup = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
+        g_ptr_array_add (out, rec);
+      }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  sqlite3_close (db);
+  return out->len > 0 ? g_steal_pointer (&out) : NULL;
+}
+
 DevbgStore *
 devbg_store_open (const char *state_dir, GError **error)
 {
   g_autoptr(DevbgStore) store = g_object_new (DEVBG_TYPE_STORE, NULL);
+  g_autoptr(GError) damage = NULL;
+  g_autofree char *kept = NULL;
+  gboolean corrupt;
 
   if (g_mkdir_with_parents (state_dir, 0700) != 0)
     {
@@ -194,26 +369,36 @@ devbg_store_open (const char *state_dir, GError **error)
       return NULL;
     }
   store->path = g_build_filename (state_dir, "devbg.db", NULL);
-  if (sqlite3_open_v2 (store->path, &store->db,
-                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                       NULL) != SQLITE_OK)
+  if (open_database (store, &corrupt, &damage))
+    return g_steal_pointer (&store);
+  if (!corrupt)
     {
-      sql_fail (store, error, "cannot open the database");
+      g_propagate_error (error, g_steal_pointer (&damage));
       return NULL;
     }
-  sqlite3_busy_timeout (store->db, 5000);
-  /* WAL with synchronous=FULL: every commit is on disk before it returns.
-   * The log is checkpointed every 256 pages (1 MiB) and cut back to 1 MiB,
-   * so a burst of writes does not leave it at its high-water mark. */
-  if (!exec (store, "PRAGMA journal_mode = WAL;"
-                    "PRAGMA wal_autocheckpoint = 256;"
-                    "PRAGMA journal_size_limit = 1048576;"
-                    "PRAGMA synchronous = FULL;"
-                    "PRAGMA foreign_keys = ON;", error))
-    return NULL;
-  if (!migrate (store, error))
+
+  /* A damaged database would keep the service down for good; a fresh one
+   * loses registrations, consent, pending events and history, but the
+   * service runs, and the old file stays for whoever wants to look. */
+  kept = move_aside (store->path, error);
+  if (kept == NULL)
+    {
+      g_prefix_error (error, "%s; ", damage->message);
+      return NULL;
+    }
+  g_critical ("%s: the database is corrupt (%s); moved it aside to %s and starting with an "
+              "empty one: all registrations, stored consent, pending completion events and "
+              "history are lost", store->path, damage->message, kept);
+  store->salvaged = salvage_instances (kept);
+  if (!open_database (store, &corrupt, error))
     return NULL;
   return g_steal_pointer (&store);
+}
+
+GPtrArray *
+devbg_store_take_salvaged_instances (DevbgStore *store)
+{
+  return g_steal_pointer (&store->salvaged);
 }
 
 /* Binds @owner's app ID and uid at these parameter indexes; NULL for
@@ -373,6 +558,7 @@ devbg_store_finalize (GObject *object)
   if (store->db != NULL)
     sqlite3_close (store->db);
   g_free (store->path);
+  g_clear_pointer (&store->salvaged, g_ptr_array_unref);
   G_OBJECT_CLASS (devbg_store_parent_class)->finalize (object);
 }
 
@@ -572,7 +758,7 @@ devbg_store_finish_instance (DevbgStore *store, const DevbgInstanceRecord *rec,
       exec (store, "ROLLBACK;", NULL);
       return FALSE;
     }
-  return exec (store, "COMMIT;", error);
+  return commit (store, error);
 }
 
 GPtrArray *
@@ -652,7 +838,7 @@ devbg_store_ack_events (DevbgStore *store, const DevbgOwner *owner, const char *
           return FALSE;
         }
     }
-  return exec (store, "COMMIT;", error);
+  return commit (store, error);
 }
 
 GPtrArray *

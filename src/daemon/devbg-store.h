@@ -45,10 +45,18 @@ G_DECLARE_FINAL_TYPE (DevbgStore, devbg_store, DEVBG, STORE, GObject)
 /* The schema version this build writes. */
 #define DEVBG_STORE_SCHEMA_VERSION 3
 
-/* Opens (creating when missing) devbg.db in @state_dir and brings its schema
- * up to date. A database from a newer devbg is refused. */
+/* Opens (creating when missing) devbg.db in @state_dir, checks it (PRAGMA
+ * quick_check) and brings its schema up to date. A database from a newer
+ * devbg is refused. One that SQLite reports corrupt (or no database at all)
+ * is renamed, with its -wal and -shm, to devbg.db.corrupt-<UTC time> in
+ * @state_dir, named in a critical log message, and a fresh one is used. */
 DevbgStore *devbg_store_open (const char *state_dir,
                               GError    **error);
+
+/* After a database was moved aside: the instances it still showed running
+ * (instance ID, app ID, pid, pid start time, cgroup only), for the caller
+ * to end; NULL when none could be read, and on every later call. */
+GPtrArray  *devbg_store_take_salvaged_instances (DevbgStore *store);
 
 guint       devbg_store_get_schema_version (DevbgStore *store);
 

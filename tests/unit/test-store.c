@@ -1,0 +1,226 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The store's open path: a damaged database is moved aside and replaced,
+ * a newer one is refused untouched.
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#include "devbg-error.h"
+#include "devbg-store.h"
+
+static const DevbgRegistrationRecord reg = {
+  .task_id = (char *) "9b2c8c1e-4f0a-4c4e-9d7e-5a0b8f3c2d10", .app_id = (char *) "org.a.B",
+  .name = (char *) "sync", .entry_point = (char *) "B.Sync", .trigger = DEVBG_TRIGGER_USE,
+  .created_us = 1,
+};
+
+/* devbgd logs structured, which g_test_expect_message() does not see:
+ * warnings and criticals are caught here instead. */
+static GPtrArray *logged;
+
+static GLogWriterOutput
+catch_warnings (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    for (gsize i = 0; i < n_fields; i++)
+      if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
+        {
+          g_ptr_array_add (logged, g_strdup (fields[i].value));
+          return G_LOG_WRITER_HANDLED;
+        }
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
+/* The one message logged since the last call, which must match @pattern. */
+static void
+assert_logged (const char *pattern)
+{
+  g_assert_cmpuint (logged->len, ==, 1);
+  if (!g_pattern_match_simple (pattern, g_ptr_array_index (logged, 0)))
+    g_error ("logged '%s', expected '%s'", (char *) g_ptr_array_index (logged, 0), pattern);
+  g_ptr_array_set_size (logged, 0);
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The files of @dir whose names start with @prefix. */
+static GPtrArray *
+files_starting (const char *dir, const char *prefix)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    if (g_str_has_prefix (name, prefix))
+      g_ptr_array_add (out, g_strdup (name));
+  g_ptr_array_sort (out, compare_names);
+  return out;
+}
+
+static void
+remove_dir (const char *dir)
+{
+  g_autoptr(GPtrArray) all = files_starting (dir, "");
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      g_autofree char *path = g_build_filename (dir, g_ptr_array_index (all, i), NULL);
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+}
+
+static void
+test_garbage_moved_aside (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("devbg-store-XXXXXX", NULL);
+  g_autofree char *db = g_build_filename (dir, "devbg.db", NULL);
+  g_autofree char *wal = g_build_filename (dir, "devbg.db-wal", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) kept = NULL;
+  g_autofree char *kept_path = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_set_contents (db, "not a database at all, no matter how long it goes on "
+                                          "for, it is text: this is not a SQLite file header", -1,
+                                      NULL));
+  g_assert_true (g_file_set_contents (wal, "stale log", -1, NULL));
+  {
+    g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
+    assert_logged ("*the database is corrupt*file is not a database*moved it aside to "
+                   "*devbg.db.corrupt-*");
+    g_assert_no_error (error);
+    g_assert_cmpuint (devbg_store_get_schema_version (store), ==, DEVBG_STORE_SCHEMA_VERSION);
+    g_assert_true (devbg_store_add_registration (store, &reg, &error));
+    g_assert_cmpint (devbg_store_count_registrations (store, NULL, &error), ==, 1);
+    /* Nothing could be read of the instances; asked again, still none. */
+    g_assert_null (devbg_store_take_salvaged_instances (store));
+  }
+  /* Kept as it was found, with its log (and shared memory) beside it,
+   * under one name. */
+  kept = files_starting (dir, "devbg.db.corrupt-");
+  g_assert_cmpuint (kept->len, ==, 3);
+  g_assert_true (g_str_has_suffix (g_ptr_array_index (kept, 1), "-shm"));
+  g_assert_true (g_str_has_suffix (g_ptr_array_index (kept, 2), "-wal"));
+  kept_path = g_build_filename (dir, g_ptr_array_index (kept, 0), NULL);
+  g_assert_true (g_file_get_contents (kept_path, &text, NULL, NULL));
+  g_assert_true (g_str_has_prefix (text, "not a database at all"));
+  g_clear_pointer (&text, g_free);
+  g_clear_pointer (&kept_path, g_free);
+  kept_path = g_build_filename (dir, g_ptr_array_index (kept, 2), NULL);
+  g_assert_true (g_file_get_contents (kept_path, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, "stale log");
+  remove_dir (dir);
+}
+
+static void
+test_damaged_page_salvaged (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("devbg-store-XXXXXX", NULL);
+  g_autofree char *db = g_build_filename (dir, "devbg.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) salvaged = NULL;
+  DevbgInstanceRecord running = {
+    .instance_id = (char *) "0d6f0b8e-8a56-4b8e-9d4c-0f8e6a1f2b3c", .task_id = reg.task_id,
+    .app_id = reg.app_id, .name = reg.name, .entry_point = reg.entry_point,
+    .device_id = (char *) "virtual-B0A1-0000", .uid = 1000, .pid = 4242, .pid_start = 77,
+    .cgroup = (char *) "/sys/fs/cgroup/devbg/instance-0d6f0b8e-8a56-4b8e-9d4c-0f8e6a1f2b3c",
+  };
+  sqlite3 *raw = NULL;
+  int root = 0;
+  FILE *f;
+
+  {
+    g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
+    g_assert_no_error (error);
+    g_assert_true (devbg_store_add_registration (store, &reg, &error));
+    g_assert_true (devbg_store_add_instance (store, &running, &error));
+  }
+  /* Everything into the main file; then the registrations table's page
+   * is overwritten. */
+  g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), ==,
+                   SQLITE_OK);
+  {
+    sqlite3_stmt *stmt = NULL;
+    sqlite3_prepare_v2 (raw, "SELECT rootpage FROM sqlite_master WHERE name = 'registrations'",
+                        -1, &stmt, NULL);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    root = sqlite3_column_int (stmt, 0);
+    sqlite3_finalize (stmt);
+  }
+  sqlite3_close (raw);
+  g_assert_cmpint (root, >, 1);
+  f = fopen (db, "r+b");
+  g_assert_nonnull (f);
+  fseek (f, (long) (root - 1) * 4096, SEEK_SET);
+  for (int i = 0; i < 4096; i++)
+    fputc (i & 0xff, f);
+  fclose (f);
+
+  {
+    g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
+    DevbgInstanceRecord *back;
+
+    assert_logged ("*the database is corrupt*integrity check failed*moved it aside*");
+    g_assert_no_error (error);
+    g_assert_cmpint (devbg_store_count_registrations (store, NULL, &error), ==, 0);
+    /* What the kept copy still shows running, for the runtime to end. */
+    salvaged = devbg_store_take_salvaged_instances (store);
+    g_assert_nonnull (salvaged);
+    g_assert_cmpuint (salvaged->len, ==, 1);
+    back = g_ptr_array_index (salvaged, 0);
+    g_assert_cmpstr (back->instance_id, ==, running.instance_id);
+    g_assert_cmpint (back->pid, ==, 4242);
+    g_assert_cmpuint (back->pid_start, ==, 77);
+    g_assert_cmpstr (back->cgroup, ==, running.cgroup);
+    g_assert_null (devbg_store_take_salvaged_instances (store));
+  }
+  remove_dir (dir);
+}
+
+static void
+test_newer_schema_untouched (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("devbg-store-XXXXXX", NULL);
+  g_autofree char *db = g_build_filename (dir, "devbg.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) kept = NULL;
+  g_autoptr(DevbgStore) store = NULL;
+  sqlite3 *raw = NULL;
+
+  g_assert_cmpint (sqlite3_open (db, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw, "PRAGMA user_version = 999", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (raw);
+  store = devbg_store_open (dir, &error);
+  g_assert_null (store);
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_STORE);
+  g_assert_nonnull (strstr (error->message, "schema version 999 is newer"));
+  kept = files_starting (dir, "devbg.db.corrupt");
+  g_assert_cmpuint (kept->len, ==, 0);
+  g_assert_cmpuint (logged->len, ==, 0);
+  g_assert_true (g_file_test (db, G_FILE_TEST_IS_REGULAR));
+  remove_dir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_log_set_always_fatal (G_LOG_FATAL_MASK); /* criticals are caught, and checked */
+  g_log_set_writer_func (catch_warnings, NULL, NULL);
+  logged = g_ptr_array_new_with_free_func (g_free);
+  g_test_add_func ("/store/garbage-moved-aside", test_garbage_moved_aside);
+  g_test_add_func ("/store/damaged-page-salvaged", test_damaged_page_salvaged);
+  g_test_add_func ("/store/newer-schema-untouched", test_newer_schema_untouched);
+  return g_test_run ();
+}
