@@ -107,7 +107,8 @@ DevbgTriggerType devbg_trigger_get_trigger_type (DevbgTrigger *trigger);
  *
  * A denial is not an error: _finish() returns the DevbgTriggerResult with
  * @reason set to devbgd's machine-readable word (allowed, already-running,
- * no-such-device, device-not-accessible, protocol-not-supported,
+ * too-many-pending-events, no-such-device, device-busy,
+ * device-not-accessible, protocol-not-supported,
  * not-foreground, not-privileged, estimate-too-long, low-battery,
  * denied-by-user, spawn-failed, ...) and @instance_id to the new instance
  * when allowed ("" otherwise). Bad arguments (checked here, before anything
