@@ -403,7 +403,7 @@ open_flatpak_info (const char *proc_root, pid_t pid, uid_t uid, char **data, gsi
 {
   g_autofree char *root = g_strdup_printf ("%s/%d/root", proc_root, (int) pid);
   g_autofree char *reopen = NULL;
-  struct stat st;
+  struct stat st = { 0 };
   struct statvfs vfs;
   int root_fd, path_fd, fd, saved;
 
@@ -423,7 +423,9 @@ open_flatpak_info (const char *proc_root, pid_t pid, uid_t uid, char **data, gsi
   if (fstat (path_fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_size > MAX_FLATPAK_INFO)
     {
       close (path_fd);
-      *why = g_strdup ("its /.flatpak-info is not a regular file of at most 256 KiB");
+      *why = g_strdup (S_ISLNK (st.st_mode)
+                       ? "its /.flatpak-info is a symbolic link, which is never followed"
+                       : "its /.flatpak-info is not a regular file of at most 256 KiB");
       return FLATPAK_INFO_REFUSED;
     }
   reopen = g_strdup_printf ("/proc/self/fd/%d", path_fd);
