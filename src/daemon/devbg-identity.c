@@ -271,8 +271,14 @@ devbg_identity_check (const char *proc_root, const DevbgIdentity *identity, GErr
   g_autofree char *exe_link = NULL;
   g_autofree char *exe = NULL;
 
-  if (!identity->stamped ||
-      !devbg_process_stamp_read (proc_root, identity->pid, &now) ||
+  if (!identity->stamped)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_IDENTITY_CHANGED,
+                   "the process that made this connection could not be identified when it "
+                   "connected: %s", identity->detail);
+      return FALSE;
+    }
+  if (!devbg_process_stamp_read (proc_root, identity->pid, &now) ||
       now.start_time != identity->stamp.start_time)
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_IDENTITY_CHANGED,
@@ -542,8 +548,13 @@ devbg_identity_resolve (const char *proc_root, pid_t pid, uid_t uid, GHashTable 
   if (pid <= 0 || !devbg_process_stamp_read (proc_root, pid, &id->stamp) ||
       !process_uid_matches (proc_root, pid, uid))
     {
-      id->detail = g_strdup_printf ("process %d of uid %u is gone or not the caller",
-                                    (int) pid, (unsigned) uid);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *exe = g_file_read_link (exe_link, &error);
+
+      /* Without CAP_SYS_PTRACE another user's /proc/PID/exe is EACCES: say so. */
+      id->detail = g_strdup_printf ("process %d of uid %u is gone, not the caller, or cannot be "
+                                    "inspected (%s)", (int) pid, (unsigned) uid,
+                                    error != NULL ? error->message : "its uid differs");
       return g_steal_pointer (&id);
     }
   id->stamped = TRUE;

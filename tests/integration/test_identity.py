@@ -10,7 +10,7 @@ import subprocess
 import textwrap
 import unittest
 
-from devbgtest import DevbgTestCase, TestApp, manifest_xml, wait_for
+from devbgtest import DevbgTestCase, Devbgd, TestApp, manifest_xml, wait_for, SOURCE_DIR
 
 HOST = '/usr/libexec/devbg-test/tasks'
 ERR = 'org.devbg.Devbg1.Error.'
@@ -381,6 +381,43 @@ class ReloadTest(DevbgTestCase):
                                    '</SoftwareInfo></DeviceMetadata>')
         wait_for(lambda: status_of(app.ok(self.bus, 'status'))['metadata'] == '1', timeout=5,
                  what='the metadata to load')
+
+
+def unit_bounding_set():
+    """The CapabilityBoundingSet of devbgd's systemd unit, for setpriv."""
+    with open(os.path.join(SOURCE_DIR, 'data', 'devbgd.service.in')) as f:
+        for line in f:
+            if line.startswith('CapabilityBoundingSet='):
+                caps = line.split('=', 1)[1].split()
+                return '-all,' + ','.join('+' + c[len('CAP_'):].lower() for c in caps)
+    raise AssertionError('the unit sets no CapabilityBoundingSet')
+
+
+class UnitDevbgd(Devbgd):
+    """devbgd with only the capabilities its systemd unit leaves it."""
+
+    def args(self):
+        return ['setpriv', '--bounding-set=' + unit_bounding_set()] + super().args()
+
+
+class UnitCapabilitiesTest(DevbgTestCase):
+    """Identity works with the unit's capabilities: reading another user's
+    /proc/PID/exe and /proc/PID/root takes CAP_SYS_PTRACE."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest('needs root to drop capabilities')
+        self.devbgd = UnitDevbgd(self.bus, self.tmpdir)
+        self.app = TestApp(self.tmpdir, 'app')
+        self.devbgd.write_manifest('a.xml', manifest_xml('org.devbg.test.Unit', self.app.path, [
+            ('U.Sync', ['deviceUse'], HOST)]))
+        self.devbgd.start()
+
+    def test_other_user_identified_by_executable(self):
+        st = status_of(self.app.ok(self.bus, 'status', user=NOBODY))
+        self.assertEqual((st['app-id'], st['identity']), ('org.devbg.test.Unit', 'executable'))
+        self.app.ok(self.bus, 'register', 'sync', 'U.Sync', 'use', user=NOBODY)
 
 
 if __name__ == '__main__':
