@@ -733,7 +733,9 @@ on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
     }
 }
 
-/* Starts fixing the identity of connection @name, once. */
+/* Starts fixing the identity of connection @name, once. dbus-daemon 1.14
+ * (Debian 12) tells the pid but no ProcessFD (pidfd), so the process is
+ * pinned by its start time and executable instead (DevbgProcessStamp). */
 static Peer *
 peer_start (DevbgDaemon *daemon, const char *name)
 {
