@@ -21,6 +21,7 @@ static const GDBusErrorEntry devbg_error_entries[] = {
   { DEVBG_ERROR_BAD_METADATA, "org.devbg.Devbg1.Error.BadMetadata" },
   { DEVBG_ERROR_STORE, "org.devbg.Devbg1.Error.Store" },
   { DEVBG_ERROR_BAD_MESSAGE, "org.devbg.Devbg1.Error.BadMessage" },
+  { DEVBG_ERROR_IDENTITY_CHANGED, "org.devbg.Devbg1.Error.IdentityChanged" },
 };
 
 GQuark

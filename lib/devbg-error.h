@@ -25,6 +25,7 @@ typedef enum {
   DEVBG_ERROR_BAD_METADATA,             /* BadMetadata */
   DEVBG_ERROR_STORE,                    /* Store */
   DEVBG_ERROR_BAD_MESSAGE,              /* BadMessage */
+  DEVBG_ERROR_IDENTITY_CHANGED,         /* IdentityChanged */
 } DevbgError;
 
 #define DEVBG_ERROR (devbg_error_quark ())

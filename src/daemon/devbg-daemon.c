@@ -36,10 +36,16 @@ struct _DevbgDaemon {
   GDBusNodeInfo   *introspection;
   DevbgDevices    *devices;
   DevbgRuntime    *runtime;
-  /* Unique bus name -> DevbgIdentity: a connection's process does not
-   * change, so its app is resolved once, and forgotten when it leaves. */
+  /* Unique bus name -> Peer: each connection's identity, fixed when it
+   * appears on the bus and forgotten when it leaves. */
   GHashTable      *identities;
   guint            name_owner_subscription;
+  /* The trusted directories, watched: packages install, change and remove
+   * manifests and metadata while devbgd runs. */
+  GStrv            manifest_dirs;
+  GStrv            metadata_dirs;
+  GPtrArray       *monitors; /* of GFileMonitor */
+  guint            reload_source;
 };
 
 G_DEFINE_TYPE (DevbgDaemon, devbg_daemon, G_TYPE_OBJECT)
@@ -714,7 +720,7 @@ static const struct {
   { "History", handle_history },
 };
 
-/* ---- dispatch: caller credentials first, from the bus ---- */
+/* ---- dispatch: the caller's identity, fixed per connection ---- */
 
 typedef struct {
   Call         *call;
@@ -722,51 +728,152 @@ typedef struct {
   GVariant     *params;
 } PendingCall;
 
-static void
-on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  PendingCall *pending = user_data;
-  Call *call = pending->call;
-  g_autoptr(GVariant) params = pending->params;
-  MethodHandler handler = pending->handler;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) creds = NULL;
-  g_autoptr(GError) error = NULL;
-  guint32 pid = 0, uid = G_MAXUINT32;
+/* A connection's identity: resolved once, from the bus's credentials and
+ * the process they name, as soon as the connection appears. Calls that
+ * arrive before that is done wait for it. */
+typedef struct {
+  DevbgIdentity *identity; /* NULL while resolving, or on failure */
+  char          *failure;  /* why the credentials could not be read */
+  GPtrArray     *waiting;  /* of PendingCall */
+} Peer;
 
+static void
+pending_call_free (PendingCall *pending)
+{
+  if (pending->call->invocation != NULL)
+    return_new_error (pending->call, DEVBG_ERROR_FAILED,
+                      "devbgd stopped before the caller was identified");
+  call_free (pending->call);
+  g_variant_unref (pending->params);
   g_free (pending);
-  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
-  if (reply == NULL)
+}
+
+static Peer *
+peer_new (void)
+{
+  Peer *peer = g_new0 (Peer, 1);
+
+  peer->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_call_free);
+  return peer;
+}
+
+static void
+peer_free (Peer *peer)
+{
+  devbg_identity_free (peer->identity);
+  g_free (peer->failure);
+  g_ptr_array_unref (peer->waiting);
+  g_free (peer);
+}
+
+/* Answers or runs one call of a resolved @peer: the handler runs only if
+ * the connection's process is still the one that was identified. */
+static void
+dispatch (DevbgDaemon *daemon, Peer *peer, Call *call, MethodHandler handler, GVariant *params)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (peer->failure != NULL)
     {
-      return_new_error (call, DEVBG_ERROR_FAILED, "cannot read the caller's credentials: %s",
-                        error->message);
+      return_new_error (call, DEVBG_ERROR_FAILED, "%s", peer->failure);
       call_free (call);
       return;
     }
-  g_variant_get (reply, "(@a{sv})", &creds);
-  if (!g_variant_lookup (creds, "ProcessID", "u", &pid) ||
-      !g_variant_lookup (creds, "UnixUserID", "u", &uid))
+  if (!devbg_identity_check (daemon->proc_root, peer->identity, &error))
     {
-      return_new_error (call, DEVBG_ERROR_FAILED,
-                        "the bus did not tell the caller's process and user");
+      g_warning ("refused %s from %s (pid %d, uid %u, app %s): %s",
+                 g_dbus_method_invocation_get_method_name (call->invocation),
+                 g_dbus_method_invocation_get_sender (call->invocation),
+                 (int) peer->identity->pid, (unsigned) peer->identity->uid,
+                 peer->identity->app_id ? peer->identity->app_id : "-", error->message);
+      return_error (call, error);
       call_free (call);
       return;
     }
-  call->caller = devbg_identity_resolve (call->daemon->proc_root, (pid_t) pid, (uid_t) uid,
-                                         call->daemon->apps);
-  /* Only a known app is kept: an unknown caller may yet be moved into its
-   * app's unit, and is asked again. */
-  if (call->caller->app_id != NULL)
-    g_hash_table_insert (call->daemon->identities,
-                         g_strdup (g_dbus_method_invocation_get_sender (call->invocation)),
-                         devbg_identity_copy (call->caller));
-  g_debug ("%s from %s: pid %u uid %u app %s (%s)",
+  call->caller = devbg_identity_copy (peer->identity);
+  g_debug ("%s from %s: pid %d uid %u app %s (%s)",
            g_dbus_method_invocation_get_method_name (call->invocation),
-           g_dbus_method_invocation_get_sender (call->invocation), pid, uid,
-           call->caller->app_id ? call->caller->app_id : "-", call->caller->detail);
+           g_dbus_method_invocation_get_sender (call->invocation), (int) call->caller->pid,
+           (unsigned) call->caller->uid, call->caller->app_id ? call->caller->app_id : "-",
+           call->caller->detail);
   handler (call, params);
   if (!call->async)
     call_free (call);
+}
+
+typedef struct {
+  DevbgDaemon *daemon;
+  char        *name;
+} Resolving;
+
+static void
+on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Resolving *resolving = user_data;
+  g_autoptr(DevbgDaemon) daemon = resolving->daemon;
+  g_autofree char *name = resolving->name;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) creds = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) waiting = NULL;
+  guint32 pid = 0, uid = G_MAXUINT32;
+  Peer *peer;
+
+  g_free (resolving);
+  reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
+  peer = daemon->identities != NULL ? g_hash_table_lookup (daemon->identities, name) : NULL;
+  if (peer == NULL)
+    return; /* it left meanwhile */
+  if (reply == NULL)
+    peer->failure = g_strdup_printf ("cannot read the caller's credentials: %s", error->message);
+  else
+    {
+      g_variant_get (reply, "(@a{sv})", &creds);
+      if (!g_variant_lookup (creds, "ProcessID", "u", &pid) ||
+          !g_variant_lookup (creds, "UnixUserID", "u", &uid))
+        peer->failure = g_strdup ("the bus did not tell the caller's process and user");
+      else
+        peer->identity = devbg_identity_resolve (daemon->proc_root, (pid_t) pid, (uid_t) uid,
+                                                 daemon->apps);
+    }
+  g_debug ("connection %s: pid %u uid %u app %s (%s)", name, pid, uid,
+           peer->identity && peer->identity->app_id ? peer->identity->app_id : "-",
+           peer->identity ? peer->identity->detail : peer->failure);
+
+  waiting = g_steal_pointer (&peer->waiting);
+  g_ptr_array_set_free_func (waiting, NULL);
+  peer->waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_call_free);
+  for (guint i = 0; i < waiting->len; i++)
+    {
+      PendingCall *pending = g_ptr_array_index (waiting, i);
+      g_autoptr(GVariant) params = pending->params;
+
+      dispatch (daemon, peer, pending->call, pending->handler, params);
+      g_free (pending);
+    }
+}
+
+/* Starts fixing the identity of connection @name, once. dbus-daemon 1.14
+ * (Debian 12) tells the pid but no ProcessFD (pidfd), so the process is
+ * pinned by its start time and executable instead (DevbgProcessStamp). */
+static Peer *
+peer_start (DevbgDaemon *daemon, const char *name)
+{
+  Peer *peer = g_hash_table_lookup (daemon->identities, name);
+  Resolving *resolving;
+
+  if (peer != NULL)
+    return peer;
+  peer = peer_new ();
+  g_hash_table_insert (daemon->identities, g_strdup (name), peer);
+  resolving = g_new0 (Resolving, 1);
+  resolving->daemon = g_object_ref (daemon);
+  resolving->name = g_strdup (name);
+  g_dbus_connection_call (daemon->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "GetConnectionCredentials",
+                          g_variant_new ("(s)", name), G_VARIANT_TYPE ("(a{sv})"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_credentials, resolving);
+  return peer;
 }
 
 static void
@@ -776,8 +883,10 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
 {
   DevbgDaemon *daemon = user_data;
   MethodHandler handler = NULL;
-  PendingCall *pending;
+  Call *call;
+  Peer *peer;
 
+  (void) connection;
   (void) path;
   (void) iface;
   for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
@@ -791,31 +900,25 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
       return;
     }
 
-  {
-    DevbgIdentity *known = g_hash_table_lookup (daemon->identities, sender);
-    if (known != NULL)
-      {
-        Call *call = g_new0 (Call, 1);
-        call->daemon = g_object_ref (daemon);
-        call->invocation = invocation; /* transfer full from GDBus: answering it consumes it */
-        call->caller = devbg_identity_copy (known);
-        handler (call, params);
-        if (!call->async)
-          call_free (call);
-        return;
-      }
-  }
+  call = g_new0 (Call, 1);
+  call->daemon = g_object_ref (daemon);
+  call->invocation = invocation; /* transfer full from GDBus: answering it consumes it */
 
-  pending = g_new0 (PendingCall, 1);
-  pending->call = g_new0 (Call, 1);
-  pending->call->daemon = g_object_ref (daemon);
-  pending->call->invocation = invocation; /* transfer full from GDBus: answering it consumes it */
-  pending->handler = handler;
-  pending->params = g_variant_ref (params);
-  g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "GetConnectionCredentials",
-                          g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(a{sv})"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_credentials, pending);
+  /* Normally known since NameOwnerChanged; a connection older than
+   * devbgd's subscription is fixed at its first call. */
+  peer = peer_start (daemon, sender);
+  if (peer->identity != NULL || peer->failure != NULL)
+    {
+      dispatch (daemon, peer, call, handler, params);
+      return;
+    }
+  {
+    PendingCall *pending = g_new0 (PendingCall, 1);
+    pending->call = call;
+    pending->handler = handler;
+    pending->params = g_variant_ref (params);
+    g_ptr_array_add (peer->waiting, pending);
+  }
 }
 
 static GVariant *
@@ -843,11 +946,104 @@ log_problems (GPtrArray *problems, const char *what)
     g_warning ("skipped %s: %s", what, (const char *) g_ptr_array_index (problems, i));
 }
 
+/* Logs how @now differs from @before (app ID -> DevbgManifest), so that
+ * an administrator sees what an install or removal did. */
+static void
+log_manifest_changes (GHashTable *before, GHashTable *now)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, now);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      DevbgManifest *m = value, *old = before ? g_hash_table_lookup (before, key) : NULL;
+      if (old == NULL || strcmp (old->origin, m->origin) != 0)
+        g_info ("app %s: manifest %s loaded", m->app_id, m->origin);
+    }
+  if (before == NULL)
+    return;
+  g_hash_table_iter_init (&iter, before);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!g_hash_table_contains (now, key))
+      g_info ("app %s: no manifest any more (%s removed or refused); new connections of "
+              "it are unknown", (const char *) key, ((DevbgManifest *) value)->origin);
+}
+
+/* (Re)reads every manifest and metadata file. Connections keep the
+ * identity they were given; what changes is what new connections are,
+ * and what each app's manifest declares from now on. */
+static void
+load_trusted_files (DevbgDaemon *daemon)
+{
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  GHashTable *apps;
+
+  apps = devbg_manifests_load ((const char *const *) daemon->manifest_dirs, problems);
+  log_problems (problems, "manifest");
+  log_manifest_changes (daemon->apps, apps);
+  g_clear_pointer (&daemon->apps, g_hash_table_unref);
+  daemon->apps = apps;
+  g_ptr_array_set_size (problems, 0);
+  g_clear_pointer (&daemon->metadata, g_ptr_array_unref);
+  daemon->metadata = devbg_metadata_load ((const char *const *) daemon->metadata_dirs, problems);
+  log_problems (problems, "device metadata");
+  g_info ("loaded %u app manifests and %u device metadata files",
+          g_hash_table_size (daemon->apps), daemon->metadata->len);
+}
+
+/* A package writes several files in a row: one reload a moment after the
+ * first change covers them all, and no timer runs while nothing changes. */
+#define RELOAD_DELAY_MS 200
+
+static gboolean
+on_reload (gpointer user_data)
+{
+  DevbgDaemon *daemon = user_data;
+
+  daemon->reload_source = 0;
+  g_info ("a manifest or metadata directory changed; reloading");
+  load_trusted_files (daemon);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_trusted_dir_changed (GFileMonitor *monitor, GFile *file, GFile *other,
+                        GFileMonitorEvent event, gpointer user_data)
+{
+  DevbgDaemon *daemon = user_data;
+
+  (void) monitor; (void) file; (void) other;
+  if (event == G_FILE_MONITOR_EVENT_PRE_UNMOUNT || event == G_FILE_MONITOR_EVENT_UNMOUNTED)
+    return;
+  if (daemon->reload_source == 0)
+    daemon->reload_source = g_timeout_add (RELOAD_DELAY_MS, on_reload, daemon);
+}
+
+static void
+watch_dirs (DevbgDaemon *daemon, GStrv dirs)
+{
+  for (char **d = dirs; d != NULL && *d != NULL; d++)
+    {
+      g_autoptr(GFile) dir = g_file_new_for_path (*d);
+      g_autoptr(GError) error = NULL;
+      GFileMonitor *monitor = g_file_monitor_directory (dir, G_FILE_MONITOR_WATCH_MOVES, NULL,
+                                                        &error);
+      if (monitor == NULL)
+        {
+          g_warning ("cannot watch %s for changes (a restart is needed to see them): %s", *d,
+                     error->message);
+          continue;
+        }
+      g_signal_connect (monitor, "changed", G_CALLBACK (on_trusted_dir_changed), daemon);
+      g_ptr_array_add (daemon->monitors, monitor);
+    }
+}
+
 DevbgDaemon *
 devbg_daemon_new (const DevbgDaemonOptions *options, GError **error)
 {
   g_autoptr(DevbgDaemon) daemon = g_object_new (DEVBG_TYPE_DAEMON, NULL);
-  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GBytes) xml = NULL;
 
   daemon->config = options->config;
@@ -864,13 +1060,13 @@ devbg_daemon_new (const DevbgDaemonOptions *options, GError **error)
   if (daemon->store == NULL)
     return NULL;
 
-  daemon->apps = devbg_manifests_load ((const char *const *) options->manifest_dirs, problems);
-  log_problems (problems, "manifest");
-  g_ptr_array_set_size (problems, 0);
-  daemon->metadata = devbg_metadata_load ((const char *const *) options->metadata_dirs, problems);
-  log_problems (problems, "device metadata");
-  g_info ("loaded %u app manifests and %u device metadata files",
-          g_hash_table_size (daemon->apps), daemon->metadata->len);
+  daemon->manifest_dirs = g_strdupv (options->manifest_dirs);
+  daemon->metadata_dirs = g_strdupv (options->metadata_dirs);
+  /* Watched before the first load, so that nothing installed in between
+   * is missed. */
+  watch_dirs (daemon, daemon->manifest_dirs);
+  watch_dirs (daemon, daemon->metadata_dirs);
+  load_trusted_files (daemon);
   return g_steal_pointer (&daemon);
 }
 
@@ -884,8 +1080,12 @@ on_name_owner_changed (GDBusConnection *connection, const char *sender, const ch
 
   (void) connection; (void) sender; (void) path; (void) iface; (void) signal;
   g_variant_get (params, "(&s&s&s)", &name, &old_owner, &new_owner);
-  if (name[0] == ':' && new_owner[0] == '\0')
+  if (name[0] != ':')
+    return;
+  if (new_owner[0] == '\0')
     g_hash_table_remove (daemon->identities, name);
+  else if (old_owner[0] == '\0')
+    peer_start (daemon, name); /* fixed now, before it can exec anything else */
 }
 
 gboolean
@@ -942,6 +1142,10 @@ devbg_daemon_dispose (GObject *object)
       daemon->name_owner_subscription = 0;
     }
   g_clear_pointer (&daemon->identities, g_hash_table_unref);
+  g_clear_handle_id (&daemon->reload_source, g_source_remove);
+  for (guint i = 0; daemon->monitors != NULL && i < daemon->monitors->len; i++)
+    g_signal_handlers_disconnect_by_data (g_ptr_array_index (daemon->monitors, i), daemon);
+  g_clear_pointer (&daemon->monitors, g_ptr_array_unref);
   g_clear_object (&daemon->connection);
   g_clear_object (&daemon->store);
   g_clear_pointer (&daemon->apps, g_hash_table_unref);
@@ -954,6 +1158,8 @@ static void
 devbg_daemon_finalize (GObject *object)
 {
   g_free (DEVBG_DAEMON (object)->proc_root);
+  g_strfreev (DEVBG_DAEMON (object)->manifest_dirs);
+  g_strfreev (DEVBG_DAEMON (object)->metadata_dirs);
   G_OBJECT_CLASS (devbg_daemon_parent_class)->finalize (object);
 }
 
@@ -968,5 +1174,6 @@ static void
 devbg_daemon_init (DevbgDaemon *daemon)
 {
   daemon->identities = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                              (GDestroyNotify) devbg_identity_free);
+                                              (GDestroyNotify) peer_free);
+  daemon->monitors = g_ptr_array_new_with_free_func (g_object_unref);
 }

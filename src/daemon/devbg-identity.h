@@ -2,7 +2,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Who is calling: the app ID of a bus peer, derived from the pid and uid
- * that the bus vouches for, never from anything the peer says.
+ * that the bus vouches for, never from anything the peer says. It is
+ * resolved once, when the connection appears, and stamped with the
+ * process's start time and executable, so that a later exec in that
+ * process is seen and refused instead of being taken for another app.
  */
 #pragma once
 
@@ -18,12 +21,23 @@ typedef enum {
   DEVBG_IDENTITY_EXECUTABLE, /* /proc/PID/exe is a manifest's Executable */
 } DevbgIdentitySource;
 
+/* What makes a process the one that made a connection: a pid is reused,
+ * and exec keeps the pid, so both the start time and the executable. */
+typedef struct {
+  guint64 start_time; /* /proc/PID/stat field 22, clock ticks after boot */
+  dev_t   exe_dev;    /* stat() of /proc/PID/exe */
+  ino_t   exe_ino;
+} DevbgProcessStamp;
+
 typedef struct {
   pid_t               pid;
   uid_t               uid;
   char               *app_id; /* NULL when the caller is no known app */
   DevbgIdentitySource source;
   char               *detail; /* why app_id is what it is, or why it is NULL */
+  char               *exe;     /* /proc/PID/exe when identified, or NULL */
+  gboolean            stamped; /* FALSE when the process was gone already */
+  DevbgProcessStamp   stamp;
 } DevbgIdentity;
 
 void devbg_identity_free (DevbgIdentity *identity);
@@ -47,10 +61,33 @@ char *devbg_identity_unit_from_cgroup (const char *cgroup_text);
 const char *devbg_identity_app_id_from_unit (const char         *unit,
                                              const char *const  *known_app_ids);
 
+/* Pure: the uid that @uid (outside) is inside a user namespace with
+ * /proc/PID/uid_map text @uid_map; G_MAXUINT32 when it is not mapped. */
+guint32 devbg_identity_uid_inside (const char *uid_map,
+                                   uid_t       uid);
+
+/* Pure: field 22 (starttime) of /proc/PID/stat text, counting fields
+ * after the last ')' since the command name may hold spaces and ')'. */
+gboolean devbg_identity_start_time_from_stat (const char *stat_text,
+                                              guint64    *start_time);
+
+/* Reads the stamp of process @pid; FALSE when it is gone (or unreadable). */
+gboolean devbg_process_stamp_read (const char        *proc_root,
+                                   pid_t              pid,
+                                   DevbgProcessStamp *stamp);
+
+/* Is process @identity->pid still the process that was identified: the
+ * same start time and the same executable? Otherwise an error saying
+ * what changed. */
+gboolean devbg_identity_check (const char          *proc_root,
+                               const DevbgIdentity *identity,
+                               GError             **error);
+
 /* Looks up the app of process @pid (owned by @uid, as the bus said) under
  * @proc_root (normally "/proc"). @apps maps app ID -> DevbgManifest.
  * Never fails: an unknown caller gets an identity with app_id NULL and a
- * detail saying why. */
+ * detail saying why. The identity is stamped (see DevbgProcessStamp); a
+ * process that changed its executable during the lookup is unknown. */
 DevbgIdentity *devbg_identity_resolve (const char *proc_root,
                                        pid_t       pid,
                                        uid_t       uid,

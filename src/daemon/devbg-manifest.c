@@ -348,11 +348,196 @@ devbg_manifest_find_entry_point (const DevbgManifest *manifest, const char *name
   return NULL;
 }
 
+/* Programs that run other programs named on their command line or in a
+ * script's #! line, by base name without version suffix. */
+static const char *const interpreter_names[] = {
+  "sh", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "ash", "busybox", "env",
+  "python", "pypy", "perl", "ruby", "node", "nodejs", "deno", "bun", "java", "php", "lua",
+  "luajit", "tclsh", "wish", "guile", "gjs", "cjs", "Rscript", "awk", "gawk", "mawk", "expect",
+  "osh", "elixir", "erl", "escript", "mono", "dotnet", "qemu", NULL,
+};
+
+/* "python3.11" -> "python", "guile-3.0" -> "guile", "qemu-x86_64" -> "qemu". */
+static char *
+strip_version (const char *base)
+{
+  g_autofree char *name = g_strdup (base);
+  gsize len = strlen (name);
+  char *dash;
+
+  while (len > 0 && (g_ascii_isdigit (name[len - 1]) || name[len - 1] == '.' ||
+                     name[len - 1] == '-' || name[len - 1] == '_'))
+    name[--len] = '\0';
+  if (g_str_has_prefix (name, "qemu-") && (dash = strchr (name, '-')) != NULL)
+    *dash = '\0';
+  return g_steal_pointer (&name);
+}
+
+static gboolean
+name_is_interpreter (const char *path, char **why)
+{
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *name = strip_version (base);
+
+  /* The dynamic loader runs any program given to it: ld.so /usr/bin/app. */
+  if (g_str_has_prefix (base, "ld-linux") || g_str_has_prefix (base, "ld.so") ||
+      g_str_has_prefix (base, "ld64.so") || g_str_has_prefix (base, "ld-musl"))
+    {
+      if (why != NULL)
+        *why = g_strdup_printf ("%s is the dynamic loader", path);
+      return TRUE;
+    }
+  if (g_strv_contains (interpreter_names, name))
+    {
+      if (why != NULL)
+        *why = g_strdup_printf ("%s is the %s interpreter", path, name);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+gboolean
+devbg_executable_is_interpreter (const char *path, const char *const *shells, char **why)
+{
+  if (path == NULL)
+    return FALSE;
+  if (name_is_interpreter (path, why))
+    return TRUE;
+  for (const char *const *sh = shells; sh != NULL && *sh != NULL; sh++)
+    if (strcmp (*sh, path) == 0)
+      {
+        if (why != NULL)
+          *why = g_strdup_printf ("%s is a login shell (listed in /etc/shells)", path);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* /etc/shells as canonical paths, so that /bin/sh and /usr/bin/sh and
+ * /usr/bin/dash (its target) all count. */
+static GStrv
+read_shells (const char *shells_file)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GPtrArray) out = g_ptr_array_new ();
+
+  if (shells_file == NULL || !g_file_get_contents (shells_file, &text, NULL, NULL))
+    return NULL;
+  lines = g_strsplit (text, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    {
+      char *line = g_strstrip (*l);
+      char *real;
+
+      if (*line != '/')
+        continue;
+      g_ptr_array_add (out, g_strdup (line));
+      if ((real = realpath (line, NULL)) != NULL)
+        {
+          g_ptr_array_add (out, g_strdup (real));
+          free (real);
+        }
+    }
+  g_ptr_array_add (out, NULL);
+  return (GStrv) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
+/* Parses @path; NULL (with a problem appended) when it cannot be read or
+ * parsed, or names an interpreter as its Executable. */
+static DevbgManifest *
+load_one (const char *path, const char *const *shells, GPtrArray *problems)
+{
+  g_autofree char *data = NULL;
+  g_autofree char *why = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgManifest) m = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (path, &data, &len, &error))
+    {
+      g_ptr_array_add (problems, g_strdup (error->message));
+      return NULL;
+    }
+  m = devbg_manifest_parse (data, (gssize) len, path, &error);
+  if (m == NULL)
+    {
+      g_ptr_array_add (problems, g_strdup (error->message));
+      return NULL;
+    }
+  if (m->executable == NULL)
+    return g_steal_pointer (&m);
+  /* Resolved once: /proc/PID/exe is compared with it. */
+  m->executable_real = realpath (m->executable, NULL);
+  if (devbg_executable_is_interpreter (m->executable, shells, &why) ||
+      (m->executable_real != NULL &&
+       devbg_executable_is_interpreter (m->executable_real, shells, &why)))
+    {
+      g_ptr_array_add (problems,
+                       g_strdup_printf ("%s: app %s names Executable %s, but %s, which runs "
+                                        "every script written for it and cannot identify one "
+                                        "app; identify it by its systemd unit or Flatpak ID "
+                                        "and leave Executable out", path, m->app_id,
+                                        m->executable, why));
+      return NULL;
+    }
+  return g_steal_pointer (&m);
+}
+
+static const char *
+executable_key (const DevbgManifest *m)
+{
+  return m->executable_real != NULL ? m->executable_real : m->executable;
+}
+
+/* Marks in @refused (origin set) every manifest of @all that shares
+ * @what (app ID or Executable) with another, with one problem each naming
+ * the others. */
+static void
+refuse_conflicts (GPtrArray *all, gboolean by_executable, GHashTable *refused,
+                  GPtrArray *problems)
+{
+  for (guint i = 0; i < all->len; i++)
+    {
+      DevbgManifest *m = g_ptr_array_index (all, i);
+      const char *key = by_executable ? executable_key (m) : m->app_id;
+      g_autoptr(GString) others = g_string_new (NULL);
+
+      if (key == NULL)
+        continue;
+      for (guint j = 0; j < all->len; j++)
+        {
+          DevbgManifest *o = g_ptr_array_index (all, j);
+          const char *okey = by_executable ? executable_key (o) : o->app_id;
+
+          if (j != i && okey != NULL && strcmp (key, okey) == 0)
+            g_string_append_printf (others, "%s%s (app %s)", others->len > 0 ? ", " : "",
+                                    o->origin, o->app_id);
+        }
+      if (others->len == 0)
+        continue;
+      g_hash_table_add (refused, m->origin);
+      if (by_executable)
+        g_ptr_array_add (problems,
+                         g_strdup_printf ("%s: app %s claims Executable %s, which %s also "
+                                          "claims; an executable identifies one app, so none "
+                                          "of them is loaded", m->origin, m->app_id, key,
+                                          others->str));
+      else
+        g_ptr_array_add (problems,
+                         g_strdup_printf ("%s: app ID %s is also declared by %s; none of "
+                                          "them is loaded", m->origin, m->app_id, others->str));
+    }
+}
+
 GHashTable *
-devbg_manifests_load (const char *const *dirs, GPtrArray *problems)
+devbg_manifests_load_full (const char *const *dirs, const char *shells_file, GPtrArray *problems)
 {
   GHashTable *apps = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) devbg_manifest_unref);
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_manifest_unref);
+  g_autoptr(GHashTable) refused = g_hash_table_new (g_str_hash, g_str_equal);
+  g_auto(GStrv) shells = read_shells (shells_file);
 
   for (const char *const *dir = dirs; dir != NULL && *dir != NULL; dir++)
     {
@@ -360,37 +545,26 @@ devbg_manifests_load (const char *const *dirs, GPtrArray *problems)
 
       for (guint i = 0; i < files->len; i++)
         {
-          const char *path = g_ptr_array_index (files, i);
-          g_autofree char *data = NULL;
-          gsize len = 0;
-          g_autoptr(GError) error = NULL;
-          DevbgManifest *m;
-
-          if (!g_file_get_contents (path, &data, &len, &error))
-            {
-              g_ptr_array_add (problems, g_strdup (error->message));
-              continue;
-            }
-          m = devbg_manifest_parse (data, (gssize) len, path, &error);
-          if (m == NULL)
-            {
-              g_ptr_array_add (problems, g_strdup (error->message));
-              continue;
-            }
-          /* Resolved once: /proc/PID/exe is compared with it on calls. */
-          if (m->executable != NULL)
-            m->executable_real = realpath (m->executable, NULL);
-          if (g_hash_table_contains (apps, m->app_id))
-            {
-              DevbgManifest *first = g_hash_table_lookup (apps, m->app_id);
-              g_ptr_array_add (problems,
-                               g_strdup_printf ("%s: app ID %s is already declared by %s; ignored",
-                                                path, m->app_id, first->origin));
-              devbg_manifest_unref (m);
-              continue;
-            }
-          g_hash_table_insert (apps, m->app_id, m);
+          DevbgManifest *m = load_one (g_ptr_array_index (files, i),
+                                       (const char *const *) shells, problems);
+          if (m != NULL)
+            g_ptr_array_add (all, m);
         }
     }
+
+  refuse_conflicts (all, FALSE, refused, problems);
+  refuse_conflicts (all, TRUE, refused, problems);
+  for (guint i = 0; i < all->len; i++)
+    {
+      DevbgManifest *m = g_ptr_array_index (all, i);
+      if (!g_hash_table_contains (refused, m->origin))
+        g_hash_table_insert (apps, m->app_id, devbg_manifest_ref (m));
+    }
   return apps;
+}
+
+GHashTable *
+devbg_manifests_load (const char *const *dirs, GPtrArray *problems)
+{
+  return devbg_manifests_load_full (dirs, "/etc/shells", problems);
 }

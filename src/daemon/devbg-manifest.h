@@ -42,10 +42,28 @@ const DevbgEntryPoint *devbg_manifest_find_entry_point (const DevbgManifest *man
  * none starting with a digit, at most 255 bytes (Flatpak's rules). */
 gboolean devbg_app_id_is_valid (const char *app_id);
 
-/* Loads every *.xml manifest in @dirs (NULL-terminated, earlier directories
- * win on duplicate app IDs). Returns app ID -> DevbgManifest. A file that
- * fails to parse is skipped and its error (file and line) is appended to
- * @problems, as is a duplicate app ID. */
+/* Pure: is @path a program that runs other programs (a shell, a script
+ * interpreter, the dynamic loader, env, busybox)? /proc/PID/exe of every
+ * script it runs is the interpreter, so it cannot tell one app from
+ * another. Judged by the base name with any version suffix dropped
+ * (python3.11 -> python) and by @shells (the lines of /etc/shells, may be
+ * NULL). On TRUE, *@why (if not NULL) says which rule matched. */
+gboolean devbg_executable_is_interpreter (const char        *path,
+                                          const char *const *shells,
+                                          char             **why);
+
+/* Loads every *.xml manifest in @dirs (NULL-terminated). Returns app ID ->
+ * DevbgManifest. Refused, each with a line appended to @problems naming
+ * the file(s): a file that fails to parse (file and line); a manifest whose
+ * Executable is an interpreter (judged against @shells_file, normally
+ * /etc/shells, and the canonical path); and every manifest of a conflict:
+ * two or more declaring the same app ID, or the same Executable (by
+ * canonical path). In a conflict none is loaded, so that identity never
+ * depends on which file was read first. */
+GHashTable *devbg_manifests_load_full (const char *const *dirs,
+                                       const char        *shells_file,
+                                       GPtrArray          *problems);
+/* The same, with /etc/shells. */
 GHashTable *devbg_manifests_load (const char *const *dirs,
                                   GPtrArray          *problems);
 

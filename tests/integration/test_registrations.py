@@ -198,14 +198,17 @@ class IdentityTest(DevbgTestCase):
 
     def test_flatpak_info(self):
         # A process whose root holds .flatpak-info, as Flatpak's sandbox does:
-        # a private mount namespace and a chroot made of bind mounts.
+        # a private mount namespace and a chroot made of bind mounts, the file
+        # itself a read-only bind mount (bwrap --ro-bind-data).
         if os.geteuid() != 0:
             self.skipTest('needs root for a mount namespace')
         root = os.path.join(self.tmpdir, 'sandbox')
         os.makedirs(root)
         with open(os.path.join(root, '.flatpak-info'), 'w') as f:
             f.write('[Application]\nname=org.devbg.test.Scoped\nruntime=runtime/x/y/z\n')
-        script = ['set -e']
+        info = os.path.join(root, '.flatpak-info')
+        script = ['set -e', 'mount --bind "%s" "%s"' % (info, info),
+                  'mount -o remount,bind,ro "%s"' % info]
         for entry in sorted(os.listdir('/')):
             src = os.path.join('/', entry)
             dst = os.path.join(root, entry)
