@@ -1,0 +1,62 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * DevbgConsent: the person's answer to "may this app do this on this
+ * device?". Use consent is asked once and stored per (user, app, device
+ * model) until revoked; servicing consent is asked every time and never
+ * stored. The request decision (devbg-decision.c) says when to ask; this
+ * object knows how: the consent agent of the caller's session, or
+ * HeadlessConsent where no agent runs.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "devbg-config.h"
+#include "devbg-store.h"
+
+G_BEGIN_DECLS
+
+#define DEVBG_TYPE_CONSENT (devbg_consent_get_type ())
+G_DECLARE_FINAL_TYPE (DevbgConsent, devbg_consent, DEVBG, CONSENT, GObject)
+
+/* What a prompt says; every string is borrowed for the call only. */
+typedef struct {
+  guint32          uid;
+  const char      *app_id;
+  const char      *app_display_name; /* from the manifest; the app ID when it has none */
+  const char      *sender;           /* the app's connection: its leaving withdraws the prompt */
+  const char      *session_id;       /* the caller's logind session, NULL when in none */
+  DevbgTriggerType trigger;
+  const char      *device_id;
+  const char      *device_name;
+  const char      *model_id;         /* "" when the device has none */
+  guint            expected_duration_s; /* servicing; 0: unknown */
+} DevbgConsentQuestion;
+
+DevbgConsent *devbg_consent_new (const DevbgConfig *config,
+                                 DevbgStore        *store,
+                                 GDBusConnection   *connection);
+
+/* Use consent stored earlier for (@uid, @app_id, @model_id) and not revoked. */
+gboolean devbg_consent_is_stored (DevbgConsent *consent,
+                                  guint32       uid,
+                                  const char   *app_id,
+                                  const char   *model_id);
+
+/* Asks; a use consent given is stored before the answer is returned. */
+void     devbg_consent_ask_async  (DevbgConsent               *consent,
+                                   const DevbgConsentQuestion *question,
+                                   GCancellable               *cancellable,
+                                   GAsyncReadyCallback         callback,
+                                   gpointer                    user_data);
+/* TRUE when allowed. FALSE with no @error when denied (by the person, no
+ * answer in time, the agent or the app leaving, HeadlessConsent=deny where
+ * no agent runs), with @why a sentence for the logs. FALSE with @error when
+ * devbgd could not ask or store. */
+gboolean devbg_consent_ask_finish (DevbgConsent  *consent,
+                                   GAsyncResult  *result,
+                                   char         **why,
+                                   GError       **error);
+
+G_END_DECLS
