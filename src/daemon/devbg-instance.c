@@ -246,7 +246,8 @@ handle_message (DevbgInstance *self, DevbgChannelMessage *msg)
     case DEVBG_CHANNEL_MSG_KEEP_ALIVE:
       break;
     case DEVBG_CHANNEL_MSG_REOPEN_DEVICE:
-      start_reopen (self, msg->timeout_ms);
+      if (self->state != DEVBG_INSTANCE_FINISHED) /* read by the last drain: moot */
+        start_reopen (self, msg->timeout_ms);
       break;
     case DEVBG_CHANNEL_MSG_COMPLETE:
       if (!self->completed)
@@ -270,6 +271,8 @@ handle_message (DevbgInstance *self, DevbgChannelMessage *msg)
 static gboolean
 drain_channel (DevbgInstance *self, guint max)
 {
+  gboolean reset_seen = FALSE;
+
   for (guint i = 0; i < max && self->channel_fd >= 0; i++)
     {
       g_autoptr(DevbgChannelMessage) msg = NULL;
@@ -279,8 +282,16 @@ drain_channel (DevbgInstance *self, guint max)
         {
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
             return TRUE;
-          /* A task that closes its end with our TRIGGER unread resets the
-           * connection: for devbgd that is the same end of stream. */
+          /* A task that closes its end with a message of ours unread (the
+           * TRIGGER, a CANCEL) resets the connection. The kernel reports
+           * that ECONNRESET once, *before* the packets the task sent and
+           * that are still queued: its COMPLETE among them. So read on;
+           * the end of the queue then reads as end of stream. */
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) && !reset_seen)
+            {
+              reset_seen = TRUE;
+              continue;
+            }
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
               g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
             return FALSE;
@@ -317,7 +328,7 @@ on_linger_over (gpointer user_data)
 static void
 start_linger (DevbgInstance *self)
 {
-  if (self->exited || self->linger_timer != 0)
+  if (self->exited || self->linger_timer != 0 || self->state == DEVBG_INSTANCE_FINISHED)
     return;
   self->linger_timer = g_timeout_add ((guint) (MAX (self->config->cancel_grace_period, 0.1) * 1000),
                                       on_linger_over, self);
@@ -397,10 +408,15 @@ finish (DevbgInstance *self)
     return;
   self->state = DEVBG_INSTANCE_FINISHED;
   clear_timers (self);
+  /* Whatever the task left behind goes with it; killed first, so that no
+   * process of the tree can keep the drain below busy. */
+  kill_tree (self);
+  /* Every message the task sent before it exited is read before its exit
+   * is judged: a COMPLETE sent just before exiting counts. The queue is
+   * bounded by the socket's buffer. */
   if (self->channel_fd >= 0)
-    drain_channel (self, G_MAXUINT); /* a COMPLETE sent just before exiting */
+    drain_channel (self, G_MAXUINT);
   close_channel (self);
-  kill_tree (self); /* whatever the task left behind goes with it */
   if (self->process != NULL && !devbg_task_process_remove_cgroup (self->process, &error))
     g_debug ("instance %s: %s", self->record.instance_id, error->message);
   g_clear_handle_id (&self->progress_idle, g_source_remove);
@@ -455,7 +471,9 @@ answer_reopen (DevbgInstance *self, int fd, const char *error_message)
   stop_reopen (self);
   if (self->channel_fd < 0)
     return;
-  if (!devbg_channel_send_device_reopened (self->channel_fd, fd, error_message, &error))
+  /* A task that completed may be gone already: nothing to answer then. */
+  if (!devbg_channel_send_device_reopened (self->channel_fd, fd, error_message, &error) &&
+      !self->completed)
     fail (self, "cannot answer the task's reopen: %s", error->message);
 }
 
@@ -727,8 +745,11 @@ start_policies (DevbgInstance *self)
 
 /* ---- start ---- */
 
+/* Sent before the task is spawned, into the socket's buffer: the trigger
+ * is waiting when the task starts, and a task that exits at once (having
+ * sent COMPLETE without reading it) cannot make this send fail. */
 static gboolean
-send_trigger (DevbgInstance *self, GError **error)
+send_trigger (DevbgInstance *self, int fd, GError **error)
 {
   DevbgChannelMessage msg = {
     .type = DEVBG_CHANNEL_MSG_TRIGGER,
@@ -741,7 +762,7 @@ send_trigger (DevbgInstance *self, GError **error)
     .trigger_type = self->record.trigger,
   };
 
-  return devbg_channel_send (self->channel_fd, &msg, error);
+  return devbg_channel_send (fd, &msg, error);
 }
 
 gboolean
@@ -761,6 +782,12 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
       int err = errno;
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "cannot make the control channel: %s",
                    g_strerror (err));
+      goto out;
+    }
+  if (!send_trigger (self, pair[0], &local_error))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "cannot send the trigger details: %s",
+                   local_error->message);
       goto out;
     }
 
@@ -805,8 +832,6 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   self->child_watch = g_child_watch_add (self->process->pid, on_child_exit, self);
   self->channel_watch = g_unix_fd_add (self->channel_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                        on_channel, self);
-  if (!send_trigger (self, &local_error))
-    fail (self, "cannot send the trigger details: %s", local_error->message);
   self->device = devbg_devices_lookup (self->devices, self->record.device_id);
   if (self->device != NULL)
     g_object_ref (self->device);
