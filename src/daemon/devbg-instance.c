@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pwd.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
@@ -765,6 +766,82 @@ send_trigger (DevbgInstance *self, int fd, GError **error)
   return devbg_channel_send (fd, &msg, error);
 }
 
+/* Who the task process runs as. */
+typedef struct {
+  uid_t   uid;
+  gid_t   gid;
+  GArray *groups; /* gid_t: the supplementary groups, primary gid included */
+} TaskIdentity;
+
+static void
+task_identity_clear (TaskIdentity *identity)
+{
+  g_clear_pointer (&identity->groups, g_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TaskIdentity, task_identity_clear)
+
+static gboolean
+refuse_root (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+refuse_root (GError **error, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *why = NULL;
+
+  va_start (args, format);
+  why = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED, "tasks never run as root: %s", why);
+  return FALSE;
+}
+
+/* The caller's uid, gid and groups, except that tasks never run as root:
+ * a root caller's task runs as TaskUserForRoot. Whatever resolves to uid
+ * or primary gid 0 is refused; the supplementary group 0 (root) is dropped. */
+static gboolean
+resolve_task_identity (DevbgInstance *self, TaskIdentity *out, GError **error)
+{
+  const char *user = self->user_name;
+  g_autofree char *root_user = NULL;
+
+  out->uid = self->record.uid;
+  out->gid = self->gid;
+  if (out->uid == 0)
+    {
+      const char *name = self->config->task_user_for_root;
+      struct passwd pwbuf, *pw = NULL;
+      char buf[4096];
+
+      if (getpwnam_r (name, &pwbuf, buf, sizeof buf, &pw) != 0 || pw == NULL)
+        return refuse_root (error, "TaskUserForRoot=%s, the user a root caller's task runs as, "
+                            "does not exist", name);
+      if (pw->pw_uid == 0 || pw->pw_gid == 0)
+        return refuse_root (error, "TaskUserForRoot=%s is uid %u, gid %u", name,
+                            (guint) pw->pw_uid, (guint) pw->pw_gid);
+      out->uid = pw->pw_uid;
+      out->gid = pw->pw_gid;
+      user = root_user = g_strdup (pw->pw_name);
+    }
+  if (out->gid == 0)
+    return refuse_root (error, "uid %u has the primary group 0", (guint) out->uid);
+
+  /* A uid with no passwd entry gets its primary gid alone. */
+  if (user == NULL || !devbg_spawn_lookup_groups (user, out->gid, &out->groups, NULL))
+    {
+      out->groups = g_array_new (FALSE, FALSE, sizeof (gid_t));
+      g_array_append_val (out->groups, out->gid);
+    }
+  for (guint i = out->groups->len; i > 0; i--)
+    if (g_array_index (out->groups, gid_t, i - 1) == 0)
+      {
+        g_info ("instance %s: uid %u's task runs without its supplementary group 0 (root)",
+                self->record.instance_id, (guint) out->uid);
+        g_array_remove_index (out->groups, i - 1);
+      }
+  return TRUE;
+}
+
 gboolean
 devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
 {
@@ -772,6 +849,7 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   const char *argv[] = { self->executable, self->record.entry_point, NULL };
   g_autoptr(GArray) groups = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_auto(TaskIdentity) identity = { 0 };
   DevbgSpawnOptions options = { 0 };
   gboolean ok = FALSE;
 
@@ -791,19 +869,14 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
       goto out;
     }
 
-  /* The app's user and its groups; a uid with no passwd entry gets its
-   * primary gid alone. */
-  if (self->user_name == NULL ||
-      !devbg_spawn_lookup_groups (self->user_name, self->gid, &groups, &local_error))
-    {
-      groups = g_array_new (FALSE, FALSE, sizeof (gid_t));
-      g_array_append_val (groups, self->gid);
-    }
+  if (!resolve_task_identity (self, &identity, error))
+    goto out;
 
   options.executable = self->executable;
   options.argv = argv;
-  options.uid = self->record.uid;
-  options.gid = self->gid;
+  options.uid = identity.uid;
+  options.gid = identity.gid;
+  groups = g_steal_pointer (&identity.groups);
   options.groups = (const gid_t *) groups->data;
   options.n_groups = groups->len;
   options.device_fd = device_fd;

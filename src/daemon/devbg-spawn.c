@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <linux/capability.h> /* struct __user_cap_*, for the raw capget() */
 #include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 
 /* <linux/ioprio.h> is not in every kernel header package; the ABI is fixed. */
@@ -350,8 +351,8 @@ typedef struct {
 /* Setup steps, named in the error the parent raises. */
 typedef enum {
   STEP_SIGNALS, STEP_SETSID, STEP_CGROUP, STEP_NICE, STEP_SCHED, STEP_IOPRIO,
-  STEP_FDS, STEP_CLOSE, STEP_GROUPS, STEP_GID, STEP_UID, STEP_NO_NEW_PRIVS,
-  STEP_CHDIR, STEP_EXEC,
+  STEP_FDS, STEP_CLOSE, STEP_GROUPS, STEP_GID, STEP_BOUNDING_SET, STEP_AMBIENT,
+  STEP_SECUREBITS, STEP_UID, STEP_NO_NEW_PRIVS, STEP_CAPS_LEFT, STEP_CHDIR, STEP_EXEC,
 } ChildStep;
 
 static const char *const step_names[] = {
@@ -365,8 +366,12 @@ static const char *const step_names[] = {
   [STEP_CLOSE] = "closing other fds",
   [STEP_GROUPS] = "setting supplementary groups",
   [STEP_GID] = "setting the gid",
+  [STEP_BOUNDING_SET] = "dropping the capability bounding set",
+  [STEP_AMBIENT] = "clearing ambient capabilities",
+  [STEP_SECUREBITS] = "clearing the securebits",
   [STEP_UID] = "setting the uid",
   [STEP_NO_NEW_PRIVS] = "setting no_new_privs",
+  [STEP_CAPS_LEFT] = "checking that no capability is left",
   [STEP_CHDIR] = "changing to /",
   [STEP_EXEC] = "executing",
 };
@@ -397,6 +402,43 @@ child_close_others (const ChildPlan *p)
     if (fd != p->err_fd)
       close ((int) fd);
   return 0;
+}
+
+/* Still root, before the uid changes: nothing may carry a capability
+ * through it. An empty bounding set (nothing can come back), no ambient
+ * capabilities (they would survive exec()), and no securebits: a
+ * keep-caps or no-setuid-fixup inherited from whoever started devbgd would
+ * keep the permitted set across setresuid(). */
+static void
+child_drop_capabilities (const ChildPlan *p)
+{
+  for (unsigned long cap = 0; cap < 64; cap++)
+    if (prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+      {
+        if (errno == EINVAL) /* past the last capability this kernel knows */
+          break;
+        child_fail (p, STEP_BOUNDING_SET);
+      }
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    child_fail (p, STEP_AMBIENT);
+  if (prctl (PR_SET_SECUREBITS, 0, 0, 0, 0) < 0)
+    child_fail (p, STEP_SECUREBITS);
+}
+
+/* Whether any capability is left in the effective, permitted or
+ * inheritable set (raw capget(): no libcap in the child). */
+static gboolean
+child_has_capabilities (void)
+{
+  struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+
+  if (syscall (SYS_capget, &header, data) < 0)
+    return TRUE;
+  for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+    if (data[i].effective != 0 || data[i].permitted != 0 || data[i].inheritable != 0)
+      return TRUE;
+  return FALSE;
 }
 
 /* Async-signal-safe calls only from here on: devbgd has threads, and the
@@ -445,10 +487,14 @@ child_exec (const ChildPlan *p)
     child_fail (p, STEP_GROUPS);
   if (p->change_ids && syscall (SYS_setresgid, p->gid, p->gid, p->gid) < 0)
     child_fail (p, STEP_GID);
+  if (p->change_ids)
+    child_drop_capabilities (p);
   if (p->change_ids && syscall (SYS_setresuid, p->uid, p->uid, p->uid) < 0)
     child_fail (p, STEP_UID);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     child_fail (p, STEP_NO_NEW_PRIVS);
+  if (p->change_ids && child_has_capabilities ())
+    child_fail (p, STEP_CAPS_LEFT);
   if (chdir ("/") < 0)
     child_fail (p, STEP_CHDIR);
 
@@ -511,6 +557,21 @@ check_options (const DevbgSpawnOptions *o, GError **error)
                    "A task needs a control channel");
       return FALSE;
     }
+  /* The last line of defence: whoever asks, a task never runs as root. */
+  if (o->uid == 0 || o->gid == 0)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED,
+                   "Tasks never run as root (asked for uid %u, gid %u)", (guint) o->uid,
+                   (guint) o->gid);
+      return FALSE;
+    }
+  for (gsize i = 0; i < o->n_groups; i++)
+    if (o->groups[i] == 0)
+      {
+        g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED,
+                     "Tasks never run as root (asked for the supplementary group 0)");
+        return FALSE;
+      }
   return TRUE;
 }
 

@@ -356,6 +356,47 @@ test_bad_options (void)
   g_assert_error (e3, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
 }
 
+/* Tasks never run as root: not uid 0, not gid 0, not in group 0, whoever
+ * asks; and nothing is started. */
+static void
+test_never_root (void)
+{
+  const gid_t with_root[] = { NOBODY, 0 };
+  const struct { uid_t uid; gid_t gid; const gid_t *groups; gsize n; } cases[] = {
+    { 0, NOBODY, NULL, 0 },
+    { NOBODY, 0, NULL, 0 },
+    { 0, 0, NULL, 0 },
+    { NOBODY, NOBODY, with_root, G_N_ELEMENTS (with_root) },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *marker = g_strdup_printf ("%s/devbg-never-root-%d", g_get_tmp_dir (),
+                                                 (int) getpid ());
+      const char *argv[] = { "/bin/touch", marker, NULL };
+      DevbgSpawnOptions o = { 0 };
+      int chan[2];
+
+      g_assert_cmpint (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan), ==, 0);
+      fill_options (&o, "never-root", "", NULL, 0);
+      o.executable = argv[0];
+      o.argv = argv;
+      o.device_fd = -1;
+      o.channel_fd = chan[1];
+      o.uid = cases[i].uid;
+      o.gid = cases[i].gid;
+      o.groups = cases[i].groups;
+      o.n_groups = cases[i].n;
+      g_assert_null (devbg_spawn_task (&o, &error));
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED);
+      g_assert_nonnull (strstr (error->message, "never run as root"));
+      g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+      close (chan[0]);
+      close (chan[1]);
+    }
+}
+
 static void
 test_exec_failure (void)
 {
@@ -411,6 +452,13 @@ test_confinement (void)
   g_assert_cmpstr (nnp, ==, "1");
   caps = status_field (pid, "CapEff");
   g_assert_cmpstr (caps, ==, "0000000000000000");
+  /* Nothing to regain either: no bounding set, no ambient capabilities. */
+  for (const char *const *f = (const char *const[]) { "CapPrm", "CapInh", "CapBnd", "CapAmb", NULL };
+       *f != NULL; f++)
+    {
+      g_autofree char *set = status_field (pid, *f);
+      g_assert_cmpstr (set, ==, "0000000000000000");
+    }
 
   /* Field 19 of /proc/PID/stat (counting from 1) is the nice value; split
    * after the command name, which may hold spaces. */
@@ -876,6 +924,7 @@ main (int argc, char **argv)
   g_test_add_func ("/spawn/pure/cgroup-events", test_events);
   g_test_add_func ("/spawn/lookup-groups", test_lookup_groups);
   g_test_add_func ("/spawn/bad-options", test_bad_options);
+  g_test_add_func ("/spawn/never-root", test_never_root);
   g_test_add_func ("/spawn/exec-failure", test_exec_failure);
   g_test_add_func ("/spawn/confinement", test_confinement);
   g_test_add_func ("/spawn/fds", test_fds);
