@@ -439,6 +439,7 @@ on_child_exit (GPid pid, int status, gpointer user_data)
   self->child_watch = 0;
   self->exited = TRUE;
   self->wait_status = status;
+  devbg_task_process_reaped (self->process);
   g_object_ref (self);
   finish (self);
   g_object_unref (self);
@@ -636,6 +637,7 @@ devbg_instance_terminate (DevbgInstance *self, DevbgCancelReason reason, const c
         {
           self->exited = TRUE;
           self->wait_status = status;
+          devbg_task_process_reaped (self->process);
         }
     }
   finish (self);

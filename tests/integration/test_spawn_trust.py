@@ -77,11 +77,23 @@ class SpawnBase(DevbgTestCase):
                     'exec sleep 300\' 4>&- 3>&- & ) \n'
                     'exec sleep 300\n' % ((self.reports,) * 3))
         os.chmod(self.escaper_exe, 0o755)
+        # The same, but it completes (a COMPLETE success packet) and exits,
+        # leaving the sleeper behind.
+        self.leaver_exe = os.path.join(tasks, 'leaver-task')
+        with open(self.leaver_exe, 'w') as f:
+            f.write('#!/bin/sh\n'
+                    '( setsid sh -c \'echo $$ > %s/sleeper.tmp; mv %s/sleeper.tmp %s/sleeper; '
+                    'exec sleep 300\' 4>&- 3>&- & ) \n'
+                    'while [ ! -e %s/sleeper ]; do sleep 0.01; done\n'
+                    'printf "\\001\\023\\000\\000\\005\\000\\000\\000'
+                    '\\001\\000\\000\\000\\000" >&4\n' % ((self.reports,) * 4))
+        os.chmod(self.leaver_exe, 0o755)
         self.app = TestApp(self.tmpdir, 'trust-app')
         eps = [('Test.ReportFds', ['deviceUse'], self.task_exe),
                ('Test.Idle', ['deviceUse'], self.task_exe),
                ('Fast.Complete', ['deviceUse'], self.fast_exe),
-               ('Escape.Sleeper', ['deviceUse'], self.escaper_exe)]
+               ('Escape.Sleeper', ['deviceUse'], self.escaper_exe),
+               ('Escape.Leave', ['deviceUse'], self.leaver_exe)]
         self.devbgd.write_manifest('trust.xml', manifest_xml(APP, self.app.path, eps))
         self.devbgd.start()
         wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
@@ -144,6 +156,95 @@ class RootUserConfigTest(SpawnBase):
         self.assertEqual(events[0][1][:2], ['2', 'spawn-failed'], events)
         self.assertIn('tasks never run as root', self.devbgd.read_log())
         self.assertFalse(os.path.exists(os.path.join(self.reports, 'never')))
+
+
+class EscapeBase(SpawnBase):
+    """A task whose sleeper double-forks and calls setsid: out of the
+    task's process group and session, not a child of the task."""
+
+    def sleeper(self):
+        path = os.path.join(self.reports, 'sleeper')
+        wait_for(lambda: os.path.exists(path), what='the sleeper to start')
+        with open(path) as f:
+            pid = int(f.read())
+        self.addCleanup(lambda: alive(pid) and os.kill(pid, signal.SIGKILL))
+        return pid
+
+    def devbgd_zombies(self):
+        """devbgd's children that are zombies: adopted orphans not reaped."""
+        me = self.devbgd.proc.pid
+        out = []
+        for name in os.listdir('/proc'):
+            if name.isdigit():
+                try:
+                    with open('/proc/%s/stat' % name) as f:
+                        fields = f.read().rsplit(')', 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == me and fields[0] == 'Z':
+                    out.append(int(name))
+        return out
+
+    def check_cancel_kills_the_escaped_sleeper(self):
+        tid = self.register('Escape.Sleeper')
+        proc = subprocess.Popen([self.app.path, 'run', tid, BAND, '', '0'], env=self.bus.env(),
+                                stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        line = proc.stdout.readline().split()
+        self.assertEqual(line[:3], ['RESULT', '0', 'allowed'], line)
+        pid = self.sleeper()
+        self.assertTrue(alive(pid))
+        self.assertNotEqual(os.getsid(pid), os.getsid(proc.pid))
+        self.app.ok(self.bus, 'call', 'Cancel', '("%s",)' % line[3])
+        out, _ = proc.communicate(timeout=30)
+        done = self.completed(parse(out.splitlines()))
+        self.assertEqual(done['reason'], 'abort', done)
+        wait_for(lambda: not alive(pid), timeout=5, what='the escaped sleeper %d to die' % pid)
+        wait_for(lambda: not self.devbgd_zombies(), timeout=5, what='devbgd to reap its orphans')
+
+    def check_completed_task_leaves_no_sleeper(self):
+        events = self.run_task('Escape.Leave')
+        self.assertTrue(self.completed(events)['success'], events)
+        pid = self.sleeper()
+        wait_for(lambda: not alive(pid), timeout=5, what='the escaped sleeper %d to die' % pid)
+        wait_for(lambda: not self.devbgd_zombies(), timeout=5, what='devbgd to reap its orphans')
+
+
+class NoCgroupTest(EscapeBase):
+    """Finding 10: without a task cgroup, a double-forked setsid() sleeper
+    outlived its cancel; a cgroup parent that cannot be made failed every
+    request. /proc is no place for a cgroup, even for root."""
+    config = SpawnBase.config.replace('[Service]\n',
+                                      '[Service]\nTaskCgroupParent=/proc/devbg-no-cgroup\n')
+
+    def test_requests_fall_back_when_the_cgroup_parent_cannot_be_made(self):
+        for user in (None, NOBODY) if os.geteuid() == 0 else (None,):
+            facts = self.report('', user=user)
+            self.assertNotEqual(facts['uid'], '0')
+        log = self.devbgd.read_log()
+        self.assertIn('/proc/devbg-no-cgroup are not possible', log)
+        self.assertEqual(log.count('/proc/devbg-no-cgroup are not possible'), 1, log)
+
+    def test_cancel_kills_the_escaped_sleeper(self):
+        self.check_cancel_kills_the_escaped_sleeper()
+
+    def test_completed_task_leaves_no_sleeper(self):
+        self.check_completed_task_leaves_no_sleeper()
+
+
+class CgroupTest(EscapeBase):
+    """The same with a task cgroup, where the test can make one."""
+
+    def setUp(self):
+        super().setUp()
+        if self.devbgd.cgroup_parent is None:
+            self.skipTest('no writable cgroup v2 hierarchy')
+
+    def test_cancel_kills_the_escaped_sleeper(self):
+        self.check_cancel_kills_the_escaped_sleeper()
+
+    def test_completed_task_leaves_no_sleeper(self):
+        self.check_completed_task_leaves_no_sleeper()
 
 
 class FastTaskTest(SpawnBase):

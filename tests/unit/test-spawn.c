@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "devbg-channel.h"
 #include "devbg-error.h"
@@ -650,6 +651,53 @@ test_kill_tree_pgroup (void)
   check_kill_tree ("");
 }
 
+/* Without a cgroup, a grandchild that left the process group and session
+ * (double fork, setsid) dies with the tree all the same, and once dead,
+ * adopted by this process (the subreaper), it is reaped. */
+static void
+test_kill_tree_escaped (void)
+{
+  Task t = { NULL, -1, -1 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("devbg-escape-XXXXXX", NULL);
+  g_autofree char *pid_file = g_build_filename (dir, "sleeper", NULL);
+  g_autofree char *script = g_strdup_printf (
+    "( setsid sh -c 'echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 300' 4>&- & ); exec sleep 300",
+    pid_file, pid_file, pid_file);
+  const char *argv[] = { "/bin/sh", "-c", script, NULL };
+  g_autofree char *text = NULL;
+  g_autofree char *proc_path = NULL;
+  pid_t sleeper;
+
+  g_assert_cmpint (chmod (dir, 0777), ==, 0);
+  task_start (&t, argv, NULL, NULL, "");
+  g_assert_null (t.process->cgroup_path);
+  for (int i = 0; i < 500 && !g_file_test (pid_file, G_FILE_TEST_EXISTS); i++)
+    g_usleep (10000);
+  g_assert_true (g_file_get_contents (pid_file, &text, NULL, NULL));
+  sleeper = (pid_t) g_ascii_strtoll (text, NULL, 10);
+  g_assert_cmpint (sleeper, >, 0);
+  g_assert_false (process_is_dead (sleeper));
+  g_assert_cmpint (getsid (sleeper), !=, getsid (t.process->pid));
+
+  g_assert_true (devbg_task_process_kill (t.process, &error));
+  g_assert_no_error (error);
+  g_assert_true (WIFSIGNALED (task_wait (&t)));
+  devbg_task_process_reaped (t.process);
+  g_assert_true (wait_until_dead (sleeper));
+  proc_path = g_strdup_printf ("/proc/%d", (int) sleeper);
+  for (int i = 0; i < 500 && g_file_test (proc_path, G_FILE_TEST_EXISTS); i++)
+    {
+      devbg_spawn_reap_orphans ();
+      g_usleep (10000);
+    }
+  g_assert_cmpuint (devbg_spawn_reap_orphans (), ==, 0);
+  g_clear_pointer (&t.process, devbg_task_process_free);
+  task_clear (&t);
+  g_unlink (pid_file);
+  g_rmdir (dir);
+}
+
 /* A leftover instance cgroup (as after a devbgd crash) is found and
  * emptied. */
 static void
@@ -930,6 +978,7 @@ main (int argc, char **argv)
   g_test_add_func ("/spawn/fds", test_fds);
   g_test_add_func ("/spawn/kill-tree/cgroup", test_kill_tree_cgroup);
   g_test_add_func ("/spawn/kill-tree/process-group", test_kill_tree_pgroup);
+  g_test_add_func ("/spawn/kill-tree/escaped", test_kill_tree_escaped);
   g_test_add_func ("/spawn/leftover-cgroup", test_leftover_cgroup);
   g_test_add_func ("/task/progress", test_task_progress);
   g_test_add_func ("/task/fail", test_task_fail);
