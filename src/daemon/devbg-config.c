@@ -16,6 +16,7 @@ typedef enum {
   KEY_PROTOCOLS,
   KEY_CONSENT,
   KEY_PATH,      /* "" or an absolute path, no ".." */
+  KEY_USER,      /* a user name, [A-Za-z0-9_.-], not starting with '-' */
 } KeyKind;
 
 typedef struct {
@@ -34,6 +35,7 @@ static const KeySpec keys[] = {
   { "Service", "MaxPendingEvents", KEY_UINT, F (max_pending_events), 1, 100000 },
   { "Service", "HistoryMaxPerApp", KEY_UINT, F (history_max_per_app), 0, 1000000 },
   { "Service", "HistoryMaxAge", KEY_SECONDS, F (history_max_age), 60, 10 * 365 * 86400.0 },
+  { "Service", "TaskUserForRoot", KEY_USER, F (task_user_for_root), 0, 0 },
   { "Policy", "UseWallClockLimit", KEY_SECONDS, F (use_wall_clock_limit), 0.01, 86400 },
   { "Policy", "ServicingWallClockLimit", KEY_SECONDS, F (servicing_wall_clock_limit), 0.01, 86400 },
   { "Policy", "MaxExpectedDuration", KEY_SECONDS, F (max_expected_duration), 1, 86400 },
@@ -74,6 +76,7 @@ devbg_config_init_defaults (DevbgConfig *config)
     .cancel_grace_period = 5,
     .require_foreground = TRUE,
     .headless_consent = DEVBG_HEADLESS_CONSENT_DENY,
+    .task_user_for_root = "nobody",
     .use_protocols = PROTO_BIT (DEVBG_PROTOCOL_USB) | PROTO_BIT (DEVBG_PROTOCOL_HID) |
                      PROTO_BIT (DEVBG_PROTOCOL_BLUETOOTH_RFCOMM) |
                      PROTO_BIT (DEVBG_PROTOCOL_BLUETOOTH_GATT),
@@ -109,6 +112,21 @@ bad_value (GError **error, const char *origin, const KeySpec *spec,
                "%s: [%s] %s=%s: %s", origin, spec->group, spec->key, value,
                expected);
   return FALSE;
+}
+
+/* The portable user name characters (POSIX), bounded as useradd bounds
+ * them; a leading '-' would read as an option to tools. */
+static gboolean
+user_name_is_valid (const char *name)
+{
+  gsize len = strlen (name);
+
+  if (len == 0 || len >= DEVBG_CONFIG_MAX_USER || name[0] == '-')
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isalnum (name[i]) && name[i] != '_' && name[i] != '.' && name[i] != '-')
+      return FALSE;
+  return TRUE;
 }
 
 static gboolean
@@ -170,6 +188,13 @@ parse_value (DevbgConfig *config, const KeySpec *spec, const char *raw,
         return bad_value (error, origin, spec, value,
                           "expected nothing (automatic) or an absolute path without '..'");
       g_strlcpy (field, value, DEVBG_CONFIG_MAX_PATH);
+      return TRUE;
+    case KEY_USER:
+      if (!user_name_is_valid (value))
+        return bad_value (error, origin, spec, value,
+                          "expected a user name of 1 to 32 letters, digits, '_', '.' or '-', "
+                          "not starting with '-'");
+      g_strlcpy (field, value, DEVBG_CONFIG_MAX_USER);
       return TRUE;
     case KEY_PROTOCOLS:
       {
@@ -303,6 +328,7 @@ devbg_config_to_data (const DevbgConfig *config)
                               ? "allow" : "deny");
           break;
         case KEY_PATH:
+        case KEY_USER:
           value = g_strdup (field);
           break;
         case KEY_PROTOCOLS:

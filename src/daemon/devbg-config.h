@@ -19,6 +19,7 @@ typedef enum {
 } DevbgHeadlessConsent;
 
 #define DEVBG_CONFIG_MAX_PATH 512
+#define DEVBG_CONFIG_MAX_USER 33 /* 32 bytes, as useradd allows, and a NUL */
 
 typedef struct {
   /* [Service] */
@@ -34,6 +35,10 @@ typedef struct {
   /* The cgroup v2 directory under which each task instance gets its own;
    * "" means automatic (see devbg_cgroup_default_parent()). */
   char     task_cgroup_parent[DEVBG_CONFIG_MAX_PATH];
+  /* The user whose uid, gid and groups a root caller's task gets: tasks
+   * never run as root. A user that resolves to uid or gid 0, or does not
+   * exist, refuses root callers' requests. */
+  char     task_user_for_root[DEVBG_CONFIG_MAX_USER];
 
   /* [Policy]: times in seconds */
   double   use_wall_clock_limit;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pwd.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
@@ -246,7 +247,8 @@ handle_message (DevbgInstance *self, DevbgChannelMessage *msg)
     case DEVBG_CHANNEL_MSG_KEEP_ALIVE:
       break;
     case DEVBG_CHANNEL_MSG_REOPEN_DEVICE:
-      start_reopen (self, msg->timeout_ms);
+      if (self->state != DEVBG_INSTANCE_FINISHED) /* read by the last drain: moot */
+        start_reopen (self, msg->timeout_ms);
       break;
     case DEVBG_CHANNEL_MSG_COMPLETE:
       if (!self->completed)
@@ -270,6 +272,8 @@ handle_message (DevbgInstance *self, DevbgChannelMessage *msg)
 static gboolean
 drain_channel (DevbgInstance *self, guint max)
 {
+  gboolean reset_seen = FALSE;
+
   for (guint i = 0; i < max && self->channel_fd >= 0; i++)
     {
       g_autoptr(DevbgChannelMessage) msg = NULL;
@@ -279,8 +283,16 @@ drain_channel (DevbgInstance *self, guint max)
         {
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
             return TRUE;
-          /* A task that closes its end with our TRIGGER unread resets the
-           * connection: for devbgd that is the same end of stream. */
+          /* A task that closes its end with a message of ours unread (the
+           * TRIGGER, a CANCEL) resets the connection. The kernel reports
+           * that ECONNRESET once, *before* the packets the task sent and
+           * that are still queued: its COMPLETE among them. So read on;
+           * the end of the queue then reads as end of stream. */
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) && !reset_seen)
+            {
+              reset_seen = TRUE;
+              continue;
+            }
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
               g_error_matches (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
             return FALSE;
@@ -317,7 +329,7 @@ on_linger_over (gpointer user_data)
 static void
 start_linger (DevbgInstance *self)
 {
-  if (self->exited || self->linger_timer != 0)
+  if (self->exited || self->linger_timer != 0 || self->state == DEVBG_INSTANCE_FINISHED)
     return;
   self->linger_timer = g_timeout_add ((guint) (MAX (self->config->cancel_grace_period, 0.1) * 1000),
                                       on_linger_over, self);
@@ -397,10 +409,15 @@ finish (DevbgInstance *self)
     return;
   self->state = DEVBG_INSTANCE_FINISHED;
   clear_timers (self);
+  /* Whatever the task left behind goes with it; killed first, so that no
+   * process of the tree can keep the drain below busy. */
+  kill_tree (self);
+  /* Every message the task sent before it exited is read before its exit
+   * is judged: a COMPLETE sent just before exiting counts. The queue is
+   * bounded by the socket's buffer. */
   if (self->channel_fd >= 0)
-    drain_channel (self, G_MAXUINT); /* a COMPLETE sent just before exiting */
+    drain_channel (self, G_MAXUINT);
   close_channel (self);
-  kill_tree (self); /* whatever the task left behind goes with it */
   if (self->process != NULL && !devbg_task_process_remove_cgroup (self->process, &error))
     g_debug ("instance %s: %s", self->record.instance_id, error->message);
   g_clear_handle_id (&self->progress_idle, g_source_remove);
@@ -422,6 +439,7 @@ on_child_exit (GPid pid, int status, gpointer user_data)
   self->child_watch = 0;
   self->exited = TRUE;
   self->wait_status = status;
+  devbg_task_process_reaped (self->process);
   g_object_ref (self);
   finish (self);
   g_object_unref (self);
@@ -455,7 +473,9 @@ answer_reopen (DevbgInstance *self, int fd, const char *error_message)
   stop_reopen (self);
   if (self->channel_fd < 0)
     return;
-  if (!devbg_channel_send_device_reopened (self->channel_fd, fd, error_message, &error))
+  /* A task that completed may be gone already: nothing to answer then. */
+  if (!devbg_channel_send_device_reopened (self->channel_fd, fd, error_message, &error) &&
+      !self->completed)
     fail (self, "cannot answer the task's reopen: %s", error->message);
 }
 
@@ -617,6 +637,7 @@ devbg_instance_terminate (DevbgInstance *self, DevbgCancelReason reason, const c
         {
           self->exited = TRUE;
           self->wait_status = status;
+          devbg_task_process_reaped (self->process);
         }
     }
   finish (self);
@@ -727,8 +748,11 @@ start_policies (DevbgInstance *self)
 
 /* ---- start ---- */
 
+/* Sent before the task is spawned, into the socket's buffer: the trigger
+ * is waiting when the task starts, and a task that exits at once (having
+ * sent COMPLETE without reading it) cannot make this send fail. */
 static gboolean
-send_trigger (DevbgInstance *self, GError **error)
+send_trigger (DevbgInstance *self, int fd, GError **error)
 {
   DevbgChannelMessage msg = {
     .type = DEVBG_CHANNEL_MSG_TRIGGER,
@@ -741,7 +765,83 @@ send_trigger (DevbgInstance *self, GError **error)
     .trigger_type = self->record.trigger,
   };
 
-  return devbg_channel_send (self->channel_fd, &msg, error);
+  return devbg_channel_send (fd, &msg, error);
+}
+
+/* Who the task process runs as. */
+typedef struct {
+  uid_t   uid;
+  gid_t   gid;
+  GArray *groups; /* gid_t: the supplementary groups, primary gid included */
+} TaskIdentity;
+
+static void
+task_identity_clear (TaskIdentity *identity)
+{
+  g_clear_pointer (&identity->groups, g_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TaskIdentity, task_identity_clear)
+
+static gboolean
+refuse_root (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+refuse_root (GError **error, const char *format, ...)
+{
+  va_list args;
+  g_autofree char *why = NULL;
+
+  va_start (args, format);
+  why = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED, "tasks never run as root: %s", why);
+  return FALSE;
+}
+
+/* The caller's uid, gid and groups, except that tasks never run as root:
+ * a root caller's task runs as TaskUserForRoot. Whatever resolves to uid
+ * or primary gid 0 is refused; the supplementary group 0 (root) is dropped. */
+static gboolean
+resolve_task_identity (DevbgInstance *self, TaskIdentity *out, GError **error)
+{
+  const char *user = self->user_name;
+  g_autofree char *root_user = NULL;
+
+  out->uid = self->record.uid;
+  out->gid = self->gid;
+  if (out->uid == 0)
+    {
+      const char *name = self->config->task_user_for_root;
+      struct passwd pwbuf, *pw = NULL;
+      char buf[4096];
+
+      if (getpwnam_r (name, &pwbuf, buf, sizeof buf, &pw) != 0 || pw == NULL)
+        return refuse_root (error, "TaskUserForRoot=%s, the user a root caller's task runs as, "
+                            "does not exist", name);
+      if (pw->pw_uid == 0 || pw->pw_gid == 0)
+        return refuse_root (error, "TaskUserForRoot=%s is uid %u, gid %u", name,
+                            (guint) pw->pw_uid, (guint) pw->pw_gid);
+      out->uid = pw->pw_uid;
+      out->gid = pw->pw_gid;
+      user = root_user = g_strdup (pw->pw_name);
+    }
+  if (out->gid == 0)
+    return refuse_root (error, "uid %u has the primary group 0", (guint) out->uid);
+
+  /* A uid with no passwd entry gets its primary gid alone. */
+  if (user == NULL || !devbg_spawn_lookup_groups (user, out->gid, &out->groups, NULL))
+    {
+      out->groups = g_array_new (FALSE, FALSE, sizeof (gid_t));
+      g_array_append_val (out->groups, out->gid);
+    }
+  for (guint i = out->groups->len; i > 0; i--)
+    if (g_array_index (out->groups, gid_t, i - 1) == 0)
+      {
+        g_info ("instance %s: uid %u's task runs without its supplementary group 0 (root)",
+                self->record.instance_id, (guint) out->uid);
+        g_array_remove_index (out->groups, i - 1);
+      }
+  return TRUE;
 }
 
 gboolean
@@ -751,6 +851,7 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   const char *argv[] = { self->executable, self->record.entry_point, NULL };
   g_autoptr(GArray) groups = NULL;
   g_autoptr(GError) local_error = NULL;
+  g_auto(TaskIdentity) identity = { 0 };
   DevbgSpawnOptions options = { 0 };
   gboolean ok = FALSE;
 
@@ -763,20 +864,21 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
                    g_strerror (err));
       goto out;
     }
-
-  /* The app's user and its groups; a uid with no passwd entry gets its
-   * primary gid alone. */
-  if (self->user_name == NULL ||
-      !devbg_spawn_lookup_groups (self->user_name, self->gid, &groups, &local_error))
+  if (!send_trigger (self, pair[0], &local_error))
     {
-      groups = g_array_new (FALSE, FALSE, sizeof (gid_t));
-      g_array_append_val (groups, self->gid);
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "cannot send the trigger details: %s",
+                   local_error->message);
+      goto out;
     }
+
+  if (!resolve_task_identity (self, &identity, error))
+    goto out;
 
   options.executable = self->executable;
   options.argv = argv;
-  options.uid = self->record.uid;
-  options.gid = self->gid;
+  options.uid = identity.uid;
+  options.gid = identity.gid;
+  groups = g_steal_pointer (&identity.groups);
   options.groups = (const gid_t *) groups->data;
   options.n_groups = groups->len;
   options.device_fd = device_fd;
@@ -805,8 +907,6 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   self->child_watch = g_child_watch_add (self->process->pid, on_child_exit, self);
   self->channel_watch = g_unix_fd_add (self->channel_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                        on_channel, self);
-  if (!send_trigger (self, &local_error))
-    fail (self, "cannot send the trigger details: %s", local_error->message);
   self->device = devbg_devices_lookup (self->devices, self->record.device_id);
   if (self->device != NULL)
     g_object_ref (self->device);

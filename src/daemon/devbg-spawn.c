@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <linux/capability.h> /* struct __user_cap_*, for the raw capget() */
 #include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 
 /* <linux/ioprio.h> is not in every kernel header package; the ABI is fixed. */
@@ -312,6 +314,17 @@ create_instance_cgroup (const char *parent, const DevbgSpawnOptions *o, GError *
           return NULL;
         }
     }
+  /* A directory somewhere else than in a cgroup v2 file system is none. */
+  {
+    g_autofree char *procs = g_build_filename (path, "cgroup.procs", NULL);
+
+    if (access (procs, W_OK) < 0)
+      {
+        set_errno_error (error, errno, "%s is not a usable cgroup", path);
+        rmdir (path);
+        return NULL;
+      }
+  }
   if (o->cpu_weight > 0)
     {
       g_autofree char *weight_file = g_build_filename (path, "cpu.weight", NULL);
@@ -323,6 +336,181 @@ create_instance_cgroup (const char *parent, const DevbgSpawnOptions *o, GError *
         write_control_file (path, "cpu.weight", weight, NULL);
     }
   return g_steal_pointer (&path);
+}
+
+/* ---- the process tree without a cgroup */
+
+/* The task processes devbgd started and has not reaped: its children that
+ * a GChildWatch waits for. Any other child is an orphan it adopted. */
+static GHashTable *
+known_tasks (void)
+{
+  static GHashTable *pids;
+
+  if (pids == NULL)
+    pids = g_hash_table_new (g_direct_hash, g_direct_equal);
+  return pids;
+}
+
+/* devbgd adopts the orphans of its tasks: a task's descendant whose parent
+ * exits goes to the task (itself a subreaper, see child_exec()), and once
+ * the task is gone, to devbgd, instead of to init where nothing would know
+ * it. */
+static void
+become_subreaper (void)
+{
+  static gboolean done;
+
+  if (done)
+    return;
+  done = TRUE;
+  if (prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+    g_warning ("Cannot become a child subreaper (%s): without a cgroup, a task's "
+               "double-forked processes may outlive it", g_strerror (errno));
+}
+
+typedef struct {
+  pid_t pid;
+  pid_t ppid;
+  char  state;
+} ProcEntry;
+
+/* Every process's pid, parent and state, from /proc/PID/stat. */
+static GArray *
+list_processes (void)
+{
+  GArray *procs = g_array_new (FALSE, FALSE, sizeof (ProcEntry));
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *text = NULL;
+      const char *p;
+      ProcEntry e;
+
+      if (!g_ascii_isdigit (name[0]))
+        continue;
+      path = g_strdup_printf ("/proc/%s/stat", name);
+      /* The command name may hold spaces and ')': fields follow the last. */
+      if (!g_file_get_contents (path, &text, NULL, NULL) || (p = strrchr (text, ')')) == NULL ||
+          sscanf (p + 1, " %c %d", &e.state, &e.ppid) != 2)
+        continue;
+      e.pid = (pid_t) g_ascii_strtoll (name, NULL, 10);
+      g_array_append_val (procs, e);
+    }
+  return procs;
+}
+
+/* The tree to kill: @root (0: none) and the orphans devbgd adopted (its
+ * children that are no task it started: descendants of tasks that are
+ * gone), with all their descendants; devbgd's own task processes never. */
+static GHashTable *
+collect_tree (pid_t root, GArray *procs)
+{
+  GHashTable *tree = g_hash_table_new (g_direct_hash, g_direct_equal);
+  pid_t self = getpid ();
+  gboolean grew = TRUE;
+
+  if (root > 0)
+    g_hash_table_add (tree, GINT_TO_POINTER (root));
+  for (guint i = 0; i < procs->len; i++)
+    {
+      const ProcEntry *e = &g_array_index (procs, ProcEntry, i);
+      if (e->ppid == self && !g_hash_table_contains (known_tasks (), GINT_TO_POINTER (e->pid)))
+        g_hash_table_add (tree, GINT_TO_POINTER (e->pid));
+    }
+  /* Parents may come after their children in /proc order: to a fixpoint. */
+  while (grew)
+    {
+      grew = FALSE;
+      for (guint i = 0; i < procs->len; i++)
+        {
+          const ProcEntry *e = &g_array_index (procs, ProcEntry, i);
+          if (g_hash_table_contains (tree, GINT_TO_POINTER (e->ppid)) &&
+              e->pid != self && g_hash_table_add (tree, GINT_TO_POINTER (e->pid)))
+            grew = TRUE;
+        }
+    }
+  return tree;
+}
+
+/* Without a cgroup there is no atomic kill: first every process of the
+ * tree is stopped (a stopped process cannot fork), scanning again until a
+ * scan finds no new one; then all of them are killed. Whatever forked in
+ * between is a descendant, found by the next scan. */
+static void
+kill_descendants (pid_t root)
+{
+  g_autoptr(GHashTable) stopped = g_hash_table_new (g_direct_hash, g_direct_equal);
+  GHashTableIter iter;
+  gpointer key;
+
+  for (guint round = 0; round < 100; round++)
+    {
+      g_autoptr(GArray) procs = list_processes ();
+      g_autoptr(GHashTable) tree = collect_tree (root, procs);
+      gboolean new_ones = FALSE;
+
+      g_hash_table_iter_init (&iter, tree);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        if (g_hash_table_add (stopped, key))
+          {
+            kill (GPOINTER_TO_INT (key), SIGSTOP);
+            new_ones = TRUE;
+          }
+      if (!new_ones)
+        break;
+    }
+  g_hash_table_iter_init (&iter, stopped);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    kill (GPOINTER_TO_INT (key), SIGKILL);
+}
+
+guint
+devbg_spawn_reap_orphans (void)
+{
+  g_autoptr(GArray) procs = list_processes ();
+  pid_t self = getpid ();
+  guint left = 0;
+
+  for (guint i = 0; i < procs->len; i++)
+    {
+      const ProcEntry *e = &g_array_index (procs, ProcEntry, i);
+
+      if (e->ppid != self || g_hash_table_contains (known_tasks (), GINT_TO_POINTER (e->pid)))
+        continue;
+      /* Only this pid: a task devbgd started is its GChildWatch's to reap. */
+      if (waitpid (e->pid, NULL, WNOHANG) != e->pid)
+        left++;
+    }
+  return left;
+}
+
+static guint reaper_source;
+static guint reaper_rounds;
+
+static gboolean
+on_reap (gpointer user_data)
+{
+  (void) user_data;
+  /* Killed orphans die soon after the kill; some more rounds for them. */
+  if (devbg_spawn_reap_orphans () > 0 && ++reaper_rounds < 100)
+    return G_SOURCE_CONTINUE;
+  reaper_source = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* Adopted orphans are nobody's GChildWatch: after a kill, they are reaped
+ * here (at once for those already dead, then every 50 ms for 5 s). */
+static void
+schedule_reaping (void)
+{
+  devbg_spawn_reap_orphans ();
+  reaper_rounds = 0;
+  if (reaper_source == 0)
+    reaper_source = g_timeout_add (50, on_reap, NULL);
 }
 
 /* ---- spawning */
@@ -349,14 +537,15 @@ typedef struct {
 
 /* Setup steps, named in the error the parent raises. */
 typedef enum {
-  STEP_SIGNALS, STEP_SETSID, STEP_CGROUP, STEP_NICE, STEP_SCHED, STEP_IOPRIO,
-  STEP_FDS, STEP_CLOSE, STEP_GROUPS, STEP_GID, STEP_UID, STEP_NO_NEW_PRIVS,
-  STEP_CHDIR, STEP_EXEC,
+  STEP_SIGNALS, STEP_SETSID, STEP_SUBREAPER, STEP_CGROUP, STEP_NICE, STEP_SCHED, STEP_IOPRIO,
+  STEP_FDS, STEP_CLOSE, STEP_GROUPS, STEP_GID, STEP_BOUNDING_SET, STEP_AMBIENT,
+  STEP_SECUREBITS, STEP_UID, STEP_NO_NEW_PRIVS, STEP_CAPS_LEFT, STEP_CHDIR, STEP_EXEC,
 } ChildStep;
 
 static const char *const step_names[] = {
   [STEP_SIGNALS] = "resetting signals",
   [STEP_SETSID] = "creating a session",
+  [STEP_SUBREAPER] = "becoming a child subreaper",
   [STEP_CGROUP] = "joining the cgroup",
   [STEP_NICE] = "setting the nice value",
   [STEP_SCHED] = "setting the scheduling policy",
@@ -365,8 +554,12 @@ static const char *const step_names[] = {
   [STEP_CLOSE] = "closing other fds",
   [STEP_GROUPS] = "setting supplementary groups",
   [STEP_GID] = "setting the gid",
+  [STEP_BOUNDING_SET] = "dropping the capability bounding set",
+  [STEP_AMBIENT] = "clearing ambient capabilities",
+  [STEP_SECUREBITS] = "clearing the securebits",
   [STEP_UID] = "setting the uid",
   [STEP_NO_NEW_PRIVS] = "setting no_new_privs",
+  [STEP_CAPS_LEFT] = "checking that no capability is left",
   [STEP_CHDIR] = "changing to /",
   [STEP_EXEC] = "executing",
 };
@@ -399,6 +592,43 @@ child_close_others (const ChildPlan *p)
   return 0;
 }
 
+/* Still root, before the uid changes: nothing may carry a capability
+ * through it. An empty bounding set (nothing can come back), no ambient
+ * capabilities (they would survive exec()), and no securebits: a
+ * keep-caps or no-setuid-fixup inherited from whoever started devbgd would
+ * keep the permitted set across setresuid(). */
+static void
+child_drop_capabilities (const ChildPlan *p)
+{
+  for (unsigned long cap = 0; cap < 64; cap++)
+    if (prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+      {
+        if (errno == EINVAL) /* past the last capability this kernel knows */
+          break;
+        child_fail (p, STEP_BOUNDING_SET);
+      }
+  if (prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    child_fail (p, STEP_AMBIENT);
+  if (prctl (PR_SET_SECUREBITS, 0, 0, 0, 0) < 0)
+    child_fail (p, STEP_SECUREBITS);
+}
+
+/* Whether any capability is left in the effective, permitted or
+ * inheritable set (raw capget(): no libcap in the child). */
+static gboolean
+child_has_capabilities (void)
+{
+  struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+
+  if (syscall (SYS_capget, &header, data) < 0)
+    return TRUE;
+  for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+    if (data[i].effective != 0 || data[i].permitted != 0 || data[i].inheritable != 0)
+      return TRUE;
+  return FALSE;
+}
+
 /* Async-signal-safe calls only from here on: devbgd has threads, and the
  * child of a threaded process may not take their locks (malloc, NSS). */
 G_GNUC_NORETURN static void
@@ -418,6 +648,10 @@ child_exec (const ChildPlan *p)
 
   if (setsid () < 0)
     child_fail (p, STEP_SETSID);
+  /* The task adopts its own orphans (kept across exec()): a double-forked
+   * descendant stays below it, where devbgd finds it without a cgroup. */
+  if (prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+    child_fail (p, STEP_SUBREAPER);
   /* Into the cgroup while still root ("0" means the writing process),
    * unless clone3() had it born there. */
   if (!p->born_in_cgroup && p->cgroup_procs_fd >= 0 && write (p->cgroup_procs_fd, "0", 1) != 1)
@@ -445,10 +679,14 @@ child_exec (const ChildPlan *p)
     child_fail (p, STEP_GROUPS);
   if (p->change_ids && syscall (SYS_setresgid, p->gid, p->gid, p->gid) < 0)
     child_fail (p, STEP_GID);
+  if (p->change_ids)
+    child_drop_capabilities (p);
   if (p->change_ids && syscall (SYS_setresuid, p->uid, p->uid, p->uid) < 0)
     child_fail (p, STEP_UID);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     child_fail (p, STEP_NO_NEW_PRIVS);
+  if (p->change_ids && child_has_capabilities ())
+    child_fail (p, STEP_CAPS_LEFT);
   if (chdir ("/") < 0)
     child_fail (p, STEP_CHDIR);
 
@@ -511,30 +749,52 @@ check_options (const DevbgSpawnOptions *o, GError **error)
                    "A task needs a control channel");
       return FALSE;
     }
+  /* The last line of defence: whoever asks, a task never runs as root. */
+  if (o->uid == 0 || o->gid == 0)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED,
+                   "Tasks never run as root (asked for uid %u, gid %u)", (guint) o->uid,
+                   (guint) o->gid);
+      return FALSE;
+    }
+  for (gsize i = 0; i < o->n_groups; i++)
+    if (o->groups[i] == 0)
+      {
+        g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED,
+                     "Tasks never run as root (asked for the supplementary group 0)");
+        return FALSE;
+      }
   return TRUE;
 }
 
-/* The cgroup directory to use: NULL with no error means "none, fall back to
- * the process group". An explicitly configured parent must work. */
+/* The cgroup directory to use, or NULL: none, the task runs without one
+ * (its process group and its descendants are killed instead, see
+ * devbg_task_process_kill()). A parent that cannot be made or used is a
+ * fallback, not a failed request: the warning says so, once per parent. */
 static char *
-choose_cgroup (const DevbgSpawnOptions *o, GError **error)
+choose_cgroup (const DevbgSpawnOptions *o)
 {
+  static GHashTable *warned; /* parents already warned about */
   g_autofree char *parent = NULL;
   g_autoptr(GError) local_error = NULL;
   char *path;
 
   if (o->cgroup_parent != NULL && o->cgroup_parent[0] == '\0')
     return NULL;
-  if (o->cgroup_parent != NULL)
-    return create_instance_cgroup (o->cgroup_parent, o, error);
-  parent = devbg_cgroup_default_parent ();
+  parent = o->cgroup_parent != NULL ? g_strdup (o->cgroup_parent) : devbg_cgroup_default_parent ();
   if (parent == NULL)
     return NULL;
   path = create_instance_cgroup (parent, o, &local_error);
-  if (path == NULL)
-    g_debug ("No cgroup for task instance %s, using a process group: %s",
-             o->instance_id, local_error->message);
-  return path;
+  if (path != NULL)
+    return path;
+  if (warned == NULL)
+    warned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (g_hash_table_add (warned, g_strdup (parent)))
+    g_warning ("Task cgroups under %s are not possible (%s); tasks run without a cgroup, "
+               "killed by process group and descendants", parent, local_error->message);
+  else
+    g_debug ("No cgroup for task instance %s: %s", o->instance_id, local_error->message);
+  return NULL;
 }
 
 /* Waits until the child has exec()ed (err pipe closed by exec) or reported
@@ -663,7 +923,6 @@ devbg_spawn_task (const DevbgSpawnOptions *o, GError **error)
 {
   g_autofree char *cgroup_path = NULL;
   g_auto(GStrv) envp = NULL;
-  g_autoptr(GError) local_error = NULL;
   const char *default_argv[] = { o->executable, NULL };
   ChildPlan plan = { 0 };
   FdList fds = { .n = 0 };
@@ -672,12 +931,8 @@ devbg_spawn_task (const DevbgSpawnOptions *o, GError **error)
 
   if (!check_options (o, error))
     return NULL;
-  cgroup_path = choose_cgroup (o, &local_error);
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return NULL;
-    }
+  become_subreaper ();
+  cgroup_path = choose_cgroup (o);
   envp = devbg_spawn_build_environ (o->instance_id);
   plan.argv = (char *const *) (o->argv != NULL ? o->argv : default_argv);
   plan.envp = envp;
@@ -698,6 +953,7 @@ devbg_spawn_task (const DevbgSpawnOptions *o, GError **error)
     }
 
   process = g_new0 (DevbgTaskProcess, 1);
+  g_hash_table_add (known_tasks (), GINT_TO_POINTER (pid));
   process->pid = pid;
   process->pgid = pid;
   process->pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
@@ -710,23 +966,39 @@ devbg_task_process_free (DevbgTaskProcess *process)
 {
   if (process == NULL)
     return;
+  devbg_task_process_reaped (process);
   if (process->pidfd >= 0)
     close (process->pidfd);
   g_free (process->cgroup_path);
   g_free (process);
 }
 
+void
+devbg_task_process_reaped (DevbgTaskProcess *process)
+{
+  if (process->reaped)
+    return;
+  process->reaped = TRUE;
+  g_hash_table_remove (known_tasks (), GINT_TO_POINTER (process->pid));
+}
+
 gboolean
 devbg_task_process_kill (DevbgTaskProcess *process, GError **error)
 {
-  if (process->cgroup_path != NULL &&
-      !devbg_cgroup_kill (process->cgroup_path, error))
-    return FALSE;
-  /* Also the process group: without a cgroup it is all we have, and with
-   * one it costs nothing. A group already gone is not an error. */
-  if (killpg (process->pgid, SIGKILL) < 0 && errno != ESRCH)
-    return set_errno_error (error, errno, "Could not kill process group %d", (int) process->pgid);
-  return TRUE;
+  gboolean ok = TRUE;
+
+  if (process->cgroup_path != NULL)
+    ok = devbg_cgroup_kill (process->cgroup_path, error);
+  else
+    kill_descendants (process->reaped ? 0 : process->pid);
+  /* Also the process group, while its leader is not reaped (after that,
+   * its number may name someone else's group): without a cgroup, members
+   * that are not found as descendants; with one, it costs nothing. A group
+   * already gone is not an error. */
+  if (ok && !process->reaped && killpg (process->pgid, SIGKILL) < 0 && errno != ESRCH)
+    ok = set_errno_error (error, errno, "Could not kill process group %d", (int) process->pgid);
+  schedule_reaping ();
+  return ok;
 }
 
 gboolean

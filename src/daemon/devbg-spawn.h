@@ -7,9 +7,11 @@
  *   - reduced priority: nice, SCHED_BATCH or SCHED_IDLE, idle I/O class;
  *   - in its own cgroup v2 (<v2 root>/devbg/instance-<id>, or under a
  *     configured parent) where that hierarchy is writable, so that the whole
- *     tree can be killed at once (cgroup.kill); otherwise in its own session
- *     and process group (killpg). It always gets its own session, which also
- *     detaches it from any terminal;
+ *     tree can be killed at once (cgroup.kill); otherwise (or when the
+ *     parent cannot be made: a warning, not a failure) by its process group
+ *     and its descendants (killpg, and a walk of /proc: the task and devbgd
+ *     are child subreapers, so double-forked processes stay findable). It
+ *     always gets its own session, which also detaches it from any terminal;
  *   - fds 0, 1, 2 (/dev/null or given log fds), the device at 3 and the
  *     control channel at 4, and nothing else.
  *
@@ -62,6 +64,7 @@ typedef struct {
   int    pidfd;        /* -1 where pidfd_open() is not available */
   pid_t  pgid;         /* == pid: the task leads its own session and group */
   char  *cgroup_path;  /* the instance's cgroup directory, or NULL */
+  gboolean reaped;     /* its exit status was collected: pid and pgid are no longer its */
 } DevbgTaskProcess;
 
 void devbg_task_process_free (DevbgTaskProcess *process); /* closes the pidfd; kills nothing */
@@ -73,10 +76,24 @@ DevbgTaskProcess *devbg_spawn_task (const DevbgSpawnOptions *options,
                                     GError                 **error);
 
 /* SIGKILLs the whole tree: cgroup.kill where the task has a cgroup (which
- * also catches processes that left the process group), else killpg() on
- * its process group. Does not reap: the caller waits for the pid. */
+ * also catches processes that left the process group). Without one: its
+ * process group, and every descendant (the task is a child subreaper, so
+ * a double-forked, setsid() process stays below it), and every orphan
+ * devbgd adopted (a child of devbgd that is no task it started: left by a
+ * task that is gone), stopped first, then killed. Does not reap the task:
+ * the caller waits for the pid; adopted orphans are reaped here, at once
+ * and by a main-loop timer. */
 gboolean devbg_task_process_kill (DevbgTaskProcess *process,
                                   GError          **error);
+
+/* The caller collected the task's exit status (its GChildWatch, or
+ * waitpid()): its pid is no longer its, and no longer devbgd's to skip
+ * when reaping adopted orphans. */
+void devbg_task_process_reaped (DevbgTaskProcess *process);
+
+/* Reaps the dead orphans devbgd adopted as a child subreaper (never a task
+ * it started); returns how many adopted orphans are still alive. */
+guint devbg_spawn_reap_orphans (void);
 
 /* Removes the instance's cgroup directory once it is empty (no-op without
  * a cgroup). */

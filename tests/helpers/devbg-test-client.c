@@ -23,6 +23,12 @@
  *       with ack, every completion seen is acknowledged.
  *   watch SECONDS [ack]
  *       WatchEvents and print the events (as above) for SECONDS.
+ *   run-many TASK_ID DEVICE COUNT SECONDS
+ *       COUNT requests one after the other (at most SECONDS in all), each
+ *       waited for until its Completed signal and acknowledged; then
+ *         MANY <runs> <succeeded> <failed> <timed-out>
+ *       after one "FAILED <instance-id> <cancel-reason|-> <error>" line per
+ *       failed run (the first 20).
  *   lib-events SECONDS
  *       through libdevbg: the app's registrations with a "completed" handler
  *       each, for SECONDS; prints, per completion delivered,
@@ -224,6 +230,123 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
   return rc;
 }
 
+/* ---- run-many: the lost-completion stress test */
+
+typedef struct {
+  GMainLoop  *loop;
+  GHashTable *done;     /* instance ID -> "1" or "0 <reason> <error>" */
+  GPtrArray  *acks;
+  const char *waiting;  /* the instance whose Completed ends the loop */
+} ManyState;
+
+static void
+on_many_signal (GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                const char *signal, GVariant *params, gpointer user_data)
+{
+  ManyState *st = user_data;
+  const char *event_id, *task_id, *instance_id, *error, *reason;
+  gboolean success;
+  gint64 finished;
+
+  (void) c; (void) sender; (void) path; (void) iface;
+  if (strcmp (signal, "Completed") != 0)
+    return;
+  g_variant_get (params, "(&s&s&sb&s&sx)", &event_id, &task_id, &instance_id, &success,
+                 &error, &reason, &finished);
+  g_hash_table_insert (st->done, g_strdup (instance_id),
+                       success ? g_strdup ("1")
+                               : g_strdup_printf ("0 %s %s", *reason ? reason : "-", error));
+  g_ptr_array_add (st->acks, g_strdup (event_id));
+  if (st->waiting != NULL && strcmp (st->waiting, instance_id) == 0)
+    g_main_loop_quit (st->loop);
+}
+
+static gboolean
+on_many_timeout (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Acknowledges what was seen so far, so the stored events stay few. */
+static gboolean
+ack_all (GDBusConnection *c, GPtrArray *acks, GError **error)
+{
+  g_autoptr(GVariant) r = NULL;
+
+  if (acks->len == 0)
+    return TRUE;
+  g_ptr_array_add (acks, NULL);
+  r = manager_call (c, "AcknowledgeEvents", g_variant_new ("(^as)", (char **) acks->pdata), error);
+  g_ptr_array_set_size (acks, 0);
+  return r != NULL;
+}
+
+static int
+run_many (GDBusConnection *c, const char *task_id, const char *device, guint count, double seconds)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GHashTable) done = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GPtrArray) acks = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GVariant) pending = NULL;
+  ManyState st = { .loop = loop, .done = done, .acks = acks };
+  gint64 deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  guint runs = 0, ok = 0, failed = 0, timed_out = 0;
+
+  g_dbus_connection_signal_subscribe (c, "org.devbg.Devbg1", "org.devbg.Devbg1.Manager",
+                                      "Completed", "/org/devbg/Devbg1", NULL,
+                                      G_DBUS_SIGNAL_FLAGS_NONE, on_many_signal, &st, NULL);
+  pending = manager_call (c, "WatchEvents", NULL, &error);
+  if (pending == NULL)
+    return fail (error);
+  for (; runs < count && g_get_monotonic_time () < deadline; runs++)
+    {
+      g_autoptr(GVariant) reply = NULL;
+      g_autofree char *id = NULL;
+      const char *why, *outcome;
+      guint32 code;
+
+      reply = manager_call (c, "Request", g_variant_new ("(sssu)", task_id, device, "", 0u), &error);
+      if (reply == NULL)
+        return fail (error);
+      g_variant_get (reply, "(u&ss)", &code, &why, &id);
+      if (code != 0)
+        {
+          printf ("REFUSED %u %s\n", code, why);
+          failed++;
+          continue;
+        }
+      if (!g_hash_table_contains (done, id))
+        {
+          guint timer = g_timeout_add_seconds (30, on_many_timeout, loop);
+          st.waiting = id;
+          g_main_loop_run (loop);
+          st.waiting = NULL;
+          if (g_hash_table_contains (done, id))
+            g_source_remove (timer);
+        }
+      outcome = g_hash_table_lookup (done, id);
+      if (outcome == NULL)
+        {
+          printf ("TIMEOUT %s\n", id);
+          timed_out++;
+          break;
+        }
+      if (outcome[0] == '1')
+        ok++;
+      else if (failed++ < 20)
+        printf ("FAILED %s %s\n", id, outcome + 2);
+      g_hash_table_remove (done, id);
+      if (acks->len >= 64 && !ack_all (c, acks, &error))
+        return fail (error);
+    }
+  if (!ack_all (c, acks, &error))
+    return fail (error);
+  printf ("MANY %u %u %u %u\n", runs, ok, failed, timed_out);
+  return 0;
+}
+
 static void
 on_lib_completed (DevbgRegistration *reg, DevbgCompletion *completion, gpointer user_data)
 {
@@ -409,6 +532,9 @@ main (int argc, char **argv)
     }
   if (strcmp (argv[1], "run") == 0 && argc >= 6)
     return watch_and_maybe_run (devbg_client_get_connection (client), argc, argv, TRUE);
+  if (strcmp (argv[1], "run-many") == 0 && argc == 6)
+    return run_many (devbg_client_get_connection (client), argv[2], argv[3],
+                     (guint) g_ascii_strtoull (argv[4], NULL, 10), g_ascii_strtod (argv[5], NULL));
   if (strcmp (argv[1], "lib-events") == 0 && argc == 3)
     return lib_events (client, g_ascii_strtod (argv[2], NULL));
   if (strcmp (argv[1], "watch") == 0 && argc >= 3)

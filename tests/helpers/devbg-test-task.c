@@ -22,7 +22,8 @@
  *                     completes after count rounds (0: until canceled)
  *   Test.ReportFds    writes, to path=FILE (or stdout), the fds it had at
  *                     start-up (before libraries opened any), its uid, gid,
- *                     groups, nice value and trigger details, as key=value
+ *                     groups, euid, egid, capability sets (capeff=<hex>, ...),
+ *                     nice value and trigger details, as key=value
  *                     lines; completes successfully
  *
  * Canceled while running, Test.Progress and Test.Io complete with the same
@@ -231,6 +232,25 @@ run_exit (DevbgTaskInstance *task, gpointer data)
   exit ((int) arg_uint (task, "status", 3));
 }
 
+/* CapInh, CapPrm, CapEff, CapBnd and CapAmb of /proc/self/status, as
+ * "capinh=<hex>" lines: what the kernel says the task may do. */
+static void
+append_capabilities (GString *out)
+{
+  g_autofree char *status = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return;
+  lines = g_strsplit (status, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "Cap"))
+      {
+        g_autofree char *key = g_ascii_strdown (lines[i], strcspn (lines[i], ":"));
+        g_string_append_printf (out, "%s=%s\n", key, g_strstrip (strchr (lines[i], ':') + 1));
+      }
+}
+
 static void
 run_report_fds (DevbgTaskInstance *task, gpointer data)
 {
@@ -245,6 +265,8 @@ run_report_fds (DevbgTaskInstance *task, gpointer data)
   for (int i = 0; i < n; i++)
     g_string_append_printf (out, "%s%u", i > 0 ? "," : "", (guint) groups[i]);
   g_string_append_printf (out, "\nnice=%d\n", getpriority (PRIO_PROCESS, 0));
+  g_string_append_printf (out, "euid=%u\negid=%u\n", (guint) geteuid (), (guint) getegid ());
+  append_capabilities (out);
   g_string_append_printf (out, "instance=%s\ntask=%s\nentry_point=%s\ndevice=%s\n",
                           devbg_task_instance_get_instance_id (task),
                           devbg_task_instance_get_task_id (task),

@@ -556,6 +556,11 @@ class ExampleAppTest(RuntimeBase):
         wait_for(lambda: DOCK in self.devbgctl('devices').stdout, what='the dock')
 
     def example(self, *args):
+        # The app runs as root, and a root caller's task as TaskUserForRoot
+        # (nobody): the task's output directory must be writable by it.
+        out = os.path.join(self.tmpdir, '.local', 'share', 'devbg-example-app')
+        os.makedirs(out, exist_ok=True)
+        os.chown(out, NOBODY, NOBODY)
         env = self.bus.env()
         env['HOME'] = self.tmpdir
         env.pop('XDG_DATA_HOME', None)

@@ -572,6 +572,56 @@ test_socket_fd_passing (void)
   close (dev[1]);
 }
 
+/* A peer that closed its end: sending reports a broken pipe, and does not
+ * kill the sender with SIGPIPE (whose default disposition this test keeps). */
+static void
+test_send_to_closed_peer (void)
+{
+  DevbgChannelMessage progress = { .type = DEVBG_CHANNEL_MSG_PROGRESS, .progress = 1 };
+  g_autoptr(GError) error = NULL;
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), ==, 0);
+  close (sv[1]);
+  g_assert_false (devbg_channel_send (sv[0], &progress, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  close (sv[0]);
+}
+
+/* What devbgd's reading of a fast task relies on (devbg-instance.c): a
+ * peer that sends COMPLETE and closes with a message of ours unread makes
+ * the first receive fail with a reset, *before* its COMPLETE, which the
+ * next receive still returns; then end of stream. */
+static void
+test_reset_before_queued_messages (void)
+{
+  DevbgChannelMessage trigger = {
+    .type = DEVBG_CHANNEL_MSG_TRIGGER, .instance_id = "i", .task_id = "t",
+    .entry_point = "E", .device_id = "d", .arguments = "",
+  };
+  DevbgChannelMessage complete = { .type = DEVBG_CHANNEL_MSG_COMPLETE, .success = TRUE };
+  g_autoptr(DevbgChannelMessage) msg = NULL;
+  g_autoptr(DevbgChannelMessage) end = NULL;
+  g_autoptr(GError) reset = NULL;
+  int sv[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), ==, 0);
+  g_assert_true (devbg_channel_send (sv[0], &trigger, NULL));
+  g_assert_true (devbg_channel_send (sv[1], &complete, NULL));
+  close (sv[1]); /* the TRIGGER unread */
+
+  if (!devbg_channel_recv (sv[0], DEVBG_CHANNEL_TO_SERVICE, &msg, &reset))
+    {
+      g_assert_error (reset, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+      g_assert_true (devbg_channel_recv (sv[0], DEVBG_CHANNEL_TO_SERVICE, &msg, NULL));
+    }
+  g_assert_nonnull (msg);
+  g_assert_cmpint (msg->type, ==, DEVBG_CHANNEL_MSG_COMPLETE);
+  g_assert_true (devbg_channel_recv (sv[0], DEVBG_CHANNEL_TO_SERVICE, &end, NULL));
+  g_assert_null (end);
+  close (sv[0]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -590,5 +640,7 @@ main (int argc, char **argv)
   g_test_add_func ("/channel/round-trip/reopen", test_round_trip_reopen);
   g_test_add_func ("/channel/bad/reopen", test_bad_reopen);
   g_test_add_func ("/channel/socket/fd-passing", test_socket_fd_passing);
+  g_test_add_func ("/channel/socket/closed-peer", test_send_to_closed_peer);
+  g_test_add_func ("/channel/socket/reset-before-queued", test_reset_before_queued_messages);
   return g_test_run ();
 }

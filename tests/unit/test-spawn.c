@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 
 #include "devbg-channel.h"
 #include "devbg-error.h"
@@ -356,6 +357,47 @@ test_bad_options (void)
   g_assert_error (e3, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
 }
 
+/* Tasks never run as root: not uid 0, not gid 0, not in group 0, whoever
+ * asks; and nothing is started. */
+static void
+test_never_root (void)
+{
+  const gid_t with_root[] = { NOBODY, 0 };
+  const struct { uid_t uid; gid_t gid; const gid_t *groups; gsize n; } cases[] = {
+    { 0, NOBODY, NULL, 0 },
+    { NOBODY, 0, NULL, 0 },
+    { 0, 0, NULL, 0 },
+    { NOBODY, NOBODY, with_root, G_N_ELEMENTS (with_root) },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *marker = g_strdup_printf ("%s/devbg-never-root-%d", g_get_tmp_dir (),
+                                                 (int) getpid ());
+      const char *argv[] = { "/bin/touch", marker, NULL };
+      DevbgSpawnOptions o = { 0 };
+      int chan[2];
+
+      g_assert_cmpint (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan), ==, 0);
+      fill_options (&o, "never-root", "", NULL, 0);
+      o.executable = argv[0];
+      o.argv = argv;
+      o.device_fd = -1;
+      o.channel_fd = chan[1];
+      o.uid = cases[i].uid;
+      o.gid = cases[i].gid;
+      o.groups = cases[i].groups;
+      o.n_groups = cases[i].n;
+      g_assert_null (devbg_spawn_task (&o, &error));
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED);
+      g_assert_nonnull (strstr (error->message, "never run as root"));
+      g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));
+      close (chan[0]);
+      close (chan[1]);
+    }
+}
+
 static void
 test_exec_failure (void)
 {
@@ -411,6 +453,13 @@ test_confinement (void)
   g_assert_cmpstr (nnp, ==, "1");
   caps = status_field (pid, "CapEff");
   g_assert_cmpstr (caps, ==, "0000000000000000");
+  /* Nothing to regain either: no bounding set, no ambient capabilities. */
+  for (const char *const *f = (const char *const[]) { "CapPrm", "CapInh", "CapBnd", "CapAmb", NULL };
+       *f != NULL; f++)
+    {
+      g_autofree char *set = status_field (pid, *f);
+      g_assert_cmpstr (set, ==, "0000000000000000");
+    }
 
   /* Field 19 of /proc/PID/stat (counting from 1) is the nice value; split
    * after the command name, which may hold spaces. */
@@ -600,6 +649,53 @@ static void
 test_kill_tree_pgroup (void)
 {
   check_kill_tree ("");
+}
+
+/* Without a cgroup, a grandchild that left the process group and session
+ * (double fork, setsid) dies with the tree all the same, and once dead,
+ * adopted by this process (the subreaper), it is reaped. */
+static void
+test_kill_tree_escaped (void)
+{
+  Task t = { NULL, -1, -1 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("devbg-escape-XXXXXX", NULL);
+  g_autofree char *pid_file = g_build_filename (dir, "sleeper", NULL);
+  g_autofree char *script = g_strdup_printf (
+    "( setsid sh -c 'echo $$ > %s.tmp; mv %s.tmp %s; exec sleep 300' 4>&- & ); exec sleep 300",
+    pid_file, pid_file, pid_file);
+  const char *argv[] = { "/bin/sh", "-c", script, NULL };
+  g_autofree char *text = NULL;
+  g_autofree char *proc_path = NULL;
+  pid_t sleeper;
+
+  g_assert_cmpint (chmod (dir, 0777), ==, 0);
+  task_start (&t, argv, NULL, NULL, "");
+  g_assert_null (t.process->cgroup_path);
+  for (int i = 0; i < 500 && !g_file_test (pid_file, G_FILE_TEST_EXISTS); i++)
+    g_usleep (10000);
+  g_assert_true (g_file_get_contents (pid_file, &text, NULL, NULL));
+  sleeper = (pid_t) g_ascii_strtoll (text, NULL, 10);
+  g_assert_cmpint (sleeper, >, 0);
+  g_assert_false (process_is_dead (sleeper));
+  g_assert_cmpint (getsid (sleeper), !=, getsid (t.process->pid));
+
+  g_assert_true (devbg_task_process_kill (t.process, &error));
+  g_assert_no_error (error);
+  g_assert_true (WIFSIGNALED (task_wait (&t)));
+  devbg_task_process_reaped (t.process);
+  g_assert_true (wait_until_dead (sleeper));
+  proc_path = g_strdup_printf ("/proc/%d", (int) sleeper);
+  for (int i = 0; i < 500 && g_file_test (proc_path, G_FILE_TEST_EXISTS); i++)
+    {
+      devbg_spawn_reap_orphans ();
+      g_usleep (10000);
+    }
+  g_assert_cmpuint (devbg_spawn_reap_orphans (), ==, 0);
+  g_clear_pointer (&t.process, devbg_task_process_free);
+  task_clear (&t);
+  g_unlink (pid_file);
+  g_rmdir (dir);
 }
 
 /* A leftover instance cgroup (as after a devbgd crash) is found and
@@ -876,11 +972,13 @@ main (int argc, char **argv)
   g_test_add_func ("/spawn/pure/cgroup-events", test_events);
   g_test_add_func ("/spawn/lookup-groups", test_lookup_groups);
   g_test_add_func ("/spawn/bad-options", test_bad_options);
+  g_test_add_func ("/spawn/never-root", test_never_root);
   g_test_add_func ("/spawn/exec-failure", test_exec_failure);
   g_test_add_func ("/spawn/confinement", test_confinement);
   g_test_add_func ("/spawn/fds", test_fds);
   g_test_add_func ("/spawn/kill-tree/cgroup", test_kill_tree_cgroup);
   g_test_add_func ("/spawn/kill-tree/process-group", test_kill_tree_pgroup);
+  g_test_add_func ("/spawn/kill-tree/escaped", test_kill_tree_escaped);
   g_test_add_func ("/spawn/leftover-cgroup", test_leftover_cgroup);
   g_test_add_func ("/task/progress", test_task_progress);
   g_test_add_func ("/task/fail", test_task_fail);
