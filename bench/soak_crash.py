@@ -184,6 +184,15 @@ class Soak:
             self.apps.append(app)
         self.devbgd.start()
         self.wait_band()
+        # A device runs one task at a time (device-busy): each app but the
+        # first gets a band of its own, so the soak exercises lifecycles
+        # rather than refusals.
+        self.apps[0].device = BAND
+        for i, app in enumerate(self.apps[1:], 1):
+            self.sim.ctl('add', 'band', 'id=soak%d' % i, 'serial=SOAK%d' % i)
+            app.device = 'virtual-SOAK%d' % i
+            wait_for(lambda: app.device in self.devbgctl('devices'), timeout=10,
+                     what='band %d in devbgd' % i)
         for app in self.apps:
             app.tids = {ep: app.ok(self.bus, 'register', ep.lower(), ep, 'use')[0].split()[1]
                         for ep in ENTRY_POINTS}
@@ -253,7 +262,7 @@ class Soak:
         rng = random.Random(seed)
         while self.take_lifecycle():
             ep, args, flags, crash_after, count, length = self.plan(rng)
-            cmd = [app.path, 'run', app.tids[ep], BAND, args, '0'] + flags
+            cmd = [app.path, 'run', app.tids[ep], app.device, args, '0'] + flags
             proc = subprocess.Popen(cmd, env=self.bus.env(), stdout=subprocess.PIPE,
                                     stderr=subprocess.DEVNULL, text=True)
             with self.lock:
