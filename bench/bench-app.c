@@ -22,6 +22,12 @@
  *       Completed: ns from the task's entry point to the Completed signal
  *       being dispatched here, the last Progress value seen for that
  *       instance, and how many Progress signals carried it
+ *   register-many N ENTRY_POINT INFLIGHT
+ *                                    -> OK <ns> <errors>
+ *       N Register calls (use trigger), at most INFLIGHT at a time: the
+ *       time from the first sent to the last answered
+ *   list-all                         -> OK <ns> <registrations>
+ *       every page of ListRegistrations, one after another
  *   tally MS                         -> OK <instances> <completed> <extra>
  *       after MS more ms of listening: instances requested since the last
  *       tally, how many got a Completed signal, and how many Completed
@@ -256,6 +262,89 @@ cmd_round_trip (App *app, const char *iface, const char *method)
     printf ("OK %" G_GINT64_FORMAT "\n", t1 - t0);
 }
 
+typedef struct {
+  App  *app;
+  guint left;     /* not yet sent */
+  guint inflight;
+  guint errors;
+  const char *entry_point;
+} Batch;
+
+static void batch_send (Batch *batch);
+
+static void
+on_register_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Batch *batch = user_data;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
+                                                             NULL);
+
+  if (reply == NULL)
+    batch->errors++;
+  batch->inflight--;
+  if (batch->left > 0)
+    batch_send (batch);
+}
+
+static void
+batch_send (Batch *batch)
+{
+  g_autofree char *name = g_strdup_printf ("r%u", batch->left);
+
+  batch->left--;
+  batch->inflight++;
+  g_dbus_connection_call (batch->app->conn, BUS_NAME, OBJ_PATH, MANAGER, "Register",
+                          g_variant_new ("(sss)", name, batch->entry_point, "use"),
+                          G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL,
+                          on_register_done, batch);
+}
+
+static void
+cmd_register_many (App *app, char **w)
+{
+  Batch batch = { .app = app, .left = (guint) g_ascii_strtoull (w[1], NULL, 10),
+                  .entry_point = w[2] };
+  guint max_inflight = MAX (1, (guint) g_ascii_strtoull (w[3], NULL, 10));
+  gint64 t0 = now_ns ();
+
+  while (batch.left > 0 && batch.inflight < max_inflight)
+    batch_send (&batch);
+  while (batch.inflight > 0)
+    g_main_context_iteration (NULL, TRUE);
+  printf ("OK %" G_GINT64_FORMAT " %u\n", now_ns () - t0, batch.errors);
+}
+
+static void
+cmd_list_all (App *app)
+{
+  g_autofree char *continuation = g_strdup ("");
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = now_ns ();
+  gsize count = 0;
+
+  do
+    {
+      g_autoptr(GVariant) reply =
+        g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, MANAGER, "ListRegistrations",
+                                     g_variant_new ("(s)", continuation),
+                                     G_VARIANT_TYPE ("(a(ssss)s)"), G_DBUS_CALL_FLAGS_NONE,
+                                     30000, NULL, &error);
+      g_autoptr(GVariant) page = NULL;
+
+      if (reply == NULL)
+        {
+          printf ("ERROR ListRegistrations: %s\n", error->message);
+          return;
+        }
+      page = g_variant_get_child_value (reply, 0);
+      count += g_variant_n_children (page);
+      g_free (continuation);
+      g_variant_get_child (reply, 1, "s", &continuation);
+    }
+  while (*continuation != '\0');
+  printf ("OK %" G_GINT64_FORMAT " %zu\n", now_ns () - t0, count);
+}
+
 static void
 cmd_tally (App *app, guint ms)
 {
@@ -340,6 +429,10 @@ main (int argc, char **argv)
         cmd_latency (&app, w);
       else if (strcmp (w[0], "progress") == 0 && n == 5)
         cmd_progress (&app, w);
+      else if (strcmp (w[0], "register-many") == 0 && n == 4)
+        cmd_register_many (&app, w);
+      else if (strcmp (w[0], "list-all") == 0 && n == 1)
+        cmd_list_all (&app);
       else if (strcmp (w[0], "tally") == 0 && n == 2)
         cmd_tally (&app, (guint) g_ascii_strtoull (w[1], NULL, 10));
       else
