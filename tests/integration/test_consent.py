@@ -111,6 +111,14 @@ class ConsentBase(DevbgTestCase):
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         return proc
 
+    @staticmethod
+    def result_line(proc):
+        """The first three words of a background request's RESULT line."""
+        for line in proc.stdout:
+            if line.startswith('RESULT '):
+                return line.split()[:3]
+        return None
+
     def permissions(self, user=None):
         cmd = [DEVBGCTL, '--json', 'permissions']
         if user is not None:
@@ -238,8 +246,7 @@ class ConsentTest(ConsentBase):
         start = time.monotonic()
         agent.kill()
         agent.wait()
-        line = proc.stdout.readline().split()
-        self.assertEqual(line[:3], ['RESULT', '1', 'denied-by-user'])
+        self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
         self.assertLess(time.monotonic() - start, self.consent_timeout)
         self.assertIn('the consent agent left before it answered', self.devbgd.read_log())
 
@@ -270,7 +277,7 @@ class ConsentTest(ConsentBase):
         a = self.start_request(self.app_a, BAND)
         b = self.start_request(self.app_b, DOCK)
         for proc in (a, b):
-            self.assertEqual(proc.stdout.readline().split()[:3], ['RESULT', '0', 'allowed'])
+            self.assertEqual(self.result_line(proc), ['RESULT', '0', 'allowed'])
         entries = [e for e in self.read_log(log) if e['call'] == 'RequestConsent']
         self.assertEqual(sorted(e['details']['app-id'] for e in entries), [APP_A, APP_B])
         # Each was shown while no other was open, the second after the first's answer.
@@ -283,7 +290,7 @@ class ConsentTest(ConsentBase):
         proc = subprocess.Popen([self.app_a.path, 'run', tid, BAND, '', '0'], env=self.bus.env(),
                                 stdout=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        self.assertEqual(proc.stdout.readline().split()[:3], ['RESULT', '0', 'allowed'])
+        self.assertEqual(self.result_line(proc), ['RESULT', '0', 'allowed'])
         self.devbgctl('permissions', 'revoke', APP_A)
         out, _ = proc.communicate(timeout=30)
         done = [l for l in out.splitlines() if l.startswith('COMPLETED')]
@@ -334,6 +341,99 @@ class ConsentTest(ConsentBase):
             self.assertIn('Warning: Keep the device connected', out)
             self.assertIn('Estimated time: 1 min 30 s', out)
             self.assertIn('Answering %s by itself' % flag[2:], out)
+
+
+class DesktopAgentTest(ConsentBase):
+    """devbg-agent on a private session bus, with python-dbusmock's
+    notification daemon in place of the desktop's."""
+    consent_timeout = 20
+
+    def setUp(self):
+        super().setUp()
+        from gi.repository import Gio, GLib
+        self.Gio, self.GLib = Gio, GLib
+        self.session_proc = subprocess.Popen(['dbus-daemon', '--session', '--nofork',
+                                              '--print-address'], stdout=subprocess.PIPE,
+                                             stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(lambda: (self.session_proc.terminate(), self.session_proc.wait()))
+        self.session_address = self.session_proc.stdout.readline().strip()
+        env = self.session_env()
+        self.mock = subprocess.Popen(['/usr/bin/python3', '-m', 'dbusmock', '--template',
+                                      'notification_daemon'], env=env,
+                                     stdout=subprocess.DEVNULL)
+        self.addCleanup(lambda: (self.mock.terminate(), self.mock.wait()))
+        self.session = Gio.DBusConnection.new_for_address_sync(
+            self.session_address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.addCleanup(lambda: self.session.close_sync(None))
+        wait_for(lambda: self.name_has_owner('org.freedesktop.Notifications'),
+                 what='the mock notification daemon')
+        self.agent = subprocess.Popen([DEVBG_AGENT], env=env, stdout=subprocess.DEVNULL,
+                                      stderr=open(os.path.join(self.tmpdir, 'agent.log'), 'w'))
+        self.agents.append(self.agent)
+        wait_for(lambda: 'registered for uid' in self.devbgd.read_log(), what='devbg-agent')
+
+    def session_env(self):
+        env = self.bus.env()
+        env['DBUS_SESSION_BUS_ADDRESS'] = self.session_address
+        return env
+
+    def name_has_owner(self, name):
+        return self.session.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                      'org.freedesktop.DBus', 'NameHasOwner',
+                                      self.GLib.Variant('(s)', (name,)), None,
+                                      self.Gio.DBusCallFlags.NONE, 5000, None).unpack()[0]
+
+    def mock_call(self, method, args=None):
+        return self.session.call_sync('org.freedesktop.Notifications',
+                                      '/org/freedesktop/Notifications', 'org.freedesktop.DBus.Mock',
+                                      method, args, None, self.Gio.DBusCallFlags.NONE, 5000,
+                                      None).unpack()
+
+    def notifications(self):
+        """The Notify calls the mock received: (app, replaces, icon, summary, body, actions, hints, timeout)."""
+        return [c[2] for c in self.mock_call('GetCalls')[0] if c[1] == 'Notify']
+
+    def act(self, notification_id, action):
+        self.mock_call('EmitSignal', self.GLib.Variant('(sssav)', (
+            'org.freedesktop.Notifications', 'ActionInvoked', 'us',
+            [self.GLib.Variant('u', notification_id), self.GLib.Variant('s', action)])))
+
+    def test_devbg_agent_answers_through_notifications(self):
+        proc = self.start_request(self.app_a)
+        wait_for(lambda: len(self.notifications()) == 1, what='the first notification')
+        [n] = self.notifications()
+        self.assertEqual(n[3], 'Allow background sync?')
+        self.assertIn('org.devbg.test.AppA wants to sync with devbg-sim fitness band', n[4])
+        self.assertEqual(n[5], ['allow', 'Allow', 'deny', 'Deny'])
+        self.act(1, 'allow')
+        self.assertEqual(self.result_line(proc), ['RESULT', '0', 'allowed'])
+        proc.communicate(timeout=30)
+        self.assertEqual([p['app-id'] for p in self.permissions()], [APP_A])
+
+        # A servicing prompt carries the warnings and the estimate; Deny denies.
+        tid = self.register(self.app_a, trigger='servicing')
+        proc = subprocess.Popen([self.app_a.path, 'run', tid, DOCK, '', '120'],
+                                env=self.bus.env(), stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        wait_for(lambda: len(self.notifications()) == 2, what='the second notification')
+        n = self.notifications()[1]
+        self.assertEqual(n[3], 'Allow a device update?')
+        self.assertIn('Keep the device connected', n[4])
+        self.assertIn('Keep the computer charged', n[4])
+        self.assertIn('about 2 minutes', n[4])
+        # Someone else's signal, or an unknown notification ID, answers nothing.
+        self.act(99, 'allow')
+        self.act(2, 'deny')
+        self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
+
+    def test_closed_notification_is_denial(self):
+        proc = self.start_request(self.app_a)
+        wait_for(lambda: len(self.notifications()) == 1, what='the notification')
+        self.mock_call('EmitSignal', self.GLib.Variant('(sssav)', (
+            'org.freedesktop.Notifications', 'NotificationClosed', 'uu',
+            [self.GLib.Variant('u', 1), self.GLib.Variant('u', 2)])))
+        self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
 
 
 if __name__ == '__main__':
