@@ -69,14 +69,14 @@ class ConsentBase(DevbgTestCase):
 
     # ---- helpers ----
 
-    def start_agent(self, mode='allow', user=None, name='agent', delay=1.0):
+    def start_agent(self, mode='allow', user=None, name='agent', delay=1.0, env=None):
         """A test consent agent; returns (process, its log path)."""
         log = os.path.join(self.shared, name + '.log')
         cmd = [sys.executable if sys.executable.startswith('/usr/bin/') else '/usr/bin/python3',
                AGENT_SCRIPT, '--mode', mode, '--log', log, '--delay', str(delay)]
         if user is not None:
             cmd = ['setpriv', '--reuid=%d' % user, '--regid=%d' % user, '--clear-groups'] + cmd
-        proc = subprocess.Popen(cmd, env=self.bus.env(), stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(cmd, env=env or self.bus.env(), stdout=subprocess.PIPE, text=True)
         self.agents.append(proc)
         self.assertEqual(proc.stdout.readline().strip(), 'ready')
         return proc, log
@@ -343,6 +343,85 @@ class ConsentTest(ConsentBase):
             self.assertIn('Answering %s by itself' % flag[2:], out)
 
 
+# logind's GetSessionByPID, as pam_systemd arranges it: a process is in the
+# session its XDG_SESSION_ID names (python-dbusmock's logind has no such method).
+SESSION_BY_PID = """
+import dbus
+try:
+    with open('/proc/%d/environ' % args[0], 'rb') as f:
+        env = dict(v.split(b'=', 1) for v in f.read().split(b'\\0') if b'=' in v)
+except OSError:
+    env = {}
+if b'XDG_SESSION_ID' not in env:
+    raise dbus.exceptions.DBusException('PID %d does not belong to any known session' % args[0],
+                                        name='org.freedesktop.login1.NoSessionForPID')
+ret = dbus.ObjectPath('/org/freedesktop/login1/session/' + env[b'XDG_SESSION_ID'].decode())
+"""
+
+
+class SessionTest(ConsentBase):
+    """With logind (python-dbusmock's): an agent serves the session it
+    registered from, and only that one."""
+
+    def setUp(self):
+        super().setUp()
+        from gi.repository import Gio, GLib
+        self.logind = subprocess.Popen(['/usr/bin/python3', '-m', 'dbusmock', '--system',
+                                        '--template', 'logind'], env=self.bus.env(),
+                                       stdout=subprocess.DEVNULL)
+        self.addCleanup(lambda: (self.logind.terminate(), self.logind.wait()))
+        conn = Gio.DBusConnection.new_for_address_sync(
+            self.bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.addCleanup(lambda: conn.is_closed() or conn.close_sync(None))
+
+        def mock(method, args, path='/org/freedesktop/login1'):
+            return conn.call_sync('org.freedesktop.login1', path, 'org.freedesktop.DBus.Mock',
+                                  method, args, None, Gio.DBusCallFlags.NONE, 5000, None)
+        wait_for(lambda: self.try_call(lambda: mock('AddSession', GLib.Variant(
+            '(ssusb)', ('s1', 'seat0', 0, 'root', True)))), what='the mock logind')
+        mock('AddSession', GLib.Variant('(ssusb)', ('s2', 'seat0', 0, 'root', False)))
+        mock('AddMethod', GLib.Variant('(sssss)', ('org.freedesktop.login1.Manager',
+                                                   'GetSessionByPID', 'u', 'o', SESSION_BY_PID)))
+
+    @staticmethod
+    def try_call(fn):
+        try:
+            fn()
+            return True
+        except Exception:
+            return False
+
+    def session_env(self, session):
+        env = self.bus.env()
+        env.pop('XDG_SESSION_ID', None)
+        if session is not None:
+            env['XDG_SESSION_ID'] = session
+        return env
+
+    def request_in(self, app, session, trigger='servicing'):
+        tid = self.register(app, trigger=trigger)
+        r = subprocess.run([app.path, 'run', tid, DOCK if trigger == 'servicing' else BAND,
+                            'count=2 interval_ms=10', '0'], env=self.session_env(session),
+                           capture_output=True, text=True, timeout=30)
+        [result] = [l.split()[1:3] for l in r.stdout.splitlines() if l.startswith('RESULT ')]
+        return int(result[0]), result[1]
+
+    def test_agent_serves_only_its_session(self):
+        _, log1 = self.start_agent('deny', name='s1', env=self.session_env('s1'))
+        _, log2 = self.start_agent('allow', name='s2', env=self.session_env('s2'))
+        self.assertIn('registered for uid 0, session s1', self.devbgd.read_log())
+        self.assertIn('registered for uid 0, session s2', self.devbgd.read_log())
+        self.assertEqual(self.request_in(self.app_a, 's2'), (0, 'allowed'))
+        self.assertEqual((len(self.prompts(log1)), len(self.prompts(log2))), (0, 1))
+        self.assertEqual(self.request_in(self.app_a, 's1'), (1, 'denied-by-user'))
+        self.assertEqual((len(self.prompts(log1)), len(self.prompts(log2))), (1, 1))
+        # A caller in no session: no session's agent answers for it.
+        self.assertEqual(self.request_in(self.app_a, None), (1, 'denied-by-user'))
+        self.assertEqual((len(self.prompts(log1)), len(self.prompts(log2))), (1, 1))
+        self.assertIn('no consent agent runs; HeadlessConsent=deny', self.devbgd.read_log())
+
+
 class DesktopAgentTest(ConsentBase):
     """devbg-agent on a private session bus, with python-dbusmock's
     notification daemon in place of the desktop's."""
@@ -365,7 +444,7 @@ class DesktopAgentTest(ConsentBase):
         self.session = Gio.DBusConnection.new_for_address_sync(
             self.session_address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
             Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-        self.addCleanup(lambda: self.session.close_sync(None))
+        self.addCleanup(lambda: self.session.is_closed() or self.session.close_sync(None))
         wait_for(lambda: self.name_has_owner('org.freedesktop.Notifications'),
                  what='the mock notification daemon')
         self.agent = subprocess.Popen([DEVBG_AGENT], env=env, stdout=subprocess.DEVNULL,
