@@ -40,6 +40,7 @@ struct _DevbgConsent {
   GDBusConnection   *connection;
   GPtrArray         *agents;  /* of Agent, oldest registration first */
   GHashTable        *queues;  /* "uid/session" -> GQueue of Prompt, head shown */
+  gboolean           stopping; /* no prompt is shown any more */
 };
 
 G_DEFINE_TYPE (DevbgConsent, devbg_consent, G_TYPE_OBJECT)
@@ -313,7 +314,7 @@ show_next (DevbgConsent *consent, const char *key)
 {
   GQueue *queue = g_hash_table_lookup (consent->queues, key);
 
-  if (queue != NULL && !g_queue_is_empty (queue))
+  if (!consent->stopping && queue != NULL && !g_queue_is_empty (queue))
     prompt_show (consent, g_queue_peek_head (queue));
 }
 
@@ -797,11 +798,10 @@ devbg_consent_ask_for_sender_async (DevbgConsent *consent, const DevbgConsentQue
 
 /* ---- object ---- */
 
-static void
-devbg_consent_dispose (GObject *object)
+void
+devbg_consent_shutdown (DevbgConsent *consent)
 {
-  DevbgConsent *consent = DEVBG_CONSENT (object);
-
+  consent->stopping = TRUE;
   if (consent->queues != NULL)
     {
       g_autoptr(GPtrArray) open = g_ptr_array_new_with_free_func ((GDestroyNotify) prompt_unref);
@@ -814,7 +814,20 @@ devbg_consent_dispose (GObject *object)
           g_ptr_array_add (open, prompt_ref (l->data));
       for (guint i = 0; i < open->len; i++)
         prompt_finish (g_ptr_array_index (open, i), FALSE, FALSE, "devbgd is stopping");
+      /* After the main loop ended, GTask defers the answers to idle
+       * sources: run them, so that the apps get their denial before
+       * devbgd leaves the bus. */
+      for (guint n = 0; open->len > 0 && n < 1000 && g_main_context_pending (NULL); n++)
+        g_main_context_iteration (NULL, FALSE);
     }
+}
+
+static void
+devbg_consent_dispose (GObject *object)
+{
+  DevbgConsent *consent = DEVBG_CONSENT (object);
+
+  devbg_consent_shutdown (consent);
   g_clear_pointer (&consent->agents, g_ptr_array_unref);
   g_clear_pointer (&consent->queues, g_hash_table_unref);
   g_clear_object (&consent->store);

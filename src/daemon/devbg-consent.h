@@ -86,6 +86,9 @@ void     devbg_consent_register_agent_async  (DevbgConsent        *consent,
 gboolean devbg_consent_register_agent_finish (DevbgConsent  *consent,
                                               GAsyncResult  *result,
                                               GError       **error);
+/* devbgd stops: every open or queued prompt is denied and withdrawn. */
+void     devbg_consent_shutdown (DevbgConsent *consent);
+
 /* Prompts it shows stay open until answered, or until it leaves. */
 gboolean devbg_consent_unregister_agent      (DevbgConsent  *consent,
                                               const char    *sender,

@@ -1278,6 +1278,9 @@ devbg_daemon_set_devices (DevbgDaemon *daemon, DevbgDevices *devices)
 void
 devbg_daemon_shutdown (DevbgDaemon *daemon)
 {
+  /* Prompts first: a request waiting for its answer is denied, not lost. */
+  if (daemon->consent != NULL)
+    devbg_consent_shutdown (daemon->consent);
   if (daemon->runtime != NULL)
     devbg_runtime_shutdown (daemon->runtime);
 }

@@ -266,6 +266,15 @@ class ConsentTest(ConsentBase):
         # The device was not given to anyone meanwhile, and is free now.
         self.assertEqual(self.devbgctl('--json', 'tasks').stdout.count('instance-id'), 0)
 
+    def test_devbgd_stopping_denies_open_prompt(self):
+        _, log = self.start_agent('silent')
+        proc = self.start_request(self.app_a)
+        wait_for(lambda: self.prompts(log), what='the prompt')
+        self.assertEqual(self.devbgd.stop(), 0)
+        self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
+        wait_for(lambda: [e for e in self.read_log(log) if e['call'] == 'CancelConsent'],
+                 what='CancelConsent')
+
     def test_garbage_answer_is_ignored_logged_and_denied(self):
         _, log = self.start_agent('garbage')
         self.assertEqual(self.request(self.app_a), (1, 'denied-by-user'))
