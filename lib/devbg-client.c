@@ -229,6 +229,11 @@ devbg_client_get_connection (DevbgClient *client)
   return client->connection;
 }
 
+/* A request may wait for the person to answer a consent prompt, longer
+ * than GDBus's default 25 s; devbgd bounds that wait itself (ConsentTimeout,
+ * and at most 16 prompts queued per session). */
+#define REQUEST_TIMEOUT_MS G_MAXINT
+
 static GVariant *
 call_sync (DevbgClient *client, const char *method, GVariant *params,
            const GVariantType *reply_type, GCancellable *cancellable, GError **error)
@@ -844,8 +849,8 @@ devbg_trigger_request_async (DevbgTrigger *trigger, DevbgRegistration *reg,
                           OBJECT_PATH, IFACE, "Request",
                           g_variant_new ("(sssu)", reg->task_id, device_id, arguments,
                                          (guint32) expected_duration_s),
-                          G_VARIANT_TYPE ("(uss)"), G_DBUS_CALL_FLAGS_NONE, -1, cancellable,
-                          request_done, g_steal_pointer (&task));
+                          G_VARIANT_TYPE ("(uss)"), G_DBUS_CALL_FLAGS_NONE,
+                          REQUEST_TIMEOUT_MS, cancellable, request_done, g_steal_pointer (&task));
 }
 
 DevbgTriggerResult
@@ -881,10 +886,15 @@ devbg_trigger_request_sync (DevbgTrigger *trigger, DevbgRegistration *reg,
     arguments = "";
   if (!check_request (trigger, reg, device_id, arguments, expected_duration_s, error))
     return DEVBG_RESULT_DENIED_BY_SYSTEM;
-  reply = call_sync (reg->client, "Request",
-                     g_variant_new ("(sssu)", reg->task_id, device_id, arguments,
-                                    (guint32) expected_duration_s),
-                     G_VARIANT_TYPE ("(uss)"), cancellable, error);
+  reply = g_dbus_connection_call_sync (reg->client->connection,
+                                       reg->client->peer_to_peer ? NULL : BUS_NAME, OBJECT_PATH,
+                                       IFACE, "Request",
+                                       g_variant_new ("(sssu)", reg->task_id, device_id,
+                                                      arguments, (guint32) expected_duration_s),
+                                       G_VARIANT_TYPE ("(uss)"), G_DBUS_CALL_FLAGS_NONE,
+                                       REQUEST_TIMEOUT_MS, cancellable, error);
+  if (reply == NULL && error != NULL && *error != NULL)
+    g_dbus_error_strip_remote_error (*error);
   if (reply == NULL)
     return DEVBG_RESULT_DENIED_BY_SYSTEM;
   g_variant_get (reply, "(u&s&s)", &code, NULL, NULL);

@@ -22,6 +22,7 @@ static const GDBusErrorEntry devbg_error_entries[] = {
   { DEVBG_ERROR_STORE, "org.devbg.Devbg1.Error.Store" },
   { DEVBG_ERROR_BAD_MESSAGE, "org.devbg.Devbg1.Error.BadMessage" },
   { DEVBG_ERROR_IDENTITY_CHANGED, "org.devbg.Devbg1.Error.IdentityChanged" },
+  { DEVBG_ERROR_NO_SUCH_PERMISSION, "org.devbg.Devbg1.Error.NoSuchPermission" },
 };
 
 GQuark

@@ -26,6 +26,7 @@ typedef enum {
   DEVBG_ERROR_STORE,                    /* Store */
   DEVBG_ERROR_BAD_MESSAGE,              /* BadMessage */
   DEVBG_ERROR_IDENTITY_CHANGED,         /* IdentityChanged */
+  DEVBG_ERROR_NO_SUCH_PERMISSION,       /* NoSuchPermission */
 } DevbgError;
 
 #define DEVBG_ERROR (devbg_error_quark ())

@@ -11,7 +11,9 @@ chmod 755 "$work"
 bus_pid=""
 daemon_pid=""
 sim_pid=""
+agent_pid=""
 cleanup() {
+	[ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
 	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
 	[ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
 	[ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
@@ -70,16 +72,36 @@ step "another program is no app: devbgd tells it so"
 step "devices: the simulated ones, and a band arriving and leaving"
 sh "$src/scripts/demo-devices.sh" "$build" "$DBUS_SYSTEM_BUS_ADDRESS"
 
-step "the example app syncs the fitness band in the background (DeviceUseTrigger)"
+# A consent agent asks the person at the terminal; without one, it answers
+# allow by itself and says so, so that the demo runs in a script too.
+if [ -t 0 ] && [ -t 1 ] && [ -r /dev/tty ]; then
+	step "a consent agent runs in this terminal: answer its prompts with y or n"
+	"$build/src/cli/devbgctl" agent < /dev/tty &
+else
+	step "a consent agent runs (no terminal is attached: it answers allow by itself, and says so)"
+	"$build/src/cli/devbgctl" agent --allow &
+fi
+agent_pid=$!
+sleep 0.5
+
+step "the example app syncs the fitness band in the background (DeviceUseTrigger): the agent asks first"
 HOME="$work" "$build/examples/devbg-example-app" sync virtual-B0A1-0000
 
-step "the example app updates the dock's firmware (DeviceServicingTrigger): the dock resets and comes back"
+step "a second sync asks nothing: use consent is stored per user, app and device model"
+HOME="$work" "$build/examples/devbg-example-app" sync virtual-B0A1-0000
+"$build/src/cli/devbgctl" permissions
+
+step "the example app updates the dock's firmware (DeviceServicingTrigger): asked every time, with warnings and the estimate; the dock resets and comes back"
 "$build/src/cli/devbgctl" devices | grep -E 'ID|D0C1'
 "$build/examples/devbg-example-app" update virtual-D0C1-0000 2.0.0
 "$build/src/cli/devbgctl" devices | grep -E 'ID|D0C1'
 
 step "what ran, as devbgctl history shows it"
 "$build/src/cli/devbgctl" history
+
+step "the person revokes the example app's consent: its next sync asks again"
+"$build/src/cli/devbgctl" permissions revoke org.devbg.ExampleApp
+"$build/src/cli/devbgctl" permissions
 
 step "the example app cleans up"
 "$build/examples/devbg-example-app" clean

@@ -716,7 +716,9 @@ band_setup (SimDevice *dev, GVariant *options, guint index)
   dev->name = g_strdup (opt_string (options, "name", "devbg-sim fitness band"));
   dev->records_total = opt_uint (options, "records", 100);
   dev->first_unacked = 1;
-  dev->model_id = g_strdup ("{b0a1b0a1-5e9d-4f6b-9a51-3c0d1e2f0b01}");
+  /* Units of one model share it (one use consent covers them all); a
+   * test makes a band of another model with model-id=... */
+  dev->model_id = g_strdup (opt_string (options, "model-id", "{b0a1b0a1-5e9d-4f6b-9a51-3c0d1e2f0b01}"));
   if (g_str_equal (flavour, "rfcomm"))
     {
       dev->protocol = g_strdup ("bluetooth-rfcomm");

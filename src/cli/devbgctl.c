@@ -20,6 +20,10 @@ static const DevbgctlCommand commands[] = {
     devbgctl_cmd_cancel },
   { "devices", "[--watch]", "List devices; --watch: follow arrivals and removals",
     devbgctl_cmd_devices },
+  { "agent", "[--allow|--deny]", "Be the consent agent of this session: show prompts, answer",
+    devbgctl_cmd_agent },
+  { "permissions", "[revoke APP [MODEL]]", "List stored consent; revoke an app's",
+    devbgctl_cmd_permissions },
 };
 
 DevbgClient *

@@ -48,6 +48,7 @@ static const KeySpec keys[] = {
   { "Policy", "CancelGracePeriod", KEY_SECONDS, F (cancel_grace_period), 0, 600 },
   { "Policy", "RequireForeground", KEY_BOOL, F (require_foreground), 0, 0 },
   { "Policy", "HeadlessConsent", KEY_CONSENT, F (headless_consent), 0, 0 },
+  { "Policy", "ConsentTimeout", KEY_SECONDS, F (consent_timeout), 0.1, 3600 },
   { "Policy", "UseProtocols", KEY_PROTOCOLS, F (use_protocols), 0, 0 },
   { "Policy", "ServicingProtocols", KEY_PROTOCOLS, F (servicing_protocols), 0, 0 },
 };
@@ -77,6 +78,7 @@ devbg_config_init_defaults (DevbgConfig *config)
     .require_foreground = TRUE,
     .headless_consent = DEVBG_HEADLESS_CONSENT_DENY,
     .task_user_for_root = "nobody",
+    .consent_timeout = 60,
     .use_protocols = PROTO_BIT (DEVBG_PROTOCOL_USB) | PROTO_BIT (DEVBG_PROTOCOL_HID) |
                      PROTO_BIT (DEVBG_PROTOCOL_BLUETOOTH_RFCOMM) |
                      PROTO_BIT (DEVBG_PROTOCOL_BLUETOOTH_GATT),

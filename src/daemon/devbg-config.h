@@ -53,6 +53,8 @@ typedef struct {
   double   cancel_grace_period;
   gboolean require_foreground;
   DevbgHeadlessConsent headless_consent;
+  /* How long a consent agent has to answer a prompt; then it is a denial. */
+  double   consent_timeout;
   guint32  use_protocols;       /* bit (1 << DevbgProtocol) per protocol */
   guint32  servicing_protocols;
 } DevbgConfig;

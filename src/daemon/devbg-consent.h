@@ -59,4 +59,40 @@ gboolean devbg_consent_ask_finish (DevbgConsent  *consent,
                                    char         **why,
                                    GError       **error);
 
+/* Bounds on what callers can make grow. */
+#define DEVBG_CONSENT_MAX_AGENTS_PER_USER 8
+#define DEVBG_CONSENT_MAX_PROMPTS_PER_SESSION 16
+
+/* As devbg_consent_ask_async(), for a caller whose logind session is not
+ * known yet: it is found first from @question->sender's process
+ * (question->session_id is ignored). Finish with devbg_consent_ask_finish(). */
+void     devbg_consent_ask_for_sender_async (DevbgConsent               *consent,
+                                             const DevbgConsentQuestion *question,
+                                             GCancellable               *cancellable,
+                                             GAsyncReadyCallback         callback,
+                                             gpointer                    user_data);
+
+/* A consent agent at @path on connection @sender, of @uid, serves the
+ * logind session of process @pid (none where logind is absent or @pid is
+ * in no session) from now until it unregisters or leaves the bus.
+ * Errors: InvalidArgument (already registered), LimitExceeded. */
+void     devbg_consent_register_agent_async  (DevbgConsent        *consent,
+                                              const char          *sender,
+                                              const char          *path,
+                                              guint32              uid,
+                                              guint32              pid,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+gboolean devbg_consent_register_agent_finish (DevbgConsent  *consent,
+                                              GAsyncResult  *result,
+                                              GError       **error);
+/* devbgd stops: every open or queued prompt is denied and withdrawn. */
+void     devbg_consent_shutdown (DevbgConsent *consent);
+
+/* Prompts it shows stay open until answered, or until it leaves. */
+gboolean devbg_consent_unregister_agent      (DevbgConsent  *consent,
+                                              const char    *sender,
+                                              const char    *path,
+                                              GError       **error);
+
 G_END_DECLS

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "devbg-consent.h"
 #include "devbg-error.h"
 #include "devbg-identity.h"
 #include "devbg-manifest.h"
@@ -36,6 +37,7 @@ struct _DevbgDaemon {
   GDBusNodeInfo   *introspection;
   DevbgDevices    *devices;
   DevbgRuntime    *runtime;
+  DevbgConsent    *consent;
   /* Unique bus name -> Peer: each connection's identity, fixed when it
    * appears on the bus and forgotten when it leaves. */
   GHashTable      *identities;
@@ -700,6 +702,156 @@ handle_history (Call *call, GVariant *params)
                                          g_variant_new ("(aa{sv}s)", &b, next));
 }
 
+/* ---- consent agents and permissions ---- */
+
+static void
+on_agent_registered (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(Call) call = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!devbg_consent_register_agent_finish (DEVBG_CONSENT (source), res, &error))
+    {
+      return_error (call, error);
+      return;
+    }
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation), NULL);
+}
+
+/* An app is never a consent agent: it would answer its own prompts. The
+ * agent's session is the one its process is in (logind), not one it names. */
+static void
+handle_register_consent_agent (Call *call, GVariant *params)
+{
+  const char *path;
+
+  g_variant_get (params, "(&o)", &path);
+  if (call->caller->app_id != NULL)
+    {
+      return_new_error (call, DEVBG_ERROR_ACCESS_DENIED,
+                        "app %s may not be a consent agent: it would answer its own prompts",
+                        call->caller->app_id);
+      return;
+    }
+  call->async = TRUE;
+  devbg_consent_register_agent_async (call->daemon->consent,
+                                      g_dbus_method_invocation_get_sender (call->invocation),
+                                      path, call->caller->uid, (guint32) call->caller->pid,
+                                      on_agent_registered, call);
+}
+
+static void
+handle_unregister_consent_agent (Call *call, GVariant *params)
+{
+  g_autoptr(GError) error = NULL;
+  const char *path;
+
+  g_variant_get (params, "(&o)", &path);
+  if (!devbg_consent_unregister_agent (call->daemon->consent,
+                                       g_dbus_method_invocation_get_sender (call->invocation),
+                                       path, &error))
+    {
+      return_error (call, error);
+      return;
+    }
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation), NULL);
+}
+
+static GVariant *
+permission_to_variant (gconstpointer entry, gint64 *cursor)
+{
+  const DevbgConsentRecord *rec = entry;
+
+  *cursor = rec->cursor;
+  return g_variant_new ("(ussx)", rec->uid, rec->app_id, rec->model_id, rec->created_us);
+}
+
+/* Who sees and revokes which stored consent: root every user's, another
+ * program its own user's, an app only its own user's of itself. */
+static void
+handle_list_permissions (Call *call, GVariant *params)
+{
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *next = NULL;
+  const char *continuation;
+  gint64 cursor;
+  GVariantBuilder b;
+
+  g_variant_get (params, "(&s)", &continuation);
+  if (!parse_continuation (call, continuation, &cursor))
+    return;
+  list = devbg_store_list_consents (call->daemon->store,
+                                    call->caller->app_id == NULL && call->caller->uid == 0,
+                                    call->caller->uid, call->caller->app_id, cursor,
+                                    PAGE_MAX_ENTRIES + 1, &error);
+  if (list == NULL)
+    {
+      return_error (call, error);
+      return;
+    }
+  next = build_page (&b, G_VARIANT_TYPE ("a(ussx)"), list, PAGE_MAX_ENTRIES,
+                     permission_to_variant);
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new ("(a(ussx)s)", &b, next));
+}
+
+static void
+handle_revoke_permission (Call *call, GVariant *params)
+{
+  g_autoptr(GError) error = NULL;
+  const char *app_id, *model_id;
+  gboolean every_model;
+  DevbgOwner owner;
+  guint32 uid;
+  gint64 removed;
+  guint canceled = 0;
+
+  g_variant_get (params, "(u&s&s)", &uid, &app_id, &model_id);
+  if (!check_text_argument (call, "app_id", app_id, MAX_REGISTRATION_NAME) ||
+      (*model_id != '\0' && !check_text_argument (call, "model_id", model_id, MAX_DEVICE_ID)))
+    return;
+  if (uid != call->caller->uid && !(call->caller->uid == 0 && call->caller->app_id == NULL))
+    {
+      return_new_error (call, DEVBG_ERROR_ACCESS_DENIED,
+                        "uid %u may not revoke the consent uid %u gave; only root may",
+                        (unsigned) call->caller->uid, (unsigned) uid);
+      return;
+    }
+  if (call->caller->app_id != NULL && strcmp (call->caller->app_id, app_id) != 0)
+    {
+      return_new_error (call, DEVBG_ERROR_ACCESS_DENIED,
+                        "app %s may revoke only its own consent, not %s's",
+                        call->caller->app_id, app_id);
+      return;
+    }
+  every_model = strcmp (model_id, "*") == 0;
+  owner = (DevbgOwner) { .uid = uid, .app_id = app_id };
+  removed = devbg_store_remove_consent (call->daemon->store, &owner,
+                                       every_model ? NULL : model_id, &error);
+  if (removed < 0)
+    {
+      return_error (call, error);
+      return;
+    }
+  if (removed == 0)
+    {
+      return_new_error (call, DEVBG_ERROR_NO_SUCH_PERMISSION,
+                        "uid %u has given app %s no stored consent for %s%s", (unsigned) uid,
+                        app_id, every_model ? "any device model" : "device model ",
+                        every_model ? "" : (*model_id ? model_id : "(none)"));
+      return;
+    }
+  if (call->daemon->runtime != NULL)
+    canceled = devbg_runtime_cancel_for_consent (call->daemon->runtime, uid, app_id,
+                                                 every_model ? NULL : model_id);
+  g_info ("uid %u revoked %" G_GINT64_FORMAT " stored consent(s) of uid %u for %s (model %s); "
+          "%u running task(s) canceled", (unsigned) call->caller->uid, removed, (unsigned) uid,
+          app_id, model_id, canceled);
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new ("(u)", (guint32) removed));
+}
+
 typedef void (*MethodHandler) (Call *call, GVariant *params);
 
 static const struct {
@@ -718,6 +870,10 @@ static const struct {
   { "Cancel", handle_cancel },
   { "ListTasks", handle_list_tasks },
   { "History", handle_history },
+  { "RegisterConsentAgent", handle_register_consent_agent },
+  { "UnregisterConsentAgent", handle_unregister_consent_agent },
+  { "ListPermissions", handle_list_permissions },
+  { "RevokePermission", handle_revoke_permission },
 };
 
 /* ---- dispatch: the caller's identity, fixed per connection ---- */
@@ -1095,6 +1251,7 @@ devbg_daemon_export (DevbgDaemon *daemon, GDBusConnection *connection, GError **
     g_dbus_node_info_lookup_interface (daemon->introspection, DEVBG_MANAGER_IFACE);
 
   daemon->connection = g_object_ref (connection);
+  daemon->consent = devbg_consent_new (&daemon->config, daemon->store, connection);
   daemon->name_owner_subscription =
     g_dbus_connection_signal_subscribe (connection, "org.freedesktop.DBus",
                                         "org.freedesktop.DBus", "NameOwnerChanged",
@@ -1114,12 +1271,16 @@ devbg_daemon_set_devices (DevbgDaemon *daemon, DevbgDevices *devices)
   daemon->devices = g_object_ref (devices);
   daemon->runtime = devbg_runtime_new (&daemon->config, daemon->store, devices,
                                        daemon->connection, DEVBG_OBJECT_PATH, DEVBG_MANAGER_IFACE);
+  devbg_runtime_set_consent (daemon->runtime, daemon->consent);
   devbg_runtime_recover (daemon->runtime);
 }
 
 void
 devbg_daemon_shutdown (DevbgDaemon *daemon)
 {
+  /* Prompts first: a request waiting for its answer is denied, not lost. */
+  if (daemon->consent != NULL)
+    devbg_consent_shutdown (daemon->consent);
   if (daemon->runtime != NULL)
     devbg_runtime_shutdown (daemon->runtime);
 }
@@ -1130,6 +1291,7 @@ devbg_daemon_dispose (GObject *object)
   DevbgDaemon *daemon = DEVBG_DAEMON (object);
 
   g_clear_object (&daemon->runtime);
+  g_clear_object (&daemon->consent);
   g_clear_object (&daemon->devices);
   if (daemon->registration_id != 0)
     {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "devbg-consent.h"
 #include "devbg-error.h"
 #include "devbg-spawn.h"
 
@@ -34,6 +35,7 @@ struct _DevbgRuntime {
   GQueue             unstored;     /* Completions the store refused, oldest first */
   guint              retry_id;     /* their retry timer: only while there are some */
   guint              retry_delay_s;
+  DevbgConsent      *consent;      /* NULL: none asked (consent hook) */
 };
 
 G_DEFINE_TYPE (DevbgRuntime, devbg_runtime, G_TYPE_OBJECT)
@@ -473,6 +475,9 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
   g_task_return_boolean (task, TRUE);
 }
 
+static gboolean consent_hook (DevbgRuntime *self, const DevbgCaller *caller,
+                              const DevbgRequest *request, DevbgDevice *device, GTask *task);
+
 void
 devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
                              const DevbgRequest *request, GAsyncReadyCallback callback,
@@ -581,6 +586,10 @@ devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
                        GUINT_TO_POINTER (g_bus_watch_name_on_connection (
                          self->connection, caller->sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
                          NULL, on_owner_vanished, self, NULL)));
+  /* consent hook: until the request decision asks, consent is asked here,
+   * last, with the instance already holding the device. */
+  if (consent_hook (self, caller, request, device, task))
+    return;
   devbg_devices_open_async (self->devices, device, NULL, on_device_opened, g_steal_pointer (&task));
 }
 
@@ -918,6 +927,7 @@ devbg_runtime_dispose (GObject *object)
   g_clear_object (&self->store);
   g_clear_object (&self->devices);
   g_clear_object (&self->connection);
+  g_clear_object (&self->consent);
   G_OBJECT_CLASS (devbg_runtime_parent_class)->dispose (object);
 }
 
@@ -952,4 +962,96 @@ devbg_runtime_init (DevbgRuntime *self)
                                            (GDestroyNotify) listener_free);
   self->inhibitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->listener_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/* ---- consent ---- */
+
+void
+devbg_runtime_set_consent (DevbgRuntime *self, DevbgConsent *consent)
+{
+  g_set_object (&self->consent, consent);
+}
+
+/* Revoked consent: the owner's running use tasks on a device of @model_id
+ * (of any model when NULL) are canceled. A servicing task was consented to
+ * for that one run, and is left alone. */
+guint
+devbg_runtime_cancel_for_consent (DevbgRuntime *self, guint32 uid, const char *app_id,
+                                  const char *model_id)
+{
+  g_autoptr(GPtrArray) hit = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const DevbgInstanceRecord *r = devbg_instance_get_record (value);
+      DevbgDevice *device = devbg_devices_lookup (self->devices, r->device_id);
+      const char *model = device != NULL ? devbg_device_get_model_id (device) : NULL;
+
+      if (r->trigger == DEVBG_TRIGGER_USE && r->uid == uid && strcmp (r->app_id, app_id) == 0 &&
+          (model_id == NULL || g_strcmp0 (model, model_id) == 0))
+        g_ptr_array_add (hit, g_object_ref (value));
+    }
+  for (guint i = 0; i < hit->len; i++)
+    devbg_instance_cancel (g_ptr_array_index (hit, i), DEVBG_CANCEL_SYSTEM_POLICY,
+                           "the user revoked the app's consent for this device");
+  return hit->len;
+}
+
+/* consent hook: the answer; the device opens only when consent is given. */
+static void
+on_consent_answer (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  DevbgRuntime *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+  const DevbgInstanceRecord *r = devbg_instance_get_record (data->instance);
+  g_autofree char *id = g_strdup (r->instance_id);
+  g_autofree char *why = NULL;
+  g_autoptr(GError) error = NULL;
+  DevbgDevice *device;
+
+  if (!devbg_consent_ask_finish (DEVBG_CONSENT (source), res, &why, &error))
+    {
+      forget_instance (self, id);
+      if (error != NULL)
+        g_task_return_error (task, g_steal_pointer (&error));
+      else
+        deny (task, DEVBG_RESULT_DENIED_BY_USER, "denied-by-user", g_steal_pointer (&why));
+      return;
+    }
+  device = devbg_devices_lookup (self->devices, r->device_id);
+  if (device == NULL)
+    {
+      forget_instance (self, id);
+      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "no-such-device",
+            g_strdup_printf ("device %s went away while consent was asked", r->device_id));
+      return;
+    }
+  devbg_devices_open_async (self->devices, device, NULL, on_device_opened, g_steal_pointer (&task));
+}
+
+/* consent hook: use is asked unless stored, servicing every time. TRUE
+ * when it took @task to ask. */
+static gboolean
+consent_hook (DevbgRuntime *self, const DevbgCaller *caller, const DevbgRequest *request,
+              DevbgDevice *device, GTask *task)
+{
+  const char *model = devbg_device_get_model_id (device);
+  DevbgConsentQuestion question = {
+    .uid = caller->uid, .app_id = caller->app_id, .app_display_name = caller->app_id,
+    .sender = caller->sender, .trigger = request->trigger, .device_id = request->device_id,
+    .device_name = devbg_device_get_name (device), .model_id = model,
+    .expected_duration_s = request->expected_duration_s,
+  };
+
+  if (self->consent == NULL ||
+      (request->trigger == DEVBG_TRIGGER_USE &&
+       devbg_consent_is_stored (self->consent, caller->uid, caller->app_id, model)))
+    return FALSE;
+  devbg_consent_ask_for_sender_async (self->consent, &question, NULL, on_consent_answer,
+                                      g_object_ref (task));
+  return TRUE;
 }

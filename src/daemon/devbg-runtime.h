@@ -10,6 +10,7 @@
 #include <gio/gio.h>
 
 #include "devbg-config.h"
+#include "devbg-consent.h"
 #include "devbg-devices.h"
 #include "devbg-instance.h"
 #include "devbg-store.h"
@@ -108,5 +109,17 @@ guint      devbg_runtime_count (DevbgRuntime *runtime);
 
 /* The service stops: every instance is ended now, its completion stored. */
 void       devbg_runtime_shutdown (DevbgRuntime *runtime);
+
+/* Consent is asked through @consent (a reference is kept). */
+void       devbg_runtime_set_consent (DevbgRuntime *runtime,
+                                      DevbgConsent *consent);
+
+/* Stored consent was revoked: cancels (SystemPolicy) @uid's running use
+ * tasks of @app_id on devices of @model_id (any model when NULL); returns
+ * how many. */
+guint      devbg_runtime_cancel_for_consent (DevbgRuntime *runtime,
+                                             guint32       uid,
+                                             const char   *app_id,
+                                             const char   *model_id);
 
 G_END_DECLS

@@ -88,6 +88,15 @@ static const char *const migrations[] = {
   "DROP INDEX events_by_app;"
   "CREATE INDEX events_by_owner ON events (uid, app_id, finished_us);"
   "CREATE INDEX history_by_owner ON history (uid, app_id);",
+  /* 3 -> 4: use consent, stored per (user, app, device model) until revoked
+   * (servicing consent is never stored). */
+  "CREATE TABLE consent ("
+  "  uid        INTEGER NOT NULL,"
+  "  app_id     TEXT NOT NULL,"
+  "  model_id   TEXT NOT NULL,"
+  "  created_us INTEGER NOT NULL,"
+  "  PRIMARY KEY (uid, app_id, model_id)"
+  ");",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == DEVBG_STORE_SCHEMA_VERSION);
@@ -900,4 +909,112 @@ devbg_store_prune_history (DevbgStore *store, const DevbgOwner *owner, guint max
   if (sqlite3_step (by_age) != SQLITE_DONE)
     return sql_fail (store, error, "cannot prune the history");
   return TRUE;
+}
+
+/* ---- stored consent ---- */
+
+void
+devbg_consent_record_free (DevbgConsentRecord *rec)
+{
+  if (rec == NULL)
+    return;
+  g_free (rec->app_id);
+  g_free (rec->model_id);
+  g_free (rec);
+}
+
+gboolean
+devbg_store_add_consent (DevbgStore *store, const DevbgOwner *owner, const char *model_id,
+                         gint64 created_us, GError **error)
+{
+  /* Asked again (two prompts for one model raced): the first answer's time stays. */
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "INSERT OR IGNORE INTO consent (uid, app_id, model_id, created_us) VALUES (?2, ?1, ?3, ?4)",
+    error);
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_owner (stmt, 1, 2, owner);
+  sqlite3_bind_text (stmt, 3, model_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 4, created_us);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return sql_fail (store, error, "cannot store the consent");
+  return TRUE;
+}
+
+int
+devbg_store_has_consent (DevbgStore *store, const DevbgOwner *owner, const char *model_id,
+                         GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "SELECT 1 FROM consent WHERE app_id = ?1 AND uid = ?2 AND model_id = ?3", error);
+  int rc;
+
+  if (stmt == NULL)
+    return -1;
+  bind_owner (stmt, 1, 2, owner);
+  sqlite3_bind_text (stmt, 3, model_id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return 1;
+  if (rc == SQLITE_DONE)
+    return 0;
+  sql_fail (store, error, "cannot read the stored consent");
+  return -1;
+}
+
+GPtrArray *
+devbg_store_list_consents (DevbgStore *store, gboolean all, guint32 uid, const char *app_id,
+                           gint64 cursor, guint limit, GError **error)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_consent_record_free);
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "SELECT uid, app_id, model_id, created_us, rowid FROM consent "
+    "WHERE (?1 OR (uid = ?2 AND (?3 IS NULL OR app_id = ?3))) AND rowid > ?4 "
+    "ORDER BY rowid LIMIT ?5", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int (stmt, 1, all ? 1 : 0);
+  sqlite3_bind_int64 (stmt, 2, uid);
+  sqlite3_bind_text (stmt, 3, app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 4, cursor);
+  sqlite3_bind_int64 (stmt, 5, limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      DevbgConsentRecord *rec = g_new0 (DevbgConsentRecord, 1);
+      rec->uid = (guint32) sqlite3_column_int64 (stmt, 0);
+      rec->app_id = column_dup (stmt, 1);
+      rec->model_id = column_dup (stmt, 2);
+      rec->created_us = sqlite3_column_int64 (stmt, 3);
+      rec->cursor = sqlite3_column_int64 (stmt, 4);
+      g_ptr_array_add (out, rec);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      sql_fail (store, error, "cannot list the stored consent");
+      return NULL;
+    }
+  return g_steal_pointer (&out);
+}
+
+gint64
+devbg_store_remove_consent (DevbgStore *store, const DevbgOwner *owner, const char *model_id,
+                            GError **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+    "DELETE FROM consent WHERE app_id = ?1 AND uid = ?2 AND (?3 IS NULL OR model_id = ?3)",
+    error);
+
+  if (stmt == NULL)
+    return -1;
+  bind_owner (stmt, 1, 2, owner);
+  sqlite3_bind_text (stmt, 3, model_id, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      sql_fail (store, error, "cannot remove the stored consent");
+      return -1;
+    }
+  return sqlite3_changes (store->db);
 }

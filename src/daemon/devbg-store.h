@@ -43,7 +43,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgRegistrationRecord, devbg_registration_recor
 G_DECLARE_FINAL_TYPE (DevbgStore, devbg_store, DEVBG, STORE, GObject)
 
 /* The schema version this build writes. */
-#define DEVBG_STORE_SCHEMA_VERSION 3
+#define DEVBG_STORE_SCHEMA_VERSION 4
 
 /* Opens (creating when missing) devbg.db in @state_dir, checks it (PRAGMA
  * quick_check) and brings its schema up to date. A database from a newer
@@ -190,5 +190,48 @@ gboolean   devbg_store_prune_history (DevbgStore       *store,
                                       guint             max_per_owner,
                                       gint64            min_finished_us,
                                       GError          **error);
+
+/* One stored use consent: @uid's @app_id may use devices of @model_id
+ * ("" for devices with no model ID) in the background. */
+typedef struct {
+  guint32  uid;
+  char    *app_id;
+  char    *model_id;
+  gint64   created_us;
+  gint64   cursor;     /* its position, for the next page */
+} DevbgConsentRecord;
+
+void devbg_consent_record_free (DevbgConsentRecord *rec);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgConsentRecord, devbg_consent_record_free)
+
+/* Stores @owner's use consent for @model_id; durable when it returns. */
+gboolean   devbg_store_add_consent (DevbgStore       *store,
+                                    const DevbgOwner *owner,
+                                    const char       *model_id,
+                                    gint64            created_us,
+                                    GError          **error);
+
+/* 1 when stored, 0 when not, -1 with @error when the store failed. */
+int        devbg_store_has_consent (DevbgStore       *store,
+                                    const DevbgOwner *owner,
+                                    const char       *model_id,
+                                    GError          **error);
+
+/* Every user's consents (@all), or @uid's (of @app_id only when set),
+ * oldest first: at most @limit after @cursor. */
+GPtrArray *devbg_store_list_consents (DevbgStore *store,
+                                      gboolean    all,
+                                      guint32     uid,
+                                      const char *app_id,
+                                      gint64      cursor,
+                                      guint       limit,
+                                      GError    **error);
+
+/* Forgets @owner's consent for @model_id (for every model when NULL);
+ * returns how many were removed, or -1 with @error. */
+gint64     devbg_store_remove_consent (DevbgStore       *store,
+                                       const DevbgOwner *owner,
+                                       const char       *model_id,
+                                       GError          **error);
 
 G_END_DECLS

@@ -1,0 +1,151 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Stored use consent: per (user, app, device model), durable across a
+ * reopen, listed per user (root: all), revoked per model or for every model;
+ * and a version 3 database is migrated with its registrations kept.
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+
+#include "devbg-store.h"
+
+static char *
+make_dir (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("devbg-consent-store-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+static void
+remove_dir (const char *dir)
+{
+  const char *const names[] = { "devbg.db", "devbg.db-wal", "devbg.db-shm" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, names[i], NULL);
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+}
+
+static gboolean
+has (DevbgStore *store, guint32 uid, const char *app, const char *model)
+{
+  g_autoptr(GError) error = NULL;
+  DevbgOwner owner = { .uid = uid, .app_id = app };
+  int r = devbg_store_has_consent (store, &owner, model, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (r, >=, 0);
+  return r == 1;
+}
+
+static void
+add (DevbgStore *store, guint32 uid, const char *app, const char *model)
+{
+  g_autoptr(GError) error = NULL;
+  DevbgOwner owner = { .uid = uid, .app_id = app };
+
+  g_assert_true (devbg_store_add_consent (store, &owner, model, 42, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_per_user_app_and_model (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
+  g_autoptr(GPtrArray) all = NULL, mine = NULL, app_only = NULL;
+
+  g_assert_no_error (error);
+  add (store, 1000, "org.a.A", "{m1}");
+  add (store, 1000, "org.a.A", "{m1}"); /* twice: still one */
+  add (store, 1000, "org.a.A", "");
+  add (store, 1001, "org.a.A", "{m2}");
+  add (store, 1000, "org.b.B", "{m2}");
+  g_assert_true (has (store, 1000, "org.a.A", "{m1}"));
+  g_assert_true (has (store, 1000, "org.a.A", ""));
+  g_assert_false (has (store, 1001, "org.a.A", "{m1}")); /* another user's */
+  g_assert_false (has (store, 1000, "org.b.B", "{m1}")); /* another app's */
+  g_assert_false (has (store, 1000, "org.a.A", "{m2}")); /* another model */
+
+  all = devbg_store_list_consents (store, TRUE, 0, NULL, 0, 100, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (all->len, ==, 4);
+  mine = devbg_store_list_consents (store, FALSE, 1000, NULL, 0, 100, &error);
+  g_assert_cmpuint (mine->len, ==, 3);
+  app_only = devbg_store_list_consents (store, FALSE, 1000, "org.b.B", 0, 100, &error);
+  g_assert_cmpuint (app_only->len, ==, 1);
+  g_assert_cmpstr (((DevbgConsentRecord *) app_only->pdata[0])->model_id, ==, "{m2}");
+  g_assert_cmpint (((DevbgConsentRecord *) app_only->pdata[0])->created_us, ==, 42);
+  {
+    /* Paged: after the first, the rest. */
+    g_autoptr(GPtrArray) rest = devbg_store_list_consents (
+      store, FALSE, 1000, NULL, ((DevbgConsentRecord *) mine->pdata[0])->cursor, 100, &error);
+    g_assert_cmpuint (rest->len, ==, 2);
+  }
+
+  {
+    DevbgOwner a = { .uid = 1000, .app_id = "org.a.A" };
+    g_assert_cmpint (devbg_store_remove_consent (store, &a, "{m2}", &error), ==, 0);
+    g_assert_cmpint (devbg_store_remove_consent (store, &a, "{m1}", &error), ==, 1);
+    g_assert_false (has (store, 1000, "org.a.A", "{m1}"));
+    g_assert_true (has (store, 1000, "org.a.A", ""));
+    g_assert_cmpint (devbg_store_remove_consent (store, &a, NULL, &error), ==, 1);
+    g_assert_false (has (store, 1000, "org.a.A", ""));
+  }
+  /* Others' untouched, and durable across a reopen. */
+  g_clear_object (&store);
+  store = devbg_store_open (dir, &error);
+  g_assert_no_error (error);
+  g_assert_true (has (store, 1001, "org.a.A", "{m2}"));
+  g_assert_true (has (store, 1000, "org.b.B", "{m2}"));
+  g_clear_object (&store);
+  remove_dir (dir);
+}
+
+/* A database of schema 3 (before consent) gains the table and keeps its rows. */
+static void
+test_migrates_from_3 (void)
+{
+  g_autofree char *dir = make_dir ();
+  g_autofree char *path = g_build_filename (dir, "devbg.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
+  sqlite3 *raw = NULL;
+
+  g_assert_no_error (error);
+  g_clear_object (&store);
+  /* Back to version 3: as a devbgd of before wrote it. */
+  g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw, "DROP TABLE consent; PRAGMA user_version = 3;"
+                                 "INSERT INTO registrations (task_id, app_id, name, entry_point, "
+                                 "trigger, created_us, uid) VALUES ('t', 'org.a.A', 'n', 'e', "
+                                 "'use', 1, 1000);", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (raw);
+
+  store = devbg_store_open (dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (devbg_store_get_schema_version (store), ==, 4);
+  g_assert_cmpint (devbg_store_count_registrations (store, NULL, &error), ==, 1);
+  add (store, 1000, "org.a.A", "{m1}");
+  g_assert_true (has (store, 1000, "org.a.A", "{m1}"));
+  g_clear_object (&store);
+  remove_dir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/consent-store/per-user-app-and-model", test_per_user_app_and_model);
+  g_test_add_func ("/consent-store/migrates-from-3", test_migrates_from_3);
+  return g_test_run ();
+}
