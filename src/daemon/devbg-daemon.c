@@ -137,7 +137,18 @@ parse_continuation (Call *call, const char *text, gint64 *cursor)
 /* Fills one page of @type from @entries (read with one more than fits, so
  * that a full page knows whether more follow), within PAGE_MAX_ENTRIES and
  * PAGE_MAX_BYTES; returns the continuation ("" when all are in). */
-typedef GVariant *(*EntryToVariant) (gconstpointer entry, gint64 *cursor);
+typedef GVariant *(*EntryToVariant) (gconstpointer entry, gint64 *cursor, gsize *size_bound);
+
+/* An upper bound of the serialized size of a tuple of @n_fields whose
+ * strings add up to @text bytes: each field takes at most its NUL, 8 bytes
+ * of framing offset and 8 of alignment or fixed-size value, and the tuple
+ * 8 more for its own offset in the array. Computing it costs nothing,
+ * where measuring would serialize every entry twice. */
+static gsize
+tuple_size_bound (gsize text, guint n_fields)
+{
+  return text + 17 * (gsize) n_fields + 8;
+}
 
 static char *
 build_page (GVariantBuilder *b, const GVariantType *type, GPtrArray *entries, guint max_entries,
@@ -151,10 +162,12 @@ build_page (GVariantBuilder *b, const GVariantType *type, GPtrArray *entries, gu
   for (; n < entries->len && n < max_entries; n++)
     {
       gint64 cursor = 0;
+      gsize size = 0;
       g_autoptr(GVariant) entry = g_variant_ref_sink (to_variant (g_ptr_array_index (entries, n),
-                                                                  &cursor));
-      gsize size = g_variant_get_size (entry) + 8; /* with its offset and alignment */
+                                                                  &cursor, &size));
 
+      if (size == 0)
+        size = g_variant_get_size (entry) + 16; /* with its offset and alignment */
       if (n > 0 && bytes + size > PAGE_MAX_BYTES)
         break;
       bytes += size;
@@ -235,6 +248,31 @@ handle_get_status (Call *call, GVariant *params)
                                          g_variant_new ("(a{sv})", &b));
 }
 
+typedef struct {
+  Call *call;
+  char *task_id;
+} PendingRegistration;
+
+static void
+on_registration_stored (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  PendingRegistration *pending = user_data;
+  g_autoptr(Call) call = pending->call;
+  g_autofree char *task_id = pending->task_id;
+  g_autoptr(GError) error = NULL;
+
+  g_free (pending);
+  if (!devbg_store_add_registration_finish (DEVBG_STORE (source), res, &error))
+    {
+      return_error (call, error);
+      return;
+    }
+  g_info ("app %s of uid %u registered task %s", call->caller->app_id,
+          (unsigned) call->caller->uid, task_id);
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new ("(s)", task_id));
+}
+
 static void
 handle_register (Call *call, GVariant *params)
 {
@@ -306,26 +344,26 @@ handle_register (Call *call, GVariant *params)
       .trigger = trigger,
       .created_us = g_get_real_time (),
     };
-    if (!devbg_store_add_registration (daemon->store, &reg, &error))
-      {
-        return_error (call, error);
-        return;
-      }
+    PendingRegistration *pending = g_new0 (PendingRegistration, 1);
+
+    /* Answered once durable, with the others that arrived meanwhile. */
+    pending->call = call;
+    pending->task_id = g_steal_pointer (&task_id);
+    call->async = TRUE;
+    devbg_store_add_registration_async (daemon->store, &reg, on_registration_stored, pending);
   }
-  g_info ("app %s registered task %s '%s' (%s, %s)", call->caller->app_id, task_id, name,
-          entry_point, trigger_str);
-  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(s)", task_id));
 }
 
 static GVariant *
-registration_to_variant (gconstpointer entry, gint64 *cursor)
+registration_to_variant (gconstpointer entry, gint64 *cursor, gsize *size_bound)
 {
   const DevbgRegistrationRecord *reg = entry;
+  const char *trigger = devbg_trigger_type_to_string (reg->trigger);
 
   *cursor = reg->cursor;
-  return g_variant_new ("(ssss)", reg->task_id, reg->name, reg->entry_point,
-                        devbg_trigger_type_to_string (reg->trigger));
+  *size_bound = tuple_size_bound (strlen (reg->task_id) + strlen (reg->name) +
+                                  strlen (reg->entry_point) + strlen (trigger), 4);
+  return g_variant_new ("(ssss)", reg->task_id, reg->name, reg->entry_point, trigger);
 }
 
 static void
@@ -486,11 +524,14 @@ handle_request (Call *call, GVariant *params)
 }
 
 static GVariant *
-event_to_variant (gconstpointer entry, gint64 *cursor)
+event_to_variant (gconstpointer entry, gint64 *cursor, gsize *size_bound)
 {
   const DevbgEventRecord *ev = entry;
 
   *cursor = ev->cursor;
+  *size_bound = tuple_size_bound (strlen (ev->event_id) + strlen (ev->task_id) +
+                                  strlen (ev->instance_id) + strlen (ev->error) +
+                                  strlen (ev->cancel_reason), 7);
   return g_variant_new ("(sssbssx)", ev->event_id, ev->task_id, ev->instance_id, ev->success,
                         ev->error, ev->cancel_reason, ev->finished_us);
 }
@@ -653,12 +694,13 @@ handle_list_tasks (Call *call, GVariant *params)
 }
 
 static GVariant *
-history_to_variant (gconstpointer entry, gint64 *cursor)
+history_to_variant (gconstpointer entry, gint64 *cursor, gsize *size_bound)
 {
   const DevbgInstanceRecord *r = entry;
   GVariantBuilder b;
 
   *cursor = r->cursor;
+  *size_bound = 0; /* a dictionary: measured */
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
   add_record_entries (&b, r);
   g_variant_builder_add (&b, "{sv}", "finished-us", g_variant_new_int64 (r->finished_us));
@@ -758,11 +800,12 @@ handle_unregister_consent_agent (Call *call, GVariant *params)
 }
 
 static GVariant *
-permission_to_variant (gconstpointer entry, gint64 *cursor)
+permission_to_variant (gconstpointer entry, gint64 *cursor, gsize *size_bound)
 {
   const DevbgConsentRecord *rec = entry;
 
   *cursor = rec->cursor;
+  *size_bound = tuple_size_bound (strlen (rec->app_id) + strlen (rec->model_id), 4);
   return g_variant_new ("(ussx)", rec->uid, rec->app_id, rec->model_id, rec->created_us);
 }
 

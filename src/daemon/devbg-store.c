@@ -14,6 +14,12 @@ struct _DevbgStore {
   sqlite3 *db;
   char    *path;
   GPtrArray *salvaged; /* instances read from a database moved aside; NULL when none */
+  /* Group commit: the open transaction that concurrent registrations share,
+   * its commit (an idle at low priority: after every call already queued),
+   * and the GTasks waiting for it. */
+  gboolean   group_open;
+  guint      group_commit_id;
+  GPtrArray *group_waiters;
 };
 
 G_DEFINE_TYPE (DevbgStore, devbg_store, G_TYPE_OBJECT)
@@ -81,12 +87,12 @@ static const char *const migrations[] = {
   "UPDATE registrations SET uid = coalesce((SELECT h.uid FROM history h "
   "  WHERE h.task_id = registrations.task_id ORDER BY h.finished_us DESC LIMIT 1), -1);"
   "DROP INDEX registrations_by_app;"
-  "CREATE INDEX registrations_by_owner ON registrations (uid, app_id, created_us);"
+  "CREATE INDEX registrations_by_owner ON registrations (uid, app_id);"
   "ALTER TABLE events ADD COLUMN uid INTEGER NOT NULL DEFAULT -1;"
   "UPDATE events SET uid = coalesce((SELECT h.uid FROM history h "
   "  WHERE h.instance_id = events.instance_id), -1);"
   "DROP INDEX events_by_app;"
-  "CREATE INDEX events_by_owner ON events (uid, app_id, finished_us);"
+  "CREATE INDEX events_by_owner ON events (uid, app_id);"
   "CREATE INDEX history_by_owner ON history (uid, app_id);",
   /* 3 -> 4: use consent, stored per (user, app, device model) until revoked
    * (servicing consent is never stored). */
@@ -146,6 +152,80 @@ commit (DevbgStore *store, GError **error)
   if (!sqlite3_get_autocommit (store->db))
     exec (store, "ROLLBACK;", NULL);
   return FALSE;
+}
+
+/* ---- group commit ----
+ *
+ * Registrations that arrive together share one transaction and so one
+ * fsync: the first opens it, each adds its row, and an idle at low priority
+ * (which runs once every call already queued in the main loop has been
+ * handled) commits it; only then is each caller told its row is durable.
+ * Every other write commits the open group first, so it never joins a
+ * transaction it did not start, and reads on this connection see the
+ * group's rows, which is what keeps the per-owner limits exact. */
+
+static void
+group_finish (DevbgStore *store)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) waiters = g_steal_pointer (&store->group_waiters);
+  gboolean ok;
+
+  g_clear_handle_id (&store->group_commit_id, g_source_remove);
+  store->group_open = FALSE;
+  ok = commit (store, &error);
+  g_debug ("store: group commit of %u registrations", waiters != NULL ? waiters->len : 0);
+  for (guint i = 0; waiters != NULL && i < waiters->len; i++)
+    {
+      GTask *task = g_ptr_array_index (waiters, i);
+      if (ok)
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, g_error_copy (error));
+    }
+  if (!ok)
+    g_warning ("%s", error->message);
+}
+
+static gboolean
+on_group_commit (gpointer user_data)
+{
+  DevbgStore *store = user_data;
+
+  store->group_commit_id = 0;
+  group_finish (store);
+  return G_SOURCE_REMOVE;
+}
+
+/* Before a write that is not part of the group. */
+static void
+group_flush (DevbgStore *store)
+{
+  if (store->group_open)
+    group_finish (store);
+}
+
+static gboolean
+group_join (DevbgStore *store, GError **error)
+{
+  if (store->group_open)
+    return TRUE;
+  if (!exec (store, "BEGIN IMMEDIATE;", error))
+    return FALSE;
+  store->group_open = TRUE;
+  store->group_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+  store->group_commit_id = g_idle_add_full (G_PRIORITY_LOW, on_group_commit, store, NULL);
+  return TRUE;
+}
+
+static sqlite3_stmt *prepare (DevbgStore *store, const char *sql, GError **error);
+
+/* The first statement of a write that is not part of the group. */
+static sqlite3_stmt *
+prepare_write (DevbgStore *store, const char *sql, GError **error)
+{
+  group_flush (store);
+  return prepare (store, sql, error);
 }
 
 static sqlite3_stmt *
@@ -425,8 +505,8 @@ bind_owner (sqlite3_stmt *stmt, int app_index, int uid_index, const DevbgOwner *
   sqlite3_bind_int64 (stmt, uid_index, owner->uid);
 }
 
-gboolean
-devbg_store_add_registration (DevbgStore *store, const DevbgRegistrationRecord *reg, GError **error)
+static gboolean
+insert_registration (DevbgStore *store, const DevbgRegistrationRecord *reg, GError **error)
 {
   g_autoptr(sqlite3_stmt) stmt = prepare (store,
     "INSERT INTO registrations (task_id, app_id, name, entry_point, trigger, created_us, uid) "
@@ -447,10 +527,40 @@ devbg_store_add_registration (DevbgStore *store, const DevbgRegistrationRecord *
 }
 
 gboolean
+devbg_store_add_registration (DevbgStore *store, const DevbgRegistrationRecord *reg, GError **error)
+{
+  group_flush (store);
+  return insert_registration (store, reg, error);
+}
+
+void
+devbg_store_add_registration_async (DevbgStore *store, const DevbgRegistrationRecord *reg,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = g_task_new (store, NULL, callback, user_data);
+  GError *error = NULL;
+
+  /* A row the database refuses (a duplicate) fails alone; the group goes on. */
+  if (!group_join (store, &error) || !insert_registration (store, reg, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_ptr_array_add (store->group_waiters, g_steal_pointer (&task));
+}
+
+gboolean
+devbg_store_add_registration_finish (DevbgStore *store, GAsyncResult *result, GError **error)
+{
+  (void) store;
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+gboolean
 devbg_store_remove_registration (DevbgStore *store, const DevbgOwner *owner, const char *task_id,
                                  GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(sqlite3_stmt) stmt = prepare_write (store,
     "DELETE FROM registrations WHERE task_id = ? AND app_id = ? AND uid = ?", error);
 
   if (stmt == NULL)
@@ -493,10 +603,12 @@ devbg_store_list_registrations (DevbgStore *store, const DevbgOwner *owner, gint
                                 guint limit, GError **error)
 {
   g_autoptr(GPtrArray) regs = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_registration_record_free);
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "SELECT " REGISTRATION_COLUMNS ", rowid FROM registrations "
-    "WHERE (?1 IS NULL OR (app_id = ?1 AND uid = ?2)) AND rowid > ?3 ORDER BY rowid LIMIT ?4",
-    error);
+  /* Two statements, not "?1 IS NULL OR ...": SQLite uses no index for that. */
+  g_autoptr(sqlite3_stmt) stmt = prepare (store, owner != NULL
+    ? "SELECT " REGISTRATION_COLUMNS ", rowid FROM registrations "
+      "WHERE uid = ?2 AND app_id = ?1 AND rowid > ?3 ORDER BY rowid LIMIT ?4"
+    : "SELECT " REGISTRATION_COLUMNS ", rowid FROM registrations "
+      "WHERE ?1 IS NULL AND ?2 IS NULL AND rowid > ?3 ORDER BY rowid LIMIT ?4", error);
   int rc;
 
   if (stmt == NULL)
@@ -545,8 +657,9 @@ devbg_store_get_registration (DevbgStore *store, const DevbgOwner *owner, const 
 gint64
 devbg_store_count_registrations (DevbgStore *store, const DevbgOwner *owner, GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
-    "SELECT count(*) FROM registrations WHERE ?1 IS NULL OR (app_id = ?1 AND uid = ?2)", error);
+  g_autoptr(sqlite3_stmt) stmt = prepare (store, owner != NULL
+    ? "SELECT count(*) FROM registrations WHERE uid = ?2 AND app_id = ?1"
+    : "SELECT count(*) FROM registrations WHERE ?1 IS NULL AND ?2 IS NULL", error);
 
   if (stmt == NULL)
     return -1;
@@ -565,7 +678,10 @@ devbg_store_finalize (GObject *object)
   DevbgStore *store = DEVBG_STORE (object);
 
   if (store->db != NULL)
-    sqlite3_close (store->db);
+    {
+      group_flush (store);
+      sqlite3_close (store->db);
+    }
   g_free (store->path);
   g_clear_pointer (&store->salvaged, g_ptr_array_unref);
   G_OBJECT_CLASS (devbg_store_parent_class)->finalize (object);
@@ -668,7 +784,7 @@ instance_from_columns (sqlite3_stmt *stmt)
 gboolean
 devbg_store_add_instance (DevbgStore *store, const DevbgInstanceRecord *rec, GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(sqlite3_stmt) stmt = prepare_write (store,
     "INSERT INTO instances (" INSTANCE_COLUMNS ", pid, pid_start, cgroup) "
     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", error);
 
@@ -760,6 +876,7 @@ gboolean
 devbg_store_finish_instance (DevbgStore *store, const DevbgInstanceRecord *rec,
                              const DevbgEventRecord *event, GError **error)
 {
+  group_flush (store);
   if (!exec (store, "BEGIN IMMEDIATE;", error))
     return FALSE;
   if (!finish_instance_steps (store, rec, event, error))
@@ -830,7 +947,7 @@ gboolean
 devbg_store_ack_events (DevbgStore *store, const DevbgOwner *owner, const char *const *event_ids,
                         GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(sqlite3_stmt) stmt = prepare_write (store,
     "DELETE FROM events WHERE event_id = ?3 AND app_id = ?1 AND uid = ?2", error);
 
   if (stmt == NULL || !exec (store, "BEGIN IMMEDIATE;", error))
@@ -890,7 +1007,7 @@ gboolean
 devbg_store_prune_history (DevbgStore *store, const DevbgOwner *owner, guint max_per_owner,
                            gint64 min_finished_us, GError **error)
 {
-  g_autoptr(sqlite3_stmt) by_count = prepare (store,
+  g_autoptr(sqlite3_stmt) by_count = prepare_write (store,
     "DELETE FROM history WHERE uid = ?2 AND app_id = ?1 AND rowid <= "
     "(SELECT rowid FROM history WHERE uid = ?2 AND app_id = ?1 "
     " ORDER BY rowid DESC LIMIT 1 OFFSET ?3)", error);
@@ -928,7 +1045,7 @@ devbg_store_add_consent (DevbgStore *store, const DevbgOwner *owner, const char 
                          gint64 created_us, GError **error)
 {
   /* Asked again (two prompts for one model raced): the first answer's time stays. */
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(sqlite3_stmt) stmt = prepare_write (store,
     "INSERT OR IGNORE INTO consent (uid, app_id, model_id, created_us) VALUES (?2, ?1, ?3, ?4)",
     error);
 
@@ -1003,7 +1120,7 @@ gint64
 devbg_store_remove_consent (DevbgStore *store, const DevbgOwner *owner, const char *model_id,
                             GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(sqlite3_stmt) stmt = prepare_write (store,
     "DELETE FROM consent WHERE app_id = ?1 AND uid = ?2 AND (?3 IS NULL OR model_id = ?3)",
     error);
 

@@ -7,7 +7,7 @@
  */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
 
 #include "devbg-enums.h"
 
@@ -63,6 +63,17 @@ guint       devbg_store_get_schema_version (DevbgStore *store);
 gboolean    devbg_store_add_registration (DevbgStore              *store,
                                           const DevbgRegistrationRecord *reg,
                                           GError                 **error);
+
+/* The same, with group commit: registrations that arrive together share
+ * one transaction (one fsync), and each completes only once it is durable.
+ * A row refused on its own (a duplicate task ID) fails at once. */
+void        devbg_store_add_registration_async  (DevbgStore                    *store,
+                                                 const DevbgRegistrationRecord *reg,
+                                                 GAsyncReadyCallback            callback,
+                                                 gpointer                       user_data);
+gboolean    devbg_store_add_registration_finish (DevbgStore   *store,
+                                                 GAsyncResult *result,
+                                                 GError      **error);
 
 /* Removes @task_id if it belongs to @owner; DEVBG_ERROR_NO_SUCH_REGISTRATION
  * otherwise (the same error whether it is another owner's or does not

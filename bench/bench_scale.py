@@ -1,0 +1,211 @@
+# devbg: device background tasks for Linux
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Scale benchmark against the real devbgd on a private bus, each figure
+beside a floor measured in the same run:
+
+  scale registrations N: Register throughput one call at a time and with
+    32 in flight (each call returns only once its write is durable), then
+    the full listing of the app's N registrations (every page of
+    ListRegistrations) at p50, against the floor of as many D-Bus round
+    trips to devbgd (Peer.Ping) as the listing took pages; devbgd's RSS
+    before and after.
+  scale devices N: N simulated bands; ListDevices at p50; the removal of
+    one device among N (from the simulator's call to devbgd's
+    DeviceRemoved) at p50 and p99 over distinct devices, against the
+    simulator's own DeviceRemoved signal as the floor; devbgd's RSS.
+
+Usage: bench_scale.py BUILD_DIR [REGISTRATIONS] [DEVICES]
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD_DIR = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else 'build')
+os.environ['DEVBG_BUILD_DIR'] = BUILD_DIR
+sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'integration'))
+sys.path.insert(0, HERE)
+
+from gi.repository import Gio, GLib  # noqa: E402
+from devbgtest import PrivateBus, Devbgd, DevbgSim, manifest_xml, wait_for  # noqa: E402
+
+REGISTRATIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
+DEVICES = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
+BENCH_APP = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-app'))
+BENCH_TASK = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-task'))
+LIST_RUNS = 21
+REMOVALS = 200
+
+
+def pct(samples, q):
+    s = sorted(samples)
+    return s[min(len(s) - 1, int(len(s) * q))]
+
+
+def rss_mib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Helper:
+    def __init__(self, cmd, env):
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env)
+        if self.proc.stdout.readline().strip() != 'READY':
+            raise SystemExit('bench: %s did not start' % cmd[0])
+
+    def ask(self, *words):
+        self.proc.stdin.write(' '.join(str(w) for w in words) + '\n')
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith('OK'):
+            raise SystemExit('bench: %s: %s' % (words[0], line or 'no answer'))
+        return line.split()[1:]
+
+    def stop(self):
+        self.proc.stdin.write('quit\n')
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def registrations(tmpdir):
+    os.makedirs(tmpdir)
+    os.chmod(tmpdir, 0o755)
+    bus = PrivateBus(tmpdir)
+    devbgd = Devbgd(bus, tmpdir, '[Service]\nMaxRegistrationsPerApp=%d\n' % (REGISTRATIONS * 2))
+    devbgd.write_manifest('bench.xml', manifest_xml(
+        'org.devbg.bench.Scale', BENCH_APP, [('Bench.Latency', ['deviceUse'], BENCH_TASK)]))
+    devbgd.start()
+    app = Helper([BENCH_APP], bus.env())
+    try:
+        pid = devbgd.proc.pid
+        half = REGISTRATIONS // 2
+        ns, errors = map(int, app.ask('register-many', half, 'Bench.Latency', 1))
+        serial = half / (ns / 1e9)
+        ns, errors2 = map(int, app.ask('register-many', REGISTRATIONS - half, 'Bench.Latency', 32))
+        concurrent = (REGISTRATIONS - half) / (ns / 1e9)
+        if errors or errors2:
+            raise SystemExit('bench: %d registrations failed' % (errors + errors2))
+        before = rss_mib(pid)
+        lists, floors = [], []
+        pages = (REGISTRATIONS + 499) // 500
+        for _ in range(LIST_RUNS):
+            ns, count = map(int, app.ask('list-all'))
+            if count != REGISTRATIONS:
+                raise SystemExit('bench: listed %d of %d' % (count, REGISTRATIONS))
+            lists.append(ns / 1e6)
+            floors.append(sum(int(app.ask('ping')[0]) for _ in range(pages)) / 1e6)
+        after = rss_mib(pid)
+        print('scale registrations %d list p50 %.1f ms (%d pages; floor %d pings %.1f ms, '
+              'ratio %.1fx) register %.0f/s serial %.0f/s 32-in-flight memory %.1f MiB '
+              'after-lists %.1f MiB' % (REGISTRATIONS, pct(lists, 0.5), pages, pages,
+                                        pct(floors, 0.5), pct(lists, 0.5) / pct(floors, 0.5),
+                                        serial, concurrent, before, after), flush=True)
+    finally:
+        app.stop()
+        devbgd.stop()
+        bus.stop()
+
+
+class DeviceBench:
+    def __init__(self, tmpdir):
+        os.makedirs(tmpdir)
+        os.chmod(tmpdir, 0o755)
+        self.bus = PrivateBus(tmpdir)
+        self.devbgd = Devbgd(self.bus, tmpdir, '[Service]\nEnableVirtualBackend=true\n')
+        self.devbgd.start()
+        self.sim = DevbgSim(self.bus, tmpdir, ['--no-dock', '--no-band']).start()
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            self.bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        self.seen = {}
+        for sender, iface in (('org.devbg.Sim1', 'org.devbg.Sim1'),
+                              ('org.devbg.Devbg1', 'org.devbg.Devbg1.Devices')):
+            self.conn.signal_subscribe(sender, iface, None, None, None,
+                                       Gio.DBusSignalFlags.NONE, self.on_signal, iface)
+
+    def on_signal(self, conn, sender, path, iface, signal, params, which):
+        self.seen[(which, signal)] = time.perf_counter()
+
+    def iterate(self, pred, what, timeout=60):
+        ctx = GLib.MainContext.default()
+        end = time.monotonic() + timeout
+        while not pred():
+            if time.monotonic() > end:
+                raise SystemExit('bench: timed out waiting for ' + what)
+            ctx.iteration(True)
+
+    def drain(self):
+        """Dispatches every signal already queued here: a backlog (the
+        DeviceAdded of all N devices) must not land in the first sample."""
+        ctx = GLib.MainContext.default()
+        while ctx.iteration(False):
+            pass
+
+    def call(self, dest, iface, method, args=None):
+        path = '/org/devbg/Sim1' if dest == 'org.devbg.Sim1' else '/org/devbg/Devbg1'
+        return self.conn.call_sync(dest, path, iface, method, args, None,
+                                   Gio.DBusCallFlags.NONE, 30000, None)
+
+    def list_devices(self):
+        return self.call('org.devbg.Devbg1', 'org.devbg.Devbg1.Devices', 'ListDevices').unpack()[0]
+
+    def run(self):
+        ids = []
+        for i in range(DEVICES):
+            ids.append(self.call('org.devbg.Sim1', 'org.devbg.Sim1', 'AddDevice', GLib.Variant(
+                '(sa{sv})', ('band', {'serial': GLib.Variant('s', 'S%05d' % i)}))).unpack()[0])
+        self.iterate(lambda: len(self.list_devices()) >= DEVICES, 'all devices in devbgd')
+        pid = self.devbgd.proc.pid
+        memory = rss_mib(pid)
+        lists = []
+        for _ in range(LIST_RUNS):
+            t0 = time.perf_counter()
+            self.call('org.devbg.Devbg1', 'org.devbg.Devbg1.Devices', 'ListDevices')
+            lists.append((time.perf_counter() - t0) * 1000)
+        removal, floor = [], []
+        for dev in ids[:REMOVALS]:
+            self.drain()
+            self.seen.clear()
+            t0 = time.perf_counter()
+            self.call('org.devbg.Sim1', 'org.devbg.Sim1', 'Detach', GLib.Variant('(s)', (dev,)))
+            self.iterate(lambda: ('org.devbg.Devbg1.Devices', 'DeviceRemoved') in self.seen,
+                         'DeviceRemoved')
+            removal.append((self.seen[('org.devbg.Devbg1.Devices', 'DeviceRemoved')] - t0) * 1000)
+            floor.append((self.seen[('org.devbg.Sim1', 'DeviceRemoved')] - t0) * 1000)
+        print('scale devices %d list p50 %.1f ms removal p50 %.2f ms p99 %.2f ms max %.2f ms '
+              '(floor: the simulator\'s own signal p50 %.2f ms p99 %.2f ms) memory %.1f MiB'
+              % (DEVICES, pct(lists, 0.5), pct(removal, 0.5), pct(removal, 0.99), max(removal),
+                 pct(floor, 0.5), pct(floor, 0.99), memory), flush=True)
+
+    def stop(self):
+        self.sim.stop()
+        self.devbgd.stop()
+        self.bus.stop()
+
+
+def main():
+    for exe in (BENCH_APP, BENCH_TASK):
+        if not os.access(exe, os.X_OK):
+            raise SystemExit('bench: %s is not built' % exe)
+    tmpdir = tempfile.mkdtemp(prefix='devbg-bench-')
+    os.chmod(tmpdir, 0o755)
+    try:
+        registrations(os.path.join(tmpdir, 'r'))
+        bench = DeviceBench(os.path.join(tmpdir, 'd'))
+        try:
+            bench.run()
+        finally:
+            bench.stop()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
