@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "devbg-decision.h"
+#include "devbg-manifest.h"
 
 /* Every fact that lets a request through, consent not yet known. */
 static DevbgDecisionFacts
@@ -284,6 +285,59 @@ test_config_protocols (void)
   g_assert_true (devbg_config_protocol_allowed (&config, DEVBG_TRIGGER_SERVICING, DEVBG_PROTOCOL_MTP));
 }
 
+/* Part 7: the devices a manifest declares, in Windows' syntax, against
+ * the hardware IDs a backend reports. */
+static void
+test_declared_devices (void)
+{
+  static const char xml[] =
+    "<Application Id=\"org.example.App\" Executable=\"/usr/bin/app\">"
+    "<Extensions><Extension Category=\"windows.backgroundTasks\" EntryPoint=\"A.Sync\">"
+    "<BackgroundTasks><Task Type=\"deviceUse\"/><Task Type=\"timer\"/></BackgroundTasks>"
+    "</Extension><Extension Category=\"windows.backgroundTasks\" EntryPoint=\"A.Tick\">"
+    "<BackgroundTasks><Task Type=\"timer\"/></BackgroundTasks></Extension></Extensions>"
+    "<Capabilities><Capability Name=\"internetClient\"/><DeviceCapability Name=\"location\"/>"
+    "<DeviceCapability Name=\"usb\"><Device Id=\"vidpid:1209 B0A1\">"
+    "<Function Type=\"classId:ff * *\"/></Device></DeviceCapability>"
+    "<DeviceCapability Name=\"humaninterfacedevice\"><Device Id=\"vidpid:045E 0610\">"
+    "<Function Type=\"usage:FFAA 0001\"/></Device></DeviceCapability>"
+    "<DeviceCapability Name=\"bluetooth.rfcomm\"><Device Id=\"any\">"
+    "<Function Type=\"name:serialPort\"/></Device></DeviceCapability>"
+    "<DeviceCapability Name=\"bluetooth.genericAttributeProfile\"><Device Id=\"any\">"
+    "<Function Type=\"serviceId:0000180D-0000-1000-8000-00805F9B34FB\"/></Device></DeviceCapability>"
+    "</Capabilities></Application>";
+  static const char *const band[] = { "USB\\VID_1209&PID_B0A1&REV_0100", "USB\\VID_1209&PID_B0A1", NULL };
+  static const char *const band_class_ff[] = { "USB\\VID_1209&PID_B0A1", "USB\\Class_ff&SubClass_00&Prot_00", NULL };
+  static const char *const band_class_08[] = { "USB\\VID_1209&PID_B0A1", "USB\\Class_08&SubClass_06&Prot_50", NULL };
+  static const char *const dock[] = { "USB\\VID_1209&PID_D0C1", NULL };
+  static const char *const hid_ok[] = { "HID\\VID_045E&PID_0610", "HID_DEVICE_UP:FFAA_U:0001", NULL };
+  static const char *const hid_other_usage[] = { "HID\\VID_045E&PID_0610", "HID_DEVICE_UP:0001_U:0006", NULL };
+  static const char *const rfcomm[] = {
+    "BTHENUM\\{00001101-0000-1000-8000-00805f9b34fb}_VID&00021209_PID&B0A1", NULL };
+  static const char *const rfcomm_obex[] = { "BTHENUM\\{00001105-0000-1000-8000-00805f9b34fb}", NULL };
+  static const char *const gatt_hr[] = { "BTHLEDevice\\{0000180d-0000-1000-8000-00805f9b34fb}_Dev_VID&001209", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgManifest) m = devbg_manifest_parse (xml, -1, "test.xml", &error);
+  g_autofree char *eps = NULL;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (devbg_manifest_find_entry_point (m, "A.Sync"));
+  g_assert_null (devbg_manifest_find_entry_point (m, "A.Tick")); /* no device task: ignored */
+  eps = devbg_manifest_list_entry_points (m);
+  g_assert_cmpstr (eps, ==, "'A.Sync' (deviceUse)");
+  g_assert_true (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_USB, band));
+  g_assert_true (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_USB, band_class_ff));
+  g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_USB, band_class_08));
+  g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_USB, dock));
+  g_assert_true (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_HID, hid_ok));
+  g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_HID, hid_other_usage));
+  g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_USB, hid_ok));
+  g_assert_true (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_BLUETOOTH_RFCOMM, rfcomm));
+  g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_BLUETOOTH_RFCOMM, rfcomm_obex));
+  g_assert_true (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_BLUETOOTH_GATT, gatt_hr));
+  g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_BLUETOOTH_GATT, rfcomm));
+}
+
 /* ---- the one list of reasons against the documents ---- */
 
 static char *
@@ -399,6 +453,7 @@ main (int argc, char **argv)
   g_test_add_func ("/decision/foreground-not-required", test_foreground_not_required);
   g_test_add_func ("/decision/protocols-narrowed", test_protocols_narrowed);
   g_test_add_func ("/decision/config-protocols", test_config_protocols);
+  g_test_add_func ("/decision/declared-devices", test_declared_devices);
   g_test_add_func ("/decision/reason-strings", test_reason_strings);
   g_test_add_func ("/decision/reasons-documented", test_reasons_documented);
   return g_test_run ();
