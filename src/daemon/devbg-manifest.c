@@ -22,6 +22,7 @@ typedef enum {
   IN_BACKGROUND_TASKS,
   IN_TASK,
   IN_CAPABILITIES,
+  IN_EXECUTABLES,     /* the app's other executables: its helpers */
   IN_DEVICE_CAPABILITY,
   IN_DEVICE,
   IN_FUNCTION,
@@ -38,6 +39,7 @@ typedef struct {
   DevbgDeviceDeclKind decl_kind; /* the DeviceCapability being read */
   DevbgDeviceDecl *decl;         /* its Device being read */
   GPtrArray       *functions;    /* that Device's Functions */
+  GPtrArray       *helpers;      /* <Executables> read so far */
 } ParseData;
 
 static void
@@ -406,6 +408,8 @@ on_start (GMarkupParseContext *ctx, const char *element, const char **names,
         pd->state = IN_EXTENSIONS;
       else if (strcmp (local, "Capabilities") == 0)
         pd->state = IN_CAPABILITIES;
+      else if (strcmp (local, "Executables") == 0)
+        pd->state = IN_EXECUTABLES;
       else
         {
           g_debug ("%s: <%s> ignored", pd->manifest->origin, element);
@@ -422,6 +426,25 @@ on_start (GMarkupParseContext *ctx, const char *element, const char **names,
           skip (pd, IN_CAPABILITIES);
         }
       return;
+    case IN_EXECUTABLES:
+      {
+        const char *path = NULL;
+        if (strcmp (local, "Executable") != 0)
+          {
+            devbg_xml_fail (ctx, error, "unexpected <%s> in <Executables>", element);
+            return;
+          }
+        if (!devbg_xml_collect (ctx, "Executable", names, values, error, "Path", &path, NULL))
+          return;
+        if (!g_path_is_absolute (path))
+          {
+            devbg_xml_fail (ctx, error, "Executable Path '%s' is not an absolute path", path);
+            return;
+          }
+        g_ptr_array_add (pd->helpers, g_strdup (path));
+        skip (pd, IN_EXECUTABLES);
+        return;
+      }
     case IN_DEVICE_CAPABILITY:
       if (strcmp (local, "Device") != 0)
         {
@@ -534,6 +557,7 @@ on_end (GMarkupParseContext *ctx, const char *element, gpointer user_data, GErro
       return;
     case IN_EXTENSIONS:
     case IN_CAPABILITIES:
+    case IN_EXECUTABLES:
       pd->state = IN_APPLICATION;
       return;
     case IN_DEVICE_CAPABILITY:
@@ -564,7 +588,8 @@ DevbgManifest *
 devbg_manifest_parse (const char *data, gssize length, const char *origin, GError **error)
 {
   g_autoptr(DevbgManifest) manifest = g_new0 (DevbgManifest, 1);
-  ParseData pd = { .manifest = manifest, .state = IN_NONE };
+  g_autoptr(GPtrArray) helpers = g_ptr_array_new_with_free_func (g_free);
+  ParseData pd = { .manifest = manifest, .state = IN_NONE, .helpers = helpers };
   g_autoptr(GMarkupParseContext) ctx = NULL;
   g_autoptr(GError) local_error = NULL;
 
@@ -592,6 +617,11 @@ devbg_manifest_parse (const char *data, gssize length, const char *origin, GErro
                    "%s: no <Application> element", origin);
       return NULL;
     }
+  if (helpers->len > 0)
+    {
+      g_ptr_array_add (helpers, NULL);
+      manifest->helpers = (GStrv) g_ptr_array_steal (helpers, NULL);
+    }
   return g_steal_pointer (&manifest);
 }
 
@@ -611,6 +641,8 @@ devbg_manifest_unref (DevbgManifest *manifest)
   g_free (manifest->app_id);
   g_free (manifest->executable);
   free (manifest->executable_real);
+  g_strfreev (manifest->helpers);
+  g_strfreev (manifest->helpers_real);
   g_ptr_array_unref (manifest->entry_points);
   g_ptr_array_unref (manifest->devices);
   g_free (manifest);
@@ -897,6 +929,41 @@ read_shells (const char *shells_file)
 
 /* Parses @path; NULL (with a problem appended) when it cannot be read or
  * parsed, or names an interpreter as its Executable. */
+/* The app's helpers: each resolved once, and none an interpreter (an
+ * interpreter runs every script written for it, so it names no app). */
+static gboolean
+resolve_helpers (DevbgManifest *m, const char *const *shells, GPtrArray *problems)
+{
+  g_autoptr(GPtrArray) real = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *why = NULL;
+
+  for (char **h = m->helpers; h != NULL && *h != NULL; h++)
+    {
+      char *r = realpath (*h, NULL);
+      if (devbg_executable_is_interpreter (*h, shells, &why) ||
+          (r != NULL && devbg_executable_is_interpreter (r, shells, &why)))
+        {
+          g_ptr_array_add (problems,
+                           g_strdup_printf ("%s: app %s names Executable %s, but %s, which runs "
+                                            "every script written for it and cannot identify "
+                                            "one app", m->origin, m->app_id, *h, why));
+          free (r);
+          return FALSE;
+        }
+      if (r != NULL)
+        {
+          g_ptr_array_add (real, g_strdup (r));
+          free (r);
+        }
+    }
+  if (real->len > 0)
+    {
+      g_ptr_array_add (real, NULL);
+      m->helpers_real = (GStrv) g_ptr_array_steal (real, NULL);
+    }
+  return TRUE;
+}
+
 static DevbgManifest *
 load_one (const char *path, const char *const *shells, GPtrArray *problems)
 {
@@ -917,6 +984,8 @@ load_one (const char *path, const char *const *shells, GPtrArray *problems)
       g_ptr_array_add (problems, g_strdup (error->message));
       return NULL;
     }
+  if (!resolve_helpers (m, shells, problems))
+    return NULL;
   if (m->executable == NULL)
     return g_steal_pointer (&m);
   /* Resolved once: /proc/PID/exe is compared with it. */
@@ -942,6 +1011,43 @@ executable_key (const DevbgManifest *m)
   return m->executable_real != NULL ? m->executable_real : m->executable;
 }
 
+gboolean
+devbg_manifest_owns_executable (const DevbgManifest *m, const char *exe)
+{
+  if (m->executable_real != NULL && strcmp (m->executable_real, exe) == 0)
+    return TRUE;
+  return m->helpers_real != NULL && g_strv_contains ((const char *const *) m->helpers_real, exe);
+}
+
+/* Every executable of @m, canonical where it exists, main one first. */
+static GPtrArray *
+executable_keys (const DevbgManifest *m)
+{
+  GPtrArray *keys = g_ptr_array_new ();
+
+  if (executable_key (m) != NULL)
+    g_ptr_array_add (keys, (gpointer) executable_key (m));
+  for (char **h = m->helpers_real; h != NULL && *h != NULL; h++)
+    g_ptr_array_add (keys, *h);
+  return keys;
+}
+
+static gboolean
+shares_executable (const DevbgManifest *a, const DevbgManifest *b, const char **which)
+{
+  g_autoptr(GPtrArray) ka = executable_keys (a);
+  g_autoptr(GPtrArray) kb = executable_keys (b);
+
+  for (guint i = 0; i < ka->len; i++)
+    for (guint j = 0; j < kb->len; j++)
+      if (strcmp (g_ptr_array_index (ka, i), g_ptr_array_index (kb, j)) == 0)
+        {
+          *which = g_ptr_array_index (ka, i);
+          return TRUE;
+        }
+  return FALSE;
+}
+
 /* Marks in @refused (origin set) every manifest of @all that shares
  * @what (app ID or Executable) with another, with one problem each naming
  * the others. */
@@ -952,18 +1058,17 @@ refuse_conflicts (GPtrArray *all, gboolean by_executable, GHashTable *refused,
   for (guint i = 0; i < all->len; i++)
     {
       DevbgManifest *m = g_ptr_array_index (all, i);
-      const char *key = by_executable ? executable_key (m) : m->app_id;
+      const char *key = by_executable ? NULL : m->app_id;
       g_autoptr(GString) others = g_string_new (NULL);
 
-      if (key == NULL)
-        continue;
       for (guint j = 0; j < all->len; j++)
         {
           DevbgManifest *o = g_ptr_array_index (all, j);
-          const char *okey = by_executable ? executable_key (o) : o->app_id;
 
-          if (j != i && okey != NULL && strcmp (key, okey) == 0)
-            g_string_append_printf (others, "%s%s (app %s)", others->len > 0 ? ", " : "",
+          if (j == i || !(by_executable ? shares_executable (m, o, &key)
+                                        : strcmp (key, o->app_id) == 0))
+            continue;
+          g_string_append_printf (others, "%s%s (app %s)", others->len > 0 ? ", " : "",
                                     o->origin, o->app_id);
         }
       if (others->len == 0)

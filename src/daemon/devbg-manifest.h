@@ -41,6 +41,8 @@ typedef struct {
   char      *app_id;
   char      *executable; /* the app's own executable, may be NULL */
   char      *executable_real; /* its canonical path when it exists (for identity) */
+  GStrv      helpers;    /* more executables of the app (<Executables>), may be NULL */
+  GStrv      helpers_real; /* their canonical paths, those that exist */
   GPtrArray *entry_points; /* of DevbgEntryPoint */
   GPtrArray *devices;      /* of DevbgDeviceDecl: what the app may use */
 } DevbgManifest;
@@ -65,6 +67,10 @@ gboolean devbg_manifest_declares_device (const DevbgManifest *manifest,
 
 /* The declared entry point names, ", "-separated, for error messages. */
 char *devbg_manifest_list_entry_points (const DevbgManifest *manifest);
+
+/* Is @exe (a canonical path) one of @manifest's executables? */
+gboolean devbg_manifest_owns_executable (const DevbgManifest *manifest,
+                                         const char          *exe);
 
 /* A valid app ID: reverse-DNS, two or more elements of [A-Za-z0-9_-],
  * none starting with a digit, at most 255 bytes (Flatpak's rules). */

@@ -223,6 +223,31 @@ class SystemDenialTest(PolicyBase):
         proc.kill()
 
 
+class ManifestExecutablesTest(DevbgTestCase):
+    """Part 7: an app names several executables (its UI and helpers) as
+    its own; one claimed by two apps identifies neither."""
+
+    def test_helpers_are_the_app(self):
+        ui, helper, other = (TestApp(self.tmpdir, n) for n in ('ui', 'helper', 'other'))
+        text = manifest_xml(APP_A, ui.path, [('A.Sync', ['deviceUse'], '/bin/true')])
+        text = text.replace('</Application>', '<Executables><Executable Path="%s"/>'
+                            '</Executables>\n</Application>' % helper.path)
+        self.devbgd.write_manifest('a.xml', text)
+        self.devbgd.start()
+        for app in (ui, helper):
+            self.assertIn('app-id=' + APP_A, app.ok(self.bus, 'status'))
+        tid = helper.ok(self.bus, 'register', 'sync', 'A.Sync', 'use')[0].split()[1]
+        self.assertIn(tid, ' '.join(ui.ok(self.bus, 'call', 'ListRegistrations', '("",)')))
+        # Another app claims the helper: neither is loaded, both are named.
+        self.devbgd.write_manifest('b.xml', manifest_xml(APP_B, helper.path, [
+            ('B.Sync', ['deviceUse'], '/bin/true')]))
+        wait_for(lambda: 'app-id=' + APP_A not in ui.run(self.bus, 'status'),
+                 what='the conflict to unload app A')
+        log = self.devbgd.read_log()
+        self.assertIn('claims Executable %s' % os.path.realpath(helper.path), log)
+        self.assertNotIn('app-id=' + APP_B, other.run(self.bus, 'status'))
+
+
 class NoLogindTest(PolicyBase):
     with_logind = False
 
