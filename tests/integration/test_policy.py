@@ -196,6 +196,20 @@ class SystemDenialTest(PolicyBase):
                            user=NOBODY)
         self.assertIn('polkit does not answer', self.devbgd.read_log())
 
+    def test_hanging_polkit_times_out(self):
+        # A polkit that never answers costs the request 5 s, not a hang.
+        polkit = Mock(self, 'polkitd')
+        polkit.mock().SimulateHang(True)
+        self.sim.ctl('add', 'band', 'id=locked', 'serial=LOCKED', 'mode=0600', 'owner=0', 'group=0')
+        wait_for(lambda: 'virtual-LOCKED' in self.devbgctl('devices').stdout, what='the band')
+        start = time.monotonic()
+        self.assert_denied('device-not-accessible', self.app_a, 'Test.Progress', 'virtual-LOCKED',
+                           user=NOBODY)
+        self.assertLess(time.monotonic() - start, 15)
+        self.assertIn('polkit does not answer', self.devbgd.read_log())
+        # devbgd kept serving meanwhile and after.
+        self.assert_allowed(self.app_a, 'Test.Progress', BAND)
+
     def test_already_running(self):
         proc, _, _ = self.start_background(self.app_a, 'Test.Idle')
         self.assert_denied('already-running', self.app_a, 'Test.Progress', DOCK)

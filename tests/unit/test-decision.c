@@ -8,7 +8,11 @@
 #include <string.h>
 
 #include "devbg-decision.h"
+#include "devbg-access.h"
 #include "devbg-manifest.h"
+#include "devbg-power.h"
+
+#include <glib/gstdio.h>
 
 /* Every fact that lets a request through, consent not yet known. */
 static DevbgDecisionFacts
@@ -338,6 +342,104 @@ test_declared_devices (void)
   g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_BLUETOOTH_GATT, rfcomm));
 }
 
+/* The node rights: owner, group, others, and a POSIX ACL (logind's
+ * uaccess gives the seat's user a named-user entry). */
+static void
+test_node_access (void)
+{
+  DevbgDeviceOwner root_0600 = { .known = TRUE, .uid = 0, .gid = 0, .mode = 0600 };
+  DevbgDeviceOwner group_0660 = { .known = TRUE, .uid = 0, .gid = 20, .mode = 0660 };
+  DevbgDeviceOwner read_only = { .known = TRUE, .uid = 0, .gid = 0, .mode = 0644 };
+  const gid_t in_20[] = { 1000, 20 };
+  const gid_t alone[] = { 1000 };
+  /* version 2; user_obj rw; user 1000 rw; group_obj ---; mask rw; other --- */
+  const guint8 acl[] = {
+    2, 0, 0, 0,
+    0x01, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,
+    0x02, 0, 6, 0, 0xe8, 0x03, 0, 0,
+    0x04, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+    0x10, 0, 6, 0, 0xff, 0xff, 0xff, 0xff,
+    0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff,
+  };
+  guint8 masked[sizeof acl];
+
+  g_assert_true (devbg_access_node_allows (0, NULL, 0, &root_0600, NULL, 0));
+  g_assert_false (devbg_access_node_allows (1000, alone, 1, &root_0600, NULL, 0));
+  g_assert_true (devbg_access_node_allows (1000, in_20, 2, &group_0660, NULL, 0));
+  g_assert_false (devbg_access_node_allows (1000, alone, 1, &group_0660, NULL, 0));
+  g_assert_false (devbg_access_node_allows (1000, in_20, 2, &read_only, NULL, 0));
+  g_assert_true (devbg_access_node_allows (1000, alone, 1, &root_0600, acl, sizeof acl));
+  g_assert_false (devbg_access_node_allows (1001, alone, 1, &root_0600, acl, sizeof acl));
+  /* The mask limits a named user's entry. */
+  memcpy (masked, acl, sizeof acl);
+  masked[4 + 3 * 8 + 2] = 4;
+  g_assert_false (devbg_access_node_allows (1000, alone, 1, &root_0600, masked, sizeof masked));
+}
+
+static void
+write_attr (const char *dir, const char *name, const char *value)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (path, value, -1, NULL));
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_remove (child);
+    }
+  g_rmdir (path);
+}
+
+/* The sysfs fallback: system batteries and mains only. */
+static void
+test_power_sysfs (void)
+{
+  g_autofree char *root = g_dir_make_tmp ("devbg-power-XXXXXX", NULL);
+  g_autofree char *mouse = g_build_filename (root, "hid-mouse", NULL);
+  g_autofree char *bat0 = g_build_filename (root, "BAT0", NULL);
+  g_autofree char *bat1 = g_build_filename (root, "BAT1", NULL);
+  g_autofree char *ac = g_build_filename (root, "AC", NULL);
+  DevbgPowerFacts f;
+
+  f = devbg_power_read_sysfs (root);
+  g_assert_false (f.has_battery); /* nothing at all: on mains */
+  write_attr (mouse, "type", "Battery\n");
+  write_attr (mouse, "scope", "Device\n");
+  write_attr (mouse, "capacity", "5\n");
+  f = devbg_power_read_sysfs (root);
+  g_assert_false (f.has_battery);
+  write_attr (bat0, "type", "Battery\n");
+  write_attr (bat0, "capacity", "40\n");
+  write_attr (bat1, "type", "Battery\n");
+  write_attr (bat1, "capacity", "20\n");
+  write_attr (ac, "type", "Mains\n");
+  write_attr (ac, "online", "0\n");
+  f = devbg_power_read_sysfs (root);
+  g_assert_true (f.has_battery && f.level_known && !f.on_ac);
+  g_assert_cmpfloat (f.percent, ==, 30);
+  write_attr (bat1, "present", "0\n");
+  write_attr (ac, "online", "1\n");
+  f = devbg_power_read_sysfs (root);
+  g_assert_true (f.on_ac);
+  g_assert_cmpfloat (f.percent, ==, 40);
+  write_attr (bat0, "capacity", "unknown\n");
+  f = devbg_power_read_sysfs (root);
+  g_assert_true (f.has_battery && !f.level_known);
+  remove_tree (root);
+}
+
 /* ---- the one list of reasons against the documents ---- */
 
 static char *
@@ -454,6 +556,8 @@ main (int argc, char **argv)
   g_test_add_func ("/decision/protocols-narrowed", test_protocols_narrowed);
   g_test_add_func ("/decision/config-protocols", test_config_protocols);
   g_test_add_func ("/decision/declared-devices", test_declared_devices);
+  g_test_add_func ("/decision/node-access", test_node_access);
+  g_test_add_func ("/decision/power-sysfs", test_power_sysfs);
   g_test_add_func ("/decision/reason-strings", test_reason_strings);
   g_test_add_func ("/decision/reasons-documented", test_reasons_documented);
   return g_test_run ();
