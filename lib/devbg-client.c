@@ -18,7 +18,6 @@
 #define MAX_DEVICE_ID   1024
 #define MAX_ID          255
 #define MAX_ENTRY_POINT 256
-#define MAX_SERVICING_S (30 * 60)
 
 /* ---- argument checks: a bad string is a GError, never a GVariant critical */
 
@@ -793,12 +792,6 @@ check_request (DevbgTrigger *trigger, DevbgRegistration *reg, const char *device
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
                    "A use trigger takes no expected duration");
-      return FALSE;
-    }
-  if (expected_duration_s >= MAX_SERVICING_S)
-    {
-      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "The expected duration, %u s, is not under 30 minutes", expected_duration_s);
       return FALSE;
     }
   return TRUE;

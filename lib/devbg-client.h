@@ -102,15 +102,20 @@ DevbgTriggerType devbg_trigger_get_trigger_type (DevbgTrigger *trigger);
  * names the task that runs and must have been registered with a trigger of
  * this trigger's type. @arguments (may be NULL: "") is handed to the task
  * as it is, at most 16384 bytes of UTF-8. @expected_duration_s is for a
- * servicing trigger (shown in the consent prompt; 0: unknown, must be under
- * 30 minutes) and must be 0 for a use trigger.
+ * servicing trigger (shown in the consent prompt; 0: unknown; devbgd
+ * refuses one that is not under its MaxExpectedDuration, 30 minutes by
+ * default, with estimate-too-long) and must be 0 for a use trigger.
  *
  * A denial is not an error: _finish() returns the DevbgTriggerResult with
- * @reason set to devbgd's machine-readable word (allowed, already-running,
- * too-many-pending-events, no-such-device, device-busy,
- * device-not-accessible, protocol-not-supported,
- * not-foreground, not-privileged, estimate-too-long, low-battery,
- * denied-by-user, spawn-failed, ...) and @instance_id to the new instance
+ * @reason set to devbgd's machine-readable word (devbgd decides every
+ * policy, this library none; see DevbgRequestReason in devbg-enums.h and
+ * devbg_request_reason_from_string()): allowed, entry-point-not-declared,
+ * no-such-device, protocol-not-supported, device-not-declared,
+ * estimate-too-long, no-device-metadata, not-privileged,
+ * device-not-accessible, not-foreground, session-locked, already-running,
+ * too-many-pending-events, device-busy, low-battery, denied-by-user,
+ * consent-unavailable, device-open-failed, spawn-failed, canceled (words
+ * newer than this library may come too), and @instance_id to the new instance
  * when allowed ("" otherwise). Bad arguments (checked here, before anything
  * is sent) and failed calls are errors: then it returns
  * DEVBG_RESULT_DENIED_BY_SYSTEM with @error set and @reason and

@@ -34,6 +34,29 @@ static const char *const cancel_names[] = {
   [DEVBG_CANCEL_ENERGY_SAVER] = "energy-saver",
 };
 
+static const char *const reason_names[] = {
+  [DEVBG_REASON_ALLOWED] = "allowed",
+  [DEVBG_REASON_ENTRY_POINT_NOT_DECLARED] = "entry-point-not-declared",
+  [DEVBG_REASON_NO_SUCH_DEVICE] = "no-such-device",
+  [DEVBG_REASON_PROTOCOL_NOT_SUPPORTED] = "protocol-not-supported",
+  [DEVBG_REASON_DEVICE_NOT_DECLARED] = "device-not-declared",
+  [DEVBG_REASON_ESTIMATE_TOO_LONG] = "estimate-too-long",
+  [DEVBG_REASON_NO_DEVICE_METADATA] = "no-device-metadata",
+  [DEVBG_REASON_NOT_PRIVILEGED] = "not-privileged",
+  [DEVBG_REASON_DEVICE_NOT_ACCESSIBLE] = "device-not-accessible",
+  [DEVBG_REASON_NOT_FOREGROUND] = "not-foreground",
+  [DEVBG_REASON_SESSION_LOCKED] = "session-locked",
+  [DEVBG_REASON_ALREADY_RUNNING] = "already-running",
+  [DEVBG_REASON_TOO_MANY_PENDING_EVENTS] = "too-many-pending-events",
+  [DEVBG_REASON_DEVICE_BUSY] = "device-busy",
+  [DEVBG_REASON_LOW_BATTERY] = "low-battery",
+  [DEVBG_REASON_DENIED_BY_USER] = "denied-by-user",
+  [DEVBG_REASON_CONSENT_UNAVAILABLE] = "consent-unavailable",
+  [DEVBG_REASON_DEVICE_OPEN_FAILED] = "device-open-failed",
+  [DEVBG_REASON_SPAWN_FAILED] = "spawn-failed",
+  [DEVBG_REASON_CANCELED] = "canceled",
+};
+
 static const char *const protocol_names[] = {
   [DEVBG_PROTOCOL_UNKNOWN] = "unknown",
   [DEVBG_PROTOCOL_USB] = "usb",
@@ -86,3 +109,20 @@ DEFINE_ENUM_STRINGS (devbg_trigger_type, DevbgTriggerType, trigger_names)
 DEFINE_ENUM_STRINGS (devbg_trigger_result, DevbgTriggerResult, result_names)
 DEFINE_ENUM_STRINGS (devbg_cancel_reason, DevbgCancelReason, cancel_names)
 DEFINE_ENUM_STRINGS (devbg_protocol, DevbgProtocol, protocol_names)
+DEFINE_ENUM_STRINGS (devbg_request_reason, DevbgRequestReason, reason_names)
+
+DevbgTriggerResult
+devbg_request_reason_get_result (DevbgRequestReason reason)
+{
+  switch (reason)
+    {
+    case DEVBG_REASON_ALLOWED:
+      return DEVBG_RESULT_ALLOWED;
+    case DEVBG_REASON_LOW_BATTERY:
+      return DEVBG_RESULT_LOW_BATTERY;
+    case DEVBG_REASON_DENIED_BY_USER:
+      return DEVBG_RESULT_DENIED_BY_USER;
+    default:
+      return DEVBG_RESULT_DENIED_BY_SYSTEM;
+    }
+}

@@ -39,6 +39,36 @@ typedef enum {
   DEVBG_CANCEL_ENERGY_SAVER = 11,
 } DevbgCancelReason;
 
+/* Why a request got its DevbgTriggerResult: the one list of reasons. Its
+ * strings (devbg_request_reason_to_string) are the words devbgd sends with
+ * Request's result; the D-Bus XML, libdevbg's docs and the README's table
+ * are tested against this list (tests/unit/test-decision.c). The numbers
+ * are devbg's own (no Windows counterpart) and only ever grow. */
+typedef enum {
+  DEVBG_REASON_ALLOWED = 0,
+  DEVBG_REASON_ENTRY_POINT_NOT_DECLARED,
+  DEVBG_REASON_NO_SUCH_DEVICE,
+  DEVBG_REASON_PROTOCOL_NOT_SUPPORTED,
+  DEVBG_REASON_DEVICE_NOT_DECLARED,
+  DEVBG_REASON_ESTIMATE_TOO_LONG,
+  DEVBG_REASON_NO_DEVICE_METADATA,
+  DEVBG_REASON_NOT_PRIVILEGED,
+  DEVBG_REASON_DEVICE_NOT_ACCESSIBLE,
+  DEVBG_REASON_NOT_FOREGROUND,
+  DEVBG_REASON_SESSION_LOCKED,
+  DEVBG_REASON_ALREADY_RUNNING,
+  DEVBG_REASON_TOO_MANY_PENDING_EVENTS,
+  DEVBG_REASON_DEVICE_BUSY,
+  DEVBG_REASON_LOW_BATTERY,
+  DEVBG_REASON_DENIED_BY_USER,
+  DEVBG_REASON_CONSENT_UNAVAILABLE,
+  DEVBG_REASON_DEVICE_OPEN_FAILED,
+  DEVBG_REASON_SPAWN_FAILED,
+  DEVBG_REASON_CANCELED,
+} DevbgRequestReason;
+
+#define DEVBG_REASON_LAST DEVBG_REASON_CANCELED
+
 /* The protocol a device is reached by; decides which triggers may use it. */
 typedef enum {
   DEVBG_PROTOCOL_UNKNOWN = 0,
@@ -63,6 +93,13 @@ gboolean    devbg_trigger_result_from_string (const char         *str,
 const char *devbg_cancel_reason_to_string (DevbgCancelReason reason);
 gboolean    devbg_cancel_reason_from_string (const char        *str,
                                              DevbgCancelReason *out);
+
+const char *devbg_request_reason_to_string (DevbgRequestReason reason);
+gboolean    devbg_request_reason_from_string (const char         *str,
+                                              DevbgRequestReason *out);
+/* The result that goes with @reason: allowed, low-battery and
+ * denied-by-user have their own; every other reason is DeniedBySystem. */
+DevbgTriggerResult devbg_request_reason_get_result (DevbgRequestReason reason);
 
 const char *devbg_protocol_to_string (DevbgProtocol protocol);
 gboolean    devbg_protocol_from_string (const char    *str,

@@ -36,7 +36,10 @@ sed -e "s|/usr/bin/devbg-example-app|$build/examples/devbg-example-app|" \
     -e "s|/usr/libexec/devbg/devbg-example-tasks|$build/examples/devbg-example-tasks|" \
     "$src/data/manifests/org.devbg.ExampleApp.xml" > "$work/manifests/org.devbg.ExampleApp.xml"
 cp "$src/data/metadata/"*.xml "$work/metadata/"
-printf '[Service]\nEnableVirtualBackend=true\n' > "$work/devbgd.conf"
+# The demo's bus has no logind and no consent agent: the foreground row is
+# off and consent is answered "allow" (HeadlessConsent), which devbgd logs.
+printf '[Service]\nEnableVirtualBackend=true\n[Policy]\nRequireForeground=false\nHeadlessConsent=allow\n' \
+	> "$work/devbgd.conf"
 
 start_daemon() {
 	"$build/src/daemon/devbgd" --bus-address "$DBUS_SYSTEM_BUS_ADDRESS" \

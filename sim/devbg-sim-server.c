@@ -46,6 +46,8 @@ typedef struct {
   char      *model_id;
   char      *container_id;
   GStrv      hardware_ids;
+  gboolean   has_owner;     /* owner=, group=, mode= given: as a node's */
+  guint32    owner_uid, owner_gid, mode;
   guint      plug;          /* attach count: a new instance path each time */
   gboolean   attached;
   guint      opens;
@@ -145,6 +147,12 @@ device_properties (SimDevice *dev)
   g_variant_builder_add (&b, "{sv}", "instance", g_variant_new_string (instance));
   if (dev->kind == KIND_DOCK)
     g_variant_builder_add (&b, "{sv}", "firmware-version", g_variant_new_string (dev->fw_version));
+  if (dev->has_owner)
+    {
+      g_variant_builder_add (&b, "{sv}", "owner-uid", g_variant_new_uint32 (dev->owner_uid));
+      g_variant_builder_add (&b, "{sv}", "owner-gid", g_variant_new_uint32 (dev->owner_gid));
+      g_variant_builder_add (&b, "{sv}", "mode", g_variant_new_uint32 (dev->mode));
+    }
   return g_variant_builder_end (&b);
 }
 
@@ -749,6 +757,29 @@ dock_setup (SimDevice *dev, GVariant *options, guint index)
   dev->reset_delay_ms = opt_uint (options, "reset-delay-ms", 500);
 }
 
+/* `devbg-sim ctl add ... mode=0600` sends the digits as a number; they
+ * are read as octal either way. */
+static void
+sim_setup_owner (SimDevice *dev, GVariant *options)
+{
+  g_autofree char *text = NULL;
+  const char *s;
+  guint32 u;
+
+  if (options == NULL)
+    return;
+  if (g_variant_lookup (options, "mode", "&s", &s))
+    text = g_strdup (s);
+  else if (g_variant_lookup (options, "mode", "u", &u))
+    text = g_strdup_printf ("%u", u);
+  else
+    return;
+  dev->has_owner = TRUE;
+  dev->mode = (guint32) g_ascii_strtoull (text, NULL, 8) & 0777;
+  dev->owner_uid = opt_uint (options, "owner", 0);
+  dev->owner_gid = opt_uint (options, "group", 0);
+}
+
 const char *
 devbg_sim_server_add (DevbgSimServer *sim, const char *kind, GVariant *options, GError **error)
 {
@@ -788,6 +819,9 @@ devbg_sim_server_add (DevbgSimServer *sim, const char *kind, GVariant *options, 
     band_setup (dev, options, index);
   else
     dock_setup (dev, options, index);
+  /* owner=UID group=GID mode=0600 (octal as text, or a number): who may
+   * open it, as a device node's owner and mode would say. */
+  sim_setup_owner (dev, options);
   dev->container_id = g_compute_checksum_for_string (G_CHECKSUM_MD5, dev->serial, -1);
   g_hash_table_insert (sim->devices, dev->id, dev);
   device_attach (dev);

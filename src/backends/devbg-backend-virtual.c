@@ -53,6 +53,24 @@ entry_free (SimEntry *entry)
 
 /* ---- devices from the simulator's properties ---- */
 
+/* A simulated device has no node: devbg-sim may give it an owner, group
+ * and mode as a node would have, so that a device the user may not open
+ * can be tested. */
+static void
+apply_owner (DevbgDevice *device, GVariant *props)
+{
+  DevbgDeviceOwner owner = { 0 };
+
+  if (g_variant_lookup (props, "owner-uid", "u", &owner.uid) &&
+      g_variant_lookup (props, "owner-gid", "u", &owner.gid) &&
+      g_variant_lookup (props, "mode", "u", &owner.mode))
+    {
+      owner.known = TRUE;
+      owner.mode &= 0777;
+    }
+  devbg_device_set_owner (device, &owner);
+}
+
 static void
 apply_properties (DevbgDevice *device, GVariant *props)
 {
@@ -76,6 +94,7 @@ apply_properties (DevbgDevice *device, GVariant *props)
     devbg_device_set_serial (device, s);
   if (g_variant_lookup (props, "firmware-version", "&s", &s))
     devbg_device_set_firmware_version (device, s);
+  apply_owner (device, props);
 }
 
 static void device_changed (DevbgBackendVirtual *self, const char *sim_id, GVariant *props);

@@ -18,6 +18,8 @@ struct _DevbgDevice {
   char         *serial;
   char         *firmware_version;
   gboolean      attached;
+  char         *node;
+  DevbgDeviceOwner owner;
 };
 
 enum { SIGNAL_REMOVED, N_SIGNALS };
@@ -65,6 +67,10 @@ replace (char **field, const char *value)
 }
 
 void devbg_device_set_name (DevbgDevice *d, const char *v) { replace (&d->name, v); }
+const char *devbg_device_get_node (DevbgDevice *d) { return d->node; }
+const DevbgDeviceOwner *devbg_device_get_owner (DevbgDevice *d) { return &d->owner; }
+void devbg_device_set_node (DevbgDevice *d, const char *v) { replace (&d->node, v); }
+void devbg_device_set_owner (DevbgDevice *d, const DevbgDeviceOwner *o) { d->owner = *o; }
 void devbg_device_set_protocol (DevbgDevice *d, DevbgProtocol p) { d->protocol = p; }
 void devbg_device_set_model_id (DevbgDevice *d, const char *v) { replace (&d->model_id, v); }
 void devbg_device_set_container_id (DevbgDevice *d, const char *v) { replace (&d->container_id, v); }
@@ -149,6 +155,7 @@ devbg_device_finalize (GObject *object)
   DevbgDevice *d = DEVBG_DEVICE (object);
 
   g_free (d->backend_key);
+  g_free (d->node);
   g_free (d->id);
   g_free (d->name);
   g_strfreev (d->hardware_ids);

@@ -41,6 +41,21 @@ const char    *devbg_device_get_firmware_version (DevbgDevice *device); /* "" wh
 gboolean       devbg_device_get_attached (DevbgDevice *device);
 
 /* For backends, before the device is announced or on a change. */
+/* Who may open the device, for the device-access row (devbg-access.c):
+ * its node's path (its owner, mode and ACL are read there), or, for a
+ * device with no node (a simulated one), an owner and mode given by its
+ * backend. Neither: any user may (the backend opens it for all alike). */
+typedef struct {
+  gboolean known; /* uid, gid and mode are set */
+  guint32  uid, gid;
+  guint32  mode;  /* permission bits, as st_mode & 0777 */
+} DevbgDeviceOwner;
+
+const char    *devbg_device_get_node (DevbgDevice *device); /* NULL when none */
+const DevbgDeviceOwner *devbg_device_get_owner (DevbgDevice *device);
+void devbg_device_set_node (DevbgDevice *device, const char *node);
+void devbg_device_set_owner (DevbgDevice *device, const DevbgDeviceOwner *owner);
+
 void devbg_device_set_name (DevbgDevice *device, const char *name);
 void devbg_device_set_protocol (DevbgDevice *device, DevbgProtocol protocol);
 void devbg_device_set_hardware_ids (DevbgDevice *device, const char *const *ids);

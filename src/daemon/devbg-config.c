@@ -88,6 +88,35 @@ devbg_config_init_defaults (DevbgConfig *config)
     PROTO_BIT (DEVBG_PROTOCOL_NETWORK_WIFI) | PROTO_BIT (DEVBG_PROTOCOL_GENERIC_IOCTL);
 }
 
+/* The seed's protocol table, the widest a trigger may ever allow:
+ * configuration narrows it, never widens it (MTP, network and ioctl
+ * devices are never allowed for a use task). */
+static guint32
+seed_protocols (const KeySpec *spec)
+{
+  DevbgConfig seed;
+
+  devbg_config_init_defaults (&seed);
+  return spec->offset == offsetof (DevbgConfig, use_protocols) ? seed.use_protocols
+                                                               : seed.servicing_protocols;
+}
+
+static char *
+widened_protocols (const KeySpec *spec, guint32 bits)
+{
+  GString *extra = g_string_new (NULL);
+  guint32 over = bits & ~seed_protocols (spec);
+
+  for (guint p = DEVBG_PROTOCOL_USB; p <= DEVBG_PROTOCOL_GENERIC_IOCTL; p++)
+    if (over & PROTO_BIT (p))
+      g_string_append_printf (extra, "%s%s", extra->len ? ", " : "", devbg_protocol_to_string (p));
+  g_string_prepend (extra, "the seed's protocol table never allows ");
+  g_string_append_printf (extra, " for %s; configuration may narrow the list, not widen it",
+                          spec->offset == offsetof (DevbgConfig, use_protocols)
+                            ? "a use task" : "a servicing task");
+  return g_string_free (extra, FALSE);
+}
+
 static const KeySpec *
 find_key (const char *group, const char *key)
 {
@@ -217,6 +246,11 @@ parse_value (DevbgConfig *config, const KeySpec *spec, const char *raw,
                 return bad_value (error, origin, spec, value, want);
               }
             bits |= PROTO_BIT (p);
+          }
+        if ((bits & ~seed_protocols (spec)) != 0)
+          {
+            g_autofree char *why = widened_protocols (spec, bits);
+            return bad_value (error, origin, spec, value, why);
           }
         *(guint32 *) field = bits;
         return TRUE;

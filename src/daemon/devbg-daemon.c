@@ -302,9 +302,12 @@ handle_register (Call *call, GVariant *params)
   ep = manifest != NULL ? devbg_manifest_find_entry_point (manifest, entry_point) : NULL;
   if (ep == NULL)
     {
+      g_autofree char *declared = manifest ? devbg_manifest_list_entry_points (manifest)
+                                           : g_strdup ("none");
       return_new_error (call, DEVBG_ERROR_ENTRY_POINT_NOT_DECLARED,
-                        "app %s declares no entry point '%s' in its manifest",
-                        call->caller->app_id, entry_point);
+                        "app %s declares no entry point '%s' in its manifest (names are "
+                        "case-sensitive); it declares: %s",
+                        call->caller->app_id, entry_point, declared);
       return;
     }
   if ((ep->triggers & (1u << trigger)) == 0)
@@ -425,6 +428,8 @@ caller_of (Call *call)
     .sender = g_dbus_method_invocation_get_sender (call->invocation),
     .app_id = call->caller->app_id,
     .uid = call->caller->uid,
+    .pid = call->caller->pid,
+    .start_time = call->caller->stamp.start_time,
   };
 }
 
@@ -502,21 +507,18 @@ handle_request (Call *call, GVariant *params)
       return;
     }
   /* The manifest decides today, not when the task was registered: an app
-   * update may have dropped the entry point. */
+   * update may have dropped the entry point. The policies themselves are
+   * devbg-decision.c's; this only says what the manifest holds. */
   manifest = g_hash_table_lookup (daemon->apps, call->caller->app_id);
   ep = manifest ? devbg_manifest_find_entry_point (manifest, reg->entry_point) : NULL;
-  if (ep == NULL || (ep->triggers & (1u << reg->trigger)) == 0)
-    {
-      g_dbus_method_invocation_return_value (
-        g_steal_pointer (&call->invocation),
-        g_variant_new ("(uss)", (guint32) DEVBG_RESULT_DENIED_BY_SYSTEM, "entry-point-not-declared", ""));
-      return;
-    }
 
   caller = caller_of (call);
   request = (DevbgRequest) {
     .task_id = reg->task_id, .name = reg->name, .entry_point = reg->entry_point,
-    .executable = ep->executable, .trigger = reg->trigger, .device_id = device_id,
+    .executable = ep != NULL ? ep->executable : NULL,
+    .entry_point_declared = ep != NULL && (ep->triggers & (1u << reg->trigger)) != 0,
+    .manifest = manifest, .metadata = daemon->metadata,
+    .trigger = reg->trigger, .device_id = device_id,
     .arguments = arguments, .expected_duration_s = expected,
   };
   call->async = TRUE;

@@ -210,7 +210,7 @@ app_by_executable (GHashTable *apps, const char *exe)
     {
       DevbgManifest *m = value;
 
-      if (m->executable_real != NULL && strcmp (m->executable_real, exe) == 0)
+      if (devbg_manifest_owns_executable (m, exe))
         return m->app_id;
     }
   return NULL;

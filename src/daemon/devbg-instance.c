@@ -64,6 +64,7 @@ struct _DevbgInstance {
   guint               io_timer;
   guint64             io_last;
   guint               cpu_timer;
+  gboolean            screen_locked; /* decides the CPU window's length */
   guint64             cpu_last_us;
   guint               grace_timer;
   guint               linger_timer;   /* the channel closed; the process may go on */
@@ -722,6 +723,28 @@ seconds_to_ms (double s)
 }
 
 static void
+start_cpu_window (DevbgInstance *self)
+{
+  double window = devbg_policy_cpu_window (self->config, self->screen_locked);
+
+  g_clear_handle_id (&self->cpu_timer, g_source_remove);
+  self->cpu_last_us = cpu_used_us (self);
+  self->cpu_timer = g_timeout_add (seconds_to_ms (window), on_cpu_window, self);
+  g_debug ("instance %s: CPU window %g s (screen %s)", self->record.instance_id, window,
+           self->screen_locked ? "locked" : "unlocked");
+}
+
+void
+devbg_instance_set_screen_locked (DevbgInstance *self, gboolean locked)
+{
+  if (self->screen_locked == locked)
+    return;
+  self->screen_locked = locked;
+  if (self->state == DEVBG_INSTANCE_RUNNING && self->cpu_timer != 0)
+    start_cpu_window (self);
+}
+
+static void
 start_policies (DevbgInstance *self)
 {
   self->started_mono = g_get_monotonic_time ();
@@ -735,13 +758,7 @@ start_policies (DevbgInstance *self)
                                       on_io_window, self);
     }
   if (self->config->cpu_floor_ms > 0)
-    {
-      /* Screen-lock state (the shorter window) needs logind: the unlocked
-       * window is used until the session facts are wired in. */
-      self->cpu_last_us = cpu_used_us (self);
-      self->cpu_timer = g_timeout_add (seconds_to_ms (devbg_policy_cpu_window (self->config, FALSE)),
-                                       on_cpu_window, self);
-    }
+    start_cpu_window (self);
   self->removed_handler = g_signal_connect (self->devices, "device-removed",
                                             G_CALLBACK (on_device_removed), self);
 }

@@ -70,6 +70,12 @@ void     devbg_instance_terminate (DevbgInstance    *instance,
                                    DevbgCancelReason reason,
                                    const char       *detail);
 
+/* The owner's session locked or unlocked: the CPU liveness window is a
+ * minute while locked, five while not (CpuWindowLocked/Unlocked). A
+ * running task moves to the other window at once, starting it afresh. */
+void     devbg_instance_set_screen_locked (DevbgInstance *instance,
+                                           gboolean       locked);
+
 const DevbgInstanceRecord *devbg_instance_get_record (DevbgInstance *instance);
 DevbgInstanceState devbg_instance_get_state (DevbgInstance *instance);
 guint32      devbg_instance_get_progress (DevbgInstance *instance);

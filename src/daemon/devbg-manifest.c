@@ -1,8 +1,11 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define G_LOG_DOMAIN "devbg-manifest"
+
 #include "devbg-manifest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +21,11 @@ typedef enum {
   IN_EXTENSION,       /* a windows.backgroundTasks extension */
   IN_BACKGROUND_TASKS,
   IN_TASK,
+  IN_CAPABILITIES,
+  IN_EXECUTABLES,     /* the app's other executables: its helpers */
+  IN_DEVICE_CAPABILITY,
+  IN_DEVICE,
+  IN_FUNCTION,
   IN_SKIPPED,         /* inside an element devbg does not use */
 } ParseState;
 
@@ -27,7 +35,19 @@ typedef struct {
   ParseState       skip_return; /* where a skipped subtree's end returns */
   guint            skip_depth;
   DevbgEntryPoint *current; /* the extension being read */
+  guint            other_tasks; /* task types of other kinds in it */
+  DevbgDeviceDeclKind decl_kind; /* the DeviceCapability being read */
+  DevbgDeviceDecl *decl;         /* its Device being read */
+  GPtrArray       *functions;    /* that Device's Functions */
+  GPtrArray       *helpers;      /* <Executables> read so far */
 } ParseData;
+
+static void
+device_decl_free (DevbgDeviceDecl *decl)
+{
+  g_strfreev (decl->functions);
+  g_free (decl);
+}
 
 static void
 entry_point_free (DevbgEntryPoint *ep)
@@ -68,6 +88,14 @@ entry_point_name_is_valid (const char *name)
   return TRUE;
 }
 
+static void
+skip (ParseData *pd, ParseState back)
+{
+  pd->state = IN_SKIPPED;
+  pd->skip_return = back;
+  pd->skip_depth = 1;
+}
+
 static gboolean
 start_application (ParseData *pd, GMarkupParseContext *ctx, const char **names,
                    const char **values, GError **error)
@@ -102,9 +130,8 @@ start_extension (ParseData *pd, GMarkupParseContext *ctx, const char **names,
     {
       /* Other kinds of extension (file types, protocols...) are the app's
        * business, not devbg's. */
-      pd->state = IN_SKIPPED;
-      pd->skip_return = IN_EXTENSIONS;
-      pd->skip_depth = 1;
+      g_debug ("%s: Extension Category '%s' ignored", pd->manifest->origin, category);
+      skip (pd, IN_EXTENSIONS);
       return TRUE;
     }
   if (!entry_point_name_is_valid (entry_point))
@@ -123,6 +150,7 @@ start_extension (ParseData *pd, GMarkupParseContext *ctx, const char **names,
   pd->current = g_new0 (DevbgEntryPoint, 1);
   pd->current->name = g_strdup (entry_point);
   pd->current->executable = g_strdup (exe);
+  pd->other_tasks = 0;
   pd->state = IN_EXTENSION;
   return TRUE;
 }
@@ -140,9 +168,211 @@ start_task (ParseData *pd, GMarkupParseContext *ctx, const char **names,
   else if (strcmp (type, "deviceServicing") == 0)
     pd->current->triggers |= 1u << DEVBG_TRIGGER_SERVICING;
   else
-    return devbg_xml_fail (ctx, error,
-                           "Task Type '%s' is not supported (deviceUse or deviceServicing)",
-                           type);
+    {
+      /* A real Windows manifest has timers, push notifications...: not
+       * devbg's, and no reason to refuse the app's device tasks. */
+      g_debug ("%s: Task Type '%s' of entry point '%s' ignored (devbg runs deviceUse and "
+               "deviceServicing)", pd->manifest->origin, type, pd->current->name);
+      pd->other_tasks++;
+    }
+  return TRUE;
+}
+
+static gboolean
+decl_kind_from_name (const char *name, DevbgDeviceDeclKind *kind)
+{
+  static const struct { const char *name; DevbgDeviceDeclKind kind; } names[] = {
+    { "usb", DEVBG_DECL_USB },
+    { "humaninterfacedevice", DEVBG_DECL_HID },
+    { "bluetooth.rfcomm", DEVBG_DECL_BLUETOOTH_RFCOMM },
+    { "bluetooth.genericAttributeProfile", DEVBG_DECL_BLUETOOTH_GATT },
+    { "serialcommunication", DEVBG_DECL_SERIAL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (g_ascii_strcasecmp (names[i].name, name) == 0)
+      {
+        *kind = names[i].kind;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static gboolean
+start_device_capability (ParseData *pd, GMarkupParseContext *ctx, const char **names,
+                         const char **values, GError **error)
+{
+  const char *name = NULL;
+
+  if (!devbg_xml_collect (ctx, "DeviceCapability", names, values, error, "Name", &name, NULL))
+    return FALSE;
+  if (!decl_kind_from_name (name, &pd->decl_kind))
+    {
+      /* webcam, location, proximity...: Windows' business, not devbg's. */
+      g_debug ("%s: DeviceCapability '%s' ignored", pd->manifest->origin, name);
+      skip (pd, IN_CAPABILITIES);
+      return TRUE;
+    }
+  pd->state = IN_DEVICE_CAPABILITY;
+  return TRUE;
+}
+
+/* "VVVV PPPP", four hex digits each. */
+static gboolean
+parse_vidpid (const char *text, guint16 *vid, guint16 *pid)
+{
+  guint64 v, p;
+  g_auto(GStrv) parts = g_strsplit (text, " ", -1);
+
+  if (g_strv_length (parts) != 2 || strlen (parts[0]) != 4 || strlen (parts[1]) != 4 ||
+      !g_ascii_string_to_unsigned (parts[0], 16, 0, 0xffff, &v, NULL) ||
+      !g_ascii_string_to_unsigned (parts[1], 16, 0, 0xffff, &p, NULL))
+    return FALSE;
+  *vid = (guint16) v;
+  *pid = (guint16) p;
+  return TRUE;
+}
+
+static gboolean
+start_device (ParseData *pd, GMarkupParseContext *ctx, const char **names,
+              const char **values, GError **error)
+{
+  const char *id = NULL;
+  DevbgDeviceDecl *decl;
+
+  if (!devbg_xml_collect (ctx, "Device", names, values, error, "Id", &id, NULL))
+    return FALSE;
+  decl = g_new0 (DevbgDeviceDecl, 1);
+  decl->kind = pd->decl_kind;
+  if (strcmp (id, "any") == 0)
+    decl->any = TRUE;
+  else if (!g_str_has_prefix (id, "vidpid:") || !parse_vidpid (id + 7, &decl->vid, &decl->pid))
+    {
+      g_free (decl);
+      return devbg_xml_fail (ctx, error,
+                             "Device Id '%s' is not supported (\"any\" or \"vidpid:VVVV PPPP\" "
+                             "with four hex digits each)", id);
+    }
+  pd->decl = decl;
+  pd->functions = g_ptr_array_new_with_free_func (g_free);
+  pd->state = IN_DEVICE;
+  return TRUE;
+}
+
+/* The Bluetooth names Windows accepts for name:, as their 128-bit UUIDs. */
+static const char *
+bluetooth_uuid_of_name (const char *name)
+{
+  static const struct { const char *name, *uuid16; } names[] = {
+    { "serialPort", "1101" }, { "obexObjectPush", "1105" }, { "obexFileTransfer", "1106" },
+    { "phoneBookAccessPce", "112e" }, { "phoneBookAccessPse", "112f" },
+    { "genericFileTransfer", "1202" }, { "battery", "180f" }, { "bloodPressure", "1810" },
+    { "cyclingSpeedAndCadence", "1816" }, { "genericAccess", "1800" },
+    { "genericAttribute", "1801" }, { "glucose", "1808" }, { "healthThermometer", "1809" },
+    { "heartRate", "180d" }, { "runningSpeedAndCadence", "1814" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (strcmp (names[i].name, name) == 0)
+      return names[i].uuid16;
+  return NULL;
+}
+
+static gboolean
+is_hex_or_star (const char *word, gsize digits)
+{
+  if (strcmp (word, "*") == 0)
+    return TRUE;
+  if (strlen (word) != digits)
+    return FALSE;
+  for (const char *c = word; *c; c++)
+    if (!g_ascii_isxdigit (*c))
+      return FALSE;
+  return TRUE;
+}
+
+/* Normalizes a Function Type for its family, or NULL if it does not fit. */
+static char *
+normalize_function (DevbgDeviceDeclKind kind, const char *type)
+{
+  g_auto(GStrv) words = NULL;
+
+  switch (kind)
+    {
+    case DEVBG_DECL_USB:
+      if (strcmp (type, "name:vendorSpecific") == 0)
+        return g_strdup ("classid:ff * *");
+      if (!g_str_has_prefix (type, "classId:"))
+        return NULL;
+      words = g_strsplit (type + 8, " ", -1);
+      if (g_strv_length (words) != 3 || !is_hex_or_star (words[0], 2) ||
+          !is_hex_or_star (words[1], 2) || !is_hex_or_star (words[2], 2))
+        return NULL;
+      return g_ascii_strdown (type, -1);
+    case DEVBG_DECL_HID:
+      if (!g_str_has_prefix (type, "usage:"))
+        return NULL;
+      words = g_strsplit (type + 6, " ", -1);
+      if (g_strv_length (words) != 2 || !is_hex_or_star (words[0], 4) ||
+          !is_hex_or_star (words[1], 4))
+        return NULL;
+      return g_ascii_strdown (type, -1);
+    case DEVBG_DECL_BLUETOOTH_RFCOMM:
+    case DEVBG_DECL_BLUETOOTH_GATT:
+      if (g_str_has_prefix (type, "name:"))
+        {
+          const char *uuid16 = bluetooth_uuid_of_name (type + 5);
+          return uuid16 ? g_strdup_printf ("serviceid:0000%s-0000-1000-8000-00805f9b34fb", uuid16)
+                        : NULL;
+        }
+      if (g_str_has_prefix (type, "serviceId:") && g_uuid_string_is_valid (type + 10))
+        return g_ascii_strdown (type, -1);
+      return NULL;
+    case DEVBG_DECL_SERIAL:
+      return strcmp (type, "name:serialPort") == 0 ? g_strdup (type) : NULL;
+    }
+  return NULL;
+}
+
+static gboolean
+start_function (ParseData *pd, GMarkupParseContext *ctx, const char **names,
+                const char **values, GError **error)
+{
+  const char *type = NULL;
+  char *normal;
+
+  if (!devbg_xml_collect (ctx, "Function", names, values, error, "Type", &type, NULL))
+    return FALSE;
+  normal = normalize_function (pd->decl_kind, type);
+  if (normal == NULL)
+    return devbg_xml_fail (ctx, error, "Function Type '%s' is not valid for this "
+                           "DeviceCapability (usb: classId:CC SS PP or name:vendorSpecific; "
+                           "humaninterfacedevice: usage:PPPP UUUU; bluetooth: serviceId:UUID "
+                           "or name:NAME; serialcommunication: name:serialPort)", type);
+  g_ptr_array_add (pd->functions, normal);
+  pd->state = IN_FUNCTION;
+  return TRUE;
+}
+
+static gboolean
+end_device (ParseData *pd, GMarkupParseContext *ctx, GError **error)
+{
+  DevbgDeviceDecl *decl = g_steal_pointer (&pd->decl);
+  g_autoptr(GPtrArray) functions = g_steal_pointer (&pd->functions);
+  gboolean bluetooth = decl->kind == DEVBG_DECL_BLUETOOTH_RFCOMM ||
+                       decl->kind == DEVBG_DECL_BLUETOOTH_GATT;
+
+  /* A Bluetooth device is declared by its services: without one, "any"
+   * would be every device in range. */
+  if (bluetooth && functions->len == 0)
+    {
+      device_decl_free (decl);
+      return devbg_xml_fail (ctx, error, "a Bluetooth Device needs a Function "
+                             "(serviceId:UUID or name:NAME)");
+    }
+  g_ptr_array_add (functions, NULL);
+  decl->functions = (GStrv) g_ptr_array_steal (functions, NULL);
+  g_ptr_array_add (pd->manifest->devices, decl);
   return TRUE;
 }
 
@@ -176,12 +406,63 @@ on_start (GMarkupParseContext *ctx, const char *element, const char **names,
     case IN_APPLICATION:
       if (strcmp (local, "Extensions") == 0)
         pd->state = IN_EXTENSIONS;
+      else if (strcmp (local, "Capabilities") == 0)
+        pd->state = IN_CAPABILITIES;
+      else if (strcmp (local, "Executables") == 0)
+        pd->state = IN_EXECUTABLES;
       else
         {
-          pd->state = IN_SKIPPED; /* visual elements and the like */
-          pd->skip_return = IN_APPLICATION;
-          pd->skip_depth = 1;
+          g_debug ("%s: <%s> ignored", pd->manifest->origin, element);
+          skip (pd, IN_APPLICATION); /* visual elements and the like */
         }
+      return;
+    case IN_CAPABILITIES:
+      if (strcmp (local, "DeviceCapability") == 0)
+        start_device_capability (pd, ctx, names, values, error);
+      else
+        {
+          /* internetClient, rescap:Capability...: not devbg's. */
+          g_debug ("%s: <%s> in <Capabilities> ignored", pd->manifest->origin, element);
+          skip (pd, IN_CAPABILITIES);
+        }
+      return;
+    case IN_EXECUTABLES:
+      {
+        const char *path = NULL;
+        if (strcmp (local, "Executable") != 0)
+          {
+            devbg_xml_fail (ctx, error, "unexpected <%s> in <Executables>", element);
+            return;
+          }
+        if (!devbg_xml_collect (ctx, "Executable", names, values, error, "Path", &path, NULL))
+          return;
+        if (!g_path_is_absolute (path))
+          {
+            devbg_xml_fail (ctx, error, "Executable Path '%s' is not an absolute path", path);
+            return;
+          }
+        g_ptr_array_add (pd->helpers, g_strdup (path));
+        skip (pd, IN_EXECUTABLES);
+        return;
+      }
+    case IN_DEVICE_CAPABILITY:
+      if (strcmp (local, "Device") != 0)
+        {
+          devbg_xml_fail (ctx, error, "unexpected <%s> in <DeviceCapability>", element);
+          return;
+        }
+      start_device (pd, ctx, names, values, error);
+      return;
+    case IN_DEVICE:
+      if (strcmp (local, "Function") != 0)
+        {
+          devbg_xml_fail (ctx, error, "unexpected <%s> in <Device>", element);
+          return;
+        }
+      start_function (pd, ctx, names, values, error);
+      return;
+    case IN_FUNCTION:
+      devbg_xml_fail (ctx, error, "unexpected <%s> in <Function>", element);
       return;
     case IN_EXTENSIONS:
       if (strcmp (local, "Extension") != 0)
@@ -220,6 +501,12 @@ add_entry_point (ParseData *pd, GMarkupParseContext *ctx, GError **error)
   DevbgEntryPoint *ep = g_steal_pointer (&pd->current);
   GPtrArray *eps = pd->manifest->entry_points;
 
+  if (ep->triggers == 0 && pd->other_tasks > 0)
+    {
+      g_debug ("%s: entry point '%s' has no device task; ignored", pd->manifest->origin, ep->name);
+      entry_point_free (ep);
+      return TRUE;
+    }
   if (ep->triggers == 0)
     {
       devbg_xml_fail (ctx, error, "entry point '%s' declares no task type", ep->name);
@@ -269,7 +556,19 @@ on_end (GMarkupParseContext *ctx, const char *element, gpointer user_data, GErro
         pd->state = IN_EXTENSIONS;
       return;
     case IN_EXTENSIONS:
+    case IN_CAPABILITIES:
+    case IN_EXECUTABLES:
       pd->state = IN_APPLICATION;
+      return;
+    case IN_DEVICE_CAPABILITY:
+      pd->state = IN_CAPABILITIES;
+      return;
+    case IN_DEVICE:
+      if (end_device (pd, ctx, error))
+        pd->state = IN_DEVICE_CAPABILITY;
+      return;
+    case IN_FUNCTION:
+      pd->state = IN_DEVICE;
       return;
     case IN_APPLICATION:
       pd->state = IN_NONE;
@@ -289,13 +588,15 @@ DevbgManifest *
 devbg_manifest_parse (const char *data, gssize length, const char *origin, GError **error)
 {
   g_autoptr(DevbgManifest) manifest = g_new0 (DevbgManifest, 1);
-  ParseData pd = { .manifest = manifest, .state = IN_NONE };
+  g_autoptr(GPtrArray) helpers = g_ptr_array_new_with_free_func (g_free);
+  ParseData pd = { .manifest = manifest, .state = IN_NONE, .helpers = helpers };
   g_autoptr(GMarkupParseContext) ctx = NULL;
   g_autoptr(GError) local_error = NULL;
 
   manifest->ref_count = 1;
   manifest->origin = g_strdup (origin);
   manifest->entry_points = g_ptr_array_new_with_free_func ((GDestroyNotify) entry_point_free);
+  manifest->devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_decl_free);
 
   ctx = g_markup_parse_context_new (&parser, G_MARKUP_PREFIX_ERROR_POSITION, &pd, NULL);
   if (!g_markup_parse_context_parse (ctx, data, length, &local_error) ||
@@ -303,6 +604,9 @@ devbg_manifest_parse (const char *data, gssize length, const char *origin, GErro
     {
       if (pd.current != NULL)
         entry_point_free (pd.current);
+      if (pd.decl != NULL)
+        device_decl_free (pd.decl);
+      g_clear_pointer (&pd.functions, g_ptr_array_unref);
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MANIFEST, "%s: %s", origin,
                    local_error->message);
       return NULL;
@@ -312,6 +616,11 @@ devbg_manifest_parse (const char *data, gssize length, const char *origin, GErro
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MANIFEST,
                    "%s: no <Application> element", origin);
       return NULL;
+    }
+  if (helpers->len > 0)
+    {
+      g_ptr_array_add (helpers, NULL);
+      manifest->helpers = (GStrv) g_ptr_array_steal (helpers, NULL);
     }
   return g_steal_pointer (&manifest);
 }
@@ -332,7 +641,10 @@ devbg_manifest_unref (DevbgManifest *manifest)
   g_free (manifest->app_id);
   g_free (manifest->executable);
   free (manifest->executable_real);
+  g_strfreev (manifest->helpers);
+  g_strfreev (manifest->helpers_real);
   g_ptr_array_unref (manifest->entry_points);
+  g_ptr_array_unref (manifest->devices);
   g_free (manifest);
 }
 
@@ -346,6 +658,178 @@ devbg_manifest_find_entry_point (const DevbgManifest *manifest, const char *name
         return ep;
     }
   return NULL;
+}
+
+char *
+devbg_manifest_list_entry_points (const DevbgManifest *manifest)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < manifest->entry_points->len; i++)
+    {
+      const DevbgEntryPoint *ep = g_ptr_array_index (manifest->entry_points, i);
+      g_string_append_printf (s, "%s'%s' (%s%s%s)", i ? ", " : "", ep->name,
+                              (ep->triggers & (1u << DEVBG_TRIGGER_USE)) ? "deviceUse" : "",
+                              ep->triggers == 3 ? ", " : "",
+                              (ep->triggers & (1u << DEVBG_TRIGGER_SERVICING)) ? "deviceServicing" : "");
+    }
+  if (s->len == 0)
+    g_string_append (s, "none");
+  return g_string_free (s, FALSE);
+}
+
+/* ---- which devices the manifest declares ---- */
+
+static gboolean
+id_has_prefix (const char *id, const char *prefix)
+{
+  return g_ascii_strncasecmp (id, prefix, strlen (prefix)) == 0;
+}
+
+static gboolean
+id_contains (const char *id, const char *needle)
+{
+  g_autofree char *a = g_ascii_strdown (id, -1);
+  g_autofree char *b = g_ascii_strdown (needle, -1);
+
+  return strstr (a, b) != NULL;
+}
+
+/* USB\VID_1209&PID_B0A1..., HID\VID_...; Bluetooth's
+ * BTHENUM\{uuid}_VID&00021209_PID&B0A1 (source 0001 or 0002). */
+static gboolean
+ids_match_vidpid (const char *const *ids, guint16 vid, guint16 pid)
+{
+  g_autofree char *usb = g_strdup_printf ("VID_%04X&PID_%04X", vid, pid);
+  g_autofree char *bt1 = g_strdup_printf ("VID&0001%04X_PID&%04X", vid, pid);
+  g_autofree char *bt2 = g_strdup_printf ("VID&0002%04X_PID&%04X", vid, pid);
+
+  for (const char *const *id = ids; *id; id++)
+    if (id_contains (*id, usb) || id_contains (*id, bt1) || id_contains (*id, bt2))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+ids_have_prefix (const char *const *ids, const char *prefix)
+{
+  for (const char *const *id = ids; *id; id++)
+    if (id_has_prefix (*id, prefix))
+      return TRUE;
+  return FALSE;
+}
+
+/* "cc", "*" against a two-hex-digit field of a class ID. */
+static gboolean
+field_matches (const char *want, const char *have)
+{
+  return strcmp (want, "*") == 0 || g_ascii_strcasecmp (want, have) == 0;
+}
+
+/* USB functions: checked against USB\Class_cc&SubClass_ss&Prot_pp when
+ * the device's IDs carry its class; a device that does not say its class
+ * is matched by its vendor and product alone. */
+static gboolean
+usb_function_matches (const char *function, const char *const *ids)
+{
+  g_auto(GStrv) want = g_strsplit (function + strlen ("classId:"), " ", 3);
+  gboolean class_known = FALSE;
+
+  for (const char *const *id = ids; *id; id++)
+    {
+      char c[3] = "", s[3] = "", p[3] = "";
+      if (sscanf (*id, "USB\\Class_%2[0-9a-fA-F]&SubClass_%2[0-9a-fA-F]&Prot_%2[0-9a-fA-F]",
+                  c, s, p) != 3)
+        continue;
+      class_known = TRUE;
+      if (field_matches (want[0], c) && field_matches (want[1], s) && field_matches (want[2], p))
+        return TRUE;
+    }
+  return !class_known;
+}
+
+/* HID usages: HID_DEVICE_UP:PPPP_U:UUUU when the device's IDs carry them. */
+static gboolean
+hid_function_matches (const char *function, const char *const *ids)
+{
+  g_auto(GStrv) want = g_strsplit (function + strlen ("usage:"), " ", 2);
+  gboolean usage_known = FALSE;
+
+  for (const char *const *id = ids; *id; id++)
+    {
+      char page[5] = "", usage[5] = "";
+      if (sscanf (*id, "HID_DEVICE_UP:%4[0-9a-fA-F]_U:%4[0-9a-fA-F]", page, usage) != 2)
+        continue;
+      usage_known = TRUE;
+      if (field_matches (want[0], page) && field_matches (want[1], usage))
+        return TRUE;
+    }
+  return !usage_known;
+}
+
+static gboolean
+functions_match (const DevbgDeviceDecl *decl, const char *const *ids)
+{
+  if (decl->functions == NULL || decl->functions[0] == NULL)
+    return TRUE;
+  for (char **f = decl->functions; *f; f++)
+    {
+      if (g_str_has_prefix (*f, "classid:") && usb_function_matches (*f, ids))
+        return TRUE;
+      if (g_str_has_prefix (*f, "usage:") && hid_function_matches (*f, ids))
+        return TRUE;
+      if (g_str_has_prefix (*f, "serviceid:"))
+        {
+          g_autofree char *braced = g_strdup_printf ("{%s}", *f + strlen ("serviceid:"));
+          for (const char *const *id = ids; *id; id++)
+            if (id_contains (*id, braced))
+              return TRUE;
+        }
+      if (strcmp (*f, "name:serialPort") == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+decl_covers (const DevbgDeviceDecl *decl, DevbgProtocol protocol, const char *const *ids)
+{
+  switch (decl->kind)
+    {
+    case DEVBG_DECL_USB:
+      if (protocol != DEVBG_PROTOCOL_USB || !ids_have_prefix (ids, "USB\\"))
+        return FALSE;
+      break;
+    case DEVBG_DECL_HID:
+      if (protocol != DEVBG_PROTOCOL_HID)
+        return FALSE;
+      break;
+    case DEVBG_DECL_BLUETOOTH_RFCOMM:
+      if (protocol != DEVBG_PROTOCOL_BLUETOOTH_RFCOMM)
+        return FALSE;
+      break;
+    case DEVBG_DECL_BLUETOOTH_GATT:
+      if (protocol != DEVBG_PROTOCOL_BLUETOOTH_GATT)
+        return FALSE;
+      break;
+    case DEVBG_DECL_SERIAL:
+      if (decl->any)
+        return FALSE; /* a serial port is named by its USB vendor and product */
+      break;
+    }
+  if (!decl->any && !ids_match_vidpid (ids, decl->vid, decl->pid))
+    return FALSE;
+  return functions_match (decl, ids);
+}
+
+gboolean
+devbg_manifest_declares_device (const DevbgManifest *manifest, DevbgProtocol protocol,
+                                const char *const *hardware_ids)
+{
+  for (guint i = 0; i < manifest->devices->len; i++)
+    if (decl_covers (g_ptr_array_index (manifest->devices, i), protocol, hardware_ids))
+      return TRUE;
+  return FALSE;
 }
 
 /* Programs that run other programs named on their command line or in a
@@ -445,6 +929,41 @@ read_shells (const char *shells_file)
 
 /* Parses @path; NULL (with a problem appended) when it cannot be read or
  * parsed, or names an interpreter as its Executable. */
+/* The app's helpers: each resolved once, and none an interpreter (an
+ * interpreter runs every script written for it, so it names no app). */
+static gboolean
+resolve_helpers (DevbgManifest *m, const char *const *shells, GPtrArray *problems)
+{
+  g_autoptr(GPtrArray) real = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *why = NULL;
+
+  for (char **h = m->helpers; h != NULL && *h != NULL; h++)
+    {
+      char *r = realpath (*h, NULL);
+      if (devbg_executable_is_interpreter (*h, shells, &why) ||
+          (r != NULL && devbg_executable_is_interpreter (r, shells, &why)))
+        {
+          g_ptr_array_add (problems,
+                           g_strdup_printf ("%s: app %s names Executable %s, but %s, which runs "
+                                            "every script written for it and cannot identify "
+                                            "one app", m->origin, m->app_id, *h, why));
+          free (r);
+          return FALSE;
+        }
+      if (r != NULL)
+        {
+          g_ptr_array_add (real, g_strdup (r));
+          free (r);
+        }
+    }
+  if (real->len > 0)
+    {
+      g_ptr_array_add (real, NULL);
+      m->helpers_real = (GStrv) g_ptr_array_steal (real, NULL);
+    }
+  return TRUE;
+}
+
 static DevbgManifest *
 load_one (const char *path, const char *const *shells, GPtrArray *problems)
 {
@@ -465,6 +984,8 @@ load_one (const char *path, const char *const *shells, GPtrArray *problems)
       g_ptr_array_add (problems, g_strdup (error->message));
       return NULL;
     }
+  if (!resolve_helpers (m, shells, problems))
+    return NULL;
   if (m->executable == NULL)
     return g_steal_pointer (&m);
   /* Resolved once: /proc/PID/exe is compared with it. */
@@ -490,6 +1011,43 @@ executable_key (const DevbgManifest *m)
   return m->executable_real != NULL ? m->executable_real : m->executable;
 }
 
+gboolean
+devbg_manifest_owns_executable (const DevbgManifest *m, const char *exe)
+{
+  if (m->executable_real != NULL && strcmp (m->executable_real, exe) == 0)
+    return TRUE;
+  return m->helpers_real != NULL && g_strv_contains ((const char *const *) m->helpers_real, exe);
+}
+
+/* Every executable of @m, canonical where it exists, main one first. */
+static GPtrArray *
+executable_keys (const DevbgManifest *m)
+{
+  GPtrArray *keys = g_ptr_array_new ();
+
+  if (executable_key (m) != NULL)
+    g_ptr_array_add (keys, (gpointer) executable_key (m));
+  for (char **h = m->helpers_real; h != NULL && *h != NULL; h++)
+    g_ptr_array_add (keys, *h);
+  return keys;
+}
+
+static gboolean
+shares_executable (const DevbgManifest *a, const DevbgManifest *b, const char **which)
+{
+  g_autoptr(GPtrArray) ka = executable_keys (a);
+  g_autoptr(GPtrArray) kb = executable_keys (b);
+
+  for (guint i = 0; i < ka->len; i++)
+    for (guint j = 0; j < kb->len; j++)
+      if (strcmp (g_ptr_array_index (ka, i), g_ptr_array_index (kb, j)) == 0)
+        {
+          *which = g_ptr_array_index (ka, i);
+          return TRUE;
+        }
+  return FALSE;
+}
+
 /* Marks in @refused (origin set) every manifest of @all that shares
  * @what (app ID or Executable) with another, with one problem each naming
  * the others. */
@@ -500,18 +1058,17 @@ refuse_conflicts (GPtrArray *all, gboolean by_executable, GHashTable *refused,
   for (guint i = 0; i < all->len; i++)
     {
       DevbgManifest *m = g_ptr_array_index (all, i);
-      const char *key = by_executable ? executable_key (m) : m->app_id;
+      const char *key = by_executable ? NULL : m->app_id;
       g_autoptr(GString) others = g_string_new (NULL);
 
-      if (key == NULL)
-        continue;
       for (guint j = 0; j < all->len; j++)
         {
           DevbgManifest *o = g_ptr_array_index (all, j);
-          const char *okey = by_executable ? executable_key (o) : o->app_id;
 
-          if (j != i && okey != NULL && strcmp (key, okey) == 0)
-            g_string_append_printf (others, "%s%s (app %s)", others->len > 0 ? ", " : "",
+          if (j == i || !(by_executable ? shares_executable (m, o, &key)
+                                        : strcmp (key, o->app_id) == 0))
+            continue;
+          g_string_append_printf (others, "%s%s (app %s)", others->len > 0 ? ", " : "",
                                     o->origin, o->app_id);
         }
       if (others->len == 0)

@@ -18,13 +18,33 @@ typedef struct {
   guint  triggers;   /* bit (1 << DevbgTriggerType) per declared type */
 } DevbgEntryPoint;
 
+/* A <DeviceCapability> family devbg knows (Windows' names). */
+typedef enum {
+  DEVBG_DECL_USB,                 /* Name="usb" */
+  DEVBG_DECL_HID,                 /* Name="humaninterfacedevice" */
+  DEVBG_DECL_BLUETOOTH_RFCOMM,    /* Name="bluetooth.rfcomm" */
+  DEVBG_DECL_BLUETOOTH_GATT,      /* Name="bluetooth.genericAttributeProfile" */
+  DEVBG_DECL_SERIAL,              /* Name="serialcommunication" */
+} DevbgDeviceDeclKind;
+
+/* One <Device> of a <DeviceCapability>: the devices the app may use. */
+typedef struct {
+  DevbgDeviceDeclKind kind;
+  gboolean  any;      /* Id="any" */
+  guint16   vid, pid; /* Id="vidpid:VVVV PPPP" */
+  GStrv     functions; /* normalized: "classId:ff * *", "usage:ffaa 0001", "serviceId:<uuid>" */
+} DevbgDeviceDecl;
+
 typedef struct {
   gint       ref_count;
   char      *origin;     /* the file it came from */
   char      *app_id;
   char      *executable; /* the app's own executable, may be NULL */
   char      *executable_real; /* its canonical path when it exists (for identity) */
+  GStrv      helpers;    /* more executables of the app (<Executables>), may be NULL */
+  GStrv      helpers_real; /* their canonical paths, those that exist */
   GPtrArray *entry_points; /* of DevbgEntryPoint */
+  GPtrArray *devices;      /* of DevbgDeviceDecl: what the app may use */
 } DevbgManifest;
 
 DevbgManifest *devbg_manifest_parse (const char *data,
@@ -37,6 +57,20 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgManifest, devbg_manifest_unref)
 
 const DevbgEntryPoint *devbg_manifest_find_entry_point (const DevbgManifest *manifest,
                                                         const char          *name);
+
+/* Does a <DeviceCapability> of @manifest cover a device with these
+ * hardware IDs (devbg-device.h's: USB\\VID_xxxx&PID_yyyy, HID\\..., 
+ * BTHENUM\\{uuid}..., BTHLEDevice\\{uuid}...)? Pure. */
+gboolean devbg_manifest_declares_device (const DevbgManifest *manifest,
+                                         DevbgProtocol        protocol,
+                                         const char *const   *hardware_ids);
+
+/* The declared entry point names, ", "-separated, for error messages. */
+char *devbg_manifest_list_entry_points (const DevbgManifest *manifest);
+
+/* Is @exe (a canonical path) one of @manifest's executables? */
+gboolean devbg_manifest_owns_executable (const DevbgManifest *manifest,
+                                         const char          *exe);
 
 /* A valid app ID: reverse-DNS, two or more elements of [A-Za-z0-9_-],
  * none starting with a digit, at most 255 bytes (Flatpak's rules). */

@@ -11,11 +11,19 @@
 #include <string.h>
 
 #include "devbg-consent.h"
+#include "devbg-access.h"
+#include "devbg-decision.h"
 #include "devbg-error.h"
+#include "devbg-metadata.h"
+#include "devbg-power.h"
+#include "devbg-session.h"
 #include "devbg-spawn.h"
 
 #define MAX_ACK_IDS 1024
 #define LOGIND_BUS_NAME "org.freedesktop.login1"
+/* logind, UPower and polkit each get this long to answer; then the safe
+ * answer (not in the foreground, no grant) is taken. */
+#define SYSTEM_CALL_TIMEOUT_MS 5000
 
 struct _DevbgRuntime {
   GObject            parent;
@@ -35,7 +43,12 @@ struct _DevbgRuntime {
   GQueue             unstored;     /* Completions the store refused, oldest first */
   guint              retry_id;     /* their retry timer: only while there are some */
   guint              retry_delay_s;
-  DevbgConsent      *consent;      /* NULL: none asked (consent hook) */
+  /* the request decision's sources of facts */
+  DevbgSession      *session;
+  DevbgPower        *power;
+  DevbgAccess       *access;
+  DevbgConsent      *consent;
+  GHashTable        *instance_sessions; /* instance ID -> the logind session it was requested from */
 };
 
 G_DEFINE_TYPE (DevbgRuntime, devbg_runtime, G_TYPE_OBJECT)
@@ -199,6 +212,7 @@ forget_instance (DevbgRuntime *self, const char *instance_id)
     g_bus_unwatch_name (watch);
   g_hash_table_remove (self->owner_watches, instance_id);
   release_inhibitor (self, instance_id);
+  g_hash_table_remove (self->instance_sessions, instance_id);
   g_hash_table_remove (self->instances, instance_id);
 }
 
@@ -363,28 +377,89 @@ on_owner_vanished (GDBusConnection *connection, const char *name, gpointer user_
 
 /* ---- request ---- */
 
+/* The request, copied: manifests and metadata may be reloaded, and the
+ * caller may leave, while the facts are gathered and consent is asked. */
 typedef struct {
-  DevbgInstance *instance;
+  char            *sender, *app_id;
+  uid_t            uid;
+  pid_t            pid;
+  guint64          start_time;
+  char            *task_id, *name, *entry_point, *executable, *device_id, *arguments;
+  DevbgTriggerType trigger;
+  guint            expected_duration_s;
+  gboolean         entry_point_declared;
+  DevbgManifest   *manifest;
+  GPtrArray       *metadata;
+  /* facts found asynchronously */
+  DevbgSessionInfo *session;
+  gboolean         accessible;
+  DevbgConsentAnswer consent;
+  char            *consent_why;
+  DevbgInstance   *instance;
   DevbgRequestOutcome outcome;
 } RequestData;
 
 static void
 request_data_free (RequestData *data)
 {
+  g_free (data->sender);
+  g_free (data->app_id);
+  g_free (data->task_id);
+  g_free (data->name);
+  g_free (data->entry_point);
+  g_free (data->executable);
+  g_free (data->device_id);
+  g_free (data->arguments);
+  g_clear_pointer (&data->manifest, devbg_manifest_unref);
+  g_clear_pointer (&data->metadata, g_ptr_array_unref);
+  g_clear_pointer (&data->session, devbg_session_info_free);
+  g_free (data->consent_why);
   g_clear_object (&data->instance);
   devbg_request_outcome_clear (&data->outcome);
   g_free (data);
 }
 
+static RequestData *
+request_data_new (const DevbgCaller *caller, const DevbgRequest *request)
+{
+  RequestData *data = g_new0 (RequestData, 1);
+
+  data->sender = g_strdup (caller->sender);
+  data->app_id = g_strdup (caller->app_id);
+  data->uid = caller->uid;
+  data->pid = caller->pid;
+  data->start_time = caller->start_time;
+  data->task_id = g_strdup (request->task_id);
+  data->name = g_strdup (request->name);
+  data->entry_point = g_strdup (request->entry_point);
+  data->executable = g_strdup (request->executable);
+  data->device_id = g_strdup (request->device_id);
+  data->arguments = g_strdup (request->arguments);
+  data->trigger = request->trigger;
+  data->expected_duration_s = request->expected_duration_s;
+  data->entry_point_declared = request->entry_point_declared && request->executable != NULL;
+  data->manifest = request->manifest ? devbg_manifest_ref (request->manifest) : NULL;
+  data->metadata = request->metadata ? g_ptr_array_ref (request->metadata) : NULL;
+  return data;
+}
+
 static void
-deny (GTask *task, DevbgTriggerResult result, const char *reason, char *detail)
+caller_of_request (const RequestData *data, DevbgCaller *caller)
+{
+  *caller = (DevbgCaller) { .sender = data->sender, .app_id = data->app_id, .uid = data->uid,
+                            .pid = data->pid, .start_time = data->start_time };
+}
+
+static void
+deny (GTask *task, DevbgRequestReason reason, char *detail)
 {
   RequestData *data = g_task_get_task_data (task);
 
-  data->outcome.result = result;
-  data->outcome.reason = reason;
+  data->outcome.result = devbg_request_reason_get_result (reason);
+  data->outcome.reason = devbg_request_reason_to_string (reason);
   data->outcome.detail = detail;
-  g_info ("request denied (%s): %s", reason, detail);
+  g_info ("request of %s (uid %u) for %s on %s denied (%s): %s", data->app_id,
+          (unsigned) data->uid, data->entry_point, data->device_id, data->outcome.reason, detail);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -418,6 +493,187 @@ instance_on_device (DevbgRuntime *self, const char *device_id)
   return NULL;
 }
 
+/* The facts known now, without waiting for anyone; the asynchronous ones
+ * (session, access, consent) as found so far. Returns the device, or
+ * NULL when it is not attached. */
+static DevbgDevice *
+gather_facts (DevbgRuntime *self, RequestData *data, DevbgDecisionFacts *f, GError **error)
+{
+  DevbgDevice *device = devbg_devices_lookup (self->devices, data->device_id);
+  DevbgOwner owner = { .uid = data->uid, .app_id = data->app_id };
+  DevbgCaller caller;
+  gint64 pending;
+
+  caller_of_request (data, &caller);
+  *f = (DevbgDecisionFacts) {
+    .trigger = data->trigger,
+    .entry_point_declared = data->entry_point_declared,
+    .device_attached = device != NULL,
+    .expected_duration_s = data->expected_duration_s,
+    .device_accessible = data->accessible,
+    .in_session = data->session != NULL && data->session->id != NULL,
+    .session_active = data->session != NULL && data->session->active,
+    .session_locked = data->session != NULL &&
+                      devbg_session_is_locked (self->session, data->session->id),
+    .app_task_running = running_instance_of (self, &caller) != NULL,
+    .device_busy = instance_on_device (self, data->device_id) != NULL,
+    .power = devbg_power_get_facts (self->power),
+    .consent = data->consent,
+  };
+  if (device != NULL)
+    {
+      const char *const *ids = devbg_device_get_hardware_ids (device);
+      DevbgMetadata *md = data->metadata != NULL
+        ? devbg_metadata_match (data->metadata, devbg_device_get_model_id (device), ids) : NULL;
+
+      f->protocol = devbg_device_get_protocol (device);
+      f->device_declared = data->manifest != NULL &&
+        devbg_manifest_declares_device (data->manifest, f->protocol, ids);
+      f->has_metadata = md != NULL;
+      f->privileged = md != NULL && devbg_metadata_is_privileged (md, data->app_id);
+      f->consent_stored = data->trigger == DEVBG_TRIGGER_USE &&
+        devbg_consent_is_stored (self->consent, data->uid, data->app_id,
+                                 devbg_device_get_model_id (device));
+    }
+  /* Pending events are capped per owner, and none is ever dropped: an app
+   * that does not acknowledge its completions gets no new task. */
+  pending = devbg_store_count_events (self->store, &owner, error);
+  if (pending < 0)
+    return NULL;
+  f->too_many_pending = pending >= self->config->max_pending_events;
+  return device;
+}
+
+static void start_instance (GTask *task, DevbgDevice *device);
+static void ask_consent (GTask *task, DevbgDevice *device);
+
+/* Decides with every fact known now, and acts on the verdict. Takes
+ * the reference to @task. */
+static void
+decide_and_act (GTask *task)
+{
+  DevbgRuntime *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  DevbgDecisionFacts facts;
+  DevbgDevice *device = gather_facts (self, data, &facts, &error);
+  DevbgDecision decision;
+
+  if (error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  decision = devbg_decide (self->config, &facts);
+  switch (decision.kind)
+    {
+    case DEVBG_DECISION_DENY:
+      {
+        char *why = devbg_decision_explain (self->config, &facts, decision);
+        if (data->consent_why != NULL && decision.reason == DEVBG_REASON_DENIED_BY_USER)
+          {
+            g_free (why);
+            why = g_strdup (data->consent_why);
+          }
+        deny (task, decision.reason, why);
+        g_object_unref (task);
+        return;
+      }
+    case DEVBG_DECISION_ASK_CONSENT:
+      ask_consent (task, device);
+      return;
+    case DEVBG_DECISION_ALLOW:
+      start_instance (task, device);
+      return;
+    }
+}
+
+static void
+on_consent_answer (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RequestData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  gboolean allowed = devbg_consent_ask_finish (DEVBG_CONSENT (source), res, &data->consent_why,
+                                               &error);
+
+  if (error != NULL)
+    {
+      g_warning ("cannot ask %s's user (uid %u) for consent: %s", data->app_id,
+                 (unsigned) data->uid, error->message);
+      data->consent = DEVBG_CONSENT_UNAVAILABLE;
+    }
+  else
+    data->consent = allowed ? DEVBG_CONSENT_GIVEN : DEVBG_CONSENT_REFUSED;
+  /* Everything may have changed while the person thought: decided again,
+   * with the answer. */
+  decide_and_act (g_steal_pointer (&task));
+}
+
+static void
+ask_consent (GTask *task, DevbgDevice *device)
+{
+  DevbgRuntime *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+  DevbgConsentQuestion q = {
+    .uid = data->uid,
+    .app_id = data->app_id,
+    .app_display_name = data->app_id,
+    .sender = data->sender,
+    .session_id = data->session != NULL ? data->session->id : NULL,
+    .trigger = data->trigger,
+    .device_id = data->device_id,
+    .device_name = devbg_device_get_name (device),
+    .model_id = devbg_device_get_model_id (device),
+    .expected_duration_s = data->expected_duration_s,
+  };
+
+  /* Without the session at hand (RequireForeground=false), devbgd finds the
+   * caller's session itself: an agent serves its own session only. */
+  if (q.session_id == NULL)
+    devbg_consent_ask_for_sender_async (self->consent, &q, NULL, on_consent_answer, task);
+  else
+    devbg_consent_ask_async (self->consent, &q, NULL, on_consent_answer, task);
+}
+
+static void
+on_access_checked (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  RequestData *data = g_task_get_task_data (task);
+
+  data->accessible = devbg_access_check_finish (DEVBG_ACCESS (source), res);
+  decide_and_act (task);
+}
+
+static void
+check_access (GTask *task)
+{
+  DevbgRuntime *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+  DevbgDevice *device = devbg_devices_lookup (self->devices, data->device_id);
+  DevbgAccessSubject subject = { .pid = data->pid, .start_time = data->start_time,
+                                 .uid = data->uid };
+
+  if (device == NULL)
+    {
+      decide_and_act (task); /* no-such-device, decided before access */
+      return;
+    }
+  devbg_access_check_async (self->access, device, &subject, NULL, on_access_checked, task);
+}
+
+static void
+on_session_found (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  GTask *task = user_data;
+  RequestData *data = g_task_get_task_data (task);
+
+  data->session = devbg_session_lookup_finish (DEVBG_SESSION (source), res);
+  check_access (task);
+}
+
 static void
 on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -434,7 +690,7 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
   if (fd < 0)
     {
       forget_instance (self, id);
-      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "device-not-accessible",
+      deny (task, DEVBG_REASON_DEVICE_OPEN_FAILED,
             g_strdup_printf ("cannot open device %s: %s", r->device_id, error->message));
       return;
     }
@@ -444,14 +700,20 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       close (fd);
       forget_instance (self, id);
-      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "canceled",
+      deny (task, DEVBG_REASON_CANCELED,
             g_strdup ("canceled while its device was opened (unregistered, or the app left)"));
       return;
+    }
+  if (data->session != NULL && data->session->id != NULL)
+    {
+      g_hash_table_insert (self->instance_sessions, g_strdup (id), g_strdup (data->session->id));
+      devbg_instance_set_screen_locked (instance,
+                                        devbg_session_is_locked (self->session, data->session->id));
     }
   if (!devbg_instance_start (instance, fd, &error))
     {
       forget_instance (self, id);
-      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "spawn-failed",
+      deny (task, DEVBG_REASON_SPAWN_FAILED,
             g_strdup_printf ("cannot start the task: %s", error->message));
       return;
     }
@@ -467,7 +729,7 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
   if (r->trigger == DEVBG_TRIGGER_SERVICING)
     inhibit_sleep (self, r);
   data->outcome.result = DEVBG_RESULT_ALLOWED;
-  data->outcome.reason = "allowed";
+  data->outcome.reason = devbg_request_reason_to_string (DEVBG_REASON_ALLOWED);
   data->outcome.instance_id = g_strdup (id);
   data->outcome.detail = g_strdup_printf ("started pid %d", (int) r->pid);
   g_info ("instance %s of %s (%s on %s) started as pid %d", id, r->app_id, r->entry_point,
@@ -475,103 +737,33 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
   g_task_return_boolean (task, TRUE);
 }
 
-static gboolean consent_hook (DevbgRuntime *self, const DevbgCaller *caller,
-                              const DevbgRequest *request, DevbgDevice *device, GTask *task);
-
-void
-devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
-                             const DevbgRequest *request, GAsyncReadyCallback callback,
-                             gpointer user_data)
+static void
+start_instance (GTask *task, DevbgDevice *device)
 {
-  g_autoptr(GTask) task = g_task_new (self, NULL, callback, user_data);
-  RequestData *data = g_new0 (RequestData, 1);
-  DevbgInstance *running;
-  DevbgDevice *device;
-  DevbgOwner owner = { .uid = caller->uid, .app_id = caller->app_id };
-  g_autoptr(GError) error = NULL;
-  gint64 pending;
-  struct passwd *pw;
-  g_autofree char *instance_id = NULL;
+  DevbgRuntime *self = g_task_get_source_object (task);
+  RequestData *data = g_task_get_task_data (task);
+  g_autofree char *instance_id = g_uuid_string_random ();
   DevbgInstanceRecord record = { 0 };
   DevbgInstanceSpec spec = { 0 };
+  struct passwd *pw;
 
-  g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
-
-  if (request->trigger == DEVBG_TRIGGER_SERVICING &&
-      request->expected_duration_s >= self->config->max_expected_duration)
-    {
-      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "estimate-too-long",
-            g_strdup_printf ("the expected duration %u s is not under %g s",
-                             request->expected_duration_s, self->config->max_expected_duration));
-      return;
-    }
-  running = running_instance_of (self, caller);
-  if (running != NULL)
-    {
-      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "already-running",
-            g_strdup_printf ("app %s of uid %u already runs instance %s; one device task at a time",
-                             caller->app_id, (unsigned) caller->uid,
-                             devbg_instance_get_record (running)->instance_id));
-      return;
-    }
-  /* Pending events are capped per owner, and none is ever dropped: an app
-   * that does not acknowledge its completions gets no new task. */
-  pending = devbg_store_count_events (self->store, &owner, &error);
-  if (pending < 0)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (pending >= self->config->max_pending_events)
-    {
-      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "too-many-pending-events",
-            g_strdup_printf ("app %s of uid %u has %" G_GINT64_FORMAT " completion events not "
-                             "acknowledged (MaxPendingEvents %u)", caller->app_id,
-                             (unsigned) caller->uid, pending, self->config->max_pending_events));
-      return;
-    }
-  device = devbg_devices_lookup (self->devices, request->device_id);
-  if (device == NULL)
-    {
-      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "no-such-device",
-            g_strdup_printf ("no device %s is attached", request->device_id));
-      return;
-    }
-  running = instance_on_device (self, request->device_id);
-  if (running != NULL)
-    {
-      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "device-busy",
-            g_strdup_printf ("device %s is in use by another task", request->device_id));
-      return;
-    }
-  if (!devbg_config_protocol_allowed (self->config, request->trigger,
-                                      devbg_device_get_protocol (device)))
-    {
-      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "protocol-not-supported",
-            g_strdup_printf ("a %s task may not use a %s device",
-                             devbg_trigger_type_to_string (request->trigger),
-                             devbg_protocol_to_string (devbg_device_get_protocol (device))));
-      return;
-    }
-
-  instance_id = g_uuid_string_random ();
   record.instance_id = instance_id;
-  record.task_id = (char *) request->task_id;
-  record.app_id = (char *) caller->app_id;
-  record.name = (char *) request->name;
-  record.entry_point = (char *) request->entry_point;
-  record.trigger = request->trigger;
-  record.device_id = (char *) request->device_id;
-  record.uid = caller->uid;
-  pw = getpwuid (caller->uid);
+  record.task_id = data->task_id;
+  record.app_id = data->app_id;
+  record.name = data->name;
+  record.entry_point = data->entry_point;
+  record.trigger = data->trigger;
+  record.device_id = data->device_id;
+  record.uid = data->uid;
+  pw = getpwuid (data->uid);
   spec.config = self->config;
   spec.devices = self->devices;
-  spec.executable = request->executable;
-  spec.arguments = request->arguments;
-  spec.expected_duration_ms = (guint64) request->expected_duration_s * 1000;
-  spec.gid = pw != NULL ? pw->pw_gid : (gid_t) caller->uid;
+  spec.executable = data->executable;
+  spec.arguments = data->arguments;
+  spec.expected_duration_ms = (guint64) data->expected_duration_s * 1000;
+  spec.gid = pw != NULL ? pw->pw_gid : (gid_t) data->uid;
   spec.user_name = pw != NULL ? pw->pw_name : NULL;
-  spec.owner = caller->sender;
+  spec.owner = data->sender;
   spec.cgroup_parent = self->cgroup_parent != NULL ? self->cgroup_parent : "";
   spec.cpu_mhz = self->cpu_mhz;
   spec.log_fd = -1;
@@ -584,13 +776,50 @@ devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
   g_signal_connect (data->instance, "finished", G_CALLBACK (on_instance_finished), self);
   g_hash_table_insert (self->owner_watches, g_strdup (instance_id),
                        GUINT_TO_POINTER (g_bus_watch_name_on_connection (
-                         self->connection, caller->sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                         self->connection, data->sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
                          NULL, on_owner_vanished, self, NULL)));
-  /* consent hook: until the request decision asks, consent is asked here,
-   * last, with the instance already holding the device. */
-  if (consent_hook (self, caller, request, device, task))
-    return;
-  devbg_devices_open_async (self->devices, device, NULL, on_device_opened, g_steal_pointer (&task));
+  devbg_devices_open_async (self->devices, device, NULL, on_device_opened, task);
+}
+
+void
+devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
+                             const DevbgRequest *request, GAsyncReadyCallback callback,
+                             gpointer user_data)
+{
+  GTask *task = g_task_new (self, NULL, callback, user_data);
+  RequestData *data = request_data_new (caller, request);
+  g_autoptr(GError) error = NULL;
+  DevbgDecisionFacts facts;
+  DevbgDecision early;
+
+  g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
+  /* A first decision with the facts at hand, taking the asynchronous
+   * ones as passing: a refusal by a row before device access (the order
+   * of devbg-decision.h, the enum's order) is final, and nobody (logind,
+   * polkit) need be asked about a request that is refused anyway. */
+  data->accessible = TRUE;
+  data->session = g_new0 (DevbgSessionInfo, 1);
+  data->session->active = TRUE;
+  data->session->id = g_strdup ("");
+  gather_facts (self, data, &facts, &error);
+  g_clear_pointer (&data->session, devbg_session_info_free);
+  data->accessible = FALSE;
+  if (error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+  early = devbg_decide (self->config, &facts);
+  if (early.kind == DEVBG_DECISION_DENY && early.reason < DEVBG_REASON_DEVICE_NOT_ACCESSIBLE)
+    {
+      decide_and_act (task);
+      return;
+    }
+  if (self->config->require_foreground)
+    devbg_session_lookup_async (self->session, data->pid, NULL, on_session_found, task);
+  else
+    check_access (task);
 }
 
 gboolean
@@ -608,7 +837,86 @@ devbg_runtime_request_finish (DevbgRuntime *self, GAsyncResult *result,
   return TRUE;
 }
 
-/* ---- listeners and events ---- */
+DevbgConsent *
+devbg_runtime_get_consent (DevbgRuntime *self)
+{
+  return self->consent;
+}
+
+/* ---- the system's facts while tasks run ---- */
+
+/* The session's lock moves its running tasks to the other CPU window. */
+static void
+on_lock_changed (DevbgSession *session, const char *session_id, gboolean locked,
+                 gpointer user_data)
+{
+  DevbgRuntime *self = user_data;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  (void) session;
+  g_hash_table_iter_init (&iter, self->instance_sessions);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      DevbgInstance *instance = g_hash_table_lookup (self->instances, key);
+      if (instance != NULL && strcmp (value, session_id) == 0)
+        devbg_instance_set_screen_locked (instance, locked);
+    }
+}
+
+static void
+cancel_where (DevbgRuntime *self, gboolean (*match) (DevbgRuntime *, DevbgInstance *, gconstpointer),
+              gconstpointer what, DevbgCancelReason reason, const char *detail)
+{
+  g_autoptr(GPtrArray) hit = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (match (self, value, what))
+      g_ptr_array_add (hit, g_object_ref (value));
+  for (guint i = 0; i < hit->len; i++)
+    devbg_instance_cancel (g_ptr_array_index (hit, i), reason, detail);
+}
+
+static gboolean
+in_session (DevbgRuntime *self, DevbgInstance *instance, gconstpointer session_id)
+{
+  const char *id = g_hash_table_lookup (self->instance_sessions,
+                                        devbg_instance_get_record (instance)->instance_id);
+  return id != NULL && strcmp (id, session_id) == 0;
+}
+
+/* LoggingOff: the session the task was requested from ended. Detached
+ * tasks too: they ran on that user's behalf, and the user has left. */
+static void
+on_session_removed (DevbgSession *session, const char *session_id, gpointer user_data)
+{
+  DevbgRuntime *self = user_data;
+  g_autofree char *detail = g_strdup_printf ("the user's session %s ended", session_id);
+
+  (void) session;
+  cancel_where (self, in_session, session_id, DEVBG_CANCEL_LOGGING_OFF, detail);
+}
+
+static gboolean
+is_use_task (DevbgRuntime *self, DevbgInstance *instance, gconstpointer unused)
+{
+  (void) self; (void) unused;
+  return devbg_instance_get_record (instance)->trigger == DEVBG_TRIGGER_USE;
+}
+
+/* EnergySaver: a sync can wait; a firmware update half done cannot, so
+ * servicing tasks go on. */
+static void
+on_energy_saver_changed (DevbgPower *power, gboolean saving, gpointer user_data)
+{
+  (void) power;
+  if (saving)
+    cancel_where (user_data, is_use_task, NULL, DEVBG_CANCEL_ENERGY_SAVER,
+                  "the machine went to power saving");
+}
 
 static void
 on_listener_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
@@ -879,6 +1187,13 @@ devbg_runtime_new (const DevbgConfig *config, DevbgStore *store, DevbgDevices *d
                                                              : devbg_cgroup_default_parent ();
   g_info ("task cgroups under %s", self->cgroup_parent ? self->cgroup_parent
                                                         : "(none: process groups)");
+  self->session = devbg_session_new (connection, SYSTEM_CALL_TIMEOUT_MS);
+  self->power = devbg_power_new (connection, SYSTEM_CALL_TIMEOUT_MS);
+  self->access = devbg_access_new (connection, SYSTEM_CALL_TIMEOUT_MS);
+  self->consent = devbg_consent_new (config, store, connection);
+  g_signal_connect (self->session, "lock-changed", G_CALLBACK (on_lock_changed), self);
+  g_signal_connect (self->session, "session-removed", G_CALLBACK (on_session_removed), self);
+  g_signal_connect (self->power, "energy-saver-changed", G_CALLBACK (on_energy_saver_changed), self);
   return self;
 }
 
@@ -923,6 +1238,14 @@ devbg_runtime_dispose (GObject *object)
       close (GPOINTER_TO_INT (fd));
     g_hash_table_remove_all (self->inhibitors);
   }
+  if (self->session != NULL)
+    g_signal_handlers_disconnect_by_data (self->session, self);
+  if (self->power != NULL)
+    g_signal_handlers_disconnect_by_data (self->power, self);
+  g_clear_object (&self->session);
+  g_clear_object (&self->power);
+  g_clear_object (&self->access);
+  g_clear_object (&self->consent);
   g_clear_pointer (&self->instances, g_hash_table_unref);
   g_clear_object (&self->store);
   g_clear_object (&self->devices);
@@ -940,6 +1263,7 @@ devbg_runtime_finalize (GObject *object)
   g_hash_table_unref (self->listeners);
   g_hash_table_unref (self->listener_watches);
   g_hash_table_unref (self->inhibitors);
+  g_hash_table_unref (self->instance_sessions);
   g_free (self->object_path);
   g_free (self->interface);
   g_free (self->cgroup_parent);
@@ -962,6 +1286,7 @@ devbg_runtime_init (DevbgRuntime *self)
                                            (GDestroyNotify) listener_free);
   self->inhibitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->listener_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->instance_sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /* ---- consent ---- */
@@ -998,60 +1323,4 @@ devbg_runtime_cancel_for_consent (DevbgRuntime *self, guint32 uid, const char *a
     devbg_instance_cancel (g_ptr_array_index (hit, i), DEVBG_CANCEL_SYSTEM_POLICY,
                            "the user revoked the app's consent for this device");
   return hit->len;
-}
-
-/* consent hook: the answer; the device opens only when consent is given. */
-static void
-on_consent_answer (GObject *source, GAsyncResult *res, gpointer user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  DevbgRuntime *self = g_task_get_source_object (task);
-  RequestData *data = g_task_get_task_data (task);
-  const DevbgInstanceRecord *r = devbg_instance_get_record (data->instance);
-  g_autofree char *id = g_strdup (r->instance_id);
-  g_autofree char *why = NULL;
-  g_autoptr(GError) error = NULL;
-  DevbgDevice *device;
-
-  if (!devbg_consent_ask_finish (DEVBG_CONSENT (source), res, &why, &error))
-    {
-      forget_instance (self, id);
-      if (error != NULL)
-        g_task_return_error (task, g_steal_pointer (&error));
-      else
-        deny (task, DEVBG_RESULT_DENIED_BY_USER, "denied-by-user", g_steal_pointer (&why));
-      return;
-    }
-  device = devbg_devices_lookup (self->devices, r->device_id);
-  if (device == NULL)
-    {
-      forget_instance (self, id);
-      deny (task, DEVBG_RESULT_DENIED_BY_SYSTEM, "no-such-device",
-            g_strdup_printf ("device %s went away while consent was asked", r->device_id));
-      return;
-    }
-  devbg_devices_open_async (self->devices, device, NULL, on_device_opened, g_steal_pointer (&task));
-}
-
-/* consent hook: use is asked unless stored, servicing every time. TRUE
- * when it took @task to ask. */
-static gboolean
-consent_hook (DevbgRuntime *self, const DevbgCaller *caller, const DevbgRequest *request,
-              DevbgDevice *device, GTask *task)
-{
-  const char *model = devbg_device_get_model_id (device);
-  DevbgConsentQuestion question = {
-    .uid = caller->uid, .app_id = caller->app_id, .app_display_name = caller->app_id,
-    .sender = caller->sender, .trigger = request->trigger, .device_id = request->device_id,
-    .device_name = devbg_device_get_name (device), .model_id = model,
-    .expected_duration_s = request->expected_duration_s,
-  };
-
-  if (self->consent == NULL ||
-      (request->trigger == DEVBG_TRIGGER_USE &&
-       devbg_consent_is_stored (self->consent, caller->uid, caller->app_id, model)))
-    return FALSE;
-  devbg_consent_ask_for_sender_async (self->consent, &question, NULL, on_consent_answer,
-                                      g_object_ref (task));
-  return TRUE;
 }

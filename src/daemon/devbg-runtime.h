@@ -10,9 +10,10 @@
 #include <gio/gio.h>
 
 #include "devbg-config.h"
-#include "devbg-consent.h"
 #include "devbg-devices.h"
+#include "devbg-consent.h"
 #include "devbg-instance.h"
+#include "devbg-manifest.h"
 #include "devbg-store.h"
 
 G_BEGIN_DECLS
@@ -25,13 +26,20 @@ typedef struct {
   const char *sender; /* unique bus name */
   const char *app_id; /* NULL for a non-app (devbgctl, an admin) */
   uid_t       uid;
+  pid_t       pid;        /* the process that made the connection */
+  guint64     start_time; /* and its start time (polkit's subject) */
 } DevbgCaller;
 
+/* Everything is copied or referenced by the runtime before its first
+ * asynchronous step: manifests and metadata may be reloaded meanwhile. */
 typedef struct {
   const char      *task_id;
   const char      *name;
   const char      *entry_point;
-  const char      *executable;
+  const char      *executable;   /* NULL when the entry point is not declared */
+  gboolean         entry_point_declared; /* for this trigger, in today's manifest */
+  DevbgManifest   *manifest;     /* today's, for its DeviceCapabilities; NULL: none */
+  GPtrArray       *metadata;     /* today's device metadata (DevbgMetadata) */
   DevbgTriggerType trigger;
   const char      *device_id;
   const char      *arguments;
@@ -40,7 +48,7 @@ typedef struct {
 
 typedef struct {
   DevbgTriggerResult result;
-  const char        *reason;      /* static string */
+  const char        *reason;      /* static string: devbg_request_reason_to_string() */
   char              *instance_id; /* when allowed */
   char              *detail;      /* a sentence for logs and developers */
 } DevbgRequestOutcome;
@@ -58,8 +66,9 @@ DevbgRuntime *devbg_runtime_new (const DevbgConfig *config,
  * kills their processes and queues their completion events. */
 void devbg_runtime_recover (DevbgRuntime *runtime);
 
-/* Runs the runtime's own request checks, opens the device and starts the
- * task. */
+/* Gathers the facts of the request decision (devbg-decision.h), asks for
+ * consent when it says so and decides again with the answer, then opens
+ * the device and starts the task. A denial is an outcome, not an error. */
 void devbg_runtime_request_async (DevbgRuntime        *runtime,
                                   const DevbgCaller   *caller,
                                   const DevbgRequest  *request,
@@ -106,6 +115,9 @@ gboolean   devbg_runtime_may_see (const DevbgCaller         *caller,
                                   const DevbgInstanceRecord *record);
 
 guint      devbg_runtime_count (DevbgRuntime *runtime);
+
+/* Who is asked for consent (agents register with it). */
+DevbgConsent *devbg_runtime_get_consent (DevbgRuntime *runtime);
 
 /* The service stops: every instance is ended now, its completion stored. */
 void       devbg_runtime_shutdown (DevbgRuntime *runtime);

@@ -86,11 +86,53 @@ def with_task_cgroup(config, parent):
     return '[Service]\n' + line + config
 
 
+# The request policies that need a desktop (logind's foreground, consent)
+# are off for tests that are not about them: those run devbgd with no
+# logind and no consent agent, as a CI machine has. test_policy.py turns
+# them on (permissive=False).
+PERMISSIVE_POLICY = {'RequireForeground': 'false', 'HeadlessConsent': 'allow'}
+
+# What devbg-sim's band and dock are, as a manifest declares them
+# (DeviceCapability, Windows' syntax): the USB band and dock by vendor and
+# product, the Bluetooth band by its serial port service.
+SIM_DEVICE_CAPABILITIES = (
+    '<DeviceCapability Name="usb">'
+    '<Device Id="vidpid:1209 B0A1"><Function Type="classId:ff * *"/></Device>'
+    '<Device Id="vidpid:1209 D0C1"><Function Type="name:vendorSpecific"/></Device>'
+    '</DeviceCapability>'
+    '<DeviceCapability Name="bluetooth.rfcomm">'
+    '<Device Id="any"><Function Type="name:serialPort"/></Device>'
+    '</DeviceCapability>')
+
+# Device metadata that makes any app privileged for the simulated devices,
+# for the tests of servicing tasks that are not about privilege.
+SIM_METADATA_ANY_APP = (
+    '<DeviceMetadata><HardwareIds>'
+    '<HardwareId>USB\\VID_1209&amp;PID_D0C1</HardwareId>'
+    '<HardwareId>USB\\VID_1209&amp;PID_B0A1</HardwareId>'
+    '</HardwareIds><SoftwareInfo><PrivilegedApplications><AnyApplication/>'
+    '</PrivilegedApplications></SoftwareInfo></DeviceMetadata>\n')
+
+
+def with_policy_defaults(config, values):
+    """@config with [Policy] @values for the keys it does not set itself
+    (a keyfile's repeated group adds to the first)."""
+    missing = ''.join('%s=%s\n' % (k, v) for k, v in values.items() if k + '=' not in config)
+    if not missing:
+        return config
+    return config + ('' if config.endswith('\n') or not config else '\n') + '[Policy]\n' + missing
+
+
 class Devbgd:
     """The real service, on a private bus, with its own state, config,
-    manifest and metadata directories, and its own task cgroup parent."""
+    manifest and metadata directories, and its own task cgroup parent.
+    Unless @permissive is False, the desktop policies are off (see
+    PERMISSIVE_POLICY) and, with the virtual backend, any app is
+    privileged for the simulated devices. sysfs is an empty directory of
+    the test's (DEVBG_SYSFS_ROOT): no battery, so on mains, whatever the
+    host has."""
 
-    def __init__(self, bus, tmpdir, config='', extra_args=()):
+    def __init__(self, bus, tmpdir, config='', extra_args=(), permissive=True):
         self.bus = bus
         self.tmpdir = tmpdir
         self.state_dir = os.path.join(tmpdir, 'state')
@@ -98,8 +140,12 @@ class Devbgd:
         self.metadata_dir = os.path.join(tmpdir, 'metadata')
         self.config = os.path.join(tmpdir, 'devbgd.conf')
         self.log_path = os.path.join(tmpdir, 'devbgd.log')
-        for d in (self.manifest_dir, self.metadata_dir):
+        self.sysfs_root = os.path.join(tmpdir, 'sys')
+        self.permissive = permissive
+        for d in (self.manifest_dir, self.metadata_dir, self.sysfs_root):
             os.makedirs(d, exist_ok=True)
+        if permissive and 'EnableVirtualBackend=true' in config:
+            self.write_metadata('devbg-sim-any-app.xml', SIM_METADATA_ANY_APP)
         root = cgroup2_root()
         self.cgroup_parent = None
         if root is not None and os.access(root, os.W_OK):
@@ -113,11 +159,8 @@ class Devbgd:
         task cgroup parent."""
         if self.cgroup_parent is not None and 'TaskCgroupParent' not in text:
             text = with_task_cgroup(text, self.cgroup_parent)
-        # No consent agent runs in a test unless it starts one: tests that
-        # are not about consent run as a machine configured to allow then.
-        if 'HeadlessConsent' not in text:
-            text = text + '[Policy]\nHeadlessConsent=allow\n'
-
+        if self.permissive:
+            text = with_policy_defaults(text, PERMISSIVE_POLICY)
         with open(self.config, 'w') as f:
             f.write(text)
 
@@ -128,8 +171,10 @@ class Devbgd:
 
     def start(self, wait=True):
         self.log = open(self.log_path, 'a')
+        env = self.bus.env()
+        env['DEVBG_SYSFS_ROOT'] = self.sysfs_root
         self.proc = subprocess.Popen(self.args(), stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=self.bus.env())
+                                     env=env)
         if wait:
             wait_for(lambda: self.owns_name() or self.proc.poll() is not None,
                      what='devbgd to own its name')
@@ -197,8 +242,9 @@ class Devbgd:
             f.write(text)
 
 
-def manifest_xml(app_id, executable, entry_points):
-    """entry_points: list of (name, task_types, host executable)."""
+def manifest_xml(app_id, executable, entry_points, devices=SIM_DEVICE_CAPABILITIES):
+    """entry_points: list of (name, task_types, host executable); devices:
+    the <Capabilities> content (by default devbg-sim's devices)."""
     exts = []
     for name, types, host in entry_points:
         tasks = ''.join('<Task Type="%s"/>' % t for t in types)
@@ -206,8 +252,9 @@ def manifest_xml(app_id, executable, entry_points):
                     'Executable="%s"><BackgroundTasks>%s</BackgroundTasks></Extension>'
                     % (name, host, tasks))
     exe = ' Executable="%s"' % executable if executable else ''
-    return '<Application Id="%s"%s>\n<Extensions>\n%s\n</Extensions>\n</Application>\n' % (
-        app_id, exe, '\n'.join(exts))
+    caps = '<Capabilities>%s</Capabilities>\n' % devices if devices else ''
+    return '<Application Id="%s"%s>\n<Extensions>\n%s\n</Extensions>\n%s</Application>\n' % (
+        app_id, exe, '\n'.join(exts), caps)
 
 
 class TestApp:
@@ -281,12 +328,13 @@ class DevbgTestCase(unittest.TestCase):
     """Each test gets a fresh bus, directory and devbgd (not yet started)."""
     config = ''
     bus_config = ''  # extra bus configuration, such as <limit> elements
+    permissive = True  # see Devbgd
 
     def setUp(self):
         self.tmpdir = tempfile.mkdtemp(prefix='devbg-test-')
         os.chmod(self.tmpdir, 0o755)
         self.bus = PrivateBus(self.tmpdir, self.bus_config)
-        self.devbgd = Devbgd(self.bus, self.tmpdir, self.config)
+        self.devbgd = Devbgd(self.bus, self.tmpdir, self.config, permissive=self.permissive)
 
     def tearDown(self):
         if self.devbgd.proc is not None:

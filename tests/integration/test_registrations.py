@@ -232,7 +232,7 @@ class ManifestAndMetadataTest(DevbgTestCase):
         self.devbgd.write_manifest('2-badtype.xml',
                                    '<Application Id="org.x.BadType" Executable="/bin/true">\n'
                                    '<Extensions>\n<Extension Category="windows.backgroundTasks" '
-                                   'EntryPoint="X.Y">\n<BackgroundTasks>\n<Task Type="timer"/>\n'
+                                   'EntryPoint="X.Y">\n<BackgroundTasks>\n<Task Type="deviceUse" Colour="red"/>\n'
                                    '</BackgroundTasks></Extension></Extensions></Application>')
         self.devbgd.write_manifest('3-good.xml', manifest_xml('org.devbg.test.Good', app.path, [
             ('G.Sync', ['deviceUse'], HOST)]))
@@ -247,7 +247,7 @@ class ManifestAndMetadataTest(DevbgTestCase):
         log = self.devbgd.read_log()
         self.assertIn('1-broken.xml', log)
         self.assertIn('line 3', log)
-        self.assertIn("Task Type 'timer' is not supported", log)
+        self.assertIn("unknown attribute Colour", log)
         self.assertIn("ModelId 'not-a-guid' is not a GUID", log)
         self.assertIn('2-badtype.xml: Error on line 5', log)
         st = dict(l.split('=', 1) for l in app.ok(self.bus, 'status')[1:])
@@ -274,11 +274,31 @@ class ManifestAndMetadataTest(DevbgTestCase):
       </BackgroundTasks>
     </Extension>
     <Extension Category="windows.fileTypeAssociation"><Whatever/></Extension>
+    <Extension Category="windows.backgroundTasks" EntryPoint="DeviceLibrary.Tick" Executable="/bin/true">
+      <BackgroundTasks><Task Type="timer"/><Task Type="pushNotification"/></BackgroundTasks>
+    </Extension>
   </Extensions>
+  <Capabilities>
+    <Capability Name="internetClient"/>
+    <DeviceCapability Name="webcam"/>
+    <DeviceCapability Name="usb">
+      <Device Id="vidpid:1209 B0A1"><Function Type="classId:ff * *"/></Device>
+    </DeviceCapability>
+  </Capabilities>
 </Application>''' % app.path)
         self.devbgd.start()
         app.ok(self.bus, 'register', 'sync', 'DeviceLibrary.SyncContent', 'use')
         app.ok(self.bus, 'register', 'fw', 'DeviceLibrary.UpdateFirmware', 'servicing')
+        # The rest of a real Windows manifest is not devbg's and refuses
+        # nothing: a timer task is no device task, so no entry point.
+        name, line = app.error(self.bus, 'register', 't', 'DeviceLibrary.Tick', 'use')
+        self.assertEqual(name, 'org.devbg.Devbg1.Error.EntryPointNotDeclared')
+        # A name that differs only in case is not the entry point; the
+        # error names the declared ones.
+        name, line = app.error(self.bus, 'register', 's', 'devicelibrary.synccontent', 'use')
+        self.assertEqual(name, 'org.devbg.Devbg1.Error.EntryPointNotDeclared')
+        self.assertIn("'DeviceLibrary.SyncContent' (deviceUse)", line)
+        self.assertIn("'DeviceLibrary.UpdateFirmware' (deviceServicing)", line)
 
 
 class ServiceTest(DevbgTestCase):

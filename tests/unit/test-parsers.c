@@ -114,8 +114,13 @@ test_manifest_errors (void)
     { "<Package/>", "expected <Application>" },
     { "<Application Id=\"a.b\" Executable=\"rel/path\"/>", "not an absolute path" },
     { "<Application Id=\"a.b\" Colour=\"red\"/>", "unknown attribute Colour" },
-    { "<Application Id=\"a.b\"><Extensions>" EXT ("E", "/x", "<Task Type=\"timer\"/>")
-      "</Extensions></Application>", "Task Type 'timer'" },
+    { "<Application Id=\"a.b\"><Capabilities><DeviceCapability Name=\"usb\"><Device Id=\"vidpid:12 34\"/>"
+      "</DeviceCapability></Capabilities></Application>", "Device Id 'vidpid:12 34'" },
+    { "<Application Id=\"a.b\"><Capabilities><DeviceCapability Name=\"usb\"><Device Id=\"any\">"
+      "<Function Type=\"usage:0001 0002\"/></Device></DeviceCapability></Capabilities></Application>",
+      "Function Type 'usage:0001 0002' is not valid" },
+    { "<Application Id=\"a.b\"><Capabilities><DeviceCapability Name=\"bluetooth.rfcomm\">"
+      "<Device Id=\"any\"/></DeviceCapability></Capabilities></Application>", "needs a Function" },
     { "<Application Id=\"a.b\"><Extensions>" EXT ("E", "/x", "")
       "</Extensions></Application>", "declares no task type" },
     { "<Application Id=\"a.b\"><Extensions>" EXT ("bad name", "/x", "<Task Type=\"deviceUse\"/>")
