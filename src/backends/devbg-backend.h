@@ -61,4 +61,9 @@ void devbg_backend_emit_changed (DevbgBackend *backend, DevbgDevice *device);
  * @connection, followed from when the simulator appears on the bus. */
 DevbgBackend *devbg_backend_virtual_new (GDBusConnection *connection);
 
+/* The udev backend (built when GUdev is found: HAVE_GUDEV): real USB, HID,
+ * serial, MTP and vendor ioctl devices. Available where sysfs is. */
+gboolean      devbg_backend_udev_available (void);
+DevbgBackend *devbg_backend_udev_new (void);
+
 G_END_DECLS

@@ -337,6 +337,27 @@ devbg_devices_export (DevbgDevices *self, GError **error)
 
 /* ---- life cycle ---- */
 
+static void
+add_udev_backend (DevbgDevices *self, const DevbgConfig *config)
+{
+#ifdef HAVE_GUDEV
+  g_autoptr(DevbgBackend) udev = NULL;
+
+  if (!config->enable_udev_backend)
+    return;
+  if (!devbg_backend_udev_available ())
+    {
+      g_info ("udev backend: no sysfs here; only the other backends' devices are served");
+      return;
+    }
+  udev = devbg_backend_udev_new ();
+  devbg_devices_add_backend (self, udev);
+#else
+  if (config->enable_udev_backend)
+    g_debug ("udev backend: devbgd was built without GUdev");
+#endif
+}
+
 DevbgDevices *
 devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection)
 {
@@ -349,6 +370,7 @@ devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection)
       g_autoptr(DevbgBackend) virtual = devbg_backend_virtual_new (connection);
       devbg_devices_add_backend (self, virtual);
     }
+  add_udev_backend (self, config);
   return self;
 }
 

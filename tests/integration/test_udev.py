@@ -1,0 +1,486 @@
+# devbg: device background tasks for Linux
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The udev backend: the real devbgd under umockdev (its /sys, /dev and
+uevents are a testbed this test drives), observed over D-Bus. Devices are
+described in umockdev's text format: a USB HID band, a composite device
+(HID + CDC-ACM serial + vendor interface), an MTP phone, a dock that
+re-enumerates into its bootloader with another product ID, and a vendor
+ioctl node. hidraw and tty nodes are ptys whose master end the test holds;
+usbfs nodes are plain files; urbnum is an attribute the test sets.
+
+Run with /usr/bin/python3 (Debian's, which has gi with UMockdev)."""
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import termios
+import threading
+import time
+import unittest
+
+
+def _preloaded():
+    with open('/proc/self/maps') as f:
+        return 'libumockdev-preload' in f.read()
+
+
+# umockdev sends a testbed's uevents only from a process that runs under
+# its preload library: this one re-executes itself so (tap.py included).
+# Its children (dbus-daemon, devbgctl, the test apps) run without it: an
+# ASan build of them must not see it, and devbgd gets its own wrapper.
+if not _preloaded():
+    if shutil.which('umockdev-wrapper') is None:
+        sys.exit('test_udev needs umockdev-wrapper (Debian package umockdev)')
+    sys.stdout.flush()
+    os.execvp('umockdev-wrapper', ['umockdev-wrapper'] + sys.orig_argv)
+os.environ.pop('LD_PRELOAD', None)
+
+import gi
+gi.require_version('UMockdev', '1.0')
+from gi.repository import UMockdev  # noqa: E402
+
+from devbgtest import (DevbgTestCase, Devbgd, TestApp, manifest_xml, wait_for,  # noqa: E402
+                       BUILD_DIR)
+
+TEST_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-test-task')
+UDEV_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-udev-task')
+APP = 'org.devbg.test.UdevApp'
+ENTRY_POINTS = ['Test.Progress', 'Test.Idle', 'Test.Io', 'Test.ReportFds']
+
+HUB = '/devices/pci0000:00/0000:00:14.0/usb1'
+ROOT_HUB = '''P: %s
+N: bus/usb/001/001
+E: DEVNAME=/dev/bus/usb/001/001
+E: DEVTYPE=usb_device
+E: SUBSYSTEM=usb
+A: bDeviceClass=09
+A: bNumInterfaces= 1
+A: idVendor=1d6b
+A: idProduct=0002
+''' % HUB
+
+
+def usb_device(port, devnum, vid, pid, serial, product, cls='00', sub='00', proto='00',
+               n_if=1, rev='0100', props=(), urbnum=0):
+    """A usb_device record; its path and its text."""
+    path = '%s/%s' % (HUB, port)
+    lines = ['P: ' + path, 'N: bus/usb/001/%03d' % devnum, 'E: DEVNAME=/dev/bus/usb/001/%03d' % devnum,
+             'E: DEVTYPE=usb_device', 'E: DRIVER=usb', 'E: SUBSYSTEM=usb', 'E: MAJOR=189',
+             'E: MINOR=%d' % devnum]
+    lines += ['E: %s=%s' % kv for kv in props]
+    attrs = [('bConfigurationValue', '1'), ('bDeviceClass', cls), ('bDeviceSubClass', sub),
+             ('bDeviceProtocol', proto), ('bNumInterfaces', '%2d' % n_if), ('bcdDevice', rev),
+             ('idVendor', vid), ('idProduct', pid), ('manufacturer', 'devbg test'),
+             ('product', product), ('urbnum', str(urbnum))]
+    if serial:
+        attrs.append(('serial', serial))
+    lines += ['A: %s=%s' % kv for kv in attrs]
+    return path, '\n'.join(lines) + '\n'
+
+
+def usb_interface(dev_path, port, num, cls, sub='00', proto='00', driver=''):
+    path = '%s/%s:1.%d' % (dev_path, port, num)
+    lines = ['P: ' + path, 'E: DEVTYPE=usb_interface', 'E: SUBSYSTEM=usb',
+             'A: bInterfaceNumber=%02x' % num, 'A: bInterfaceClass=' + cls,
+             'A: bInterfaceSubClass=' + sub, 'A: bInterfaceProtocol=' + proto]
+    if driver:
+        lines.append('E: DRIVER=' + driver)
+    return path, '\n'.join(lines) + '\n'
+
+
+# A vendor-defined usage page (FF00), usage 01: HID\VID_1209&UP:FF00_U:0001.
+VENDOR_REPORT = '0600FF0901A101150026FF007508954009018102C0'
+
+
+def hid_function(intf_path, vid, pid, index, hidraw, minor):
+    """A HID device and its hidraw node below a USB interface."""
+    hid = '%s/0003:%s:%s.%04X' % (intf_path, vid.upper(), pid.upper(), index)
+    # Parents first, as the kernel adds them.
+    text = ('P: %s\nE: SUBSYSTEM=hid\nE: DRIVER=hid-generic\nE: HID_ID=0003:0000%s:0000%s\n'
+            'H: report_descriptor=%s\n\n' % (hid, vid.upper(), pid.upper(), VENDOR_REPORT))
+    text += ('P: %s/hidraw/%s\nN: %s\nE: DEVNAME=/dev/%s\nE: SUBSYSTEM=hidraw\nE: MAJOR=240\n'
+             'E: MINOR=%d\n' % (hid, hidraw, hidraw, hidraw, minor))
+    return '%s/hidraw/%s' % (hid, hidraw), text
+
+
+def band(port='1-1', devnum=2, hidraw='hidraw0', minor=0, urbnum=0, hid_index=1):
+    """A USB HID band: one HID interface."""
+    dev, dtext = usb_device(port, devnum, '1209', 'b0a1', 'BAND0001', 'devbg Band', urbnum=urbnum)
+    intf, itext = usb_interface(dev, port, 0, '03', driver='usbhid')
+    node, htext = hid_function(intf, '1209', 'b0a1', hid_index, hidraw, minor)
+    return dev, node, '\n'.join([dtext, itext, htext])
+
+
+def composite(port='1-2', devnum=3):
+    """HID (interface 0) + CDC-ACM serial (1 and 2) + a vendor interface (3);
+    class EF/02/01 (interface association)."""
+    dev, dtext = usb_device(port, devnum, '1209', 'c0c0', 'COMBO42', 'devbg Combo', cls='ef',
+                            sub='02', proto='01', n_if=4, rev='0203')
+    i0, t0 = usb_interface(dev, port, 0, '03', driver='usbhid')
+    hid, htext = hid_function(i0, '1209', 'c0c0', 2, 'hidraw1', 1)
+    i1, t1 = usb_interface(dev, port, 1, '02', '02', '01', driver='cdc_acm')
+    tty = '%s/tty/ttyACM0' % i1
+    ttext = ('P: %s\nN: ttyACM0\nE: DEVNAME=/dev/ttyACM0\nE: SUBSYSTEM=tty\nE: MAJOR=166\n'
+             'E: MINOR=0\n' % tty)
+    _, t2 = usb_interface(dev, port, 2, '0a', driver='cdc_acm')
+    _, t3 = usb_interface(dev, port, 3, 'ff', 'ff', 'ff')
+    return dev, hid, tty, '\n'.join([dtext, t0, htext, t1, ttext, t2, t3])
+
+
+def phone(port='1-3', devnum=4):
+    dev, dtext = usb_device(port, devnum, '18d1', '4ee1', 'PHONE777', 'Pixel', n_if=1,
+                            props=[('ID_MTP_DEVICE', '1')])
+    _, itext = usb_interface(dev, port, 0, '06', '01', '01')
+    return dev, dtext + '\n' + itext
+
+
+def dock(pid, port='1-4', devnum=5):
+    """The dock (D0C1) or its bootloader (D0B0): one family by the vendor's
+    hwdb entry, one serial."""
+    dev, dtext = usb_device(port, devnum, '1209', pid, 'DOCK0042',
+                            'devbg Dock' if pid == 'd0c1' else 'devbg Dock (bootloader)',
+                            cls='ff', sub='00', proto='00', rev='0100' if pid == 'd0c1' else '0001',
+                            props=[('DEVBG_FAMILY', 'devbg-dock')])
+    _, itext = usb_interface(dev, port, 0, 'ff')
+    return dev, dtext + '\n' + itext
+
+
+IOCTL_NODE = '/devices/virtual/misc/acmeio0'
+IOCTL = '''P: %s
+N: acmeio0
+E: DEVNAME=/dev/acmeio0
+E: SUBSYSTEM=misc
+E: MAJOR=10
+E: MINOR=200
+E: DEVBG_PROTOCOL=generic-ioctl
+E: DEVBG_HARDWARE_IDS=ACME\\IO_0001;ACME\\IO
+''' % IOCTL_NODE
+
+
+def device_id(vid, product, serial, function):
+    return 'udev-%s-%s-s%s-%s' % (vid, product, serial, function)
+
+
+BAND = device_id('1209', 'B0A1', 'BAND0001', 'hid00')
+BAND_USB = device_id('1209', 'B0A1', 'BAND0001', 'usb')
+COMBO_HID = device_id('1209', 'C0C0', 'COMBO42', 'hid00')
+COMBO_TTY = device_id('1209', 'C0C0', 'COMBO42', 'tty01')
+COMBO_USB = device_id('1209', 'C0C0', 'COMBO42', 'usb')
+PHONE = device_id('18D1', '4EE1', 'PHONE777', 'usb')
+DOCK = device_id('1209', 'devbg-dock', 'DOCK0042', 'usb')
+IOCTL_ID = 'udev-misc-acmeio0'
+
+
+class UmockdevDevbgd(Devbgd):
+    """devbgd under umockdev-wrapper: its /sys and /dev are @testbed's."""
+
+    def __init__(self, testbed, *args, **kw):
+        self.testbed = testbed
+        super().__init__(*args, **kw)
+
+    def args(self):
+        # ASan must come first in the preload list (TESTING-NOTES.md).
+        asan = 'verify_asan_link_order=0:' + os.environ.get('ASAN_OPTIONS', '')
+        return ['env', 'UMOCKDEV_DIR=' + self.testbed.get_root_dir(), 'ASAN_OPTIONS=' + asan,
+                'umockdev-wrapper'] + super().args()
+
+
+class UdevTestCase(DevbgTestCase):
+    config = '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=100\n'
+    devices = ()  # umockdev texts added before devbgd starts
+
+    def setUp(self):
+        super().setUp()
+        self.testbed = UMockdev.Testbed.new()
+        root = self.testbed.get_root_dir()
+        # The testbed is all of /sys to devbgd; task cgroups live in the real
+        # cgroupfs, which the kernel reaches through this link. The link
+        # goes before the testbed removes its directory.
+        os.makedirs(os.path.join(root, 'sys', 'fs'), exist_ok=True)
+        link = os.path.join(root, 'sys', 'fs', 'cgroup')
+        os.symlink('/sys/fs/cgroup', link)
+        self.addCleanup(self.drop_testbed, link)
+        self.testbed.add_from_string(ROOT_HUB)
+        for text in self.devices:
+            self.testbed.add_from_string(text)
+        self.devbgd = UmockdevDevbgd(self.testbed, self.bus, self.tmpdir, self.config)
+        tasks = os.path.join(self.tmpdir, 'tasks')
+        os.makedirs(tasks)
+        os.chmod(tasks, 0o755)
+        self.task_exe = os.path.join(tasks, 'devbg-test-task')
+        shutil.copy2(TEST_TASK, self.task_exe)
+        self.udev_task = os.path.join(tasks, 'devbg-udev-task')
+        shutil.copy2(UDEV_TASK, self.udev_task)
+        self.app = TestApp(self.tmpdir, 'udev-app')
+        eps = [(ep, ['deviceUse', 'deviceServicing'], self.task_exe) for ep in ENTRY_POINTS]
+        eps.append(('Udev.Reopen', ['deviceServicing'], self.udev_task))
+        self.devbgd.write_manifest('app.xml', manifest_xml(APP, self.app.path, eps))
+        self.devbgd.start()
+
+    def drop_testbed(self, link):
+        os.unlink(link)
+        self.testbed = None
+
+    # ---- helpers ----
+
+    def devices_json(self):
+        return {d['id']: d for d in json.loads(self.devbgctl('--json', 'devices').stdout)}
+
+    def wait_device(self, dev_id, present=True):
+        wait_for(lambda: (dev_id in self.devices_json()) == present,
+                 what='%s to be %s' % (dev_id, 'attached' if present else 'gone'))
+
+    def add(self, text):
+        self.testbed.add_from_string(text)
+
+    def unplug(self, syspath):
+        self.testbed.uevent('/sys' + syspath, 'remove')
+        self.testbed.remove_device('/sys' + syspath)
+
+    def register(self, ep, trigger='use'):
+        return self.app.ok(self.bus, 'register', ep.lower(), ep, trigger)[0].split()[1]
+
+    def run_task(self, ep, device, args='', trigger='use', duration=0):
+        tid = self.register(ep, trigger)
+        return parse(self.app.run(self.bus, 'run', tid, device, args, duration))
+
+    def start_background(self, ep, device, args='', trigger='use', duration=0):
+        tid = self.register(ep, trigger)
+        proc = subprocess.Popen([self.app.path, 'run', tid, device, args, str(duration)],
+                                env=self.bus.env(), stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        line = proc.stdout.readline().split()
+        self.assertEqual(line[:3], ['RESULT', '0', 'allowed'], line)
+        return proc
+
+    @staticmethod
+    def completed(events):
+        done = [f for k, f in events if k == 'COMPLETED']
+        assert len(done) == 1, events
+        event_id, instance, success, reason, error = (done[0] + [''] * 5)[:5]
+        return {'success': success == '1', 'reason': reason, 'error': error}
+
+
+def parse(lines):
+    out = []
+    for line in lines:
+        kind, _, rest = line.partition(' ')
+        fields = {'COMPLETED': 4, 'PENDING': 5}.get(kind)
+        out.append((kind, rest.split(' ', fields) if fields else rest.split()))
+    return out
+
+
+class Drain(threading.Thread):
+    """Reads what a task writes to a pty-backed node, from the master end."""
+
+    def __init__(self, fd):
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.data = b''
+        self.running = True
+
+    def run(self):
+        while self.running:
+            r, _, _ = select.select([self.fd], [], [], 0.05)
+            if r:
+                try:
+                    self.data += os.read(self.fd, 4096)
+                except OSError:
+                    return
+
+    def stop(self):
+        self.running = False
+        self.join(5)
+
+
+class EnumerationTest(UdevTestCase):
+    devices = (band()[2], composite()[3], phone()[1], dock('d0c1')[1], IOCTL)
+
+    def test_devices_with_hardware_ids_and_containers(self):
+        for d in (BAND, BAND_USB, COMBO_HID, COMBO_TTY, COMBO_USB, PHONE, DOCK, IOCTL_ID):
+            self.wait_device(d)
+        devs = self.devices_json()
+        # The root hub is the bus, not a device.
+        self.assertEqual(sorted(devs), sorted([BAND, BAND_USB, COMBO_HID, COMBO_TTY, COMBO_USB,
+                                               PHONE, DOCK, IOCTL_ID]))
+        self.assertEqual(devs[BAND]['protocol'], 'hid')
+        self.assertEqual(devs[BAND]['hardware-ids'], [
+            'HID\\VID_1209&PID_B0A1&REV_0100', 'HID\\VID_1209&PID_B0A1',
+            'HID\\VID_1209&UP:FF00_U:0001', 'HID_DEVICE_UP:FF00_U:0001', 'HID_DEVICE'])
+        self.assertEqual(devs[BAND_USB]['protocol'], 'usb')
+        self.assertEqual(devs[BAND_USB]['hardware-ids'], [
+            'USB\\VID_1209&PID_B0A1&REV_0100', 'USB\\VID_1209&PID_B0A1',
+            'USB\\Class_03&SubClass_00&Prot_00', 'USB\\Class_03&SubClass_00', 'USB\\Class_03'])
+        self.assertEqual(devs[BAND]['serial'], 'BAND0001')
+        self.assertEqual(devs[BAND]['backend'], 'udev')
+        self.assertEqual(devs[BAND]['node'], '/dev/hidraw0')
+        self.assertEqual(devs[BAND]['firmware-version'], '1.00')
+        # A composite device: every function in one container, interface IDs.
+        self.assertEqual(devs[COMBO_HID]['hardware-ids'][:2], [
+            'HID\\VID_1209&PID_C0C0&REV_0203&MI_00', 'HID\\VID_1209&PID_C0C0&MI_00'])
+        self.assertEqual(devs[COMBO_TTY]['protocol'], 'usb')
+        self.assertEqual(devs[COMBO_TTY]['hardware-ids'], [
+            'USB\\VID_1209&PID_C0C0&REV_0203&MI_01', 'USB\\VID_1209&PID_C0C0&MI_01',
+            'USB\\Class_02&SubClass_02&Prot_01', 'USB\\Class_02&SubClass_02', 'USB\\Class_02'])
+        self.assertEqual(devs[COMBO_USB]['hardware-ids'], [
+            'USB\\VID_1209&PID_C0C0&REV_0203', 'USB\\VID_1209&PID_C0C0',
+            'USB\\DevClass_EF&SubClass_02&Prot_01', 'USB\\DevClass_EF&SubClass_02',
+            'USB\\DevClass_EF', 'USB\\COMPOSITE'])
+        combo = {devs[d]['container-id'] for d in (COMBO_HID, COMBO_TTY, COMBO_USB)}
+        self.assertEqual(len(combo), 1)
+        self.assertEqual(devs[BAND]['container-id'], devs[BAND_USB]['container-id'])
+        self.assertNotIn(devs[BAND]['container-id'], combo)
+        self.assertRegex(combo.pop(), '^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
+        self.assertEqual(devs[PHONE]['protocol'], 'mtp')
+        self.assertEqual(devs[PHONE]['hardware-ids'][-1], 'USB\\MS_COMP_MTP')
+        self.assertEqual(devs[IOCTL_ID]['protocol'], 'generic-ioctl')
+        self.assertEqual(devs[IOCTL_ID]['hardware-ids'], ['ACME\\IO_0001', 'ACME\\IO'])
+        self.assertEqual(devs[DOCK]['name'], 'devbg Dock')
+
+    def test_arrival_and_removal_are_followed(self):
+        self.wait_device(BAND)
+        watch = subprocess.Popen([self.devbgd_ctl_path(), 'devices', '--watch'],
+                                 env=self.bus.env(), stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: watch.poll() is None and watch.kill())
+        time.sleep(0.3)  # subscribed
+        dev, node, text = band(port='1-5', devnum=9, hidraw='hidraw5', minor=5, hid_index=9)
+        # Same serial on another port: another attachment of the same band.
+        self.unplug(band()[0])
+        self.wait_device(BAND, present=False)
+        self.add(text)
+        self.wait_device(BAND)
+        self.assertEqual(self.devices_json()[BAND]['node'], '/dev/hidraw5')
+        watch.terminate()
+        out = watch.communicate(timeout=10)[0]
+        self.assertRegex(out, r'removed +%s' % BAND)
+        self.assertRegex(out, r'added +%s HID\\VID_1209' % BAND)
+
+    def devbgd_ctl_path(self):
+        from devbgtest import DEVBGCTL
+        return DEVBGCTL
+
+
+class TaskTest(UdevTestCase):
+    devices = (band(urbnum=7)[2], composite()[3], phone()[1], IOCTL)
+
+    def setUp(self):
+        super().setUp()
+        for d in (BAND, COMBO_TTY, PHONE, IOCTL_ID):
+            self.wait_device(d)
+
+    def test_sync_on_hid_band_to_completion(self):
+        master = self.testbed.get_dev_fd('/dev/hidraw0')
+        drain = Drain(master)
+        drain.start()
+        events = self.run_task('Test.Io', BAND, 'count=12 interval_ms=50')
+        drain.stop()
+        done = self.completed(events)
+        self.assertTrue(done['success'], events)
+        # What the task wrote went to the band's node.
+        self.assertEqual(drain.data.count(b'.'), 12)
+
+    def test_unplug_cancels_use_task_with_condition_loss(self):
+        proc = self.start_background('Test.Idle', BAND)
+        time.sleep(0.3)
+        self.unplug(band()[0])
+        done = self.completed(parse(proc.communicate(timeout=30)[0].splitlines()))
+        self.assertEqual(done['reason'], 'condition-loss')
+
+    def test_serial_port_is_handed_in_raw_mode(self):
+        master = self.testbed.get_dev_fd('/dev/ttyACM0')
+        before = termios.tcgetattr(master)
+        self.assertTrue(before[3] & termios.ICANON)
+        drain = Drain(master)
+        drain.start()
+        proc = self.start_background('Test.Io', COMBO_TTY, 'count=8 interval_ms=50')
+        done = self.completed(parse(proc.communicate(timeout=30)[0].splitlines()))
+        drain.stop()
+        self.assertTrue(done['success'], done)
+        lflag = termios.tcgetattr(master)[3]
+        self.assertFalse(lflag & (termios.ICANON | termios.ECHO | termios.ISIG))
+        self.assertEqual(drain.data.count(b'.'), 8)
+
+    def test_mtp_and_ioctl_are_for_servicing_only(self):
+        for dev in (PHONE, IOCTL_ID):
+            events = self.run_task('Test.Progress', dev, 'count=2')
+            self.assertEqual(events[0], ('RESULT', ['2', 'protocol-not-supported', '-']), dev)
+            events = self.run_task('Test.Progress', dev, 'count=2', trigger='servicing',
+                                   duration=60)
+            self.assertTrue(self.completed(events)['success'], (dev, events))
+
+
+class LivenessTest(UdevTestCase):
+    config = '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=1\n'
+    devices = (band(urbnum=7)[2], composite()[3])
+
+    def test_idle_task_when_urbnum_stops(self):
+        self.wait_device(COMBO_USB)
+        dev = composite()[0]
+        proc = self.start_background('Test.Idle', COMBO_USB)
+        start = time.monotonic()
+        n = 100
+        # URBs keep flowing for 3 windows: the task lives on.
+        while time.monotonic() - start < 3.2:
+            n += 1
+            self.testbed.set_attribute('/sys' + dev, 'urbnum', str(n))
+            time.sleep(0.1)
+        self.assertIsNone(proc.poll(), 'canceled although urbnum moved')
+        stopped = time.monotonic()
+        done = self.completed(parse(proc.communicate(timeout=30)[0].splitlines()))
+        self.assertEqual(done['reason'], 'idle-task')
+        self.assertLess(time.monotonic() - stopped, 4.0)
+
+    def test_hid_node_activity_counts(self):
+        # Idle but for the task's own writes to the hidraw node: urbnum stays.
+        self.wait_device(BAND)
+        master = self.testbed.get_dev_fd('/dev/hidraw0')
+        drain = Drain(master)
+        drain.start()
+        events = self.run_task('Test.Io', BAND, 'count=30 interval_ms=100')
+        drain.stop()
+        self.assertTrue(self.completed(events)['success'], events)
+        events = self.run_task('Test.Idle', BAND)
+        self.assertEqual(self.completed(events)['reason'], 'idle-task')
+
+
+class ReenumerationTest(UdevTestCase):
+    devices = (dock('d0c1')[1],)
+
+    def test_servicing_across_bootloader_and_back(self):
+        self.wait_device(DOCK)
+        tid = self.register('Udev.Reopen', 'servicing')
+        proc = subprocess.Popen([self.app.path, 'run', tid, DOCK, 'resets=2', '60'],
+                                env=self.bus.env(), stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        lines = []
+
+        def wait_progress(value):
+            while True:
+                line = proc.stdout.readline()
+                self.assertTrue(line, 'task output ended: %s' % lines)
+                lines.append(line.strip())
+                if line.split()[:2] == ['PROGRESS', str(value)]:
+                    return
+
+        self.assertEqual(proc.stdout.readline().split()[:3], ['RESULT', '0', 'allowed'])
+        wait_progress(0)
+        dev = dock('d0c1')[0]
+        # Into the bootloader: another product ID, same serial and family.
+        self.unplug(dev)
+        self.add(dock('d0b0', devnum=6)[1])
+        wait_progress(1)
+        self.assertEqual(self.devices_json()[DOCK]['hardware-ids'][1], 'USB\\VID_1209&PID_D0B0')
+        # And back, with the new firmware.
+        self.unplug(dev)
+        self.add(dock('d0c1', devnum=7)[1].replace('bcdDevice=0100', 'bcdDevice=0200'))
+        wait_progress(2)
+        out = proc.communicate(timeout=30)[0]
+        done = self.completed(parse(lines + out.splitlines()))
+        self.assertTrue(done['success'], (lines, out))
+        self.assertEqual(self.devices_json()[DOCK]['firmware-version'], '2.00')
+
+
+if __name__ == '__main__':
+    unittest.main()
