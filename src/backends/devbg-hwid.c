@@ -131,7 +131,7 @@ gboolean
 devbg_hwid_hid_top_usage (const guint8 *d, gsize length, guint16 *usage_page, guint16 *usage)
 {
   guint32 page = 0, local_usage = 0;
-  gboolean have_usage = FALSE;
+  gboolean have_usage = FALSE, extended = FALSE;
   gsize i = 0;
 
   while (i < length)
@@ -161,12 +161,13 @@ devbg_hwid_hid_top_usage (const guint8 *d, gsize length, guint16 *usage_page, gu
         {
           local_usage = data;
           have_usage = TRUE;
+          extended = size == 4; /* page in the upper half */
         }
       else if (type == 0 && tag == 0xA) /* Collection */
         {
           if (data != 1 || !have_usage) /* only an Application collection is top level */
             return FALSE;
-          *usage_page = size == 4 ? (guint16) (local_usage >> 16) : (guint16) page;
+          *usage_page = extended ? (guint16) (local_usage >> 16) : (guint16) page;
           *usage = (guint16) (local_usage & 0xFFFF);
           return TRUE;
         }
