@@ -372,6 +372,44 @@ class EnumerationTest(UdevTestCase):
         return DEVBGCTL
 
 
+class CliTest(UdevTestCase):
+    # A vendor node at a path the real /dev also has, there only for root
+    # (a file in /dev/shm, 0600): devbgctl runs outside the testbed and
+    # tells what the calling user may open.
+    SHM_NODE = 'shm/devbg-udev-test-%d' % os.getpid()
+    devices = (band()[2], IOCTL.replace('N: acmeio0', 'N: ' + SHM_NODE)
+               .replace('/dev/acmeio0', '/dev/' + SHM_NODE).replace('acmeio0', 'acmeio7'))
+
+    def setUp(self):
+        path = '/dev/' + self.SHM_NODE
+        with open(path, 'w'):
+            pass
+        os.chmod(path, 0o600)
+        self.addCleanup(os.unlink, path)
+        super().setUp()
+
+    def test_devices_columns(self):
+        self.wait_device(BAND)
+        out = self.devbgctl('devices').stdout.splitlines()
+        self.assertEqual(out[0].split(), ['ID', 'PROTOCOL', 'FIRMWARE', 'ACCESS', 'CONTAINER',
+                                          'NAME', 'HARDWARE', 'IDS'])
+        rows = {line.split()[0]: line.split() for line in out[1:]}
+        container = self.devices_json()[BAND]['container-id'].split('-')[0]
+        self.assertEqual(rows[BAND][:5], [BAND, 'hid', '1.00', 'no', container])
+        self.assertIn('HID\\VID_1209&PID_B0A1&REV_0100', rows[BAND])
+        self.assertEqual(rows['udev-misc-acmeio7'][1:4], ['generic-ioctl', '-', 'rw'])
+        r = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+                            self.devbgd_ctl_path(), '--json', 'devices'], env=self.bus.env(),
+                           capture_output=True, text=True, timeout=30)
+        access = {d['id']: d['access'] for d in json.loads(r.stdout)}
+        self.assertEqual(access['udev-misc-acmeio7'], 'no')
+        self.assertEqual(access[BAND], 'no')  # /dev/hidraw0 is the testbed's only
+
+    def devbgd_ctl_path(self):
+        from devbgtest import DEVBGCTL
+        return DEVBGCTL
+
+
 class TaskTest(UdevTestCase):
     devices = (band(urbnum=7)[2], composite()[3], phone()[1], IOCTL)
 
