@@ -57,7 +57,8 @@ typedef struct {
 struct _DevbgBackendUdev {
   GObject      parent;
   GUdevClient *client;
-  GHashTable  *entries; /* syspath -> UdevEntry */
+  GHashTable  *entries;  /* syspath -> UdevEntry */
+  GHashTable  *families; /* "USB\VID_xxxx&PID_yyyy" -> family, from metadata; may be NULL */
 };
 
 #define DEVBG_TYPE_BACKEND_UDEV (devbg_backend_udev_get_type ())
@@ -320,6 +321,21 @@ device_name (GUdevDevice *d, GUdevDevice *usb, Kind kind)
     }
 }
 
+/* The vendor's name for the set of product IDs this device is one of:
+ * their udev rule or hwdb entry, else their metadata. */
+static const char *
+family_of (DevbgBackendUdev *self, GUdevDevice *d, GUdevDevice *usb)
+{
+  const char *family = prop (d, usb, "DEVBG_FAMILY");
+  g_autofree char *product = NULL;
+
+  if (family != NULL || self->families == NULL)
+    return family;
+  product = g_strdup_printf ("USB\\VID_%04X&PID_%04X", attr_number (usb, "idVendor", 16),
+                             attr_number (usb, "idProduct", 16));
+  return g_hash_table_lookup (self->families, product);
+}
+
 static void
 describe (DevbgBackendUdev *self, UdevEntry *entry, GUdevDevice *d, DevbgProtocol protocol)
 {
@@ -343,7 +359,7 @@ describe (DevbgBackendUdev *self, UdevEntry *entry, GUdevDevice *d, DevbgProtoco
       g_autofree char *bcd = g_strdup_printf ("%x.%02x", rev >> 8, rev & 0xFF);
       identity = devbg_hwid_usb_identity (attr_number (usb, "idVendor", 16),
                                           attr_number (usb, "idProduct", 16),
-                                          prop (d, usb, "DEVBG_FAMILY"), serial,
+                                          family_of (self, d, usb), serial,
                                           g_udev_device_get_name (usb));
       container = devbg_hwid_container_id (identity);
       devbg_device_set_firmware_version (device, version != NULL ? version : bcd);
@@ -708,9 +724,12 @@ devbg_backend_udev_available (void)
 }
 
 DevbgBackend *
-devbg_backend_udev_new (void)
+devbg_backend_udev_new (GHashTable *families)
 {
-  return g_object_new (DEVBG_TYPE_BACKEND_UDEV, NULL);
+  DevbgBackendUdev *self = g_object_new (DEVBG_TYPE_BACKEND_UDEV, NULL);
+
+  self->families = families != NULL ? g_hash_table_ref (families) : NULL;
+  return DEVBG_BACKEND (self);
 }
 
 static void
@@ -722,6 +741,7 @@ devbg_backend_udev_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->client, self);
   g_clear_object (&self->client);
   g_clear_pointer (&self->entries, g_hash_table_unref);
+  g_clear_pointer (&self->families, g_hash_table_unref);
   G_OBJECT_CLASS (devbg_backend_udev_parent_class)->dispose (object);
 }
 

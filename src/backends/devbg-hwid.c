@@ -246,3 +246,55 @@ devbg_hwid_usb_identity (guint16 vid, guint16 pid, const char *family, const cha
     return g_strdup_printf ("%04X-%s-s%s", vid, product, serial);
   return g_strdup_printf ("%04X-%s-p%s", vid, product, port_path != NULL ? port_path : "");
 }
+
+char *
+devbg_hwid_usb_product (const char *hardware_id)
+{
+  guint32 vid, pid;
+  const char *p = hardware_id;
+
+  if (p == NULL || g_ascii_strncasecmp (p, "USB\\VID_", 8) != 0 || strlen (p) < 21 ||
+      g_ascii_strncasecmp (p + 12, "&PID_", 5) != 0 || (p[21] != '\0' && p[21] != '&'))
+    return NULL;
+  if (!parse_hex (p + 8, p + 12, 0xFFFF, &vid) || !parse_hex (p + 17, p + 21, 0xFFFF, &pid))
+    return NULL;
+  return g_strdup_printf ("USB\\VID_%04X&PID_%04X", vid, pid);
+}
+
+static char *
+family_part (const char *text)
+{
+  g_autofree char *base = g_path_get_basename (text);
+  char *dot = strchr (base, '.');
+  char *out;
+
+  if (dot != NULL && dot != base)
+    *dot = '\0';
+  out = g_strdup (base);
+  for (char *c = out; *c != '\0'; c++)
+    if (!g_ascii_isalnum (*c) && *c != '-' && *c != '_')
+      *c = '_';
+  return out;
+}
+
+char *
+devbg_hwid_metadata_family (const char *model_id, const char *origin,
+                            const char *const *hardware_ids)
+{
+  g_autoptr(GHashTable) products = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *part = NULL;
+
+  for (const char *const *id = hardware_ids; id != NULL && *id != NULL; id++)
+    {
+      char *product = devbg_hwid_usb_product (*id);
+      if (product != NULL)
+        g_hash_table_add (products, product);
+    }
+  if (g_hash_table_size (products) < 2)
+    return NULL;
+  if (model_id != NULL && *model_id != '\0')
+    part = g_strndup (model_id, strcspn (model_id, "-"));
+  else
+    part = family_part (origin != NULL ? origin : "metadata");
+  return g_strconcat ("md-", part, NULL);
+}

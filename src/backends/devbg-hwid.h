@@ -75,4 +75,15 @@ char    *devbg_hwid_container_id (const char *identity);
 char    *devbg_hwid_usb_identity (guint16 vid, guint16 pid, const char *family,
                                   const char *serial, const char *port_path);
 
+/* "USB\VID_1209&PID_D0C1" for any USB hardware ID of that device
+ * ("usb\vid_1209&pid_d0c1&rev_0100" too), NULL for other IDs. */
+char    *devbg_hwid_usb_product (const char *hardware_id);
+
+/* The family a vendor's device metadata makes of the USB products it lists:
+ * "md-" and the first group of its model ID, else of its file's name. NULL
+ * unless @hardware_ids name two products or more (a device and its
+ * bootloader): one product alone says nothing about belonging together. */
+char    *devbg_hwid_metadata_family (const char *model_id, const char *origin,
+                                     const char *const *hardware_ids);
+
 G_END_DECLS

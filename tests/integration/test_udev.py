@@ -136,13 +136,13 @@ def phone(port='1-3', devnum=4):
     return dev, dtext + '\n' + itext
 
 
-def dock(pid, port='1-4', devnum=5):
-    """The dock (D0C1) or its bootloader (D0B0): one family by the vendor's
-    hwdb entry, one serial."""
+def dock(pid, port='1-4', devnum=5, hwdb=True):
+    """The dock (D0C1) or its bootloader (D0B0): one serial, and one family
+    by the vendor's hwdb entry (else by their metadata)."""
     dev, dtext = usb_device(port, devnum, '1209', pid, 'DOCK0042',
                             'devbg Dock' if pid == 'd0c1' else 'devbg Dock (bootloader)',
                             cls='ff', sub='00', proto='00', rev='0100' if pid == 'd0c1' else '0001',
-                            props=[('DEVBG_FAMILY', 'devbg-dock')])
+                            props=[('DEVBG_FAMILY', 'devbg-dock')] if hwdb else [])
     _, itext = usb_interface(dev, port, 0, 'ff')
     return dev, dtext + '\n' + itext
 
@@ -173,6 +173,24 @@ DOCK = device_id('1209', 'devbg-dock', 'DOCK0042', 'usb')
 IOCTL_ID = 'udev-misc-acmeio0'
 
 
+# The vendor's metadata for the dock, listing its bootloader too.
+DOCK_METADATA = '''<?xml version="1.0" encoding="UTF-8"?>
+<DeviceMetadata>
+  <ModelId>{5a1d0c11-6a0e-4c47-9d3c-2f1e0b5d0c01}</ModelId>
+  <HardwareIds>
+    <HardwareId>USB\\VID_1209&amp;PID_D0C1</HardwareId>
+    <HardwareId>USB\\VID_1209&amp;PID_D0B0</HardwareId>
+  </HardwareIds>
+  <SoftwareInfo xmlns="http://schemas.microsoft.com/windows/DeviceMetadata/SoftwareInfo/2011">
+    <PrivilegedApplications>
+      <Package><Identity><Name>org.devbg.test.UdevApp</Name></Identity></Package>
+    </PrivilegedApplications>
+  </SoftwareInfo>
+</DeviceMetadata>
+'''
+DOCK_BY_METADATA = device_id('1209', 'md-5a1d0c11', 'DOCK0042', 'usb')
+
+
 class UmockdevDevbgd(Devbgd):
     """devbgd under umockdev-wrapper: its /sys and /dev are @testbed's."""
 
@@ -190,6 +208,7 @@ class UmockdevDevbgd(Devbgd):
 class UdevTestCase(DevbgTestCase):
     config = '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=100\n'
     devices = ()  # umockdev texts added before devbgd starts
+    metadata = ()  # (file name, text)
 
     def setUp(self):
         super().setUp()
@@ -217,6 +236,8 @@ class UdevTestCase(DevbgTestCase):
         eps = [(ep, ['deviceUse', 'deviceServicing'], self.task_exe) for ep in ENTRY_POINTS]
         eps.append(('Udev.Reopen', ['deviceServicing'], self.udev_task))
         self.devbgd.write_manifest('app.xml', manifest_xml(APP, self.app.path, eps))
+        for name, text in self.metadata:
+            self.devbgd.write_metadata(name, text)
         self.devbgd.start()
 
     def drop_testbed(self, link):
@@ -498,12 +519,16 @@ class LivenessTest(UdevTestCase):
 
 
 class ReenumerationTest(UdevTestCase):
+    """A servicing task on the dock across its reset into the bootloader
+    (another product ID) and back: one device by the vendor's hwdb entry."""
     devices = (dock('d0c1')[1],)
+    dock_id = DOCK
+    hwdb = True
 
     def test_servicing_across_bootloader_and_back(self):
-        self.wait_device(DOCK)
+        self.wait_device(self.dock_id)
         tid = self.register('Udev.Reopen', 'servicing')
-        proc = subprocess.Popen([self.app.path, 'run', tid, DOCK, 'resets=2', '60'],
+        proc = subprocess.Popen([self.app.path, 'run', tid, self.dock_id, 'resets=2', '60'],
                                 env=self.bus.env(), stdout=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         lines = []
@@ -520,19 +545,43 @@ class ReenumerationTest(UdevTestCase):
         self.assertEqual(proc.stdout.readline().split()[:3], ['RESULT', '0', 'allowed'])
         wait_progress(0)
         dev = dock('d0c1')[0]
-        # Into the bootloader: another product ID, same serial and family.
+        # Into the bootloader: another product ID, the same serial.
         self.unplug(dev)
-        self.add(dock('d0b0', devnum=6)[1])
+        self.add(dock('d0b0', devnum=6, hwdb=self.hwdb)[1])
         wait_progress(1)
-        self.assertEqual(self.devices_json()[DOCK]['hardware-ids'][1], 'USB\\VID_1209&PID_D0B0')
+        self.assertEqual(self.devices_json()[self.dock_id]['hardware-ids'][1],
+                         'USB\\VID_1209&PID_D0B0')
         # And back, with the new firmware.
         self.unplug(dev)
-        self.add(dock('d0c1', devnum=7)[1].replace('bcdDevice=0100', 'bcdDevice=0200'))
+        self.add(dock('d0c1', devnum=7, hwdb=self.hwdb)[1].replace('bcdDevice=0100',
+                                                                   'bcdDevice=0200'))
         wait_progress(2)
         out = proc.communicate(timeout=30)[0]
         done = self.completed(parse(lines + out.splitlines()))
         self.assertTrue(done['success'], (lines, out))
-        self.assertEqual(self.devices_json()[DOCK]['firmware-version'], '2.00')
+        self.assertEqual(self.devices_json()[self.dock_id]['firmware-version'], '2.00')
+
+
+class MetadataReenumerationTest(ReenumerationTest):
+    """The same, one device by the vendor's metadata naming both products."""
+    devices = (dock('d0c1', hwdb=False)[1],)
+    metadata = (('dock.xml', DOCK_METADATA),)
+    dock_id = DOCK_BY_METADATA
+    hwdb = False
+
+
+class NoFamilyTest(UdevTestCase):
+    """Without a family, the bootloader is another device: a servicing task
+    waiting for the dock is not handed it."""
+    devices = (dock('d0c1', hwdb=False)[1],)
+
+    def test_bootloader_is_another_device(self):
+        plain = device_id('1209', 'D0C1', 'DOCK0042', 'usb')
+        self.wait_device(plain)
+        self.unplug(dock('d0c1')[0])
+        self.add(dock('d0b0', devnum=6, hwdb=False)[1])
+        self.wait_device(device_id('1209', 'D0B0', 'DOCK0042', 'usb'))
+        self.assertNotIn(plain, self.devices_json())
 
 
 if __name__ == '__main__':

@@ -196,6 +196,35 @@ test_container_and_identity (void)
   g_assert_cmpstr (port_np, ==, port);
 }
 
+static void
+test_metadata_family (void)
+{
+  const char *const both[] = { "USB\\VID_1209&PID_D0C1&REV_0100", "usb\\vid_1209&pid_d0b0",
+                               "HID_DEVICE", NULL };
+  const char *const one[] = { "USB\\VID_1209&PID_D0C1&REV_0100", "USB\\VID_1209&PID_D0C1",
+                              NULL };
+  g_autofree char *p1 = devbg_hwid_usb_product ("usb\\vid_1209&pid_d0c1&rev_0100&mi_00");
+  g_autofree char *p2 = devbg_hwid_usb_product ("USB\\VID_1209&PID_D0C1");
+  g_autofree char *by_model = devbg_hwid_metadata_family ("5a1d0c11-6a0e-4c47-9d3c-2f1e0b5d0c01",
+                                                          "/x/dock.xml", both);
+  g_autofree char *by_file = devbg_hwid_metadata_family (NULL, "/usr/share/devbg/metadata/acme dock.xml",
+                                                         both);
+  g_autofree char *alone = devbg_hwid_metadata_family ("5a1d0c11", "/x/band.xml", one);
+
+  g_assert_cmpstr (p1, ==, "USB\\VID_1209&PID_D0C1");
+  g_assert_cmpstr (p2, ==, p1);
+  g_assert_null (devbg_hwid_usb_product ("USB\\VID_1209&PID_D0C"));
+  g_assert_null (devbg_hwid_usb_product ("USB\\VID_1209&PID_D0C1X"));
+  g_assert_null (devbg_hwid_usb_product ("USB\\Class_03"));
+  g_assert_null (devbg_hwid_usb_product ("HID\\VID_1209&PID_D0C1"));
+  g_assert_null (devbg_hwid_usb_product ("USB\\VID_12G9&PID_D0C1"));
+  g_assert_null (devbg_hwid_usb_product (NULL));
+  g_assert_cmpstr (by_model, ==, "md-5a1d0c11");
+  g_assert_cmpstr (by_file, ==, "md-acme_dock");
+  /* One product (two revisions of it) is no family. */
+  g_assert_null (alone);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -207,5 +236,6 @@ main (int argc, char **argv)
   g_test_add_func ("/hwid/hid-top-usage", test_hid_top_usage);
   g_test_add_func ("/hwid/parse-hid-id", test_parse_hid_id);
   g_test_add_func ("/hwid/container-and-identity", test_container_and_identity);
+  g_test_add_func ("/hwid/metadata-family", test_metadata_family);
   return g_test_run ();
 }
