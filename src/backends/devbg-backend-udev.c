@@ -281,24 +281,38 @@ hardware_ids (DevbgBackendUdev *self, GUdevDevice *d, Kind kind, DevbgProtocol p
   return protocol == DEVBG_PROTOCOL_MTP ? devbg_hwid_mtp (&usb_ids) : devbg_hwid_usb (&usb_ids);
 }
 
+/* Off USB (a Bluetooth or I2C HID, a node a rule marked) the kernel's
+ * name is all there is, but for a HID device with a unique ID (a Bluetooth
+ * address), which survives a reconnection. */
+static char *
+off_usb_name (GUdevDevice *d)
+{
+  g_autoptr(GUdevDevice) hid = g_udev_device_get_parent_with_subsystem (d, "hid", NULL);
+  const char *uniq = hid != NULL ? g_udev_device_get_property (hid, "HID_UNIQ") : NULL;
+  guint16 bus, vid, pid;
+
+  if (uniq != NULL && *uniq != '\0' &&
+      devbg_hwid_parse_hid_id (g_udev_device_get_name (hid), &bus, &vid, &pid))
+    return g_strdup_printf ("hid-%04X-%04X-%s", vid, pid, uniq);
+  return g_strconcat (g_udev_device_get_subsystem (d), "-", g_udev_device_get_name (d), NULL);
+}
+
 /* Which function of the physical device this is, in its stable ID. */
 static char *
-function_name (GUdevDevice *d, Kind kind, GUdevDevice *intf)
+function_name (GUdevDevice *d, Kind kind, GUdevDevice *usb, GUdevDevice *intf)
 {
   g_autofree char *ifpart = intf != NULL
     ? g_strdup_printf ("%02X", attr_number (intf, "bInterfaceNumber", 16)) : g_strdup ("");
 
+  if (usb == NULL)
+    return off_usb_name (d);
   switch (kind)
     {
     case KIND_USB: return g_strdup ("usb");
     case KIND_HIDRAW: return g_strconcat ("hid", ifpart, NULL);
     case KIND_TTY: return g_strconcat ("tty", ifpart, NULL);
     case KIND_NODE:
-    default:
-      /* A vendor's node: its subsystem and, off USB, its kernel name. */
-      return intf != NULL ? g_strconcat (g_udev_device_get_subsystem (d), ifpart, NULL)
-                          : g_strconcat (g_udev_device_get_subsystem (d), "-",
-                                         g_udev_device_get_name (d), NULL);
+    default: return g_strconcat (g_udev_device_get_subsystem (d), ifpart, NULL);
     }
 }
 
@@ -345,7 +359,7 @@ describe (DevbgBackendUdev *self, UdevEntry *entry, GUdevDevice *d, DevbgProtoco
   g_auto(GStrv) ids = with_vendor_ids (d, usb, hardware_ids (self, d, entry->kind, protocol, usb,
                                                              intf));
   g_autofree char *name = device_name (d, usb, entry->kind);
-  g_autofree char *function = function_name (d, entry->kind, intf);
+  g_autofree char *function = function_name (d, entry->kind, usb, intf);
   g_autofree char *identity = NULL;
   g_autofree char *container = NULL;
   g_autofree char *key = NULL;
@@ -375,8 +389,7 @@ describe (DevbgBackendUdev *self, UdevEntry *entry, GUdevDevice *d, DevbgProtoco
       if (version != NULL)
         devbg_device_set_firmware_version (device, version);
     }
-  key = usb != NULL ? g_strdup_printf ("%s-%s", identity, function)
-                    : g_strdup_printf ("%s", function);
+  key = usb != NULL ? g_strdup_printf ("%s-%s", identity, function) : g_strdup (function);
   devbg_device_set_name (device, name);
   devbg_device_set_protocol (device, protocol);
   devbg_device_set_hardware_ids (device, (const char *const *) ids);
@@ -645,6 +658,9 @@ udev_open_async (DevbgBackend *backend, DevbgDevice *device, GCancellable *cance
   o->node = g_strdup (entry->node);
   o->kind = entry->kind;
   g_task_set_task_data (task, o, (GDestroyNotify) open_data_free);
+  /* The fd always comes back, to be closed in open_finish() when the
+   * caller canceled meanwhile: GTask's own check would drop it open. */
+  g_task_set_check_cancellable (task, FALSE);
   /* An open can block (a USB device that does not answer): off the main
    * loop. */
   g_task_run_in_thread (task, open_in_thread);
@@ -655,6 +671,12 @@ udev_open_finish (DevbgBackend *backend, GAsyncResult *result, GError **error)
 {
   gssize fd = g_task_propagate_int (G_TASK (result), error);
 
+  if (fd >= 0 && g_cancellable_set_error_if_cancelled (g_task_get_cancellable (G_TASK (result)),
+                                                       error))
+    {
+      close ((int) fd);
+      return -1;
+    }
   return fd < 0 ? -1 : (int) fd;
 }
 

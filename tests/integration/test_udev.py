@@ -147,6 +147,23 @@ def dock(pid, port='1-4', devnum=5, hwdb=True):
     return dev, dtext + '\n' + itext
 
 
+# A Bluetooth HID: off USB, named by its address.
+BT_HID = '/devices/virtual/misc/uhid/0005:046D:B33A.0007'
+BT_HID_TEXT = '''P: %s
+E: SUBSYSTEM=hid
+E: HID_ID=0005:0000046D:0000B33A
+E: HID_UNIQ=aa:bb:cc:dd:ee:ff
+H: report_descriptor=%s
+
+P: %s/hidraw/hidraw9
+N: hidraw9
+E: DEVNAME=/dev/hidraw9
+E: SUBSYSTEM=hidraw
+E: MAJOR=240
+E: MINOR=9
+''' % (BT_HID, VENDOR_REPORT, BT_HID)
+BT_HID_ID = 'udev-hid-046D-B33A-aa_bb_cc_dd_ee_ff'
+
 IOCTL_NODE = '/devices/virtual/misc/acmeio0'
 IOCTL = '''P: %s
 N: acmeio0
@@ -327,15 +344,19 @@ class Drain(threading.Thread):
 
 
 class EnumerationTest(UdevTestCase):
-    devices = (band()[2], composite()[3], phone()[1], dock('d0c1')[1], IOCTL)
+    devices = (band()[2], composite()[3], phone()[1], dock('d0c1')[1], IOCTL, BT_HID_TEXT)
 
     def test_devices_with_hardware_ids_and_containers(self):
-        for d in (BAND, BAND_USB, COMBO_HID, COMBO_TTY, COMBO_USB, PHONE, DOCK, IOCTL_ID):
+        for d in (BAND, BAND_USB, COMBO_HID, COMBO_TTY, COMBO_USB, PHONE, DOCK, IOCTL_ID, BT_HID_ID):
             self.wait_device(d)
         devs = self.devices_json()
         # The root hub is the bus, not a device.
         self.assertEqual(sorted(devs), sorted([BAND, BAND_USB, COMBO_HID, COMBO_TTY, COMBO_USB,
-                                               PHONE, DOCK, IOCTL_ID]))
+                                               PHONE, DOCK, IOCTL_ID, BT_HID_ID]))
+        self.assertEqual(devs[BT_HID_ID]['hardware-ids'], [
+            'HID\\VID_046D&PID_B33A', 'HID\\VID_046D&UP:FF00_U:0001', 'HID_DEVICE_UP:FF00_U:0001',
+            'HID_DEVICE'])
+        self.assertEqual(devs[BT_HID_ID]['protocol'], 'hid')
         self.assertEqual(devs[BAND]['protocol'], 'hid')
         self.assertEqual(devs[BAND]['hardware-ids'], [
             'HID\\VID_1209&PID_B0A1&REV_0100', 'HID\\VID_1209&PID_B0A1',
