@@ -363,6 +363,8 @@ describe (DevbgBackendUdev *self, UdevEntry *entry, GUdevDevice *d, DevbgProtoco
   g_autofree char *identity = NULL;
   g_autofree char *container = NULL;
   g_autofree char *key = NULL;
+  g_autofree char *valid_name = NULL;
+  g_autofree char *valid_serial = NULL;
   const char *serial = usb != NULL ? g_udev_device_get_sysfs_attr (usb, "serial") : NULL;
   const char *version = prop (d, usb, "DEVBG_FIRMWARE_VERSION");
   const char *model = prop (d, usb, "DEVBG_MODEL_ID");
@@ -390,11 +392,15 @@ describe (DevbgBackendUdev *self, UdevEntry *entry, GUdevDevice *d, DevbgProtoco
         devbg_device_set_firmware_version (device, version);
     }
   key = usb != NULL ? g_strdup_printf ("%s-%s", identity, function) : g_strdup (function);
-  devbg_device_set_name (device, name);
+  /* What a device says of itself goes out in D-Bus strings: valid UTF-8
+   * only (the kernel converts USB strings, a rule's text is anyone's). */
+  valid_name = g_utf8_make_valid (name, -1);
+  valid_serial = g_utf8_make_valid (serial != NULL ? serial : "", -1);
+  devbg_device_set_name (device, valid_name);
   devbg_device_set_protocol (device, protocol);
   devbg_device_set_hardware_ids (device, (const char *const *) ids);
   devbg_device_set_container_id (device, container);
-  devbg_device_set_serial (device, serial != NULL ? serial : "");
+  devbg_device_set_serial (device, valid_serial);
   devbg_device_set_model_id (device, model != NULL ? model : "");
   devbg_device_set_stable_key (device, key);
   devbg_device_set_node (device, entry->node);

@@ -414,6 +414,23 @@ class EnumerationTest(UdevTestCase):
         return DEVBGCTL
 
 
+class BadStringsTest(UdevTestCase):
+    """A device whose product and serial strings are not UTF-8 (sysfs hands
+    out bytes): devbgd lists it with valid strings and keeps serving."""
+    bad_path, bad_text = usb_device('1-7', 8, '1209', 'bad0', '', 'x')
+    devices = (band()[2], bad_text.replace('A: product=x\n', 'H: product=C328FF41\n')
+               .replace('A: urbnum=0\n', 'A: urbnum=0\nH: serial=FE4142\n'))
+
+    def test_invalid_utf8_from_device(self):
+        self.wait_device(BAND)
+        devs = self.devices_json()
+        bad = [d for i, d in devs.items() if 'PID_BAD0' in d['hardware-ids'][0]]
+        self.assertEqual(len(bad), 1, devs)
+        self.assertEqual(bad[0]['name'], '\ufffd(\ufffdA')
+        self.assertEqual(bad[0]['serial'], '\ufffdAB')
+        self.assertIn(BAND, self.devices_json())
+
+
 class CliTest(UdevTestCase):
     # A vendor node at a path the real /dev also has, there only for root
     # (a file in /dev/shm, 0600): devbgctl runs outside the testbed and
