@@ -303,6 +303,15 @@ class UdevTestCase(DevbgTestCase):
         return proc
 
     @staticmethod
+    def rest_of(proc):
+        """The lines @proc prints until it exits. Through the same buffered
+        reader as the lines read before: communicate() would read the pipe
+        beside it and miss what that reader had taken ahead."""
+        lines = proc.stdout.read().splitlines()
+        proc.wait(30)
+        return lines
+
+    @staticmethod
     def completed(events):
         done = [f for k, f in events if k == 'COMPLETED']
         assert len(done) == 1, events
@@ -492,7 +501,7 @@ class TaskTest(UdevTestCase):
         proc = self.start_background('Test.Idle', BAND)
         time.sleep(0.3)
         self.unplug(band()[0])
-        done = self.completed(parse(proc.communicate(timeout=30)[0].splitlines()))
+        done = self.completed(parse(self.rest_of(proc)))
         self.assertEqual(done['reason'], 'condition-loss')
 
     def test_serial_port_is_handed_in_raw_mode(self):
@@ -505,7 +514,7 @@ class TaskTest(UdevTestCase):
         drain = Drain(master)
         drain.start()
         proc = self.start_background('Test.Io', COMBO_TTY, 'count=8 interval_ms=50')
-        done = self.completed(parse(proc.communicate(timeout=30)[0].splitlines()))
+        done = self.completed(parse(self.rest_of(proc)))
         drain.stop()
         self.assertTrue(done['success'], done)
         lflag = termios.tcgetattr(master)[3]
@@ -539,7 +548,7 @@ class LivenessTest(UdevTestCase):
             time.sleep(0.1)
         self.assertIsNone(proc.poll(), 'canceled although urbnum moved')
         stopped = time.monotonic()
-        done = self.completed(parse(proc.communicate(timeout=30)[0].splitlines()))
+        done = self.completed(parse(self.rest_of(proc)))
         self.assertEqual(done['reason'], 'idle-task')
         self.assertLess(time.monotonic() - stopped, 4.0)
 
@@ -594,7 +603,7 @@ class ReenumerationTest(UdevTestCase):
         self.add(dock('d0c1', devnum=7, hwdb=self.hwdb)[1].replace('bcdDevice=0100',
                                                                    'bcdDevice=0200'))
         wait_progress(2)
-        out = proc.communicate(timeout=30)[0]
+        out = '\n'.join(self.rest_of(proc))
         done = self.completed(parse(lines + out.splitlines()))
         self.assertTrue(done['success'], (lines, out))
         self.assertEqual(self.devices_json()[self.dock_id]['firmware-version'], '2.00')
