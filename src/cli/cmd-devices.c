@@ -75,9 +75,10 @@ print_device (const char *id, GVariant *props)
   g_variant_lookup (props, "protocol", "&s", &protocol);
   g_variant_lookup (props, "firmware-version", "&s", &fw);
   g_variant_lookup (props, "container-id", "&s", &container);
-  /* The first group of the UUID tells the functions of one device apart
-   * from others'; --json has it whole. */
-  short_container = *container ? g_strndup (container, strcspn (container, "-")) : g_strdup ("-");
+  /* Its first 8 characters (a UUID's first group) tell the functions of
+   * one device apart from others'; --json has it whole. */
+  short_container = *container ? g_strndup (container, MIN (strcspn (container, "-"), 8))
+                               : g_strdup ("-");
   g_print (ROW_FORMAT, id, protocol, *fw ? fw : "-", node_access (props), short_container, name,
            hwids);
 }
