@@ -222,6 +222,7 @@ class UmockdevDevbgd(Devbgd):
                 'umockdev-wrapper'] + super().args()
 
 
+@unittest.skipIf(os.environ.get('DEVBG_HAVE_GUDEV') == '0', 'devbgd was built without GUdev')
 class UdevTestCase(DevbgTestCase):
     config = '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=100\n'
     devices = ()  # umockdev texts added before devbgd starts
