@@ -42,7 +42,7 @@ gi.require_version('UMockdev', '1.0')
 from gi.repository import UMockdev  # noqa: E402
 
 from devbgtest import (DevbgTestCase, Devbgd, TestApp, manifest_xml, wait_for,  # noqa: E402
-                       BUILD_DIR)
+                       BUILD_DIR, DEVBGCTL)
 
 TEST_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-test-task')
 UDEV_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-udev-task')
@@ -403,7 +403,7 @@ class EnumerationTest(UdevTestCase):
 
     def test_arrival_and_removal_are_followed(self):
         self.wait_device(BAND)
-        watch = subprocess.Popen([self.devbgd_ctl_path(), 'devices', '--watch'],
+        watch = subprocess.Popen([DEVBGCTL, 'devices', '--watch'],
                                  env=self.bus.env(), stdout=subprocess.PIPE, text=True)
         self.addCleanup(lambda: watch.poll() is None and watch.kill())
         time.sleep(0.3)  # subscribed
@@ -418,10 +418,6 @@ class EnumerationTest(UdevTestCase):
         out = watch.communicate(timeout=10)[0]
         self.assertRegex(out, r'removed +%s' % BAND)
         self.assertRegex(out, r'added +%s HID\\VID_1209' % BAND)
-
-    def devbgd_ctl_path(self):
-        from devbgtest import DEVBGCTL
-        return DEVBGCTL
 
 
 class BadStringsTest(UdevTestCase):
@@ -468,15 +464,11 @@ class CliTest(UdevTestCase):
         self.assertIn('HID\\VID_1209&PID_B0A1&REV_0100', rows[BAND])
         self.assertEqual(rows['udev-misc-acmeio7'][1:4], ['generic-ioctl', '-', 'rw'])
         r = subprocess.run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
-                            self.devbgd_ctl_path(), '--json', 'devices'], env=self.bus.env(),
+                            DEVBGCTL, '--json', 'devices'], env=self.bus.env(),
                            capture_output=True, text=True, timeout=30)
         access = {d['id']: d['access'] for d in json.loads(r.stdout)}
         self.assertEqual(access['udev-misc-acmeio7'], 'no')
         self.assertEqual(access[BAND], 'no')  # /dev/hidraw0 is the testbed's only
-
-    def devbgd_ctl_path(self):
-        from devbgtest import DEVBGCTL
-        return DEVBGCTL
 
 
 class TaskTest(UdevTestCase):
