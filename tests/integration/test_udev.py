@@ -234,7 +234,8 @@ class UdevTestCase(DevbgTestCase):
         root = self.testbed.get_root_dir()
         # The testbed is all of /sys to devbgd; task cgroups live in the real
         # cgroupfs, which the kernel reaches through this link. The link
-        # goes before the testbed removes its directory.
+        # goes first when the testbed is dropped (umockdev's removal does not
+        # follow links; this does not rely on it).
         os.makedirs(os.path.join(root, 'sys', 'fs'), exist_ok=True)
         link = os.path.join(root, 'sys', 'fs', 'cgroup')
         os.symlink('/sys/fs/cgroup', link)
