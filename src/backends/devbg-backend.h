@@ -61,4 +61,12 @@ void devbg_backend_emit_changed (DevbgBackend *backend, DevbgDevice *device);
  * @connection, followed from when the simulator appears on the bus. */
 DevbgBackend *devbg_backend_virtual_new (GDBusConnection *connection);
 
+/* The udev backend (built when GUdev is found: HAVE_GUDEV): real USB, HID,
+ * serial, MTP and vendor ioctl devices. Available where sysfs is.
+ * @families (may be NULL): "USB\VID_xxxx&PID_yyyy" -> the family name of
+ * the products that are one device by the vendor's metadata (see
+ * devbg_hwid_metadata_family()); a udev DEVBG_FAMILY property wins. */
+gboolean      devbg_backend_udev_available (void);
+DevbgBackend *devbg_backend_udev_new (GHashTable *families);
+
 G_END_DECLS

@@ -17,8 +17,9 @@ struct _DevbgDevice {
   char         *container_id;
   char         *serial;
   char         *firmware_version;
-  gboolean      attached;
+  char         *stable_key;
   char         *node;
+  gboolean      attached;
   DevbgDeviceOwner owner;
 };
 
@@ -77,6 +78,7 @@ void devbg_device_set_container_id (DevbgDevice *d, const char *v) { replace (&d
 void devbg_device_set_serial (DevbgDevice *d, const char *v) { replace (&d->serial, v); }
 void devbg_device_set_firmware_version (DevbgDevice *d, const char *v) { replace (&d->firmware_version, v); }
 void devbg_device_set_id (DevbgDevice *d, const char *v) { replace (&d->id, v); }
+void devbg_device_set_stable_key (DevbgDevice *d, const char *v) { replace (&d->stable_key, v); }
 
 void
 devbg_device_set_hardware_ids (DevbgDevice *d, const char *const *ids)
@@ -104,7 +106,9 @@ devbg_device_compute_id (DevbgDevice *d)
   g_autofree char *part = NULL;
   const char *backend = d->backend ? devbg_backend_get_name (d->backend) : "none";
 
-  if (d->serial != NULL && *d->serial != '\0')
+  if (d->stable_key != NULL && *d->stable_key != '\0')
+    part = sanitize (d->stable_key);
+  else if (d->serial != NULL && *d->serial != '\0')
     part = sanitize (d->serial);
   else
     {
@@ -146,6 +150,8 @@ devbg_device_to_variant (DevbgDevice *d)
   g_variant_builder_add (&b, "{sv}", "attached", g_variant_new_boolean (d->attached));
   if (d->firmware_version != NULL)
     g_variant_builder_add (&b, "{sv}", "firmware-version", g_variant_new_string (d->firmware_version));
+  if (d->node != NULL)
+    g_variant_builder_add (&b, "{sv}", "node", g_variant_new_string (d->node));
   return g_variant_builder_end (&b);
 }
 
@@ -163,6 +169,7 @@ devbg_device_finalize (GObject *object)
   g_free (d->container_id);
   g_free (d->serial);
   g_free (d->firmware_version);
+  g_free (d->stable_key);
   G_OBJECT_CLASS (devbg_device_parent_class)->finalize (object);
 }
 

@@ -63,9 +63,14 @@ void devbg_device_set_model_id (DevbgDevice *device, const char *model_id);
 void devbg_device_set_container_id (DevbgDevice *device, const char *container_id);
 void devbg_device_set_serial (DevbgDevice *device, const char *serial);
 void devbg_device_set_firmware_version (DevbgDevice *device, const char *version);
+/* What names this function of this physical device across replugs, when
+ * the backend knows better than the serial alone (one serial shared by the
+ * HID, serial and usbfs functions of a composite USB device). */
+void devbg_device_set_stable_key (DevbgDevice *device, const char *key);
 
-/* For the registry. The ID is built from the backend's name and the serial,
- * else the container ID, else the backend key: a serial or container
+/* For the registry. The ID is built from the backend's name and the stable
+ * key if the backend set one, else the serial, else the container ID, else
+ * the backend key: a serial or container
  * survives a replug, so the device comes back with its ID. */
 char *devbg_device_compute_id (DevbgDevice *device);
 void  devbg_device_set_id (DevbgDevice *device, const char *id);

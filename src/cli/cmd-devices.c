@@ -9,8 +9,26 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEVICES_IFACE "org.devbg.Devbg1.Devices"
+
+/* Whether the calling user could open the device's node itself ("rw",
+ * "r", "no"), as its mode and ACLs say; "-" for a device without a node
+ * (devbg-sim's, a Bluetooth connection). Tasks get their access from
+ * devbgd either way: this tells a vendor whether their own tools can reach
+ * the device too. access(2) answers for the real user, which is us. */
+static const char *
+node_access (GVariant *props)
+{
+  const char *node = NULL;
+
+  if (!g_variant_lookup (props, "node", "&s", &node) || *node == '\0')
+    return "-";
+  if (access (node, R_OK | W_OK) == 0)
+    return "rw";
+  return access (node, R_OK) == 0 ? "r" : "no";
+}
 
 static void
 add_device_json (JsonBuilder *b, const char *id, GVariant *props)
@@ -29,6 +47,8 @@ add_device_json (JsonBuilder *b, const char *id, GVariant *props)
       json_builder_add_value (b, json_gvariant_serialize (value));
       g_variant_unref (value);
     }
+  json_builder_set_member_name (b, "access");
+  json_builder_add_string_value (b, node_access (props));
   json_builder_end_object (b);
 }
 
@@ -42,16 +62,25 @@ hardware_ids_text (GVariant *props)
   return g_strjoinv (" ", (char **) ids);
 }
 
+#define ROW_FORMAT "%-24s  %-16s  %-8s  %-6s  %-8s  %-24s  %s\n"
+
 static void
 print_device (const char *id, GVariant *props)
 {
-  const char *name = "", *protocol = "", *fw = "";
+  const char *name = "", *protocol = "", *fw = "", *container = "";
   g_autofree char *hwids = hardware_ids_text (props);
+  g_autofree char *short_container = NULL;
 
   g_variant_lookup (props, "name", "&s", &name);
   g_variant_lookup (props, "protocol", "&s", &protocol);
   g_variant_lookup (props, "firmware-version", "&s", &fw);
-  g_print ("%-24s  %-16s  %-8s  %-24s  %s\n", id, protocol, *fw ? fw : "-", name, hwids);
+  g_variant_lookup (props, "container-id", "&s", &container);
+  /* Its first 8 characters (a UUID's first group) tell the functions of
+   * one device apart from others'; --json has it whole. */
+  short_container = *container ? g_strndup (container, MIN (strcspn (container, "-"), 8))
+                               : g_strdup ("-");
+  g_print (ROW_FORMAT, id, protocol, *fw ? fw : "-", node_access (props), short_container, name,
+           hwids);
 }
 
 static int
@@ -89,7 +118,8 @@ list_devices (Devbgctl *ctl, GDBusConnection *c)
       g_print ("no devices\n");
       return 0;
     }
-  g_print ("%-24s  %-16s  %-8s  %-24s  %s\n", "ID", "PROTOCOL", "FIRMWARE", "NAME", "HARDWARE IDS");
+  g_print (ROW_FORMAT, "ID", "PROTOCOL", "FIRMWARE", "ACCESS", "CONTAINER", "NAME",
+           "HARDWARE IDS");
   g_variant_iter_init (&iter, list);
   while (g_variant_iter_next (&iter, "(&s@a{sv})", &id, &props))
     {

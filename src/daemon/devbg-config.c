@@ -31,6 +31,7 @@ typedef struct {
 static const KeySpec keys[] = {
   { "Service", "MaxRegistrationsPerApp", KEY_UINT, F (max_registrations_per_app), 1, 100000 },
   { "Service", "EnableVirtualBackend", KEY_BOOL, F (enable_virtual_backend), 0, 0 },
+  { "Service", "EnableUdevBackend", KEY_BOOL, F (enable_udev_backend), 0, 0 },
   { "Service", "TaskCgroupParent", KEY_PATH, F (task_cgroup_parent), 0, 0 },
   { "Service", "MaxPendingEvents", KEY_UINT, F (max_pending_events), 1, 100000 },
   { "Service", "HistoryMaxPerApp", KEY_UINT, F (history_max_per_app), 0, 1000000 },
@@ -62,6 +63,7 @@ devbg_config_init_defaults (DevbgConfig *config)
   *config = (DevbgConfig) {
     .max_registrations_per_app = 64,
     .enable_virtual_backend = FALSE,
+    .enable_udev_backend = TRUE,
     .max_pending_events = 1000,
     .history_max_per_app = 1000,
     .history_max_age = 30 * 86400,

@@ -25,6 +25,9 @@ typedef struct {
   /* [Service] */
   guint    max_registrations_per_app;
   gboolean enable_virtual_backend;
+  /* Real devices through udev (where sysfs is and devbgd was built with
+   * GUdev). */
+  gboolean enable_udev_backend;
   /* Completion events kept for one (user, app) before its requests are
    * refused (too-many-pending-events); none is ever dropped. */
   guint    max_pending_events;

@@ -9,6 +9,8 @@
 
 #include "devbg-daemon.h"
 #include "devbg-error.h"
+#include "devbg-hwid.h"
+#include "devbg-metadata.h"
 
 struct _DevbgDevices {
   GObject          parent;
@@ -337,8 +339,64 @@ devbg_devices_export (DevbgDevices *self, GError **error)
 
 /* ---- life cycle ---- */
 
+#ifdef HAVE_GUDEV
+/* The USB products each metadata file says are one device (a device and
+ * its bootloader), for the udev backend's stable IDs. The files' problems
+ * are the daemon's to log: it reads them too. */
+static GHashTable *
+families_from_metadata (const char *const *metadata_dirs)
+{
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) all = devbg_metadata_load (metadata_dirs, problems);
+  GHashTable *families = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      DevbgMetadata *md = g_ptr_array_index (all, i);
+      g_autofree char *family = devbg_hwid_metadata_family (
+        md->model_id, md->origin, (const char *const *) md->hardware_ids);
+
+      for (char **id = md->hardware_ids; family != NULL && *id != NULL; id++)
+        {
+          char *product = devbg_hwid_usb_product (*id);
+          if (product != NULL && !g_hash_table_contains (families, product))
+            g_hash_table_insert (families, product, g_strdup (family));
+          else
+            g_free (product);
+        }
+    }
+  return families;
+}
+#endif
+
+static void
+add_udev_backend (DevbgDevices *self, const DevbgConfig *config,
+                  const char *const *metadata_dirs)
+{
+#ifdef HAVE_GUDEV
+  g_autoptr(DevbgBackend) udev = NULL;
+  g_autoptr(GHashTable) families = NULL;
+
+  if (!config->enable_udev_backend)
+    return;
+  if (!devbg_backend_udev_available ())
+    {
+      g_info ("udev backend: no sysfs here; only the other backends' devices are served");
+      return;
+    }
+  families = families_from_metadata (metadata_dirs);
+  udev = devbg_backend_udev_new (families);
+  devbg_devices_add_backend (self, udev);
+#else
+  (void) metadata_dirs;
+  if (config->enable_udev_backend)
+    g_debug ("udev backend: devbgd was built without GUdev");
+#endif
+}
+
 DevbgDevices *
-devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection)
+devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection,
+                   const char *const *metadata_dirs)
 {
   DevbgDevices *self = g_object_new (DEVBG_TYPE_DEVICES, NULL);
 
@@ -349,6 +407,7 @@ devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection)
       g_autoptr(DevbgBackend) virtual = devbg_backend_virtual_new (connection);
       devbg_devices_add_backend (self, virtual);
     }
+  add_udev_backend (self, config, metadata_dirs);
   return self;
 }
 

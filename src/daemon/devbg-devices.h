@@ -46,8 +46,10 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (DevbgDevices, devbg_devices, DEVBG, DEVICES, GObject)
 
 /* Creates the backends that @config enables (the virtual one follows
- * devbg-sim on @connection) and starts them. */
-DevbgDevices *devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection);
+ * devbg-sim on @connection; the udev one reads which USB products are one
+ * device from the metadata in @metadata_dirs) and starts them. */
+DevbgDevices *devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection,
+                                 const char *const *metadata_dirs);
 
 /* Adds a backend and starts it (for tests, and for backends made elsewhere). */
 void          devbg_devices_add_backend (DevbgDevices *devices, DevbgBackend *backend);

@@ -46,6 +46,7 @@ static void
 device_decl_free (DevbgDeviceDecl *decl)
 {
   g_strfreev (decl->functions);
+  g_free (decl->hardware_id);
   g_free (decl);
 }
 
@@ -246,12 +247,14 @@ start_device (ParseData *pd, GMarkupParseContext *ctx, const char **names,
   decl->kind = pd->decl_kind;
   if (strcmp (id, "any") == 0)
     decl->any = TRUE;
+  else if (g_str_has_prefix (id, "hwid:") && id[5] != '\0' && strlen (id) <= 512)
+    decl->hardware_id = g_strdup (id + 5);
   else if (!g_str_has_prefix (id, "vidpid:") || !parse_vidpid (id + 7, &decl->vid, &decl->pid))
     {
       g_free (decl);
       return devbg_xml_fail (ctx, error,
-                             "Device Id '%s' is not supported (\"any\" or \"vidpid:VVVV PPPP\" "
-                             "with four hex digits each)", id);
+                             "Device Id '%s' is not supported (\"any\", \"vidpid:VVVV PPPP\" "
+                             "with four hex digits each, or \"hwid:HARDWARE-ID\")", id);
     }
   pd->decl = decl;
   pd->functions = g_ptr_array_new_with_free_func (g_free);
@@ -794,10 +797,23 @@ functions_match (const DevbgDeviceDecl *decl, const char *const *ids)
 static gboolean
 decl_covers (const DevbgDeviceDecl *decl, DevbgProtocol protocol, const char *const *ids)
 {
+  /* devbg's own form, for devices that have no vendor and product (a
+   * vendor's ioctl node that a udev rule names): one exact hardware ID,
+   * whatever the capability's name. */
+  if (decl->hardware_id != NULL)
+    {
+      for (const char *const *id = ids; *id != NULL; id++)
+        if (g_ascii_strcasecmp (*id, decl->hardware_id) == 0)
+          return TRUE;
+      return FALSE;
+    }
   switch (decl->kind)
     {
     case DEVBG_DECL_USB:
-      if (protocol != DEVBG_PROTOCOL_USB || !ids_have_prefix (ids, "USB\\"))
+      /* An MTP device and a vendor's ioctl function of a USB device are
+       * USB devices: the usb capability names them by vendor and product. */
+      if ((protocol != DEVBG_PROTOCOL_USB && protocol != DEVBG_PROTOCOL_MTP &&
+           protocol != DEVBG_PROTOCOL_GENERIC_IOCTL) || !ids_have_prefix (ids, "USB\\"))
         return FALSE;
       break;
     case DEVBG_DECL_HID:

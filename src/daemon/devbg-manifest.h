@@ -32,6 +32,7 @@ typedef struct {
   DevbgDeviceDeclKind kind;
   gboolean  any;      /* Id="any" */
   guint16   vid, pid; /* Id="vidpid:VVVV PPPP" */
+  char     *hardware_id; /* Id="hwid:ID" (devbg's): a device listing exactly this ID */
   GStrv     functions; /* normalized: "classId:ff * *", "usage:ffaa 0001", "serviceId:<uuid>" */
 } DevbgDeviceDecl;
 

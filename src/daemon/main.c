@@ -188,7 +188,8 @@ main (int argc, char **argv)
       g_printerr ("devbgd: cannot export the manager: %s\n", error->message);
       return 1;
     }
-  devices = devbg_devices_new (&options.config, connection);
+  devices = devbg_devices_new (&options.config, connection,
+                               (const char *const *) options.metadata_dirs);
   if (!devbg_devices_export (devices, &error))
     {
       g_printerr ("devbgd: cannot export the devices: %s\n", error->message);

@@ -340,6 +340,32 @@ test_declared_devices (void)
   g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_BLUETOOTH_RFCOMM, rfcomm_obex));
   g_assert_true (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_BLUETOOTH_GATT, gatt_hr));
   g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_BLUETOOTH_GATT, rfcomm));
+  /* An MTP device is a USB device: the usb capability covers it; not the
+   * HID protocol's. */
+  g_assert_true (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_MTP, band_class_ff));
+  g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_MTP, dock));
+}
+
+/* devbg's hwid: form names a device with no vendor and product (a
+ * vendor's ioctl node) by one exact hardware ID. */
+static void
+test_declared_by_hardware_id (void)
+{
+  static const char xml[] =
+    "<Application Id=\"org.example.App\" Executable=\"/usr/bin/app\">"
+    "<Extensions><Extension Category=\"windows.backgroundTasks\" EntryPoint=\"A.Update\">"
+    "<BackgroundTasks><Task Type=\"deviceServicing\"/></BackgroundTasks></Extension></Extensions>"
+    "<Capabilities><DeviceCapability Name=\"usb\"><Device Id=\"hwid:ACME\\IO_0001\"/>"
+    "</DeviceCapability></Capabilities></Application>";
+  static const char *const io[] = { "ACME\\IO_0001", "ACME\\IO", NULL };
+  static const char *const io2[] = { "ACME\\IO_0002", "ACME\\IO", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgManifest) m = devbg_manifest_parse (xml, -1, "test.xml", &error);
+
+  g_assert_no_error (error);
+  g_assert_true (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_GENERIC_IOCTL, io));
+  g_assert_true (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_GENERIC_IOCTL, (const char *const[]) { "acme\\io_0001", NULL }));
+  g_assert_false (devbg_manifest_declares_device (m, DEVBG_PROTOCOL_GENERIC_IOCTL, io2));
 }
 
 /* The node rights: owner, group, others, and a POSIX ACL (logind's
@@ -556,6 +582,7 @@ main (int argc, char **argv)
   g_test_add_func ("/decision/protocols-narrowed", test_protocols_narrowed);
   g_test_add_func ("/decision/config-protocols", test_config_protocols);
   g_test_add_func ("/decision/declared-devices", test_declared_devices);
+  g_test_add_func ("/decision/declared-by-hardware-id", test_declared_by_hardware_id);
   g_test_add_func ("/decision/node-access", test_node_access);
   g_test_add_func ("/decision/power-sysfs", test_power_sysfs);
   g_test_add_func ("/decision/reason-strings", test_reason_strings);
