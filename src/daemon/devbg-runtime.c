@@ -493,6 +493,31 @@ instance_on_device (DevbgRuntime *self, const char *device_id)
   return NULL;
 }
 
+/* The device's metadata: its own (model ID first, then its most specific
+ * hardware ID), or else that of another function of the same physical
+ * device (its container): the metadata of a composite USB device names its
+ * USB IDs, and covers its HID and serial functions too. */
+static DevbgMetadata *
+metadata_for_device (DevbgRuntime *self, GPtrArray *metadata, DevbgDevice *device)
+{
+  const char *container = devbg_device_get_container_id (device);
+  DevbgMetadata *md = devbg_metadata_match (metadata, devbg_device_get_model_id (device),
+                                            devbg_device_get_hardware_ids (device));
+  g_autoptr(GPtrArray) all = NULL;
+
+  if (md != NULL || *container == '\0')
+    return md;
+  all = devbg_devices_list (self->devices); /* sorted by ID: the same answer each time */
+  for (guint i = 0; md == NULL && i < all->len; i++)
+    {
+      DevbgDevice *other = g_ptr_array_index (all, i);
+      if (other != device && strcmp (devbg_device_get_container_id (other), container) == 0)
+        md = devbg_metadata_match (metadata, devbg_device_get_model_id (other),
+                                   devbg_device_get_hardware_ids (other));
+    }
+  return md;
+}
+
 /* The facts known now, without waiting for anyone; the asynchronous ones
  * (session, access, consent) as found so far. Returns the device, or
  * NULL when it is not attached. */
@@ -524,7 +549,7 @@ gather_facts (DevbgRuntime *self, RequestData *data, DevbgDecisionFacts *f, GErr
     {
       const char *const *ids = devbg_device_get_hardware_ids (device);
       DevbgMetadata *md = data->metadata != NULL
-        ? devbg_metadata_match (data->metadata, devbg_device_get_model_id (device), ids) : NULL;
+        ? metadata_for_device (self, data->metadata, device) : NULL;
 
       f->protocol = devbg_device_get_protocol (device);
       f->device_declared = data->manifest != NULL &&

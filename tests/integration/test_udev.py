@@ -551,6 +551,39 @@ class TaskTest(UdevTestCase):
             self.assertTrue(self.completed(events)['success'], (dev, events))
 
 
+class ContainerMetadataTest(UdevTestCase):
+    """Metadata that names a composite device by its USB IDs covers its HID
+    and serial functions: they share its container."""
+    devices = (composite()[3],)
+    metadata = (('combo.xml',
+                 '<DeviceMetadata><HardwareIds><HardwareId>USB\\VID_1209&amp;PID_C0C0'
+                 '</HardwareId></HardwareIds><SoftwareInfo><PrivilegedApplications>'
+                 '<Package><Identity><Name>%s</Name></Identity></Package>'
+                 '</PrivilegedApplications></SoftwareInfo></DeviceMetadata>\n' % APP),)
+
+    def test_functions_share_their_container_metadata(self):
+        for d in (COMBO_USB, COMBO_HID, COMBO_TTY):
+            self.wait_device(d)
+        master = self.testbed.get_dev_fd('/dev/hidraw0')
+        drain = Drain(master)
+        drain.start()
+        events = self.run_task('Test.Progress', COMBO_HID, 'count=2', trigger='servicing',
+                               duration=60)
+        drain.stop()
+        self.assertTrue(self.completed(events)['success'], events)
+
+
+class NoContainerMetadataTest(UdevTestCase):
+    devices = (composite()[3],)
+
+    def test_no_metadata_for_any_function(self):
+        self.wait_device(COMBO_HID)
+        events = self.run_task('Test.Progress', COMBO_HID, 'count=2', trigger='servicing',
+                               duration=60)
+        self.assertEqual([e for e in events if e[0] == 'RESULT'],
+                         [('RESULT', ['2', 'no-device-metadata', '-'])])
+
+
 class LivenessTest(UdevTestCase):
     config = '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=1\n'
     devices = (band(urbnum=7)[2], composite()[3])
