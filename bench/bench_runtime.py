@@ -159,6 +159,9 @@ class Bench:
         self.tmpdir = tmpdir
         self.stamps = os.path.join(tmpdir, 'stamps')
         os.makedirs(self.stamps)
+        # The bench runs as root, so devbgd runs its tasks as nobody
+        # (TaskUserForRoot): they must be able to write their stamps.
+        os.chmod(self.stamps, 0o777)
         self.bus = self.sim = self.devbgd = self.app = self.floor = None
 
     def start(self):

@@ -90,7 +90,8 @@ def removal_latency(tmpdir):
     shutil.copy2(tu.TEST_TASK, task)
     app = TestApp(tmpdir, 'bench-app')
     bed = Bed(tmpdir, [tu.band()[2]],
-              manifest_xml(tu.APP, app.path, [('Test.Idle', ['deviceUse'], task)]))
+              manifest_xml(tu.APP, app.path, [('Test.Idle', ['deviceUse'], task)],
+                           devices=tu.UDEV_DEVICE_CAPABILITIES))
     bed.devbgd.start()
     samples = []
     try:
