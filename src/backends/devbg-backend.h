@@ -69,4 +69,9 @@ DevbgBackend *devbg_backend_virtual_new (GDBusConnection *connection);
 gboolean      devbg_backend_udev_available (void);
 DevbgBackend *devbg_backend_udev_new (GHashTable *families);
 
+/* The BlueZ backend: paired Bluetooth devices' RFCOMM and GATT services,
+ * through bluetoothd (org.bluez) on @connection, followed from when it
+ * appears on the bus. */
+DevbgBackend *devbg_backend_bluez_new (GDBusConnection *connection);
+
 G_END_DECLS

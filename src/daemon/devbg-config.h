@@ -28,6 +28,12 @@ typedef struct {
   /* Real devices through udev (where sysfs is and devbgd was built with
    * GUdev). */
   gboolean enable_udev_backend;
+  /* Paired Bluetooth devices through bluetoothd (org.bluez); only its
+   * name is watched while it is not on the bus. */
+  gboolean enable_bluez_backend;
+  /* DNS-SD devices on the local network through avahi-daemon
+   * (org.freedesktop.Avahi); idle while it is not on the bus. */
+  gboolean enable_network_backend;
   /* Completion events kept for one (user, app) before its requests are
    * refused (too-many-pending-events); none is ever dropped. */
   guint    max_pending_events;

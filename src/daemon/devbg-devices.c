@@ -408,6 +408,11 @@ devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection,
       devbg_devices_add_backend (self, virtual);
     }
   add_udev_backend (self, config, metadata_dirs);
+  if (config->enable_bluez_backend)
+    {
+      g_autoptr(DevbgBackend) bluez = devbg_backend_bluez_new (connection);
+      devbg_devices_add_backend (self, bluez);
+    }
   return self;
 }
 
