@@ -5,8 +5,9 @@
  * channel (docs/vendors.md): Bt.GattSync writes "sync" to ctrl=UUID,
  * reads data=UUID, starts notifications on it and waits for one, and
  * tries to read other=UUID (a characteristic of another service, which
- * must be refused). It completes with
- * "read=<value> notify=<value> other=<refused|reached>".
+ * must be refused). It writes
+ * "write=<status> read=<value> notify=<value> other=<refused|reached>"
+ * to path=FILE and completes, successfully when all went through.
  */
 #include <devbg.h>
 #include <errno.h>
@@ -56,11 +57,13 @@ wait_for (int fd, char want_op, char *status)
     }
 }
 
+static DevbgTaskDeferral *the_deferral;
+
 static gpointer
 sync_thread (gpointer data)
 {
   DevbgTaskInstance *task = data;
-  DevbgTaskDeferral *deferral = devbg_task_instance_get_deferral (task);
+  DevbgTaskDeferral *deferral = the_deferral;
   int fd = devbg_task_instance_get_device_fd (task);
   g_autofree char *ctrl = arg (task, "ctrl");
   g_autofree char *dchar = arg (task, "data");
@@ -80,6 +83,14 @@ sync_thread (gpointer data)
     }
   message = g_strdup_printf ("write=%c read=%s notify=%s other=%s", st_w, value, note,
                              st_o == '!' ? "refused" : "reached");
+  {
+    g_autofree char *path = arg (task, "path");
+    if (!g_file_set_contents (path, message, -1, NULL))
+      {
+        devbg_task_deferral_complete (deferral, FALSE, "cannot write the result");
+        return NULL;
+      }
+  }
   devbg_task_deferral_complete (deferral, st_w == '=' && st_r == '=' && st_n == '*', message);
   return NULL;
 }
@@ -87,6 +98,9 @@ sync_thread (gpointer data)
 static void
 run_gatt_sync (DevbgTaskInstance *task, gpointer data)
 {
+  /* Taken before the entry point returns: a task with no deferral is
+   * done when it returns. */
+  the_deferral = devbg_task_instance_get_deferral (task);
   g_thread_unref (g_thread_new ("gatt", sync_thread, task));
 }
 

@@ -281,5 +281,42 @@ class RfcommTest(BluezTestCase):
         proc.kill()
 
 
+class GattTest(BluezTestCase):
+    def setUp(self):
+        super().setUp()
+        self.add_band()
+        self.devbgd.start()
+        self.wait_device(GATT_ID)
+
+    def test_sync_over_gatt_to_completion(self):
+        out = os.path.join(self.tmpdir, 'out')
+        os.makedirs(out)
+        os.chmod(out, 0o777)  # the task runs as nobody
+        result = os.path.join(out, 'result')
+        args = 'ctrl=%s data=%s other=%s path=%s' % (CTRL_CHAR, DATA_CHAR, OTHER_CHAR, result)
+        events = self.run_task('Bt.GattSync', GATT_ID, args)
+        done = completed(events)
+        self.assertTrue(done['success'], (events, self.devbgd.read_log()[-2000:]))
+        # Written, read, notified through devbgd; the characteristic of the
+        # device's other service was out of the task's reach.
+        self.assertTrue(os.path.exists(result), (events, self.devbgd.read_log()[-2000:]))
+        with open(result) as f:
+            self.assertEqual(f.read(), 'write== read=steps=4242 notify=steps=4242 other=refused')
+        writes = self.bluez.GetWrites(BAND_PATH + '/service0010/char0002')
+        self.assertEqual([bytes(w) for w in writes], [b'sync'])
+
+    def test_gatt_no_operations_is_idle_task(self):
+        proc = self.start_background('Test.Idle', GATT_ID)
+        done = completed(parse(self.rest_of(proc)))
+        self.assertEqual(done['reason'], 'idle-task', done)
+
+    def test_gatt_disconnect_is_condition_loss(self):
+        proc = self.start_background('Test.Idle', GATT_ID)
+        time.sleep(0.3)
+        self.bluez.DisconnectDevice(ADAPTER, BAND_ADDR)
+        done = completed(parse(self.rest_of(proc)))
+        self.assertEqual(done['reason'], 'condition-loss', done)
+
+
 if __name__ == '__main__':
     unittest.main()
