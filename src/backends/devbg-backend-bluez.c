@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "devbg-error.h"
+#include "devbg-relay.h"
 
 #define BLUEZ_NAME         "org.bluez"
 #define DEVICE_IFACE       "org.bluez.Device1"
@@ -48,99 +49,6 @@
 #define CONNECT_TIMEOUT_MS 30000
 #define GATT_HEADER        37 /* op byte + 36-character UUID */
 #define GATT_MAX_PACKET    (GATT_HEADER + 1 + 512) /* status byte + a characteristic's longest value */
-
-/* ---- the relay of an RFCOMM connection ---- */
-
-typedef struct {
-  gint     refs;
-  int      device_fd;  /* BlueZ's socket */
-  int      task_fd;    /* devbgd's end of the task's socketpair */
-  guint64 *counter;    /* an atomic rc box shared with the entry */
-} Relay;
-
-typedef struct {
-  Relay *relay;
-  int    from, to;
-} RelayDirection;
-
-static void
-relay_unref (Relay *relay)
-{
-  if (!g_atomic_int_dec_and_test (&relay->refs))
-    return;
-  close (relay->device_fd);
-  close (relay->task_fd);
-  g_atomic_rc_box_release (relay->counter);
-  g_free (relay);
-}
-
-/* One direction, blocking. The first side to end or fail ends both: an
- * RFCOMM link has no half-close, and the task closing its end must drop
- * the connection to the device. */
-static gpointer
-relay_thread (gpointer data)
-{
-  RelayDirection *dir = data;
-  char buf[65536];
-
-  for (;;)
-    {
-      ssize_t n = read (dir->from, buf, sizeof buf);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        break;
-      for (ssize_t off = 0; off < n;)
-        {
-          ssize_t w = write (dir->to, buf + off, n - off);
-          if (w < 0 && errno == EINTR)
-            continue;
-          if (w <= 0)
-            goto out;
-          off += w;
-        }
-      __atomic_add_fetch (dir->relay->counter, (guint64) n, __ATOMIC_RELAXED);
-    }
-out:
-  shutdown (dir->relay->device_fd, SHUT_RDWR);
-  shutdown (dir->relay->task_fd, SHUT_RDWR);
-  relay_unref (dir->relay);
-  g_free (dir);
-  return NULL;
-}
-
-/* Takes @device_fd; returns the task's end, or -1 with @error. */
-static int
-relay_start (int device_fd, guint64 *counter, GError **error)
-{
-  int pair[2];
-  Relay *relay;
-
-  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
-    {
-      int e = errno;
-      close (device_fd);
-      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "cannot make the RFCOMM relay: %s",
-                   g_strerror (e));
-      return -1;
-    }
-  relay = g_new0 (Relay, 1);
-  relay->refs = 1;
-  relay->device_fd = device_fd;
-  relay->task_fd = pair[0];
-  relay->counter = g_atomic_rc_box_acquire (counter);
-  for (int i = 0; i < 2; i++)
-    {
-      RelayDirection *dir = g_new0 (RelayDirection, 1);
-      g_atomic_int_inc (&relay->refs);
-      dir->relay = relay;
-      dir->from = i == 0 ? device_fd : pair[0];
-      dir->to = i == 0 ? pair[0] : device_fd;
-      g_thread_unref (g_thread_new ("rfcomm-relay", relay_thread, dir));
-    }
-  relay_unref (relay);
-  return pair[1];
-}
 
 /* ---- state ---- */
 
@@ -1042,9 +950,7 @@ on_profile_call (GDBusConnection *connection, const char *sender, const char *pa
     }
   g_hash_table_steal (self->pending, key);
   entry = g_task_get_task_data (task);
-  /* The relay's threads block on both ends. */
-  g_unix_set_fd_nonblocking (fd, FALSE, NULL);
-  fd = relay_start (fd, entry->counter, &error);
+  fd = devbg_relay_start (fd, entry->counter, &error);
   if (fd < 0)
     g_task_return_error (task, g_steal_pointer (&error));
   else

@@ -74,4 +74,10 @@ DevbgBackend *devbg_backend_udev_new (GHashTable *families);
  * appears on the bus. */
 DevbgBackend *devbg_backend_bluez_new (GDBusConnection *connection);
 
+/* The network backend: DNS-SD instances of @service_types ("_x._tcp"),
+ * found through avahi-daemon (org.freedesktop.Avahi) on @connection.
+ * With no types it does nothing at all. */
+DevbgBackend *devbg_backend_net_new (GDBusConnection *connection,
+                                     const char *const *service_types);
+
 G_END_DECLS

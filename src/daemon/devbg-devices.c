@@ -369,6 +369,33 @@ families_from_metadata (const char *const *metadata_dirs)
 }
 #endif
 
+/* The DNS-SD service types that device metadata names by a hardware ID
+ * DNSSD\_type._tcp: the network backend browses these only. */
+static GStrv
+dnssd_types_from_metadata (const char *const *metadata_dirs)
+{
+  g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) all = devbg_metadata_load (metadata_dirs, problems);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GPtrArray *types = g_ptr_array_new ();
+
+  for (guint i = 0; i < all->len; i++)
+    {
+      DevbgMetadata *md = g_ptr_array_index (all, i);
+      for (char **id = md->hardware_ids; *id != NULL; id++)
+        {
+          g_autofree char *type = NULL;
+          if (g_ascii_strncasecmp (*id, "DNSSD\\", 6) != 0)
+            continue;
+          type = g_ascii_strdown (*id + 6, -1);
+          if (g_hash_table_add (seen, g_strdup (type)))
+            g_ptr_array_add (types, g_steal_pointer (&type));
+        }
+    }
+  g_ptr_array_add (types, NULL);
+  return (GStrv) g_ptr_array_free (types, FALSE);
+}
+
 static void
 add_udev_backend (DevbgDevices *self, const DevbgConfig *config,
                   const char *const *metadata_dirs)
@@ -412,6 +439,13 @@ devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection,
     {
       g_autoptr(DevbgBackend) bluez = devbg_backend_bluez_new (connection);
       devbg_devices_add_backend (self, bluez);
+    }
+  if (config->enable_network_backend)
+    {
+      g_auto(GStrv) types = dnssd_types_from_metadata (metadata_dirs);
+      g_autoptr(DevbgBackend) net = devbg_backend_net_new (connection,
+                                                           (const char *const *) types);
+      devbg_devices_add_backend (self, net);
     }
   return self;
 }

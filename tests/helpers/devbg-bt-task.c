@@ -8,11 +8,22 @@
  * must be refused). It writes
  * "write=<status> read=<value> notify=<value> other=<refused|reached>"
  * to path=FILE and completes, successfully when all went through.
+ *
+ * Net.Talk (tests/integration/test_net.py) sends "hello" on the socket
+ * devbgd connected, reads the device's answer line, tries to connect the
+ * same socket to other=IP:PORT, and, for rounds=2, waits for the device to
+ * drop the connection (a reboot), asks for the device again
+ * (REOPEN_DEVICE) and talks once more. It writes
+ * "replies=<line>|<line> other=<connect's error or 'connected'>" to
+ * path=FILE.
  */
 #include <devbg.h>
 #include <errno.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 static char *
 arg (DevbgTaskInstance *task, const char *key)
@@ -104,8 +115,82 @@ run_gatt_sync (DevbgTaskInstance *task, gpointer data)
   g_thread_unref (g_thread_new ("gatt", sync_thread, task));
 }
 
+/* ---- Net.Talk ---- */
+
+static char *
+talk (int fd)
+{
+  GString *line = g_string_new (NULL);
+  char c;
+
+  if (write (fd, "hello\n", 6) != 6)
+    return g_string_free (line, TRUE);
+  while (read (fd, &c, 1) == 1 && c != '\n')
+    g_string_append_c (line, c);
+  return g_string_free (line, FALSE);
+}
+
+/* What connect() on the granted socket to another host gives, after
+ * trying to disconnect it as a TCP socket can be (AF_UNSPEC). */
+static char *
+try_other (int fd, const char *other)
+{
+  g_auto(GStrv) hp = g_strsplit (other, ":", 2);
+  struct sockaddr_in sin = { .sin_family = AF_INET };
+  struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+
+  if (hp[0] == NULL || hp[1] == NULL || inet_pton (AF_INET, hp[0], &sin.sin_addr) != 1)
+    return g_strdup ("bad-other");
+  sin.sin_port = htons ((guint16) g_ascii_strtoull (hp[1], NULL, 10));
+  if (connect (fd, &unspec, sizeof unspec) < 0)
+    g_printerr ("Net.Talk: disconnect: %s\n", g_strerror (errno));
+  if (connect (fd, (struct sockaddr *) &sin, sizeof sin) == 0)
+    return g_strdup ("connected");
+  return g_strdup (g_strerror (errno));
+}
+
+static gpointer
+talk_thread (gpointer data)
+{
+  DevbgTaskInstance *task = data;
+  g_autofree char *other = arg (task, "other");
+  g_autofree char *rounds = arg (task, "rounds");
+  g_autofree char *path = arg (task, "path");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *first = talk (devbg_task_instance_get_device_fd (task));
+  g_autofree char *other_result = try_other (devbg_task_instance_get_device_fd (task), other);
+  g_autofree char *second = NULL;
+  g_autofree char *message = NULL;
+  char c;
+
+  if (g_strcmp0 (rounds, "2") == 0)
+    {
+      int fd;
+      /* The device reboots: the connection ends. */
+      while (read (devbg_task_instance_get_device_fd (task), &c, 1) == 1)
+        ;
+      fd = devbg_task_instance_reopen_device (task, 20000, &error);
+      second = fd < 0 ? g_strdup_printf ("reopen: %s", error->message) : talk (fd);
+    }
+  message = g_strdup_printf ("replies=%s|%s other=%s", first ? first : "", second ? second : "",
+                             other_result);
+  if (!g_file_set_contents (path, message, -1, NULL))
+    devbg_task_deferral_complete (the_deferral, FALSE, "cannot write the result");
+  else
+    devbg_task_deferral_complete (the_deferral, first != NULL && *first != '\0', message);
+  return NULL;
+}
+
+static void
+run_net_talk (DevbgTaskInstance *task, gpointer data)
+{
+  the_deferral = devbg_task_instance_get_deferral (task);
+  g_thread_unref (g_thread_new ("talk", talk_thread, task));
+}
+
 static const DevbgTaskEntryPoint entry_points[] = {
   { "Bt.GattSync", run_gatt_sync, NULL },
+  { "Net.Talk", run_net_talk, NULL },
   { NULL, NULL, NULL },
 };
 
