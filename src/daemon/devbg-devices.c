@@ -388,6 +388,13 @@ dnssd_types_from_metadata (const char *const *metadata_dirs)
           if (g_ascii_strncasecmp (*id, "DNSSD\\", 6) != 0)
             continue;
           type = g_ascii_strdown (*id + 6, -1);
+          /* devbgd connects TCP: "_name._tcp", as DNS-SD spells it. */
+          if (type[0] != '_' || !g_str_has_suffix (type, "._tcp") || strlen (type) > 70)
+            {
+              g_warning ("%s: %s is not a DNS-SD service type over TCP (_name._tcp); "
+                         "ignored", md->origin, *id);
+              continue;
+            }
           if (g_hash_table_add (seen, g_strdup (type)))
             g_ptr_array_add (types, g_steal_pointer (&type));
         }

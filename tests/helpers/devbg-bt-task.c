@@ -16,6 +16,13 @@
  * (REOPEN_DEVICE) and talks once more. It writes
  * "replies=<line>|<line> other=<connect's error or 'connected'>" to
  * path=FILE.
+ *
+ * For bench/bench_bluez.py: Bt.Stream writes mib=N MiB of zeros in 64 KiB
+ * writes to its device fd and completes; Bt.GattReads does ops=N reads of
+ * data=UUID over the GATT channel and writes "<seconds>" to path=FILE.
+ * Run as "devbg-bt-task direct-gatt BUS-ADDRESS CHARACTERISTIC-PATH N", it
+ * does the same reads straight from the BlueZ-shaped service over D-Bus
+ * and prints the seconds: the baseline.
  */
 #include <devbg.h>
 #include <errno.h>
@@ -188,7 +195,107 @@ run_net_talk (DevbgTaskInstance *task, gpointer data)
   g_thread_unref (g_thread_new ("talk", talk_thread, task));
 }
 
+/* ---- bench entry points ---- */
+
+static gpointer
+stream_thread (gpointer data)
+{
+  DevbgTaskInstance *task = data;
+  g_autofree char *mib = arg (task, "mib");
+  guint64 left = g_ascii_strtoull (mib, NULL, 10) << 20;
+  static char zeros[65536];
+  int fd = devbg_task_instance_get_device_fd (task);
+
+  while (left > 0)
+    {
+      ssize_t n = write (fd, zeros, MIN (left, sizeof zeros));
+      if (n <= 0)
+        {
+          devbg_task_deferral_complete (the_deferral, FALSE, "the stream closed");
+          return NULL;
+        }
+      left -= (guint64) n;
+    }
+  devbg_task_deferral_complete (the_deferral, TRUE, NULL);
+  return NULL;
+}
+
+static void
+run_stream (DevbgTaskInstance *task, gpointer data)
+{
+  the_deferral = devbg_task_instance_get_deferral (task);
+  g_thread_unref (g_thread_new ("stream", stream_thread, task));
+}
+
+static gpointer
+gatt_reads_thread (gpointer data)
+{
+  DevbgTaskInstance *task = data;
+  g_autofree char *dchar = arg (task, "data");
+  g_autofree char *ops = arg (task, "ops");
+  g_autofree char *path = arg (task, "path");
+  g_autofree char *out = NULL;
+  guint n = (guint) g_ascii_strtoull (ops, NULL, 10);
+  int fd = devbg_task_instance_get_device_fd (task);
+  gint64 start = g_get_monotonic_time ();
+  char st;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *value = NULL;
+      if (!request (fd, 'R', dchar, "") || (value = wait_for (fd, 'R', &st)) == NULL || st != '=')
+        {
+          devbg_task_deferral_complete (the_deferral, FALSE, "a read failed");
+          return NULL;
+        }
+    }
+  out = g_strdup_printf ("%.6f", (g_get_monotonic_time () - start) / 1e6);
+  g_file_set_contents (path, out, -1, NULL);
+  devbg_task_deferral_complete (the_deferral, TRUE, NULL);
+  return NULL;
+}
+
+static void
+run_gatt_reads (DevbgTaskInstance *task, gpointer data)
+{
+  the_deferral = devbg_task_instance_get_deferral (task);
+  g_thread_unref (g_thread_new ("reads", gatt_reads_thread, task));
+}
+
+static int
+direct_gatt (const char *address, const char *path, guint n)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) bus = g_dbus_connection_new_for_address_sync (
+    address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+    G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION, NULL, NULL, &error);
+  gint64 start;
+
+  if (bus == NULL)
+    {
+      g_printerr ("%s\n", error->message);
+      return 1;
+    }
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GVariant) r = g_dbus_connection_call_sync (
+        bus, "org.bluez", path, "org.bluez.GattCharacteristic1", "ReadValue",
+        g_variant_new ("(a{sv})", NULL), G_VARIANT_TYPE ("(ay)"), G_DBUS_CALL_FLAGS_NONE, -1,
+        NULL, &error);
+      if (r == NULL)
+        {
+          g_printerr ("%s\n", error->message);
+          return 1;
+        }
+    }
+  g_print ("%.6f\n", (g_get_monotonic_time () - start) / 1e6);
+  return 0;
+}
+
 static const DevbgTaskEntryPoint entry_points[] = {
+  { "Bt.Stream", run_stream, NULL },
+  { "Bt.GattReads", run_gatt_reads, NULL },
   { "Bt.GattSync", run_gatt_sync, NULL },
   { "Net.Talk", run_net_talk, NULL },
   { NULL, NULL, NULL },
@@ -197,5 +304,7 @@ static const DevbgTaskEntryPoint entry_points[] = {
 int
 main (int argc, char **argv)
 {
+  if (argc == 5 && g_str_equal (argv[1], "direct-gatt"))
+    return direct_gatt (argv[2], argv[3], (guint) g_ascii_strtoull (argv[4], NULL, 10));
   return devbg_task_main (argc, argv, entry_points);
 }

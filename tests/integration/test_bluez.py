@@ -223,6 +223,19 @@ class EnumerationTest(BluezTestCase):
         self.assertNotEqual(result[0][0], '0', events)
         self.assertEqual(result[0][1], 'no-such-device', events)
 
+    def test_user_not_at_seat_refused_without_polkit(self):
+        """A paired device is the bluetooth group's (as bluetoothd's D-Bus
+        policy has it); anyone else needs polkit's grant, and there is no
+        polkit here."""
+        self.add_band(gatt=False)
+        self.devbgd.start()
+        self.wait_device(RFCOMM_ID)
+        tid = self.app.ok(self.bus, 'register', 'io-nobody', 'Test.Io', 'use',
+                          user=65534)[0].split()[1]
+        events = parse(self.app.run(self.bus, 'run', tid, RFCOMM_ID, 'count=2', 0, user=65534))
+        self.assertEqual([f for k, f in events if k == 'RESULT'],
+                         [['2', 'device-not-accessible', '-']])
+
     def test_idle_without_bluetoothd(self):
         """No org.bluez: nothing listed, no warning, and devbgd serves."""
         self.mock.terminate()
