@@ -781,12 +781,13 @@ static void
 fail_pending (DevbgBackendBluez *self, const char *why)
 {
   GHashTableIter iter;
-  gpointer task;
+  gpointer key, task;
 
   g_hash_table_iter_init (&iter, self->pending);
-  while (g_hash_table_iter_next (&iter, NULL, &task))
+  while (g_hash_table_iter_next (&iter, &key, &task))
     {
       g_hash_table_iter_steal (&iter);
+      g_free (key);
       g_task_return_new_error (task, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE, "%s", why);
       g_object_unref (task);
     }
@@ -905,6 +906,16 @@ pending_key (const char *device_path, const char *uuid)
   return g_strdup_printf ("%s\n%s", device_path, uuid);
 }
 
+/* Removes the open waiting under @key; the caller completes it. */
+static void
+take_pending (DevbgBackendBluez *self, const char *key)
+{
+  gpointer stolen_key = NULL;
+
+  if (g_hash_table_steal_extended (self->pending, key, &stolen_key, NULL))
+    g_free (stolen_key);
+}
+
 static void
 on_profile_call (GDBusConnection *connection, const char *sender, const char *path,
                  const char *iface, const char *method, GVariant *params,
@@ -948,7 +959,7 @@ on_profile_call (GDBusConnection *connection, const char *sender, const char *pa
                                                   "devbgd did not ask for this connection");
       return;
     }
-  g_hash_table_steal (self->pending, key);
+  take_pending (self, key);
   entry = g_task_get_task_data (task);
   fd = devbg_relay_start (fd, entry->counter, &error);
   if (fd < 0)
@@ -1007,7 +1018,7 @@ on_connect_profile (GObject *source, GAsyncResult *res, gpointer user_data)
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
       (task = g_hash_table_lookup (self->pending, key)) == NULL)
     return; /* NewConnection came first and completed it */
-  g_hash_table_steal (self->pending, key);
+  take_pending (self, key);
   if (error != NULL)
     g_dbus_error_strip_remote_error (error);
   g_task_return_new_error (task, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
@@ -1061,7 +1072,7 @@ on_register_profile (GObject *source, GAsyncResult *res, gpointer user_data)
   connect_profile (self, g_task_get_task_data (task));
   goto out;
 fail:
-  g_hash_table_steal (self->pending, rc->key);
+  take_pending (self, rc->key);
   g_dbus_error_strip_remote_error (error);
   g_task_return_new_error (task, DEVBG_ERROR, DEVBG_ERROR_FAILED,
                            "bluetoothd refused devbgd's profile for %s: %s", rc->uuid,
