@@ -5,8 +5,8 @@
  * channel (docs/vendors.md): Bt.GattSync writes "sync" to ctrl=UUID,
  * reads data=UUID, starts notifications on it and waits for one, and
  * tries to read other=UUID (a characteristic of another service, which
- * must be refused). It writes
- * "write=<status> read=<value> notify=<value> other=<refused|reached>"
+ * must be refused), after a malformed request. It writes "bad=<status>
+ * write=<status> read=<value> notify=<value> other=<refused|reached>"
  * to path=FILE and completes, successfully when all went through.
  *
  * Net.Talk (tests/integration/test_net.py) sends "hello" on the socket
@@ -88,9 +88,13 @@ sync_thread (gpointer data)
   g_autofree char *other = arg (task, "other");
   g_autofree char *value = NULL, *note = NULL, *other_value = NULL, *w = NULL, *s = NULL;
   g_autofree char *message = NULL;
-  char st_w = 0, st_r = 0, st_s = 0, st_n = 0, st_o = 0;
+  g_autofree char *bad = NULL;
+  char st_w = 0, st_r = 0, st_s = 0, st_n = 0, st_o = 0, st_b = 0;
 
-  if (!request (fd, 'W', ctrl, "sync") || (w = wait_for (fd, 'W', &st_w)) == NULL ||
+  /* A malformed request first: it must be answered with an error and
+   * change nothing. */
+  if (send (fd, "Zgarbage", 8, 0) != 8 || (bad = wait_for (fd, 'Z', &st_b)) == NULL ||
+      !request (fd, 'W', ctrl, "sync") || (w = wait_for (fd, 'W', &st_w)) == NULL ||
       !request (fd, 'R', dchar, "") || (value = wait_for (fd, 'R', &st_r)) == NULL ||
       !request (fd, 'S', dchar, "") || (s = wait_for (fd, 'S', &st_s)) == NULL ||
       (note = wait_for (fd, 'N', &st_n)) == NULL ||
@@ -99,8 +103,8 @@ sync_thread (gpointer data)
       devbg_task_deferral_complete (deferral, FALSE, "the GATT channel closed");
       return NULL;
     }
-  message = g_strdup_printf ("write=%c read=%s notify=%s other=%s", st_w, value, note,
-                             st_o == '!' ? "refused" : "reached");
+  message = g_strdup_printf ("bad=%c write=%c read=%s notify=%s other=%s", st_b, st_w, value,
+                             note, st_o == '!' ? "refused" : "reached");
   {
     g_autofree char *path = arg (task, "path");
     if (!g_file_set_contents (path, message, -1, NULL))

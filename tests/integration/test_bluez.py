@@ -246,6 +246,34 @@ class EnumerationTest(BluezTestCase):
         self.assertNotIn('WARNING', self.devbgd.read_log())
 
 
+class ImpostorTest(BluezTestCase):
+    """org.bluez owned by a process that is not root (a bus policy that lets
+    anyone own it, as this test bus does): devbgd ignores it, so a user
+    cannot present devices and hand devbgd sockets of their own."""
+
+    def setUp(self):
+        super().setUp()
+        self.mock.terminate()
+        self.mock.wait()
+        self.mock = subprocess.Popen(['setpriv', '--reuid=65534', '--regid=65534',
+                                      '--clear-groups', '/usr/bin/python3', '-m', 'dbusmock',
+                                      '--system', '--template',
+                                      os.path.join(HERE, 'bluez_mock.py')],
+                                     env=self.bus.env(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, cwd='/')
+        wait_for(lambda: self.dbus.name_has_owner('org.bluez'), what='the impostor')
+        self.bluez = dbus.Interface(self.dbus.get_object('org.bluez', '/'), 'org.bluez.Mock')
+        self.bluez.AddAdapter(ADAPTER, 'devbg-test')
+
+    def test_bluez_not_owned_by_root_ignored(self):
+        self.add_band()
+        self.devbgd.start()
+        wait_for(lambda: 'which owns org.bluez as uid 65534' in self.devbgd.read_log(),
+                 what='the warning')
+        time.sleep(0.3)
+        self.assertEqual([i for i in self.devices_json() if i.startswith('bluez-')], [])
+
+
 class RfcommTest(BluezTestCase):
     def setUp(self):
         super().setUp()
@@ -310,11 +338,13 @@ class GattTest(BluezTestCase):
         events = self.run_task('Bt.GattSync', GATT_ID, args)
         done = completed(events)
         self.assertTrue(done['success'], (events, self.devbgd.read_log()[-2000:]))
-        # Written, read, notified through devbgd; the characteristic of the
-        # device's other service was out of the task's reach.
+        # A malformed request answered with an error; written, read,
+        # notified through devbgd; the characteristic of the device's other
+        # service out of the task's reach.
         self.assertTrue(os.path.exists(result), (events, self.devbgd.read_log()[-2000:]))
         with open(result) as f:
-            self.assertEqual(f.read(), 'write== read=steps=4242 notify=steps=4242 other=refused')
+            self.assertEqual(f.read(), 'bad=! write== read=steps=4242 notify=steps=4242 '
+                             'other=refused')
         writes = self.bluez.GetWrites(BAND_PATH + '/service0010/char0002')
         self.assertEqual([bytes(w) for w in writes], [b'sync'])
 

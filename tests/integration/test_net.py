@@ -102,6 +102,12 @@ class Listener(threading.Thread):
 class NetTestCase(DevbgTestCase):
     config = '[Service]\nEnableUdevBackend=false\nEnableBluezBackend=false\n'
     wireless = False
+    extra_metadata = ''
+
+    def start_avahi(self):
+        return subprocess.Popen(['/usr/bin/python3', '-m', 'dbusmock', '--system', '--template',
+                                 os.path.join(HERE, 'avahi_mock.py')],
+                                env=self.bus.env(), stdout=subprocess.DEVNULL)
 
     def setUp(self):
         super().setUp()
@@ -125,9 +131,7 @@ class NetTestCase(DevbgTestCase):
                                      'wireless'))
         self.server = None
         self.start_server(1)
-        self.avahi = subprocess.Popen(['/usr/bin/python3', '-m', 'dbusmock', '--system',
-                                       '--template', os.path.join(HERE, 'avahi_mock.py')],
-                                      env=self.bus.env(), stdout=subprocess.DEVNULL)
+        self.avahi = self.start_avahi()
         self.addCleanup(lambda: (self.avahi.terminate(), self.avahi.wait()))
         self.dbus = dbus.bus.BusConnection(self.bus.address)
         wait_for(lambda: self.dbus.name_has_owner('org.freedesktop.Avahi'), what='the Avahi mock')
@@ -147,6 +151,8 @@ class NetTestCase(DevbgTestCase):
             APP, self.app.path, [('Net.Talk', ['deviceUse', 'deviceServicing'], self.task_exe)],
             devices=CAPS))
         self.devbgd.write_metadata('acmecam.xml', METADATA)
+        if self.extra_metadata:
+            self.devbgd.write_metadata('extra.xml', self.extra_metadata)
         self.devbgd.start()
 
     @staticmethod
@@ -233,6 +239,37 @@ class NetTest(NetTestCase):
         events = parse(self.app.run(self.bus, 'run', tid, DEVICE_ID, 'path=/nonexistent', 0))
         self.assertEqual([f for k, f in events if k == 'RESULT'],
                          [['2', 'protocol-not-supported', '-']])
+
+
+class ImpostorTest(NetTestCase):
+    """org.freedesktop.Avahi owned by a user (uid 65534 here): devbgd
+    ignores it, so a user cannot point devbgd's connections anywhere."""
+
+    def start_avahi(self):
+        return subprocess.Popen(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+                                 '/usr/bin/python3', '-m', 'dbusmock', '--system', '--template',
+                                 os.path.join(HERE, 'avahi_mock.py')],
+                                env=self.bus.env(), stdout=subprocess.DEVNULL, cwd='/')
+
+    def test_avahi_owned_by_a_user_ignored(self):
+        wait_for(lambda: 'owns org.freedesktop.Avahi as uid 65534' in self.devbgd.read_log(),
+                 what='the warning')
+        time.sleep(0.3)
+        self.assertNotIn(DEVICE_ID, self.devices_json())
+
+
+class BadTypeTest(NetTestCase):
+    """Metadata naming a DNS-SD type devbgd cannot serve (UDP) is reported
+    by name and browses nothing; the good type still works."""
+    extra_metadata = ('<DeviceMetadata><HardwareIds><HardwareId>DNSSD\\_acmecam._udp'
+                      '</HardwareId></HardwareIds><SoftwareInfo><PrivilegedApplications>'
+                      '<AnyApplication/></PrivilegedApplications></SoftwareInfo>'
+                      '</DeviceMetadata>\n')
+
+    def test_udp_type_warned_and_ignored(self):
+        self.wait_device(DEVICE_ID)
+        self.assertIn('DNSSD\\_ACMECAM._UDP is not a DNS-SD service type over TCP (_name._tcp); '
+                      'ignored', self.devbgd.read_log())
 
 
 class WifiTest(NetTestCase):
