@@ -337,6 +337,25 @@ load_shipped (Installation *inst, const DevbgFlatpakOrigin *o, GPtrArray *proble
   return g_steal_pointer (&m);
 }
 
+/* Logs the manifests that are new since @before (or all, at start). */
+static void
+log_loaded (Installation *inst, GHashTable *before)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, inst->manifests);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      DevbgManifest *m = value;
+      DevbgManifest *old = before != NULL ? g_hash_table_lookup (before, m->app_id) : NULL;
+
+      if (old == NULL || strcmp (old->flatpak->commit, m->flatpak->commit) != 0)
+        g_info ("Flatpak app %s commit %.12s: manifest %s loaded", m->app_id,
+                m->flatpak->commit, m->origin);
+    }
+}
+
 static void
 installation_load (Installation *inst, GHashTable **deployed_out, GHashTable **manifests_out)
 {
@@ -398,6 +417,7 @@ installation_reload (Installation *inst)
   installation_load (inst, &inst->deployed, &inst->manifests);
   g_info ("Flatpak installation %s: %u apps, %u with a devbg manifest", inst->path,
           g_hash_table_size (inst->deployed), g_hash_table_size (inst->manifests));
+  log_loaded (inst, old_manifests);
   if (before != NULL)
     report_changes (inst, before);
 }

@@ -12,6 +12,7 @@ devbgd's own installations."""
 
 import glob
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -22,7 +23,8 @@ from devbgtest import (DevbgTestCase, DevbgSim, TestApp, manifest_xml, wait_for,
 from test_runtime import parse, BAND
 
 NOBODY = 65534
-OTHER_UID = 64999  # a second user, with no passwd entry
+# A second user: one that exists (dbus-daemon refuses a uid with no passwd entry).
+OTHER_UID = pwd.getpwnam('daemon').pw_uid
 AS_NOBODY = ['setpriv', '--reuid=%d' % NOBODY, '--regid=%d' % NOBODY, '--clear-groups']
 ERR = 'org.devbg.Devbg1.Error.'
 APP = 'org.devbg.test.Flat'
@@ -126,6 +128,37 @@ class InstallationIdentityTest(DevbgTestCase):
         os.chown(deploy, NOBODY, NOBODY)
         self.assert_refused(self.sandbox_prefix(info), 'is owned by uid %d, not by uid 0' % NOBODY)
 
+    def ship_manifest(self, owner):
+        """A deployment laid out as flatpak makes it (current, active), its
+        manifest owned by @owner; devbgd told as flatpak tells it (.changed)."""
+        info = self.devbgd.fake_flatpak_deployment(APP)
+        app_dir = os.path.join(self.devbgd.flatpak_system_dir, 'app', APP)
+        os.symlink('x86_64/stable', os.path.join(app_dir, 'current'))
+        os.symlink('ab' * 32, os.path.join(app_dir, 'x86_64', 'stable', 'active'))
+        shipped = os.path.join(app_dir, 'x86_64', 'stable', 'ab' * 32, 'files', 'share', 'devbg')
+        os.makedirs(shipped)
+        path = os.path.join(shipped, APP + '.xml')
+        with open(path, 'w') as f:
+            f.write(manifest_xml(APP, None, [('F.Shipped', ['deviceUse'], '/app/bin/task')]))
+        os.chown(path, owner, owner)
+        open(os.path.join(self.devbgd.flatpak_system_dir, '.changed'), 'w').close()
+        return info, path
+
+    def test_shipped_manifest_loaded_without_restart(self):
+        info, path = self.ship_manifest(0)
+        wait_for(lambda: 'manifest %s loaded' % path in self.devbgd.read_log(),
+                 what='the shipped manifest')
+        self.app.ok(self.bus, 'register', 'x', 'F.Shipped', 'use', prefix=self.sandbox_prefix(info))
+
+    def test_shipped_manifest_not_root_owned_refused(self):
+        # In the system installation only root (the system helper) deploys.
+        info, path = self.ship_manifest(NOBODY)
+        wait_for(lambda: '%s is owned by uid %d, not by uid 0' % (path, NOBODY)
+                 in self.devbgd.read_log(), what='the refusal')
+        name, _ = self.app.error(self.bus, 'register', 'x', 'F.Shipped', 'use',
+                                 prefix=self.sandbox_prefix(info))
+        self.assertEqual(name, ERR + 'EntryPointNotDeclared')
+
     def test_uninstalled_app_is_unknown_to_new_connections(self):
         info = self.devbgd.fake_flatpak_deployment(APP)
         prefix = self.sandbox_prefix(info)
@@ -161,12 +194,12 @@ def run(cmd, env=None, **kw):
 
 def host_libraries(*programs):
     """The shared libraries (and the loader) that @programs need."""
-    out = run(['ldd'] + list(programs))
     libs = set()
-    for line in out.splitlines():
-        for word in line.split():
-            if word.startswith('/'):
-                libs.add(word)
+    for program in programs:
+        for line in run(['ldd', program]).splitlines():
+            for word in line.split():
+                if word.startswith('/'):
+                    libs.add(word)
     return sorted(libs)
 
 
@@ -286,21 +319,24 @@ class FlatpakAppTest(DevbgTestCase):
     def flatpak_system(self, *args):
         return run([FLATPAK, '--system'] + list(args), env=self.system_env)
 
-    def install(self, commit_index=0):
+    def install(self):
+        """Installs the app at its first commit (the repository's branch
+        holds the second, the update), and waits for devbgd to load it."""
         self.flatpak_system('install', '-y', '--noninteractive', 'test-repo', 'app/%s/x86_64/stable'
                             % APP)
-        if commit_index:
-            self.update(commit_index)
+        self.update(0)
+        self.wait_loaded(self.repo.commits[0])
 
     def update(self, commit_index):
         self.flatpak_system('update', '-y', '--noninteractive',
                             '--commit=' + self.repo.commits[commit_index],
                             'app/%s/x86_64/stable' % APP)
 
-    def wait_loaded(self, app_id=APP):
-        wait_for(lambda: 'Flatpak installation %s: ' % self.devbgd.flatpak_system_dir
-                 in self.devbgd.read_log() and self.app_status().get('app-id') == app_id,
-                 what='devbgd to see the installed app')
+    def wait_loaded(self, commit):
+        wait_for(lambda: 'Flatpak app %s commit %s: manifest %s/app/%s/x86_64/stable/%s/files/'
+                 'share/devbg/%s.xml loaded' % (APP, commit[:12], self.devbgd.flatpak_system_dir,
+                                                APP, commit, APP)
+                 in self.devbgd.read_log(), what='devbgd to load the manifest of ' + commit)
 
     def in_app(self, *args, uid=NOBODY, user_dir=None, app=APP, background=False):
         """The test client, run inside a new sandbox of the app as @uid."""
@@ -371,7 +407,6 @@ class FlatpakAppTest(DevbgTestCase):
 
     def test_app_registers_from_its_sandbox_and_its_task_runs_in_a_new_one(self):
         self.install()
-        self.wait_loaded()
         st = self.app_status()
         self.assertEqual((st['app-id'], st['identity'], st['uid']), (APP, 'flatpak', str(NOBODY)))
         report = os.path.join(self.reports, 'fds-%s' % os.path.basename(self.tmpdir))
@@ -382,12 +417,9 @@ class FlatpakAppTest(DevbgTestCase):
         rep = dict(l.split('=', 1) for l in open(report).read().splitlines() if '=' in l)
         self.assertEqual(rep['fds'], '0,1,2,3,4')
         self.assertEqual(rep['uid'], str(NOBODY))
-        self.assertIn('manifest %s/app/%s' % (self.devbgd.flatpak_system_dir, APP),
-                      self.devbgd.read_log().replace('files/share/devbg', ''))
 
     def test_task_sandbox_names_the_app_and_cancel_kills_the_tree(self):
         self.install()
-        self.wait_loaded()
         proc, iid = self.start_idle()
         task = wait_for(lambda: self.task_cgroup_pids(iid), what='the task')
         with open('/proc/%d/cgroup' % task['pid']) as f:
@@ -407,7 +439,6 @@ class FlatpakAppTest(DevbgTestCase):
 
     def test_uninstall_cancels_with_uninstall(self):
         self.install()
-        self.wait_loaded()
         proc, iid = self.start_idle()
         self.flatpak_system('uninstall', '-y', '--noninteractive', APP)
         done = self.completion(proc)
@@ -417,14 +448,12 @@ class FlatpakAppTest(DevbgTestCase):
 
     def test_update_cancels_with_servicing_update(self):
         self.install()
-        self.wait_loaded()
         proc, iid = self.start_idle()
         self.update(1)
         done = self.completion(proc)
         self.assertEqual(done[3], 'servicing-update', done)
-        # The new version registers and runs.
-        wait_for(lambda: 'app-commit' not in '' and self.app_status().get('app-id') == APP,
-                 what='the new commit')
+        # The new version is the app from now on.
+        self.wait_loaded(self.repo.commits[1])
         self.assertEqual(self.app_status()['app-id'], APP)
 
     def test_manifest_claiming_another_app_id_refused(self):
@@ -446,7 +475,10 @@ class FlatpakAppTest(DevbgTestCase):
             os.chmod(d, 0o755)
         os.chown(user_dir, NOBODY, NOBODY)
         env = dict(os.environ, FLATPAK_USER_DIR=user_dir, HOME=self.home)
-        as_nobody = AS_NOBODY + ['env', 'FLATPAK_USER_DIR=' + user_dir, 'HOME=' + self.home]
+        # flatpak asks the parental controls (accountsservice, on the system
+        # bus) before a user installs an app: the private bus has none.
+        as_nobody = AS_NOBODY + ['env', 'FLATPAK_USER_DIR=' + user_dir, 'HOME=' + self.home,
+                                 'DBUS_SYSTEM_BUS_ADDRESS=' + self.bus.address]
         run(as_nobody + [FLATPAK, '--user', 'remote-add', '--no-gpg-verify', 'test-repo',
                          self.repo.repo], env=env)
         run(as_nobody + [FLATPAK, '--user', 'install', '-y', '--noninteractive', 'test-repo',
@@ -464,7 +496,9 @@ class FlatpakAppTest(DevbgTestCase):
         os.makedirs(home)
         os.chown(home, OTHER_UID, OTHER_UID)
         self.home = home
-        st = self.app_status(uid=OTHER_UID, user_dir=user_dir)
+        lines = self.in_app('status', uid=OTHER_UID, user_dir=user_dir)
+        st = status_of(lines)
+        self.assertIn('app-id', st, lines)
         self.assertEqual((st['app-id'], st['uid']), ('', str(OTHER_UID)))
         self.assertIn('which is in no installation trusted for uid %d' % OTHER_UID,
                       self.devbgd.read_log())
