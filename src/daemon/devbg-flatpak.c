@@ -604,19 +604,6 @@ devbg_flatpak_lookup (DevbgFlatpak *flatpak, const DevbgFlatpakOrigin *origin)
   return g_hash_table_lookup (inst->manifests, origin->app_id);
 }
 
-guint
-devbg_flatpak_count (DevbgFlatpak *flatpak)
-{
-  GHashTableIter iter;
-  gpointer value;
-  guint n = flatpak->system != NULL ? g_hash_table_size (flatpak->system->manifests) : 0;
-
-  g_hash_table_iter_init (&iter, flatpak->users);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    n += g_hash_table_size (((Installation *) value)->manifests);
-  return n;
-}
-
 /* ---- tasks in the sandbox ---- */
 
 char **

@@ -103,9 +103,6 @@ DevbgFlatpakOrigin *devbg_flatpak_identify (DevbgFlatpak *flatpak,
 gpointer devbg_flatpak_lookup (DevbgFlatpak             *flatpak,
                                const DevbgFlatpakOrigin *origin);
 
-/* How many apps ship a manifest in the loaded installations. */
-guint devbg_flatpak_count (DevbgFlatpak *flatpak);
-
 /* Pure: the argv (NULL-terminated, newly allocated) and the environment
  * additions that run @executable with @entry_point inside a new instance
  * of @origin's sandbox, its commit pinned. */
