@@ -17,6 +17,8 @@
 
 #define DEFAULT_CONFIG SYSCONFDIR "/devbg/devbgd.conf"
 #define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/devbg"
+/* Not below the state directory, which is 0700: the task's user must reach it. */
+#define DEFAULT_FLATPAK_HOME_DIR LOCALSTATEDIR "/lib/devbg-flatpak-home"
 #define DEFAULT_MANIFEST_DIR DATADIR "/devbg/manifests"
 #define DEFAULT_METADATA_DIR DATADIR "/devbg/metadata"
 
@@ -110,8 +112,8 @@ main (int argc, char **argv)
       "Where each user's own Flatpak installation is, %h the home and %u the uid "
       "(default " DEVBG_FLATPAK_DEFAULT_USER_DIR ")", "TEMPLATE" },
     { "flatpak-home-dir", 0, 0, G_OPTION_ARG_FILENAME, &flatpak_home_dir,
-      "Give Flatpak tasks of users without a home DIR/<uid> (default " DEFAULT_STATE_DIR
-      "/flatpak-home)", "DIR" },
+      "Give Flatpak tasks of users without a home DIR/<uid> (default "
+      DEFAULT_FLATPAK_HOME_DIR ")", "DIR" },
     { "no-flatpak", 0, 0, G_OPTION_ARG_NONE, &no_flatpak,
       "Trust no Flatpak installation: no caller is a Flatpak app", NULL },
     { "print-config", 0, 0, G_OPTION_ARG_NONE, &print_config,
@@ -191,7 +193,7 @@ main (int argc, char **argv)
       if (flatpak_user_dir == NULL)
         flatpak_user_dir = g_strdup (DEVBG_FLATPAK_DEFAULT_USER_DIR);
       if (flatpak_home_dir == NULL)
-        flatpak_home_dir = g_build_filename (options.state_dir, "flatpak-home", NULL);
+        flatpak_home_dir = g_strdup (DEFAULT_FLATPAK_HOME_DIR);
       options.flatpak_system_dir = flatpak_system_dir;
       options.flatpak_user_dir = flatpak_user_dir;
       options.flatpak_home_dir = flatpak_home_dir;

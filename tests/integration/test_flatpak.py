@@ -209,6 +209,8 @@ def flatpak_unusable():
         return 'needs root to install into a scratch system installation and to switch users'
     if FLATPAK is None:
         return 'flatpak is not installed (apt-get install flatpak)'
+    if not os.access('/bin/busybox', os.X_OK):
+        return 'the test runtime is made of /bin/busybox (apt-get install busybox-static)'
     r = subprocess.run(AS_NOBODY + ['bwrap', '--ro-bind', '/', '/', '--unshare-user',
                                     '--unshare-pid', 'true'], capture_output=True, text=True)
     if r.returncode != 0:
