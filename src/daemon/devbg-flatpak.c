@@ -255,34 +255,43 @@ read_shipped_manifest (Installation *inst, const DevbgFlatpakOrigin *o, char **p
   g_autofree char *data = NULL;
   struct stat st;
   gssize n = 0;
-  int fd;
+  int path_fd, fd;
 
   if (lstat (dir, &st) != 0 || !S_ISDIR (st.st_mode))
     return NULL;
   if (!owned_right (&st, inst, dir, why))
     return NULL;
-  fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0)
+  /* O_PATH first: nothing but a regular file of the right owner is ever
+   * opened for reading (a user's installation is the user's to arrange). */
+  path_fd = open (path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (path_fd < 0)
     {
       if (errno != ENOENT)
         *why = g_strdup_printf ("%s: %s", path, g_strerror (errno));
       return NULL;
     }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_size > MAX_MANIFEST_SIZE)
+  if (fstat (path_fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_size > MAX_MANIFEST_SIZE)
     *why = g_strdup_printf ("%s is not a regular file of at most 1 MiB", path);
   else if (owned_right (&st, inst, path, why))
     {
-      data = g_malloc ((gsize) st.st_size + 1);
-      n = read (fd, data, (gsize) st.st_size);
-      if (n != (gssize) st.st_size)
+      g_autofree char *reopen = g_strdup_printf ("/proc/self/fd/%d", path_fd);
+
+      gsize size = (gsize) st.st_size;
+
+      fd = open (reopen, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+      data = g_malloc (size + 1);
+      n = fd >= 0 ? read (fd, data, size) : -1;
+      if (n < 0 || (gsize) n != size)
         {
           *why = g_strdup_printf ("%s: cannot be read whole", path);
           g_clear_pointer (&data, g_free);
         }
       else
-        data[n] = '\0';
+        data[size] = '\0';
+      if (fd >= 0)
+        close (fd);
     }
-  close (fd);
+  close (path_fd);
   if (data == NULL)
     return NULL;
   *length = (gsize) n;

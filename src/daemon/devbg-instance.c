@@ -937,6 +937,16 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
       /* Inside a new instance of the app's own sandbox: flatpak run hands
        * its inherited fds 0-4 on to bubblewrap, and bubblewrap stays in the
        * instance's cgroup, so the tree is supervised as a host task's is. */
+      if (self->flatpak->user && identity.uid != self->flatpak->owner)
+        {
+          /* A root caller's task would run as TaskUserForRoot, who has no
+           * business in root's own installation. */
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED, "app %s comes from uid "
+                       "%u's own Flatpak installation, whose tasks run only as that user, not "
+                       "as uid %u", self->record.app_id, (unsigned) self->flatpak->owner,
+                       (unsigned) identity.uid);
+          goto out;
+        }
       if ((home = flatpak_task_home (self, &identity, error)) == NULL)
         goto out;
       flatpak_argv = devbg_flatpak_task_argv (self->flatpak, self->executable,
