@@ -19,7 +19,7 @@ import tempfile
 import unittest
 
 from devbgtest import (DevbgTestCase, DevbgSim, TestApp, manifest_xml, wait_for, BUILD_DIR,
-                       TEST_CLIENT, cgroup2_root)
+                       TEST_CLIENT, SOURCE_DIR, cgroup2_root)
 from test_runtime import parse, BAND
 
 NOBODY = 65534
@@ -545,6 +545,62 @@ class FlatpakAppTest(DevbgTestCase):
         self.assertEqual((st['app-id'], st['uid']), ('', str(OTHER_UID)))
         self.assertIn('which is in no installation trusted for uid %d' % OTHER_UID,
                       self.devbgd.read_log())
+
+
+class ExampleFlatpakTest(DevbgTestCase):
+    """The example vendor app, built as a Flatpak bundle by
+    scripts/flatpak-example.sh, installed from the bundle: it syncs the band
+    from its sandbox, and its task writes the records in another."""
+    config = FlatpakAppTest.config
+    EXAMPLE = 'org.devbg.ExampleApp'
+
+    def setUp(self):
+        super().setUp()
+        why = flatpak_unusable()
+        if why is not None:
+            self.skipTest(why)
+        example = os.path.join(BUILD_DIR, 'examples', 'devbg-example-app')
+        if not os.access(example, os.X_OK):
+            self.skipTest('the example app is not built')
+        if 'libasan' in run(['ldd', example]):
+            # LeakSanitizer cannot run inside a sandbox (see install_program).
+            self.skipTest('the example bundle is made from a build without sanitizers')
+        self.sim = DevbgSim(self.bus, self.tmpdir).start()
+        self.addCleanup(self.sim.stop)
+        self.devbgd.start()
+        wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
+
+    def test_example_bundle_syncs_the_band_from_its_sandbox(self):
+        out = os.path.join(self.tmpdir, 'example')
+        bundle = run(['sh', os.path.join(SOURCE_DIR, 'scripts', 'flatpak-example.sh'), BUILD_DIR,
+                      out]).strip().splitlines()[-1]
+        self.assertTrue(os.path.isfile(bundle), bundle)
+        env = dict(os.environ, FLATPAK_SYSTEM_DIR=self.devbgd.flatpak_system_dir)
+        run([FLATPAK, 'remote-add', '--system', '--no-gpg-verify', 'example',
+             os.path.join(out, 'repo')], env=env)
+        run([FLATPAK, 'install', '--system', '-y', '--noninteractive', 'example',
+             'runtime/org.devbg.example.Platform/x86_64/1'], env=env)
+        run([FLATPAK, 'install', '--system', '-y', '--noninteractive', '--bundle', bundle], env=env)
+        wait_for(lambda: 'share/devbg/%s.xml loaded' % self.EXAMPLE in self.devbgd.read_log(),
+                 what='the shipped manifest')
+        # As nobody, with the home devbgd gives nobody's tasks: the app and
+        # its task then share ~/.var/app/org.devbg.ExampleApp.
+        home = os.path.join(self.devbgd.flatpak_home_dir, str(NOBODY))
+        os.makedirs(home)
+        os.chmod(self.devbgd.flatpak_home_dir, 0o711)
+        os.chown(home, NOBODY, NOBODY)
+        r = subprocess.run(AS_NOBODY + ['env', '-i', 'HOME=' + home, 'PATH=/usr/bin:/bin',
+                                        'FLATPAK_SYSTEM_DIR=' + self.devbgd.flatpak_system_dir,
+                                        FLATPAK, 'run', '--system', '--no-a11y-bus',
+                                        '--env=DBUS_SYSTEM_BUS_ADDRESS=' + self.bus.address,
+                                        '--filesystem=' + os.path.dirname(self.bus.socket),
+                                        self.EXAMPLE, 'sync', BAND],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        records = os.path.join(home, '.var', 'app', self.EXAMPLE, 'data', 'devbg-example-app',
+                               'band-records.csv')
+        self.assertTrue(os.path.getsize(records) > 0, r.stdout)
+        self.assertIn('Flatpak app %s commit' % self.EXAMPLE, self.devbgd.read_log())
 
 
 if __name__ == '__main__':
