@@ -109,15 +109,19 @@ require_app (Call *call)
 }
 
 /* The caller's manifest today: a Flatpak app's own, shipped in its
- * deployment, else the one in the manifest directories. */
+ * deployment, else the one in the manifest directories; but never that
+ * one for an app of a user's own installation, which may take any ID. */
 static DevbgManifest *
 caller_manifest (Call *call)
 {
+  const DevbgFlatpakOrigin *origin = call->caller->flatpak;
   DevbgManifest *m = NULL;
 
-  if (call->caller->flatpak != NULL && call->daemon->flatpak != NULL)
-    m = devbg_flatpak_lookup (call->daemon->flatpak, call->caller->flatpak);
-  return m != NULL ? m : g_hash_table_lookup (call->daemon->apps, call->caller->app_id);
+  if (origin != NULL && call->daemon->flatpak != NULL)
+    m = devbg_flatpak_lookup (call->daemon->flatpak, origin);
+  if (m != NULL || (origin != NULL && origin->user))
+    return m;
+  return g_hash_table_lookup (call->daemon->apps, call->caller->app_id);
 }
 
 static DevbgOwner

@@ -486,11 +486,13 @@ resolve_flatpak (DevbgIdentity *id, const char *flatpak_info, gsize len, GHashTa
   id->source = DEVBG_IDENTITY_FLATPAK;
   id->app_id = g_strdup (id->flatpak->app_id);
   if (devbg_flatpak_lookup (flatpak, id->flatpak) == NULL &&
-      !g_hash_table_contains (apps, id->app_id))
+      (id->flatpak->user || !g_hash_table_contains (apps, id->app_id)))
     {
-      id->detail = g_strdup_printf ("Flatpak app %s has no devbg manifest (none in %s/app/%s, "
-                                    "none in the manifest directories)", id->app_id,
-                                    id->flatpak->installation, id->app_id);
+      id->detail = g_strdup_printf ("Flatpak app %s has no devbg manifest (none in %s/app/%s%s)",
+                                    id->app_id, id->flatpak->installation, id->app_id,
+                                    id->flatpak->user ? "; the manifest directories serve no "
+                                    "app of a user's own installation"
+                                    : ", none in the manifest directories");
       g_clear_pointer (&id->app_id, g_free);
     }
   else

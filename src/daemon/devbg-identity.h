@@ -90,7 +90,8 @@ gboolean devbg_identity_check (const char          *proc_root,
  * @proc_root (normally "/proc"). @apps maps app ID -> DevbgManifest. A
  * Flatpak sandbox is an app only when @flatpak finds its deployment in an
  * installation trusted for @uid (NULL: none is), and the app has a
- * manifest, shipped in that deployment or in @apps.
+ * manifest, shipped in that deployment or (for the system installation
+ * only) in @apps.
  * Never fails: an unknown caller gets an identity with app_id NULL and a
  * detail saying why. The identity is stamped (see DevbgProcessStamp); a
  * process that changed its executable during the lookup is unknown. */

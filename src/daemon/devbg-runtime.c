@@ -555,7 +555,14 @@ gather_facts (DevbgRuntime *self, RequestData *data, DevbgDecisionFacts *f, GErr
       f->device_declared = data->manifest != NULL &&
         devbg_manifest_declares_device (data->manifest, f->protocol, ids);
       f->has_metadata = md != NULL;
-      f->privileged = md != NULL && devbg_metadata_is_privileged (md, data->app_id);
+      /* A user's own Flatpak installation is the user's to fill with any
+       * app ID: no metadata names such an app privileged, only
+       * <AnyApplication/> covers it. */
+      gboolean id_vouched = data->manifest == NULL || data->manifest->flatpak == NULL ||
+                            !data->manifest->flatpak->user;
+
+      f->privileged = md != NULL && (id_vouched ? devbg_metadata_is_privileged (md, data->app_id)
+                                                : md->any_application);
       f->consent_stored = data->trigger == DEVBG_TRIGGER_USE &&
         devbg_consent_is_stored (self->consent, data->uid, data->app_id,
                                  devbg_device_get_model_id (device));
@@ -1366,7 +1373,7 @@ devbg_runtime_cancel_flatpak (DevbgRuntime *self, const DevbgFlatpakOrigin *befo
 
       if (o != NULL && o->user == before->user && o->owner == before->owner &&
           strcmp (o->installation, before->installation) == 0 &&
-          strcmp (o->app_id, before->app_id) == 0)
+          strcmp (o->app_id, before->app_id) == 0 && strcmp (o->commit, before->commit) == 0)
         g_ptr_array_add (hit, g_object_ref (value));
     }
   for (guint i = 0; i < hit->len; i++)

@@ -135,7 +135,8 @@ guint      devbg_runtime_cancel_for_consent (DevbgRuntime *runtime,
                                              const char   *model_id);
 
 /* A Flatpak app's deployment @before was uninstalled or replaced: cancels
- * (@reason) the running tasks started from it; returns how many. */
+ * (@reason) the running tasks started from it (that installation, app and
+ * commit); returns how many. */
 guint      devbg_runtime_cancel_flatpak (DevbgRuntime             *runtime,
                                          const DevbgFlatpakOrigin *before,
                                          DevbgCancelReason         reason);

@@ -20,7 +20,7 @@ import unittest
 
 from devbgtest import (DevbgTestCase, DevbgSim, TestApp, manifest_xml, wait_for, BUILD_DIR,
                        TEST_CLIENT, SOURCE_DIR, cgroup2_root)
-from test_runtime import parse, BAND
+from test_runtime import parse, BAND, DOCK
 
 NOBODY = 65534
 # A second user: one that exists (dbus-daemon refuses a uid with no passwd entry).
@@ -510,12 +510,11 @@ class FlatpakAppTest(DevbgTestCase):
         self.assertTrue(lines[0].startswith('ERROR ' + ERR + 'UnknownApp'), lines)
         self.assertIn('has no devbg manifest', lines[0])
 
-    def test_user_installation_trusted_for_its_user_only(self):
-        # nobody's own installation, made by nobody.
+    def install_for_nobody(self):
+        """nobody's own installation, made by nobody, holding the app."""
         user_dir = self.devbgd.flatpak_user_dir.replace('%u', str(NOBODY))
         os.makedirs(user_dir)
-        for d in (os.path.dirname(user_dir),):
-            os.chmod(d, 0o755)
+        os.chmod(os.path.dirname(user_dir), 0o755)
         os.chown(user_dir, NOBODY, NOBODY)
         env = dict(os.environ, FLATPAK_USER_DIR=user_dir, HOME=self.home)
         # flatpak asks the parental controls (accountsservice, on the system
@@ -526,6 +525,29 @@ class FlatpakAppTest(DevbgTestCase):
                          self.repo.repo], env=env)
         run(as_nobody + [FLATPAK, '--user', 'install', '-y', '--noninteractive', 'test-repo',
                          'runtime/%s/x86_64/1' % RUNTIME, 'app/%s/x86_64/stable' % APP], env=env)
+        return user_dir
+
+    def servicing(self, **kw):
+        lines = self.in_app('register', 'update', 'Test.Progress', 'servicing', **kw)
+        self.assertTrue(lines[0].startswith('OK'), lines)
+        events = parse(self.in_app('run', lines[0].split()[1], DOCK, 'count=2', 60, **kw))
+        return [f for k, f in events if k == 'RESULT'][0]
+
+    def test_app_of_a_users_own_installation_is_never_privileged_by_name(self):
+        # The dock's metadata names the app privileged (no AnyApplication).
+        os.remove(os.path.join(self.devbgd.metadata_dir, 'devbg-sim-any-app.xml'))
+        with open(os.path.join(SOURCE_DIR, 'data', 'metadata', 'devbg-sim-dock.xml')) as f:
+            self.devbgd.write_metadata('dock.xml', f.read().replace('org.devbg.ExampleApp', APP))
+        self.install()
+        wait_for(lambda: self.servicing()[:2] == ['0', 'allowed'],
+                 what='the app of the system installation to be privileged for the dock')
+        # The same app ID from nobody's own installation: anyone can build it.
+        user_dir = self.install_for_nobody()
+        self.assertEqual(self.app_status(user_dir=user_dir)['app-id'], APP)
+        self.assertEqual(self.servicing(user_dir=user_dir)[1], 'not-privileged')
+
+    def test_user_installation_trusted_for_its_user_only(self):
+        user_dir = self.install_for_nobody()
         st = self.app_status(user_dir=user_dir)
         self.assertEqual((st['app-id'], st['identity']), (APP, 'flatpak'))
         report = os.path.join(self.reports, 'user-%s' % os.path.basename(self.tmpdir))
