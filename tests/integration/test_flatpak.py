@@ -116,7 +116,7 @@ class InstallationIdentityTest(DevbgTestCase):
     def test_installation_of_the_callers_own_making_refused(self):
         # flatpak run with FLATPAK_SYSTEM_DIR pointing at a directory of the
         # user's: a real sandbox of an app that no trusted installation has.
-        own = Devbgd_like_dirs(os.path.join(self.tmpdir, 'own'))
+        own = OwnInstallation(os.path.join(self.tmpdir, 'own'))
         info = own.fake_flatpak_deployment(APP)
         self.assert_refused(self.sandbox_prefix(info), 'which is in no installation trusted '
                             'for uid %d' % NOBODY)
@@ -167,7 +167,7 @@ class InstallationIdentityTest(DevbgTestCase):
         self.assert_refused(prefix, 'is not installed in')
 
 
-class Devbgd_like_dirs:
+class OwnInstallation:
     """An installation root of the test's (not devbgd's), with the same
     fake_flatpak_deployment()."""
 
