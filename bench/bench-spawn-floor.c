@@ -9,7 +9,10 @@
  * extra work (cgroup, nice, SCHED_BATCH, ioprio, setsid, uid change,
  * no_new_privs, closing other fds): only what any launcher must do.
  *
- *   bench-spawn-floor TASK_EXECUTABLE
+ *   bench-spawn-floor TASK_EXECUTABLE [ARGUMENT...]
+ * runs TASK_EXECUTABLE ARGUMENT... Bench.Latency (with ARGUMENTs, a launcher
+ * such as `flatpak run --command=/app/bin/bench-task APP`, which also gets
+ * HOME and FLATPAK_SYSTEM_DIR from this helper's environment);
  * then one command a line on stdin, one answer a line on stdout:
  *   spawn OUT  -> OK <ns>  from just before posix_spawn() to the task's entry
  *                 point (the CLOCK_MONOTONIC that Bench.Latency wrote to
@@ -42,6 +45,7 @@ now_ns (void)
 }
 
 static const char *task_exe;
+static char **task_args; /* NULL: none */
 static int null_fd = -1;
 
 static void
@@ -51,9 +55,13 @@ cmd_spawn (const char *out)
   g_autofree char *task_id = g_uuid_string_random ();
   g_autofree char *arguments = g_strdup_printf ("out=%s", out);
   g_autofree char *env_instance = g_strdup_printf ("DEVBG_INSTANCE_ID=%s", instance_id);
+  g_autofree char *env_home = g_strdup_printf ("HOME=%s", g_get_home_dir ());
+  g_autofree char *env_flatpak = g_strdup_printf ("FLATPAK_SYSTEM_DIR=%s",
+                                                  g_getenv ("FLATPAK_SYSTEM_DIR"));
   char *envp[] = { "PATH=/usr/bin:/bin", "LANG=C.UTF-8", env_instance,
-                   "DEVBG_DEVICE_FD=3", "DEVBG_CHANNEL_FD=4", NULL };
-  char *argv[] = { (char *) task_exe, "Bench.Latency", NULL };
+                   "DEVBG_DEVICE_FD=3", "DEVBG_CHANNEL_FD=4",
+                   task_args != NULL ? env_home : NULL, env_flatpak, NULL };
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   DevbgChannelMessage trigger = {
     .type = DEVBG_CHANNEL_MSG_TRIGGER,
     .instance_id = instance_id,
@@ -67,6 +75,12 @@ cmd_spawn (const char *out)
   g_autoptr(GBytes) packet = NULL;
   g_autoptr(GError) error = NULL;
   posix_spawn_file_actions_t fa;
+
+  g_ptr_array_add (argv, (char *) task_exe);
+  for (char **a = task_args; a != NULL && *a != NULL; a++)
+    g_ptr_array_add (argv, *a);
+  g_ptr_array_add (argv, "Bench.Latency");
+  g_ptr_array_add (argv, NULL);
   g_autofree char *text = NULL;
   int sv[2], ours, theirs, status, rc;
   pid_t pid;
@@ -104,7 +118,7 @@ cmd_spawn (const char *out)
   posix_spawn_file_actions_addchdir_np (&fa, "/");
 
   t0 = now_ns ();
-  rc = posix_spawn (&pid, task_exe, &fa, NULL, argv, envp);
+  rc = posix_spawn (&pid, task_exe, &fa, NULL, (char **) argv->pdata, envp);
   posix_spawn_file_actions_destroy (&fa);
   close (theirs);
   if (rc != 0)
@@ -145,12 +159,13 @@ main (int argc, char **argv)
 {
   char line[4096];
 
-  if (argc != 2)
+  if (argc < 2)
     {
-      fprintf (stderr, "usage: %s TASK_EXECUTABLE\n", argv[0]);
+      fprintf (stderr, "usage: %s TASK_EXECUTABLE [ARGUMENT...]\n", argv[0]);
       return 2;
     }
   task_exe = argv[1];
+  task_args = argc > 2 ? argv + 2 : NULL;
   null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (null_fd < 0)
     return 1;

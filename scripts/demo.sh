@@ -45,6 +45,7 @@ start_daemon() {
 	"$build/src/daemon/devbgd" --bus-address "$DBUS_SYSTEM_BUS_ADDRESS" \
 		--state-dir "$work/state" --manifest-dir "$work/manifests" \
 		--metadata-dir "$work/metadata" --config "$work/devbgd.conf" \
+		--flatpak-system-dir "$work/flatpak" --flatpak-home-dir "$work/flatpak-home" \
 		>> "$work/devbgd.log" 2>&1 &
 	daemon_pid=$!
 	i=0
@@ -112,6 +113,33 @@ step "what ran, as devbgctl history shows it"
 step "the person revokes the example app's consent: its next sync asks again"
 "$build/src/cli/devbgctl" permissions revoke org.devbg.ExampleApp
 "$build/src/cli/devbgctl" permissions
+
+# The same app as a Flatpak, when flatpak can run here (as root, with user
+# namespaces for bubblewrap).
+if [ "$(id -u)" = 0 ] && command -v flatpak > /dev/null &&
+	setpriv --reuid=nobody --regid=nogroup --clear-groups bwrap --ro-bind / / --unshare-user true 2> /dev/null; then
+	step "the example app as a Flatpak: built offline into a bundle and installed; devbgd reads the manifest it ships (/app/share/devbg) without a restart"
+	mkdir -p "$work/flatpak"
+	bundle=$(sh "$src/scripts/flatpak-example.sh" "$build" "$work/flatpak-build" | tail -n 1)
+	FLATPAK_SYSTEM_DIR="$work/flatpak" flatpak remote-add --system --no-gpg-verify example "$work/flatpak-build/repo"
+	FLATPAK_SYSTEM_DIR="$work/flatpak" flatpak install --system -y --noninteractive example \
+		runtime/org.devbg.example.Platform/$(flatpak --default-arch)/1 > /dev/null
+	FLATPAK_SYSTEM_DIR="$work/flatpak" flatpak install --system -y --noninteractive --bundle "$bundle" > /dev/null
+	FLATPAK_SYSTEM_DIR="$work/flatpak" flatpak list --system --app --columns=application,branch,active
+	sleep 0.5
+
+	step "the Flatpak app, run by nobody, syncs the band from inside its sandbox; its task runs in a new instance of the sandbox (the band has no records left since the host app's sync: 0 is right)"
+	home="$work/flatpak-home/$(id -u nobody)"
+	mkdir -p "$home"
+	chmod 711 "$work/flatpak-home"
+	chown nobody "$home"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups env -i HOME="$home" PATH=/usr/bin:/bin \
+		FLATPAK_SYSTEM_DIR="$work/flatpak" flatpak run --system --no-a11y-bus \
+		--env=DBUS_SYSTEM_BUS_ADDRESS="$DBUS_SYSTEM_BUS_ADDRESS" --filesystem="$work/bus" \
+		org.devbg.ExampleApp sync virtual-B0A1-0000
+else
+	step "the example app as a Flatpak: skipped (needs root, flatpak and user namespaces)"
+fi
 
 step "the example app cleans up"
 "$build/examples/devbg-example-app" clean

@@ -7,6 +7,7 @@
 
 #include "devbg-consent.h"
 #include "devbg-error.h"
+#include "devbg-flatpak.h"
 #include "devbg-identity.h"
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
@@ -48,6 +49,7 @@ struct _DevbgDaemon {
   GStrv            metadata_dirs;
   GPtrArray       *monitors; /* of GFileMonitor */
   guint            reload_source;
+  DevbgFlatpak    *flatpak;  /* Flatpak installations, and the manifests their apps ship */
 };
 
 G_DEFINE_TYPE (DevbgDaemon, devbg_daemon, G_TYPE_OBJECT)
@@ -104,6 +106,22 @@ require_app (Call *call)
                     (int) call->caller->pid, (unsigned) call->caller->uid,
                     call->caller->detail);
   return FALSE;
+}
+
+/* The caller's manifest today: a Flatpak app's own, shipped in its
+ * deployment, else the one in the manifest directories; but never that
+ * one for an app of a user's own installation, which may take any ID. */
+static DevbgManifest *
+caller_manifest (Call *call)
+{
+  const DevbgFlatpakOrigin *origin = call->caller->flatpak;
+  DevbgManifest *m = NULL;
+
+  if (origin != NULL && call->daemon->flatpak != NULL)
+    m = devbg_flatpak_lookup (call->daemon->flatpak, origin);
+  if (m != NULL || (origin != NULL && origin->user))
+    return m;
+  return g_hash_table_lookup (call->daemon->apps, call->caller->app_id);
 }
 
 static DevbgOwner
@@ -298,7 +316,7 @@ handle_register (Call *call, GVariant *params)
       return;
     }
 
-  manifest = g_hash_table_lookup (daemon->apps, call->caller->app_id);
+  manifest = caller_manifest (call);
   ep = manifest != NULL ? devbg_manifest_find_entry_point (manifest, entry_point) : NULL;
   if (ep == NULL)
     {
@@ -509,7 +527,7 @@ handle_request (Call *call, GVariant *params)
   /* The manifest decides today, not when the task was registered: an app
    * update may have dropped the entry point. The policies themselves are
    * devbg-decision.c's; this only says what the manifest holds. */
-  manifest = g_hash_table_lookup (daemon->apps, call->caller->app_id);
+  manifest = caller_manifest (call);
   ep = manifest ? devbg_manifest_find_entry_point (manifest, reg->entry_point) : NULL;
 
   caller = caller_of (call);
@@ -1035,7 +1053,7 @@ on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
         peer->failure = g_strdup ("the bus did not tell the caller's process and user");
       else
         peer->identity = devbg_identity_resolve (daemon->proc_root, (pid_t) pid, (uid_t) uid,
-                                                 daemon->apps);
+                                                 daemon->apps, daemon->flatpak);
     }
   g_debug ("connection %s: pid %u uid %u app %s (%s)", name, pid, uid,
            peer->identity && peer->identity->app_id ? peer->identity->app_id : "-",
@@ -1241,6 +1259,20 @@ watch_dirs (DevbgDaemon *daemon, GStrv dirs)
     }
 }
 
+/* An app's deployment changed: its running tasks belong to a program that
+ * is gone (Uninstall) or replaced (ServicingUpdate), as on Windows. */
+static void
+on_flatpak_changed (const DevbgFlatpakOrigin *before, const DevbgFlatpakOrigin *after,
+                    gpointer user_data)
+{
+  DevbgDaemon *daemon = user_data;
+
+  if (daemon->runtime != NULL)
+    devbg_runtime_cancel_flatpak (daemon->runtime, before,
+                                  after == NULL ? DEVBG_CANCEL_UNINSTALL
+                                                : DEVBG_CANCEL_SERVICING_UPDATE);
+}
+
 DevbgDaemon *
 devbg_daemon_new (const DevbgDaemonOptions *options, GError **error)
 {
@@ -1268,6 +1300,9 @@ devbg_daemon_new (const DevbgDaemonOptions *options, GError **error)
   watch_dirs (daemon, daemon->manifest_dirs);
   watch_dirs (daemon, daemon->metadata_dirs);
   load_trusted_files (daemon);
+  if (options->flatpak_system_dir != NULL || options->flatpak_user_dir != NULL)
+    daemon->flatpak = devbg_flatpak_new (options->flatpak_system_dir, options->flatpak_user_dir,
+                                         options->flatpak_home_dir, on_flatpak_changed, daemon);
   return g_steal_pointer (&daemon);
 }
 
@@ -1356,6 +1391,7 @@ devbg_daemon_dispose (GObject *object)
   g_clear_object (&daemon->connection);
   g_clear_object (&daemon->store);
   g_clear_pointer (&daemon->apps, g_hash_table_unref);
+  g_clear_pointer (&daemon->flatpak, devbg_flatpak_free);
   g_clear_pointer (&daemon->metadata, g_ptr_array_unref);
   g_clear_pointer (&daemon->introspection, g_dbus_node_info_unref);
   G_OBJECT_CLASS (devbg_daemon_parent_class)->dispose (object);

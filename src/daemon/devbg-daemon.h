@@ -23,6 +23,10 @@ typedef struct {
   GStrv       manifest_dirs;
   GStrv       metadata_dirs;
   char       *proc_root; /* "/proc"; tests may point elsewhere */
+  /* Flatpak installations trusted (devbg-flatpak.h); NULL: none. */
+  const char *flatpak_system_dir;
+  const char *flatpak_user_dir;  /* a template: %h home, %u uid */
+  const char *flatpak_home_dir;  /* homes for task users that have none */
 } DevbgDaemonOptions;
 
 #define DEVBG_TYPE_DAEMON (devbg_daemon_get_type ())

@@ -26,6 +26,7 @@ devbg_identity_free (DevbgIdentity *identity)
   g_free (identity->app_id);
   g_free (identity->detail);
   g_free (identity->exe);
+  devbg_flatpak_origin_free (identity->flatpak);
   g_free (identity);
 }
 
@@ -38,6 +39,7 @@ devbg_identity_copy (const DevbgIdentity *identity)
   copy->app_id = g_strdup (identity->app_id);
   copy->detail = g_strdup (identity->detail);
   copy->exe = g_strdup (identity->exe);
+  copy->flatpak = identity->flatpak ? devbg_flatpak_origin_copy (identity->flatpak) : NULL;
   return copy;
 }
 
@@ -458,20 +460,44 @@ open_flatpak_info (const char *proc_root, pid_t pid, uid_t uid, char **data, gsi
   return FLATPAK_INFO_FOUND;
 }
 
+/* A genuine sandbox (open_flatpak_info's checks) is the app it names only
+ * when an installation trusted for the caller's uid deployed that very app
+ * and commit: a user may run flatpak with any FLATPAK_SYSTEM_DIR of its
+ * own making, and a sandbox outlives the uninstall of its app. */
 static void
-resolve_flatpak (DevbgIdentity *id, const char *flatpak_info, gsize len, GHashTable *apps)
+resolve_flatpak (DevbgIdentity *id, const char *flatpak_info, gsize len, GHashTable *apps,
+                 DevbgFlatpak *flatpak)
 {
-  id->source = DEVBG_IDENTITY_FLATPAK;
-  id->app_id = devbg_identity_parse_flatpak_info (flatpak_info, len);
-  if (id->app_id == NULL)
-    id->detail = g_strdup ("its /.flatpak-info names no valid app ID");
-  else if (!g_hash_table_contains (apps, id->app_id))
+  g_autofree char *why = NULL;
+
+  if (flatpak == NULL)
     {
-      id->detail = g_strdup_printf ("Flatpak app %s has no devbg manifest", id->app_id);
+      id->detail = g_strdup_printf ("process %d is refused as a Flatpak app: devbgd trusts no "
+                                    "Flatpak installation", (int) id->pid);
+      return;
+    }
+  id->flatpak = devbg_flatpak_identify (flatpak, flatpak_info, len, id->uid, &why);
+  if (id->flatpak == NULL)
+    {
+      id->detail = g_strdup_printf ("process %d is refused as a Flatpak app: %s",
+                                    (int) id->pid, why);
+      return;
+    }
+  id->source = DEVBG_IDENTITY_FLATPAK;
+  id->app_id = g_strdup (id->flatpak->app_id);
+  if (devbg_flatpak_lookup (flatpak, id->flatpak) == NULL &&
+      (id->flatpak->user || !g_hash_table_contains (apps, id->app_id)))
+    {
+      id->detail = g_strdup_printf ("Flatpak app %s has no devbg manifest (none in %s/app/%s%s)",
+                                    id->app_id, id->flatpak->installation, id->app_id,
+                                    id->flatpak->user ? "; the manifest directories serve no "
+                                    "app of a user's own installation"
+                                    : ", none in the manifest directories");
       g_clear_pointer (&id->app_id, g_free);
     }
   else
-    id->detail = g_strdup_printf ("Flatpak app %s", id->app_id);
+    id->detail = g_strdup_printf ("Flatpak app %s commit %.12s of %s", id->app_id,
+                                  id->flatpak->commit, id->flatpak->installation);
 }
 
 static gboolean
@@ -496,7 +522,7 @@ resolve_cgroup (DevbgIdentity *id, const char *proc_root, GHashTable *apps)
 }
 
 static void
-resolve_app (DevbgIdentity *id, const char *proc_root, GHashTable *apps)
+resolve_app (DevbgIdentity *id, const char *proc_root, GHashTable *apps, DevbgFlatpak *flatpak)
 {
   g_autofree char *flatpak_info = NULL;
   g_autofree char *why = NULL;
@@ -509,7 +535,7 @@ resolve_app (DevbgIdentity *id, const char *proc_root, GHashTable *apps)
   switch (open_flatpak_info (proc_root, id->pid, id->uid, &flatpak_info, &len, &why))
     {
     case FLATPAK_INFO_FOUND:
-      resolve_flatpak (id, flatpak_info, len, apps);
+      resolve_flatpak (id, flatpak_info, len, apps, flatpak);
       return;
     case FLATPAK_INFO_REFUSED:
       id->detail = g_strdup_printf ("process %d is refused as a Flatpak app: %s",
@@ -536,7 +562,8 @@ resolve_app (DevbgIdentity *id, const char *proc_root, GHashTable *apps)
 }
 
 DevbgIdentity *
-devbg_identity_resolve (const char *proc_root, pid_t pid, uid_t uid, GHashTable *apps)
+devbg_identity_resolve (const char *proc_root, pid_t pid, uid_t uid, GHashTable *apps,
+                        DevbgFlatpak *flatpak)
 {
   g_autoptr(DevbgIdentity) id = g_new0 (DevbgIdentity, 1);
   g_autofree char *exe_link = g_strdup_printf ("%s/%d/exe", proc_root, (int) pid);
@@ -560,7 +587,7 @@ devbg_identity_resolve (const char *proc_root, pid_t pid, uid_t uid, GHashTable 
   id->stamped = TRUE;
   id->exe = g_file_read_link (exe_link, NULL);
 
-  resolve_app (id, proc_root, apps);
+  resolve_app (id, proc_root, apps, flatpak);
 
   /* An exec between the first stamp and here would have mixed two
    * programs' evidence: such a process is nobody. */
@@ -568,6 +595,7 @@ devbg_identity_resolve (const char *proc_root, pid_t pid, uid_t uid, GHashTable 
     {
       g_clear_pointer (&id->app_id, g_free);
       g_clear_pointer (&id->detail, g_free);
+      g_clear_pointer (&id->flatpak, devbg_flatpak_origin_free);
       id->source = DEVBG_IDENTITY_NONE;
       id->detail = g_strdup_printf ("process %d exited or executed another program while "
                                     "devbgd identified it", (int) pid);

@@ -12,6 +12,8 @@
 #include <glib.h>
 #include <sys/types.h>
 
+#include "devbg-flatpak.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -38,6 +40,7 @@ typedef struct {
   char               *exe;     /* /proc/PID/exe when identified, or NULL */
   gboolean            stamped; /* FALSE when the process was gone already */
   DevbgProcessStamp   stamp;
+  DevbgFlatpakOrigin *flatpak; /* a Flatpak app: the deployment its sandbox runs */
 } DevbgIdentity;
 
 void devbg_identity_free (DevbgIdentity *identity);
@@ -84,13 +87,18 @@ gboolean devbg_identity_check (const char          *proc_root,
                                GError             **error);
 
 /* Looks up the app of process @pid (owned by @uid, as the bus said) under
- * @proc_root (normally "/proc"). @apps maps app ID -> DevbgManifest.
+ * @proc_root (normally "/proc"). @apps maps app ID -> DevbgManifest. A
+ * Flatpak sandbox is an app only when @flatpak finds its deployment in an
+ * installation trusted for @uid (NULL: none is), and the app has a
+ * manifest, shipped in that deployment or (for the system installation
+ * only) in @apps.
  * Never fails: an unknown caller gets an identity with app_id NULL and a
  * detail saying why. The identity is stamped (see DevbgProcessStamp); a
  * process that changed its executable during the lookup is unknown. */
 DevbgIdentity *devbg_identity_resolve (const char *proc_root,
                                        pid_t       pid,
-                                       uid_t       uid,
-                                       GHashTable *apps);
+                                       uid_t         uid,
+                                       GHashTable   *apps,
+                                       DevbgFlatpak *flatpak);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ struct _DevbgInstance {
   char               *user_name;
   char               *owner;
   char               *cgroup_parent;
+  DevbgFlatpakOrigin *flatpak;  /* a Flatpak app's task: its sandbox's deployment */
   double              cpu_mhz;
   int                 log_fd;
 
@@ -861,11 +863,48 @@ resolve_task_identity (DevbgInstance *self, TaskIdentity *out, GError **error)
   return TRUE;
 }
 
+/* flatpak run needs a home it can write (~/.var/app/<id>, its instance
+ * directory): the user's own when it has one, else one that devbgd keeps
+ * for that uid under the configured root. */
+static char *
+flatpak_task_home (DevbgInstance *self, const TaskIdentity *identity, GError **error)
+{
+  struct passwd pwbuf, *pw = NULL;
+  char buf[4096];
+  struct stat st;
+  g_autofree char *home = NULL;
+
+  if (getpwuid_r (identity->uid, &pwbuf, buf, sizeof buf, &pw) == 0 && pw != NULL &&
+      pw->pw_dir[0] == '/' && stat (pw->pw_dir, &st) == 0 && S_ISDIR (st.st_mode) &&
+      st.st_uid == identity->uid)
+    return g_strdup (pw->pw_dir);
+  if (self->flatpak->task_home_root == NULL)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "uid %u has no home of its own for "
+                   "flatpak run, and devbgd has no --flatpak-home-dir", (unsigned) identity->uid);
+      return NULL;
+    }
+  home = g_strdup_printf ("%s/%u", self->flatpak->task_home_root, (unsigned) identity->uid);
+  if ((g_mkdir_with_parents (self->flatpak->task_home_root, 0711) != 0) ||
+      (mkdir (home, 0700) != 0 && errno != EEXIST) ||
+      lstat (home, &st) != 0 || !S_ISDIR (st.st_mode) ||
+      (st.st_uid != identity->uid && chown (home, identity->uid, identity->gid) != 0))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "cannot make %s, the home of uid "
+                   "%u for flatpak run: %s", home, (unsigned) identity->uid, g_strerror (errno));
+      return NULL;
+    }
+  return g_steal_pointer (&home);
+}
+
 gboolean
 devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
 {
   int pair[2] = { -1, -1 };
   const char *argv[] = { self->executable, self->record.entry_point, NULL };
+  g_auto(GStrv) flatpak_argv = NULL;
+  g_auto(GStrv) flatpak_env = NULL;
+  g_autofree char *home = NULL;
   g_autoptr(GArray) groups = NULL;
   g_autoptr(GError) local_error = NULL;
   g_auto(TaskIdentity) identity = { 0 };
@@ -893,6 +932,30 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
 
   options.executable = self->executable;
   options.argv = argv;
+  if (self->flatpak != NULL)
+    {
+      /* Inside a new instance of the app's own sandbox: flatpak run hands
+       * its inherited fds 0-4 on to bubblewrap, and bubblewrap stays in the
+       * instance's cgroup, so the tree is supervised as a host task's is. */
+      if (self->flatpak->user && identity.uid != self->flatpak->owner)
+        {
+          /* A root caller's task would run as TaskUserForRoot, who has no
+           * business in root's own installation. */
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_ACCESS_DENIED, "app %s comes from uid "
+                       "%u's own Flatpak installation, whose tasks run only as that user, not "
+                       "as uid %u", self->record.app_id, (unsigned) self->flatpak->owner,
+                       (unsigned) identity.uid);
+          goto out;
+        }
+      if ((home = flatpak_task_home (self, &identity, error)) == NULL)
+        goto out;
+      flatpak_argv = devbg_flatpak_task_argv (self->flatpak, self->executable,
+                                              self->record.entry_point);
+      flatpak_env = devbg_flatpak_task_environ (self->flatpak, home);
+      options.executable = DEVBG_FLATPAK_BINARY;
+      options.argv = (const char *const *) flatpak_argv;
+      options.extra_env = (const char *const *) flatpak_env;
+    }
   options.uid = identity.uid;
   options.gid = identity.gid;
   groups = g_steal_pointer (&identity.groups);
@@ -966,12 +1029,14 @@ devbg_instance_new (const DevbgInstanceRecord *record, const DevbgInstanceSpec *
   self->user_name = g_strdup (spec->user_name);
   self->owner = g_strdup (spec->owner);
   self->cgroup_parent = g_strdup (spec->cgroup_parent);
+  self->flatpak = spec->flatpak != NULL ? devbg_flatpak_origin_copy (spec->flatpak) : NULL;
   self->cpu_mhz = spec->cpu_mhz;
   self->log_fd = spec->log_fd;
   return self;
 }
 
 const DevbgInstanceRecord *devbg_instance_get_record (DevbgInstance *self) { return &self->record; }
+const DevbgFlatpakOrigin *devbg_instance_get_flatpak (DevbgInstance *self) { return self->flatpak; }
 DevbgInstanceState devbg_instance_get_state (DevbgInstance *self) { return self->state; }
 guint32 devbg_instance_get_progress (DevbgInstance *self) { return self->progress; }
 const char *devbg_instance_get_owner (DevbgInstance *self) { return self->owner; }
@@ -1023,6 +1088,7 @@ devbg_instance_finalize (GObject *object)
   g_free (self->user_name);
   g_free (self->owner);
   g_free (self->cgroup_parent);
+  devbg_flatpak_origin_free (self->flatpak);
   g_free (self->completed_error);
   g_free (self->failure);
   g_free (self->cancel_detail);

@@ -13,6 +13,7 @@
 
 #include "devbg-config.h"
 #include "devbg-devices.h"
+#include "devbg-flatpak.h"
 #include "devbg-store.h"
 
 G_BEGIN_DECLS
@@ -38,6 +39,9 @@ typedef struct {
   const char        *cgroup_parent; /* NULL: default; "": none */
   double             cpu_mhz;      /* this CPU's clock, for the liveness floor */
   int                log_fd;       /* the task's stdout/stderr, or -1 */
+  /* A Flatpak app's task: run in a new instance of this deployment's
+   * sandbox, @executable being a path inside it. NULL: a host task. */
+  const DevbgFlatpakOrigin *flatpak;
 } DevbgInstanceSpec;
 
 #define DEVBG_TYPE_INSTANCE (devbg_instance_get_type ())
@@ -86,5 +90,8 @@ const char  *devbg_instance_get_cancel_reason (DevbgInstance *instance); /* "" i
 
 /* /proc/PID/stat's start time (field 22), 0 when unreadable. */
 guint64      devbg_process_start_time (pid_t pid);
+
+/* The deployment a Flatpak app's task runs from; NULL for a host task. */
+const DevbgFlatpakOrigin *devbg_instance_get_flatpak (DevbgInstance *instance);
 
 G_END_DECLS

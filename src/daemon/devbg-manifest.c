@@ -648,6 +648,8 @@ devbg_manifest_unref (DevbgManifest *manifest)
   g_strfreev (manifest->helpers_real);
   g_ptr_array_unref (manifest->entry_points);
   g_ptr_array_unref (manifest->devices);
+  if (manifest->flatpak != NULL)
+    manifest->flatpak_free (manifest->flatpak);
   g_free (manifest);
 }
 

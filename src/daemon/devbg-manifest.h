@@ -46,6 +46,10 @@ typedef struct {
   GStrv      helpers_real; /* their canonical paths, those that exist */
   GPtrArray *entry_points; /* of DevbgEntryPoint */
   GPtrArray *devices;      /* of DevbgDeviceDecl: what the app may use */
+  /* Shipped by a Flatpak app (devbg-flatpak.h): the deployment it came
+   * from, its paths the sandbox's; NULL for a host manifest. */
+  struct _DevbgFlatpakOrigin *flatpak;
+  GDestroyNotify              flatpak_free;
 } DevbgManifest;
 
 DevbgManifest *devbg_manifest_parse (const char *data,

@@ -555,7 +555,14 @@ gather_facts (DevbgRuntime *self, RequestData *data, DevbgDecisionFacts *f, GErr
       f->device_declared = data->manifest != NULL &&
         devbg_manifest_declares_device (data->manifest, f->protocol, ids);
       f->has_metadata = md != NULL;
-      f->privileged = md != NULL && devbg_metadata_is_privileged (md, data->app_id);
+      /* A user's own Flatpak installation is the user's to fill with any
+       * app ID: no metadata names such an app privileged, only
+       * <AnyApplication/> covers it. */
+      gboolean id_vouched = data->manifest == NULL || data->manifest->flatpak == NULL ||
+                            !data->manifest->flatpak->user;
+
+      f->privileged = md != NULL && (id_vouched ? devbg_metadata_is_privileged (md, data->app_id)
+                                                : md->any_application);
       f->consent_stored = data->trigger == DEVBG_TRIGGER_USE &&
         devbg_consent_is_stored (self->consent, data->uid, data->app_id,
                                  devbg_device_get_model_id (device));
@@ -792,6 +799,7 @@ start_instance (GTask *task, DevbgDevice *device)
   spec.cgroup_parent = self->cgroup_parent != NULL ? self->cgroup_parent : "";
   spec.cpu_mhz = self->cpu_mhz;
   spec.log_fd = -1;
+  spec.flatpak = data->manifest != NULL ? data->manifest->flatpak : NULL;
 
   data->instance = devbg_instance_new (&record, &spec);
   /* In the table from now: a second request sees it, an unregister can
@@ -1347,5 +1355,31 @@ devbg_runtime_cancel_for_consent (DevbgRuntime *self, guint32 uid, const char *a
   for (guint i = 0; i < hit->len; i++)
     devbg_instance_cancel (g_ptr_array_index (hit, i), DEVBG_CANCEL_SYSTEM_POLICY,
                            "the user revoked the app's consent for this device");
+  return hit->len;
+}
+
+guint
+devbg_runtime_cancel_flatpak (DevbgRuntime *self, const DevbgFlatpakOrigin *before,
+                              DevbgCancelReason reason)
+{
+  g_autoptr(GPtrArray) hit = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const DevbgFlatpakOrigin *o = devbg_instance_get_flatpak (value);
+
+      if (o != NULL && o->user == before->user && o->owner == before->owner &&
+          strcmp (o->installation, before->installation) == 0 &&
+          strcmp (o->app_id, before->app_id) == 0 && strcmp (o->commit, before->commit) == 0)
+        g_ptr_array_add (hit, g_object_ref (value));
+    }
+  for (guint i = 0; i < hit->len; i++)
+    devbg_instance_cancel (g_ptr_array_index (hit, i), reason,
+                           reason == DEVBG_CANCEL_UNINSTALL
+                           ? "the app was uninstalled"
+                           : "the app was updated; its tasks run the new version from now on");
   return hit->len;
 }

@@ -134,4 +134,11 @@ guint      devbg_runtime_cancel_for_consent (DevbgRuntime *runtime,
                                              const char   *app_id,
                                              const char   *model_id);
 
+/* A Flatpak app's deployment @before was uninstalled or replaced: cancels
+ * (@reason) the running tasks started from it (that installation, app and
+ * commit); returns how many. */
+guint      devbg_runtime_cancel_flatpak (DevbgRuntime             *runtime,
+                                         const DevbgFlatpakOrigin *before,
+                                         DevbgCancelReason         reason);
+
 G_END_DECLS

@@ -934,6 +934,14 @@ devbg_spawn_task (const DevbgSpawnOptions *o, GError **error)
   become_subreaper ();
   cgroup_path = choose_cgroup (o);
   envp = devbg_spawn_build_environ (o->instance_id);
+  for (const char *const *e = o->extra_env; e != NULL && *e != NULL; e++)
+    {
+      guint n = g_strv_length (envp);
+
+      envp = g_renew (char *, envp, n + 2);
+      envp[n] = g_strdup (*e);
+      envp[n + 1] = NULL;
+    }
   plan.argv = (char *const *) (o->argv != NULL ? o->argv : default_argv);
   plan.envp = envp;
   if (!prepare_plan (&plan, &fds, o, cgroup_path, error))

@@ -57,6 +57,8 @@ typedef struct {
   /* cpu.weight for the instance cgroup (1..10000), written only where the
    * cpu controller is enabled; 0: leave the default. */
   guint              cpu_weight;
+  /* "NAME=value" entries added to the clean environment; may be NULL. */
+  const char *const *extra_env;
 } DevbgSpawnOptions;
 
 typedef struct {

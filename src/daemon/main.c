@@ -12,10 +12,13 @@
 
 #include "devbg-config.h"
 #include "devbg-daemon.h"
+#include "devbg-flatpak.h"
 #include "devbg-devices.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/devbg/devbgd.conf"
 #define DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/devbg"
+/* Not below the state directory, which is 0700: the task's user must reach it. */
+#define DEFAULT_FLATPAK_HOME_DIR LOCALSTATEDIR "/lib/devbg-flatpak-home"
 #define DEFAULT_MANIFEST_DIR DATADIR "/devbg/manifests"
 #define DEFAULT_METADATA_DIR DATADIR "/devbg/metadata"
 
@@ -86,6 +89,10 @@ main (int argc, char **argv)
   g_autofree char *state_dir = NULL;
   g_auto(GStrv) manifest_dirs = NULL;
   g_auto(GStrv) metadata_dirs = NULL;
+  g_autofree char *flatpak_system_dir = NULL;
+  g_autofree char *flatpak_user_dir = NULL;
+  g_autofree char *flatpak_home_dir = NULL;
+  gboolean no_flatpak = FALSE;
   gboolean verbose = FALSE, print_config = FALSE, version = FALSE;
   const GOptionEntry entries[] = {
     { "bus-address", 0, 0, G_OPTION_ARG_STRING, &bus_address,
@@ -98,6 +105,17 @@ main (int argc, char **argv)
       "Read app manifests from DIR instead of " DEFAULT_MANIFEST_DIR " (repeatable)", "DIR" },
     { "metadata-dir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &metadata_dirs,
       "Read device metadata from DIR instead of " DEFAULT_METADATA_DIR " (repeatable)", "DIR" },
+    { "flatpak-system-dir", 0, 0, G_OPTION_ARG_FILENAME, &flatpak_system_dir,
+      "Trust the system Flatpak installation at DIR (default $FLATPAK_SYSTEM_DIR, else "
+      DEVBG_FLATPAK_DEFAULT_SYSTEM_DIR ")", "DIR" },
+    { "flatpak-user-dir", 0, 0, G_OPTION_ARG_FILENAME, &flatpak_user_dir,
+      "Where each user's own Flatpak installation is, %h the home and %u the uid "
+      "(default " DEVBG_FLATPAK_DEFAULT_USER_DIR ")", "TEMPLATE" },
+    { "flatpak-home-dir", 0, 0, G_OPTION_ARG_FILENAME, &flatpak_home_dir,
+      "Give Flatpak tasks of users without a home DIR/<uid> (default "
+      DEFAULT_FLATPAK_HOME_DIR ")", "DIR" },
+    { "no-flatpak", 0, 0, G_OPTION_ARG_NONE, &no_flatpak,
+      "Trust no Flatpak installation: no caller is a Flatpak app", NULL },
     { "print-config", 0, 0, G_OPTION_ARG_NONE, &print_config,
       "Print the effective configuration and exit", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
@@ -165,6 +183,21 @@ main (int argc, char **argv)
     metadata_dirs = g_strdupv ((char *[]) { (char *) DEFAULT_METADATA_DIR, NULL });
   options.manifest_dirs = manifest_dirs;
   options.metadata_dirs = metadata_dirs;
+  if (!no_flatpak)
+    {
+      /* As flatpak itself finds its system installation. */
+      if (flatpak_system_dir == NULL)
+        flatpak_system_dir = g_strdup (g_getenv ("FLATPAK_SYSTEM_DIR") != NULL
+                                       ? g_getenv ("FLATPAK_SYSTEM_DIR")
+                                       : DEVBG_FLATPAK_DEFAULT_SYSTEM_DIR);
+      if (flatpak_user_dir == NULL)
+        flatpak_user_dir = g_strdup (DEVBG_FLATPAK_DEFAULT_USER_DIR);
+      if (flatpak_home_dir == NULL)
+        flatpak_home_dir = g_strdup (DEFAULT_FLATPAK_HOME_DIR);
+      options.flatpak_system_dir = flatpak_system_dir;
+      options.flatpak_user_dir = flatpak_user_dir;
+      options.flatpak_home_dir = flatpak_home_dir;
+    }
 
   daemon = devbg_daemon_new (&options, &error);
   if (daemon == NULL)

@@ -67,7 +67,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     g_autofree char *text = g_strndup ((const char *) data, size);
     const char *known[] = { "org.example.App", "org.example", NULL };
     g_autofree char *unit = devbg_identity_unit_from_cgroup (text);
+    g_auto(DevbgFlatpakInfo) info = { 0 };
+    g_autofree char *why = NULL;
     g_free (devbg_identity_parse_flatpak_info ((const char *) data, size));
+    /* Either every field, or none and a reason. */
+    if (devbg_flatpak_info_parse ((const char *) data, size, &info, &why))
+      g_assert (info.name != NULL && info.commit != NULL && why == NULL);
+    else
+      g_assert (info.name == NULL && why != NULL);
     devbg_identity_app_id_from_unit (unit, known);
     devbg_identity_app_id_from_unit (text, known);
   }

@@ -141,6 +141,10 @@ class Devbgd:
         self.config = os.path.join(tmpdir, 'devbgd.conf')
         self.log_path = os.path.join(tmpdir, 'devbgd.log')
         self.sysfs_root = os.path.join(tmpdir, 'sys')
+        # Flatpak installations of the test's own, never the host's.
+        self.flatpak_system_dir = os.path.join(tmpdir, 'flatpak')
+        self.flatpak_user_dir = os.path.join(tmpdir, 'flatpak-users', '%u')
+        self.flatpak_home_dir = os.path.join(tmpdir, 'flatpak-home')
         self.permissive = permissive
         for d in (self.manifest_dir, self.metadata_dir, self.sysfs_root):
             os.makedirs(d, exist_ok=True)
@@ -167,7 +171,20 @@ class Devbgd:
     def args(self):
         return [DEVBGD, '--bus-address', self.bus.address, '--state-dir', self.state_dir,
                 '--manifest-dir', self.manifest_dir, '--metadata-dir', self.metadata_dir,
-                '--config', self.config, '--verbose'] + self.extra_args
+                '--config', self.config, '--flatpak-system-dir', self.flatpak_system_dir,
+                '--flatpak-user-dir', self.flatpak_user_dir,
+                '--flatpak-home-dir', self.flatpak_home_dir, '--verbose'] + self.extra_args
+
+    def fake_flatpak_deployment(self, app_id, commit='ab' * 32):
+        """A deployment of @app_id in this devbgd's system installation, laid
+        out as flatpak deploys one (root-owned), and the .flatpak-info text
+        that Flatpak writes for a sandbox of it."""
+        deploy = os.path.join(self.flatpak_system_dir, 'app', app_id, 'x86_64', 'stable', commit)
+        os.makedirs(os.path.join(deploy, 'files'), exist_ok=True)
+        open(os.path.join(deploy, 'deploy'), 'w').close()
+        return ('[Application]\nname=%s\nruntime=runtime/x/y/z\n\n[Instance]\n'
+                'app-path=%s/files\napp-commit=%s\narch=x86_64\nbranch=stable\n'
+                % (app_id, deploy, commit))
 
     def start(self, wait=True):
         self.log = open(self.log_path, 'a')

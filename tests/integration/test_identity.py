@@ -250,7 +250,7 @@ class ForgedFlatpakInfoTest(DevbgTestCase):
         # privilege, the app running as the user, unprivileged.
         info = os.path.join(self.root, '.flatpak-info')
         with open(info, 'w') as f:
-            f.write('[Application]\nname=%s\nruntime=runtime/x/y/z\n' % self.APP)
+            f.write(self.devbgd.fake_flatpak_deployment(self.APP))
         make_root = ['mount --bind "$root/.flatpak-info" "$root/.flatpak-info"',
                      'mount -o remount,bind,ro "$root/.flatpak-info"']
         script = self.chroot_script(make_root)

@@ -205,7 +205,7 @@ class IdentityTest(DevbgTestCase):
         root = os.path.join(self.tmpdir, 'sandbox')
         os.makedirs(root)
         with open(os.path.join(root, '.flatpak-info'), 'w') as f:
-            f.write('[Application]\nname=org.devbg.test.Scoped\nruntime=runtime/x/y/z\n')
+            f.write(self.devbgd.fake_flatpak_deployment('org.devbg.test.Scoped'))
         info = os.path.join(root, '.flatpak-info')
         script = ['set -e', 'mount --bind "%s" "%s"' % (info, info),
                   'mount -o remount,bind,ro "%s"' % info]
