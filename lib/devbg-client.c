@@ -6,17 +6,18 @@
 #include <string.h>
 
 #include "devbg-error.h"
+#include "devbg-names.h"
 
-#define BUS_NAME    "org.devbg.Devbg1"
-#define OBJECT_PATH "/org/devbg/Devbg1"
-#define IFACE       "org.devbg.Devbg1.Manager"
+#define BUS_NAME    DEVBG_DBUS_SERVICE
+#define OBJECT_PATH DEVBG_DBUS_PATH
+#define IFACE       DEVBG_DBUS_MANAGER_INTERFACE
 
 /* The limits devbgd applies (data/org.devbg.Devbg1.xml), checked here too
  * so that a bad argument is a clear local error. */
-#define MAX_NAME        255
-#define MAX_ARGUMENTS   16384
-#define MAX_DEVICE_ID   1024
-#define MAX_ID          255
+#define MAX_NAME        DEVBG_MAX_NAME
+#define MAX_ARGUMENTS   DEVBG_MAX_ARGUMENTS
+#define MAX_DEVICE_ID   DEVBG_MAX_DEVICE_ID
+#define MAX_ID          DEVBG_MAX_ID
 #define MAX_ENTRY_POINT 256
 #define MAX_SERVICING_S (30 * 60)
 
@@ -97,7 +98,7 @@ completion_new_from_tuple (GVariant *tuple)
 {
   DevbgCompletion *c = g_object_new (DEVBG_TYPE_COMPLETION, NULL);
 
-  g_variant_get (tuple, "(sssbssx)", &c->event_id, &c->task_id, &c->instance_id, &c->success,
+  g_variant_get (tuple, DEVBG_EVENT_TUPLE_TYPE, &c->event_id, &c->task_id, &c->instance_id, &c->success,
                  &c->error_message, &c->cancel_reason, &c->finished_us);
   return c;
 }
@@ -285,7 +286,7 @@ on_progress (GDBusConnection *connection, const char *sender, const char *path,
   guint32 progress;
   DevbgRegistration *reg;
 
-  if (!from_devbgd (client, sender) || !g_variant_is_of_type (params, G_VARIANT_TYPE ("(ssu)")))
+  if (!from_devbgd (client, sender) || !g_variant_is_of_type (params, G_VARIANT_TYPE (DEVBG_PROGRESS_TUPLE_TYPE)))
     return;
   g_variant_get (params, "(&s&su)", &task_id, &instance_id, &progress);
   reg = g_hash_table_lookup (client->registrations, task_id);
@@ -303,7 +304,7 @@ on_completed (GDBusConnection *connection, const char *sender, const char *path,
   DevbgClient *client = data;
 
   if (!from_devbgd (client, sender) ||
-      !g_variant_is_of_type (params, G_VARIANT_TYPE ("(sssbssx)")))
+      !g_variant_is_of_type (params, G_VARIANT_TYPE (DEVBG_EVENT_TUPLE_TYPE)))
     return;
   client_take_completion (client, completion_new_from_tuple (params));
 }
@@ -340,7 +341,7 @@ watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
   if (*continuation != '\0')
     g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
                             OBJECT_PATH, IFACE, "ListEvents", g_variant_new ("(s)", continuation),
-                            G_VARIANT_TYPE ("(a(sssbssx)s)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                            G_VARIANT_TYPE ("(a" DEVBG_EVENT_TUPLE_TYPE "s)"), G_DBUS_CALL_FLAGS_NONE, -1,
                             client->cancellable, watch_events_done, g_object_ref (client));
 }
 
@@ -349,7 +350,7 @@ client_watch_events (DevbgClient *client)
 {
   g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
                           OBJECT_PATH, IFACE, "WatchEvents", NULL,
-                          G_VARIANT_TYPE ("(a(sssbssx)s)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          G_VARIANT_TYPE ("(a" DEVBG_EVENT_TUPLE_TYPE "s)"), G_DBUS_CALL_FLAGS_NONE, -1,
                           client->cancellable, watch_events_done, g_object_ref (client));
 }
 

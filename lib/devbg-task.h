@@ -48,11 +48,9 @@
 #include <glib.h>
 
 #include "devbg-enums.h"
+#include "devbg-names.h"
 
 G_BEGIN_DECLS
-
-#define DEVBG_TASK_DEVICE_FD  3
-#define DEVBG_TASK_CHANNEL_FD 4
 
 typedef struct _DevbgTaskInstance DevbgTaskInstance;
 typedef struct _DevbgTaskDeferral DevbgTaskDeferral;

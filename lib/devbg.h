@@ -6,6 +6,7 @@
 #pragma once
 
 #define DEVBG_INSIDE
+#include "devbg-names.h"
 #include "devbg-enums.h"
 #include "devbg-error.h"
 #include "devbg-client.h"

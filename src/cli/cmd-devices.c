@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DEVICES_IFACE "org.devbg.Devbg1.Devices"
+#define DEVICES_IFACE DEVBG_DBUS_DEVICES_INTERFACE
 
 static void
 add_device_json (JsonBuilder *b, const char *id, GVariant *props)
@@ -64,7 +64,7 @@ list_devices (Devbgctl *ctl, GDBusConnection *c)
   const char *id;
   GVariant *props;
 
-  reply = g_dbus_connection_call_sync (c, "org.devbg.Devbg1", "/org/devbg/Devbg1", DEVICES_IFACE,
+  reply = g_dbus_connection_call_sync (c, DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH, DEVICES_IFACE,
                                        "ListDevices", NULL, G_VARIANT_TYPE ("(a(sa{sv}))"),
                                        G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
   if (reply == NULL)
@@ -160,8 +160,8 @@ watch_devices (Devbgctl *ctl, GDBusConnection *c)
   guint sub;
 
   /* Subscribe first, then list: no event falls in between. */
-  sub = g_dbus_connection_signal_subscribe (c, "org.devbg.Devbg1", DEVICES_IFACE, NULL,
-                                            "/org/devbg/Devbg1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+  sub = g_dbus_connection_signal_subscribe (c, DEVBG_DBUS_SERVICE, DEVICES_IFACE, NULL,
+                                            DEVBG_DBUS_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                             on_event, ctl, NULL);
   if (!ctl->json && list_devices (ctl, c) != 0)
     return 1;

@@ -17,8 +17,8 @@ call (Devbgctl *ctl, const char *method, GVariant *params, const char *reply_typ
 
   if (client == NULL)
     return NULL;
-  reply = g_dbus_connection_call_sync (devbg_client_get_connection (client), "org.devbg.Devbg1",
-                                       "/org/devbg/Devbg1", "org.devbg.Devbg1.Manager", method,
+  reply = g_dbus_connection_call_sync (devbg_client_get_connection (client), DEVBG_DBUS_SERVICE,
+                                       DEVBG_DBUS_PATH, DEVBG_DBUS_MANAGER_INTERFACE, method,
                                        params, G_VARIANT_TYPE (reply_type),
                                        G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
   if (reply == NULL && error != NULL && *error != NULL)

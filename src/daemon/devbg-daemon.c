@@ -12,17 +12,17 @@
 #include "devbg-runtime.h"
 #include "devbg-store.h"
 
-#define MAX_REGISTRATION_NAME 255
-#define MAX_DEVICE_ID 1024
-#define MAX_ARGUMENTS 16384
-#define MAX_EXPECTED_DURATION (24 * 3600)
+#define MAX_REGISTRATION_NAME DEVBG_MAX_NAME
+#define MAX_DEVICE_ID DEVBG_MAX_DEVICE_ID
+#define MAX_ARGUMENTS DEVBG_MAX_ARGUMENTS
+#define MAX_EXPECTED_DURATION DEVBG_MAX_EXPECTED_DURATION_S
 #define DEFAULT_HISTORY 100
 /* Every list is answered a page at a time, each far below the bus's
  * message limit (dbus-daemon's default is 32 MiB on the system bus, and a
  * reply over it costs devbgd its connection): at most this many entries
  * and bytes, with a continuation for the rest. */
-#define PAGE_MAX_ENTRIES 500
-#define PAGE_MAX_BYTES (64 * 1024)
+#define PAGE_MAX_ENTRIES DEVBG_PAGE_MAX_ENTRIES
+#define PAGE_MAX_BYTES DEVBG_PAGE_MAX_BYTES
 
 struct _DevbgDaemon {
   GObject          parent;
@@ -489,7 +489,7 @@ event_to_variant (gconstpointer entry, gint64 *cursor)
   const DevbgEventRecord *ev = entry;
 
   *cursor = ev->cursor;
-  return g_variant_new ("(sssbssx)", ev->event_id, ev->task_id, ev->instance_id, ev->success,
+  return g_variant_new (DEVBG_EVENT_TUPLE_TYPE, ev->event_id, ev->task_id, ev->instance_id, ev->success,
                         ev->error, ev->cancel_reason, ev->finished_us);
 }
 
@@ -510,10 +510,10 @@ return_events_page (Call *call, gint64 cursor)
       return_error (call, error);
       return;
     }
-  next = build_page (&b, G_VARIANT_TYPE ("a(sssbssx)"), events, PAGE_MAX_ENTRIES,
+  next = build_page (&b, G_VARIANT_TYPE ("a" DEVBG_EVENT_TUPLE_TYPE), events, PAGE_MAX_ENTRIES,
                      event_to_variant);
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(a(sssbssx)s)", &b, next));
+                                         g_variant_new ("(a" DEVBG_EVENT_TUPLE_TYPE "s)", &b, next));
 }
 
 static void
@@ -1092,7 +1092,7 @@ gboolean
 devbg_daemon_export (DevbgDaemon *daemon, GDBusConnection *connection, GError **error)
 {
   GDBusInterfaceInfo *iface =
-    g_dbus_node_info_lookup_interface (daemon->introspection, DEVBG_MANAGER_IFACE);
+    g_dbus_node_info_lookup_interface (daemon->introspection, DEVBG_DBUS_MANAGER_INTERFACE);
 
   daemon->connection = g_object_ref (connection);
   daemon->name_owner_subscription =
@@ -1102,7 +1102,7 @@ devbg_daemon_export (DevbgDaemon *daemon, GDBusConnection *connection, GError **
                                         G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed,
                                         daemon, NULL);
   daemon->registration_id =
-    g_dbus_connection_register_object (connection, DEVBG_OBJECT_PATH, iface, &manager_vtable,
+    g_dbus_connection_register_object (connection, DEVBG_DBUS_PATH, iface, &manager_vtable,
                                        daemon, NULL, error);
   return daemon->registration_id != 0;
 }
@@ -1113,7 +1113,7 @@ devbg_daemon_set_devices (DevbgDaemon *daemon, DevbgDevices *devices)
   g_return_if_fail (daemon->connection != NULL && daemon->runtime == NULL);
   daemon->devices = g_object_ref (devices);
   daemon->runtime = devbg_runtime_new (&daemon->config, daemon->store, devices,
-                                       daemon->connection, DEVBG_OBJECT_PATH, DEVBG_MANAGER_IFACE);
+                                       daemon->connection, DEVBG_DBUS_PATH, DEVBG_DBUS_MANAGER_INTERFACE);
   devbg_runtime_recover (daemon->runtime);
 }
 

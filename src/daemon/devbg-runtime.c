@@ -11,9 +11,10 @@
 #include <string.h>
 
 #include "devbg-error.h"
+#include "devbg-names.h"
 #include "devbg-spawn.h"
 
-#define MAX_ACK_IDS 1024
+#define MAX_ACK_IDS DEVBG_MAX_ACK_IDS
 #define LOGIND_BUS_NAME "org.freedesktop.login1"
 
 struct _DevbgRuntime {
@@ -185,7 +186,7 @@ on_instance_progress (DevbgInstance *instance, guint progress, gpointer user_dat
   const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
 
   emit_to_owner (self, r, "Progress",
-               g_variant_new ("(ssu)", r->task_id, r->instance_id, progress));
+               g_variant_new (DEVBG_PROGRESS_TUPLE_TYPE, r->task_id, r->instance_id, progress));
 }
 
 static void
@@ -266,7 +267,7 @@ store_completion (DevbgRuntime *self, Completion *c, GError **error)
     return FALSE;
   prune_history (self, r);
   emit_to_owner (self, r, "Completed",
-                 g_variant_new ("(sssbssx)", c->event_id, r->task_id, r->instance_id, r->success,
+                 g_variant_new (DEVBG_EVENT_TUPLE_TYPE, c->event_id, r->task_id, r->instance_id, r->success,
                               r->error, r->cancel_reason, r->finished_us));
   return TRUE;
 }

@@ -195,7 +195,7 @@ main (int argc, char **argv)
       return 1;
     }
   devbg_daemon_set_devices (daemon, devices);
-  owner_id = g_bus_own_name_on_connection (connection, DEVBG_BUS_NAME,
+  owner_id = g_bus_own_name_on_connection (connection, DEVBG_DBUS_SERVICE,
                                            G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                            on_name_acquired, on_name_lost, &service, NULL);
   g_unix_signal_add (SIGTERM, on_signal, &service);
