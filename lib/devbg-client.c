@@ -103,14 +103,81 @@ completion_new_from_tuple (GVariant *tuple)
   return c;
 }
 
+/**
+ * devbg_completion_get_event_id:
+ * @completion: a #DevbgCompletion
+ *
+ * Returns: the ID of this event (what the client acknowledges to devbgd)
+ *
+ * Since: 0.1
+ */
 const char *devbg_completion_get_event_id (DevbgCompletion *c) { return c->event_id; }
+/**
+ * devbg_completion_get_task_id:
+ * @completion: a #DevbgCompletion
+ *
+ * Returns: the task ID of the registration whose instance ended
+ *
+ * Since: 0.1
+ */
 const char *devbg_completion_get_task_id (DevbgCompletion *c) { return c->task_id; }
+/**
+ * devbg_completion_get_instance_id:
+ * @completion: a #DevbgCompletion
+ *
+ * Returns: the ID of the instance that ended
+ *
+ * Since: 0.1
+ */
 const char *devbg_completion_get_instance_id (DevbgCompletion *c) { return c->instance_id; }
+/**
+ * devbg_completion_get_success:
+ * @completion: a #DevbgCompletion
+ *
+ * Returns: %TRUE if the task succeeded
+ *
+ * Since: 0.1
+ */
 gboolean devbg_completion_get_success (DevbgCompletion *c) { return c->success; }
+/**
+ * devbg_completion_get_error_message:
+ * @completion: a #DevbgCompletion
+ *
+ * Returns: the task's error message; "" on success
+ *
+ * Since: 0.1
+ */
 const char *devbg_completion_get_error_message (DevbgCompletion *c) { return c->error_message; }
+/**
+ * devbg_completion_get_cancel_reason:
+ * @completion: a #DevbgCompletion
+ *
+ * Returns: devbgd's cancellation reason word ("abort", "terminating",
+ *   ...; see #DevbgCancelReason), "" when the instance was not canceled
+ *
+ * Since: 0.1
+ */
 const char *devbg_completion_get_cancel_reason (DevbgCompletion *c) { return c->cancel_reason; }
+/**
+ * devbg_completion_get_finished_us:
+ * @completion: a #DevbgCompletion
+ *
+ * Returns: when the instance ended, in microseconds since the Unix epoch
+ *
+ * Since: 0.1
+ */
 gint64 devbg_completion_get_finished_us (DevbgCompletion *c) { return c->finished_us; }
 
+/**
+ * devbg_completion_was_canceled:
+ * @completion: a #DevbgCompletion
+ * @reason: (out) (optional): where the reason goes; a reason newer than
+ *   this library is given as %DEVBG_CANCEL_SYSTEM_POLICY
+ *
+ * Returns: %TRUE if the instance was canceled
+ *
+ * Since: 0.1
+ */
 gboolean
 devbg_completion_was_canceled (DevbgCompletion *c, DevbgCancelReason *reason)
 {
@@ -121,6 +188,19 @@ devbg_completion_was_canceled (DevbgCompletion *c, DevbgCancelReason *reason)
   return TRUE;
 }
 
+/**
+ * devbg_completion_check_result:
+ * @completion: a #DevbgCompletion
+ * @error: return location for a #GError
+ *
+ * Like Windows' CheckResult().
+ *
+ * Returns: %TRUE if the task succeeded; otherwise %FALSE with
+ *   %DEVBG_ERROR_FAILED carrying the task's error message (saying so if it
+ *   was canceled, and why)
+ *
+ * Since: 0.1
+ */
 gboolean
 devbg_completion_check_result (DevbgCompletion *c, GError **error)
 {
@@ -224,6 +304,14 @@ devbg_client_init (DevbgClient *client)
   client->seen_events = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
+/**
+ * devbg_client_get_connection:
+ * @client: a #DevbgClient
+ *
+ * Returns: (transfer none): the connection the client talks to devbgd on
+ *
+ * Since: 0.1
+ */
 GDBusConnection *
 devbg_client_get_connection (DevbgClient *client)
 {
@@ -401,6 +489,19 @@ client_start_watching (DevbgClient *client)
                                                          on_service_vanished, client, NULL);
 }
 
+/**
+ * devbg_client_new_for_connection:
+ * @connection: a bus connection, or a peer-to-peer connection to devbgd
+ *
+ * Makes a client of devbgd on @connection, for example a private bus in
+ * tests. A connection with no unique name is taken as peer-to-peer: devbgd
+ * is the peer. The client belongs to the thread-default main context
+ * current when this is called.
+ *
+ * Returns: (transfer full): a new client
+ *
+ * Since: 0.1
+ */
 DevbgClient *
 devbg_client_new_for_connection (GDBusConnection *connection)
 {
@@ -414,6 +515,19 @@ devbg_client_new_for_connection (GDBusConnection *connection)
   return client;
 }
 
+/**
+ * devbg_client_new_sync:
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS when set) and makes a
+ * client of devbgd on it. Blocks: an app with a main loop uses
+ * devbg_client_new_async().
+ *
+ * Returns: (transfer full): a new client, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
 DevbgClient *
 devbg_client_new_sync (GCancellable *cancellable, GError **error)
 {
@@ -424,6 +538,19 @@ devbg_client_new_sync (GCancellable *cancellable, GError **error)
   return devbg_client_new_for_connection (connection);
 }
 
+/**
+ * devbg_client_get_status_sync:
+ * @client: a #DevbgClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * GetStatus: devbgd's version, the caller's identity as devbgd sees it
+ * (app-id, identity) and the policy state; see the D-Bus API for the keys.
+ *
+ * Returns: (transfer full): an `a{sv}` dictionary, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
 GVariant *
 devbg_client_get_status_sync (DevbgClient *client, GCancellable *cancellable, GError **error)
 {
@@ -450,6 +577,20 @@ instance_call_sync (DevbgClient *client, const char *method, const char *instanc
   return reply != NULL;
 }
 
+/**
+ * devbg_client_detach_sync:
+ * @client: a #DevbgClient
+ * @instance_id: a running instance of one of the app's tasks
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Lets a running instance outlive the app (it is otherwise canceled, reason
+ * terminating, when the app's connection closes).
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
 gboolean
 devbg_client_detach_sync (DevbgClient *client, const char *instance_id,
                           GCancellable *cancellable, GError **error)
@@ -457,6 +598,19 @@ devbg_client_detach_sync (DevbgClient *client, const char *instance_id,
   return instance_call_sync (client, "Detach", instance_id, cancellable, error);
 }
 
+/**
+ * devbg_client_cancel_sync:
+ * @client: a #DevbgClient
+ * @instance_id: a running instance of one of the app's tasks
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Cancels a running instance (reason abort).
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
 gboolean
 devbg_client_cancel_sync (DevbgClient *client, const char *instance_id,
                           GCancellable *cancellable, GError **error)
@@ -484,9 +638,31 @@ trigger_new (DevbgTriggerType type)
   return trigger;
 }
 
+/**
+ * devbg_use_trigger_new:
+ * Returns: (transfer full): a trigger for data sync (Windows'
+ *   DeviceUseTrigger)
+ *
+ * Since: 0.1
+ */
 DevbgTrigger *devbg_use_trigger_new (void) { return trigger_new (DEVBG_TRIGGER_USE); }
+/**
+ * devbg_servicing_trigger_new:
+ * Returns: (transfer full): a trigger for firmware updates (Windows'
+ *   DeviceServicingTrigger)
+ *
+ * Since: 0.1
+ */
 DevbgTrigger *devbg_servicing_trigger_new (void) { return trigger_new (DEVBG_TRIGGER_SERVICING); }
 
+/**
+ * devbg_trigger_get_trigger_type:
+ * @trigger: a #DevbgTrigger
+ *
+ * Returns: the trigger's type
+ *
+ * Since: 0.1
+ */
 DevbgTriggerType
 devbg_trigger_get_trigger_type (DevbgTrigger *trigger)
 {
@@ -536,9 +712,31 @@ devbg_registration_class_init (DevbgRegistrationClass *klass)
   G_OBJECT_CLASS (klass)->dispose = devbg_registration_dispose;
   G_OBJECT_CLASS (klass)->finalize = devbg_registration_finalize;
 
+  /**
+   * DevbgRegistration::progress:
+   * @reg: the registration
+   * @instance_id: the instance that reported progress
+   * @progress: its progress, 0 to 100
+   *
+   * A running instance of the task reported progress. Emitted from the
+   * client's main context; not queued while no object is live.
+   *
+   * Since: 0.1
+   */
   registration_signals[SIGNAL_PROGRESS] =
     g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT);
+  /**
+   * DevbgRegistration::completed:
+   * @reg: the registration
+   * @completion: how the instance ended
+   *
+   * An instance of the task ended. Emitted from the client's main context;
+   * the completion is acknowledged to devbgd once this was emitted, and
+   * one that arrives while no handler is connected waits in the client.
+   *
+   * Since: 0.1
+   */
   registration_signals[SIGNAL_COMPLETED] =
     g_signal_new ("completed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, DEVBG_TYPE_COMPLETION);
@@ -572,12 +770,66 @@ registration_get (DevbgClient *client, const char *task_id, const char *name,
   return reg;
 }
 
+/**
+ * devbg_registration_get_task_id:
+ * @reg: a #DevbgRegistration
+ *
+ * Returns: the task ID devbgd gave the registration
+ *
+ * Since: 0.1
+ */
 const char *devbg_registration_get_task_id (DevbgRegistration *reg) { return reg->task_id; }
+/**
+ * devbg_registration_get_name:
+ * @reg: a #DevbgRegistration
+ *
+ * Returns: the task's name
+ *
+ * Since: 0.1
+ */
 const char *devbg_registration_get_name (DevbgRegistration *reg) { return reg->name; }
+/**
+ * devbg_registration_get_entry_point:
+ * @reg: a #DevbgRegistration
+ *
+ * Returns: the task's entry point
+ *
+ * Since: 0.1
+ */
 const char *devbg_registration_get_entry_point (DevbgRegistration *reg) { return reg->entry_point; }
+/**
+ * devbg_registration_get_trigger_type:
+ * @reg: a #DevbgRegistration
+ *
+ * Returns: the type of trigger the task was registered with
+ *
+ * Since: 0.1
+ */
 DevbgTriggerType devbg_registration_get_trigger_type (DevbgRegistration *reg) { return reg->trigger; }
+/**
+ * devbg_registration_get_client:
+ * @reg: a #DevbgRegistration
+ *
+ * Returns: (transfer none): the client the registration belongs to
+ *
+ * Since: 0.1
+ */
 DevbgClient *devbg_registration_get_client (DevbgRegistration *reg) { return reg->client; }
 
+/**
+ * devbg_registration_unregister_sync:
+ * @reg: a #DevbgRegistration
+ * @cancel_task: also cancel its running instance (reason abort); %FALSE
+ *   lets it finish
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Removes the registration.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
 gboolean
 devbg_registration_unregister_sync (DevbgRegistration *reg, gboolean cancel_task,
                                     GCancellable *cancellable, GError **error)
@@ -588,11 +840,53 @@ devbg_registration_unregister_sync (DevbgRegistration *reg, gboolean cancel_task
   return reply != NULL;
 }
 
+static GHashTable *
+registrations_table_new (void)
+{
+  /* The keys are the registrations' own task IDs. */
+  return g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
+}
+
+/* Adds one ListRegistrations page to @tasks; returns the continuation,
+ * owned by @reply ("" when all are in). */
+static const char *
+add_registrations_page (DevbgClient *client, GHashTable *tasks, GVariant *reply)
+{
+  g_autoptr(GVariantIter) iter = NULL;
+  const char *task_id, *name, *entry_point, *trigger_str, *next;
+
+  g_variant_get (reply, "(a(ssss)&s)", &iter, &next);
+  while (g_variant_iter_next (iter, "(&s&s&s&s)", &task_id, &name, &entry_point, &trigger_str))
+    {
+      DevbgTriggerType trigger = DEVBG_TRIGGER_USE;
+      DevbgRegistration *reg;
+
+      devbg_trigger_type_from_string (trigger_str, &trigger);
+      reg = registration_get (client, task_id, name, entry_point, trigger);
+      g_hash_table_insert (tasks, reg->task_id, reg);
+    }
+  return next;
+}
+
+/**
+ * devbg_client_get_all_tasks_sync:
+ * @client: a #DevbgClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The app's registrations (Windows' BackgroundTaskRegistration.AllTasks),
+ * the live objects of this client.
+ *
+ * Returns: (transfer container) (element-type utf8 DevbgRegistration): the
+ *   registrations by task ID, or %NULL with @error set; free with
+ *   g_hash_table_unref()
+ *
+ * Since: 0.1
+ */
 GHashTable *
 devbg_client_get_all_tasks_sync (DevbgClient *client, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GHashTable) tasks = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                                      g_object_unref);
+  g_autoptr(GHashTable) tasks = registrations_table_new ();
   g_autofree char *continuation = g_strdup ("");
 
   /* devbgd answers a page at a time. */
@@ -601,46 +895,57 @@ devbg_client_get_all_tasks_sync (DevbgClient *client, GCancellable *cancellable,
       g_autoptr(GVariant) reply = call_sync (client, "ListRegistrations",
                                              g_variant_new ("(s)", continuation),
                                              G_VARIANT_TYPE ("(a(ssss)s)"), cancellable, error);
-      g_autoptr(GVariantIter) iter = NULL;
-      const char *task_id, *name, *entry_point, *trigger_str, *next;
 
       if (reply == NULL)
         return NULL;
-      g_variant_get (reply, "(a(ssss)&s)", &iter, &next);
-      while (g_variant_iter_next (iter, "(&s&s&s&s)", &task_id, &name, &entry_point, &trigger_str))
-        {
-          DevbgTriggerType trigger = DEVBG_TRIGGER_USE;
-          DevbgRegistration *reg;
-
-          devbg_trigger_type_from_string (trigger_str, &trigger);
-          reg = registration_get (client, task_id, name, entry_point, trigger);
-          g_hash_table_insert (tasks, reg->task_id, reg);
-        }
       g_free (continuation);
-      continuation = g_strdup (next);
+      continuation = g_strdup (add_registrations_page (client, tasks, reply));
     }
   while (*continuation != '\0');
   return g_steal_pointer (&tasks);
 }
 
+/* The registration named @name in @tasks, or NULL; not a new reference. */
+static DevbgRegistration *
+registration_named (GHashTable *tasks, const char *name)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, tasks);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (strcmp (devbg_registration_get_name (value), name) == 0)
+      return value;
+  return NULL;
+}
+
+/**
+ * devbg_client_find_task_sync:
+ * @client: a #DevbgClient
+ * @name: the task's name
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the app's registration named @name;
+ *   %NULL with no error when there is none, %NULL with @error set when
+ *   devbgd could not be asked
+ *
+ * Since: 0.1
+ */
 DevbgRegistration *
 devbg_client_find_task_sync (DevbgClient *client, const char *name, GCancellable *cancellable,
                              GError **error)
 {
   g_autoptr(GHashTable) tasks = NULL;
-  GHashTableIter iter;
-  gpointer value;
+  DevbgRegistration *reg;
 
   if (!check_string_arg ("the task name", name, FALSE, MAX_NAME, error))
     return NULL;
   tasks = devbg_client_get_all_tasks_sync (client, cancellable, error);
   if (tasks == NULL)
     return NULL;
-  g_hash_table_iter_init (&iter, tasks);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (strcmp (devbg_registration_get_name (value), name) == 0)
-      return g_object_ref (value);
-  return NULL;
+  reg = registration_named (tasks, name);
+  return reg != NULL ? g_object_ref (reg) : NULL;
 }
 
 /* ---- events out: the queue is flushed to registrations with a handler */
@@ -824,6 +1129,27 @@ request_done (GObject *source, GAsyncResult *result, gpointer data)
   g_task_return_pointer (task, r, request_reply_free);
 }
 
+/**
+ * devbg_trigger_request_async:
+ * @trigger: a #DevbgTrigger
+ * @reg: the registration of the task to run; registered with a trigger of
+ *   this trigger's type
+ * @device_id: the device to run it on
+ * @arguments: (nullable): handed to the task as it is, at most
+ *   %DEVBG_MAX_ARGUMENTS bytes of UTF-8; %NULL is ""
+ * @expected_duration_s: for a servicing trigger, the expected duration in
+ *   seconds, shown in the consent prompt (0: unknown); 0 for a use trigger
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with devbgd's answer
+ * @user_data: (closure callback): data for @callback
+ *
+ * Requests a task instance of @reg on @device_id (Windows'
+ * trigger.RequestAsync(deviceId[, expectedDuration], arguments)); finish
+ * with devbg_trigger_request_finish(). Bad arguments are checked here,
+ * before anything is sent.
+ *
+ * Since: 0.1
+ */
 void
 devbg_trigger_request_async (DevbgTrigger *trigger, DevbgRegistration *reg,
                              const char *device_id, const char *arguments,
@@ -849,6 +1175,28 @@ devbg_trigger_request_async (DevbgTrigger *trigger, DevbgRegistration *reg,
                           request_done, g_steal_pointer (&task));
 }
 
+/**
+ * devbg_trigger_request_finish:
+ * @trigger: a #DevbgTrigger
+ * @result: the #GAsyncResult given to the callback
+ * @reason: (out) (optional) (transfer full): devbgd's machine-readable word
+ *   for the answer: allowed, already-running, too-many-pending-events,
+ *   no-such-device, device-busy, device-not-accessible,
+ *   protocol-not-supported, not-foreground, not-privileged,
+ *   estimate-too-long, low-battery, denied-by-user, spawn-failed, ...
+ * @instance_id: (out) (optional) (transfer full): the new instance's ID when
+ *   allowed, "" otherwise
+ * @error: return location for a #GError
+ *
+ * A denial is not an error: it is the result, with its @reason. Bad
+ * arguments and failed calls are errors: then the result is
+ * %DEVBG_RESULT_DENIED_BY_SYSTEM with @error set, and @reason and
+ * @instance_id are left untouched.
+ *
+ * Returns: the result of the request
+ *
+ * Since: 0.1
+ */
 DevbgTriggerResult
 devbg_trigger_request_finish (DevbgTrigger *trigger, GAsyncResult *result, char **reason,
                               char **instance_id, GError **error)
@@ -869,6 +1217,27 @@ devbg_trigger_request_finish (DevbgTrigger *trigger, GAsyncResult *result, char 
   return code;
 }
 
+/**
+ * devbg_trigger_request_sync:
+ * @trigger: a #DevbgTrigger
+ * @reg: the registration of the task to run
+ * @device_id: the device to run it on
+ * @arguments: (nullable): handed to the task as it is; %NULL is ""
+ * @expected_duration_s: for a servicing trigger, the expected duration in
+ *   seconds (0: unknown); 0 for a use trigger
+ * @reason: (out) (optional) (transfer full): devbgd's word for the answer
+ * @instance_id: (out) (optional) (transfer full): the new instance's ID when
+ *   allowed, "" otherwise
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of devbg_trigger_request_async(), with the same
+ * arguments and answers.
+ *
+ * Returns: the result of the request
+ *
+ * Since: 0.1
+ */
 DevbgTriggerResult
 devbg_trigger_request_sync (DevbgTrigger *trigger, DevbgRegistration *reg,
                             const char *device_id, const char *arguments,
@@ -927,8 +1296,23 @@ devbg_task_builder_class_init (DevbgTaskBuilderClass *klass)
 
 static void devbg_task_builder_init (DevbgTaskBuilder *builder) { (void) builder; }
 
+/**
+ * devbg_task_builder_new:
+ * Returns: (transfer full): a new, empty task builder
+ *
+ * Since: 0.1
+ */
 DevbgTaskBuilder *devbg_task_builder_new (void) { return g_object_new (DEVBG_TYPE_TASK_BUILDER, NULL); }
 
+/**
+ * devbg_task_builder_set_name:
+ * @builder: a #DevbgTaskBuilder
+ * @name: the task's name, unique among the app's registrations
+ *
+ * Sets the task's name.
+ *
+ * Since: 0.1
+ */
 void
 devbg_task_builder_set_name (DevbgTaskBuilder *builder, const char *name)
 {
@@ -936,6 +1320,16 @@ devbg_task_builder_set_name (DevbgTaskBuilder *builder, const char *name)
   builder->name = g_strdup (name);
 }
 
+/**
+ * devbg_task_builder_set_task_entry_point:
+ * @builder: a #DevbgTaskBuilder
+ * @entry_point: the entry point, declared in the app's manifest for the
+ *   trigger's type
+ *
+ * Sets the task's entry point.
+ *
+ * Since: 0.1
+ */
 void
 devbg_task_builder_set_task_entry_point (DevbgTaskBuilder *builder, const char *entry_point)
 {
@@ -943,35 +1337,579 @@ devbg_task_builder_set_task_entry_point (DevbgTaskBuilder *builder, const char *
   builder->entry_point = g_strdup (entry_point);
 }
 
+/**
+ * devbg_task_builder_set_trigger:
+ * @builder: a #DevbgTaskBuilder
+ * @trigger: the trigger the task is requested with
+ *
+ * Sets the trigger the task is registered with.
+ *
+ * Since: 0.1
+ */
 void
 devbg_task_builder_set_trigger (DevbgTaskBuilder *builder, DevbgTrigger *trigger)
 {
   g_set_object (&builder->trigger, trigger);
 }
 
+static gboolean
+check_builder (DevbgTaskBuilder *builder, GError **error)
+{
+  if (builder->name == NULL || builder->entry_point == NULL || builder->trigger == NULL)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "a task needs a name, an entry point and a trigger before it is registered");
+      return FALSE;
+    }
+  return check_string_arg ("the task name", builder->name, FALSE, MAX_NAME, error) &&
+         check_string_arg ("the entry point", builder->entry_point, FALSE, MAX_ENTRY_POINT, error);
+}
+
+static GVariant *
+register_params (DevbgTaskBuilder *builder)
+{
+  return g_variant_new ("(sss)", builder->name, builder->entry_point,
+                        devbg_trigger_type_to_string (builder->trigger->type));
+}
+
+/* The live registration for Register's reply. */
+static DevbgRegistration *
+registration_from_reply (DevbgTaskBuilder *builder, DevbgClient *client, GVariant *reply)
+{
+  const char *task_id;
+
+  g_variant_get (reply, "(&s)", &task_id);
+  return registration_get (client, task_id, builder->name, builder->entry_point,
+                           builder->trigger->type);
+}
+
+/**
+ * devbg_task_builder_register_sync:
+ * @builder: a #DevbgTaskBuilder
+ * @client: the client to register with
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Registers the task with devbgd, which checks the arguments (the entry
+ * point must be declared in the app's manifest for the trigger's type).
+ *
+ * Returns: (transfer full): the registration, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
 DevbgRegistration *
 devbg_task_builder_register_sync (DevbgTaskBuilder *builder, DevbgClient *client,
                                   GCancellable *cancellable, GError **error)
 {
   g_autoptr(GVariant) reply = NULL;
-  const char *task_id;
 
-  if (builder->name == NULL || builder->entry_point == NULL || builder->trigger == NULL)
-    {
-      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "a task needs a name, an entry point and a trigger before it is registered");
-      return NULL;
-    }
-  if (!check_string_arg ("the task name", builder->name, FALSE, MAX_NAME, error) ||
-      !check_string_arg ("the entry point", builder->entry_point, FALSE, MAX_ENTRY_POINT, error))
+  if (!check_builder (builder, error))
     return NULL;
-  reply = call_sync (client, "Register",
-                     g_variant_new ("(sss)", builder->name, builder->entry_point,
-                                    devbg_trigger_type_to_string (builder->trigger->type)),
-                     G_VARIANT_TYPE ("(s)"), cancellable, error);
+  reply = call_sync (client, "Register", register_params (builder), G_VARIANT_TYPE ("(s)"),
+                     cancellable, error);
   if (reply == NULL)
     return NULL;
-  g_variant_get (reply, "(&s)", &task_id);
-  return registration_get (client, task_id, builder->name, builder->entry_point,
-                           builder->trigger->type);
+  return registration_from_reply (builder, client, reply);
+}
+
+/* ---- the async forms: each call is one GTask, answered from its reply */
+
+/* What turns devbgd's reply into the task's result (or another call). */
+typedef void (*ReplyHandler) (GTask *task, DevbgClient *client, GVariant *reply);
+
+typedef struct {
+  GTask        *task;    /* owned */
+  DevbgClient  *client;  /* owned */
+  ReplyHandler  handle;
+} CallData;
+
+static void
+call_data_free (CallData *d)
+{
+  g_object_unref (d->task);
+  g_object_unref (d->client);
+  g_free (d);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CallData, call_data_free)
+
+static void
+call_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(CallData) d = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+
+  if (reply == NULL)
+    {
+      g_dbus_error_strip_remote_error (error);
+      g_task_return_error (d->task, g_steal_pointer (&error));
+      return;
+    }
+  d->handle (d->task, d->client, reply);
+}
+
+/* Calls @method of devbgd for @task (a reference is taken) and hands the
+ * reply to @handle, or returns the call's error from @task. */
+static void
+call_async (DevbgClient *client, GTask *task, const char *method, GVariant *params,
+            const GVariantType *reply_type, ReplyHandler handle)
+{
+  CallData *d = g_new0 (CallData, 1);
+
+  d->task = g_object_ref (task);
+  d->client = g_object_ref (client);
+  d->handle = handle;
+  g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                          OBJECT_PATH, IFACE, method, params, reply_type,
+                          G_DBUS_CALL_FLAGS_NONE, -1, g_task_get_cancellable (task),
+                          call_done, d);
+}
+
+static void
+return_true (GTask *task, DevbgClient *client, GVariant *reply)
+{
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+return_status (GTask *task, DevbgClient *client, GVariant *reply)
+{
+  g_task_return_pointer (task, g_variant_get_child_value (reply, 0),
+                         (GDestroyNotify) g_variant_unref);
+}
+
+static gboolean
+finish_boolean (gpointer source, GAsyncResult *result, gpointer tag, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, source), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == tag, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gpointer
+finish_pointer (gpointer source, GAsyncResult *result, gpointer tag, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, source), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == tag, NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+client_bus_ready (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) connection = g_bus_get_finish (result, &error);
+
+  if (connection == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, devbg_client_new_for_connection (connection), g_object_unref);
+}
+
+static GTask *
+task_new (gpointer source, GCancellable *cancellable, GAsyncReadyCallback callback,
+          gpointer user_data, gpointer tag)
+{
+  GTask *task = g_task_new (source, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, tag);
+  return task;
+}
+
+/**
+ * devbg_client_new_async:
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the client is ready
+ * @user_data: (closure callback): data for @callback
+ *
+ * Connects to the system bus (DBUS_SYSTEM_BUS_ADDRESS when set) and makes a
+ * client of devbgd on it. Finish with devbg_client_new_finish(). The client
+ * belongs to the thread-default main context current when this is called.
+ *
+ * Since: 0.1
+ */
+void
+devbg_client_new_async (GCancellable *cancellable, GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  g_autoptr(GTask) task = task_new (NULL, cancellable, callback, user_data,
+                                    devbg_client_new_async);
+
+  g_bus_get (G_BUS_TYPE_SYSTEM, cancellable, client_bus_ready, g_steal_pointer (&task));
+}
+
+/**
+ * devbg_client_new_finish:
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the new client, or %NULL with @error set when
+ *   the system bus cannot be reached
+ *
+ * Since: 0.1
+ */
+DevbgClient *
+devbg_client_new_finish (GAsyncResult *result, GError **error)
+{
+  return finish_pointer (NULL, result, devbg_client_new_async, error);
+}
+
+/**
+ * devbg_client_get_status_async:
+ * @client: a #DevbgClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: (closure callback): data for @callback
+ *
+ * Asks devbgd for its status (GetStatus); finish with
+ * devbg_client_get_status_finish().
+ *
+ * Since: 0.1
+ */
+void
+devbg_client_get_status_async (DevbgClient *client, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data,
+                                    devbg_client_get_status_async);
+
+  call_async (client, task, "GetStatus", NULL, G_VARIANT_TYPE ("(a{sv})"), return_status);
+}
+
+/**
+ * devbg_client_get_status_finish:
+ * @client: a #DevbgClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the status, an `a{sv}` dictionary as the
+ *   D-Bus API's GetStatus describes it, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+GVariant *
+devbg_client_get_status_finish (DevbgClient *client, GAsyncResult *result, GError **error)
+{
+  return finish_pointer (client, result, devbg_client_get_status_async, error);
+}
+
+static void instance_call_async (DevbgClient *client, const char *method, const char *instance_id,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data, gpointer tag);
+
+/**
+ * devbg_client_detach_async:
+ * @client: a #DevbgClient
+ * @instance_id: a running instance of one of the app's tasks
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when devbgd answered
+ * @user_data: (closure callback): data for @callback
+ *
+ * The async form of devbg_client_detach_sync(); finish with
+ * devbg_client_detach_finish().
+ *
+ * Since: 0.1
+ */
+void
+devbg_client_detach_async (DevbgClient *client, const char *instance_id,
+                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  instance_call_async (client, "Detach", instance_id, cancellable, callback, user_data,
+                       devbg_client_detach_async);
+}
+
+/**
+ * devbg_client_detach_finish:
+ * @client: a #DevbgClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when the instance is detached, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+devbg_client_detach_finish (DevbgClient *client, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (client, result, devbg_client_detach_async, error);
+}
+
+/**
+ * devbg_client_cancel_async:
+ * @client: a #DevbgClient
+ * @instance_id: a running instance of one of the app's tasks
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when devbgd answered
+ * @user_data: (closure callback): data for @callback
+ *
+ * The async form of devbg_client_cancel_sync(); finish with
+ * devbg_client_cancel_finish().
+ *
+ * Since: 0.1
+ */
+void
+devbg_client_cancel_async (DevbgClient *client, const char *instance_id,
+                           GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  instance_call_async (client, "Cancel", instance_id, cancellable, callback, user_data,
+                       devbg_client_cancel_async);
+}
+
+/**
+ * devbg_client_cancel_finish:
+ * @client: a #DevbgClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when the instance is being canceled, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+devbg_client_cancel_finish (DevbgClient *client, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (client, result, devbg_client_cancel_async, error);
+}
+
+static void
+instance_call_async (DevbgClient *client, const char *method, const char *instance_id,
+                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                     gpointer user_data, gpointer tag)
+{
+  g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data, tag);
+  g_autoptr(GError) error = NULL;
+
+  if (!check_string_arg ("the instance ID", instance_id, FALSE, MAX_ID, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  call_async (client, task, method, g_variant_new ("(s)", instance_id), G_VARIANT_TYPE_UNIT,
+              return_true);
+}
+
+/* get_all_tasks: a page at a time, the table growing in the task's data */
+static void
+tasks_page_done (GTask *task, DevbgClient *client, GVariant *reply)
+{
+  GHashTable *tasks = g_task_get_task_data (task);
+  const char *next = add_registrations_page (client, tasks, reply);
+
+  if (*next != '\0')
+    call_async (client, task, "ListRegistrations", g_variant_new ("(s)", next),
+                G_VARIANT_TYPE ("(a(ssss)s)"), tasks_page_done);
+  else
+    g_task_return_pointer (task, g_hash_table_ref (tasks), (GDestroyNotify) g_hash_table_unref);
+}
+
+/**
+ * devbg_client_get_all_tasks_async:
+ * @client: a #DevbgClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: (closure callback): data for @callback
+ *
+ * The async form of devbg_client_get_all_tasks_sync(); finish with
+ * devbg_client_get_all_tasks_finish().
+ *
+ * Since: 0.1
+ */
+void
+devbg_client_get_all_tasks_async (DevbgClient *client, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data,
+                                    devbg_client_get_all_tasks_async);
+
+  g_task_set_task_data (task, registrations_table_new (), (GDestroyNotify) g_hash_table_unref);
+  call_async (client, task, "ListRegistrations", g_variant_new ("(s)", ""),
+              G_VARIANT_TYPE ("(a(ssss)s)"), tasks_page_done);
+}
+
+/**
+ * devbg_client_get_all_tasks_finish:
+ * @client: a #DevbgClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type utf8 DevbgRegistration): the
+ *   app's registrations by task ID, or %NULL with @error set; free with
+ *   g_hash_table_unref()
+ *
+ * Since: 0.1
+ */
+GHashTable *
+devbg_client_get_all_tasks_finish (DevbgClient *client, GAsyncResult *result, GError **error)
+{
+  return finish_pointer (client, result, devbg_client_get_all_tasks_async, error);
+}
+
+static void
+find_task_listed (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) tasks = devbg_client_get_all_tasks_finish (DEVBG_CLIENT (source), result,
+                                                                  &error);
+  DevbgRegistration *reg;
+
+  if (tasks == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  reg = registration_named (tasks, g_task_get_task_data (task));
+  g_task_return_pointer (task, reg != NULL ? g_object_ref (reg) : NULL, g_object_unref);
+}
+
+/**
+ * devbg_client_find_task_async:
+ * @client: a #DevbgClient
+ * @name: the task's name
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: (closure callback): data for @callback
+ *
+ * The async form of devbg_client_find_task_sync(); finish with
+ * devbg_client_find_task_finish().
+ *
+ * Since: 0.1
+ */
+void
+devbg_client_find_task_async (DevbgClient *client, const char *name, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data,
+                                    devbg_client_find_task_async);
+  g_autoptr(GError) error = NULL;
+
+  if (!check_string_arg ("the task name", name, FALSE, MAX_NAME, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_set_task_data (task, g_strdup (name), g_free);
+  devbg_client_get_all_tasks_async (client, cancellable, find_task_listed,
+                                    g_steal_pointer (&task));
+}
+
+/**
+ * devbg_client_find_task_finish:
+ * @client: a #DevbgClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the app's registration of that
+ *   name; %NULL with no error when there is none, %NULL with @error set
+ *   when devbgd could not be asked
+ *
+ * Since: 0.1
+ */
+DevbgRegistration *
+devbg_client_find_task_finish (DevbgClient *client, GAsyncResult *result, GError **error)
+{
+  return finish_pointer (client, result, devbg_client_find_task_async, error);
+}
+
+static void
+return_registered (GTask *task, DevbgClient *client, GVariant *reply)
+{
+  g_task_return_pointer (task, registration_from_reply (g_task_get_source_object (task), client,
+                                                        reply),
+                         g_object_unref);
+}
+
+/**
+ * devbg_task_builder_register_async:
+ * @builder: a #DevbgTaskBuilder with a name, an entry point and a trigger
+ * @client: the client to register with
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: (closure callback): data for @callback
+ *
+ * The async form of devbg_task_builder_register_sync(); finish with
+ * devbg_task_builder_register_finish().
+ *
+ * Since: 0.1
+ */
+void
+devbg_task_builder_register_async (DevbgTaskBuilder *builder, DevbgClient *client,
+                                   GCancellable *cancellable, GAsyncReadyCallback callback,
+                                   gpointer user_data)
+{
+  g_autoptr(GTask) task = task_new (builder, cancellable, callback, user_data,
+                                    devbg_task_builder_register_async);
+  g_autoptr(GError) error = NULL;
+
+  if (!check_builder (builder, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  call_async (client, task, "Register", register_params (builder), G_VARIANT_TYPE ("(s)"),
+              return_registered);
+}
+
+/**
+ * devbg_task_builder_register_finish:
+ * @builder: a #DevbgTaskBuilder
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the registration, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+DevbgRegistration *
+devbg_task_builder_register_finish (DevbgTaskBuilder *builder, GAsyncResult *result,
+                                    GError **error)
+{
+  return finish_pointer (builder, result, devbg_task_builder_register_async, error);
+}
+
+/**
+ * devbg_registration_unregister_async:
+ * @reg: a #DevbgRegistration
+ * @cancel_task: also cancel its running instance (reason abort)
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when devbgd answered
+ * @user_data: (closure callback): data for @callback
+ *
+ * The async form of devbg_registration_unregister_sync(); finish with
+ * devbg_registration_unregister_finish().
+ *
+ * Since: 0.1
+ */
+void
+devbg_registration_unregister_async (DevbgRegistration *reg, gboolean cancel_task,
+                                     GCancellable *cancellable, GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
+  g_autoptr(GTask) task = task_new (reg, cancellable, callback, user_data,
+                                    devbg_registration_unregister_async);
+
+  call_async (reg->client, task, "Unregister", g_variant_new ("(sb)", reg->task_id, cancel_task),
+              G_VARIANT_TYPE_UNIT, return_true);
+}
+
+/**
+ * devbg_registration_unregister_finish:
+ * @reg: a #DevbgRegistration
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when the registration is removed, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+gboolean
+devbg_registration_unregister_finish (DevbgRegistration *reg, GAsyncResult *result,
+                                      GError **error)
+{
+  return finish_boolean (reg, result, devbg_registration_unregister_async, error);
 }

@@ -68,6 +68,78 @@ value_of (const char *const *names, guint n, const char *str, guint *out)
   return FALSE;
 }
 
+/**
+ * devbg_trigger_type_to_string:
+ * @type: a #DevbgTriggerType
+ *
+ * Returns: (nullable): the word for @type ("use", "servicing", ...), or %NULL for
+ *   a value this library does not know
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_trigger_type_from_string:
+ * @str: (nullable): a word, as devbg_trigger_type_to_string() gives it
+ * @out: (out): where the value goes
+ *
+ * Returns: %TRUE with @out set if @str names a #DevbgTriggerType, %FALSE otherwise
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_trigger_result_to_string:
+ * @result: a #DevbgTriggerResult
+ *
+ * Returns: (nullable): the word for @result ("allowed", "denied-by-user", ...), or %NULL for
+ *   a value this library does not know
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_trigger_result_from_string:
+ * @str: (nullable): a word, as devbg_trigger_result_to_string() gives it
+ * @out: (out): where the value goes
+ *
+ * Returns: %TRUE with @out set if @str names a #DevbgTriggerResult, %FALSE otherwise
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_cancel_reason_to_string:
+ * @reason: a #DevbgCancelReason
+ *
+ * Returns: (nullable): the word for @reason ("abort", "execution-time-exceeded", ...), or %NULL for
+ *   a value this library does not know
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_cancel_reason_from_string:
+ * @str: (nullable): a word, as devbg_cancel_reason_to_string() gives it
+ * @out: (out): where the value goes
+ *
+ * Returns: %TRUE with @out set if @str names a #DevbgCancelReason, %FALSE otherwise
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_protocol_to_string:
+ * @protocol: a #DevbgProtocol
+ *
+ * Returns: (nullable): the word for @protocol ("usb", "bluetooth-gatt", ...), or %NULL for
+ *   a value this library does not know
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_protocol_from_string:
+ * @str: (nullable): a word, as devbg_protocol_to_string() gives it
+ * @out: (out): where the value goes
+ *
+ * Returns: %TRUE with @out set if @str names a #DevbgProtocol, %FALSE otherwise
+ *
+ * Since: 0.1
+ */
 #define DEFINE_ENUM_STRINGS(prefix, Type, table)                        \
   const char *prefix##_to_string (Type value)                           \
   {                                                                     \

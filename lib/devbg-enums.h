@@ -1,8 +1,5 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
- *
- * The model's enumerations, with the numbers Windows gives them so that a
- * port of a Windows device app keeps its values.
  */
 #pragma once
 
@@ -10,12 +7,42 @@
 
 G_BEGIN_DECLS
 
+/**
+ * SECTION:devbg-enums
+ * @title: Enumerations
+ * @short_description: triggers, results, cancel reasons, protocols
+ *
+ * The model's enumerations, with the numbers Windows gives them so that a
+ * port of a Windows device app keeps its values. Each has a string form,
+ * the word the D-Bus API, the database and devbgctl use.
+ */
+
+/**
+ * DevbgTriggerType:
+ * @DEVBG_TRIGGER_USE: DeviceUseTrigger: data sync
+ * @DEVBG_TRIGGER_SERVICING: DeviceServicingTrigger: firmware update
+ *
+ * The kind of work a task does, which decides the limits it runs under.
+ *
+ * Since: 0.1
+ */
 typedef enum {
-  DEVBG_TRIGGER_USE = 0,       /* DeviceUseTrigger: data sync */
-  DEVBG_TRIGGER_SERVICING = 1, /* DeviceServicingTrigger: firmware update */
+  DEVBG_TRIGGER_USE = 0,
+  DEVBG_TRIGGER_SERVICING = 1,
 } DevbgTriggerType;
 
-/* DeviceTriggerResult */
+/**
+ * DevbgTriggerResult:
+ * @DEVBG_RESULT_ALLOWED: the task instance was started
+ * @DEVBG_RESULT_DENIED_BY_USER: the user refused consent
+ * @DEVBG_RESULT_DENIED_BY_SYSTEM: devbgd's policy refused (the reason word
+ *   says which rule)
+ * @DEVBG_RESULT_LOW_BATTERY: the battery is too low for this task
+ *
+ * The answer to a request (Windows' DeviceTriggerResult).
+ *
+ * Since: 0.1
+ */
 typedef enum {
   DEVBG_RESULT_ALLOWED = 0,
   DEVBG_RESULT_DENIED_BY_USER = 1,
@@ -23,7 +50,28 @@ typedef enum {
   DEVBG_RESULT_LOW_BATTERY = 3,
 } DevbgTriggerResult;
 
-/* BackgroundTaskCancellationReason */
+/**
+ * DevbgCancelReason:
+ * @DEVBG_CANCEL_ABORT: the app canceled it, or unregistered it with cancel
+ * @DEVBG_CANCEL_TERMINATING: the app (or devbgd) went away
+ * @DEVBG_CANCEL_LOGGING_OFF: the user's session ended
+ * @DEVBG_CANCEL_SERVICING_UPDATE: the app is being updated
+ * @DEVBG_CANCEL_IDLE_TASK: the task neither computed nor did I/O for too long
+ * @DEVBG_CANCEL_UNINSTALL: the app was uninstalled
+ * @DEVBG_CANCEL_CONDITION_LOSS: a condition it ran under no longer holds
+ *   (the device left, the session locked)
+ * @DEVBG_CANCEL_SYSTEM_POLICY: devbgd's policy ended it (also the reason
+ *   for one newer than this library)
+ * @DEVBG_CANCEL_QUIET_HOURS_ENTERED: obsolete on Windows, never sent
+ * @DEVBG_CANCEL_EXECUTION_TIME_EXCEEDED: it ran longer than its trigger allows
+ * @DEVBG_CANCEL_RESOURCE_REVOCATION: the system needed its resources
+ * @DEVBG_CANCEL_ENERGY_SAVER: the battery ran low or the system went to sleep
+ *
+ * Why a task instance was canceled (Windows'
+ * BackgroundTaskCancellationReason).
+ *
+ * Since: 0.1
+ */
 typedef enum {
   DEVBG_CANCEL_ABORT = 0,
   DEVBG_CANCEL_TERMINATING = 1,
@@ -33,13 +81,28 @@ typedef enum {
   DEVBG_CANCEL_UNINSTALL = 5,
   DEVBG_CANCEL_CONDITION_LOSS = 6,
   DEVBG_CANCEL_SYSTEM_POLICY = 7,
-  DEVBG_CANCEL_QUIET_HOURS_ENTERED = 8, /* obsolete on Windows, never sent */
+  DEVBG_CANCEL_QUIET_HOURS_ENTERED = 8,
   DEVBG_CANCEL_EXECUTION_TIME_EXCEEDED = 9,
   DEVBG_CANCEL_RESOURCE_REVOCATION = 10,
   DEVBG_CANCEL_ENERGY_SAVER = 11,
 } DevbgCancelReason;
 
-/* The protocol a device is reached by; decides which triggers may use it. */
+/**
+ * DevbgProtocol:
+ * @DEVBG_PROTOCOL_UNKNOWN: not known
+ * @DEVBG_PROTOCOL_USB: USB
+ * @DEVBG_PROTOCOL_HID: HID
+ * @DEVBG_PROTOCOL_BLUETOOTH_RFCOMM: Bluetooth RFCOMM
+ * @DEVBG_PROTOCOL_BLUETOOTH_GATT: Bluetooth LE GATT
+ * @DEVBG_PROTOCOL_MTP: MTP
+ * @DEVBG_PROTOCOL_NETWORK_WIRED: a wired network device
+ * @DEVBG_PROTOCOL_NETWORK_WIFI: a Wi-Fi network device
+ * @DEVBG_PROTOCOL_GENERIC_IOCTL: a device driven by ioctl()s
+ *
+ * The protocol a device is reached by; it decides which triggers may use it.
+ *
+ * Since: 0.1
+ */
 typedef enum {
   DEVBG_PROTOCOL_UNKNOWN = 0,
   DEVBG_PROTOCOL_USB,

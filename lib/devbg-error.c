@@ -26,6 +26,16 @@ static const GDBusErrorEntry devbg_error_entries[] = {
   { DEVBG_ERROR_IDENTITY_CHANGED, DEVBG_DBUS_ERROR_PREFIX "IdentityChanged" },
 };
 
+/**
+ * devbg_error_quark:
+ *
+ * Registers the D-Bus names of the #DevbgError codes, so that a remote
+ * error from devbgd arrives as its code.
+ *
+ * Returns: the #DevbgError domain
+ *
+ * Since: 0.1
+ */
 GQuark
 devbg_error_quark (void)
 {
@@ -37,6 +47,15 @@ devbg_error_quark (void)
   return (GQuark) quark;
 }
 
+/**
+ * devbg_error_dbus_name:
+ * @code: a #DevbgError
+ *
+ * Returns: (nullable): the D-Bus name of @code, for example
+ *   "org.devbg.Devbg1.Error.UnknownApp"; %NULL for an unknown code
+ *
+ * Since: 0.1
+ */
 const char *
 devbg_error_dbus_name (DevbgError code)
 {

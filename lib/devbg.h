@@ -9,6 +9,7 @@
 #include "devbg-names.h"
 #include "devbg-enums.h"
 #include "devbg-error.h"
+#include "devbg-enum-types.h"
 #include "devbg-client.h"
 #include "devbg-task.h"
 #undef DEVBG_INSIDE
