@@ -1,0 +1,133 @@
+# devbg: device background tasks for Linux
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""libdevbg from Python through GObject introspection, against the real
+devbgd and devbg-sim's band: examples/python/devbg-example-app.py registers,
+requests, follows progress and gets its completion, and the task that runs
+is examples/python/devbg-example-task.py, a Python script the manifest names
+as its Executable (devbgd execs it through its shebang).
+
+A Python app cannot be identified by its executable (that would be
+/usr/bin/python3), so it runs in a systemd-style app scope,
+app-devbgtest-org.devbg.test.PyApp-<pid>.scope, which the test makes; the
+task, started by devbgd with a clean environment, finds the uninstalled
+typelib and library through its shebang line (env -S), as an installed one
+would find them in the system paths."""
+import os
+import shutil
+import subprocess
+import unittest
+
+from devbgtest import (DevbgTestCase, DevbgSim, manifest_xml, wait_for, BUILD_DIR, SOURCE_DIR,
+                       cgroup2_root)
+
+APP_ID = 'org.devbg.test.PyApp'
+BAND = 'virtual-B0A1-0000'
+PY_APP = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-app.py')
+PY_TASK = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-task.py')
+LIB_DIR = os.path.abspath(os.path.join(BUILD_DIR, 'lib'))
+
+
+def sanitizer_env():
+    """In a sanitizer build, libdevbg needs its sanitizer runtimes loaded
+    first into Python, which was not built with them; Python's own
+    allocations are not ours to check for leaks."""
+    r = subprocess.run(['ldd', os.path.join(LIB_DIR, 'libdevbg.so')], capture_output=True,
+                       text=True)
+    preload = [line.split('=>')[1].split()[0] for line in r.stdout.splitlines()
+               if 'san.so' in line and '=>' in line]
+    if not preload:
+        return {}
+    return {'LD_PRELOAD': ':'.join(preload), 'ASAN_OPTIONS': 'detect_leaks=0'}
+
+
+class PythonTest(DevbgTestCase):
+    config = ('[Service]\nEnableVirtualBackend=true\n'
+              '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=100\n')
+
+    def setUp(self):
+        super().setUp()
+        root = cgroup2_root()
+        if root is None or not os.access(root, os.W_OK):
+            self.skipTest('no writable cgroup v2 hierarchy for the app scope')
+        if not os.path.exists(os.path.join(LIB_DIR, 'Devbg-1.typelib')):
+            self.fail('no Devbg-1.typelib in ' + LIB_DIR)
+        self.sim = DevbgSim(self.bus, self.tmpdir, ['--band-records', '230']).start()
+        self.addCleanup(self.sim.stop)
+        tasks = os.path.join(self.tmpdir, 'tasks')
+        os.makedirs(tasks)
+        os.chmod(tasks, 0o755)
+        self.task = os.path.join(tasks, 'devbg-example-task.py')
+        with open(PY_TASK) as f:
+            body = f.read()
+        self.assertTrue(body.startswith('#!/usr/bin/python3\n'))
+        with open(self.task, 'w') as f:
+            extra = ''.join(' %s=%s' % kv for kv in sanitizer_env().items())
+            f.write('#!/usr/bin/env -S GI_TYPELIB_PATH=%s LD_LIBRARY_PATH=%s%s /usr/bin/python3\n'
+                    % (LIB_DIR, LIB_DIR, extra) + body.split('\n', 1)[1])
+        os.chmod(self.task, 0o755)
+        self.reports = os.path.join(self.tmpdir, 'reports')
+        os.makedirs(self.reports)
+        os.chmod(self.reports, 0o777)
+        self.devbgd.write_manifest('py.xml', manifest_xml(APP_ID, None, [
+            ('PyExample.SyncBand', ['deviceUse'], self.task)]))
+        self.devbgd.start()
+        wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
+        base = os.path.join(root, 'devbg-test-py-%d' % os.getpid())
+        self.scope = os.path.join(base, 'app-devbgtest-%s-%d.scope' % (APP_ID, os.getpid()))
+        os.makedirs(self.scope)
+        self.addCleanup(os.rmdir, base)
+        self.addCleanup(os.rmdir, self.scope)
+
+    def run_app(self, *args, timeout=60):
+        env = self.bus.env()
+        env['GI_TYPELIB_PATH'] = LIB_DIR
+        env['LD_LIBRARY_PATH'] = LIB_DIR
+        env.update(sanitizer_env())
+        cmd = ['sh', '-c', 'echo $$ > "%s/cgroup.procs" && exec "$@"' % self.scope, 'sh',
+               '/usr/bin/python3', PY_APP] + list(args)
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        return r.returncode, r.stdout.splitlines(), r.stderr
+
+    def test_python_app_runs_python_task(self):
+        out = os.path.join(self.reports, 'records.csv')
+        rc, lines, err = self.run_app('--arguments', 'chunk=40 out=%s' % out, BAND)
+        self.assertEqual(rc, 0, (lines, err, self.devbgd.read_log()[-3000:]))
+        kinds = [line.split()[0] for line in lines]
+        self.assertEqual(kinds[0], 'REGISTERED')
+        result = lines[1].split()
+        self.assertEqual(result[:3], ['RESULT', 'allowed', 'allowed'], lines)
+        instance = result[3]
+        progress = [int(line.split()[2]) for line in lines if line.startswith('PROGRESS')]
+        self.assertTrue(progress, lines)
+        self.assertEqual(progress, sorted(progress))
+        self.assertEqual(progress[-1], 100)
+        self.assertIn('COMPLETED %s ok - ' % instance, '\n'.join(lines) + ' ')
+        # The task really read the band: 230 records, each checked.
+        with open(out) as f:
+            records = f.read().splitlines()
+        self.assertEqual(len(records), 230)
+        self.assertEqual([int(r.split(',')[0]) for r in records], list(range(1, 231)))
+        # And the band deleted what was acknowledged.
+        state = self.sim.ctl('state', 'band0')
+        self.assertIn("'records-pending': <uint32 0>", state)
+        self.assertIn("'records-acked': <uint32 230>", state)
+
+    def test_python_task_failure_reaches_python_app(self):
+        # A task that cannot write its output completes with its error.
+        rc, lines, err = self.run_app('--arguments', 'out=/nonexistent/dir/x', BAND)
+        self.assertEqual(rc, 1, (lines, err))
+        done = [line for line in lines if line.startswith('COMPLETED')]
+        self.assertEqual(len(done), 1, lines)
+        self.assertIn(' failed - ', done[0])
+        self.assertIn('/nonexistent/dir/x', done[0])
+        self.assertTrue(any(line.startswith('FAILED ') for line in lines), lines)
+
+    def test_python_app_sees_denial(self):
+        rc, lines, err = self.run_app('no-such-device')
+        self.assertEqual(rc, 1, (lines, err))
+        result = [line.split() for line in lines if line.startswith('RESULT')]
+        self.assertEqual(result[0][1:3], ['denied-by-system', 'no-such-device'], lines)
+
+
+if __name__ == '__main__':
+    unittest.main()
