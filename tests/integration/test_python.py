@@ -24,6 +24,7 @@ APP_ID = 'org.devbg.test.PyApp'
 BAND = 'virtual-B0A1-0000'
 PY_APP = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-app.py')
 PY_TASK = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-task.py')
+ASYNC_CALLS = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_async_calls.py')
 LIB_DIR = os.path.abspath(os.path.join(BUILD_DIR, 'lib'))
 
 
@@ -78,13 +79,13 @@ class PythonTest(DevbgTestCase):
         self.addCleanup(os.rmdir, base)
         self.addCleanup(os.rmdir, self.scope)
 
-    def run_app(self, *args, timeout=60):
+    def run_app(self, *args, timeout=60, script=PY_APP):
         env = self.bus.env()
         env['GI_TYPELIB_PATH'] = LIB_DIR
         env['LD_LIBRARY_PATH'] = LIB_DIR
         env.update(sanitizer_env())
         cmd = ['sh', '-c', 'echo $$ > "%s/cgroup.procs" && exec "$@"' % self.scope, 'sh',
-               '/usr/bin/python3', PY_APP] + list(args)
+               '/usr/bin/python3', script] + list(args)
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
         return r.returncode, r.stdout.splitlines(), r.stderr
 
@@ -121,6 +122,17 @@ class PythonTest(DevbgTestCase):
         self.assertIn(' failed - ', done[0])
         self.assertIn('/nonexistent/dir/x', done[0])
         self.assertTrue(any(line.startswith('FAILED ') for line in lines), lines)
+
+    def test_async_calls(self):
+        # Every async/finish pair, and the main loop running while devbgd
+        # is stopped (SIGSTOP) with a call in flight.
+        rc, lines, err = self.run_app(str(self.devbgd.proc.pid), APP_ID, 'PyExample.SyncBand',
+                                      script=ASYNC_CALLS)
+        self.assertEqual(rc, 0, (lines, err))
+        self.assertEqual(lines[-1], 'DONE', (lines, err))
+        self.assertEqual(lines[0], 'STATUS %s cgroup' % APP_ID)
+        self.assertIn('ALL-TASKS 3', lines)
+        self.assertTrue(any(line.startswith('CANCEL_ASYNC-ERROR ') for line in lines), lines)
 
     def test_python_app_sees_denial(self):
         rc, lines, err = self.run_app('no-such-device')

@@ -1,0 +1,115 @@
+# devbg: device background tasks for Linux
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Run by test_python.py inside the app's scope: every async/finish pair of
+libdevbg's app side through GObject introspection, against the real devbgd,
+and the main loop kept running while devbgd does not answer.
+
+usage: py_async_calls.py DEVBGD_PID APP_ID ENTRY_POINT
+Prints one line per check; the last line is "DONE" when all passed."""
+import os
+import signal
+import sys
+
+import gi
+gi.require_version('Devbg', '1')
+from gi.repository import Devbg, GLib  # noqa: E402
+
+ctx = GLib.MainContext.default()
+
+
+def wait(start):
+    """Starts an async call with a callback and iterates the main loop until
+    it is called; returns (source, result)."""
+    box = []
+    start(lambda source, result, *rest: box.append((source, result)))
+    while not box:
+        ctx.iteration(True)
+    return box[0]
+
+
+def expect_error(code, finish):
+    try:
+        finish()
+    except GLib.Error as e:
+        assert e.matches(Devbg.error_quark(), code), (e.domain, e.code, e.message)
+        return e.message
+    raise AssertionError('no error, expected %s' % code)
+
+
+def main():
+    devbgd_pid, app_id, entry_point = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+    _, res = wait(lambda cb: Devbg.Client.new_async(None, cb))
+    client = Devbg.Client.new_finish(res)
+
+    _, res = wait(lambda cb: client.get_status_async(None, cb))
+    status = client.get_status_finish(res).unpack()
+    assert status['app-id'] == app_id, status
+    print('STATUS %s %s' % (status['app-id'], status['identity']))
+
+    trigger = Devbg.use_trigger_new()
+    regs = {}
+    for name in ('t1', 't2', 't3'):
+        builder = Devbg.TaskBuilder.new()
+        builder.set_name(name)
+        builder.set_task_entry_point(entry_point)
+        builder.set_trigger(trigger)
+        _, res = wait(lambda cb: builder.register_async(client, None, cb))
+        regs[name] = builder.register_finish(res)
+    builder = Devbg.TaskBuilder.new()
+    builder.set_name('bad')
+    builder.set_task_entry_point('Not.Declared')
+    builder.set_trigger(trigger)
+    _, res = wait(lambda cb: builder.register_async(client, None, cb))
+    msg = expect_error(Devbg.Error.ENTRY_POINT_NOT_DECLARED, lambda: builder.register_finish(res))
+    print('REGISTER-ERROR %s' % msg)
+
+    _, res = wait(lambda cb: client.get_all_tasks_async(None, cb))
+    tasks = client.get_all_tasks_finish(res)
+    assert sorted(r.get_name() for r in tasks.values()) == ['t1', 't2', 't3'], tasks
+    # The same live objects as register handed out.
+    assert tasks[regs['t2'].get_task_id()] is regs['t2']
+    print('ALL-TASKS %d' % len(tasks))
+
+    _, res = wait(lambda cb: client.find_task_async('t2', None, cb))
+    assert client.find_task_finish(res) is regs['t2']
+    _, res = wait(lambda cb: client.find_task_async('none', None, cb))
+    assert client.find_task_finish(res) is None
+    print('FIND ok')
+
+    for call, finish in ((client.cancel_async, client.cancel_finish),
+                         (client.detach_async, client.detach_finish)):
+        _, res = wait(lambda cb: call('00000000-0000-4000-8000-000000000000', None, cb))
+        msg = expect_error(Devbg.Error.NO_SUCH_TASK, lambda: finish(res))
+        # Checked here, before anything is sent.
+        _, res = wait(lambda cb: call('', None, cb))
+        expect_error(Devbg.Error.INVALID_ARGUMENT, lambda: finish(res))
+        print('%s-ERROR %s' % (call.__name__.upper(), msg))
+
+    _, res = wait(lambda cb: regs['t1'].unregister_async(True, None, cb))
+    assert regs['t1'].unregister_finish(res) is True
+    _, res = wait(lambda cb: client.get_all_tasks_async(None, cb))
+    assert sorted(r.get_name() for r in client.get_all_tasks_finish(res).values()) == ['t2', 't3']
+    print('UNREGISTER ok')
+
+    # devbgd stopped: the call waits, the main loop does not.
+    ticks = []
+    GLib.timeout_add(20, lambda: ticks.append(1) or True)
+    os.kill(devbgd_pid, signal.SIGSTOP)
+    try:
+        box = []
+        client.get_all_tasks_async(None, lambda s, r: box.append(r))
+        while len(ticks) < 10:
+            ctx.iteration(True)
+        assert not box, 'devbgd answered while stopped'
+    finally:
+        os.kill(devbgd_pid, signal.SIGCONT)
+    while not box:
+        ctx.iteration(True)
+    assert len(client.get_all_tasks_finish(box[0])) == 2
+    print('NONBLOCKING %d ticks while devbgd was stopped' % len(ticks))
+    print('DONE')
+
+
+if __name__ == '__main__':
+    main()
