@@ -268,7 +268,11 @@ devbg_task_instance_get_progress (DevbgTaskInstance *self)
  * @instance: a #DevbgTaskInstance
  *
  * Tells devbgd the task is alive though it neither computes nor does I/O for a
- * while on purpose (for example while a device reboots).
+ * while on purpose (for example while a device reboots): the I/O window and
+ * the CPU window in which devbgd receives it do not count against the task,
+ * so it is not canceled with %DEVBG_CANCEL_IDLE_TASK for them. Send one at
+ * least once a window (IoActivityWindow, 5 s by default) while waiting. The
+ * wall-clock limit of its trigger still applies.
  *
  * Since: 0.1
  */

@@ -65,6 +65,11 @@ struct _DevbgInstance {
   guint64             io_last;
   guint               cpu_timer;
   guint64             cpu_last_us;
+  /* A KEEP_ALIVE arrived in the current I/O or CPU window: the task says
+   * it waits on purpose (a device rebooting), so that window is not held
+   * against it. The wall-clock limit still bounds it. */
+  gboolean            kept_alive_io;
+  gboolean            kept_alive_cpu;
   guint               grace_timer;
   guint               linger_timer;   /* the channel closed; the process may go on */
   gulong              removed_handler;
@@ -245,6 +250,8 @@ handle_message (DevbgInstance *self, DevbgChannelMessage *msg)
         self->progress_idle = g_idle_add (emit_progress, self);
       break;
     case DEVBG_CHANNEL_MSG_KEEP_ALIVE:
+      self->kept_alive_io = TRUE;
+      self->kept_alive_cpu = TRUE;
       break;
     case DEVBG_CHANNEL_MSG_REOPEN_DEVICE:
       if (self->state != DEVBG_INSTANCE_FINISHED) /* read by the last drain: moot */
@@ -676,7 +683,11 @@ on_io_window (gpointer user_data)
   guint64 before = self->io_last;
 
   self->io_last = now;
-  cancel_on_verdict (self, devbg_policy_check_io (self->config, self->record.trigger, before, now));
+  if (self->kept_alive_io)
+    self->kept_alive_io = FALSE;
+  else
+    cancel_on_verdict (self, devbg_policy_check_io (self->config, self->record.trigger, before,
+                                                    now));
   if (self->state != DEVBG_INSTANCE_RUNNING)
     {
       self->io_timer = 0;
@@ -693,7 +704,10 @@ on_cpu_window (gpointer user_data)
   guint64 used = now - MIN (now, self->cpu_last_us);
 
   self->cpu_last_us = now;
-  cancel_on_verdict (self, devbg_policy_check_cpu (self->config, used, self->cpu_mhz));
+  if (self->kept_alive_cpu)
+    self->kept_alive_cpu = FALSE;
+  else
+    cancel_on_verdict (self, devbg_policy_check_cpu (self->config, used, self->cpu_mhz));
   if (self->state != DEVBG_INSTANCE_RUNNING)
     {
       self->cpu_timer = 0;

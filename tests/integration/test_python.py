@@ -41,9 +41,43 @@ def sanitizer_env():
     return {'LD_PRELOAD': ':'.join(preload), 'ASAN_OPTIONS': 'detect_leaks=0'}
 
 
+KEEP_ALIVE_TASK = '''import sys
+import time
+import gi
+gi.require_version('Devbg', '1')
+from gi.repository import Devbg
+
+
+def run(task):
+    args = dict(w.split('=', 1) for w in task.get_arguments().split())
+    end = time.monotonic() + float(args['seconds'])
+    while time.monotonic() < end:
+        if task.is_canceled():
+            task.complete(False, 'stopped: %s' % task.get_cancel_reason().value_nick)
+            return
+        if args['keepalive'] == '1':
+            task.keep_alive()
+        time.sleep(0.05)
+
+
+sys.exit(Devbg.task_run(run))
+'''
+
+
 class PythonTest(DevbgTestCase):
     config = ('[Service]\nEnableVirtualBackend=true\n'
               '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=100\n')
+
+    def install_task(self, name, body):
+        """A Python task script at tasks/@name, whose shebang finds the
+        uninstalled typelib and library."""
+        path = os.path.join(self.tasks, name)
+        extra = ''.join(' %s=%s' % kv for kv in sanitizer_env().items())
+        with open(path, 'w') as f:
+            f.write('#!/usr/bin/env -S GI_TYPELIB_PATH=%s LD_LIBRARY_PATH=%s%s /usr/bin/python3\n'
+                    % (LIB_DIR, LIB_DIR, extra) + body)
+        os.chmod(path, 0o755)
+        return path
 
     def setUp(self):
         super().setUp()
@@ -54,23 +88,20 @@ class PythonTest(DevbgTestCase):
             self.fail('no Devbg-1.typelib in ' + LIB_DIR)
         self.sim = DevbgSim(self.bus, self.tmpdir, ['--band-records', '230']).start()
         self.addCleanup(self.sim.stop)
-        tasks = os.path.join(self.tmpdir, 'tasks')
-        os.makedirs(tasks)
-        os.chmod(tasks, 0o755)
-        self.task = os.path.join(tasks, 'devbg-example-task.py')
+        self.tasks = os.path.join(self.tmpdir, 'tasks')
+        os.makedirs(self.tasks)
+        os.chmod(self.tasks, 0o755)
         with open(PY_TASK) as f:
             body = f.read()
         self.assertTrue(body.startswith('#!/usr/bin/python3\n'))
-        with open(self.task, 'w') as f:
-            extra = ''.join(' %s=%s' % kv for kv in sanitizer_env().items())
-            f.write('#!/usr/bin/env -S GI_TYPELIB_PATH=%s LD_LIBRARY_PATH=%s%s /usr/bin/python3\n'
-                    % (LIB_DIR, LIB_DIR, extra) + body.split('\n', 1)[1])
-        os.chmod(self.task, 0o755)
+        self.task = self.install_task('devbg-example-task.py', body.split('\n', 1)[1])
+        keep_alive_task = self.install_task('keep-alive-task.py', KEEP_ALIVE_TASK)
         self.reports = os.path.join(self.tmpdir, 'reports')
         os.makedirs(self.reports)
         os.chmod(self.reports, 0o777)
         self.devbgd.write_manifest('py.xml', manifest_xml(APP_ID, None, [
-            ('PyExample.SyncBand', ['deviceUse'], self.task)]))
+            ('PyExample.SyncBand', ['deviceUse'], self.task),
+            ('PyTest.KeepAlive', ['deviceUse'], keep_alive_task)]))
         self.devbgd.start()
         wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
         base = os.path.join(root, 'devbg-test-py-%d' % os.getpid())
@@ -139,6 +170,38 @@ class PythonTest(DevbgTestCase):
         self.assertEqual(rc, 1, (lines, err))
         result = [line.split() for line in lines if line.startswith('RESULT')]
         self.assertEqual(result[0][1:3], ['denied-by-system', 'no-such-device'], lines)
+
+
+class KeepAliveTest(PythonTest):
+    """devbg_task_instance_keep_alive(): a task that waits on purpose, with
+    neither CPU nor device I/O, is not canceled as idle while it sends
+    keep-alives; the same task without them is."""
+    config = ('[Service]\nEnableVirtualBackend=true\n'
+              '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=300\nCpuWindowUnlocked=0.5\n'
+              'IoActivityWindow=0.3\n')
+
+    def keep_alive_run(self, keepalive):
+        return self.run_app('--name', 'keepalive', '--entry-point', 'PyTest.KeepAlive',
+                            '--arguments', 'seconds=2 keepalive=%d' % keepalive, BAND)
+
+    def test_keep_alive_holds_off_idle_cancel(self):
+        rc, lines, err = self.keep_alive_run(1)
+        self.assertEqual(rc, 0, (lines, err, self.devbgd.read_log()[-2000:]))
+        self.assertTrue(any(line.startswith('COMPLETED ') and ' ok - ' in line for line in lines),
+                        lines)
+
+    def test_without_keep_alive_idle_task_is_canceled(self):
+        rc, lines, err = self.keep_alive_run(0)
+        self.assertEqual(rc, 1, (lines, err))
+        done = [line for line in lines if line.startswith('COMPLETED ')]
+        self.assertEqual(len(done), 1, lines)
+        self.assertIn(' failed idle-task ', done[0])
+
+    # The example tests run in PythonTest; not again under this config.
+    test_python_app_runs_python_task = None
+    test_python_task_failure_reaches_python_app = None
+    test_async_calls = None
+    test_python_app_sees_denial = None
 
 
 if __name__ == '__main__':
