@@ -205,12 +205,20 @@ gboolean
 devbg_completion_check_result (DevbgCompletion *c, GError **error)
 {
   const char *message = c->error_message[0] != '\0' ? c->error_message : "The task failed";
+  g_autofree char *said = NULL;
 
   if (c->success)
     return TRUE;
   if (c->cancel_reason[0] != '\0')
-    g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "The task was canceled (%s): %s",
-                 c->cancel_reason, message);
+    {
+      /* devbgd's message for a canceled instance already starts with
+       * "canceled (<reason>)": it is not said twice. */
+      said = g_strdup_printf ("canceled (%s)", c->cancel_reason);
+      if (g_str_has_prefix (message, said))
+        g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "The task was %s", message);
+      else
+        g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "The task was %s: %s", said, message);
+    }
   else
     g_set_error_literal (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, message);
   return FALSE;

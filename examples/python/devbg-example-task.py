@@ -76,8 +76,8 @@ def sync_band(task):
         done += count
         task.report_progress(min(100, done * 100 // max(pending, 1)))
     if task.is_canceled():
-        raise TaskError('canceled (%s) after %d of %d records'
-                        % (task.get_cancel_reason().value_nick, done, pending))
+        # devbgd's completion message says "canceled (<reason>)" already.
+        raise TaskError('stopped after %d of %d records' % (done, pending))
     task.report_progress(100)
 
 

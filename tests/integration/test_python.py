@@ -24,6 +24,7 @@ APP_ID = 'org.devbg.test.PyApp'
 BAND = 'virtual-B0A1-0000'
 PY_APP = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-app.py')
 PY_TASK = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-task.py')
+CANCEL = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_cancel.py')
 ASYNC_CALLS = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_async_calls.py')
 LIB_DIR = os.path.abspath(os.path.join(BUILD_DIR, 'lib'))
 
@@ -196,6 +197,17 @@ class KeepAliveTest(PythonTest):
         done = [line for line in lines if line.startswith('COMPLETED ')]
         self.assertEqual(len(done), 1, lines)
         self.assertIn(' failed idle-task ', done[0])
+
+    def test_cancel_message_says_it_once(self):
+        # devbgd's message already says "canceled (abort)"; check_result()
+        # does not say it again, nor does the task's own message.
+        rc, lines, err = self.run_app(BAND, script=CANCEL)
+        self.assertEqual(rc, 0, (lines, err))
+        message = [line[len('MESSAGE '):] for line in lines if line.startswith('MESSAGE ')][0]
+        check = [line[len('CHECK '):] for line in lines if line.startswith('CHECK ')][0]
+        self.assertTrue(message.startswith('canceled (abort): canceled by the app'), message)
+        self.assertEqual(check, 'The task was ' + message)
+        self.assertEqual(check.count('(abort)'), 1, check)
 
     # The example tests run in PythonTest; not again under this config.
     test_python_app_runs_python_task = None
