@@ -36,11 +36,17 @@ static DevbgRegistration *
 register_fresh (DevbgClient *client, const char *name, const char *entry_point,
                 DevbgTrigger *trigger, GError **error)
 {
-  g_autoptr(DevbgRegistration) leftover = devbg_client_find_task_sync (client, name, NULL, error);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(DevbgRegistration) leftover = devbg_client_find_task_sync (client, name, NULL,
+                                                                      &local_error);
   g_autoptr(DevbgTaskBuilder) builder = devbg_task_builder_new ();
 
-  if (leftover == NULL && error != NULL && *error != NULL)
-    return NULL;
+  if (leftover == NULL &&
+      !g_error_matches (local_error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
   /* The sample's step 1: a registration left from an earlier run goes. */
   if (leftover != NULL && !devbg_registration_unregister_sync (leftover, TRUE, NULL, error))
     return NULL;

@@ -913,9 +913,11 @@ devbg_client_get_all_tasks_sync (DevbgClient *client, GCancellable *cancellable,
   return g_steal_pointer (&tasks);
 }
 
-/* The registration named @name in @tasks, or NULL; not a new reference. */
+/* A new reference to the registration named @name in @tasks, or NULL with
+ * DEVBG_ERROR_NO_SUCH_REGISTRATION: "none" is an answer of its own, never
+ * mistaken for a failed call. */
 static DevbgRegistration *
-registration_named (GHashTable *tasks, const char *name)
+registration_named (GHashTable *tasks, const char *name, GError **error)
 {
   GHashTableIter iter;
   gpointer value;
@@ -923,7 +925,9 @@ registration_named (GHashTable *tasks, const char *name)
   g_hash_table_iter_init (&iter, tasks);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (strcmp (devbg_registration_get_name (value), name) == 0)
-      return value;
+      return g_object_ref (value);
+  g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION,
+               "The app has no task named '%s'", name);
   return NULL;
 }
 
@@ -934,9 +938,9 @@ registration_named (GHashTable *tasks, const char *name)
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Returns: (transfer full) (nullable): the app's registration named @name;
- *   %NULL with no error when there is none, %NULL with @error set when
- *   devbgd could not be asked
+ * Returns: (transfer full): the app's registration named @name, or %NULL
+ *   with @error set: %DEVBG_ERROR_NO_SUCH_REGISTRATION when the app has
+ *   none of that name, another error when devbgd could not be asked
  *
  * Since: 0.1
  */
@@ -945,15 +949,13 @@ devbg_client_find_task_sync (DevbgClient *client, const char *name, GCancellable
                              GError **error)
 {
   g_autoptr(GHashTable) tasks = NULL;
-  DevbgRegistration *reg;
 
   if (!check_string_arg ("the task name", name, FALSE, MAX_NAME, error))
     return NULL;
   tasks = devbg_client_get_all_tasks_sync (client, cancellable, error);
   if (tasks == NULL)
     return NULL;
-  reg = registration_named (tasks, name);
-  return reg != NULL ? g_object_ref (reg) : NULL;
+  return registration_named (tasks, name, error);
 }
 
 /* ---- events out: the queue is flushed to registrations with a handler */
@@ -1771,8 +1773,11 @@ find_task_listed (GObject *source, GAsyncResult *result, gpointer data)
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  reg = registration_named (tasks, g_task_get_task_data (task));
-  g_task_return_pointer (task, reg != NULL ? g_object_ref (reg) : NULL, g_object_unref);
+  reg = registration_named (tasks, g_task_get_task_data (task), &error);
+  if (reg == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, reg, g_object_unref);
 }
 
 /**
@@ -1812,9 +1817,9 @@ devbg_client_find_task_async (DevbgClient *client, const char *name, GCancellabl
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Returns: (transfer full) (nullable): the app's registration of that
- *   name; %NULL with no error when there is none, %NULL with @error set
- *   when devbgd could not be asked
+ * Returns: (transfer full): the app's registration of that name, or %NULL
+ *   with @error set: %DEVBG_ERROR_NO_SUCH_REGISTRATION when the app has
+ *   none of that name, another error when devbgd could not be asked
  *
  * Since: 0.1
  */

@@ -59,7 +59,9 @@ class ExampleApp:
         try:
             reg = client.find_task_finish(result)
         except GLib.Error as e:
-            return self.fail('find', e)
+            if not e.matches(Devbg.error_quark(), Devbg.Error.NO_SUCH_REGISTRATION):
+                return self.fail('find', e)
+            reg = None
         if reg is not None and reg.get_trigger_type() == self.trigger.get_trigger_type():
             return self.use(reg)
         builder = Devbg.TaskBuilder.new()

@@ -74,7 +74,14 @@ def main():
     _, res = wait(lambda cb: client.find_task_async('t2', None, cb))
     assert client.find_task_finish(res) is regs['t2']
     _, res = wait(lambda cb: client.find_task_async('none', None, cb))
-    assert client.find_task_finish(res) is None
+    # None is an answer of its own, not mistaken for a failed call.
+    msg = expect_error(Devbg.Error.NO_SUCH_REGISTRATION, lambda: client.find_task_finish(res))
+    assert msg == "The app has no task named 'none'", msg
+    try:
+        client.find_task_sync('none', None)
+        raise AssertionError('find_task_sync found a task that is not there')
+    except GLib.Error as e:
+        assert e.matches(Devbg.error_quark(), Devbg.Error.NO_SUCH_REGISTRATION), e
     print('FIND ok')
 
     for call, finish in ((client.cancel_async, client.cancel_finish),
