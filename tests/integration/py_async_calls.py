@@ -46,6 +46,7 @@ def main():
     status = client.get_status_finish(res).unpack()
     assert status['app-id'] == app_id, status
     print('STATUS %s %s' % (status['app-id'], status['identity']))
+    print('STATUS-KEYS %s' % ','.join(sorted(status)))
 
     trigger = Devbg.use_trigger_new()
     regs = {}

@@ -13,6 +13,7 @@ task, started by devbgd with a clean environment, finds the uninstalled
 typelib and library through its shebang line (env -S), as an installed one
 would find them in the system paths."""
 import os
+import re
 import shutil
 import subprocess
 import unittest
@@ -164,6 +165,12 @@ class PythonTest(DevbgTestCase):
         self.assertEqual(lines[-1], 'DONE', (lines, err))
         self.assertEqual(lines[0], 'STATUS %s cgroup' % APP_ID)
         self.assertIn('ALL-TASKS 3', lines)
+        # GetStatus answers exactly the keys its documentation lists.
+        keys = [line.split()[1].split(',') for line in lines if line.startswith('STATUS-KEYS ')][0]
+        with open(os.path.join(SOURCE_DIR, 'data', 'org.devbg.Devbg1.xml')) as f:
+            doc = re.search(r'GetStatus:.*?Keys:(.*?)-->', f.read(), re.S).group(1)
+        documented = re.findall(r'([a-z][a-z-]*) \((?:s|u)\b', doc)
+        self.assertEqual(sorted(keys), sorted(documented))
         self.assertTrue(any(line.startswith('CANCEL_ASYNC-ERROR ') for line in lines), lines)
 
     def test_python_app_sees_denial(self):
