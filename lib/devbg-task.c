@@ -37,6 +37,7 @@ struct _DevbgTaskInstance {
   GThread            *reader;
   gint                progress;  /* atomic */
   gint                canceled;  /* atomic: set by the reader thread */
+  GCancellable       *cancellable; /* cancelled with the instance */
 
   GMutex              lock;      /* protects everything below */
   DevbgCancelReason   cancel_reason;
@@ -340,7 +341,50 @@ mark_canceled (DevbgTaskInstance *self, DevbgCancelReason reason, const char *de
    * should stop, not wait for its device. */
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  /* Thread-safe: a task blocked in GIO with it, or in poll() on its fd,
+   * wakes up now, not at its next look at is_canceled(). */
+  g_cancellable_cancel (self->cancellable);
   schedule_canceled_dispatch (self);
+}
+
+/**
+ * devbg_task_instance_get_cancellable:
+ * @instance: a #DevbgTaskInstance
+ *
+ * A #GCancellable that is cancelled as soon as devbgd cancels the instance
+ * (or the channel to devbgd closes), from libdevbg's channel reader thread.
+ * Pass it to GIO calls so that they stop at once, connect to its
+ * #GCancellable::cancelled signal (emitted in that thread), or poll its fd
+ * (devbg_task_instance_get_cancel_fd()).
+ *
+ * Returns: (transfer none): the instance's cancellable, valid as long as
+ *   the instance
+ *
+ * Since: 0.1
+ */
+GCancellable *
+devbg_task_instance_get_cancellable (DevbgTaskInstance *self)
+{
+  return self->cancellable;
+}
+
+/**
+ * devbg_task_instance_get_cancel_fd:
+ * @instance: a #DevbgTaskInstance
+ *
+ * An fd that becomes readable when the instance is canceled, for a task
+ * that waits in poll() or select() on its device: add it to the set, with
+ * %POLLIN, and stop when it is readable. Owned by libdevbg: do not read or
+ * close it.
+ *
+ * Returns: the fd, or -1 if the system has no fds to spare
+ *
+ * Since: 0.1
+ */
+int
+devbg_task_instance_get_cancel_fd (DevbgTaskInstance *self)
+{
+  return g_cancellable_get_fd (self->cancellable);
 }
 
 /**
@@ -807,6 +851,7 @@ instance_clear (DevbgTaskInstance *self)
   g_clear_pointer (&self->reopen_reply, devbg_channel_message_free);
   g_cond_clear (&self->cond);
   g_mutex_clear (&self->lock);
+  g_clear_object (&self->cancellable);
 }
 
 static void
@@ -876,6 +921,7 @@ task_run_entry (const char *program, const DevbgTaskEntryPoint *entry_points,
   self.context = g_main_context_default ();
   self.loop = g_main_loop_new (self.context, FALSE);
   self.success = TRUE;
+  self.cancellable = g_cancellable_new ();
   g_mutex_init (&self.lock);
   g_cond_init (&self.cond);
 

@@ -3,7 +3,7 @@
  */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
 
 #include "devbg-enums.h"
 #include "devbg-names.h"
@@ -66,7 +66,9 @@ G_BEGIN_DECLS
  * The canceled callback runs from that main loop (so, for an entry point
  * that works synchronously inside run(), only after run() returns; such an
  * entry point polls devbg_task_instance_is_canceled(), which is set as soon
- * as the cancel message arrives, from a channel reader thread).
+ * as the cancel message arrives, from a channel reader thread, or passes
+ * devbg_task_instance_get_cancellable() to its GIO calls, or adds
+ * devbg_task_instance_get_cancel_fd() to its poll()).
  * devbg_task_instance_report_progress(), devbg_task_instance_keep_alive(),
  * devbg_task_instance_is_canceled(), devbg_task_instance_complete() and
  * devbg_task_deferral_complete() may be called from any thread.
@@ -186,6 +188,8 @@ void             devbg_task_instance_set_canceled_handler (DevbgTaskInstance    
                                                            DevbgTaskCanceledFunc  func,
                                                            gpointer               user_data);
 gboolean         devbg_task_instance_is_canceled (DevbgTaskInstance *instance);
+GCancellable    *devbg_task_instance_get_cancellable (DevbgTaskInstance *instance);
+int              devbg_task_instance_get_cancel_fd (DevbgTaskInstance *instance);
 DevbgCancelReason devbg_task_instance_get_cancel_reason (DevbgTaskInstance *instance);
 DevbgTaskDeferral *devbg_task_instance_get_deferral (DevbgTaskInstance *instance);
 void             devbg_task_deferral_complete (DevbgTaskDeferral *deferral,

@@ -1,7 +1,7 @@
 # devbg: device background tasks for Linux
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""Run by test_python.py inside the app's scope: requests PyTest.KeepAlive
-on DEVICE, cancels the instance once it runs, and prints the completion's
+"""Run by test_python.py inside the app's scope: requests ENTRY_POINT
+(PyTest.KeepAlive) with ARGUMENTS on DEVICE, cancels the instance once it runs, and prints the completion's
 error message and check_result()'s, one a line:
     MESSAGE <completion error message>
     CHECK <check_result() error message>"""
@@ -14,12 +14,14 @@ from gi.repository import Devbg, GLib  # noqa: E402
 
 def main():
     device = sys.argv[1]
+    entry_point = sys.argv[2] if len(sys.argv) > 2 else 'PyTest.KeepAlive'
+    arguments = sys.argv[3] if len(sys.argv) > 3 else 'seconds=20 keepalive=1'
     loop = GLib.MainLoop()
     client = Devbg.Client.new_sync(None)
     trigger = Devbg.use_trigger_new()
     builder = Devbg.TaskBuilder.new()
     builder.set_name('to-cancel')
-    builder.set_task_entry_point('PyTest.KeepAlive')
+    builder.set_task_entry_point(entry_point)
     builder.set_trigger(trigger)
     reg = builder.register_sync(client, None)
     state = {}
@@ -42,7 +44,7 @@ def main():
 
     reg.connect('progress', on_progress)
     reg.connect('completed', on_completed)
-    result, reason, instance = trigger.request_sync(reg, device, 'seconds=20 keepalive=1', 0, None)
+    result, reason, instance = trigger.request_sync(reg, device, arguments, 0, None)
     assert result == Devbg.TriggerResult.ALLOWED, reason
     state['instance'] = instance
     GLib.timeout_add(500, cancel)

@@ -66,6 +66,33 @@ sys.exit(Devbg.task_run(run))
 '''
 
 
+# Waits for the cancellation without polling is_canceled(): in select() on
+# the cancel fd, or on the GCancellable.
+CANCEL_WAIT_TASK = '''import select
+import sys
+import time
+import gi
+gi.require_version('Devbg', '1')
+from gi.repository import Devbg
+
+
+def run(task):
+    start = time.monotonic()
+    if task.get_arguments() == 'fd':
+        ready, _, _ = select.select([task.get_cancel_fd()], [], [], 30)
+        how = 'the cancel fd' if ready else 'nothing'
+    else:
+        cancellable = task.get_cancellable()
+        while not cancellable.is_cancelled() and time.monotonic() - start < 30:
+            time.sleep(0.01)
+        how = 'the cancellable' if cancellable.is_cancelled() else 'nothing'
+    task.complete(False, 'woken by %s after %.1f s' % (how, time.monotonic() - start))
+
+
+sys.exit(Devbg.task_run(run))
+'''
+
+
 class PythonTest(DevbgTestCase):
     config = ('[Service]\nEnableVirtualBackend=true\n'
               '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=100\n')
@@ -98,12 +125,14 @@ class PythonTest(DevbgTestCase):
         self.assertTrue(body.startswith('#!/usr/bin/python3\n'))
         self.task = self.install_task('devbg-example-task.py', body.split('\n', 1)[1])
         keep_alive_task = self.install_task('keep-alive-task.py', KEEP_ALIVE_TASK)
+        cancel_wait_task = self.install_task('cancel-wait-task.py', CANCEL_WAIT_TASK)
         self.reports = os.path.join(self.tmpdir, 'reports')
         os.makedirs(self.reports)
         os.chmod(self.reports, 0o777)
         self.devbgd.write_manifest('py.xml', manifest_xml(APP_ID, None, [
             ('PyExample.SyncBand', ['deviceUse'], self.task),
-            ('PyTest.KeepAlive', ['deviceUse'], keep_alive_task)]))
+            ('PyTest.KeepAlive', ['deviceUse'], keep_alive_task),
+            ('PyTest.CancelWait', ['deviceUse'], cancel_wait_task)]))
         self.devbgd.start()
         wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
         base = os.path.join(root, 'devbg-test-py-%d' % os.getpid())
@@ -173,6 +202,17 @@ class PythonTest(DevbgTestCase):
         self.assertEqual(sorted(keys), sorted(documented))
         self.assertTrue(any(line.startswith('CANCEL_ASYNC-ERROR ') for line in lines), lines)
 
+    def test_task_waits_on_cancel_fd_and_cancellable(self):
+        # A task blocked in select() on devbg_task_instance_get_cancel_fd(),
+        # or watching its GCancellable, wakes when the app cancels it.
+        for how, said in (('fd', 'the cancel fd'), ('cancellable', 'the cancellable')):
+            rc, lines, err = self.run_app(BAND, 'PyTest.CancelWait', how, script=CANCEL)
+            self.assertEqual(rc, 0, (lines, err))
+            message = [line for line in lines if line.startswith('MESSAGE ')][0]
+            m = re.search(r'the task said: woken by %s after ([0-9.]+) s' % said, message)
+            self.assertIsNotNone(m, message)
+            self.assertLess(float(m.group(1)), 5.0)
+
     def test_python_app_sees_denial(self):
         rc, lines, err = self.run_app('no-such-device')
         self.assertEqual(rc, 1, (lines, err))
@@ -221,6 +261,7 @@ class KeepAliveTest(PythonTest):
     test_python_task_failure_reaches_python_app = None
     test_async_calls = None
     test_python_app_sees_denial = None
+    test_task_waits_on_cancel_fd_and_cancellable = None
 
 
 if __name__ == '__main__':
