@@ -341,13 +341,32 @@ cmd_instance (DevbgClient *client, const char *what, const char *instance_id)
 }
 
 static int
-usage (const char *argv0)
+usage (FILE *out, const char *argv0, int status)
 {
-  g_printerr ("usage: %s register|list|clean\n"
-              "       %s sync DEVICE_ID\n"
-              "       %s update DEVICE_ID [VERSION]\n"
-              "       %s cancel|detach INSTANCE_ID\n", argv0, argv0, argv0, argv0);
-  return 2;
+  fprintf (out, "usage: %s register|list|clean\n"
+                "       %s sync DEVICE_ID\n"
+                "       %s update DEVICE_ID [VERSION]\n"
+                "       %s cancel|detach INSTANCE_ID\n", argv0, argv0, argv0, argv0);
+  return status;
+}
+
+/* The command line is checked before anything connects: --help and a
+ * mistyped command need no bus. */
+static gboolean
+command_is_valid (int argc, char **argv)
+{
+  const char *cmd = argv[1];
+
+  if (argc == 2 && (strcmp (cmd, "register") == 0 || strcmp (cmd, "list") == 0 ||
+                    strcmp (cmd, "clean") == 0))
+    return TRUE;
+  if (strcmp (cmd, "sync") == 0)
+    return argc == 3;
+  if (strcmp (cmd, "update") == 0)
+    return argc == 3 || argc == 4;
+  if (strcmp (cmd, "cancel") == 0 || strcmp (cmd, "detach") == 0)
+    return argc == 3;
+  return FALSE;
 }
 
 int
@@ -356,8 +375,10 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(DevbgClient) client = NULL;
 
-  if (argc < 2)
-    return usage (argv[0]);
+  if (argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0))
+    return usage (stdout, argv[0], 0);
+  if (argc < 2 || !command_is_valid (argc, argv))
+    return usage (stderr, argv[0], 2);
   client = devbg_client_new_sync (NULL, &error);
   if (client == NULL)
     {
