@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "devbg-device-info-private.h"
 #include "devbg-error.h"
 #include "devbg-names.h"
 
@@ -235,6 +236,7 @@ struct _DevbgClient {
   guint            name_watch;
   guint            progress_sub;
   guint            completed_sub;
+  guint            devices_sub;    /* DeviceAdded, DeviceRemoved, DeviceChanged */
   GCancellable    *cancellable;    /* our own calls in flight, cut at dispose */
 
   /* task ID -> live DevbgRegistration, not owned: a registration removes
@@ -256,6 +258,9 @@ G_DEFINE_TYPE (DevbgClient, devbg_client, G_TYPE_OBJECT)
 enum { SIGNAL_PROGRESS, SIGNAL_COMPLETED, N_REG_SIGNALS };
 static guint registration_signals[N_REG_SIGNALS];
 
+enum { SIGNAL_DEVICE_ADDED, SIGNAL_DEVICE_REMOVED, SIGNAL_DEVICE_CHANGED, N_CLIENT_SIGNALS };
+static guint client_signals[N_CLIENT_SIGNALS];
+
 static void client_schedule_flush (DevbgClient *client);
 
 static void
@@ -271,7 +276,9 @@ devbg_client_dispose (GObject *object)
     g_dbus_connection_signal_unsubscribe (client->connection, client->progress_sub);
   if (client->completed_sub != 0)
     g_dbus_connection_signal_unsubscribe (client->connection, client->completed_sub);
-  client->progress_sub = client->completed_sub = 0;
+  if (client->devices_sub != 0)
+    g_dbus_connection_signal_unsubscribe (client->connection, client->devices_sub);
+  client->progress_sub = client->completed_sub = client->devices_sub = 0;
   g_clear_handle_id (&client->flush_source, g_source_remove);
   g_clear_object (&client->connection);
   G_OBJECT_CLASS (devbg_client_parent_class)->dispose (object);
@@ -296,6 +303,45 @@ devbg_client_class_init (DevbgClientClass *klass)
 {
   G_OBJECT_CLASS (klass)->dispose = devbg_client_dispose;
   G_OBJECT_CLASS (klass)->finalize = devbg_client_finalize;
+
+  /**
+   * DevbgClient::device-added:
+   * @client: the client
+   * @device: the device that devbgd now knows
+   *
+   * A device was attached (or a backend found it). Emitted from the
+   * client's main context.
+   *
+   * Since: 0.1
+   */
+  client_signals[SIGNAL_DEVICE_ADDED] =
+    g_signal_new ("device-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, DEVBG_TYPE_DEVICE_INFO);
+  /**
+   * DevbgClient::device-removed:
+   * @client: the client
+   * @device_id: the ID of the device that went away
+   *
+   * A device was removed. Emitted from the client's main context.
+   *
+   * Since: 0.1
+   */
+  client_signals[SIGNAL_DEVICE_REMOVED] =
+    g_signal_new ("device-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * DevbgClient::device-changed:
+   * @client: the client
+   * @device: the device, as it is now
+   *
+   * A device's properties changed (its name, its firmware version after an
+   * update). Emitted from the client's main context.
+   *
+   * Since: 0.1
+   */
+  client_signals[SIGNAL_DEVICE_CHANGED] =
+    g_signal_new ("device-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, DEVBG_TYPE_DEVICE_INFO);
   /* Registers the org.devbg.Devbg1.Error.* names, so that remote errors
    * arrive as DEVBG_ERROR codes. */
   (void) DEVBG_ERROR;
@@ -474,6 +520,33 @@ on_service_vanished (GDBusConnection *connection, const char *name, gpointer dat
 }
 
 static void
+on_device_signal (GDBusConnection *connection, const char *sender, const char *path,
+                  const char *iface, const char *signal, GVariant *params, gpointer data)
+{
+  DevbgClient *client = data;
+  const char *id;
+  g_autoptr(GVariant) properties = NULL;
+  g_autoptr(DevbgDeviceInfo) info = NULL;
+
+  if (!from_devbgd (client, sender))
+    return;
+  if (g_str_equal (signal, "DeviceRemoved") && g_variant_is_of_type (params, G_VARIANT_TYPE ("(s)")))
+    {
+      g_variant_get (params, "(&s)", &id);
+      g_signal_emit (client, client_signals[SIGNAL_DEVICE_REMOVED], 0, id);
+      return;
+    }
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv})")))
+    return;
+  g_variant_get (params, "(&s@a{sv})", &id, &properties);
+  info = devbg_device_info_new (id, properties);
+  if (g_str_equal (signal, "DeviceAdded"))
+    g_signal_emit (client, client_signals[SIGNAL_DEVICE_ADDED], 0, info);
+  else if (g_str_equal (signal, "DeviceChanged"))
+    g_signal_emit (client, client_signals[SIGNAL_DEVICE_CHANGED], 0, info);
+}
+
+static void
 client_start_watching (DevbgClient *client)
 {
   const char *sender = client->peer_to_peer ? NULL : BUS_NAME;
@@ -486,6 +559,10 @@ client_start_watching (DevbgClient *client)
     g_dbus_connection_signal_subscribe (client->connection, sender, IFACE, "Completed",
                                         OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                         on_completed, client, NULL);
+  client->devices_sub =
+    g_dbus_connection_signal_subscribe (client->connection, sender, DEVBG_DBUS_DEVICES_INTERFACE,
+                                        NULL, OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                        on_device_signal, client, NULL);
   /* Subscribed first, so no signal sent after devbgd's WatchEvents reply
    * can be missed. */
   if (client->peer_to_peer)
@@ -1463,8 +1540,8 @@ call_done (GObject *source, GAsyncResult *result, gpointer data)
 /* Calls @method of devbgd for @task (a reference is taken) and hands the
  * reply to @handle, or returns the call's error from @task. */
 static void
-call_async (DevbgClient *client, GTask *task, const char *method, GVariant *params,
-            const GVariantType *reply_type, ReplyHandler handle)
+call_async_on (DevbgClient *client, const char *iface, GTask *task, const char *method,
+               GVariant *params, const GVariantType *reply_type, ReplyHandler handle)
 {
   CallData *d = g_new0 (CallData, 1);
 
@@ -1472,9 +1549,16 @@ call_async (DevbgClient *client, GTask *task, const char *method, GVariant *para
   d->client = g_object_ref (client);
   d->handle = handle;
   g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
-                          OBJECT_PATH, IFACE, method, params, reply_type,
+                          OBJECT_PATH, iface, method, params, reply_type,
                           G_DBUS_CALL_FLAGS_NONE, -1, g_task_get_cancellable (task),
                           call_done, d);
+}
+
+static void
+call_async (DevbgClient *client, GTask *task, const char *method, GVariant *params,
+            const GVariantType *reply_type, ReplyHandler handle)
+{
+  call_async_on (client, IFACE, task, method, params, reply_type, handle);
 }
 
 static void
@@ -1925,4 +2009,103 @@ devbg_registration_unregister_finish (DevbgRegistration *reg, GAsyncResult *resu
                                       GError **error)
 {
   return finish_boolean (reg, result, devbg_registration_unregister_async, error);
+}
+
+/* ---- devices: what devbgd knows, and changes to it */
+
+static GPtrArray *
+devices_from_reply (GVariant *reply)
+{
+  GPtrArray *devices = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GVariantIter) iter = NULL;
+  const char *id;
+  GVariant *properties;
+
+  g_variant_get (reply, "(a(sa{sv}))", &iter);
+  while (g_variant_iter_next (iter, "(&s@a{sv})", &id, &properties))
+    {
+      g_ptr_array_add (devices, devbg_device_info_new (id, properties));
+      g_variant_unref (properties);
+    }
+  return devices;
+}
+
+static void
+return_devices (GTask *task, DevbgClient *client, GVariant *reply)
+{
+  g_task_return_pointer (task, devices_from_reply (reply), (GDestroyNotify) g_ptr_array_unref);
+}
+
+/**
+ * devbg_client_list_devices_async:
+ * @client: a #DevbgClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: (closure callback): data for @callback
+ *
+ * Asks devbgd for the devices it knows, so that an app offers the user
+ * real devices instead of hard-coding IDs; finish with
+ * devbg_client_list_devices_finish(). To follow later changes, connect to
+ * #DevbgClient::device-added, #DevbgClient::device-removed and
+ * #DevbgClient::device-changed first.
+ *
+ * Since: 0.1
+ */
+void
+devbg_client_list_devices_async (DevbgClient *client, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data,
+                                    devbg_client_list_devices_async);
+
+  call_async_on (client, DEVBG_DBUS_DEVICES_INTERFACE, task, "ListDevices", NULL,
+                 G_VARIANT_TYPE ("(a(sa{sv}))"), return_devices);
+}
+
+/**
+ * devbg_client_list_devices_finish:
+ * @client: a #DevbgClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type DevbgDeviceInfo): the devices,
+ *   or %NULL with @error set; free with g_ptr_array_unref()
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+devbg_client_list_devices_finish (DevbgClient *client, GAsyncResult *result, GError **error)
+{
+  return finish_pointer (client, result, devbg_client_list_devices_async, error);
+}
+
+/**
+ * devbg_client_list_devices_sync:
+ * @client: a #DevbgClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of devbg_client_list_devices_async().
+ *
+ * Returns: (transfer container) (element-type DevbgDeviceInfo): the devices,
+ *   or %NULL with @error set; free with g_ptr_array_unref()
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+devbg_client_list_devices_sync (DevbgClient *client, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GVariant) reply =
+    g_dbus_connection_call_sync (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                                 OBJECT_PATH, DEVBG_DBUS_DEVICES_INTERFACE, "ListDevices", NULL,
+                                 G_VARIANT_TYPE ("(a(sa{sv}))"), G_DBUS_CALL_FLAGS_NONE, -1,
+                                 cancellable, error);
+
+  if (reply == NULL)
+    {
+      if (error != NULL && *error != NULL)
+        g_dbus_error_strip_remote_error (*error);
+      return NULL;
+    }
+  return devices_from_reply (reply);
 }

@@ -36,6 +36,7 @@
 
 #include <gio/gio.h>
 
+#include "devbg-device-info.h"
 #include "devbg-enums.h"
 
 G_BEGIN_DECLS
@@ -211,6 +212,17 @@ DevbgRegistration *devbg_client_find_task_sync (DevbgClient  *client,
                                                 const char   *name,
                                                 GCancellable *cancellable,
                                                 GError      **error);
+
+void             devbg_client_list_devices_async (DevbgClient         *client,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+GPtrArray       *devbg_client_list_devices_finish (DevbgClient  *client,
+                                                   GAsyncResult *result,
+                                                   GError      **error);
+GPtrArray       *devbg_client_list_devices_sync (DevbgClient  *client,
+                                                 GCancellable *cancellable,
+                                                 GError      **error);
 
 void             devbg_client_detach_async (DevbgClient         *client,
                                             const char          *instance_id,

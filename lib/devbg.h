@@ -10,6 +10,7 @@
 #include "devbg-enums.h"
 #include "devbg-error.h"
 #include "devbg-enum-types.h"
+#include "devbg-device-info.h"
 #include "devbg-client.h"
 #include "devbg-task.h"
 #undef DEVBG_INSIDE

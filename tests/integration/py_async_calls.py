@@ -4,10 +4,11 @@
 libdevbg's app side through GObject introspection, against the real devbgd,
 and the main loop kept running while devbgd does not answer.
 
-usage: py_async_calls.py DEVBGD_PID APP_ID ENTRY_POINT
+usage: py_async_calls.py DEVBGD_PID APP_ID ENTRY_POINT DEVBG_SIM BAND_ID
 Prints one line per check; the last line is "DONE" when all passed."""
 import os
 import signal
+import subprocess
 import sys
 
 import gi
@@ -38,6 +39,7 @@ def expect_error(code, finish):
 
 def main():
     devbgd_pid, app_id, entry_point = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    devbg_sim, band_id = sys.argv[4], sys.argv[5]
 
     _, res = wait(lambda cb: Devbg.Client.new_async(None, cb))
     client = Devbg.Client.new_finish(res)
@@ -99,6 +101,32 @@ def main():
     _, res = wait(lambda cb: client.get_all_tasks_async(None, cb))
     assert sorted(r.get_name() for r in client.get_all_tasks_finish(res).values()) == ['t2', 't3']
     print('UNREGISTER ok')
+
+    # Devices: listed, and followed as they come and go.
+    _, res = wait(lambda cb: client.list_devices_async(None, cb))
+    devices = {d.get_id(): d for d in client.list_devices_finish(res)}
+    band = devices[band_id]
+    assert band.get_protocol() == Devbg.Protocol.USB, band.get_protocol()
+    assert 'USB\\VID_1209&PID_B0A1' in band.get_hardware_ids(), band.get_hardware_ids()
+    assert band.get_attached() and band.get_name() != ''
+    assert band.get_properties().unpack()['backend'] == 'virtual'
+    assert sorted(d.get_id() for d in client.list_devices_sync(None)) == sorted(devices)
+    events = []
+    client.connect('device-added', lambda c, d: events.append(('added', d.get_id(), d.get_serial())))
+    client.connect('device-removed', lambda c, i: events.append(('removed', i, None)))
+    address = os.environ['DBUS_SYSTEM_BUS_ADDRESS']
+    sim_id = subprocess.run([devbg_sim, 'ctl', '--bus-address', address, 'add', 'band',
+                             'serial=PYSER1', 'records=3'], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    while not events:
+        ctx.iteration(True)
+    kind, added_id, serial = events[0]
+    assert kind == 'added' and serial == 'PYSER1' and added_id not in devices, events
+    subprocess.run([devbg_sim, 'ctl', '--bus-address', address, 'remove', sim_id], check=True)
+    while len(events) < 2:
+        ctx.iteration(True)
+    assert events[1] == ('removed', added_id, None), events
+    print('DEVICES %d listed, %s came and went' % (len(devices), added_id))
 
     # devbgd stopped: the call waits, the main loop does not.
     ticks = []

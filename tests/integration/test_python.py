@@ -19,7 +19,7 @@ import subprocess
 import unittest
 
 from devbgtest import (DevbgTestCase, DevbgSim, manifest_xml, wait_for, BUILD_DIR, SOURCE_DIR,
-                       cgroup2_root)
+                       DEVBG_SIM, cgroup2_root)
 
 APP_ID = 'org.devbg.test.PyApp'
 BAND = 'virtual-B0A1-0000'
@@ -189,11 +189,12 @@ class PythonTest(DevbgTestCase):
         # Every async/finish pair, and the main loop running while devbgd
         # is stopped (SIGSTOP) with a call in flight.
         rc, lines, err = self.run_app(str(self.devbgd.proc.pid), APP_ID, 'PyExample.SyncBand',
-                                      script=ASYNC_CALLS)
+                                      DEVBG_SIM, BAND, script=ASYNC_CALLS)
         self.assertEqual(rc, 0, (lines, err))
         self.assertEqual(lines[-1], 'DONE', (lines, err))
         self.assertEqual(lines[0], 'STATUS %s cgroup' % APP_ID)
         self.assertIn('ALL-TASKS 3', lines)
+        self.assertTrue(any(line.startswith('DEVICES ') for line in lines), lines)
         # GetStatus answers exactly the keys its documentation lists.
         keys = [line.split()[1].split(',') for line in lines if line.startswith('STATUS-KEYS ')][0]
         with open(os.path.join(SOURCE_DIR, 'data', 'org.devbg.Devbg1.xml')) as f:

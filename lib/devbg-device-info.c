@@ -1,0 +1,227 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbg-device-info-private.h"
+
+struct _DevbgDeviceInfo {
+  GObject        parent;
+  char          *id;
+  GVariant      *properties;   /* a{sv}, as devbgd sent it */
+  char          *name;
+  DevbgProtocol  protocol;
+  GStrv          hardware_ids;
+  char          *model_id;
+  char          *serial;
+  char          *firmware_version; /* NULL when devbgd does not know it */
+  gboolean       attached;
+};
+
+G_DEFINE_FINAL_TYPE (DevbgDeviceInfo, devbg_device_info, G_TYPE_OBJECT)
+
+static void
+devbg_device_info_finalize (GObject *object)
+{
+  DevbgDeviceInfo *info = DEVBG_DEVICE_INFO (object);
+
+  g_free (info->id);
+  g_variant_unref (info->properties);
+  g_free (info->name);
+  g_strfreev (info->hardware_ids);
+  g_free (info->model_id);
+  g_free (info->serial);
+  g_free (info->firmware_version);
+  G_OBJECT_CLASS (devbg_device_info_parent_class)->finalize (object);
+}
+
+static void
+devbg_device_info_class_init (DevbgDeviceInfoClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = devbg_device_info_finalize;
+}
+
+static void
+devbg_device_info_init (DevbgDeviceInfo *info)
+{
+}
+
+static char *
+lookup_string (GVariantDict *dict, const char *key)
+{
+  const char *value = NULL;
+
+  return g_variant_dict_lookup (dict, key, "&s", &value) ? g_strdup (value) : NULL;
+}
+
+DevbgDeviceInfo *
+devbg_device_info_new (const char *id, GVariant *properties)
+{
+  DevbgDeviceInfo *info = g_object_new (DEVBG_TYPE_DEVICE_INFO, NULL);
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (properties);
+  g_autofree char *protocol = NULL;
+
+  info->id = g_strdup (id);
+  info->properties = g_variant_ref_sink (properties);
+  info->name = lookup_string (&dict, "name");
+  if (info->name == NULL)
+    info->name = g_strdup ("");
+  protocol = lookup_string (&dict, "protocol");
+  if (!devbg_protocol_from_string (protocol, &info->protocol))
+    info->protocol = DEVBG_PROTOCOL_UNKNOWN;
+  if (!g_variant_dict_lookup (&dict, "hardware-ids", "^as", &info->hardware_ids))
+    info->hardware_ids = g_new0 (char *, 1);
+  info->model_id = lookup_string (&dict, "model-id");
+  if (info->model_id == NULL)
+    info->model_id = g_strdup ("");
+  info->serial = lookup_string (&dict, "serial");
+  if (info->serial == NULL)
+    info->serial = g_strdup ("");
+  info->firmware_version = lookup_string (&dict, "firmware-version");
+  if (!g_variant_dict_lookup (&dict, "attached", "b", &info->attached))
+    info->attached = TRUE;
+  return info;
+}
+
+/**
+ * devbg_device_info_get_id:
+ * @info: a #DevbgDeviceInfo
+ *
+ * Returns: the device's ID, stable across replugs and reboots of the device;
+ *   what devbg_trigger_request_async() takes
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_device_info_get_id (DevbgDeviceInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_DEVICE_INFO (info), NULL);
+  return info->id;
+}
+
+/**
+ * devbg_device_info_get_name:
+ * @info: a #DevbgDeviceInfo
+ *
+ * Returns: the device's name, for people; may be ""
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_device_info_get_name (DevbgDeviceInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_DEVICE_INFO (info), NULL);
+  return info->name;
+}
+
+/**
+ * devbg_device_info_get_protocol:
+ * @info: a #DevbgDeviceInfo
+ *
+ * Returns: the protocol the device is reached by, which decides the
+ *   triggers that may use it; %DEVBG_PROTOCOL_UNKNOWN for one newer than
+ *   this library
+ *
+ * Since: 0.1
+ */
+DevbgProtocol
+devbg_device_info_get_protocol (DevbgDeviceInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_DEVICE_INFO (info), DEVBG_PROTOCOL_UNKNOWN);
+  return info->protocol;
+}
+
+/**
+ * devbg_device_info_get_hardware_ids:
+ * @info: a #DevbgDeviceInfo
+ *
+ * Returns: (array zero-terminated=1) (transfer none): the device's hardware
+ *   IDs, most specific first (for example "USB\VID_1209&PID_B0A1&REV_0100"),
+ *   as device metadata matches them
+ *
+ * Since: 0.1
+ */
+const char * const *
+devbg_device_info_get_hardware_ids (DevbgDeviceInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_DEVICE_INFO (info), NULL);
+  return (const char * const *) info->hardware_ids;
+}
+
+/**
+ * devbg_device_info_get_model_id:
+ * @info: a #DevbgDeviceInfo
+ *
+ * Returns: the device's model ID (a GUID), "" when it has none
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_device_info_get_model_id (DevbgDeviceInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_DEVICE_INFO (info), NULL);
+  return info->model_id;
+}
+
+/**
+ * devbg_device_info_get_serial:
+ * @info: a #DevbgDeviceInfo
+ *
+ * Returns: the device's serial number, "" when unknown
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_device_info_get_serial (DevbgDeviceInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_DEVICE_INFO (info), NULL);
+  return info->serial;
+}
+
+/**
+ * devbg_device_info_get_firmware_version:
+ * @info: a #DevbgDeviceInfo
+ *
+ * Returns: (nullable): the device's firmware version, %NULL when devbgd's
+ *   backend does not know it
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_device_info_get_firmware_version (DevbgDeviceInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_DEVICE_INFO (info), NULL);
+  return info->firmware_version;
+}
+
+/**
+ * devbg_device_info_get_attached:
+ * @info: a #DevbgDeviceInfo
+ *
+ * Returns: %TRUE while the device is attached
+ *
+ * Since: 0.1
+ */
+gboolean
+devbg_device_info_get_attached (DevbgDeviceInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_DEVICE_INFO (info), FALSE);
+  return info->attached;
+}
+
+/**
+ * devbg_device_info_get_properties:
+ * @info: a #DevbgDeviceInfo
+ *
+ * All the device's properties as devbgd sent them, an `a{sv}` dictionary
+ * (see the D-Bus API, org.devbg.Devbg1.Devices), including those this
+ * library has no getter for.
+ *
+ * Returns: (transfer none): the properties
+ *
+ * Since: 0.1
+ */
+GVariant *
+devbg_device_info_get_properties (DevbgDeviceInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_DEVICE_INFO (info), NULL);
+  return info->properties;
+}
