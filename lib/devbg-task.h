@@ -55,8 +55,9 @@ G_BEGIN_DECLS
  * sys.exit(Devbg.task_run(run))
  * ]|
  *
- * What the process gets from devbgd (see docs/task-channel.md): fds 0, 1
- * and 2 (/dev/null or a log); %DEVBG_TASK_DEVICE_FD, the granted device;
+ * What the process gets from devbgd (see docs/task-channel.md): fd 0 on
+ * /dev/null; fds 1 and 2, pipes to devbgd's log (each line logged with the
+ * instance's ID, the first 64 KiB of each); %DEVBG_TASK_DEVICE_FD, the granted device;
  * %DEVBG_TASK_CHANNEL_FD, the control channel (SOCK_SEQPACKET); and no
  * other fd. Its environment holds PATH, LANG, DEVBG_INSTANCE_ID,
  * DEVBG_DEVICE_FD=3 and DEVBG_CHANNEL_FD=4.

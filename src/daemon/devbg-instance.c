@@ -22,6 +22,21 @@
 /* How many channel messages one dispatch reads before yielding, so that a
  * task flooding progress cannot starve the rest of devbgd. */
 #define MAX_MESSAGES_PER_DISPATCH 512
+/* A task's stdout and stderr go to devbgd's log, a line at a time with the
+ * instance's ID, so a vendor can debug a task; at most this much of each,
+ * the rest is read and dropped (a chatty task must not flood the journal,
+ * nor block on a full pipe). */
+#define MAX_TASK_OUTPUT (64 * 1024)
+#define MAX_TASK_OUTPUT_LINE 1024
+
+/* One of the task's output streams, read from a pipe into devbgd's log. */
+typedef struct {
+  const char *name;     /* "stdout", "stderr" */
+  int         fd;       /* the read end; -1 when closed */
+  guint       watch;
+  GString    *line;     /* a line not yet ended */
+  gsize       logged;   /* bytes logged so far, up to MAX_TASK_OUTPUT */
+} TaskOutput;
 
 struct _DevbgInstance {
   GObject             parent;
@@ -65,6 +80,7 @@ struct _DevbgInstance {
   guint64             io_last;
   guint               cpu_timer;
   guint64             cpu_last_us;
+  TaskOutput          output[2];      /* stdout, stderr: to the log */
   /* A KEEP_ALIVE arrived in the current I/O or CPU window: the task says
    * it waits on purpose (a device rebooting), so that window is not held
    * against it. The wall-clock limit still bounds it. */
@@ -858,9 +874,114 @@ resolve_task_identity (DevbgInstance *self, TaskIdentity *out, GError **error)
   return TRUE;
 }
 
+static void
+log_task_piece (DevbgInstance *self, TaskOutput *out, const char *line, gsize len)
+{
+  g_autofree char *valid = g_utf8_make_valid (line, (gssize) len);
+
+  if (out->logged >= MAX_TASK_OUTPUT)
+    return;
+  out->logged += len + 1;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "DEVBG_INSTANCE", self->record.instance_id,
+                    "DEVBG_APP", self->record.app_id,
+                    "DEVBG_TASK_OUTPUT", out->name,
+                    "MESSAGE", "instance %s: %s: %s", self->record.instance_id, out->name, valid);
+  if (out->logged >= MAX_TASK_OUTPUT)
+    g_info ("instance %s: %s: more than %d bytes; the rest is not logged",
+            self->record.instance_id, out->name, MAX_TASK_OUTPUT);
+}
+
+/* A long line is logged in pieces of at most MAX_TASK_OUTPUT_LINE bytes. */
+static void
+log_task_line (DevbgInstance *self, TaskOutput *out, const char *line, gsize len)
+{
+  do
+    {
+      gsize piece = MIN (len, MAX_TASK_OUTPUT_LINE);
+
+      log_task_piece (self, out, line, piece);
+      line += piece;
+      len -= piece;
+    }
+  while (len > 0);
+}
+
+/* Logs the complete lines in out->line; at end of stream, the rest too. */
+static void
+flush_task_lines (DevbgInstance *self, TaskOutput *out, gboolean at_end)
+{
+  char *start = out->line->str, *nl;
+
+  while ((nl = memchr (start, '\n', out->line->len - (gsize) (start - out->line->str))) != NULL)
+    {
+      log_task_line (self, out, start, (gsize) (nl - start));
+      start = nl + 1;
+    }
+  g_string_erase (out->line, 0, (gssize) (start - out->line->str));
+  /* An overlong line is logged in pieces rather than buffered. */
+  if (out->line->len >= MAX_TASK_OUTPUT_LINE || (at_end && out->line->len > 0))
+    {
+      log_task_line (self, out, out->line->str, out->line->len);
+      g_string_truncate (out->line, 0);
+    }
+}
+
+static void
+close_task_output (TaskOutput *out)
+{
+  g_clear_handle_id (&out->watch, g_source_remove);
+  if (out->fd >= 0)
+    close (out->fd);
+  out->fd = -1;
+  if (out->line != NULL)
+    g_string_free (out->line, TRUE);
+  out->line = NULL;
+}
+
+static gboolean
+on_task_output (int fd, GIOCondition condition, gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+  TaskOutput *out = fd == self->output[0].fd ? &self->output[0] : &self->output[1];
+  char buf[4096];
+  ssize_t n = read (fd, buf, sizeof buf);
+
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return G_SOURCE_CONTINUE;
+  if (n <= 0)
+    {
+      flush_task_lines (self, out, TRUE);
+      out->watch = 0;
+      close_task_output (out);
+      return G_SOURCE_REMOVE;
+    }
+  g_string_append_len (out->line, buf, n);
+  flush_task_lines (self, out, FALSE);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A pipe for one output stream; its write end goes to the task. Without
+ * one, the output goes to /dev/null (spawn's default for -1). */
+static int
+open_task_output (DevbgInstance *self, TaskOutput *out, const char *name)
+{
+  int fds[2];
+
+  out->name = name;
+  if (!g_unix_open_pipe (fds, FD_CLOEXEC, NULL))
+    return -1;
+  g_unix_set_fd_nonblocking (fds[0], TRUE, NULL);
+  out->fd = fds[0];
+  out->line = g_string_new (NULL);
+  out->watch = g_unix_fd_add (out->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_task_output, self);
+  return fds[1];
+}
+
 gboolean
 devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
 {
+  int output_w[2] = { -1, -1 };
   int pair[2] = { -1, -1 };
   const char *argv[] = { self->executable, self->record.entry_point, NULL };
   g_autoptr(GArray) groups = NULL;
@@ -897,8 +1018,15 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   options.n_groups = groups->len;
   options.device_fd = device_fd;
   options.channel_fd = pair[1];
-  options.stdout_fd = self->log_fd;
-  options.stderr_fd = self->log_fd;
+  if (self->log_fd >= 0)
+    options.stdout_fd = options.stderr_fd = self->log_fd;
+  else
+    {
+      output_w[0] = open_task_output (self, &self->output[0], "stdout");
+      output_w[1] = open_task_output (self, &self->output[1], "stderr");
+      options.stdout_fd = output_w[0];
+      options.stderr_fd = output_w[1];
+    }
   options.instance_id = self->record.instance_id;
   options.nice = DEVBG_SPAWN_DEFAULT_NICE;
   options.sched = DEVBG_SPAWN_SCHED_BATCH;
@@ -928,6 +1056,14 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   ok = TRUE;
 
 out:
+  /* The task has its own copies of the write ends: the pipe ends when it
+   * and its children do. */
+  for (guint i = 0; i < G_N_ELEMENTS (output_w); i++)
+    if (output_w[i] >= 0)
+      close (output_w[i]);
+  if (!ok)
+    for (guint i = 0; i < G_N_ELEMENTS (self->output); i++)
+      close_task_output (&self->output[i]);
   if (device_fd >= 0)
     close (device_fd);
   if (pair[0] >= 0)
@@ -994,6 +1130,12 @@ devbg_instance_dispose (GObject *object)
   close_channel (self);
   g_clear_handle_id (&self->child_watch, g_source_remove);
   g_clear_handle_id (&self->progress_idle, g_source_remove);
+  for (guint i = 0; i < G_N_ELEMENTS (self->output); i++)
+    {
+      if (self->output[i].line != NULL)
+        flush_task_lines (self, &self->output[i], TRUE);
+      close_task_output (&self->output[i]);
+    }
   g_clear_object (&self->device);
   g_clear_object (&self->devices);
   G_OBJECT_CLASS (devbg_instance_parent_class)->dispose (object);
@@ -1046,5 +1188,6 @@ devbg_instance_init (DevbgInstance *self)
 {
   self->channel_fd = -1;
   self->log_fd = -1;
+  self->output[0].fd = self->output[1].fd = -1;
   self->state = DEVBG_INSTANCE_STARTING;
 }

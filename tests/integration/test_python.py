@@ -93,6 +93,24 @@ sys.exit(Devbg.task_run(run))
 '''
 
 
+# Writes to its stdout and stderr, a long line too, for devbgd's log.
+CHATTY_TASK = '''import sys
+import gi
+gi.require_version('Devbg', '1')
+from gi.repository import Devbg
+
+
+def run(task):
+    print('hello from stdout')
+    print('x' * 3000)
+    sys.stdout.flush()
+    print('trouble on stderr', file=sys.stderr, end='')
+
+
+sys.exit(Devbg.task_run(run))
+'''
+
+
 class PythonTest(DevbgTestCase):
     config = ('[Service]\nEnableVirtualBackend=true\n'
               '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=100\n')
@@ -126,13 +144,15 @@ class PythonTest(DevbgTestCase):
         self.task = self.install_task('devbg-example-task.py', body.split('\n', 1)[1])
         keep_alive_task = self.install_task('keep-alive-task.py', KEEP_ALIVE_TASK)
         cancel_wait_task = self.install_task('cancel-wait-task.py', CANCEL_WAIT_TASK)
+        chatty_task = self.install_task('chatty-task.py', CHATTY_TASK)
         self.reports = os.path.join(self.tmpdir, 'reports')
         os.makedirs(self.reports)
         os.chmod(self.reports, 0o777)
         self.devbgd.write_manifest('py.xml', manifest_xml(APP_ID, None, [
             ('PyExample.SyncBand', ['deviceUse'], self.task),
             ('PyTest.KeepAlive', ['deviceUse'], keep_alive_task),
-            ('PyTest.CancelWait', ['deviceUse'], cancel_wait_task)]))
+            ('PyTest.CancelWait', ['deviceUse'], cancel_wait_task),
+            ('PyTest.Chatty', ['deviceUse'], chatty_task)]))
         self.devbgd.start()
         wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
         base = os.path.join(root, 'devbg-test-py-%d' % os.getpid())
@@ -214,6 +234,20 @@ class PythonTest(DevbgTestCase):
             self.assertIsNotNone(m, message)
             self.assertLess(float(m.group(1)), 5.0)
 
+    def test_task_output_is_logged_with_its_instance(self):
+        rc, lines, err = self.run_app('--name', 'chatty', '--entry-point', 'PyTest.Chatty', BAND)
+        self.assertEqual(rc, 0, (lines, err))
+        instance = [line.split()[3] for line in lines if line.startswith('RESULT ')][0]
+        prefix = 'instance %s: ' % instance
+        wait_for(lambda: prefix + 'stderr: trouble on stderr' in self.devbgd.read_log(),
+                 what='the task\'s stderr in the log')
+        log = self.devbgd.read_log()
+        self.assertIn(prefix + 'stdout: hello from stdout', log)
+        # A long line comes in pieces, none longer than the limit.
+        pieces = [line for line in log.splitlines() if prefix + 'stdout: xxx' in line]
+        self.assertGreaterEqual(len(pieces), 3)
+        self.assertEqual(sum(p.count('x') for p in pieces), 3000)
+
     def test_python_app_sees_denial(self):
         rc, lines, err = self.run_app('no-such-device')
         self.assertEqual(rc, 1, (lines, err))
@@ -263,6 +297,7 @@ class KeepAliveTest(PythonTest):
     test_async_calls = None
     test_python_app_sees_denial = None
     test_task_waits_on_cancel_fd_and_cancellable = None
+    test_task_output_is_logged_with_its_instance = None
 
 
 if __name__ == '__main__':
