@@ -250,6 +250,9 @@ struct _DevbgClient {
    * devbgd restart before our acknowledgement got there) is delivered
    * once. One short string per completion over the client's life. */
   GHashTable      *seen_events;
+  /* task ID -> name of the registrations this client removed: their
+   * undelivered completions are settled rather than queued forever. */
+  GHashTable      *unregistered;
   guint            flush_source;
 };
 
@@ -262,6 +265,7 @@ enum { SIGNAL_DEVICE_ADDED, SIGNAL_DEVICE_REMOVED, SIGNAL_DEVICE_CHANGED, N_CLIE
 static guint client_signals[N_CLIENT_SIGNALS];
 
 static void client_schedule_flush (DevbgClient *client);
+static void registration_mark_unregistered (DevbgRegistration *reg);
 
 static void
 devbg_client_dispose (GObject *object)
@@ -295,6 +299,7 @@ devbg_client_finalize (GObject *object)
   g_hash_table_unref (client->registrations);
   g_hash_table_unref (client->queued);
   g_hash_table_unref (client->seen_events);
+  g_hash_table_unref (client->unregistered);
   G_OBJECT_CLASS (devbg_client_parent_class)->finalize (object);
 }
 
@@ -356,6 +361,7 @@ devbg_client_init (DevbgClient *client)
   client->queued = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                           (GDestroyNotify) g_ptr_array_unref);
   client->seen_events = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  client->unregistered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 /**
@@ -909,7 +915,13 @@ DevbgClient *devbg_registration_get_client (DevbgRegistration *reg) { return reg
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Removes the registration.
+ * Removes the registration. A completion of its instances that the client
+ * has not delivered yet, or that arrives later, goes to this object's
+ * #DevbgRegistration::completed handlers if it has some when the main loop
+ * runs next; otherwise it is acknowledged to devbgd and dropped, with a
+ * message in the log saying which instance and how it ended. So to learn
+ * how a leftover registration's last instance ended, connect a handler
+ * before unregistering it.
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -922,7 +934,21 @@ devbg_registration_unregister_sync (DevbgRegistration *reg, gboolean cancel_task
   g_autoptr(GVariant) reply = call_sync (reg->client, "Unregister",
                                          g_variant_new ("(sb)", reg->task_id, cancel_task),
                                          G_VARIANT_TYPE_UNIT, cancellable, error);
-  return reply != NULL;
+
+  if (reply == NULL)
+    return FALSE;
+  registration_mark_unregistered (reg);
+  return TRUE;
+}
+
+/* After Unregister: completions of the task that are queued, or arrive
+ * later, go to this object's "completed" handlers while it lives and has
+ * some, else they are dropped and logged (client_drop_unregistered()). */
+static void
+registration_mark_unregistered (DevbgRegistration *reg)
+{
+  g_hash_table_insert (reg->client->unregistered, g_strdup (reg->task_id), g_strdup (reg->name));
+  client_schedule_flush (reg->client);
 }
 
 static GHashTable *
@@ -1098,6 +1124,38 @@ client_acknowledge (DevbgClient *client, GPtrArray *event_ids)
                           NULL, NULL, NULL);
 }
 
+/* The completions still queued for tasks this client unregistered, and
+ * that no live object with a handler took: no object can take them any
+ * more, so they are acknowledged (devbgd would keep them, counting against
+ * the app's MaxPendingEvents) and dropped, and the log says so. */
+static void
+client_drop_unregistered (DevbgClient *client, GPtrArray *acked)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, client->queued);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      const char *name = g_hash_table_lookup (client->unregistered, key);
+      GPtrArray *events = value;
+
+      if (name == NULL)
+        continue;
+      for (guint i = 0; i < events->len; i++)
+        {
+          DevbgCompletion *c = g_ptr_array_index (events, i);
+
+          g_message ("devbg: the completion of instance %s of task '%s' (%s%s) was not "
+                     "delivered: the task was unregistered before a \"completed\" handler "
+                     "was connected", c->instance_id, name,
+                     c->success ? "succeeded" : "failed: ", c->success ? "" : c->error_message);
+          g_ptr_array_add (acked, g_strdup (c->event_id));
+        }
+      g_hash_table_iter_remove (&iter);
+    }
+}
+
 static gboolean
 client_flush (gpointer data)
 {
@@ -1109,6 +1167,7 @@ client_flush (gpointer data)
   /* Collected first, emitted after: a handler may drop its registration,
    * ask for the tasks again, or unregister, all of which touch the tables. */
   deliveries = client_take_deliverable (client);
+  client_drop_unregistered (client, acked);
   for (guint i = 0; i < deliveries->len; i++)
     {
       Delivery *d = g_ptr_array_index (deliveries, i);
@@ -1969,6 +2028,13 @@ devbg_task_builder_register_finish (DevbgTaskBuilder *builder, GAsyncResult *res
   return finish_pointer (builder, result, devbg_task_builder_register_async, error);
 }
 
+static void
+return_unregistered (GTask *task, DevbgClient *client, GVariant *reply)
+{
+  registration_mark_unregistered (g_task_get_source_object (task));
+  g_task_return_boolean (task, TRUE);
+}
+
 /**
  * devbg_registration_unregister_async:
  * @reg: a #DevbgRegistration
@@ -1991,7 +2057,7 @@ devbg_registration_unregister_async (DevbgRegistration *reg, gboolean cancel_tas
                                     devbg_registration_unregister_async);
 
   call_async (reg->client, task, "Unregister", g_variant_new ("(sb)", reg->task_id, cancel_task),
-              G_VARIANT_TYPE_UNIT, return_true);
+              G_VARIANT_TYPE_UNIT, return_unregistered);
 }
 
 /**

@@ -25,6 +25,7 @@ APP_ID = 'org.devbg.test.PyApp'
 BAND = 'virtual-B0A1-0000'
 PY_APP = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-app.py')
 PY_TASK = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-task.py')
+LEFTOVER = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_leftover.py')
 CANCEL = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_cancel.py')
 ASYNC_CALLS = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_async_calls.py')
 LIB_DIR = os.path.abspath(os.path.join(BUILD_DIR, 'lib'))
@@ -248,6 +249,33 @@ class PythonTest(DevbgTestCase):
         self.assertGreaterEqual(len(pieces), 3)
         self.assertEqual(sum(p.count('x') for p in pieces), 3000)
 
+    def leave_a_completion(self):
+        rc, lines, err = self.run_app('leave', BAND, script=LEFTOVER)
+        self.assertEqual(rc, 0, (lines, err))
+        instance = lines[0].split()[1]
+        wait_for(lambda: 'instance %s of %s ended' % (instance, APP_ID) in self.devbgd.read_log(),
+                 what='the leftover instance to end')
+        return instance
+
+    def test_unregistered_leftover_completion_is_said_and_dropped(self):
+        # "Remove the leftover registration, then register": the leftover's
+        # pending completion is not kept forever in devbgd (counting against
+        # MaxPendingEvents) nor dropped silently: the log says which.
+        instance = self.leave_a_completion()
+        rc, lines, err = self.run_app('clean', script=LEFTOVER)
+        self.assertEqual(rc, 0, (lines, err))
+        self.assertIn('PENDING 0', lines)
+        self.assertIn('the completion of instance %s of task \'leftover\' (succeeded) was not '
+                      'delivered' % instance, err)
+
+    def test_unregistered_leftover_completion_reaches_its_handler(self):
+        instance = self.leave_a_completion()
+        rc, lines, err = self.run_app('clean', 'handler', script=LEFTOVER)
+        self.assertEqual(rc, 0, (lines, err))
+        self.assertIn('DELIVERED %s' % instance, lines)
+        self.assertIn('PENDING 0', lines)
+        self.assertNotIn('was not delivered', err)
+
     def test_python_app_sees_denial(self):
         rc, lines, err = self.run_app('no-such-device')
         self.assertEqual(rc, 1, (lines, err))
@@ -298,6 +326,8 @@ class KeepAliveTest(PythonTest):
     test_python_app_sees_denial = None
     test_task_waits_on_cancel_fd_and_cancellable = None
     test_task_output_is_logged_with_its_instance = None
+    test_unregistered_leftover_completion_is_said_and_dropped = None
+    test_unregistered_leftover_completion_reaches_its_handler = None
 
 
 if __name__ == '__main__':
