@@ -254,6 +254,7 @@ struct _DevbgClient {
    * undelivered completions are settled rather than queued forever. */
   GHashTable      *unregistered;
   guint            flush_source;
+  gboolean         acks_unflushed; /* AcknowledgeEvents sent, maybe not written */
 };
 
 G_DEFINE_TYPE (DevbgClient, devbg_client, G_TYPE_OBJECT)
@@ -284,6 +285,12 @@ devbg_client_dispose (GObject *object)
     g_dbus_connection_signal_unsubscribe (client->connection, client->devices_sub);
   client->progress_sub = client->completed_sub = client->devices_sub = 0;
   g_clear_handle_id (&client->flush_source, g_source_remove);
+  /* An app often quits right after its "completed" handler ran: the
+   * acknowledgement is written out first, or devbgd would deliver the
+   * event again at the next start. Local and short. */
+  if (client->acks_unflushed && client->connection != NULL)
+    g_dbus_connection_flush_sync (client->connection, NULL, NULL);
+  client->acks_unflushed = FALSE;
   g_clear_object (&client->connection);
   G_OBJECT_CLASS (devbg_client_parent_class)->dispose (object);
 }
@@ -1118,6 +1125,7 @@ client_acknowledge (DevbgClient *client, GPtrArray *event_ids)
   /* Fire and forget: an acknowledgement that is lost only means the
    * event comes again with the next WatchEvents, and is then recognised
    * by its ID. */
+  client->acks_unflushed = TRUE;
   g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
                           OBJECT_PATH, IFACE, "AcknowledgeEvents",
                           g_variant_new_tuple (&ids, 1), NULL, G_DBUS_CALL_FLAGS_NONE, -1,

@@ -49,8 +49,40 @@ def clean(with_handler):
     print('PENDING %d' % len(reply.unpack()[0]))
 
 
+def quick(device):
+    """Requests, takes the completion and quits at once, as a small app
+    does: the acknowledgement must still reach devbgd."""
+    client = Devbg.Client.new_sync(None)
+    trigger = Devbg.use_trigger_new()
+    builder = Devbg.TaskBuilder.new()
+    builder.set_name('quick')
+    builder.set_task_entry_point('PyTest.Chatty')
+    builder.set_trigger(trigger)
+    reg = builder.register_sync(client, None)
+    loop = GLib.MainLoop()
+    reg.connect('completed', lambda r, c: loop.quit())
+    result, reason, instance = trigger.request_sync(reg, device, '', 0, None)
+    assert result == Devbg.TriggerResult.ALLOWED, reason
+    loop.run()
+    # Quit right after the handler: the acknowledgement was only queued.
+    del reg, builder, client
+    print('QUIT')
+
+
+def pending():
+    client = Devbg.Client.new_sync(None)
+    reply = client.get_connection().call_sync(
+        'org.devbg.Devbg1', '/org/devbg/Devbg1', 'org.devbg.Devbg1.Manager', 'WatchEvents',
+        None, GLib.VariantType('(a(sssbssx)s)'), 0, -1, None)
+    print('PENDING %d' % len(reply.unpack()[0]))
+
+
 if __name__ == '__main__':
     if sys.argv[1] == 'leave':
         leave(sys.argv[2])
+    elif sys.argv[1] == 'quick':
+        quick(sys.argv[2])
+    elif sys.argv[1] == 'pending':
+        pending()
     else:
         clean(len(sys.argv) > 2 and sys.argv[2] == 'handler')

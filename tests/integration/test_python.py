@@ -276,6 +276,15 @@ class PythonTest(DevbgTestCase):
         self.assertIn('PENDING 0', lines)
         self.assertNotIn('was not delivered', err)
 
+    def test_acknowledgement_outlives_a_quick_quit(self):
+        # An app that quits right after its "completed" handler: its
+        # acknowledgement reaches devbgd, which keeps nothing pending.
+        for _ in range(3):
+            rc, lines, err = self.run_app('quick', BAND, script=LEFTOVER)
+            self.assertEqual((rc, lines), (0, ['QUIT']), err)
+            rc, lines, err = self.run_app('pending', script=LEFTOVER)
+            self.assertEqual(lines, ['PENDING 0'], err)
+
     def test_python_app_sees_denial(self):
         rc, lines, err = self.run_app('no-such-device')
         self.assertEqual(rc, 1, (lines, err))
@@ -328,6 +337,7 @@ class KeepAliveTest(PythonTest):
     test_task_output_is_logged_with_its_instance = None
     test_unregistered_leftover_completion_is_said_and_dropped = None
     test_unregistered_leftover_completion_reaches_its_handler = None
+    test_acknowledgement_outlives_a_quick_quit = None
 
 
 if __name__ == '__main__':
