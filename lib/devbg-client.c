@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "devbg-device-info-private.h"
+#include "devbg-task-info-private.h"
 #include "devbg-error.h"
 #include "devbg-names.h"
 
@@ -237,6 +238,8 @@ struct _DevbgClient {
   guint            progress_sub;
   guint            completed_sub;
   guint            devices_sub;    /* DeviceAdded, DeviceRemoved, DeviceChanged */
+  guint            tasks_sub;      /* TaskChanged, TaskEnded */
+  gboolean         watching_tasks; /* WatchTasks again when devbgd restarts */
   GCancellable    *cancellable;    /* our own calls in flight, cut at dispose */
 
   /* task ID -> live DevbgRegistration, not owned: a registration removes
@@ -262,11 +265,13 @@ G_DEFINE_TYPE (DevbgClient, devbg_client, G_TYPE_OBJECT)
 enum { SIGNAL_PROGRESS, SIGNAL_COMPLETED, N_REG_SIGNALS };
 static guint registration_signals[N_REG_SIGNALS];
 
-enum { SIGNAL_DEVICE_ADDED, SIGNAL_DEVICE_REMOVED, SIGNAL_DEVICE_CHANGED, N_CLIENT_SIGNALS };
+enum { SIGNAL_DEVICE_ADDED, SIGNAL_DEVICE_REMOVED, SIGNAL_DEVICE_CHANGED, SIGNAL_TASK_CHANGED,
+       SIGNAL_TASK_ENDED, N_CLIENT_SIGNALS };
 static guint client_signals[N_CLIENT_SIGNALS];
 
 static void client_schedule_flush (DevbgClient *client);
 static void registration_mark_unregistered (DevbgRegistration *reg);
+static void client_rewatch_tasks (DevbgClient *client);
 
 static void
 devbg_client_dispose (GObject *object)
@@ -283,7 +288,9 @@ devbg_client_dispose (GObject *object)
     g_dbus_connection_signal_unsubscribe (client->connection, client->completed_sub);
   if (client->devices_sub != 0)
     g_dbus_connection_signal_unsubscribe (client->connection, client->devices_sub);
-  client->progress_sub = client->completed_sub = client->devices_sub = 0;
+  if (client->tasks_sub != 0)
+    g_dbus_connection_signal_unsubscribe (client->connection, client->tasks_sub);
+  client->progress_sub = client->completed_sub = client->devices_sub = client->tasks_sub = 0;
   g_clear_handle_id (&client->flush_source, g_source_remove);
   /* An app often quits right after its "completed" handler ran: the
    * acknowledgement is written out first, or devbgd would deliver the
@@ -354,6 +361,33 @@ devbg_client_class_init (DevbgClientClass *klass)
   client_signals[SIGNAL_DEVICE_CHANGED] =
     g_signal_new ("device-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                   NULL, NULL, NULL, G_TYPE_NONE, 1, DEVBG_TYPE_DEVICE_INFO);
+  /**
+   * DevbgClient::task-changed:
+   * @client: the client
+   * @task: the instance, as it is now
+   *
+   * After devbg_client_watch_tasks_async(): an instance the caller may see
+   * started, reported progress, or began canceling. Emitted from the
+   * client's main context.
+   *
+   * Since: 0.1
+   */
+  client_signals[SIGNAL_TASK_CHANGED] =
+    g_signal_new ("task-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, DEVBG_TYPE_TASK_INFO);
+  /**
+   * DevbgClient::task-ended:
+   * @client: the client
+   * @task: the instance, with its outcome
+   *
+   * After devbg_client_watch_tasks_async(): an instance the caller may see
+   * ended. Emitted from the client's main context.
+   *
+   * Since: 0.1
+   */
+  client_signals[SIGNAL_TASK_ENDED] =
+    g_signal_new ("task-ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                  NULL, NULL, NULL, G_TYPE_NONE, 1, DEVBG_TYPE_TASK_INFO);
   /* Registers the org.devbg.Devbg1.Error.* names, so that remote errors
    * arrive as DEVBG_ERROR codes. */
   (void) DEVBG_ERROR;
@@ -522,6 +556,8 @@ on_service_appeared (GDBusConnection *connection, const char *name, const char *
   g_free (client->service_owner);
   client->service_owner = g_strdup (owner);
   client_watch_events (client);
+  if (client->watching_tasks)
+    client_rewatch_tasks (client);
 }
 
 static void
@@ -560,6 +596,32 @@ on_device_signal (GDBusConnection *connection, const char *sender, const char *p
 }
 
 static void
+on_task_signal (GDBusConnection *connection, const char *sender, const char *path,
+                const char *iface, const char *signal, GVariant *params, gpointer data)
+{
+  DevbgClient *client = data;
+  g_autoptr(GVariant) entry = NULL;
+  g_autoptr(DevbgTaskInfo) info = NULL;
+
+  if (!from_devbgd (client, sender))
+    return;
+  if (g_str_equal (signal, "TaskChanged") && g_variant_is_of_type (params, G_VARIANT_TYPE ("(a{sv})")))
+    {
+      entry = g_variant_get_child_value (params, 0);
+      info = devbg_task_info_new (entry);
+      g_signal_emit (client, client_signals[SIGNAL_TASK_CHANGED], 0, info);
+    }
+  else if (g_str_equal (signal, "TaskEnded") &&
+           g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv})")))
+    {
+      entry = g_variant_get_child_value (params, 1);
+      info = devbg_task_info_new (entry);
+      g_signal_emit (client, client_signals[SIGNAL_TASK_ENDED], 0, info);
+    }
+}
+
+
+static void
 client_start_watching (DevbgClient *client)
 {
   const char *sender = client->peer_to_peer ? NULL : BUS_NAME;
@@ -576,6 +638,10 @@ client_start_watching (DevbgClient *client)
     g_dbus_connection_signal_subscribe (client->connection, sender, DEVBG_DBUS_DEVICES_INTERFACE,
                                         NULL, OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                         on_device_signal, client, NULL);
+  client->tasks_sub =
+    g_dbus_connection_signal_subscribe (client->connection, sender, IFACE, NULL, OBJECT_PATH,
+                                        NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_task_signal, client,
+                                        NULL);
   /* Subscribed first, so no signal sent after devbgd's WatchEvents reply
    * can be missed. */
   if (client->peer_to_peer)
@@ -2182,4 +2248,337 @@ devbg_client_list_devices_sync (DevbgClient *client, GCancellable *cancellable, 
       return NULL;
     }
   return devices_from_reply (reply);
+}
+
+/* ---- tasks, for tools: running, watched, and the history */
+
+static GPtrArray *
+tasks_from_array (GVariant *array)
+{
+  GPtrArray *tasks = g_ptr_array_new_with_free_func (g_object_unref);
+  GVariantIter iter;
+  GVariant *entry;
+
+  g_variant_iter_init (&iter, array);
+  while ((entry = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_ptr_array_add (tasks, devbg_task_info_new (entry));
+      g_variant_unref (entry);
+    }
+  return tasks;
+}
+
+static void
+return_tasks (GTask *task, DevbgClient *client, GVariant *reply)
+{
+  g_autoptr(GVariant) array = g_variant_get_child_value (reply, 0);
+
+  g_task_return_pointer (task, tasks_from_array (array), (GDestroyNotify) g_ptr_array_unref);
+}
+
+static GPtrArray *
+tasks_sync (DevbgClient *client, const char *method, GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GVariant) reply = call_sync (client, method, NULL, G_VARIANT_TYPE ("(aa{sv})"),
+                                         cancellable, error);
+  g_autoptr(GVariant) array = NULL;
+
+  if (reply == NULL)
+    return NULL;
+  array = g_variant_get_child_value (reply, 0);
+  return tasks_from_array (array);
+}
+
+/**
+ * devbg_client_list_tasks_async:
+ * @client: a #DevbgClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: (closure callback): data for @callback
+ *
+ * Asks devbgd for the running instances the caller may see (an app: its
+ * user's instances of itself; another program: its user's; root: all);
+ * finish with devbg_client_list_tasks_finish().
+ *
+ * Since: 0.1
+ */
+void
+devbg_client_list_tasks_async (DevbgClient *client, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data,
+                                    devbg_client_list_tasks_async);
+
+  call_async (client, task, "ListTasks", NULL, G_VARIANT_TYPE ("(aa{sv})"), return_tasks);
+}
+
+/**
+ * devbg_client_list_tasks_finish:
+ * @client: a #DevbgClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type DevbgTaskInfo): the running
+ *   instances, or %NULL with @error set; free with g_ptr_array_unref()
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+devbg_client_list_tasks_finish (DevbgClient *client, GAsyncResult *result, GError **error)
+{
+  return finish_pointer (client, result, devbg_client_list_tasks_async, error);
+}
+
+/**
+ * devbg_client_list_tasks_sync:
+ * @client: a #DevbgClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of devbg_client_list_tasks_async().
+ *
+ * Returns: (transfer container) (element-type DevbgTaskInfo): the running
+ *   instances, or %NULL with @error set; free with g_ptr_array_unref()
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+devbg_client_list_tasks_sync (DevbgClient *client, GCancellable *cancellable, GError **error)
+{
+  return tasks_sync (client, "ListTasks", cancellable, error);
+}
+
+/* WatchTasks again after a restart of devbgd: what runs now is reported
+ * as changed, so a tool's view catches up. */
+static void
+rewatched (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(DevbgClient) client = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+  g_autoptr(GVariant) array = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+
+  if (reply == NULL)
+    return;
+  array = g_variant_get_child_value (reply, 0);
+  tasks = tasks_from_array (array);
+  for (guint i = 0; i < tasks->len; i++)
+    g_signal_emit (client, client_signals[SIGNAL_TASK_CHANGED], 0, g_ptr_array_index (tasks, i));
+}
+
+static void
+client_rewatch_tasks (DevbgClient *client)
+{
+  g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                          OBJECT_PATH, IFACE, "WatchTasks", NULL, G_VARIANT_TYPE ("(aa{sv})"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, client->cancellable, rewatched,
+                          g_object_ref (client));
+}
+
+static void
+return_watched_tasks (GTask *task, DevbgClient *client, GVariant *reply)
+{
+  client->watching_tasks = TRUE;
+  return_tasks (task, client, reply);
+}
+
+/**
+ * devbg_client_watch_tasks_async:
+ * @client: a #DevbgClient
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: (closure callback): data for @callback
+ *
+ * Like devbg_client_list_tasks_async(), and from then on the client emits
+ * #DevbgClient::task-changed and #DevbgClient::task-ended for the
+ * instances the caller may see, for as long as it lives (again after
+ * devbgd restarts). For tools that follow every task, such as `devbgctl
+ * monitor`; an app follows its own tasks with its registrations' signals.
+ * Finish with devbg_client_watch_tasks_finish().
+ *
+ * Since: 0.1
+ */
+void
+devbg_client_watch_tasks_async (DevbgClient *client, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data,
+                                    devbg_client_watch_tasks_async);
+
+  call_async (client, task, "WatchTasks", NULL, G_VARIANT_TYPE ("(aa{sv})"),
+              return_watched_tasks);
+}
+
+/**
+ * devbg_client_watch_tasks_finish:
+ * @client: a #DevbgClient
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type DevbgTaskInfo): the instances
+ *   running when the watch began, or %NULL with @error set; free with
+ *   g_ptr_array_unref()
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+devbg_client_watch_tasks_finish (DevbgClient *client, GAsyncResult *result, GError **error)
+{
+  return finish_pointer (client, result, devbg_client_watch_tasks_async, error);
+}
+
+/**
+ * devbg_client_watch_tasks_sync:
+ * @client: a #DevbgClient
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of devbg_client_watch_tasks_async(). The signals
+ * come from the client's main context.
+ *
+ * Returns: (transfer container) (element-type DevbgTaskInfo): the instances
+ *   running when the watch began, or %NULL with @error set; free with
+ *   g_ptr_array_unref()
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+devbg_client_watch_tasks_sync (DevbgClient *client, GCancellable *cancellable, GError **error)
+{
+  GPtrArray *tasks = tasks_sync (client, "WatchTasks", cancellable, error);
+
+  if (tasks != NULL)
+    client->watching_tasks = TRUE;
+  return tasks;
+}
+
+typedef struct {
+  GPtrArray *tasks;
+  char      *next;
+} HistoryPage;
+
+static void
+history_page_free (HistoryPage *page)
+{
+  g_ptr_array_unref (page->tasks);
+  g_free (page->next);
+  g_free (page);
+}
+
+static HistoryPage *
+history_page_from_reply (GVariant *reply)
+{
+  HistoryPage *page = g_new0 (HistoryPage, 1);
+  g_autoptr(GVariant) array = g_variant_get_child_value (reply, 0);
+
+  page->tasks = tasks_from_array (array);
+  g_variant_get_child (reply, 1, "s", &page->next);
+  return page;
+}
+
+static void
+return_history (GTask *task, DevbgClient *client, GVariant *reply)
+{
+  g_task_return_pointer (task, history_page_from_reply (reply),
+                         (GDestroyNotify) history_page_free);
+}
+
+static GVariant *
+history_params (guint limit, const char *continuation)
+{
+  return g_variant_new ("(us)", (guint32) limit, continuation != NULL ? continuation : "");
+}
+
+/**
+ * devbg_client_get_history_async:
+ * @client: a #DevbgClient
+ * @limit: the most instances to return, at most %DEVBG_PAGE_MAX_ENTRIES; 0
+ *   for 100
+ * @continuation: (nullable): where the previous page ended (its
+ *   @next_continuation), %NULL for the newest
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called with the answer
+ * @user_data: (closure callback): data for @callback
+ *
+ * Asks devbgd for the finished instances the caller may see, newest first,
+ * a page at a time; finish with devbg_client_get_history_finish().
+ *
+ * Since: 0.1
+ */
+void
+devbg_client_get_history_async (DevbgClient *client, guint limit, const char *continuation,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data,
+                                    devbg_client_get_history_async);
+
+  call_async (client, task, "History", history_params (limit, continuation),
+              G_VARIANT_TYPE ("(aa{sv}s)"), return_history);
+}
+
+static GPtrArray *
+history_page_take (HistoryPage *page, char **next_continuation)
+{
+  GPtrArray *tasks = g_ptr_array_ref (page->tasks);
+
+  if (next_continuation != NULL)
+    *next_continuation = g_steal_pointer (&page->next);
+  history_page_free (page);
+  return tasks;
+}
+
+/**
+ * devbg_client_get_history_finish:
+ * @client: a #DevbgClient
+ * @result: the #GAsyncResult given to the callback
+ * @next_continuation: (out) (optional) (transfer full): where the next page
+ *   starts, "" after the last page
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type DevbgTaskInfo): the finished
+ *   instances, or %NULL with @error set; free with g_ptr_array_unref()
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+devbg_client_get_history_finish (DevbgClient *client, GAsyncResult *result,
+                                 char **next_continuation, GError **error)
+{
+  HistoryPage *page = finish_pointer (client, result, devbg_client_get_history_async, error);
+
+  return page != NULL ? history_page_take (page, next_continuation) : NULL;
+}
+
+/**
+ * devbg_client_get_history_sync:
+ * @client: a #DevbgClient
+ * @limit: the most instances to return; 0 for 100
+ * @continuation: (nullable): where the previous page ended, %NULL for the
+ *   newest
+ * @next_continuation: (out) (optional) (transfer full): where the next page
+ *   starts, "" after the last page
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * The blocking form of devbg_client_get_history_async().
+ *
+ * Returns: (transfer container) (element-type DevbgTaskInfo): the finished
+ *   instances, or %NULL with @error set; free with g_ptr_array_unref()
+ *
+ * Since: 0.1
+ */
+GPtrArray *
+devbg_client_get_history_sync (DevbgClient *client, guint limit, const char *continuation,
+                               char **next_continuation, GCancellable *cancellable,
+                               GError **error)
+{
+  g_autoptr(GVariant) reply = call_sync (client, "History", history_params (limit, continuation),
+                                         G_VARIANT_TYPE ("(aa{sv}s)"), cancellable, error);
+
+  if (reply == NULL)
+    return NULL;
+  return history_page_take (history_page_from_reply (reply), next_continuation);
 }

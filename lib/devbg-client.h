@@ -38,6 +38,7 @@
 
 #include "devbg-device-info.h"
 #include "devbg-enums.h"
+#include "devbg-task-info.h"
 
 G_BEGIN_DECLS
 
@@ -223,6 +224,43 @@ GPtrArray       *devbg_client_list_devices_finish (DevbgClient  *client,
 GPtrArray       *devbg_client_list_devices_sync (DevbgClient  *client,
                                                  GCancellable *cancellable,
                                                  GError      **error);
+
+void             devbg_client_list_tasks_async (DevbgClient         *client,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+GPtrArray       *devbg_client_list_tasks_finish (DevbgClient  *client,
+                                                 GAsyncResult *result,
+                                                 GError      **error);
+GPtrArray       *devbg_client_list_tasks_sync (DevbgClient  *client,
+                                               GCancellable *cancellable,
+                                               GError      **error);
+void             devbg_client_watch_tasks_async (DevbgClient         *client,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+GPtrArray       *devbg_client_watch_tasks_finish (DevbgClient  *client,
+                                                  GAsyncResult *result,
+                                                  GError      **error);
+GPtrArray       *devbg_client_watch_tasks_sync (DevbgClient  *client,
+                                                GCancellable *cancellable,
+                                                GError      **error);
+void             devbg_client_get_history_async (DevbgClient         *client,
+                                                 guint                limit,
+                                                 const char          *continuation,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+GPtrArray       *devbg_client_get_history_finish (DevbgClient  *client,
+                                                  GAsyncResult *result,
+                                                  char        **next_continuation,
+                                                  GError      **error);
+GPtrArray       *devbg_client_get_history_sync (DevbgClient  *client,
+                                                guint         limit,
+                                                const char   *continuation,
+                                                char        **next_continuation,
+                                                GCancellable *cancellable,
+                                                GError      **error);
 
 void             devbg_client_detach_async (DevbgClient         *client,
                                             const char          *instance_id,

@@ -11,6 +11,7 @@
 #include "devbg-error.h"
 #include "devbg-enum-types.h"
 #include "devbg-device-info.h"
+#include "devbg-task-info.h"
 #include "devbg-client.h"
 #include "devbg-task.h"
 #undef DEVBG_INSIDE

@@ -9,21 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static GVariant *
-call (Devbgctl *ctl, const char *method, GVariant *params, const char *reply_type, GError **error)
+/* libdevbg's DevbgTaskInfo objects as devbgd's aa{sv}, which the table
+ * and the JSON output print as they are. */
+static void
+add_tasks (GVariantBuilder *b, GPtrArray *tasks, guint max)
 {
-  DevbgClient *client = devbgctl_client (ctl);
-  GVariant *reply;
-
-  if (client == NULL)
-    return NULL;
-  reply = g_dbus_connection_call_sync (devbg_client_get_connection (client), DEVBG_DBUS_SERVICE,
-                                       DEVBG_DBUS_PATH, DEVBG_DBUS_MANAGER_INTERFACE, method,
-                                       params, G_VARIANT_TYPE (reply_type),
-                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
-  if (reply == NULL && error != NULL && *error != NULL)
-    g_dbus_error_strip_remote_error (*error);
-  return reply;
+  for (guint i = 0; i < tasks->len && i < max; i++)
+    g_variant_builder_add_value (b, devbg_task_info_get_properties (g_ptr_array_index (tasks, i)));
 }
 
 static const char *
@@ -63,15 +55,21 @@ static GVariant *
 list_tasks (Devbgctl *ctl)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = call (ctl, "ListTasks", NULL, "(aa{sv})", &error);
+  DevbgClient *client = devbgctl_client (ctl);
+  g_autoptr(GPtrArray) tasks = NULL;
+  GVariantBuilder b;
 
-  if (reply == NULL)
+  if (client == NULL)
+    return NULL;
+  tasks = devbg_client_list_tasks_sync (client, NULL, &error);
+  if (tasks == NULL)
     {
-      if (error != NULL)
-        devbgctl_fail ("tasks", error);
+      devbgctl_fail ("tasks", error);
       return NULL;
     }
-  return g_variant_get_child_value (reply, 0);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  add_tasks (&b, tasks, G_MAXUINT);
+  return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 
 static void
@@ -141,8 +139,8 @@ print_changes (GHashTable *seen, GVariant *list)
     }
 }
 
-/* --watch: ListTasks every half second (progress signals go to the
- * owning app only, so a tool asks). Ends on Ctrl-C. */
+/* --watch: ListTasks every half second, a plain log of changes for
+ * scripts; `devbgctl monitor` is the live view. Ends on Ctrl-C. */
 static int
 watch_tasks (Devbgctl *ctl)
 {
@@ -194,34 +192,29 @@ static GVariant *
 fetch_history (Devbgctl *ctl, guint want, GError **error)
 {
   g_autofree char *continuation = g_strdup ("");
+  DevbgClient *client = devbgctl_client (ctl);
   GVariantBuilder b;
   guint n = 0;
 
+  if (client == NULL)
+    return NULL;
   g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
   do
     {
-      g_autoptr(GVariant) reply = call (ctl, "History",
-                                        g_variant_new ("(us)", (guint32) (want - n), continuation),
-                                        "(aa{sv}s)", error);
-      g_autoptr(GVariant) page = NULL;
-      GVariantIter iter;
-      GVariant *entry;
+      g_autofree char *next = NULL;
+      g_autoptr(GPtrArray) page = devbg_client_get_history_sync (client, MIN (want - n,
+                                                                             DEVBG_PAGE_MAX_ENTRIES),
+                                                                continuation, &next, NULL, error);
 
-      if (reply == NULL)
+      if (page == NULL)
         {
           g_variant_builder_clear (&b);
           return NULL;
         }
-      page = g_variant_get_child_value (reply, 0);
-      g_variant_iter_init (&iter, page);
-      while (n < want && (entry = g_variant_iter_next_value (&iter)) != NULL)
-        {
-          g_variant_builder_add_value (&b, entry);
-          g_variant_unref (entry);
-          n++;
-        }
+      add_tasks (&b, page, want - n);
+      n += MIN (page->len, want - n);
       g_free (continuation);
-      g_variant_get_child (reply, 1, "s", &continuation);
+      continuation = g_steal_pointer (&next);
     }
   while (n < want && *continuation != '\0');
   return g_variant_ref_sink (g_variant_builder_end (&b));

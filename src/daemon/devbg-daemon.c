@@ -700,6 +700,26 @@ handle_history (Call *call, GVariant *params)
                                          g_variant_new ("(aa{sv}s)", &b, next));
 }
 
+/* WatchTasks: ListTasks, and from now on TaskChanged/TaskEnded. */
+static void
+handle_watch_tasks (Call *call, GVariant *params)
+{
+  g_autoptr(GPtrArray) list = NULL;
+  DevbgCaller caller;
+  GVariantBuilder b;
+
+  (void) params;
+  if (!require_runtime (call))
+    return;
+  caller = caller_of (call);
+  list = devbg_runtime_watch_tasks (call->daemon->runtime, &caller);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&b, devbg_instance_to_variant (g_ptr_array_index (list, i)));
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new ("(aa{sv})", &b));
+}
+
 typedef void (*MethodHandler) (Call *call, GVariant *params);
 
 static const struct {
@@ -718,6 +738,7 @@ static const struct {
   { "Cancel", handle_cancel },
   { "ListTasks", handle_list_tasks },
   { "History", handle_history },
+  { "WatchTasks", handle_watch_tasks },
 };
 
 /* ---- dispatch: the caller's identity, fixed per connection ---- */

@@ -102,7 +102,7 @@ struct _DevbgInstance {
 
 G_DEFINE_TYPE (DevbgInstance, devbg_instance, G_TYPE_OBJECT)
 
-enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, N_SIGNALS };
+enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, SIGNAL_STATE_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void finish (DevbgInstance *self);
@@ -630,6 +630,7 @@ devbg_instance_cancel (DevbgInstance *self, DevbgCancelReason reason, const char
   if (self->state == DEVBG_INSTANCE_STARTING)
     return; /* the start sees the cancel and finishes */
   self->state = DEVBG_INSTANCE_CANCELING;
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
   g_clear_handle_id (&self->wall_clock_timer, g_source_remove);
   g_clear_handle_id (&self->io_timer, g_source_remove);
   g_clear_handle_id (&self->cpu_timer, g_source_remove);
@@ -1046,6 +1047,7 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   self->record.pid_start = devbg_process_start_time (self->process->pid);
   self->record.cgroup = g_strdup (self->process->cgroup_path);
   self->state = DEVBG_INSTANCE_RUNNING;
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
   self->child_watch = g_child_watch_add (self->process->pid, on_child_exit, self);
   self->channel_watch = g_unix_fd_add (self->channel_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                        on_channel, self);
@@ -1181,6 +1183,9 @@ devbg_instance_class_init (DevbgInstanceClass *klass)
   signals[SIGNAL_FINISHED] = g_signal_new ("finished", G_TYPE_FROM_CLASS (klass),
                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                            G_TYPE_NONE, 0);
+  signals[SIGNAL_STATE_CHANGED] = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                G_TYPE_NONE, 0);
 }
 
 static void
@@ -1190,4 +1195,42 @@ devbg_instance_init (DevbgInstance *self)
   self->log_fd = -1;
   self->output[0].fd = self->output[1].fd = -1;
   self->state = DEVBG_INSTANCE_STARTING;
+}
+
+/* What ListTasks, WatchTasks and TaskChanged say of an instance; once
+ * finished, with its outcome as History says it (TaskEnded). */
+GVariant *
+devbg_instance_to_variant (DevbgInstance *self)
+{
+  const DevbgInstanceRecord *r = &self->record;
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&b, "{sv}", "instance-id", g_variant_new_string (r->instance_id));
+  g_variant_builder_add (&b, "{sv}", "task-id", g_variant_new_string (r->task_id));
+  g_variant_builder_add (&b, "{sv}", "app-id", g_variant_new_string (r->app_id));
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (r->name));
+  g_variant_builder_add (&b, "{sv}", "entry-point", g_variant_new_string (r->entry_point));
+  g_variant_builder_add (&b, "{sv}", "trigger",
+                         g_variant_new_string (devbg_trigger_type_to_string (r->trigger)));
+  g_variant_builder_add (&b, "{sv}", "device-id", g_variant_new_string (r->device_id));
+  g_variant_builder_add (&b, "{sv}", "uid", g_variant_new_uint32 (r->uid));
+  g_variant_builder_add (&b, "{sv}", "started-us", g_variant_new_int64 (r->started_us));
+  g_variant_builder_add (&b, "{sv}", "state",
+                         g_variant_new_string (devbg_instance_state_to_string (self->state)));
+  g_variant_builder_add (&b, "{sv}", "progress", g_variant_new_uint32 (self->progress));
+  g_variant_builder_add (&b, "{sv}", "pid", g_variant_new_int32 (r->pid));
+  g_variant_builder_add (&b, "{sv}", "detached", g_variant_new_boolean (self->detached));
+  g_variant_builder_add (&b, "{sv}", "cancel-reason",
+                         g_variant_new_string (devbg_instance_get_cancel_reason (self)));
+  g_variant_builder_add (&b, "{sv}", "limit-s",
+                         g_variant_new_uint32 ((guint32) devbg_policy_wall_clock_limit (
+                           self->config, r->trigger)));
+  if (self->state == DEVBG_INSTANCE_FINISHED)
+    {
+      g_variant_builder_add (&b, "{sv}", "finished-us", g_variant_new_int64 (r->finished_us));
+      g_variant_builder_add (&b, "{sv}", "success", g_variant_new_boolean (r->success));
+      g_variant_builder_add (&b, "{sv}", "error", g_variant_new_string (r->error ? r->error : ""));
+    }
+  return g_variant_builder_end (&b);
 }

@@ -13,6 +13,7 @@
 #include "devbg-error.h"
 #include "devbg-names.h"
 #include "devbg-spawn.h"
+#include "devbg-task-watch.h"
 
 #define MAX_ACK_IDS DEVBG_MAX_ACK_IDS
 #define LOGIND_BUS_NAME "org.freedesktop.login1"
@@ -32,6 +33,7 @@ struct _DevbgRuntime {
   GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
   GHashTable        *listeners;    /* unique name -> Listener */
   GHashTable        *listener_watches; /* unique name -> watch ID */
+  DevbgTaskWatch    *task_watch;   /* tools following all tasks they may see */
   GQueue             unstored;     /* Completions the store refused, oldest first */
   guint              retry_id;     /* their retry timer: only while there are some */
   guint              retry_delay_s;
@@ -867,6 +869,7 @@ devbg_runtime_new (const DevbgConfig *config, DevbgStore *store, DevbgDevices *d
   self->object_path = g_strdup (object_path);
   self->interface = g_strdup (interface);
   self->cpu_mhz = read_cpu_mhz ();
+  self->task_watch = devbg_task_watch_new (connection, object_path, interface);
   self->cgroup_parent = *config->task_cgroup_parent != '\0' ? g_strdup (config->task_cgroup_parent)
                                                              : devbg_cgroup_default_parent ();
   g_info ("task cgroups under %s", self->cgroup_parent ? self->cgroup_parent
@@ -930,6 +933,7 @@ devbg_runtime_finalize (GObject *object)
   g_hash_table_unref (self->owner_watches);
   g_hash_table_unref (self->listeners);
   g_hash_table_unref (self->listener_watches);
+  g_clear_pointer (&self->task_watch, devbg_task_watch_free);
   g_hash_table_unref (self->inhibitors);
   g_free (self->object_path);
   g_free (self->interface);
@@ -953,4 +957,14 @@ devbg_runtime_init (DevbgRuntime *self)
                                            (GDestroyNotify) listener_free);
   self->inhibitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->listener_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/* ---- tools watching tasks ---- */
+
+GPtrArray *
+devbg_runtime_watch_tasks (DevbgRuntime *self, const DevbgCaller *caller)
+{
+  /* Watching first: no change after the list is missed. */
+  devbg_task_watch_add (self->task_watch, caller);
+  return devbg_runtime_list (self, caller);
 }

@@ -109,4 +109,10 @@ guint      devbg_runtime_count (DevbgRuntime *runtime);
 /* The service stops: every instance is ended now, its completion stored. */
 void       devbg_runtime_shutdown (DevbgRuntime *runtime);
 
+/* WatchTasks: @caller is sent TaskChanged and TaskEnded for the instances
+ * it may see, from now on while its connection lasts; returns those
+ * running now, as devbg_runtime_list(). */
+GPtrArray *devbg_runtime_watch_tasks (DevbgRuntime      *runtime,
+                                      const DevbgCaller *caller);
+
 G_END_DECLS

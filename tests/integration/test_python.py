@@ -25,6 +25,7 @@ APP_ID = 'org.devbg.test.PyApp'
 BAND = 'virtual-B0A1-0000'
 PY_APP = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-app.py')
 PY_TASK = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-task.py')
+WATCH = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_watch.py')
 LEFTOVER = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_leftover.py')
 CANCEL = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_cancel.py')
 ASYNC_CALLS = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_async_calls.py')
@@ -285,6 +286,13 @@ class PythonTest(DevbgTestCase):
             rc, lines, err = self.run_app('pending', script=LEFTOVER)
             self.assertEqual(lines, ['PENDING 0'], err)
 
+    def test_tools_watch_list_and_history(self):
+        # devbg_client_watch_tasks(): TaskChanged as the instance starts and
+        # cancels, TaskEnded with its outcome; list_tasks and history agree.
+        rc, lines, err = self.run_app(BAND, script=WATCH)
+        self.assertEqual(rc, 0, (lines, err))
+        self.assertEqual(lines[-1], 'DONE', (lines, err))
+
     def test_python_app_sees_denial(self):
         rc, lines, err = self.run_app('no-such-device')
         self.assertEqual(rc, 1, (lines, err))
@@ -338,6 +346,7 @@ class KeepAliveTest(PythonTest):
     test_unregistered_leftover_completion_is_said_and_dropped = None
     test_unregistered_leftover_completion_reaches_its_handler = None
     test_acknowledgement_outlives_a_quick_quit = None
+    test_tools_watch_list_and_history = None
 
 
 if __name__ == '__main__':

@@ -1,0 +1,377 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbg-task-info-private.h"
+
+struct _DevbgTaskInfo {
+  GObject           parent;
+  GVariant         *properties;
+  DevbgTriggerType  trigger;
+  gboolean          finished;
+  char *instance_id;
+  char *task_id;
+  char *app_id;
+  char *name;
+  char *entry_point;
+  char *device_id;
+  char *state;
+  char *error_message;
+  char *cancel_reason;
+  guint32 uid;
+  guint progress;
+  gint64 started_us;
+  guint limit_s;
+  gint64 finished_us;
+  gboolean success;
+};
+
+G_DEFINE_FINAL_TYPE (DevbgTaskInfo, devbg_task_info, G_TYPE_OBJECT)
+
+static void
+devbg_task_info_finalize (GObject *object)
+{
+  DevbgTaskInfo *info = DEVBG_TASK_INFO (object);
+
+  g_variant_unref (info->properties);
+  g_free (info->instance_id);
+  g_free (info->task_id);
+  g_free (info->app_id);
+  g_free (info->name);
+  g_free (info->entry_point);
+  g_free (info->device_id);
+  g_free (info->state);
+  g_free (info->error_message);
+  g_free (info->cancel_reason);
+  G_OBJECT_CLASS (devbg_task_info_parent_class)->finalize (object);
+}
+
+static void
+devbg_task_info_class_init (DevbgTaskInfoClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = devbg_task_info_finalize;
+}
+
+static void
+devbg_task_info_init (DevbgTaskInfo *info)
+{
+}
+
+static char *
+lookup_string (GVariantDict *dict, const char *key)
+{
+  const char *value = "";
+
+  g_variant_dict_lookup (dict, key, "&s", &value);
+  return g_strdup (value);
+}
+
+DevbgTaskInfo *
+devbg_task_info_new (GVariant *properties)
+{
+  DevbgTaskInfo *info = g_object_new (DEVBG_TYPE_TASK_INFO, NULL);
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (properties);
+  g_autofree char *trigger = NULL;
+
+  info->properties = g_variant_ref_sink (properties);
+  info->instance_id = lookup_string (&dict, "instance-id");
+  info->task_id = lookup_string (&dict, "task-id");
+  info->app_id = lookup_string (&dict, "app-id");
+  info->name = lookup_string (&dict, "name");
+  info->entry_point = lookup_string (&dict, "entry-point");
+  info->device_id = lookup_string (&dict, "device-id");
+  info->state = lookup_string (&dict, "state");
+  info->error_message = lookup_string (&dict, "error");
+  info->cancel_reason = lookup_string (&dict, "cancel-reason");
+  if (!g_variant_dict_lookup (&dict, "uid", "u", &info->uid))
+    info->uid = 0;
+  if (!g_variant_dict_lookup (&dict, "progress", "u", &info->progress))
+    info->progress = 0;
+  if (!g_variant_dict_lookup (&dict, "started-us", "x", &info->started_us))
+    info->started_us = 0;
+  if (!g_variant_dict_lookup (&dict, "limit-s", "u", &info->limit_s))
+    info->limit_s = 0;
+  if (!g_variant_dict_lookup (&dict, "finished-us", "x", &info->finished_us))
+    info->finished_us = 0;
+  if (!g_variant_dict_lookup (&dict, "success", "b", &info->success))
+    info->success = FALSE;
+  trigger = lookup_string (&dict, "trigger");
+  if (!devbg_trigger_type_from_string (trigger, &info->trigger))
+    info->trigger = DEVBG_TRIGGER_USE;
+  info->finished = g_variant_dict_contains (&dict, "finished-us");
+  return info;
+}
+
+/**
+ * devbg_task_info_get_instance_id:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the instance's ID
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_instance_id (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->instance_id;
+}
+
+/**
+ * devbg_task_info_get_task_id:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the ID of the registration it runs
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_task_id (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->task_id;
+}
+
+/**
+ * devbg_task_info_get_app_id:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the app it belongs to
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_app_id (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->app_id;
+}
+
+/**
+ * devbg_task_info_get_name:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the registration's name
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_name (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->name;
+}
+
+/**
+ * devbg_task_info_get_entry_point:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the entry point it runs
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_entry_point (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->entry_point;
+}
+
+/**
+ * devbg_task_info_get_device_id:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the device it runs on
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_device_id (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->device_id;
+}
+
+/**
+ * devbg_task_info_get_state:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: "starting", "running" or "canceling" while it runs, "finished" once it ended (or "" from the history)
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_state (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->state;
+}
+
+/**
+ * devbg_task_info_get_error_message:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the error message of a finished instance that failed; "" otherwise
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_error_message (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->error_message;
+}
+
+/**
+ * devbg_task_info_get_cancel_reason:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the cancel reason word while canceling or once canceled; "" otherwise
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_cancel_reason (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->cancel_reason;
+}
+
+/**
+ * devbg_task_info_get_uid:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the user it runs as (the app's user)
+ *
+ * Since: 0.1
+ */
+guint32
+devbg_task_info_get_uid (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), 0);
+  return info->uid;
+}
+
+/**
+ * devbg_task_info_get_progress:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the progress it last reported
+ *
+ * Since: 0.1
+ */
+guint
+devbg_task_info_get_progress (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), 0);
+  return info->progress;
+}
+
+/**
+ * devbg_task_info_get_started_us:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: when it started, in microseconds since the Unix epoch
+ *
+ * Since: 0.1
+ */
+gint64
+devbg_task_info_get_started_us (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), 0);
+  return info->started_us;
+}
+
+/**
+ * devbg_task_info_get_limit_s:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the wall-clock limit of its trigger, in seconds; 0 when devbgd did not say
+ *
+ * Since: 0.1
+ */
+guint
+devbg_task_info_get_limit_s (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), 0);
+  return info->limit_s;
+}
+
+/**
+ * devbg_task_info_get_finished_us:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: when it ended, in microseconds since the Unix epoch; 0 while it runs
+ *
+ * Since: 0.1
+ */
+gint64
+devbg_task_info_get_finished_us (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), 0);
+  return info->finished_us;
+}
+
+/**
+ * devbg_task_info_get_success:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: %TRUE if it ended successfully
+ *
+ * Since: 0.1
+ */
+gboolean
+devbg_task_info_get_success (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), FALSE);
+  return info->success;
+}
+
+/**
+ * devbg_task_info_get_trigger_type:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the type of trigger that started it
+ *
+ * Since: 0.1
+ */
+DevbgTriggerType
+devbg_task_info_get_trigger_type (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), DEVBG_TRIGGER_USE);
+  return info->trigger;
+}
+
+/**
+ * devbg_task_info_get_finished:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: %TRUE if the instance has ended (from the history, or
+ *   #DevbgClient::task-ended)
+ *
+ * Since: 0.1
+ */
+gboolean
+devbg_task_info_get_finished (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), FALSE);
+  return info->finished;
+}
+
+/**
+ * devbg_task_info_get_properties:
+ * @info: a #DevbgTaskInfo
+ *
+ * All that devbgd said of the instance, an `a{sv}` dictionary (see the
+ * D-Bus API's ListTasks and History), including keys this library has no
+ * getter for.
+ *
+ * Returns: (transfer none): the properties
+ *
+ * Since: 0.1
+ */
+GVariant *
+devbg_task_info_get_properties (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->properties;
+}
