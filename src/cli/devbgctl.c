@@ -20,6 +20,8 @@ static const DevbgctlCommand commands[] = {
     devbgctl_cmd_cancel },
   { "devices", "[--watch]", "List devices; --watch: follow arrivals and removals",
     devbgctl_cmd_devices },
+  { "monitor", "", "Live full-screen view of the tasks you may see; c cancels, q quits",
+    devbgctl_cmd_monitor },
 };
 
 DevbgClient *

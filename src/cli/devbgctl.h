@@ -42,3 +42,4 @@ int devbgctl_cmd_tasks (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_history (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_cancel (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_devices (Devbgctl *ctl, int argc, char **argv);
+int devbgctl_cmd_monitor (Devbgctl *ctl, int argc, char **argv);
