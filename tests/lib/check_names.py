@@ -46,6 +46,13 @@ def main():
                     if pat.search(line):
                         problems.append('%s:%d: literal name, use lib/devbg-names.h: %s'
                                         % (path.relative_to(SRC), n, stripped))
+    # devbgctl talks to devbgd through libdevbg only: no D-Bus call or
+    # subscription of its own.
+    for path in sorted((SRC / 'src' / 'cli').glob('*.c')):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r'g_dbus_connection_(call|signal_subscribe)|g_bus_get', line):
+                problems.append('%s:%d: devbgctl calls D-Bus itself, not through libdevbg: %s'
+                                % (path.relative_to(SRC), n, line.strip()))
     macros = header_macros()
     expect = {
         'data/org.devbg.Devbg1.xml': macros['DEVBG_DBUS_MANAGER_INTERFACE'],
