@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """devbg's bus names and the completion event's type are spelled out in one
 place, lib/devbg-names.h: no C source of devbgd, libdevbg, devbgctl, devbg-sim
-or the test helpers writes them as literals, and the D-Bus interface files
-name the interfaces the header names.
+or the test helpers writes them as literals, the D-Bus interface files name
+the interfaces the header names, and devbgctl calls devbgd through libdevbg
+only.
 
 Fails listing each offending line. Run by meson test (suite lib)."""
 
