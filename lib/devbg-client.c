@@ -1410,8 +1410,8 @@ devbg_trigger_request_async (DevbgTrigger *trigger, DevbgRegistration *reg,
  *
  * A denial is not an error: it is the result, with its @reason. Bad
  * arguments and failed calls are errors: then the result is
- * %DEVBG_RESULT_DENIED_BY_SYSTEM with @error set, and @reason and
- * @instance_id are left untouched.
+ * %DEVBG_RESULT_FAILED with @error set, and @reason and @instance_id are
+ * left untouched.
  *
  * Returns: the result of the request
  *
@@ -1424,10 +1424,10 @@ devbg_trigger_request_finish (DevbgTrigger *trigger, GAsyncResult *result, char 
   RequestReply *r;
   DevbgTriggerResult code;
 
-  g_return_val_if_fail (g_task_is_valid (result, trigger), DEVBG_RESULT_DENIED_BY_SYSTEM);
+  g_return_val_if_fail (g_task_is_valid (result, trigger), DEVBG_RESULT_FAILED);
   r = g_task_propagate_pointer (G_TASK (result), error);
   if (r == NULL)
-    return DEVBG_RESULT_DENIED_BY_SYSTEM;
+    return DEVBG_RESULT_FAILED;
   code = r->result;
   if (reason != NULL)
     *reason = g_steal_pointer (&r->reason);
@@ -1470,13 +1470,13 @@ devbg_trigger_request_sync (DevbgTrigger *trigger, DevbgRegistration *reg,
   if (arguments == NULL)
     arguments = "";
   if (!check_request (trigger, reg, device_id, arguments, expected_duration_s, error))
-    return DEVBG_RESULT_DENIED_BY_SYSTEM;
+    return DEVBG_RESULT_FAILED;
   reply = call_sync (reg->client, "Request",
                      g_variant_new ("(sssu)", reg->task_id, device_id, arguments,
                                     (guint32) expected_duration_s),
                      G_VARIANT_TYPE ("(uss)"), cancellable, error);
   if (reply == NULL)
-    return DEVBG_RESULT_DENIED_BY_SYSTEM;
+    return DEVBG_RESULT_FAILED;
   g_variant_get (reply, "(u&s&s)", &code, NULL, NULL);
   if (reason != NULL)
     g_variant_get_child (reply, 1, "s", reason);

@@ -155,6 +155,29 @@ value_of (const char *const *names, guint n, const char *str, guint *out)
   }
 
 DEFINE_ENUM_STRINGS (devbg_trigger_type, DevbgTriggerType, trigger_names)
-DEFINE_ENUM_STRINGS (devbg_trigger_result, DevbgTriggerResult, result_names)
+/* DEVBG_RESULT_FAILED, -1, is no index of the table: "failed". */
+const char *
+devbg_trigger_result_to_string (DevbgTriggerResult value)
+{
+  if (value == DEVBG_RESULT_FAILED)
+    return "failed";
+  return name_of (result_names, G_N_ELEMENTS (result_names), (guint) value);
+}
+
+gboolean
+devbg_trigger_result_from_string (const char *str, DevbgTriggerResult *out)
+{
+  guint v;
+
+  if (g_strcmp0 (str, "failed") == 0)
+    {
+      *out = DEVBG_RESULT_FAILED;
+      return TRUE;
+    }
+  if (!value_of (result_names, G_N_ELEMENTS (result_names), str, &v))
+    return FALSE;
+  *out = (DevbgTriggerResult) v;
+  return TRUE;
+}
 DEFINE_ENUM_STRINGS (devbg_cancel_reason, DevbgCancelReason, cancel_names)
 DEFINE_ENUM_STRINGS (devbg_protocol, DevbgProtocol, protocol_names)

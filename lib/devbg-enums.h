@@ -38,8 +38,13 @@ typedef enum {
  * @DEVBG_RESULT_DENIED_BY_SYSTEM: devbgd's policy refused (the reason word
  *   says which rule)
  * @DEVBG_RESULT_LOW_BATTERY: the battery is too low for this task
+ * @DEVBG_RESULT_FAILED: not an answer: the request was not made (a bad
+ *   argument) or not answered (devbgd unreachable, a bad call); the
+ *   #GError says why. Never sent by devbgd, not a Windows value.
  *
- * The answer to a request (Windows' DeviceTriggerResult).
+ * The answer to a request (Windows' DeviceTriggerResult), or
+ * %DEVBG_RESULT_FAILED, so that a failed call is never mistaken for a
+ * denial.
  *
  * Since: 0.1
  */
@@ -48,6 +53,7 @@ typedef enum {
   DEVBG_RESULT_DENIED_BY_USER = 1,
   DEVBG_RESULT_DENIED_BY_SYSTEM = 2,
   DEVBG_RESULT_LOW_BATTERY = 3,
+  DEVBG_RESULT_FAILED = -1,
 } DevbgTriggerResult;
 
 /**

@@ -29,9 +29,11 @@ def enum_values(header, type_name):
     """{C name: number} of the typedef enum @type_name."""
     m = re.search(r'typedef enum \{([^{}]*)\} %s;' % type_name, header)
     values, n = {}, -1
-    for name, value in re.findall(r'(DEVBG_\w+)(?:\s*=\s*(\d+))?\s*,', m.group(1)):
+    for name, value in re.findall(r'(DEVBG_\w+)(?:\s*=\s*(-?\d+))?\s*,', m.group(1)):
         n = int(value) if value else n + 1
-        values[name] = n
+        # Negative values never travel (DEVBG_RESULT_FAILED: a failed call).
+        if n >= 0:
+            values[name] = n
     return values
 
 
