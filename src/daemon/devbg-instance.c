@@ -1,6 +1,8 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define G_LOG_DOMAIN "devbg-instance"
+
 #include "devbg-instance.h"
 
 #include <errno.h>
@@ -16,6 +18,7 @@
 
 #include "devbg-channel.h"
 #include "devbg-error.h"
+#include "devbg-log.h"
 #include "devbg-policy.h"
 #include "devbg-spawn.h"
 
@@ -204,8 +207,9 @@ kill_tree (DevbgInstance *self)
   if (self->process == NULL)
     return;
   if (!devbg_task_process_kill (self->process, &error))
-    g_warning ("instance %s: cannot kill its processes: %s", self->record.instance_id,
-               error->message);
+    devbg_log_instance (G_LOG_LEVEL_WARNING, &self->record,
+                        "instance %s: cannot kill its processes: %s", self->record.instance_id,
+                        error->message);
 }
 
 static void
@@ -223,7 +227,8 @@ fail (DevbgInstance *self, const char *format, ...)
       va_start (args, format);
       self->failure = g_strdup_vprintf (format, args);
       va_end (args);
-      g_info ("instance %s: %s", self->record.instance_id, self->failure);
+      devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                          "instance %s: %s", self->record.instance_id, self->failure);
     }
   kill_tree (self);
 }
@@ -442,14 +447,17 @@ finish (DevbgInstance *self)
     drain_channel (self, G_MAXUINT);
   close_channel (self);
   if (self->process != NULL && !devbg_task_process_remove_cgroup (self->process, &error))
-    g_debug ("instance %s: %s", self->record.instance_id, error->message);
+    devbg_log_instance (G_LOG_LEVEL_DEBUG, &self->record,
+                        "instance %s: %s", self->record.instance_id, error->message);
   g_clear_handle_id (&self->progress_idle, g_source_remove);
   if (self->progress_dirty)
     emit_progress (self);
 
   compute_outcome (self);
-  g_info ("instance %s of %s ended: %s%s", self->record.instance_id, self->record.app_id,
-          self->record.success ? "success" : "failed: ", self->record.error);
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s of %s ended: %s%s",
+                      self->record.instance_id, self->record.app_id,
+                      self->record.success ? "success" : "failed: ", self->record.error);
   g_signal_emit (self, signals[SIGNAL_FINISHED], 0);
 }
 
@@ -524,7 +532,9 @@ on_reopened (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
   g_set_object (&self->device, devbg_devices_lookup (self->devices, self->record.device_id));
-  g_info ("instance %s: device %s opened again", self->record.instance_id, self->record.device_id);
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s: device %s opened again",
+                      self->record.instance_id, self->record.device_id);
   answer_reopen (self, fd, NULL);
   close (fd); /* the task has its own copy now */
 }
@@ -607,7 +617,9 @@ on_grace_over (gpointer user_data)
   DevbgInstance *self = user_data;
 
   self->grace_timer = 0;
-  g_info ("instance %s: grace period over; killing its processes", self->record.instance_id);
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s: grace period over; killing its processes",
+                      self->record.instance_id);
   kill_tree (self);
   return G_SOURCE_REMOVE;
 }
@@ -624,8 +636,9 @@ devbg_instance_cancel (DevbgInstance *self, DevbgCancelReason reason, const char
   self->canceled = TRUE;
   self->cancel_reason = reason;
   self->cancel_detail = g_strdup (detail);
-  g_info ("instance %s: canceled (%s): %s", self->record.instance_id,
-          devbg_cancel_reason_to_string (reason), detail);
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s: canceled (%s): %s", self->record.instance_id,
+                      devbg_cancel_reason_to_string (reason), detail);
 
   if (self->state == DEVBG_INSTANCE_STARTING)
     return; /* the start sees the cancel and finishes */
@@ -638,8 +651,9 @@ devbg_instance_cancel (DevbgInstance *self, DevbgCancelReason reason, const char
   packet = devbg_channel_encode_cancel (reason, detail, &error);
   if (packet == NULL || self->channel_fd < 0 ||
       !devbg_channel_send_bytes (self->channel_fd, packet, &error))
-    g_debug ("instance %s: cannot tell the task: %s", self->record.instance_id,
-             error ? error->message : "channel closed");
+    devbg_log_instance (G_LOG_LEVEL_DEBUG, &self->record,
+                        "instance %s: cannot tell the task: %s", self->record.instance_id,
+                        error ? error->message : "channel closed");
   self->grace_timer = g_timeout_add ((guint) (self->config->cancel_grace_period * 1000),
                                      on_grace_over, self);
 }
@@ -868,8 +882,10 @@ resolve_task_identity (DevbgInstance *self, TaskIdentity *out, GError **error)
   for (guint i = out->groups->len; i > 0; i--)
     if (g_array_index (out->groups, gid_t, i - 1) == 0)
       {
-        g_info ("instance %s: uid %u's task runs without its supplementary group 0 (root)",
-                self->record.instance_id, (guint) out->uid);
+        devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                            "instance %s: uid %u's task runs without its supplementary group 0 (root)",
+                            
+                            self->record.instance_id, (guint) out->uid);
         g_array_remove_index (out->groups, i - 1);
       }
   return TRUE;
@@ -889,8 +905,9 @@ log_task_piece (DevbgInstance *self, TaskOutput *out, const char *line, gsize le
                     "DEVBG_TASK_OUTPUT", out->name,
                     "MESSAGE", "instance %s: %s: %s", self->record.instance_id, out->name, valid);
   if (out->logged >= MAX_TASK_OUTPUT)
-    g_info ("instance %s: %s: more than %d bytes; the rest is not logged",
-            self->record.instance_id, out->name, MAX_TASK_OUTPUT);
+    devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                        "instance %s: %s: more than %d bytes; the rest is not logged",
+                        self->record.instance_id, out->name, MAX_TASK_OUTPUT);
 }
 
 /* A long line is logged in pieces of at most MAX_TASK_OUTPUT_LINE bytes. */

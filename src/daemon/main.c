@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "devbg-log.h"
 #include "devbg-config.h"
 #include "devbg-daemon.h"
 #include "devbg-devices.h"
@@ -140,6 +141,7 @@ main (int argc, char **argv)
     }
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  g_log_set_writer_func (devbg_log_writer, NULL, NULL);
 
   devbg_config_init_defaults (&options.config);
   explicit_config = config_path != NULL;

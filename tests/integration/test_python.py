@@ -245,6 +245,19 @@ class PythonTest(DevbgTestCase):
                  what='the task\'s stderr in the log')
         log = self.devbgd.read_log()
         self.assertIn(prefix + 'stdout: hello from stdout', log)
+        # Every line about the instance carries its IDs as fields (in the
+        # journal; `devbgd --verbose` prints them after the message), in
+        # the instance module's log domain.
+        ended = [line for line in log.splitlines()
+                 if 'instance %s of %s ended' % (instance, APP_ID) in line]
+        self.assertEqual(len(ended), 1, log[-2000:])
+        self.assertIn('devbg-instance-', ended[0])
+        for field in ('DEVBG_INSTANCE=' + instance, 'DEVBG_APP=' + APP_ID,
+                      'DEVBG_DEVICE=' + BAND, 'DEVBG_TASK='):
+            self.assertIn(field, ended[0])
+        for line in log.splitlines():
+            if prefix in line:
+                self.assertIn('DEVBG_INSTANCE=' + instance, line)
         # A long line comes in pieces, none longer than the limit.
         pieces = [line for line in log.splitlines() if prefix + 'stdout: xxx' in line]
         self.assertGreaterEqual(len(pieces), 3)
