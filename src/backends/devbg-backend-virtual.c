@@ -6,6 +6,8 @@
  * happens; the I/O counter is a page the simulator shares (a memfd), read
  * with a plain load.
  */
+#define G_LOG_DOMAIN "devbg-backend-virtual"
+
 #include "devbg-backend.h"
 
 #include <errno.h>

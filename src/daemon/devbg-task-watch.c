@@ -1,6 +1,8 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define G_LOG_DOMAIN "devbg-task-watch"
+
 #include "devbg-task-watch.h"
 
 /* One watching connection: who it is, for devbg_runtime_may_see(). */

@@ -3,6 +3,8 @@
  *
  * devbgd: the system service.
  */
+#define G_LOG_DOMAIN "devbgd"
+
 #include <glib-unix.h>
 #include <gio/gio.h>
 #include <locale.h>
