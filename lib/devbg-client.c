@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "devbg-device-info-private.h"
+#include "devbg-enum-types.h"
 #include "devbg-task-info-private.h"
 #include "devbg-error.h"
 #include "devbg-names.h"
@@ -85,10 +86,106 @@ devbg_completion_finalize (GObject *object)
   G_OBJECT_CLASS (devbg_completion_parent_class)->finalize (object);
 }
 
+enum {
+  COMPLETION_PROP_0, COMPLETION_PROP_EVENT_ID, COMPLETION_PROP_TASK_ID,
+  COMPLETION_PROP_INSTANCE_ID, COMPLETION_PROP_SUCCESS, COMPLETION_PROP_ERROR_MESSAGE,
+  COMPLETION_PROP_CANCEL_REASON, COMPLETION_PROP_FINISHED_US, N_COMPLETION_PROPS
+};
+
+static void
+devbg_completion_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  DevbgCompletion *c = DEVBG_COMPLETION (object);
+
+  switch (id)
+    {
+    case COMPLETION_PROP_EVENT_ID: g_value_set_string (value, c->event_id); break;
+    case COMPLETION_PROP_TASK_ID: g_value_set_string (value, c->task_id); break;
+    case COMPLETION_PROP_INSTANCE_ID: g_value_set_string (value, c->instance_id); break;
+    case COMPLETION_PROP_SUCCESS: g_value_set_boolean (value, c->success); break;
+    case COMPLETION_PROP_ERROR_MESSAGE: g_value_set_string (value, c->error_message); break;
+    case COMPLETION_PROP_CANCEL_REASON: g_value_set_string (value, c->cancel_reason); break;
+    case COMPLETION_PROP_FINISHED_US: g_value_set_int64 (value, c->finished_us); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
+    }
+}
+
+static GParamSpec *
+read_only_string (const char *name, const char *blurb)
+{
+  return g_param_spec_string (name, NULL, blurb, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+}
+
 static void
 devbg_completion_class_init (DevbgCompletionClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = devbg_completion_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamSpec *props[N_COMPLETION_PROPS] = { NULL };
+
+  object_class->finalize = devbg_completion_finalize;
+  object_class->get_property = devbg_completion_get_property;
+  /**
+   * DevbgCompletion:event-id:
+   *
+   * The ID of this event (what the client acknowledges to devbgd).
+   *
+   * Since: 0.1
+   */
+  props[COMPLETION_PROP_EVENT_ID] = read_only_string ("event-id", "The event's ID");
+  /**
+   * DevbgCompletion:task-id:
+   *
+   * The task ID of the registration whose instance ended.
+   *
+   * Since: 0.1
+   */
+  props[COMPLETION_PROP_TASK_ID] = read_only_string ("task-id", "The registration's task ID");
+  /**
+   * DevbgCompletion:instance-id:
+   *
+   * The ID of the instance that ended.
+   *
+   * Since: 0.1
+   */
+  props[COMPLETION_PROP_INSTANCE_ID] = read_only_string ("instance-id", "The instance's ID");
+  /**
+   * DevbgCompletion:success:
+   *
+   * Whether the task succeeded.
+   *
+   * Since: 0.1
+   */
+  props[COMPLETION_PROP_SUCCESS] =
+    g_param_spec_boolean ("success", NULL, "Whether it succeeded", FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DevbgCompletion:error-message:
+   *
+   * The task's error message; "" on success.
+   *
+   * Since: 0.1
+   */
+  props[COMPLETION_PROP_ERROR_MESSAGE] = read_only_string ("error-message", "The error message");
+  /**
+   * DevbgCompletion:cancel-reason:
+   *
+   * devbgd's cancellation reason word, "" when the instance was not
+   * canceled.
+   *
+   * Since: 0.1
+   */
+  props[COMPLETION_PROP_CANCEL_REASON] = read_only_string ("cancel-reason", "Why it was canceled");
+  /**
+   * DevbgCompletion:finished-us:
+   *
+   * When the instance ended, in microseconds since the Unix epoch.
+   *
+   * Since: 0.1
+   */
+  props[COMPLETION_PROP_FINISHED_US] =
+    g_param_spec_int64 ("finished-us", NULL, "When it ended", G_MININT64, G_MAXINT64, 0,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_COMPLETION_PROPS, props);
 }
 
 static void devbg_completion_init (DevbgCompletion *c) { (void) c; }
@@ -791,15 +888,54 @@ struct _DevbgTrigger {
 
 G_DEFINE_TYPE (DevbgTrigger, devbg_trigger, G_TYPE_OBJECT)
 
-static void devbg_trigger_class_init (DevbgTriggerClass *klass) { (void) klass; }
+enum { TRIGGER_PROP_0, TRIGGER_PROP_TRIGGER_TYPE };
+
+static void
+devbg_trigger_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  if (id == TRIGGER_PROP_TRIGGER_TYPE)
+    g_value_set_enum (value, DEVBG_TRIGGER (object)->type);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+}
+
+static void
+devbg_trigger_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  if (id == TRIGGER_PROP_TRIGGER_TYPE)
+    DEVBG_TRIGGER (object)->type = g_value_get_enum (value);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+}
+
+static void
+devbg_trigger_class_init (DevbgTriggerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = devbg_trigger_get_property;
+  object_class->set_property = devbg_trigger_set_property;
+  /**
+   * DevbgTrigger:trigger-type:
+   *
+   * The kind of work the trigger requests: data sync (use) or firmware
+   * update (servicing). Set when the trigger is made.
+   *
+   * Since: 0.1
+   */
+  g_object_class_install_property (
+    object_class, TRIGGER_PROP_TRIGGER_TYPE,
+    g_param_spec_enum ("trigger-type", NULL, "Use or servicing", DEVBG_TYPE_TRIGGER_TYPE,
+                       DEVBG_TRIGGER_USE,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+}
+
 static void devbg_trigger_init (DevbgTrigger *trigger) { (void) trigger; }
 
 static DevbgTrigger *
 trigger_new (DevbgTriggerType type)
 {
-  DevbgTrigger *trigger = g_object_new (DEVBG_TYPE_TRIGGER, NULL);
-  trigger->type = type;
-  return trigger;
+  return g_object_new (DEVBG_TYPE_TRIGGER, "trigger-type", type, NULL);
 }
 
 /**
@@ -870,11 +1006,80 @@ devbg_registration_finalize (GObject *object)
   G_OBJECT_CLASS (devbg_registration_parent_class)->finalize (object);
 }
 
+enum {
+  REG_PROP_0, REG_PROP_TASK_ID, REG_PROP_NAME, REG_PROP_ENTRY_POINT, REG_PROP_TRIGGER_TYPE,
+  REG_PROP_CLIENT, N_REG_PROPS
+};
+
+static void
+devbg_registration_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  DevbgRegistration *reg = DEVBG_REGISTRATION (object);
+
+  switch (id)
+    {
+    case REG_PROP_TASK_ID: g_value_set_string (value, reg->task_id); break;
+    case REG_PROP_NAME: g_value_set_string (value, reg->name); break;
+    case REG_PROP_ENTRY_POINT: g_value_set_string (value, reg->entry_point); break;
+    case REG_PROP_TRIGGER_TYPE: g_value_set_enum (value, reg->trigger); break;
+    case REG_PROP_CLIENT: g_value_set_object (value, reg->client); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
+    }
+}
+
 static void
 devbg_registration_class_init (DevbgRegistrationClass *klass)
 {
+  GParamSpec *props[N_REG_PROPS] = { NULL };
+
   G_OBJECT_CLASS (klass)->dispose = devbg_registration_dispose;
   G_OBJECT_CLASS (klass)->finalize = devbg_registration_finalize;
+  G_OBJECT_CLASS (klass)->get_property = devbg_registration_get_property;
+  /**
+   * DevbgRegistration:task-id:
+   *
+   * The task ID devbgd gave the registration.
+   *
+   * Since: 0.1
+   */
+  props[REG_PROP_TASK_ID] = read_only_string ("task-id", "The task ID");
+  /**
+   * DevbgRegistration:name:
+   *
+   * The task's name.
+   *
+   * Since: 0.1
+   */
+  props[REG_PROP_NAME] = read_only_string ("name", "The task's name");
+  /**
+   * DevbgRegistration:entry-point:
+   *
+   * The task's entry point.
+   *
+   * Since: 0.1
+   */
+  props[REG_PROP_ENTRY_POINT] = read_only_string ("entry-point", "The entry point");
+  /**
+   * DevbgRegistration:trigger-type:
+   *
+   * The type of trigger the task was registered with.
+   *
+   * Since: 0.1
+   */
+  props[REG_PROP_TRIGGER_TYPE] =
+    g_param_spec_enum ("trigger-type", NULL, "Use or servicing", DEVBG_TYPE_TRIGGER_TYPE,
+                       DEVBG_TRIGGER_USE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /**
+   * DevbgRegistration:client:
+   *
+   * The client the registration belongs to.
+   *
+   * Since: 0.1
+   */
+  props[REG_PROP_CLIENT] =
+    g_param_spec_object ("client", NULL, "The client", DEVBG_TYPE_CLIENT,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (G_OBJECT_CLASS (klass), N_REG_PROPS, props);
 
   /**
    * DevbgRegistration::progress:
@@ -1508,10 +1713,77 @@ devbg_task_builder_finalize (GObject *object)
   G_OBJECT_CLASS (devbg_task_builder_parent_class)->finalize (object);
 }
 
+enum { BUILDER_PROP_0, BUILDER_PROP_NAME, BUILDER_PROP_ENTRY_POINT, BUILDER_PROP_TRIGGER,
+       N_BUILDER_PROPS };
+
+static void
+devbg_task_builder_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  DevbgTaskBuilder *builder = DEVBG_TASK_BUILDER (object);
+
+  switch (id)
+    {
+    case BUILDER_PROP_NAME: g_value_set_string (value, builder->name); break;
+    case BUILDER_PROP_ENTRY_POINT: g_value_set_string (value, builder->entry_point); break;
+    case BUILDER_PROP_TRIGGER: g_value_set_object (value, builder->trigger); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
+    }
+}
+
+static void
+devbg_task_builder_set_property (GObject *object, guint id, const GValue *value,
+                                 GParamSpec *pspec)
+{
+  DevbgTaskBuilder *builder = DEVBG_TASK_BUILDER (object);
+
+  switch (id)
+    {
+    case BUILDER_PROP_NAME: devbg_task_builder_set_name (builder, g_value_get_string (value)); break;
+    case BUILDER_PROP_ENTRY_POINT:
+      devbg_task_builder_set_task_entry_point (builder, g_value_get_string (value));
+      break;
+    case BUILDER_PROP_TRIGGER: devbg_task_builder_set_trigger (builder, g_value_get_object (value)); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
+    }
+}
+
 static void
 devbg_task_builder_class_init (DevbgTaskBuilderClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = devbg_task_builder_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamSpec *props[N_BUILDER_PROPS] = { NULL };
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->finalize = devbg_task_builder_finalize;
+  object_class->get_property = devbg_task_builder_get_property;
+  object_class->set_property = devbg_task_builder_set_property;
+  /**
+   * DevbgTaskBuilder:name:
+   *
+   * The task's name, unique among the app's registrations.
+   *
+   * Since: 0.1
+   */
+  props[BUILDER_PROP_NAME] = g_param_spec_string ("name", NULL, "The task's name", NULL, rw);
+  /**
+   * DevbgTaskBuilder:entry-point:
+   *
+   * The task's entry point, declared in the app's manifest.
+   *
+   * Since: 0.1
+   */
+  props[BUILDER_PROP_ENTRY_POINT] =
+    g_param_spec_string ("entry-point", NULL, "The entry point", NULL, rw);
+  /**
+   * DevbgTaskBuilder:trigger:
+   *
+   * The trigger the task is requested with.
+   *
+   * Since: 0.1
+   */
+  props[BUILDER_PROP_TRIGGER] =
+    g_param_spec_object ("trigger", NULL, "The trigger", DEVBG_TYPE_TRIGGER, rw);
+  g_object_class_install_properties (object_class, N_BUILDER_PROPS, props);
 }
 
 static void devbg_task_builder_init (DevbgTaskBuilder *builder) { (void) builder; }
@@ -1538,6 +1810,7 @@ devbg_task_builder_set_name (DevbgTaskBuilder *builder, const char *name)
 {
   g_free (builder->name);
   builder->name = g_strdup (name);
+  g_object_notify (G_OBJECT (builder), "name");
 }
 
 /**
@@ -1555,6 +1828,7 @@ devbg_task_builder_set_task_entry_point (DevbgTaskBuilder *builder, const char *
 {
   g_free (builder->entry_point);
   builder->entry_point = g_strdup (entry_point);
+  g_object_notify (G_OBJECT (builder), "entry-point");
 }
 
 /**
@@ -1569,7 +1843,8 @@ devbg_task_builder_set_task_entry_point (DevbgTaskBuilder *builder, const char *
 void
 devbg_task_builder_set_trigger (DevbgTaskBuilder *builder, DevbgTrigger *trigger)
 {
-  g_set_object (&builder->trigger, trigger);
+  if (g_set_object (&builder->trigger, trigger))
+    g_object_notify (G_OBJECT (builder), "trigger");
 }
 
 static gboolean

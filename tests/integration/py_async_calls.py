@@ -59,6 +59,18 @@ def main():
         builder.set_trigger(trigger)
         _, res = wait(lambda cb: builder.register_async(client, None, cb))
         regs[name] = builder.register_finish(res)
+    # GObject properties: a builder made from them, a registration read
+    # through them.
+    builder = Devbg.TaskBuilder(name='t4', entry_point=entry_point,
+                                trigger=Devbg.Trigger(trigger_type=Devbg.TriggerType.USE))
+    reg4 = builder.register_sync(client, None)
+    assert (reg4.props.name, reg4.props.entry_point, reg4.props.trigger_type) == \
+        ('t4', entry_point, Devbg.TriggerType.USE), reg4.props.name
+    assert reg4.props.client is client and reg4.props.task_id == reg4.get_task_id()
+    assert Devbg.servicing_trigger_new().props.trigger_type == Devbg.TriggerType.SERVICING
+    assert reg4.unregister_sync(False, None)
+    print('PROPERTIES ok')
+
     builder = Devbg.TaskBuilder.new()
     builder.set_name('bad')
     builder.set_task_entry_point('Not.Declared')
