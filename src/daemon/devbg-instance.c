@@ -1064,6 +1064,12 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   self->record.pid_start = devbg_process_start_time (self->process->pid);
   self->record.cgroup = g_strdup (self->process->cgroup_path);
   self->state = DEVBG_INSTANCE_RUNNING;
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s: %s runs %s as pid %d, uid %u, gid %u%s%s",
+                      self->record.instance_id, self->executable, self->record.entry_point,
+                      (int) self->record.pid, (guint) identity.uid, (guint) identity.gid,
+                      self->record.cgroup != NULL ? ", cgroup " : "",
+                      self->record.cgroup != NULL ? self->record.cgroup : "");
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
   self->child_watch = g_child_watch_add (self->process->pid, on_child_exit, self);
   self->channel_watch = g_unix_fd_add (self->channel_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "devbg-error.h"
+#include "devbg-log.h"
 #include "devbg-names.h"
 #include "devbg-spawn.h"
 #include "devbg-task-watch.h"
@@ -300,14 +301,16 @@ store_completions (DevbgRuntime *self)
               self->retry_id = g_timeout_add_seconds (self->retry_delay_s, on_store_retry, self);
             }
           if (c->failures++ == 0)
-            g_warning ("instance %s: cannot store its completion; it is kept, not sent, "
-                       "and retried (%u waiting): %s", c->r->instance_id,
-                       g_queue_get_length (&self->unstored), error->message);
+            devbg_log_instance (G_LOG_LEVEL_WARNING, c->r,
+                                "instance %s: cannot store its completion; it is kept, not "
+                                "sent, and retried (%u waiting): %s", c->r->instance_id,
+                                g_queue_get_length (&self->unstored), error->message);
           return;
         }
       if (c->failures > 0)
-        g_warning ("instance %s: its completion is stored after %u failed attempts, and sent",
-                   c->r->instance_id, c->failures);
+        devbg_log_instance (G_LOG_LEVEL_WARNING, c->r,
+                            "instance %s: its completion is stored after %u failed attempts, "
+                            "and sent", c->r->instance_id, c->failures);
       completion_free (g_queue_pop_head (&self->unstored));
     }
   g_clear_handle_id (&self->retry_id, g_source_remove);
@@ -700,7 +703,8 @@ devbg_runtime_detach (DevbgRuntime *self, const DevbgCaller *caller, const char 
   if (instance == NULL)
     return FALSE;
   devbg_instance_set_detached (instance);
-  g_info ("instance %s detached from its app", instance_id);
+  devbg_log_instance (G_LOG_LEVEL_INFO, devbg_instance_get_record (instance),
+                      "instance %s detached from its app", instance_id);
   return TRUE;
 }
 
@@ -795,8 +799,9 @@ end_leftover (DevbgRuntime *self, DevbgInstanceRecord *rec)
                          "it was ended when devbgd started again");
   g_free (rec->cancel_reason);
   rec->cancel_reason = g_strdup (devbg_cancel_reason_to_string (DEVBG_CANCEL_TERMINATING));
-  g_warning ("ended instance %s of %s left running by a previous devbgd", rec->instance_id,
-             rec->app_id);
+  devbg_log_instance (G_LOG_LEVEL_WARNING, rec,
+                      "ended instance %s of %s left running by a previous devbgd",
+                      rec->instance_id, rec->app_id);
   complete (self, rec);
 }
 
@@ -813,8 +818,9 @@ devbg_runtime_recover (DevbgRuntime *self)
   for (guint i = 0; salvaged != NULL && i < salvaged->len; i++)
     {
       DevbgInstanceRecord *rec = g_ptr_array_index (salvaged, i);
-      g_warning ("ending instance %s of %s, found in the corrupt database", rec->instance_id,
-                 rec->app_id);
+      devbg_log_instance (G_LOG_LEVEL_WARNING, rec,
+                          "ending instance %s of %s, found in the corrupt database",
+                          rec->instance_id, rec->app_id);
       kill_leftover (rec);
     }
   if (left == NULL)

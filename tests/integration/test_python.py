@@ -255,6 +255,9 @@ class PythonTest(DevbgTestCase):
         for field in ('DEVBG_INSTANCE=' + instance, 'DEVBG_APP=' + APP_ID,
                       'DEVBG_DEVICE=' + BAND, 'DEVBG_TASK='):
             self.assertIn(field, ended[0])
+        started = [line for line in log.splitlines() if prefix in line and
+                   ' runs PyTest.Chatty as pid ' in line]
+        self.assertEqual(len(started), 1, log[-2000:])
         for line in log.splitlines():
             if prefix in line:
                 self.assertIn('DEVBG_INSTANCE=' + instance, line)
