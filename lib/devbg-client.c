@@ -197,7 +197,8 @@ completion_new_from_tuple (GVariant *tuple)
 {
   DevbgCompletion *c = g_object_new (DEVBG_TYPE_COMPLETION, NULL);
 
-  g_variant_get (tuple, DEVBG_EVENT_TUPLE_TYPE, &c->event_id, &c->task_id, &c->instance_id, &c->success,
+  g_variant_get (tuple, DEVBG_EVENT_TUPLE_TYPE, &c->event_id, &c->task_id, &c->instance_id,
+                 &c->success,
                  &c->error_message, &c->cancel_reason, &c->finished_us);
   return c;
 }
@@ -572,7 +573,8 @@ on_progress (GDBusConnection *connection, const char *sender, const char *path,
   guint32 progress;
   DevbgRegistration *reg;
 
-  if (!from_devbgd (client, sender) || !g_variant_is_of_type (params, G_VARIANT_TYPE (DEVBG_PROGRESS_TUPLE_TYPE)))
+  if (!from_devbgd (client, sender) ||
+      !g_variant_is_of_type (params, G_VARIANT_TYPE (DEVBG_PROGRESS_TUPLE_TYPE)))
     return;
   g_variant_get (params, "(&s&su)", &task_id, &instance_id, &progress);
   reg = g_hash_table_lookup (client->registrations, task_id);
@@ -627,8 +629,8 @@ watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
   if (*continuation != '\0')
     g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
                             OBJECT_PATH, IFACE, "ListEvents", g_variant_new ("(s)", continuation),
-                            G_VARIANT_TYPE ("(a" DEVBG_EVENT_TUPLE_TYPE "s)"), G_DBUS_CALL_FLAGS_NONE, -1,
-                            client->cancellable, watch_events_done, g_object_ref (client));
+                            G_VARIANT_TYPE ("(a" DEVBG_EVENT_TUPLE_TYPE "s)"),
+                            G_DBUS_CALL_FLAGS_NONE, -1, client->cancellable, watch_events_done, g_object_ref (client));
 }
 
 static void
@@ -636,8 +638,8 @@ client_watch_events (DevbgClient *client)
 {
   g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
                           OBJECT_PATH, IFACE, "WatchEvents", NULL,
-                          G_VARIANT_TYPE ("(a" DEVBG_EVENT_TUPLE_TYPE "s)"), G_DBUS_CALL_FLAGS_NONE, -1,
-                          client->cancellable, watch_events_done, g_object_ref (client));
+                          G_VARIANT_TYPE ("(a" DEVBG_EVENT_TUPLE_TYPE "s)"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, client->cancellable, watch_events_done, g_object_ref (client));
 }
 
 /* devbgd appeared (at start, or after a restart: its watch list of
@@ -676,7 +678,8 @@ on_device_signal (GDBusConnection *connection, const char *sender, const char *p
 
   if (!from_devbgd (client, sender))
     return;
-  if (g_str_equal (signal, "DeviceRemoved") && g_variant_is_of_type (params, G_VARIANT_TYPE ("(s)")))
+  if (g_str_equal (signal, "DeviceRemoved") &&
+      g_variant_is_of_type (params, G_VARIANT_TYPE ("(s)")))
     {
       g_variant_get (params, "(&s)", &id);
       g_signal_emit (client, client_signals[SIGNAL_DEVICE_REMOVED], 0, id);
@@ -702,7 +705,8 @@ on_task_signal (GDBusConnection *connection, const char *sender, const char *pat
 
   if (!from_devbgd (client, sender))
     return;
-  if (g_str_equal (signal, "TaskChanged") && g_variant_is_of_type (params, G_VARIANT_TYPE ("(a{sv})")))
+  if (g_str_equal (signal, "TaskChanged") &&
+      g_variant_is_of_type (params, G_VARIANT_TYPE ("(a{sv})")))
     {
       entry = g_variant_get_child_value (params, 0);
       info = devbg_task_info_new (entry);
@@ -1738,11 +1742,15 @@ devbg_task_builder_set_property (GObject *object, guint id, const GValue *value,
 
   switch (id)
     {
-    case BUILDER_PROP_NAME: devbg_task_builder_set_name (builder, g_value_get_string (value)); break;
+    case BUILDER_PROP_NAME:
+      devbg_task_builder_set_name (builder, g_value_get_string (value));
+      break;
     case BUILDER_PROP_ENTRY_POINT:
       devbg_task_builder_set_task_entry_point (builder, g_value_get_string (value));
       break;
-    case BUILDER_PROP_TRIGGER: devbg_task_builder_set_trigger (builder, g_value_get_object (value)); break;
+    case BUILDER_PROP_TRIGGER:
+      devbg_task_builder_set_trigger (builder, g_value_get_object (value));
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec); break;
     }
 }

@@ -491,8 +491,8 @@ event_to_variant (gconstpointer entry, gint64 *cursor)
   const DevbgEventRecord *ev = entry;
 
   *cursor = ev->cursor;
-  return g_variant_new (DEVBG_EVENT_TUPLE_TYPE, ev->event_id, ev->task_id, ev->instance_id, ev->success,
-                        ev->error, ev->cancel_reason, ev->finished_us);
+  return g_variant_new (DEVBG_EVENT_TUPLE_TYPE, ev->event_id, ev->task_id, ev->instance_id,
+                        ev->success, ev->error, ev->cancel_reason, ev->finished_us);
 }
 
 /* Answers with one page of the caller's pending events after @cursor. */
@@ -1136,7 +1136,8 @@ devbg_daemon_set_devices (DevbgDaemon *daemon, DevbgDevices *devices)
   g_return_if_fail (daemon->connection != NULL && daemon->runtime == NULL);
   daemon->devices = g_object_ref (devices);
   daemon->runtime = devbg_runtime_new (&daemon->config, daemon->store, devices,
-                                       daemon->connection, DEVBG_DBUS_PATH, DEVBG_DBUS_MANAGER_INTERFACE);
+                                       daemon->connection, DEVBG_DBUS_PATH,
+                                       DEVBG_DBUS_MANAGER_INTERFACE);
   devbg_runtime_recover (daemon->runtime);
 }
 

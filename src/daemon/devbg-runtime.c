@@ -272,7 +272,8 @@ store_completion (DevbgRuntime *self, Completion *c, GError **error)
     return FALSE;
   prune_history (self, r);
   emit_to_owner (self, r, "Completed",
-                 g_variant_new (DEVBG_EVENT_TUPLE_TYPE, c->event_id, r->task_id, r->instance_id, r->success,
+                 g_variant_new (DEVBG_EVENT_TUPLE_TYPE, c->event_id, r->task_id, r->instance_id,
+                                r->success,
                               r->error, r->cancel_reason, r->finished_us));
   return TRUE;
 }
