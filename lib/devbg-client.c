@@ -630,7 +630,8 @@ watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
     g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
                             OBJECT_PATH, IFACE, "ListEvents", g_variant_new ("(s)", continuation),
                             G_VARIANT_TYPE ("(a" DEVBG_EVENT_TUPLE_TYPE "s)"),
-                            G_DBUS_CALL_FLAGS_NONE, -1, client->cancellable, watch_events_done, g_object_ref (client));
+                            G_DBUS_CALL_FLAGS_NONE, -1, client->cancellable, watch_events_done,
+                            g_object_ref (client));
 }
 
 static void
@@ -639,7 +640,8 @@ client_watch_events (DevbgClient *client)
   g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
                           OBJECT_PATH, IFACE, "WatchEvents", NULL,
                           G_VARIANT_TYPE ("(a" DEVBG_EVENT_TUPLE_TYPE "s)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, client->cancellable, watch_events_done, g_object_ref (client));
+                          G_DBUS_CALL_FLAGS_NONE, -1, client->cancellable, watch_events_done,
+                          g_object_ref (client));
 }
 
 /* devbgd appeared (at start, or after a restart: its watch list of
