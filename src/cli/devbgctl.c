@@ -12,7 +12,7 @@ static const DevbgctlCommand commands[] = {
     devbgctl_cmd_status },
   { "registrations", "", "List the calling app's task registrations",
     devbgctl_cmd_registrations },
-  { "tasks", "[--watch]", "List the running task instances you may see; --watch: live",
+  { "tasks", "[--watch]", "List the running task instances you may see; --watch: follow them",
     devbgctl_cmd_tasks },
   { "history", "[N]", "List the last N finished task instances (default 100)",
     devbgctl_cmd_history },
