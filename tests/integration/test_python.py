@@ -14,8 +14,10 @@ typelib and library through its shebang line (env -S), as an installed one
 would find them in the system paths."""
 import os
 import re
+import select
 import shutil
 import subprocess
+import time
 import unittest
 
 from devbgtest import (DevbgTestCase, DevbgSim, manifest_xml, wait_for, BUILD_DIR, SOURCE_DIR,
@@ -25,6 +27,7 @@ APP_ID = 'org.devbg.test.PyApp'
 BAND = 'virtual-B0A1-0000'
 PY_APP = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-app.py')
 PY_TASK = os.path.join(SOURCE_DIR, 'examples', 'python', 'devbg-example-task.py')
+WATCHER = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_watcher.py')
 WATCH = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_watch.py')
 LEFTOVER = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_leftover.py')
 CANCEL = os.path.join(SOURCE_DIR, 'tests', 'integration', 'py_cancel.py')
@@ -309,6 +312,40 @@ class PythonTest(DevbgTestCase):
         self.assertEqual(rc, 0, (lines, err))
         self.assertEqual(lines[-1], 'DONE', (lines, err))
 
+    def test_tool_watch_survives_devbgd_restart(self):
+        # A tool's watch is renewed when devbgd comes back: the tasks after
+        # the restart are reported too.
+        env = self.bus.env()
+        env['GI_TYPELIB_PATH'] = LIB_DIR
+        env['LD_LIBRARY_PATH'] = LIB_DIR
+        env.update(sanitizer_env())
+        watcher = subprocess.Popen(['/usr/bin/python3', WATCHER], env=env, stdout=subprocess.PIPE,
+                                   text=True)
+        self.addCleanup(lambda: watcher.poll() is None and watcher.kill())
+        ready = b''
+        while not ready.endswith(b'\n'):
+            chunk = os.read(watcher.stdout.fileno(), 1)
+            self.assertNotEqual(chunk, b'', 'the watcher ended: %r' % ready)
+            ready += chunk
+        self.assertEqual(ready, b'READY\n')
+        self.assertEqual(self.devbgd.stop(), 0)
+        self.devbgd.start()
+        wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band again')
+        rc, lines, err = self.run_app('--name', 'after-restart', '--entry-point', 'PyTest.Chatty',
+                                      BAND)
+        self.assertEqual(rc, 0, (lines, err))
+        instance = [line.split()[3] for line in lines if line.startswith('RESULT ')][0]
+        # Read with a deadline: a watch that was not renewed says nothing.
+        fd, out, deadline = watcher.stdout.fileno(), b'', time.monotonic() + 15
+        while ('ENDED %s' % instance).encode() not in out:
+            remaining = deadline - time.monotonic()
+            self.assertGreater(remaining, 0, 'no TaskEnded after the restart: %r' % out)
+            if select.select([fd], [], [], remaining)[0]:
+                chunk = os.read(fd, 4096)
+                self.assertNotEqual(chunk, b'', 'the watcher ended: %r' % out)
+                out += chunk
+        self.assertIn('ENDED %s ok' % instance, out.decode())
+
     def test_python_app_sees_denial(self):
         rc, lines, err = self.run_app('no-such-device')
         self.assertEqual(rc, 1, (lines, err))
@@ -363,6 +400,7 @@ class KeepAliveTest(PythonTest):
     test_unregistered_leftover_completion_reaches_its_handler = None
     test_acknowledgement_outlives_a_quick_quit = None
     test_tools_watch_list_and_history = None
+    test_tool_watch_survives_devbgd_restart = None
 
 
 if __name__ == '__main__':
