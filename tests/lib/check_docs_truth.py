@@ -9,7 +9,9 @@ words from lib/devbg-enums.c, and checks that
   with its number and word, and nothing else;
 - the D-Bus XML's Completed documentation lists every cancel reason word
   with its number, and Request's every DeviceTriggerResult number;
-- the D-Bus XML names the error codes of lib/devbg-error.c only.
+- the D-Bus XML names the error codes of lib/devbg-error.c only;
+- every configuration key of src/daemon/devbg-config.c is in
+  data/devbgd.conf, in its group, and has an entry in docs/devbgd.8.
 Fails listing every difference."""
 
 import os
@@ -108,10 +110,33 @@ def main():
                 if name not in errors:
                     problems.append('%s: names an error %s that devbgd has not' % (iface_xml, name))
 
+    # Every configuration key, in its group, is in the shipped devbgd.conf
+    # (commented, with its default) and has an entry in devbgd(8).
+    conf = read('data/devbgd.conf')
+    man = read('docs/devbgd.8')
+    keys = re.findall(r'\{ "(\w+)", "(\w+)", KEY_', read('src/daemon/devbg-config.c'))
+    groups = {}
+    group = None
+    for line in conf.splitlines():
+        m = re.match(r'^\[(\w+)\]', line)
+        if m:
+            group = m.group(1)
+        m = re.match(r'^#?(\w+)=', line)
+        if m and group:
+            groups[m.group(1)] = group
+    man_entries = re.findall(r'^\.B \[(\w+)\] (.*)$', man, re.M)
+    for group, key in keys:
+        if groups.get(key) != group:
+            problems.append('data/devbgd.conf: no [%s] %s (found in %s)' % (group, key, groups.get(key)))
+        if not any(g == group and re.search(r'\b%s=' % key, e) for g, e in man_entries):
+            problems.append('docs/devbgd.8: no entry for [%s] %s' % (group, key))
+    if not keys:
+        problems.append('no configuration keys found in src/daemon/devbg-config.c')
+
     for p in problems:
         print(p)
-    print('%d cancel reasons, %d trigger types, %d results checked; %d problem(s)'
-          % (len(cancel), len(trigger), len(result), len(problems)))
+    print('%d cancel reasons, %d trigger types, %d results, %d config keys checked; '
+          '%d problem(s)' % (len(cancel), len(trigger), len(result), len(keys), len(problems)))
     return 1 if problems else 0
 
 
