@@ -141,11 +141,32 @@ typedef struct {
   int                status;
 } Run;
 
+/* After the unregistration devbgd answered: the run ends with the status
+ * kept in run->status, or 1 if the unregistration failed and it was 0. */
 static void
-run_finish (Run *run, int status)
+on_unregistered (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Run *run = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!devbg_registration_unregister_finish (DEVBG_REGISTRATION (source), result, &error))
+    {
+      g_printerr ("example-app: cannot %s: %s\n", run->status == 130 ? "cancel" : "unregister",
+                  error->message);
+      if (run->status == 0)
+        run->status = 1;
+    }
+  else if (run->status == 130)
+    g_print ("canceled\n");
+  g_main_loop_quit (run->loop);
+}
+
+/* Unregisters (the main loop goes on meanwhile), then ends with @status. */
+static void
+run_unregister_and_finish (Run *run, gboolean cancel_task, int status)
 {
   run->status = status;
-  g_main_loop_quit (run->loop);
+  devbg_registration_unregister_async (run->reg, cancel_task, NULL, on_unregistered, run);
 }
 
 static void
@@ -192,7 +213,6 @@ on_completed (DevbgRegistration *reg, DevbgCompletion *completion, gpointer data
 {
   Run *run = data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GError) unregister_error = NULL;
 
   if (run->instance_id == NULL)
     {
@@ -213,9 +233,7 @@ on_completed (DevbgRegistration *reg, DevbgCompletion *completion, gpointer data
   else
     g_print ("completed: failed: %s\n", error->message);
   /* The sample's last step: the task is done, the registration goes. */
-  if (!devbg_registration_unregister_sync (reg, FALSE, NULL, &unregister_error))
-    g_printerr ("example-app: cannot unregister: %s\n", unregister_error->message);
-  run_finish (run, error == NULL ? 0 : 1);
+  run_unregister_and_finish (run, FALSE, error == NULL ? 0 : 1);
 }
 
 static void
@@ -231,8 +249,7 @@ on_request_done (GObject *source, GAsyncResult *result, gpointer data)
   if (error != NULL)
     {
       g_printerr ("example-app: request failed: %s\n", error->message);
-      devbg_registration_unregister_sync (run->reg, FALSE, NULL, NULL);
-      run_finish (run, 1);
+      run_unregister_and_finish (run, FALSE, 1);
       return;
     }
   if (g_strcmp0 (reason, devbg_trigger_result_to_string (res)) == 0)
@@ -242,8 +259,7 @@ on_request_done (GObject *source, GAsyncResult *result, gpointer data)
   if (res != DEVBG_RESULT_ALLOWED)
     {
       /* The sample reopens its device and shows the error; nothing ran. */
-      devbg_registration_unregister_sync (run->reg, FALSE, NULL, NULL);
-      run_finish (run, 1);
+      run_unregister_and_finish (run, FALSE, 1);
       return;
     }
   run->instance_id = g_steal_pointer (&instance_id);
@@ -258,16 +274,11 @@ static gboolean
 on_sigint (gpointer data)
 {
   Run *run = data;
-  g_autoptr(GError) error = NULL;
 
   if (run->tty)
     g_print ("\n");
   /* The sample's cancel button: unregister with cancel (reason abort). */
-  if (!devbg_registration_unregister_sync (run->reg, TRUE, NULL, &error))
-    g_printerr ("example-app: cannot cancel: %s\n", error->message);
-  else
-    g_print ("canceled\n");
-  run_finish (run, 130);
+  run_unregister_and_finish (run, TRUE, 130);
   return G_SOURCE_REMOVE;
 }
 
