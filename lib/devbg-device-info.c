@@ -3,6 +3,8 @@
  */
 #include "devbg-device-info-private.h"
 
+#include "devbg-enum-types.h"
+
 struct _DevbgDeviceInfo {
   GObject        parent;
   char          *id;
@@ -33,10 +35,164 @@ devbg_device_info_finalize (GObject *object)
   G_OBJECT_CLASS (devbg_device_info_parent_class)->finalize (object);
 }
 
+
+/* Read-only properties, one per field, for bindings and GObject tools:
+ * the same values as the getters. */
+typedef struct {
+  const char *name;
+  const char *blurb;
+  char        kind;                /* GVariant-style: s, b, u, x, v, a(s); e: an enum */
+  GType     (*enum_type) (void);
+  gsize       offset;
+} FieldProperty;
+
+static const FieldProperty field_properties[] = {
+  { "id", "the device's stable ID, what a request names", 's', NULL,
+    G_STRUCT_OFFSET (DevbgDeviceInfo, id) },
+  { "name", "the device's name, for people", 's', NULL, G_STRUCT_OFFSET (DevbgDeviceInfo, name) },
+  { "protocol", "the protocol the device is reached by", 'e', devbg_protocol_get_type,
+    G_STRUCT_OFFSET (DevbgDeviceInfo, protocol) },
+  { "hardware-ids", "its hardware IDs, most specific first", 'a', NULL,
+    G_STRUCT_OFFSET (DevbgDeviceInfo, hardware_ids) },
+  { "model-id", "the model ID, empty when it has none", 's', NULL,
+    G_STRUCT_OFFSET (DevbgDeviceInfo, model_id) },
+  { "serial", "the serial number, empty when unknown", 's', NULL,
+    G_STRUCT_OFFSET (DevbgDeviceInfo, serial) },
+  { "firmware-version", "the firmware version, none when unknown", 's', NULL,
+    G_STRUCT_OFFSET (DevbgDeviceInfo, firmware_version) },
+  { "attached", "whether the device is attached", 'b', NULL,
+    G_STRUCT_OFFSET (DevbgDeviceInfo, attached) },
+  { "properties", "all its properties as devbgd sent them, an a{sv} dictionary", 'v', NULL,
+    G_STRUCT_OFFSET (DevbgDeviceInfo, properties) }
+};
+
+/**
+ * DevbgDeviceInfo:id:
+ *
+ * The device's stable ID, what a request names.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgDeviceInfo:name:
+ *
+ * The device's name, for people.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgDeviceInfo:protocol:
+ *
+ * The protocol the device is reached by.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgDeviceInfo:hardware-ids:
+ *
+ * Its hardware IDs, most specific first.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgDeviceInfo:model-id:
+ *
+ * The model ID, "" when it has none.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgDeviceInfo:serial:
+ *
+ * The serial number, "" when unknown.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgDeviceInfo:firmware-version:
+ *
+ * The firmware version, NULL when unknown.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgDeviceInfo:attached:
+ *
+ * Whether the device is attached.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgDeviceInfo:properties:
+ *
+ * All its properties as devbgd sent them, an a{sv} dictionary.
+ *
+ * Since: 0.1
+ */
+
+static void
+devbg_device_info_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  const FieldProperty *p;
+  const guint8 *base = (const guint8 *) object;
+
+  if (id == 0 || id > G_N_ELEMENTS (field_properties))
+    {
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+      return;
+    }
+  p = &field_properties[id - 1];
+  if (p->kind == 's')
+    g_value_set_string (value, *(char * const *) (base + p->offset));
+  else if (p->kind == 'b')
+    g_value_set_boolean (value, *(const gboolean *) (base + p->offset));
+  else if (p->kind == 'u')
+    g_value_set_uint (value, *(const guint *) (base + p->offset));
+  else if (p->kind == 'x')
+    g_value_set_int64 (value, *(const gint64 *) (base + p->offset));
+  else if (p->kind == 'v')
+    g_value_set_variant (value, *(GVariant * const *) (base + p->offset));
+  else if (p->kind == 'a')
+    g_value_set_boxed (value, *(char ** const *) (base + p->offset));
+  else
+    g_value_set_enum (value, *(const int *) (base + p->offset));
+}
+
+static void
+install_field_properties (GObjectClass *klass)
+{
+  const GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  klass->get_property = devbg_device_info_get_property;
+  for (guint i = 0; i < G_N_ELEMENTS (field_properties); i++)
+    {
+      const FieldProperty *p = &field_properties[i];
+      GParamSpec *pspec;
+
+      if (p->kind == 's')
+        pspec = g_param_spec_string (p->name, NULL, p->blurb, NULL, flags);
+      else if (p->kind == 'b')
+        pspec = g_param_spec_boolean (p->name, NULL, p->blurb, FALSE, flags);
+      else if (p->kind == 'u')
+        pspec = g_param_spec_uint (p->name, NULL, p->blurb, 0, G_MAXUINT, 0, flags);
+      else if (p->kind == 'x')
+        pspec = g_param_spec_int64 (p->name, NULL, p->blurb, G_MININT64, G_MAXINT64, 0, flags);
+      else if (p->kind == 'a')
+        pspec = g_param_spec_boxed (p->name, NULL, p->blurb, G_TYPE_STRV, flags);
+      else if (p->kind == 'v')
+        pspec = g_param_spec_variant (p->name, NULL, p->blurb, G_VARIANT_TYPE_VARDICT, NULL,
+                                      flags);
+      else
+        pspec = g_param_spec_enum (p->name, NULL, p->blurb, p->enum_type (), 0, flags);
+      g_object_class_install_property (klass, i + 1, pspec);
+    }
+}
+
 static void
 devbg_device_info_class_init (DevbgDeviceInfoClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = devbg_device_info_finalize;
+  install_field_properties (G_OBJECT_CLASS (klass));
 }
 
 static void

@@ -3,6 +3,8 @@
  */
 #include "devbg-task-info-private.h"
 
+#include "devbg-enum-types.h"
+
 struct _DevbgTaskInfo {
   GObject           parent;
   GVariant         *properties;
@@ -45,10 +47,240 @@ devbg_task_info_finalize (GObject *object)
   G_OBJECT_CLASS (devbg_task_info_parent_class)->finalize (object);
 }
 
+
+/* Read-only properties, one per field, for bindings and GObject tools:
+ * the same values as the getters. */
+typedef struct {
+  const char *name;
+  const char *blurb;
+  char        kind;                /* GVariant-style: s, b, u, x, v, a(s); e: an enum */
+  GType     (*enum_type) (void);
+  gsize       offset;
+} FieldProperty;
+
+static const FieldProperty field_properties[] = {
+  { "instance-id", "the instance's ID", 's', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, instance_id) },
+  { "task-id", "the ID of the registration it runs", 's', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, task_id) },
+  { "app-id", "the app it belongs to", 's', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, app_id) },
+  { "name", "the registration's name", 's', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, name) },
+  { "entry-point", "the entry point it runs", 's', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, entry_point) },
+  { "trigger-type", "the type of trigger that started it", 'e', devbg_trigger_type_get_type,
+    G_STRUCT_OFFSET (DevbgTaskInfo, trigger) },
+  { "device-id", "the device it runs on", 's', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, device_id) },
+  { "uid", "the user it runs as", 'u', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, uid) },
+  { "state", "starting, running, canceling, finished; empty in the history", 's', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, state) },
+  { "progress", "the progress it last reported", 'u', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, progress) },
+  { "started-us", "when it started, in microseconds since the Unix epoch", 'x', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, started_us) },
+  { "limit-s", "its trigger's wall-clock limit in seconds, 0 when not said", 'u', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, limit_s) },
+  { "finished", "whether it has ended", 'b', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, finished) },
+  { "finished-us", "when it ended (us since the epoch); 0 while it runs", 'x', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, finished_us) },
+  { "success", "whether it ended successfully", 'b', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, success) },
+  { "error-message", "the error message of an instance that failed, empty otherwise", 's', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, error_message) },
+  { "cancel-reason", "the cancel reason word, empty when not canceled", 's', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, cancel_reason) },
+  { "properties", "all that devbgd said of it, an a{sv} dictionary", 'v', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, properties) }
+};
+
+/**
+ * DevbgTaskInfo:instance-id:
+ *
+ * The instance's ID.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:task-id:
+ *
+ * The ID of the registration it runs.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:app-id:
+ *
+ * The app it belongs to.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:name:
+ *
+ * The registration's name.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:entry-point:
+ *
+ * The entry point it runs.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:trigger-type:
+ *
+ * The type of trigger that started it.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:device-id:
+ *
+ * The device it runs on.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:uid:
+ *
+ * The user it runs as.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:state:
+ *
+ * Its state: starting, running, canceling, finished, or "" from the history.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:progress:
+ *
+ * The progress it last reported.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:started-us:
+ *
+ * When it started, in microseconds since the Unix epoch.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:limit-s:
+ *
+ * Its trigger's wall-clock limit in seconds, 0 when not said.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:finished:
+ *
+ * Whether it has ended.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:finished-us:
+ *
+ * When it ended, in microseconds since the Unix epoch; 0 while it runs.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:success:
+ *
+ * Whether it ended successfully.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:error-message:
+ *
+ * The error message of an instance that failed, "" otherwise.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:cancel-reason:
+ *
+ * The cancel reason word, "" when not canceled.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:properties:
+ *
+ * All that devbgd said of it, an a{sv} dictionary.
+ *
+ * Since: 0.1
+ */
+
+static void
+devbg_task_info_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  const FieldProperty *p;
+  const guint8 *base = (const guint8 *) object;
+
+  if (id == 0 || id > G_N_ELEMENTS (field_properties))
+    {
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+      return;
+    }
+  p = &field_properties[id - 1];
+  if (p->kind == 's')
+    g_value_set_string (value, *(char * const *) (base + p->offset));
+  else if (p->kind == 'b')
+    g_value_set_boolean (value, *(const gboolean *) (base + p->offset));
+  else if (p->kind == 'u')
+    g_value_set_uint (value, *(const guint *) (base + p->offset));
+  else if (p->kind == 'x')
+    g_value_set_int64 (value, *(const gint64 *) (base + p->offset));
+  else if (p->kind == 'v')
+    g_value_set_variant (value, *(GVariant * const *) (base + p->offset));
+  else if (p->kind == 'a')
+    g_value_set_boxed (value, *(char ** const *) (base + p->offset));
+  else
+    g_value_set_enum (value, *(const int *) (base + p->offset));
+}
+
+static void
+install_field_properties (GObjectClass *klass)
+{
+  const GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  klass->get_property = devbg_task_info_get_property;
+  for (guint i = 0; i < G_N_ELEMENTS (field_properties); i++)
+    {
+      const FieldProperty *p = &field_properties[i];
+      GParamSpec *pspec;
+
+      if (p->kind == 's')
+        pspec = g_param_spec_string (p->name, NULL, p->blurb, NULL, flags);
+      else if (p->kind == 'b')
+        pspec = g_param_spec_boolean (p->name, NULL, p->blurb, FALSE, flags);
+      else if (p->kind == 'u')
+        pspec = g_param_spec_uint (p->name, NULL, p->blurb, 0, G_MAXUINT, 0, flags);
+      else if (p->kind == 'x')
+        pspec = g_param_spec_int64 (p->name, NULL, p->blurb, G_MININT64, G_MAXINT64, 0, flags);
+      else if (p->kind == 'a')
+        pspec = g_param_spec_boxed (p->name, NULL, p->blurb, G_TYPE_STRV, flags);
+      else if (p->kind == 'v')
+        pspec = g_param_spec_variant (p->name, NULL, p->blurb, G_VARIANT_TYPE_VARDICT, NULL,
+                                      flags);
+      else
+        pspec = g_param_spec_enum (p->name, NULL, p->blurb, p->enum_type (), 0, flags);
+      g_object_class_install_property (klass, i + 1, pspec);
+    }
+}
+
 static void
 devbg_task_info_class_init (DevbgTaskInfoClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = devbg_task_info_finalize;
+  install_field_properties (G_OBJECT_CLASS (klass));
 }
 
 static void
@@ -195,7 +427,8 @@ devbg_task_info_get_device_id (DevbgTaskInfo *info)
  * devbg_task_info_get_state:
  * @info: a #DevbgTaskInfo
  *
- * Returns: "starting", "running" or "canceling" while it runs, "finished" once it ended (or "" from the history)
+ * Returns: "starting", "running" or "canceling" while it runs, "finished"
+ *   once it ended (or "" from the history)
  *
  * Since: 0.1
  */

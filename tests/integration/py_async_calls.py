@@ -122,6 +122,8 @@ def main():
     assert 'USB\\VID_1209&PID_B0A1' in band.get_hardware_ids(), band.get_hardware_ids()
     assert band.get_attached() and band.get_name() != ''
     assert band.get_properties().unpack()['backend'] == 'virtual'
+    assert (band.props.id, band.props.protocol, list(band.props.hardware_ids)) == \
+        (band_id, Devbg.Protocol.USB, list(band.get_hardware_ids()))
     assert sorted(d.get_id() for d in client.list_devices_sync(None)) == sorted(devices)
     events = []
     client.connect('device-added', lambda c, d: events.append(('added', d.get_id(), d.get_serial())))

@@ -41,6 +41,11 @@ def main():
     assert running.get_name() == 'watched' and running.get_device_id() == device
     assert running.get_limit_s() > 0 and running.get_started_us() > 0
     assert not running.get_finished()
+    # The same as GObject properties, for bindings.
+    assert (running.props.instance_id, running.props.trigger_type, running.props.limit_s,
+            running.props.finished) == (instance, Devbg.TriggerType.USE,
+                                        running.get_limit_s(), False)
+    assert running.props.properties.unpack()['name'] == 'watched'
     print('CHANGED running %s limit %d' % (instance, running.get_limit_s()))
 
     listed = {t.get_instance_id(): t for t in client.list_tasks_sync(None)}
