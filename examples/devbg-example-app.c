@@ -36,11 +36,17 @@ static DevbgRegistration *
 register_fresh (DevbgClient *client, const char *name, const char *entry_point,
                 DevbgTrigger *trigger, GError **error)
 {
-  g_autoptr(DevbgRegistration) leftover = devbg_client_find_task_sync (client, name, NULL, error);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(DevbgRegistration) leftover = devbg_client_find_task_sync (client, name, NULL,
+                                                                      &local_error);
   g_autoptr(DevbgTaskBuilder) builder = devbg_task_builder_new ();
 
-  if (leftover == NULL && error != NULL && *error != NULL)
-    return NULL;
+  if (leftover == NULL &&
+      !g_error_matches (local_error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION))
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
   /* The sample's step 1: a registration left from an earlier run goes. */
   if (leftover != NULL && !devbg_registration_unregister_sync (leftover, TRUE, NULL, error))
     return NULL;
@@ -135,11 +141,32 @@ typedef struct {
   int                status;
 } Run;
 
+/* After the unregistration devbgd answered: the run ends with the status
+ * kept in run->status, or 1 if the unregistration failed and it was 0. */
 static void
-run_finish (Run *run, int status)
+on_unregistered (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Run *run = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!devbg_registration_unregister_finish (DEVBG_REGISTRATION (source), result, &error))
+    {
+      g_printerr ("example-app: cannot %s: %s\n", run->status == 130 ? "cancel" : "unregister",
+                  error->message);
+      if (run->status == 0)
+        run->status = 1;
+    }
+  else if (run->status == 130)
+    g_print ("canceled\n");
+  g_main_loop_quit (run->loop);
+}
+
+/* Unregisters (the main loop goes on meanwhile), then ends with @status. */
+static void
+run_unregister_and_finish (Run *run, gboolean cancel_task, int status)
 {
   run->status = status;
-  g_main_loop_quit (run->loop);
+  devbg_registration_unregister_async (run->reg, cancel_task, NULL, on_unregistered, run);
 }
 
 static void
@@ -186,7 +213,6 @@ on_completed (DevbgRegistration *reg, DevbgCompletion *completion, gpointer data
 {
   Run *run = data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GError) unregister_error = NULL;
 
   if (run->instance_id == NULL)
     {
@@ -207,9 +233,7 @@ on_completed (DevbgRegistration *reg, DevbgCompletion *completion, gpointer data
   else
     g_print ("completed: failed: %s\n", error->message);
   /* The sample's last step: the task is done, the registration goes. */
-  if (!devbg_registration_unregister_sync (reg, FALSE, NULL, &unregister_error))
-    g_printerr ("example-app: cannot unregister: %s\n", unregister_error->message);
-  run_finish (run, error == NULL ? 0 : 1);
+  run_unregister_and_finish (run, FALSE, error == NULL ? 0 : 1);
 }
 
 static void
@@ -225,8 +249,7 @@ on_request_done (GObject *source, GAsyncResult *result, gpointer data)
   if (error != NULL)
     {
       g_printerr ("example-app: request failed: %s\n", error->message);
-      devbg_registration_unregister_sync (run->reg, FALSE, NULL, NULL);
-      run_finish (run, 1);
+      run_unregister_and_finish (run, FALSE, 1);
       return;
     }
   if (g_strcmp0 (reason, devbg_trigger_result_to_string (res)) == 0)
@@ -236,8 +259,7 @@ on_request_done (GObject *source, GAsyncResult *result, gpointer data)
   if (res != DEVBG_RESULT_ALLOWED)
     {
       /* The sample reopens its device and shows the error; nothing ran. */
-      devbg_registration_unregister_sync (run->reg, FALSE, NULL, NULL);
-      run_finish (run, 1);
+      run_unregister_and_finish (run, FALSE, 1);
       return;
     }
   run->instance_id = g_steal_pointer (&instance_id);
@@ -252,16 +274,11 @@ static gboolean
 on_sigint (gpointer data)
 {
   Run *run = data;
-  g_autoptr(GError) error = NULL;
 
   if (run->tty)
     g_print ("\n");
   /* The sample's cancel button: unregister with cancel (reason abort). */
-  if (!devbg_registration_unregister_sync (run->reg, TRUE, NULL, &error))
-    g_printerr ("example-app: cannot cancel: %s\n", error->message);
-  else
-    g_print ("canceled\n");
-  run_finish (run, 130);
+  run_unregister_and_finish (run, TRUE, 130);
   return G_SOURCE_REMOVE;
 }
 
@@ -335,13 +352,32 @@ cmd_instance (DevbgClient *client, const char *what, const char *instance_id)
 }
 
 static int
-usage (const char *argv0)
+usage (FILE *out, const char *argv0, int status)
 {
-  g_printerr ("usage: %s register|list|clean\n"
-              "       %s sync DEVICE_ID\n"
-              "       %s update DEVICE_ID [VERSION]\n"
-              "       %s cancel|detach INSTANCE_ID\n", argv0, argv0, argv0, argv0);
-  return 2;
+  fprintf (out, "usage: %s register|list|clean\n"
+                "       %s sync DEVICE_ID\n"
+                "       %s update DEVICE_ID [VERSION]\n"
+                "       %s cancel|detach INSTANCE_ID\n", argv0, argv0, argv0, argv0);
+  return status;
+}
+
+/* The command line is checked before anything connects: --help and a
+ * mistyped command need no bus. */
+static gboolean
+command_is_valid (int argc, char **argv)
+{
+  const char *cmd = argv[1];
+
+  if (argc == 2 && (strcmp (cmd, "register") == 0 || strcmp (cmd, "list") == 0 ||
+                    strcmp (cmd, "clean") == 0))
+    return TRUE;
+  if (strcmp (cmd, "sync") == 0)
+    return argc == 3;
+  if (strcmp (cmd, "update") == 0)
+    return argc == 3 || argc == 4;
+  if (strcmp (cmd, "cancel") == 0 || strcmp (cmd, "detach") == 0)
+    return argc == 3;
+  return FALSE;
 }
 
 int
@@ -350,8 +386,10 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(DevbgClient) client = NULL;
 
-  if (argc < 2)
-    return usage (argv[0]);
+  if (argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0))
+    return usage (stdout, argv[0], 0);
+  if (argc < 2 || !command_is_valid (argc, argv))
+    return usage (stderr, argv[0], 2);
   client = devbg_client_new_sync (NULL, &error);
   if (client == NULL)
     {

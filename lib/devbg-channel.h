@@ -18,6 +18,7 @@
 #include <glib.h>
 
 #include "devbg-enums.h"
+#include "devbg-names.h"
 
 G_BEGIN_DECLS
 
@@ -30,8 +31,8 @@ G_BEGIN_DECLS
 /* Longest string, in bytes, of each field. */
 #define DEVBG_CHANNEL_MAX_ID            64    /* instance ID, task ID */
 #define DEVBG_CHANNEL_MAX_ENTRY_POINT   256
-#define DEVBG_CHANNEL_MAX_DEVICE_ID     1024
-#define DEVBG_CHANNEL_MAX_ARGUMENTS     16384
+#define DEVBG_CHANNEL_MAX_DEVICE_ID     DEVBG_MAX_DEVICE_ID
+#define DEVBG_CHANNEL_MAX_ARGUMENTS     DEVBG_MAX_ARGUMENTS
 #define DEVBG_CHANNEL_MAX_DETAIL        1024  /* cancel detail */
 #define DEVBG_CHANNEL_MAX_ERROR         4096  /* completion error message */
 

@@ -91,6 +91,97 @@ value_of (const char *const *names, guint n, const char *str, guint *out)
   return FALSE;
 }
 
+/**
+ * devbg_trigger_type_to_string:
+ * @type: a #DevbgTriggerType
+ *
+ * Returns: (nullable): the word for @type ("use", "servicing", ...), or %NULL for
+ *   a value this library does not know
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_trigger_type_from_string:
+ * @str: (nullable): a word, as devbg_trigger_type_to_string() gives it
+ * @out: (out): where the value goes
+ *
+ * Returns: %TRUE with @out set if @str names a #DevbgTriggerType, %FALSE otherwise
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_trigger_result_to_string:
+ * @result: a #DevbgTriggerResult
+ *
+ * Returns: (nullable): the word for @result ("allowed", "denied-by-user", ...), or %NULL for
+ *   a value this library does not know
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_trigger_result_from_string:
+ * @str: (nullable): a word, as devbg_trigger_result_to_string() gives it
+ * @out: (out): where the value goes
+ *
+ * Returns: %TRUE with @out set if @str names a #DevbgTriggerResult, %FALSE otherwise
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_cancel_reason_to_string:
+ * @reason: a #DevbgCancelReason
+ *
+ * Returns: (nullable): the word for @reason ("abort", "execution-time-exceeded", ...), or %NULL for
+ *   a value this library does not know
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_cancel_reason_from_string:
+ * @str: (nullable): a word, as devbg_cancel_reason_to_string() gives it
+ * @out: (out): where the value goes
+ *
+ * Returns: %TRUE with @out set if @str names a #DevbgCancelReason, %FALSE otherwise
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_protocol_to_string:
+ * @protocol: a #DevbgProtocol
+ *
+ * Returns: (nullable): the word for @protocol ("usb", "bluetooth-gatt", ...), or %NULL for
+ *   a value this library does not know
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_protocol_from_string:
+ * @str: (nullable): a word, as devbg_protocol_to_string() gives it
+ * @out: (out): where the value goes
+ *
+ * Returns: %TRUE with @out set if @str names a #DevbgProtocol, %FALSE otherwise
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_request_reason_to_string:
+ * @reason: a #DevbgRequestReason
+ *
+ * Returns: (nullable): the word devbgd sends for @reason ("allowed",
+ *   "device-busy", ...), or %NULL for a value this library does not know
+ *
+ * Since: 0.1
+ */
+/**
+ * devbg_request_reason_from_string:
+ * @str: (nullable): a word, as Request's reason carries it
+ * @out: (out): where the value goes
+ *
+ * Returns: %TRUE with @out set if @str names a #DevbgRequestReason, %FALSE
+ *   otherwise (a word newer than this library)
+ *
+ * Since: 0.1
+ */
 #define DEFINE_ENUM_STRINGS(prefix, Type, table)                        \
   const char *prefix##_to_string (Type value)                           \
   {                                                                     \
@@ -106,11 +197,46 @@ value_of (const char *const *names, guint n, const char *str, guint *out)
   }
 
 DEFINE_ENUM_STRINGS (devbg_trigger_type, DevbgTriggerType, trigger_names)
-DEFINE_ENUM_STRINGS (devbg_trigger_result, DevbgTriggerResult, result_names)
+/* DEVBG_RESULT_FAILED, -1, is no index of the table: "failed". */
+const char *
+devbg_trigger_result_to_string (DevbgTriggerResult value)
+{
+  if (value == DEVBG_RESULT_FAILED)
+    return "failed";
+  return name_of (result_names, G_N_ELEMENTS (result_names), (guint) value);
+}
+
+gboolean
+devbg_trigger_result_from_string (const char *str, DevbgTriggerResult *out)
+{
+  guint v;
+
+  if (g_strcmp0 (str, "failed") == 0)
+    {
+      *out = DEVBG_RESULT_FAILED;
+      return TRUE;
+    }
+  if (!value_of (result_names, G_N_ELEMENTS (result_names), str, &v))
+    return FALSE;
+  *out = (DevbgTriggerResult) v;
+  return TRUE;
+}
 DEFINE_ENUM_STRINGS (devbg_cancel_reason, DevbgCancelReason, cancel_names)
 DEFINE_ENUM_STRINGS (devbg_protocol, DevbgProtocol, protocol_names)
 DEFINE_ENUM_STRINGS (devbg_request_reason, DevbgRequestReason, reason_names)
 
+/**
+ * devbg_request_reason_get_result:
+ * @reason: a #DevbgRequestReason
+ *
+ * The result that goes with @reason: allowed, low-battery and
+ * denied-by-user have their own; every other reason is
+ * %DEVBG_RESULT_DENIED_BY_SYSTEM.
+ *
+ * Returns: the #DevbgTriggerResult devbgd answers with @reason
+ *
+ * Since: 0.1
+ */
 DevbgTriggerResult
 devbg_request_reason_get_result (DevbgRequestReason reason)
 {

@@ -37,6 +37,7 @@ struct _DevbgTaskInstance {
   GThread            *reader;
   gint                progress;  /* atomic */
   gint                canceled;  /* atomic: set by the reader thread */
+  GCancellable       *cancellable; /* cancelled with the instance */
 
   GMutex              lock;      /* protects everything below */
   DevbgCancelReason   cancel_reason;
@@ -59,6 +60,24 @@ struct _DevbgTaskInstance {
 struct _DevbgTaskDeferral {
   DevbgTaskInstance *instance;
 };
+
+/* Boxed types only so that bindings can pass them around: libdevbg owns
+ * both (an instance lives until devbg_task_main() returns, a deferral
+ * until it is completed), so a binding's copy is the same pointer and its
+ * free does nothing. */
+static gpointer
+same_pointer (gpointer boxed)
+{
+  return boxed;
+}
+
+static void
+owned_by_libdevbg (gpointer boxed)
+{
+}
+
+G_DEFINE_BOXED_TYPE (DevbgTaskInstance, devbg_task_instance, same_pointer, owned_by_libdevbg)
+G_DEFINE_BOXED_TYPE (DevbgTaskDeferral, devbg_task_deferral, same_pointer, owned_by_libdevbg)
 
 /* ---- sending */
 
@@ -129,6 +148,17 @@ send_completion (DevbgTaskInstance *self)
   g_main_loop_quit (self->loop);
 }
 
+/**
+ * devbg_task_instance_complete:
+ * @instance: a #DevbgTaskInstance
+ * @success: whether the task succeeded
+ * @error_message: (nullable): what went wrong; required when @success is %FALSE
+ *
+ * Completes the task now, whatever deferrals are outstanding; later
+ * completions are ignored.
+ *
+ * Since: 0.1
+ */
 void
 devbg_task_instance_complete (DevbgTaskInstance *self, gboolean success, const char *error_message)
 {
@@ -143,6 +173,19 @@ devbg_task_instance_complete (DevbgTaskInstance *self, gboolean success, const c
     send_completion (self);
 }
 
+/**
+ * devbg_task_instance_get_deferral:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Keeps the task alive after its entry point returns, until the deferral is
+ * completed (Windows' GetDeferral()). Each deferral is completed exactly once;
+ * the task completes when the last one is.
+ *
+ * Returns: (transfer none): a new deferral, freed by
+ *   devbg_task_deferral_complete()
+ *
+ * Since: 0.1
+ */
 DevbgTaskDeferral *
 devbg_task_instance_get_deferral (DevbgTaskInstance *self)
 {
@@ -155,6 +198,17 @@ devbg_task_instance_get_deferral (DevbgTaskInstance *self)
   return deferral;
 }
 
+/**
+ * devbg_task_deferral_complete:
+ * @deferral: a #DevbgTaskDeferral
+ * @success: whether the work it covered succeeded
+ * @error_message: (nullable): what went wrong; required when @success is %FALSE
+ *
+ * Completes @deferral and frees it. The first failure wins: a task completes
+ * successfully only if every deferral did.
+ *
+ * Since: 0.1
+ */
 void
 devbg_task_deferral_complete (DevbgTaskDeferral *deferral, gboolean success, const char *error_message)
 {
@@ -178,6 +232,15 @@ devbg_task_deferral_complete (DevbgTaskDeferral *deferral, gboolean success, con
 
 /* ---- progress, keep-alive */
 
+/**
+ * devbg_task_instance_report_progress:
+ * @instance: a #DevbgTaskInstance
+ * @progress: the progress, 0 to 100
+ *
+ * Sends progress to the app (through devbgd); the last value is kept.
+ *
+ * Since: 0.1
+ */
 void
 devbg_task_instance_report_progress (DevbgTaskInstance *self, guint progress)
 {
@@ -187,12 +250,33 @@ devbg_task_instance_report_progress (DevbgTaskInstance *self, guint progress)
   send_or_warn (self, &msg);
 }
 
+/**
+ * devbg_task_instance_get_progress:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Returns: the progress last reported
+ *
+ * Since: 0.1
+ */
 guint
 devbg_task_instance_get_progress (DevbgTaskInstance *self)
 {
   return (guint) g_atomic_int_get (&self->progress);
 }
 
+/**
+ * devbg_task_instance_keep_alive:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Tells devbgd the task is alive though it neither computes nor does I/O for a
+ * while on purpose (for example while a device reboots): the I/O window and
+ * the CPU window in which devbgd receives it do not count against the task,
+ * so it is not canceled with %DEVBG_CANCEL_IDLE_TASK for them. Send one at
+ * least once a window (IoActivityWindow, 5 s by default) while waiting. The
+ * wall-clock limit of its trigger still applies.
+ *
+ * Since: 0.1
+ */
 void
 devbg_task_instance_keep_alive (DevbgTaskInstance *self)
 {
@@ -257,9 +341,63 @@ mark_canceled (DevbgTaskInstance *self, DevbgCancelReason reason, const char *de
    * should stop, not wait for its device. */
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
+  /* Thread-safe: a task blocked in GIO with it, or in poll() on its fd,
+   * wakes up now, not at its next look at is_canceled(). */
+  g_cancellable_cancel (self->cancellable);
   schedule_canceled_dispatch (self);
 }
 
+/**
+ * devbg_task_instance_get_cancellable:
+ * @instance: a #DevbgTaskInstance
+ *
+ * A #GCancellable that is cancelled as soon as devbgd cancels the instance
+ * (or the channel to devbgd closes), from libdevbg's channel reader thread.
+ * Pass it to GIO calls so that they stop at once, connect to its
+ * #GCancellable::cancelled signal (emitted in that thread), or poll its fd
+ * (devbg_task_instance_get_cancel_fd()).
+ *
+ * Returns: (transfer none): the instance's cancellable, valid as long as
+ *   the instance
+ *
+ * Since: 0.1
+ */
+GCancellable *
+devbg_task_instance_get_cancellable (DevbgTaskInstance *self)
+{
+  return self->cancellable;
+}
+
+/**
+ * devbg_task_instance_get_cancel_fd:
+ * @instance: a #DevbgTaskInstance
+ *
+ * An fd that becomes readable when the instance is canceled, for a task
+ * that waits in poll() or select() on its device: add it to the set, with
+ * %POLLIN, and stop when it is readable. Owned by libdevbg: do not read or
+ * close it.
+ *
+ * Returns: the fd, or -1 if the system has no fds to spare
+ *
+ * Since: 0.1
+ */
+int
+devbg_task_instance_get_cancel_fd (DevbgTaskInstance *self)
+{
+  return g_cancellable_get_fd (self->cancellable);
+}
+
+/**
+ * devbg_task_instance_set_canceled_handler:
+ * @instance: a #DevbgTaskInstance
+ * @func: (scope async) (closure user_data): called once when the instance is canceled
+ * @user_data: data for @func
+ *
+ * Replaces the canceled callback. If the instance was already canceled, @func
+ * is called from the main loop soon.
+ *
+ * Since: 0.1
+ */
 void
 devbg_task_instance_set_canceled_handler (DevbgTaskInstance     *self,
                                           DevbgTaskCanceledFunc  func,
@@ -276,12 +414,33 @@ devbg_task_instance_set_canceled_handler (DevbgTaskInstance     *self,
     schedule_canceled_dispatch (self);
 }
 
+/**
+ * devbg_task_instance_is_canceled:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Tells whether devbgd canceled the instance. Set as soon as the cancel
+ * message arrives (from libdevbg's channel reader thread), so an entry point
+ * working synchronously polls it.
+ *
+ * Returns: %TRUE once the instance is canceled
+ *
+ * Since: 0.1
+ */
 gboolean
 devbg_task_instance_is_canceled (DevbgTaskInstance *self)
 {
   return g_atomic_int_get (&self->canceled) != 0;
 }
 
+/**
+ * devbg_task_instance_get_cancel_reason:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Returns: why the instance was canceled; valid once
+ *   devbg_task_instance_is_canceled() is %TRUE
+ *
+ * Since: 0.1
+ */
 DevbgCancelReason
 devbg_task_instance_get_cancel_reason (DevbgTaskInstance *self)
 {
@@ -375,6 +534,31 @@ install_device_fd (DevbgTaskInstance *self, int new_fd, GError **error)
   return old_fd;
 }
 
+/**
+ * devbg_task_instance_reopen_device:
+ * @instance: a #DevbgTaskInstance
+ * @timeout_ms: how long to wait for the device to come back, at most 30 minutes
+ * @error: return location for a #GError
+ *
+ * For a servicing task: after a reset the device leaves and comes back (the
+ * same device ID). Asks devbgd for the device again, waiting up to
+ * @timeout_ms for it to be attached again, and blocks until devbgd answers.
+ * On success the new device replaces the old one at the same fd number
+ * (devbg_task_instance_get_device_fd(), normally %DEVBG_TASK_DEVICE_FD); the
+ * old one is closed.
+ *
+ * On failure the error is %DEVBG_ERROR_NO_SUCH_DEVICE (the device did not come
+ * back in time; the message is devbgd's), %G_IO_ERROR_CANCELLED (the task was
+ * canceled meanwhile), %G_IO_ERROR_CLOSED (devbgd went away),
+ * %G_IO_ERROR_TIMED_OUT (devbgd never answered) or %G_IO_ERROR_PENDING
+ * (another thread is reopening). Call it from any thread but the main loop's
+ * if the task relies on the canceled callback meanwhile: the answer arrives
+ * through libdevbg's channel reader thread, never the main loop.
+ *
+ * Returns: the device fd, or -1 with @error set
+ *
+ * Since: 0.1
+ */
 int
 devbg_task_instance_reopen_device (DevbgTaskInstance *self, guint timeout_ms, GError **error)
 {
@@ -470,48 +654,116 @@ reader_thread (gpointer data)
 
 /* ---- trigger details */
 
+/**
+ * devbg_task_instance_get_instance_id:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Returns: the ID devbgd gave this instance (also in DEVBG_INSTANCE_ID)
+ *
+ * Since: 0.1
+ */
 const char *
 devbg_task_instance_get_instance_id (DevbgTaskInstance *self)
 {
   return self->trigger.instance_id;
 }
 
+/**
+ * devbg_task_instance_get_task_id:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Returns: the ID of the registration this instance runs
+ *
+ * Since: 0.1
+ */
 const char *
 devbg_task_instance_get_task_id (DevbgTaskInstance *self)
 {
   return self->trigger.task_id;
 }
 
+/**
+ * devbg_task_instance_get_entry_point:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Returns: the entry point devbgd asked for, as declared in the manifest
+ *
+ * Since: 0.1
+ */
 const char *
 devbg_task_instance_get_entry_point (DevbgTaskInstance *self)
 {
   return self->trigger.entry_point;
 }
 
+/**
+ * devbg_task_instance_get_device_id:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Returns: the ID of the device the app requested the task on
+ *
+ * Since: 0.1
+ */
 const char *
 devbg_task_instance_get_device_id (DevbgTaskInstance *self)
 {
   return self->trigger.device_id;
 }
 
+/**
+ * devbg_task_instance_get_arguments:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Returns: the arguments the app passed with its request, may be ""
+ *
+ * Since: 0.1
+ */
 const char *
 devbg_task_instance_get_arguments (DevbgTaskInstance *self)
 {
   return self->trigger.arguments;
 }
 
+/**
+ * devbg_task_instance_get_expected_duration_ms:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Returns: the expected duration the app gave with a servicing request, in
+ *   milliseconds; 0 when unknown or for a use trigger
+ *
+ * Since: 0.1
+ */
 guint64
 devbg_task_instance_get_expected_duration_ms (DevbgTaskInstance *self)
 {
   return self->trigger.expected_duration_ms;
 }
 
+/**
+ * devbg_task_instance_get_trigger_type:
+ * @instance: a #DevbgTaskInstance
+ *
+ * Returns: the type of trigger that started the instance
+ *
+ * Since: 0.1
+ */
 DevbgTriggerType
 devbg_task_instance_get_trigger_type (DevbgTaskInstance *self)
 {
   return self->trigger.trigger_type;
 }
 
+/**
+ * devbg_task_instance_get_device_fd:
+ * @instance: a #DevbgTaskInstance
+ *
+ * The task owns the fd; closing it gives the device up.
+ *
+ * Returns: the device's fd, normally %DEVBG_TASK_DEVICE_FD; -1 when devbgd
+ *   passed none
+ *
+ * Since: 0.1
+ */
 int
 devbg_task_instance_get_device_fd (DevbgTaskInstance *self)
 {
@@ -599,6 +851,7 @@ instance_clear (DevbgTaskInstance *self)
   g_clear_pointer (&self->reopen_reply, devbg_channel_message_free);
   g_cond_clear (&self->cond);
   g_mutex_clear (&self->lock);
+  g_clear_object (&self->cancellable);
 }
 
 static void
@@ -636,8 +889,11 @@ run_instance (DevbgTaskInstance *self, const DevbgTaskEntryPoint *entry)
   return self->success ? 0 : 1;
 }
 
-int
-devbg_task_main (int argc, char **argv, const DevbgTaskEntryPoint *entry_points)
+/* Starts the instance devbgd sent the trigger details of, and runs @entry
+ * for it; @program names the executable in messages. */
+static int
+task_run_entry (const char *program, const DevbgTaskEntryPoint *entry_points,
+                const DevbgTaskEntryPoint *any_entry)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(DevbgChannelMessage) trigger = NULL;
@@ -650,12 +906,11 @@ devbg_task_main (int argc, char **argv, const DevbgTaskEntryPoint *entry_points)
   trigger = receive_trigger (DEVBG_TASK_CHANNEL_FD, &error);
   if (trigger == NULL)
     return fail_start (DEVBG_TASK_CHANNEL_FD, error->message);
-  entry = find_entry_point (entry_points, trigger->entry_point);
+  entry = any_entry != NULL ? any_entry : find_entry_point (entry_points, trigger->entry_point);
   if (entry == NULL)
     {
       g_autofree char *message = g_strdup_printf ("%s hosts no entry point named '%s'",
-                                                  argc > 0 ? argv[0] : "this task executable",
-                                                  trigger->entry_point);
+                                                  program, trigger->entry_point);
       return fail_start (DEVBG_TASK_CHANNEL_FD, message);
     }
 
@@ -666,10 +921,60 @@ devbg_task_main (int argc, char **argv, const DevbgTaskEntryPoint *entry_points)
   self.context = g_main_context_default ();
   self.loop = g_main_loop_new (self.context, FALSE);
   self.success = TRUE;
+  self.cancellable = g_cancellable_new ();
   g_mutex_init (&self.lock);
   g_cond_init (&self.cond);
 
   status = run_instance (&self, entry);
   instance_clear (&self);
   return status;
+}
+
+/**
+ * devbg_task_main: (skip)
+ * @argc: main()'s argc
+ * @argv: (array length=argc): main()'s argv
+ * @entry_points: (array zero-terminated=1): the entry points this
+ *   executable hosts, terminated by an element whose name is %NULL
+ *
+ * The whole main() of a task executable: reads the trigger details from
+ * the control channel, runs the entry point they name from @entry_points,
+ * waits for the task to complete and sends the completion to devbgd.
+ *
+ * Returns: the exit status for main(): 0 completed successfully, 1
+ *   completed with an error, 2 could not start (not started by devbgd, bad
+ *   channel, unknown entry point: this is also reported to devbgd as a
+ *   failed completion when possible)
+ *
+ * Since: 0.1
+ */
+int
+devbg_task_main (int argc, char **argv, const DevbgTaskEntryPoint *entry_points)
+{
+  return task_run_entry (argc > 0 ? argv[0] : "this task executable", entry_points, NULL);
+}
+
+/**
+ * devbg_task_run:
+ * @run: (scope call): the entry point, called for whichever entry point
+ *   devbgd names (devbg_task_instance_get_entry_point() says which)
+ * @user_data: (closure run): data for @run
+ *
+ * Like devbg_task_main() with one function for every entry point, for a
+ * task written in a language binding (a Python task calls
+ * `sys.exit(Devbg.task_run(run))`). @run dispatches on the entry point's
+ * name itself and completes the instance with
+ * devbg_task_instance_complete() if it does not succeed.
+ *
+ * Returns: the exit status for the process, as devbg_task_main() returns it
+ *
+ * Since: 0.1
+ */
+int
+devbg_task_run (DevbgTaskRunFunc run, gpointer user_data)
+{
+  const DevbgTaskEntryPoint any = { "*", run, user_data };
+
+  return task_run_entry (g_get_prgname () != NULL ? g_get_prgname () : "this task executable",
+                         NULL, &any);
 }

@@ -6,8 +6,12 @@
 #pragma once
 
 #define DEVBG_INSIDE
+#include "devbg-names.h"
 #include "devbg-enums.h"
 #include "devbg-error.h"
+#include "devbg-enum-types.h"
+#include "devbg-device-info.h"
+#include "devbg-task-info.h"
 #include "devbg-client.h"
 #include "devbg-task.h"
 #undef DEVBG_INSIDE

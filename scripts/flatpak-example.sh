@@ -48,7 +48,7 @@ flatpak build-init "$app" "$app_id" "$rt_id" "$rt_id" 1
 mkdir -p "$app/files/bin" "$app/files/libexec" "$app/files/lib" "$app/files/share/devbg"
 cp "$app_exe" "$app/files/bin/"
 cp "$tasks_exe" "$app/files/libexec/"
-cp -L "$build/lib/libdevbg.so.1" "$app/files/lib/"
+cp -L "$build/lib/libdevbg.so.0" "$app/files/lib/"
 # Its manifest names its programs by their paths in the sandbox; a Flatpak
 # app is known by its sandbox, so <Application> names no Executable.
 sed -e 's| Executable="/usr/bin/devbg-example-app"||' \

@@ -6,7 +6,7 @@ set -eu
 PACKAGES="meson ninja-build pkg-config gcc clang libclang-rt-14-dev
 libglib2.0-dev libglib2.0-bin libsqlite3-dev libjson-glib-dev dbus python3-dbusmock python3-gi
 gir1.2-glib-2.0 umockdev libumockdev-dev gir1.2-umockdev-1.0 libgudev-1.0-dev gir1.2-gudev-1.0 util-linux
-procps flatpak busybox-static"
+procps flatpak busybox-static gobject-introspection libgirepository1.0-dev gi-docgen debhelper lintian"
 
 missing=""
 for p in $PACKAGES; do

@@ -19,9 +19,9 @@
 #define IO_BUF 65536
 
 static const GDBusErrorEntry sim_error_entries[] = {
-  { DEVBG_SIM_ERROR_NO_SUCH_DEVICE, "org.devbg.Sim1.Error.NoSuchDevice" },
-  { DEVBG_SIM_ERROR_INVALID, "org.devbg.Sim1.Error.Invalid" },
-  { DEVBG_SIM_ERROR_NOT_ATTACHED, "org.devbg.Sim1.Error.NotAttached" },
+  { DEVBG_SIM_ERROR_NO_SUCH_DEVICE, DEVBG_SIM_DBUS_SERVICE ".Error.NoSuchDevice" },
+  { DEVBG_SIM_ERROR_INVALID, DEVBG_SIM_DBUS_SERVICE ".Error.Invalid" },
+  { DEVBG_SIM_ERROR_NOT_ATTACHED, DEVBG_SIM_DBUS_SERVICE ".Error.NotAttached" },
 };
 
 GQuark

@@ -10,11 +10,13 @@
 
 #include <gio/gio.h>
 
+#include "devbg-names.h"
+
 G_BEGIN_DECLS
 
-#define DEVBG_SIM_BUS_NAME    "org.devbg.Sim1"
-#define DEVBG_SIM_OBJECT_PATH "/org/devbg/Sim1"
-#define DEVBG_SIM_IFACE       "org.devbg.Sim1"
+#define DEVBG_SIM_BUS_NAME    DEVBG_SIM_DBUS_SERVICE
+#define DEVBG_SIM_OBJECT_PATH DEVBG_SIM_DBUS_PATH
+#define DEVBG_SIM_IFACE       DEVBG_SIM_DBUS_INTERFACE
 
 #define DEVBG_SIM_ERROR (devbg_sim_error_quark ())
 typedef enum {

@@ -263,7 +263,16 @@ run_ctl (int argc, char **argv)
         }
       return 0;
     }
-  if (g_variant_n_children (reply) > 0)
+  /* add answers the new device's ID, printed as it is, for scripts:
+   * id=$(devbg-sim ctl add band). */
+  if (g_variant_is_of_type (reply, G_VARIANT_TYPE ("(s)")))
+    {
+      const char *id;
+
+      g_variant_get (reply, "(&s)", &id);
+      g_print ("%s\n", id);
+    }
+  else if (g_variant_n_children (reply) > 0)
     {
       g_autofree char *text = g_variant_print (reply, FALSE);
       g_print ("%s\n", text);

@@ -13,9 +13,10 @@
 #include <glib-unix.h>
 #include <locale.h>
 #include <string.h>
+#include "devbg-names.h"
 
 #define AGENT_PATH "/org/devbg/Agent"
-#define DEVBG_NAME "org.devbg.Devbg1"
+#define DEVBG_NAME DEVBG_DBUS_SERVICE
 #define NOTIFY_NAME "org.freedesktop.Notifications"
 #define NOTIFY_PATH "/org/freedesktop/Notifications"
 
@@ -45,7 +46,7 @@ static void
 prompt_free (Prompt *p)
 {
   if (p->invocation != NULL)
-    g_dbus_method_invocation_return_dbus_error (p->invocation, "org.devbg.Devbg1.Error.Failed",
+    g_dbus_method_invocation_return_dbus_error (p->invocation, DEVBG_DBUS_ERROR_PREFIX "Failed",
                                                 "devbg-agent is stopping");
   g_free (p->prompt_id);
   g_free (p);
@@ -204,7 +205,7 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
                                   "CloseNotification", g_variant_new ("(u)", p->notification_id),
                                   NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
         g_dbus_method_invocation_return_dbus_error (g_steal_pointer (&p->invocation),
-                                                    "org.devbg.Devbg1.Error.Failed", "withdrawn");
+                                                    DEVBG_DBUS_ERROR_PREFIX "Failed", "withdrawn");
         g_ptr_array_remove_index (agent->prompts, i);
         break;
       }
@@ -249,8 +250,8 @@ on_devbgd_appeared (GDBusConnection *connection, const char *name, const char *o
   (void) name;
   g_free (agent->devbgd);
   agent->devbgd = g_strdup (owner);
-  reply = g_dbus_connection_call_sync (connection, DEVBG_NAME, "/org/devbg/Devbg1",
-                                       "org.devbg.Devbg1.Manager", "RegisterConsentAgent",
+  reply = g_dbus_connection_call_sync (connection, DEVBG_NAME, DEVBG_DBUS_PATH,
+                                       DEVBG_DBUS_MANAGER_INTERFACE, "RegisterConsentAgent",
                                        g_variant_new ("(o)", AGENT_PATH), NULL,
                                        G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error);
   if (reply == NULL)
@@ -324,8 +325,8 @@ main (int argc, char **argv)
 
   g_bus_unwatch_name (watch);
   if (agent.devbgd != NULL)
-    g_dbus_connection_call_sync (agent.system, DEVBG_NAME, "/org/devbg/Devbg1",
-                                 "org.devbg.Devbg1.Manager", "UnregisterConsentAgent",
+    g_dbus_connection_call_sync (agent.system, DEVBG_NAME, DEVBG_DBUS_PATH,
+                                 DEVBG_DBUS_MANAGER_INTERFACE, "UnregisterConsentAgent",
                                  g_variant_new ("(o)", AGENT_PATH), NULL, G_DBUS_CALL_FLAGS_NONE,
                                  5000, NULL, NULL);
   g_ptr_array_unref (agent.prompts);

@@ -6,6 +6,8 @@
  * happens; the I/O counter is a page the simulator shares (a memfd), read
  * with a plain load.
  */
+#define G_LOG_DOMAIN "devbg-backend-virtual"
+
 #include "devbg-backend.h"
 
 #include <errno.h>
@@ -14,10 +16,11 @@
 #include <unistd.h>
 
 #include "devbg-error.h"
+#include "devbg-names.h"
 
-#define SIM_NAME  "org.devbg.Sim1"
-#define SIM_PATH  "/org/devbg/Sim1"
-#define SIM_IFACE "org.devbg.Sim1"
+#define SIM_NAME  DEVBG_SIM_DBUS_SERVICE
+#define SIM_PATH  DEVBG_SIM_DBUS_PATH
+#define SIM_IFACE DEVBG_SIM_DBUS_INTERFACE
 
 typedef struct {
   DevbgDevice *device;
@@ -351,8 +354,8 @@ on_open_reply (GObject *source, GAsyncResult *res, gpointer user_data)
       if (error != NULL)
         g_dbus_error_strip_remote_error (error);
       g_task_return_new_error (task, DEVBG_ERROR,
-                               g_strcmp0 (remote, "org.devbg.Sim1.Error.NotAttached") == 0 ||
-                               g_strcmp0 (remote, "org.devbg.Sim1.Error.NoSuchDevice") == 0
+                               g_strcmp0 (remote, DEVBG_SIM_DBUS_SERVICE ".Error.NotAttached") == 0 ||
+                               g_strcmp0 (remote, DEVBG_SIM_DBUS_SERVICE ".Error.NoSuchDevice") == 0
                                  ? DEVBG_ERROR_NO_SUCH_DEVICE : DEVBG_ERROR_FAILED,
                                "cannot open simulated device %s: %s", sim_id,
                                error ? error->message : "no fds in the reply");

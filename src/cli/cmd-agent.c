@@ -12,9 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "devbg-names.h"
 
 #define AGENT_PATH "/org/devbg/devbgctl/ConsentAgent"
-#define MANAGER_IFACE "org.devbg.Devbg1.Manager"
+#define MANAGER_IFACE DEVBG_DBUS_MANAGER_INTERFACE
 
 static const char agent_xml[] =
   "<node><interface name='org.devbg.Devbg1.ConsentAgent1'>"
@@ -167,7 +168,7 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
             fflush (stdout);
             g_queue_delete_link (&agent->pending, l);
             g_dbus_method_invocation_return_dbus_error (g_steal_pointer (&p->invocation),
-                                                        "org.devbg.Devbg1.Error.Failed",
+                                                        DEVBG_DBUS_ERROR_PREFIX "Failed",
                                                         "withdrawn");
             pending_free (p);
             if (was_head)
@@ -239,7 +240,7 @@ devbgd_name (GDBusConnection *c, GError **error)
   g_autoptr(GVariant) r = g_dbus_connection_call_sync (c, "org.freedesktop.DBus",
                                                        "/org/freedesktop/DBus",
                                                        "org.freedesktop.DBus", "GetNameOwner",
-                                                       g_variant_new ("(s)", "org.devbg.Devbg1"),
+                                                       g_variant_new ("(s)", DEVBG_DBUS_SERVICE),
                                                        G_VARIANT_TYPE ("(s)"),
                                                        G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
   char *name = NULL;
@@ -289,7 +290,7 @@ devbgctl_cmd_agent (Devbgctl *ctl, int argc, char **argv)
                                                  &error);
   if (object_id == 0)
     return devbgctl_fail ("agent", error);
-  reply = g_dbus_connection_call_sync (agent.connection, "org.devbg.Devbg1", "/org/devbg/Devbg1",
+  reply = g_dbus_connection_call_sync (agent.connection, DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
                                        MANAGER_IFACE, "RegisterConsentAgent",
                                        g_variant_new ("(o)", AGENT_PATH), NULL,
                                        G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
@@ -313,7 +314,7 @@ devbgctl_cmd_agent (Devbgctl *ctl, int argc, char **argv)
   while (!g_queue_is_empty (&agent.pending))
     answer_head (&agent, FALSE);
   g_clear_pointer (&reply, g_variant_unref);
-  reply = g_dbus_connection_call_sync (agent.connection, "org.devbg.Devbg1", "/org/devbg/Devbg1",
+  reply = g_dbus_connection_call_sync (agent.connection, DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
                                        MANAGER_IFACE, "UnregisterConsentAgent",
                                        g_variant_new ("(o)", AGENT_PATH), NULL,
                                        G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);

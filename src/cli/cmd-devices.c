@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEVICES_IFACE "org.devbg.Devbg1.Devices"
 
 /* Whether the calling user could open the device's node itself ("rw",
  * "r", "no"), as its mode and ACLs say; "-" for a device without a node
@@ -84,63 +83,46 @@ print_device (const char *id, GVariant *props)
 }
 
 static int
-list_devices (Devbgctl *ctl, GDBusConnection *c)
+list_devices (Devbgctl *ctl, DevbgClient *client)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) list = NULL;
-  GVariantIter iter;
-  const char *id;
-  GVariant *props;
+  g_autoptr(GPtrArray) devices = devbg_client_list_devices_sync (client, NULL, &error);
 
-  reply = g_dbus_connection_call_sync (c, "org.devbg.Devbg1", "/org/devbg/Devbg1", DEVICES_IFACE,
-                                       "ListDevices", NULL, G_VARIANT_TYPE ("(a(sa{sv}))"),
-                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-  if (reply == NULL)
+  if (devices == NULL)
     return devbgctl_fail ("devices", error);
-  list = g_variant_get_child_value (reply, 0);
   if (ctl->json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
       json_builder_begin_array (b);
-      g_variant_iter_init (&iter, list);
-      while (g_variant_iter_next (&iter, "(&s@a{sv})", &id, &props))
+      for (guint i = 0; i < devices->len; i++)
         {
-          add_device_json (b, id, props);
-          g_variant_unref (props);
+          DevbgDeviceInfo *d = g_ptr_array_index (devices, i);
+          add_device_json (b, devbg_device_info_get_id (d), devbg_device_info_get_properties (d));
         }
       json_builder_end_array (b);
       devbgctl_print_json (b);
       return 0;
     }
-  if (g_variant_n_children (list) == 0)
+  if (devices->len == 0)
     {
       g_print ("no devices\n");
       return 0;
     }
   g_print (ROW_FORMAT, "ID", "PROTOCOL", "FIRMWARE", "ACCESS", "CONTAINER", "NAME",
            "HARDWARE IDS");
-  g_variant_iter_init (&iter, list);
-  while (g_variant_iter_next (&iter, "(&s@a{sv})", &id, &props))
+  for (guint i = 0; i < devices->len; i++)
     {
-      print_device (id, props);
-      g_variant_unref (props);
+      DevbgDeviceInfo *d = g_ptr_array_index (devices, i);
+      print_device (devbg_device_info_get_id (d), devbg_device_info_get_properties (d));
     }
   return 0;
 }
 
-/* --watch: one line per event; with --json one compact JSON object a line. */
+/* --watch: one line per event; with --json one compact JSON object a line.
+ * @props is NULL for a removal. */
 static void
-on_event (GDBusConnection *c, const char *sender, const char *path, const char *iface,
-          const char *signal, GVariant *params, gpointer user_data)
+print_event (Devbgctl *ctl, const char *event, const char *id, GVariant *props)
 {
-  Devbgctl *ctl = user_data;
-  const char *id;
-  g_autoptr(GVariant) props = NULL;
-
-  g_variant_get_child (params, 0, "&s", &id);
-  if (g_variant_n_children (params) > 1)
-    props = g_variant_get_child_value (params, 1);
   if (ctl->json)
     {
       g_autoptr(JsonBuilder) b = json_builder_new ();
@@ -149,7 +131,7 @@ on_event (GDBusConnection *c, const char *sender, const char *path, const char *
       g_autofree char *text = NULL;
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "event");
-      json_builder_add_string_value (b, signal);
+      json_builder_add_string_value (b, event);
       json_builder_set_member_name (b, "device");
       if (props != NULL)
         add_device_json (b, id, props);
@@ -164,10 +146,29 @@ on_event (GDBusConnection *c, const char *sender, const char *path, const char *
   else
     {
       g_autofree char *hwids = props ? hardware_ids_text (props) : g_strdup ("");
-      g_print ("%-8s %s %s\n", g_str_equal (signal, "DeviceAdded") ? "added" :
-               g_str_equal (signal, "DeviceRemoved") ? "removed" : "changed", id, hwids);
+      g_print ("%-8s %s %s\n", g_str_equal (event, "DeviceAdded") ? "added" :
+               g_str_equal (event, "DeviceRemoved") ? "removed" : "changed", id, hwids);
     }
   fflush (stdout);
+}
+
+static void
+on_added (DevbgClient *client, DevbgDeviceInfo *d, Devbgctl *ctl)
+{
+  print_event (ctl, "DeviceAdded", devbg_device_info_get_id (d), devbg_device_info_get_properties (d));
+}
+
+static void
+on_changed (DevbgClient *client, DevbgDeviceInfo *d, Devbgctl *ctl)
+{
+  print_event (ctl, "DeviceChanged", devbg_device_info_get_id (d),
+               devbg_device_info_get_properties (d));
+}
+
+static void
+on_removed (DevbgClient *client, const char *id, Devbgctl *ctl)
+{
+  print_event (ctl, "DeviceRemoved", id, NULL);
 }
 
 static gboolean
@@ -184,22 +185,21 @@ on_closed (GDBusConnection *c, gboolean vanished, GError *error, gpointer loop)
 }
 
 static int
-watch_devices (Devbgctl *ctl, GDBusConnection *c)
+watch_devices (Devbgctl *ctl, DevbgClient *client)
 {
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  guint sub;
 
-  /* Subscribe first, then list: no event falls in between. */
-  sub = g_dbus_connection_signal_subscribe (c, "org.devbg.Devbg1", DEVICES_IFACE, NULL,
-                                            "/org/devbg/Devbg1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                                            on_event, ctl, NULL);
-  if (!ctl->json && list_devices (ctl, c) != 0)
+  /* Connected first, then listed: no event falls in between. */
+  g_signal_connect (client, "device-added", G_CALLBACK (on_added), ctl);
+  g_signal_connect (client, "device-changed", G_CALLBACK (on_changed), ctl);
+  g_signal_connect (client, "device-removed", G_CALLBACK (on_removed), ctl);
+  if (!ctl->json && list_devices (ctl, client) != 0)
     return 1;
   g_unix_signal_add (SIGINT, on_quit, loop);
   g_unix_signal_add (SIGTERM, on_quit, loop);
-  g_signal_connect (c, "closed", G_CALLBACK (on_closed), loop);
+  g_signal_connect (devbg_client_get_connection (client), "closed", G_CALLBACK (on_closed), loop);
   g_main_loop_run (loop);
-  g_dbus_connection_signal_unsubscribe (c, sub);
+  g_signal_handlers_disconnect_by_data (client, ctl);
   return 0;
 }
 
@@ -222,6 +222,6 @@ devbgctl_cmd_devices (Devbgctl *ctl, int argc, char **argv)
   if ((client = devbgctl_client (ctl)) == NULL)
     return 1;
   if (watch)
-    return watch_devices (ctl, devbg_client_get_connection (client));
-  return list_devices (ctl, devbg_client_get_connection (client));
+    return watch_devices (ctl, client);
+  return list_devices (ctl, client);
 }

@@ -9,14 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "devbg-names.h"
 
-#define MANAGER_IFACE "org.devbg.Devbg1.Manager"
+#define MANAGER_IFACE DEVBG_DBUS_MANAGER_INTERFACE
 
 static GVariant *
 manager_call (GDBusConnection *c, const char *method, GVariant *args, const char *type,
               GError **error)
 {
-  return g_dbus_connection_call_sync (c, "org.devbg.Devbg1", "/org/devbg/Devbg1", MANAGER_IFACE,
+  return g_dbus_connection_call_sync (c, DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH, MANAGER_IFACE,
                                       method, args, G_VARIANT_TYPE (type), G_DBUS_CALL_FLAGS_NONE,
                                       -1, NULL, error);
 }

@@ -9,21 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
-static GVariant *
-call (Devbgctl *ctl, const char *method, GVariant *params, const char *reply_type, GError **error)
-{
-  DevbgClient *client = devbgctl_client (ctl);
-  GVariant *reply;
+#include <glib-unix.h>
 
-  if (client == NULL)
-    return NULL;
-  reply = g_dbus_connection_call_sync (devbg_client_get_connection (client), "org.devbg.Devbg1",
-                                       "/org/devbg/Devbg1", "org.devbg.Devbg1.Manager", method,
-                                       params, G_VARIANT_TYPE (reply_type),
-                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
-  if (reply == NULL && error != NULL && *error != NULL)
-    g_dbus_error_strip_remote_error (*error);
-  return reply;
+/* libdevbg's DevbgTaskInfo objects as devbgd's aa{sv}, which the table
+ * and the JSON output print as they are. */
+static void
+add_tasks (GVariantBuilder *b, GPtrArray *tasks, guint max)
+{
+  for (guint i = 0; i < tasks->len && i < max; i++)
+    g_variant_builder_add_value (b, devbg_task_info_get_properties (g_ptr_array_index (tasks, i)));
 }
 
 static const char *
@@ -63,15 +57,21 @@ static GVariant *
 list_tasks (Devbgctl *ctl)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = call (ctl, "ListTasks", NULL, "(aa{sv})", &error);
+  DevbgClient *client = devbgctl_client (ctl);
+  g_autoptr(GPtrArray) tasks = NULL;
+  GVariantBuilder b;
 
-  if (reply == NULL)
+  if (client == NULL)
+    return NULL;
+  tasks = devbg_client_list_tasks_sync (client, NULL, &error);
+  if (tasks == NULL)
     {
-      if (error != NULL)
-        devbgctl_fail ("tasks", error);
+      devbgctl_fail ("tasks", error);
       return NULL;
     }
-  return g_variant_get_child_value (reply, 0);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  add_tasks (&b, tasks, G_MAXUINT);
+  return g_variant_ref_sink (g_variant_builder_end (&b));
 }
 
 static void
@@ -102,69 +102,128 @@ print_table (GVariant *list)
     }
 }
 
-/* Not a terminal: one line per change, and one when a task ends. */
-static void
-print_changes (GHashTable *seen, GVariant *list)
+/* --watch follows devbgd's task events (devbg_client_watch_tasks): on a
+ * terminal the table is redrawn at each; otherwise one line per change,
+ * and one when a task ends. Ctrl-C (or SIGTERM) ends it. */
+typedef struct {
+  GMainLoop  *loop;
+  GHashTable *running;  /* instance ID -> DevbgTaskInfo */
+  GHashTable *printed;  /* instance ID -> the last line printed for it */
+  gboolean    tty;
+} TaskWatch;
+
+static gint
+by_start (gconstpointer a, gconstpointer b)
 {
-  g_autoptr(GHashTable) now = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  GHashTableIter hiter;
-  gpointer key, value;
-  GVariantIter iter;
-  GVariant *task;
+  gint64 x = devbg_task_info_get_started_us (*(DevbgTaskInfo **) a);
+  gint64 y = devbg_task_info_get_started_us (*(DevbgTaskInfo **) b);
 
-  g_variant_iter_init (&iter, list);
-  while ((task = g_variant_iter_next_value (&iter)) != NULL)
-    {
-      guint32 progress = 0;
-      g_autofree char *bar = NULL;
-      g_autofree char *line = NULL;
-      const char *id = lookup_str (task, "instance-id");
+  return x < y ? -1 : x > y;
+}
 
-      g_variant_lookup (task, "progress", "u", &progress);
-      bar = format_progress (progress);
-      line = g_strdup_printf ("%s  %-9s  %s", id, lookup_str (task, "state"), bar);
-      if (g_strcmp0 (g_hash_table_lookup (seen, id), line) != 0)
-        g_print ("%s\n", line);
-      g_hash_table_insert (now, g_strdup (id), g_steal_pointer (&line));
-      g_variant_unref (task);
-    }
-  g_hash_table_iter_init (&hiter, seen);
-  while (g_hash_table_iter_next (&hiter, &key, &value))
-    if (!g_hash_table_contains (now, key))
-      g_print ("%s  ended\n", (const char *) key);
-  g_hash_table_remove_all (seen);
-  g_hash_table_iter_init (&hiter, now);
-  while (g_hash_table_iter_next (&hiter, &key, &value))
+static void
+watch_redraw (TaskWatch *w)
+{
+  g_autoptr(GPtrArray) tasks = g_ptr_array_new ();
+  g_autoptr(GVariant) list = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  GVariantBuilder b;
+
+  g_hash_table_iter_init (&iter, w->running);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (tasks, value);
+  g_ptr_array_sort (tasks, by_start);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  add_tasks (&b, tasks, G_MAXUINT);
+  list = g_variant_ref_sink (g_variant_builder_end (&b));
+  g_print ("\033[H\033[J");
+  print_table (list);
+  fflush (stdout);
+}
+
+static void
+on_watch_changed (DevbgClient *client, DevbgTaskInfo *task, TaskWatch *w)
+{
+  const char *id = devbg_task_info_get_instance_id (task);
+
+  g_hash_table_insert (w->running, g_strdup (id), g_object_ref (task));
+  if (w->tty)
+    watch_redraw (w);
+  else
     {
-      g_hash_table_iter_steal (&hiter);
-      g_hash_table_insert (seen, key, value);
+      g_autofree char *bar = format_progress (devbg_task_info_get_progress (task));
+      g_autofree char *line = g_strdup_printf ("%s  %-9s  %s", id, devbg_task_info_get_state (task),
+                                               bar);
+
+      if (g_strcmp0 (g_hash_table_lookup (w->printed, id), line) != 0)
+        {
+          g_print ("%s\n", line);
+          fflush (stdout);
+          g_hash_table_insert (w->printed, g_strdup (id), g_steal_pointer (&line));
+        }
     }
 }
 
-/* --watch: ListTasks every half second (progress signals go to the
- * owning app only, so a tool asks). Ends on Ctrl-C. */
+static void
+on_watch_ended (DevbgClient *client, DevbgTaskInfo *task, TaskWatch *w)
+{
+  const char *id = devbg_task_info_get_instance_id (task);
+
+  g_hash_table_remove (w->running, id);
+  g_hash_table_remove (w->printed, id);
+  if (w->tty)
+    watch_redraw (w);
+  else
+    {
+      g_print ("%s  ended\n", id);
+      fflush (stdout);
+    }
+}
+
+static gboolean
+on_watch_quit (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_CONTINUE;
+}
+
 static int
 watch_tasks (Devbgctl *ctl)
 {
-  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  gboolean tty = isatty (STDOUT_FILENO);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  g_autoptr(GHashTable) running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                         g_object_unref);
+  g_autoptr(GHashTable) printed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  TaskWatch w = { loop, running, printed, isatty (STDOUT_FILENO) };
+  DevbgClient *client = devbgctl_client (ctl);
+  guint sources[2];
 
-  for (;;)
+  if (client == NULL)
+    return 1;
+  /* Connected first, then watched: no event falls in between. */
+  g_signal_connect (client, "task-changed", G_CALLBACK (on_watch_changed), &w);
+  g_signal_connect (client, "task-ended", G_CALLBACK (on_watch_ended), &w);
+  tasks = devbg_client_watch_tasks_sync (client, NULL, &error);
+  if (tasks == NULL)
     {
-      g_autoptr(GVariant) list = list_tasks (ctl);
-
-      if (list == NULL)
-        return 1;
-      if (tty)
-        {
-          g_print ("\033[H\033[J");
-          print_table (list);
-        }
-      else
-        print_changes (seen, list);
-      fflush (stdout);
-      g_usleep (G_USEC_PER_SEC / 2);
+      g_signal_handlers_disconnect_by_data (client, &w);
+      return devbgctl_fail ("tasks", error);
     }
+  for (guint i = 0; i < tasks->len; i++)
+    on_watch_changed (client, g_ptr_array_index (tasks, i), &w);
+  if (w.tty && tasks->len == 0)
+    watch_redraw (&w);
+  sources[0] = g_unix_signal_add (SIGINT, on_watch_quit, loop);
+  sources[1] = g_unix_signal_add (SIGTERM, on_watch_quit, loop);
+  g_main_loop_run (loop);
+  for (guint i = 0; i < G_N_ELEMENTS (sources); i++)
+    g_source_remove (sources[i]);
+  g_signal_handlers_disconnect_by_data (client, &w);
+  return 0;
 }
 
 int
@@ -194,34 +253,29 @@ static GVariant *
 fetch_history (Devbgctl *ctl, guint want, GError **error)
 {
   g_autofree char *continuation = g_strdup ("");
+  DevbgClient *client = devbgctl_client (ctl);
   GVariantBuilder b;
   guint n = 0;
 
+  if (client == NULL)
+    return NULL;
   g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
   do
     {
-      g_autoptr(GVariant) reply = call (ctl, "History",
-                                        g_variant_new ("(us)", (guint32) (want - n), continuation),
-                                        "(aa{sv}s)", error);
-      g_autoptr(GVariant) page = NULL;
-      GVariantIter iter;
-      GVariant *entry;
+      g_autofree char *next = NULL;
+      g_autoptr(GPtrArray) page = devbg_client_get_history_sync (client, MIN (want - n,
+                                                                             DEVBG_PAGE_MAX_ENTRIES),
+                                                                continuation, &next, NULL, error);
 
-      if (reply == NULL)
+      if (page == NULL)
         {
           g_variant_builder_clear (&b);
           return NULL;
         }
-      page = g_variant_get_child_value (reply, 0);
-      g_variant_iter_init (&iter, page);
-      while (n < want && (entry = g_variant_iter_next_value (&iter)) != NULL)
-        {
-          g_variant_builder_add_value (&b, entry);
-          g_variant_unref (entry);
-          n++;
-        }
+      add_tasks (&b, page, want - n);
+      n += MIN (page->len, want - n);
       g_free (continuation);
-      g_variant_get_child (reply, 1, "s", &continuation);
+      continuation = g_steal_pointer (&next);
     }
   while (n < want && *continuation != '\0');
   return g_variant_ref_sink (g_variant_builder_end (&b));

@@ -12,7 +12,7 @@ static const DevbgctlCommand commands[] = {
     devbgctl_cmd_status },
   { "registrations", "", "List the calling app's task registrations",
     devbgctl_cmd_registrations },
-  { "tasks", "[--watch]", "List the running task instances you may see; --watch: live",
+  { "tasks", "[--watch]", "List the running task instances you may see; --watch: follow them",
     devbgctl_cmd_tasks },
   { "history", "[N]", "List the last N finished task instances (default 100)",
     devbgctl_cmd_history },
@@ -24,6 +24,8 @@ static const DevbgctlCommand commands[] = {
     devbgctl_cmd_agent },
   { "permissions", "[revoke APP [MODEL]]", "List stored consent; revoke an app's",
     devbgctl_cmd_permissions },
+  { "monitor", "", "Live full-screen view of the tasks you may see; c cancels, q quits",
+    devbgctl_cmd_monitor },
 };
 
 DevbgClient *

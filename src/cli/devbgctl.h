@@ -44,3 +44,4 @@ int devbgctl_cmd_cancel (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_devices (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_agent (Devbgctl *ctl, int argc, char **argv);
 int devbgctl_cmd_permissions (Devbgctl *ctl, int argc, char **argv);
+int devbgctl_cmd_monitor (Devbgctl *ctl, int argc, char **argv);

@@ -16,10 +16,10 @@
 #include <sys/types.h>
 
 #include "devbg-device.h"
+#include "devbg-names.h"
 
 G_BEGIN_DECLS
 
-#define DEVBG_POLKIT_ACTION_USE_DEVICE "org.devbg.Devbg1.use-device"
 
 #define DEVBG_TYPE_ACCESS (devbg_access_get_type ())
 G_DECLARE_FINAL_TYPE (DevbgAccess, devbg_access, DEVBG, ACCESS, GObject)

@@ -24,8 +24,9 @@
 #include <string.h>
 
 #include "devbg-error.h"
+#include "devbg-names.h"
 
-#define AGENT_IFACE "org.devbg.Devbg1.ConsentAgent1"
+#define AGENT_IFACE DEVBG_DBUS_CONSENT_AGENT_INTERFACE
 #define LOGIND_BUS_NAME "org.freedesktop.login1"
 #define LOGIND_TIMEOUT_MS 5000
 #define CANCEL_TIMEOUT_MS 5000

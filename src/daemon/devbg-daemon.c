@@ -1,6 +1,8 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define G_LOG_DOMAIN "devbg-daemon"
+
 #include "devbg-daemon.h"
 
 #include <string.h>
@@ -14,17 +16,17 @@
 #include "devbg-runtime.h"
 #include "devbg-store.h"
 
-#define MAX_REGISTRATION_NAME 255
-#define MAX_DEVICE_ID 1024
-#define MAX_ARGUMENTS 16384
-#define MAX_EXPECTED_DURATION (24 * 3600)
+#define MAX_REGISTRATION_NAME DEVBG_MAX_NAME
+#define MAX_DEVICE_ID DEVBG_MAX_DEVICE_ID
+#define MAX_ARGUMENTS DEVBG_MAX_ARGUMENTS
+#define MAX_EXPECTED_DURATION DEVBG_MAX_EXPECTED_DURATION_S
 #define DEFAULT_HISTORY 100
 /* Every list is answered a page at a time, each far below the bus's
  * message limit (dbus-daemon's default is 32 MiB on the system bus, and a
  * reply over it costs devbgd its connection): at most this many entries
  * and bytes, with a continuation for the rest. */
-#define PAGE_MAX_ENTRIES 500
-#define PAGE_MAX_BYTES (64 * 1024)
+#define PAGE_MAX_ENTRIES DEVBG_PAGE_MAX_ENTRIES
+#define PAGE_MAX_BYTES DEVBG_PAGE_MAX_BYTES
 
 struct _DevbgDaemon {
   GObject          parent;
@@ -552,8 +554,8 @@ event_to_variant (gconstpointer entry, gint64 *cursor, gsize *size_bound)
   *size_bound = tuple_size_bound (strlen (ev->event_id) + strlen (ev->task_id) +
                                   strlen (ev->instance_id) + strlen (ev->error) +
                                   strlen (ev->cancel_reason), 7);
-  return g_variant_new ("(sssbssx)", ev->event_id, ev->task_id, ev->instance_id, ev->success,
-                        ev->error, ev->cancel_reason, ev->finished_us);
+  return g_variant_new (DEVBG_EVENT_TUPLE_TYPE, ev->event_id, ev->task_id, ev->instance_id,
+                        ev->success, ev->error, ev->cancel_reason, ev->finished_us);
 }
 
 /* Answers with one page of the caller's pending events after @cursor. */
@@ -573,10 +575,10 @@ return_events_page (Call *call, gint64 cursor)
       return_error (call, error);
       return;
     }
-  next = build_page (&b, G_VARIANT_TYPE ("a(sssbssx)"), events, PAGE_MAX_ENTRIES,
+  next = build_page (&b, G_VARIANT_TYPE ("a" DEVBG_EVENT_TUPLE_TYPE), events, PAGE_MAX_ENTRIES,
                      event_to_variant);
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(a(sssbssx)s)", &b, next));
+                                         g_variant_new ("(a" DEVBG_EVENT_TUPLE_TYPE "s)", &b, next));
 }
 
 static void
@@ -915,6 +917,26 @@ handle_revoke_permission (Call *call, GVariant *params)
                                          g_variant_new ("(u)", (guint32) removed));
 }
 
+/* WatchTasks: ListTasks, and from now on TaskChanged/TaskEnded. */
+static void
+handle_watch_tasks (Call *call, GVariant *params)
+{
+  g_autoptr(GPtrArray) list = NULL;
+  DevbgCaller caller;
+  GVariantBuilder b;
+
+  (void) params;
+  if (!require_runtime (call))
+    return;
+  caller = caller_of (call);
+  list = devbg_runtime_watch_tasks (call->daemon->runtime, &caller);
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < list->len; i++)
+    g_variant_builder_add_value (&b, devbg_instance_to_variant (g_ptr_array_index (list, i)));
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new ("(aa{sv})", &b));
+}
+
 typedef void (*MethodHandler) (Call *call, GVariant *params);
 
 static const struct {
@@ -937,6 +959,7 @@ static const struct {
   { "UnregisterConsentAgent", handle_unregister_consent_agent },
   { "ListPermissions", handle_list_permissions },
   { "RevokePermission", handle_revoke_permission },
+  { "WatchTasks", handle_watch_tasks },
 };
 
 /* ---- dispatch: the caller's identity, fixed per connection ---- */
@@ -1328,7 +1351,7 @@ gboolean
 devbg_daemon_export (DevbgDaemon *daemon, GDBusConnection *connection, GError **error)
 {
   GDBusInterfaceInfo *iface =
-    g_dbus_node_info_lookup_interface (daemon->introspection, DEVBG_MANAGER_IFACE);
+    g_dbus_node_info_lookup_interface (daemon->introspection, DEVBG_DBUS_MANAGER_INTERFACE);
 
   daemon->connection = g_object_ref (connection);
   daemon->consent = devbg_consent_new (&daemon->config, daemon->store, connection);
@@ -1339,7 +1362,7 @@ devbg_daemon_export (DevbgDaemon *daemon, GDBusConnection *connection, GError **
                                         G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed,
                                         daemon, NULL);
   daemon->registration_id =
-    g_dbus_connection_register_object (connection, DEVBG_OBJECT_PATH, iface, &manager_vtable,
+    g_dbus_connection_register_object (connection, DEVBG_DBUS_PATH, iface, &manager_vtable,
                                        daemon, NULL, error);
   return daemon->registration_id != 0;
 }
@@ -1350,7 +1373,8 @@ devbg_daemon_set_devices (DevbgDaemon *daemon, DevbgDevices *devices)
   g_return_if_fail (daemon->connection != NULL && daemon->runtime == NULL);
   daemon->devices = g_object_ref (devices);
   daemon->runtime = devbg_runtime_new (&daemon->config, daemon->store, devices,
-                                       daemon->connection, DEVBG_OBJECT_PATH, DEVBG_MANAGER_IFACE);
+                                       daemon->connection, DEVBG_DBUS_PATH,
+                                       DEVBG_DBUS_MANAGER_INTERFACE);
   devbg_runtime_set_consent (daemon->runtime, daemon->consent);
   devbg_runtime_recover (daemon->runtime);
 }

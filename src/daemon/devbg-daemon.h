@@ -10,12 +10,9 @@
 
 #include "devbg-config.h"
 #include "devbg-devices.h"
+#include "devbg-names.h"
 
 G_BEGIN_DECLS
-
-#define DEVBG_BUS_NAME    "org.devbg.Devbg1"
-#define DEVBG_OBJECT_PATH "/org/devbg/Devbg1"
-#define DEVBG_MANAGER_IFACE "org.devbg.Devbg1.Manager"
 
 typedef struct {
   DevbgConfig config;

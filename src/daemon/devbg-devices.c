@@ -1,6 +1,8 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define G_LOG_DOMAIN "devbg-devices"
+
 #include "devbg-devices.h"
 
 #include <gio/gunixfdlist.h>
@@ -39,7 +41,7 @@ emit_dbus (DevbgDevices *self, const char *signal, DevbgDevice *device, gboolean
   params = with_props
     ? g_variant_new ("(s@a{sv})", devbg_device_get_id (device), devbg_device_to_variant (device))
     : g_variant_new ("(s)", devbg_device_get_id (device));
-  g_dbus_connection_emit_signal (self->connection, NULL, DEVBG_OBJECT_PATH, DEVBG_DEVICES_IFACE,
+  g_dbus_connection_emit_signal (self->connection, NULL, DEVBG_DBUS_PATH, DEVBG_DBUS_DEVICES_INTERFACE,
                                  signal, params, NULL);
 }
 
@@ -331,8 +333,8 @@ devbg_devices_export (DevbgDevices *self, GError **error)
   if (self->introspection == NULL)
     return FALSE;
   self->registration_id = g_dbus_connection_register_object (
-    self->connection, DEVBG_OBJECT_PATH,
-    g_dbus_node_info_lookup_interface (self->introspection, DEVBG_DEVICES_IFACE),
+    self->connection, DEVBG_DBUS_PATH,
+    g_dbus_node_info_lookup_interface (self->introspection, DEVBG_DBUS_DEVICES_INTERFACE),
     &devices_vtable, self, NULL, error);
   return self->registration_id != 0;
 }

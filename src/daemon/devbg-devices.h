@@ -37,10 +37,9 @@
 
 #include "devbg-backend.h"
 #include "devbg-config.h"
+#include "devbg-names.h"
 
 G_BEGIN_DECLS
-
-#define DEVBG_DEVICES_IFACE "org.devbg.Devbg1.Devices"
 
 #define DEVBG_TYPE_DEVICES (devbg_devices_get_type ())
 G_DECLARE_FINAL_TYPE (DevbgDevices, devbg_devices, DEVBG, DEVICES, GObject)

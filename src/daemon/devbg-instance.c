@@ -1,6 +1,8 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define G_LOG_DOMAIN "devbg-instance"
+
 #include "devbg-instance.h"
 
 #include <errno.h>
@@ -17,12 +19,28 @@
 
 #include "devbg-channel.h"
 #include "devbg-error.h"
+#include "devbg-log.h"
 #include "devbg-policy.h"
 #include "devbg-spawn.h"
 
 /* How many channel messages one dispatch reads before yielding, so that a
  * task flooding progress cannot starve the rest of devbgd. */
 #define MAX_MESSAGES_PER_DISPATCH 512
+/* A task's stdout and stderr go to devbgd's log, a line at a time with the
+ * instance's ID, so a vendor can debug a task; at most this much of each,
+ * the rest is read and dropped (a chatty task must not flood the journal,
+ * nor block on a full pipe). */
+#define MAX_TASK_OUTPUT (64 * 1024)
+#define MAX_TASK_OUTPUT_LINE 1024
+
+/* One of the task's output streams, read from a pipe into devbgd's log. */
+typedef struct {
+  const char *name;     /* "stdout", "stderr" */
+  int         fd;       /* the read end; -1 when closed */
+  guint       watch;
+  GString    *line;     /* a line not yet ended */
+  gsize       logged;   /* bytes logged so far, up to MAX_TASK_OUTPUT */
+} TaskOutput;
 
 struct _DevbgInstance {
   GObject             parent;
@@ -68,6 +86,12 @@ struct _DevbgInstance {
   guint               cpu_timer;
   gboolean            screen_locked; /* decides the CPU window's length */
   guint64             cpu_last_us;
+  TaskOutput          output[2];      /* stdout, stderr: to the log */
+  /* A KEEP_ALIVE arrived in the current I/O or CPU window: the task says
+   * it waits on purpose (a device rebooting), so that window is not held
+   * against it. The wall-clock limit still bounds it. */
+  gboolean            kept_alive_io;
+  gboolean            kept_alive_cpu;
   guint               grace_timer;
   guint               linger_timer;   /* the channel closed; the process may go on */
   gulong              removed_handler;
@@ -84,7 +108,7 @@ struct _DevbgInstance {
 
 G_DEFINE_TYPE (DevbgInstance, devbg_instance, G_TYPE_OBJECT)
 
-enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, N_SIGNALS };
+enum { SIGNAL_PROGRESS, SIGNAL_FINISHED, SIGNAL_STATE_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void finish (DevbgInstance *self);
@@ -186,8 +210,9 @@ kill_tree (DevbgInstance *self)
   if (self->process == NULL)
     return;
   if (!devbg_task_process_kill (self->process, &error))
-    g_warning ("instance %s: cannot kill its processes: %s", self->record.instance_id,
-               error->message);
+    devbg_log_instance (G_LOG_LEVEL_WARNING, &self->record,
+                        "instance %s: cannot kill its processes: %s", self->record.instance_id,
+                        error->message);
 }
 
 static void
@@ -205,7 +230,8 @@ fail (DevbgInstance *self, const char *format, ...)
       va_start (args, format);
       self->failure = g_strdup_vprintf (format, args);
       va_end (args);
-      g_info ("instance %s: %s", self->record.instance_id, self->failure);
+      devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                          "instance %s: %s", self->record.instance_id, self->failure);
     }
   kill_tree (self);
 }
@@ -248,6 +274,8 @@ handle_message (DevbgInstance *self, DevbgChannelMessage *msg)
         self->progress_idle = g_idle_add (emit_progress, self);
       break;
     case DEVBG_CHANNEL_MSG_KEEP_ALIVE:
+      self->kept_alive_io = TRUE;
+      self->kept_alive_cpu = TRUE;
       break;
     case DEVBG_CHANNEL_MSG_REOPEN_DEVICE:
       if (self->state != DEVBG_INSTANCE_FINISHED) /* read by the last drain: moot */
@@ -422,14 +450,17 @@ finish (DevbgInstance *self)
     drain_channel (self, G_MAXUINT);
   close_channel (self);
   if (self->process != NULL && !devbg_task_process_remove_cgroup (self->process, &error))
-    g_debug ("instance %s: %s", self->record.instance_id, error->message);
+    devbg_log_instance (G_LOG_LEVEL_DEBUG, &self->record,
+                        "instance %s: %s", self->record.instance_id, error->message);
   g_clear_handle_id (&self->progress_idle, g_source_remove);
   if (self->progress_dirty)
     emit_progress (self);
 
   compute_outcome (self);
-  g_info ("instance %s of %s ended: %s%s", self->record.instance_id, self->record.app_id,
-          self->record.success ? "success" : "failed: ", self->record.error);
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s of %s ended: %s%s",
+                      self->record.instance_id, self->record.app_id,
+                      self->record.success ? "success" : "failed: ", self->record.error);
   g_signal_emit (self, signals[SIGNAL_FINISHED], 0);
 }
 
@@ -504,7 +535,9 @@ on_reopened (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
   g_set_object (&self->device, devbg_devices_lookup (self->devices, self->record.device_id));
-  g_info ("instance %s: device %s opened again", self->record.instance_id, self->record.device_id);
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s: device %s opened again",
+                      self->record.instance_id, self->record.device_id);
   answer_reopen (self, fd, NULL);
   close (fd); /* the task has its own copy now */
 }
@@ -587,7 +620,9 @@ on_grace_over (gpointer user_data)
   DevbgInstance *self = user_data;
 
   self->grace_timer = 0;
-  g_info ("instance %s: grace period over; killing its processes", self->record.instance_id);
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s: grace period over; killing its processes",
+                      self->record.instance_id);
   kill_tree (self);
   return G_SOURCE_REMOVE;
 }
@@ -604,12 +639,14 @@ devbg_instance_cancel (DevbgInstance *self, DevbgCancelReason reason, const char
   self->canceled = TRUE;
   self->cancel_reason = reason;
   self->cancel_detail = g_strdup (detail);
-  g_info ("instance %s: canceled (%s): %s", self->record.instance_id,
-          devbg_cancel_reason_to_string (reason), detail);
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s: canceled (%s): %s", self->record.instance_id,
+                      devbg_cancel_reason_to_string (reason), detail);
 
   if (self->state == DEVBG_INSTANCE_STARTING)
     return; /* the start sees the cancel and finishes */
   self->state = DEVBG_INSTANCE_CANCELING;
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
   g_clear_handle_id (&self->wall_clock_timer, g_source_remove);
   g_clear_handle_id (&self->io_timer, g_source_remove);
   g_clear_handle_id (&self->cpu_timer, g_source_remove);
@@ -617,8 +654,9 @@ devbg_instance_cancel (DevbgInstance *self, DevbgCancelReason reason, const char
   packet = devbg_channel_encode_cancel (reason, detail, &error);
   if (packet == NULL || self->channel_fd < 0 ||
       !devbg_channel_send_bytes (self->channel_fd, packet, &error))
-    g_debug ("instance %s: cannot tell the task: %s", self->record.instance_id,
-             error ? error->message : "channel closed");
+    devbg_log_instance (G_LOG_LEVEL_DEBUG, &self->record,
+                        "instance %s: cannot tell the task: %s", self->record.instance_id,
+                        error ? error->message : "channel closed");
   self->grace_timer = g_timeout_add ((guint) (self->config->cancel_grace_period * 1000),
                                      on_grace_over, self);
 }
@@ -679,7 +717,11 @@ on_io_window (gpointer user_data)
   guint64 before = self->io_last;
 
   self->io_last = now;
-  cancel_on_verdict (self, devbg_policy_check_io (self->config, self->record.trigger, before, now));
+  if (self->kept_alive_io)
+    self->kept_alive_io = FALSE;
+  else
+    cancel_on_verdict (self, devbg_policy_check_io (self->config, self->record.trigger, before,
+                                                    now));
   if (self->state != DEVBG_INSTANCE_RUNNING)
     {
       self->io_timer = 0;
@@ -696,7 +738,10 @@ on_cpu_window (gpointer user_data)
   guint64 used = now - MIN (now, self->cpu_last_us);
 
   self->cpu_last_us = now;
-  cancel_on_verdict (self, devbg_policy_check_cpu (self->config, used, self->cpu_mhz));
+  if (self->kept_alive_cpu)
+    self->kept_alive_cpu = FALSE;
+  else
+    cancel_on_verdict (self, devbg_policy_check_cpu (self->config, used, self->cpu_mhz));
   if (self->state != DEVBG_INSTANCE_RUNNING)
     {
       self->cpu_timer = 0;
@@ -856,8 +901,10 @@ resolve_task_identity (DevbgInstance *self, TaskIdentity *out, GError **error)
   for (guint i = out->groups->len; i > 0; i--)
     if (g_array_index (out->groups, gid_t, i - 1) == 0)
       {
-        g_info ("instance %s: uid %u's task runs without its supplementary group 0 (root)",
-                self->record.instance_id, (guint) out->uid);
+        devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                            "instance %s: uid %u's task runs without its supplementary group 0 (root)",
+                            
+                            self->record.instance_id, (guint) out->uid);
         g_array_remove_index (out->groups, i - 1);
       }
   return TRUE;
@@ -897,9 +944,115 @@ flatpak_task_home (DevbgInstance *self, const TaskIdentity *identity, GError **e
   return g_steal_pointer (&home);
 }
 
+static void
+log_task_piece (DevbgInstance *self, TaskOutput *out, const char *line, gsize len)
+{
+  g_autofree char *valid = g_utf8_make_valid (line, (gssize) len);
+
+  if (out->logged >= MAX_TASK_OUTPUT)
+    return;
+  out->logged += len + 1;
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
+                    "DEVBG_INSTANCE", self->record.instance_id,
+                    "DEVBG_APP", self->record.app_id,
+                    "DEVBG_TASK_OUTPUT", out->name,
+                    "MESSAGE", "instance %s: %s: %s", self->record.instance_id, out->name, valid);
+  if (out->logged >= MAX_TASK_OUTPUT)
+    devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                        "instance %s: %s: more than %d bytes; the rest is not logged",
+                        self->record.instance_id, out->name, MAX_TASK_OUTPUT);
+}
+
+/* A long line is logged in pieces of at most MAX_TASK_OUTPUT_LINE bytes. */
+static void
+log_task_line (DevbgInstance *self, TaskOutput *out, const char *line, gsize len)
+{
+  do
+    {
+      gsize piece = MIN (len, MAX_TASK_OUTPUT_LINE);
+
+      log_task_piece (self, out, line, piece);
+      line += piece;
+      len -= piece;
+    }
+  while (len > 0);
+}
+
+/* Logs the complete lines in out->line; at end of stream, the rest too. */
+static void
+flush_task_lines (DevbgInstance *self, TaskOutput *out, gboolean at_end)
+{
+  char *start = out->line->str, *nl;
+
+  while ((nl = memchr (start, '\n', out->line->len - (gsize) (start - out->line->str))) != NULL)
+    {
+      log_task_line (self, out, start, (gsize) (nl - start));
+      start = nl + 1;
+    }
+  g_string_erase (out->line, 0, (gssize) (start - out->line->str));
+  /* An overlong line is logged in pieces rather than buffered. */
+  if (out->line->len >= MAX_TASK_OUTPUT_LINE || (at_end && out->line->len > 0))
+    {
+      log_task_line (self, out, out->line->str, out->line->len);
+      g_string_truncate (out->line, 0);
+    }
+}
+
+static void
+close_task_output (TaskOutput *out)
+{
+  g_clear_handle_id (&out->watch, g_source_remove);
+  if (out->fd >= 0)
+    close (out->fd);
+  out->fd = -1;
+  if (out->line != NULL)
+    g_string_free (out->line, TRUE);
+  out->line = NULL;
+}
+
+static gboolean
+on_task_output (int fd, GIOCondition condition, gpointer user_data)
+{
+  DevbgInstance *self = user_data;
+  TaskOutput *out = fd == self->output[0].fd ? &self->output[0] : &self->output[1];
+  char buf[4096];
+  ssize_t n = read (fd, buf, sizeof buf);
+
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return G_SOURCE_CONTINUE;
+  if (n <= 0)
+    {
+      flush_task_lines (self, out, TRUE);
+      out->watch = 0;
+      close_task_output (out);
+      return G_SOURCE_REMOVE;
+    }
+  g_string_append_len (out->line, buf, n);
+  flush_task_lines (self, out, FALSE);
+  return G_SOURCE_CONTINUE;
+}
+
+/* A pipe for one output stream; its write end goes to the task. Without
+ * one, the output goes to /dev/null (spawn's default for -1). */
+static int
+open_task_output (DevbgInstance *self, TaskOutput *out, const char *name)
+{
+  int fds[2];
+
+  out->name = name;
+  if (!g_unix_open_pipe (fds, FD_CLOEXEC, NULL))
+    return -1;
+  g_unix_set_fd_nonblocking (fds[0], TRUE, NULL);
+  out->fd = fds[0];
+  out->line = g_string_new (NULL);
+  out->watch = g_unix_fd_add (out->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_task_output, self);
+  return fds[1];
+}
+
 gboolean
 devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
 {
+  int output_w[2] = { -1, -1 };
   int pair[2] = { -1, -1 };
   const char *argv[] = { self->executable, self->record.entry_point, NULL };
   g_auto(GStrv) flatpak_argv = NULL;
@@ -963,8 +1116,15 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   options.n_groups = groups->len;
   options.device_fd = device_fd;
   options.channel_fd = pair[1];
-  options.stdout_fd = self->log_fd;
-  options.stderr_fd = self->log_fd;
+  if (self->log_fd >= 0)
+    options.stdout_fd = options.stderr_fd = self->log_fd;
+  else
+    {
+      output_w[0] = open_task_output (self, &self->output[0], "stdout");
+      output_w[1] = open_task_output (self, &self->output[1], "stderr");
+      options.stdout_fd = output_w[0];
+      options.stderr_fd = output_w[1];
+    }
   options.instance_id = self->record.instance_id;
   options.nice = DEVBG_SPAWN_DEFAULT_NICE;
   options.sched = DEVBG_SPAWN_SCHED_BATCH;
@@ -984,6 +1144,13 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   self->record.pid_start = devbg_process_start_time (self->process->pid);
   self->record.cgroup = g_strdup (self->process->cgroup_path);
   self->state = DEVBG_INSTANCE_RUNNING;
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s: %s runs %s as pid %d, uid %u, gid %u%s%s",
+                      self->record.instance_id, self->executable, self->record.entry_point,
+                      (int) self->record.pid, (guint) identity.uid, (guint) identity.gid,
+                      self->record.cgroup != NULL ? ", cgroup " : "",
+                      self->record.cgroup != NULL ? self->record.cgroup : "");
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
   self->child_watch = g_child_watch_add (self->process->pid, on_child_exit, self);
   self->channel_watch = g_unix_fd_add (self->channel_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                        on_channel, self);
@@ -994,6 +1161,14 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   ok = TRUE;
 
 out:
+  /* The task has its own copies of the write ends: the pipe ends when it
+   * and its children do. */
+  for (guint i = 0; i < G_N_ELEMENTS (output_w); i++)
+    if (output_w[i] >= 0)
+      close (output_w[i]);
+  if (!ok)
+    for (guint i = 0; i < G_N_ELEMENTS (self->output); i++)
+      close_task_output (&self->output[i]);
   if (device_fd >= 0)
     close (device_fd);
   if (pair[0] >= 0)
@@ -1062,6 +1237,12 @@ devbg_instance_dispose (GObject *object)
   close_channel (self);
   g_clear_handle_id (&self->child_watch, g_source_remove);
   g_clear_handle_id (&self->progress_idle, g_source_remove);
+  for (guint i = 0; i < G_N_ELEMENTS (self->output); i++)
+    {
+      if (self->output[i].line != NULL)
+        flush_task_lines (self, &self->output[i], TRUE);
+      close_task_output (&self->output[i]);
+    }
   g_clear_object (&self->device);
   g_clear_object (&self->devices);
   G_OBJECT_CLASS (devbg_instance_parent_class)->dispose (object);
@@ -1108,6 +1289,9 @@ devbg_instance_class_init (DevbgInstanceClass *klass)
   signals[SIGNAL_FINISHED] = g_signal_new ("finished", G_TYPE_FROM_CLASS (klass),
                                            G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                            G_TYPE_NONE, 0);
+  signals[SIGNAL_STATE_CHANGED] = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                G_TYPE_NONE, 0);
 }
 
 static void
@@ -1115,5 +1299,44 @@ devbg_instance_init (DevbgInstance *self)
 {
   self->channel_fd = -1;
   self->log_fd = -1;
+  self->output[0].fd = self->output[1].fd = -1;
   self->state = DEVBG_INSTANCE_STARTING;
+}
+
+/* What ListTasks, WatchTasks and TaskChanged say of an instance; once
+ * finished, with its outcome as History says it (TaskEnded). */
+GVariant *
+devbg_instance_to_variant (DevbgInstance *self)
+{
+  const DevbgInstanceRecord *r = &self->record;
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
+  g_variant_builder_add (&b, "{sv}", "instance-id", g_variant_new_string (r->instance_id));
+  g_variant_builder_add (&b, "{sv}", "task-id", g_variant_new_string (r->task_id));
+  g_variant_builder_add (&b, "{sv}", "app-id", g_variant_new_string (r->app_id));
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (r->name));
+  g_variant_builder_add (&b, "{sv}", "entry-point", g_variant_new_string (r->entry_point));
+  g_variant_builder_add (&b, "{sv}", "trigger",
+                         g_variant_new_string (devbg_trigger_type_to_string (r->trigger)));
+  g_variant_builder_add (&b, "{sv}", "device-id", g_variant_new_string (r->device_id));
+  g_variant_builder_add (&b, "{sv}", "uid", g_variant_new_uint32 (r->uid));
+  g_variant_builder_add (&b, "{sv}", "started-us", g_variant_new_int64 (r->started_us));
+  g_variant_builder_add (&b, "{sv}", "state",
+                         g_variant_new_string (devbg_instance_state_to_string (self->state)));
+  g_variant_builder_add (&b, "{sv}", "progress", g_variant_new_uint32 (self->progress));
+  g_variant_builder_add (&b, "{sv}", "pid", g_variant_new_int32 (r->pid));
+  g_variant_builder_add (&b, "{sv}", "detached", g_variant_new_boolean (self->detached));
+  g_variant_builder_add (&b, "{sv}", "cancel-reason",
+                         g_variant_new_string (devbg_instance_get_cancel_reason (self)));
+  g_variant_builder_add (&b, "{sv}", "limit-s",
+                         g_variant_new_uint32 ((guint32) devbg_policy_wall_clock_limit (
+                           self->config, r->trigger)));
+  if (self->state == DEVBG_INSTANCE_FINISHED)
+    {
+      g_variant_builder_add (&b, "{sv}", "finished-us", g_variant_new_int64 (r->finished_us));
+      g_variant_builder_add (&b, "{sv}", "success", g_variant_new_boolean (r->success));
+      g_variant_builder_add (&b, "{sv}", "error", g_variant_new_string (r->error ? r->error : ""));
+    }
+  return g_variant_builder_end (&b);
 }

@@ -52,7 +52,8 @@ G_DECLARE_FINAL_TYPE (DevbgInstance, devbg_instance, DEVBG, INSTANCE, GObject)
  *   "progress" (guint)   the latest progress, at most once per main-loop
  *                        iteration however fast the task reports
  *   "finished" ()        the instance ended; devbg_instance_get_record()
- *                        holds its outcome. Emitted exactly once. */
+ *                        holds its outcome. Emitted exactly once.
+ *   "state-changed" ()   it started running, or began canceling */
 DevbgInstance *devbg_instance_new (const DevbgInstanceRecord *record,
                                    const DevbgInstanceSpec   *spec);
 
@@ -87,6 +88,10 @@ const char  *devbg_instance_get_owner (DevbgInstance *instance);
 gboolean     devbg_instance_get_detached (DevbgInstance *instance);
 void         devbg_instance_set_detached (DevbgInstance *instance);
 const char  *devbg_instance_get_cancel_reason (DevbgInstance *instance); /* "" if none */
+
+/* The instance as ListTasks and the TaskChanged/TaskEnded signals give it
+ * (a floating a{sv}); a finished one with its outcome. */
+GVariant    *devbg_instance_to_variant (DevbgInstance *instance);
 
 /* /proc/PID/stat's start time (field 22), 0 when unreadable. */
 guint64      devbg_process_start_time (pid_t pid);

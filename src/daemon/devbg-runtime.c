@@ -1,6 +1,8 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define G_LOG_DOMAIN "devbg-runtime"
+
 #include "devbg-runtime.h"
 
 #include <gio/gunixfdlist.h>
@@ -17,9 +19,12 @@
 #include "devbg-metadata.h"
 #include "devbg-power.h"
 #include "devbg-session.h"
+#include "devbg-log.h"
+#include "devbg-names.h"
 #include "devbg-spawn.h"
+#include "devbg-task-watch.h"
 
-#define MAX_ACK_IDS 1024
+#define MAX_ACK_IDS DEVBG_MAX_ACK_IDS
 #define LOGIND_BUS_NAME "org.freedesktop.login1"
 /* logind, UPower and polkit each get this long to answer; then the safe
  * answer (not in the foreground, no grant) is taken. */
@@ -40,6 +45,7 @@ struct _DevbgRuntime {
   GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
   GHashTable        *listeners;    /* unique name -> Listener */
   GHashTable        *listener_watches; /* unique name -> watch ID */
+  DevbgTaskWatch    *task_watch;   /* tools following all tasks they may see */
   GQueue             unstored;     /* Completions the store refused, oldest first */
   guint              retry_id;     /* their retry timer: only while there are some */
   guint              retry_delay_s;
@@ -200,7 +206,7 @@ on_instance_progress (DevbgInstance *instance, guint progress, gpointer user_dat
   const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
 
   emit_to_owner (self, r, "Progress",
-               g_variant_new ("(ssu)", r->task_id, r->instance_id, progress));
+               g_variant_new (DEVBG_PROGRESS_TUPLE_TYPE, r->task_id, r->instance_id, progress));
 }
 
 static void
@@ -282,7 +288,8 @@ store_completion (DevbgRuntime *self, Completion *c, GError **error)
     return FALSE;
   prune_history (self, r);
   emit_to_owner (self, r, "Completed",
-                 g_variant_new ("(sssbssx)", c->event_id, r->task_id, r->instance_id, r->success,
+                 g_variant_new (DEVBG_EVENT_TUPLE_TYPE, c->event_id, r->task_id, r->instance_id,
+                                r->success,
                               r->error, r->cancel_reason, r->finished_us));
   return TRUE;
 }
@@ -311,14 +318,16 @@ store_completions (DevbgRuntime *self)
               self->retry_id = g_timeout_add_seconds (self->retry_delay_s, on_store_retry, self);
             }
           if (c->failures++ == 0)
-            g_warning ("instance %s: cannot store its completion; it is kept, not sent, "
-                       "and retried (%u waiting): %s", c->r->instance_id,
-                       g_queue_get_length (&self->unstored), error->message);
+            devbg_log_instance (G_LOG_LEVEL_WARNING, c->r,
+                                "instance %s: cannot store its completion; it is kept, not "
+                                "sent, and retried (%u waiting): %s", c->r->instance_id,
+                                g_queue_get_length (&self->unstored), error->message);
           return;
         }
       if (c->failures > 0)
-        g_warning ("instance %s: its completion is stored after %u failed attempts, and sent",
-                   c->r->instance_id, c->failures);
+        devbg_log_instance (G_LOG_LEVEL_WARNING, c->r,
+                            "instance %s: its completion is stored after %u failed attempts, "
+                            "and sent", c->r->instance_id, c->failures);
       completion_free (g_queue_pop_head (&self->unstored));
     }
   g_clear_handle_id (&self->retry_id, g_source_remove);
@@ -1045,7 +1054,8 @@ devbg_runtime_detach (DevbgRuntime *self, const DevbgCaller *caller, const char 
   if (instance == NULL)
     return FALSE;
   devbg_instance_set_detached (instance);
-  g_info ("instance %s detached from its app", instance_id);
+  devbg_log_instance (G_LOG_LEVEL_INFO, devbg_instance_get_record (instance),
+                      "instance %s detached from its app", instance_id);
   return TRUE;
 }
 
@@ -1140,8 +1150,9 @@ end_leftover (DevbgRuntime *self, DevbgInstanceRecord *rec)
                          "it was ended when devbgd started again");
   g_free (rec->cancel_reason);
   rec->cancel_reason = g_strdup (devbg_cancel_reason_to_string (DEVBG_CANCEL_TERMINATING));
-  g_warning ("ended instance %s of %s left running by a previous devbgd", rec->instance_id,
-             rec->app_id);
+  devbg_log_instance (G_LOG_LEVEL_WARNING, rec,
+                      "ended instance %s of %s left running by a previous devbgd",
+                      rec->instance_id, rec->app_id);
   complete (self, rec);
 }
 
@@ -1158,8 +1169,9 @@ devbg_runtime_recover (DevbgRuntime *self)
   for (guint i = 0; salvaged != NULL && i < salvaged->len; i++)
     {
       DevbgInstanceRecord *rec = g_ptr_array_index (salvaged, i);
-      g_warning ("ending instance %s of %s, found in the corrupt database", rec->instance_id,
-                 rec->app_id);
+      devbg_log_instance (G_LOG_LEVEL_WARNING, rec,
+                          "ending instance %s of %s, found in the corrupt database",
+                          rec->instance_id, rec->app_id);
       kill_leftover (rec);
     }
   if (left == NULL)
@@ -1216,6 +1228,7 @@ devbg_runtime_new (const DevbgConfig *config, DevbgStore *store, DevbgDevices *d
   self->object_path = g_strdup (object_path);
   self->interface = g_strdup (interface);
   self->cpu_mhz = read_cpu_mhz ();
+  self->task_watch = devbg_task_watch_new (connection, object_path, interface);
   self->cgroup_parent = *config->task_cgroup_parent != '\0' ? g_strdup (config->task_cgroup_parent)
                                                              : devbg_cgroup_default_parent ();
   g_info ("task cgroups under %s", self->cgroup_parent ? self->cgroup_parent
@@ -1295,6 +1308,7 @@ devbg_runtime_finalize (GObject *object)
   g_hash_table_unref (self->owner_watches);
   g_hash_table_unref (self->listeners);
   g_hash_table_unref (self->listener_watches);
+  g_clear_pointer (&self->task_watch, devbg_task_watch_free);
   g_hash_table_unref (self->inhibitors);
   g_hash_table_unref (self->instance_sessions);
   g_free (self->object_path);
@@ -1382,4 +1396,14 @@ devbg_runtime_cancel_flatpak (DevbgRuntime *self, const DevbgFlatpakOrigin *befo
                            ? "the app was uninstalled"
                            : "the app was updated; its tasks run the new version from now on");
   return hit->len;
+}
+
+/* ---- tools watching tasks ---- */
+
+GPtrArray *
+devbg_runtime_watch_tasks (DevbgRuntime *self, const DevbgCaller *caller)
+{
+  /* Watching first: no change after the list is missed. */
+  devbg_task_watch_add (self->task_watch, caller);
+  return devbg_runtime_list (self, caller);
 }

@@ -141,4 +141,10 @@ guint      devbg_runtime_cancel_flatpak (DevbgRuntime             *runtime,
                                          const DevbgFlatpakOrigin *before,
                                          DevbgCancelReason         reason);
 
+/* WatchTasks: @caller is sent TaskChanged and TaskEnded for the instances
+ * it may see, from now on while its connection lasts; returns those
+ * running now, as devbg_runtime_list(). */
+GPtrArray *devbg_runtime_watch_tasks (DevbgRuntime      *runtime,
+                                      const DevbgCaller *caller);
+
 G_END_DECLS

@@ -3,6 +3,8 @@
  *
  * Starting a confined task process. See devbg-spawn.h for what it gets.
  */
+#define G_LOG_DOMAIN "devbg-spawn"
+
 #include "devbg-spawn.h"
 #include "devbg-error.h"
 

@@ -25,10 +25,12 @@
 #include <glib.h>
 #include <sys/types.h>
 
+#include "devbg-names.h"
+
 G_BEGIN_DECLS
 
-#define DEVBG_SPAWN_DEVICE_FD  3
-#define DEVBG_SPAWN_CHANNEL_FD 4
+#define DEVBG_SPAWN_DEVICE_FD  DEVBG_TASK_DEVICE_FD
+#define DEVBG_SPAWN_CHANNEL_FD DEVBG_TASK_CHANNEL_FD
 #define DEVBG_SPAWN_DEFAULT_NICE 10
 
 typedef enum {

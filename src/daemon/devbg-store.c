@@ -1,6 +1,8 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#define G_LOG_DOMAIN "devbg-store"
+
 #include "devbg-store.h"
 
 #include <errno.h>

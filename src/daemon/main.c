@@ -3,6 +3,8 @@
  *
  * devbgd: the system service.
  */
+#define G_LOG_DOMAIN "devbgd"
+
 #include <glib-unix.h>
 #include <gio/gio.h>
 #include <locale.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "devbg-log.h"
 #include "devbg-config.h"
 #include "devbg-daemon.h"
 #include "devbg-flatpak.h"
@@ -158,6 +161,7 @@ main (int argc, char **argv)
     }
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  g_log_set_writer_func (devbg_log_writer, NULL, NULL);
 
   devbg_config_init_defaults (&options.config);
   explicit_config = config_path != NULL;
@@ -229,7 +233,7 @@ main (int argc, char **argv)
       return 1;
     }
   devbg_daemon_set_devices (daemon, devices);
-  owner_id = g_bus_own_name_on_connection (connection, DEVBG_BUS_NAME,
+  owner_id = g_bus_own_name_on_connection (connection, DEVBG_DBUS_SERVICE,
                                            G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                            on_name_acquired, on_name_lost, &service, NULL);
   g_unix_signal_add (SIGTERM, on_signal, &service);

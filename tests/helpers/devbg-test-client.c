@@ -69,8 +69,8 @@ typedef struct {
 static GVariant *
 manager_call (GDBusConnection *c, const char *method, GVariant *params, GError **error)
 {
-  return g_dbus_connection_call_sync (c, "org.devbg.Devbg1", "/org/devbg/Devbg1",
-                                      "org.devbg.Devbg1.Manager", method, params, NULL,
+  return g_dbus_connection_call_sync (c, DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
+                                      DEVBG_DBUS_MANAGER_INTERFACE, method, params, NULL,
                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
 }
 
@@ -149,8 +149,8 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
       exit_after_start |= strcmp (argv[i], "exit-after-start") == 0;
       st.ack |= strcmp (argv[i], "ack") == 0;
     }
-  g_dbus_connection_signal_subscribe (c, "org.devbg.Devbg1", "org.devbg.Devbg1.Manager", NULL,
-                                      "/org/devbg/Devbg1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+  g_dbus_connection_signal_subscribe (c, DEVBG_DBUS_SERVICE, DEVBG_DBUS_MANAGER_INTERFACE, NULL,
+                                      DEVBG_DBUS_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                       on_signal, &st, NULL);
   pending = manager_call (c, "WatchEvents", NULL, &error);
   /* Pending events come a page at a time. */
@@ -294,8 +294,8 @@ run_many (GDBusConnection *c, const char *task_id, const char *device, guint cou
   gint64 deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
   guint runs = 0, ok = 0, failed = 0, timed_out = 0;
 
-  g_dbus_connection_signal_subscribe (c, "org.devbg.Devbg1", "org.devbg.Devbg1.Manager",
-                                      "Completed", "/org/devbg/Devbg1", NULL,
+  g_dbus_connection_signal_subscribe (c, DEVBG_DBUS_SERVICE, DEVBG_DBUS_MANAGER_INTERFACE,
+                                      "Completed", DEVBG_DBUS_PATH, NULL,
                                       G_DBUS_SIGNAL_FLAGS_NONE, on_many_signal, &st, NULL);
   pending = manager_call (c, "WatchEvents", NULL, &error);
   if (pending == NULL)
@@ -451,8 +451,8 @@ main (int argc, char **argv)
         }
       /* Not ours (or not at all): ask devbgd anyway, as a rogue app would. */
       reply = g_dbus_connection_call_sync (devbg_client_get_connection (client),
-                                           "org.devbg.Devbg1", "/org/devbg/Devbg1",
-                                           "org.devbg.Devbg1.Manager", "Unregister",
+                                           DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
+                                           DEVBG_DBUS_MANAGER_INTERFACE, "Unregister",
                                            g_variant_new ("(sb)", argv[2], cancel), NULL,
                                            G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
       if (reply == NULL)
@@ -490,8 +490,8 @@ main (int argc, char **argv)
       if (params == NULL)
         return fail (error);
       reply = g_dbus_connection_call_sync (devbg_client_get_connection (client),
-                                           "org.devbg.Devbg1", "/org/devbg/Devbg1",
-                                           "org.devbg.Devbg1.Manager", argv[2],
+                                           DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
+                                           DEVBG_DBUS_MANAGER_INTERFACE, argv[2],
                                            g_steal_pointer (&params), NULL,
                                            G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
       if (reply == NULL)

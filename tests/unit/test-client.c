@@ -440,9 +440,11 @@ test_request (Fixture *f, gconstpointer data)
   g_assert_cmpstr (reason, ==, "something-new");
   g_clear_pointer (&reason, g_free);
 
-  /* Checked locally: errors, not criticals, and nothing sent. */
-  request (f, use, sync, "bad\xff", "", 0, NULL, NULL, &error);
+  /* Checked locally: errors, not criticals, and nothing sent; never
+   * mistaken for a denial. */
+  r = request (f, use, sync, "bad\xff", "", 0, NULL, NULL, &error);
   g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpint (r, ==, DEVBG_RESULT_FAILED);
   g_clear_error (&error);
   request (f, use, sync, "d", "\xc3", 0, NULL, NULL, &error);
   g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
@@ -465,8 +467,10 @@ test_request (Fixture *f, gconstpointer data)
   request (f, servicing, sync, "d", "", 0, NULL, NULL, &error);
   g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_WRONG_TRIGGER_TYPE);
   g_clear_error (&error);
-  devbg_trigger_request_sync (use, NULL, "d", "", 0, NULL, NULL, NULL, &error);
+  r = devbg_trigger_request_sync (use, NULL, "d", "", 0, NULL, NULL, NULL, &error);
   g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpint (r, ==, DEVBG_RESULT_FAILED);
+  g_assert_cmpstr (devbg_trigger_result_to_string (r), ==, "failed");
   g_clear_error (&error);
   g_assert_false (devbg_client_cancel_sync (f->client, "\xff", NULL, &error));
   g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);

@@ -1,0 +1,232 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The one place for devbg's names and limits: devbgd, libdevbg, devbgctl
+ * and devbg-sim all take them from here, so that they cannot drift apart.
+ * Plain macros, no symbols: including it costs nothing.
+ */
+#pragma once
+
+/**
+ * SECTION:devbg-names
+ * @title: Names and limits
+ * @short_description: D-Bus names, argument limits and the task's fds
+ *
+ * The names devbgd owns on the system bus, the limits it applies to each
+ * argument (libdevbg checks the same limits before it sends anything, so
+ * that a bad argument is a clear local error), the file descriptors a
+ * task process is started with, and the GVariant type of a completion
+ * event. devbgd, libdevbg, devbgctl and devbg-sim all use these.
+ */
+
+/**
+ * DEVBG_DBUS_SERVICE:
+ *
+ * The well-known name devbgd owns on the system bus.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_DBUS_SERVICE "org.devbg.Devbg1"
+
+/**
+ * DEVBG_DBUS_PATH:
+ *
+ * The object path of devbgd's interfaces.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_DBUS_PATH "/org/devbg/Devbg1"
+
+/**
+ * DEVBG_DBUS_MANAGER_INTERFACE:
+ *
+ * devbgd's main interface: registrations, requests, events, tasks.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_DBUS_MANAGER_INTERFACE "org.devbg.Devbg1.Manager"
+
+/**
+ * DEVBG_DBUS_DEVICES_INTERFACE:
+ *
+ * devbgd's interface listing and watching devices.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_DBUS_DEVICES_INTERFACE "org.devbg.Devbg1.Devices"
+
+/**
+ * DEVBG_DBUS_CONSENT_AGENT_INTERFACE:
+ *
+ * The interface a consent agent exports (RequestConsent, CancelConsent)
+ * and registers with RegisterConsentAgent.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_DBUS_CONSENT_AGENT_INTERFACE "org.devbg.Devbg1.ConsentAgent1"
+
+/**
+ * DEVBG_POLKIT_ACTION_USE_DEVICE:
+ *
+ * The polkit action that lets a user's app use a device the user could
+ * not open themselves.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_POLKIT_ACTION_USE_DEVICE "org.devbg.Devbg1.use-device"
+
+/**
+ * DEVBG_DBUS_ERROR_PREFIX:
+ *
+ * The prefix of every D-Bus error name devbgd returns; the #DevbgError
+ * code follows it (for example "org.devbg.Devbg1.Error.UnknownApp").
+ *
+ * Since: 0.1
+ */
+#define DEVBG_DBUS_ERROR_PREFIX "org.devbg.Devbg1.Error."
+
+/**
+ * DEVBG_SIM_DBUS_SERVICE:
+ *
+ * The well-known name of devbg-sim, the device simulator, on the bus it
+ * shares with devbgd.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_SIM_DBUS_SERVICE "org.devbg.Sim1"
+
+/**
+ * DEVBG_SIM_DBUS_PATH:
+ *
+ * The object path of devbg-sim's interface.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_SIM_DBUS_PATH "/org/devbg/Sim1"
+
+/**
+ * DEVBG_SIM_DBUS_INTERFACE:
+ *
+ * devbg-sim's interface.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_SIM_DBUS_INTERFACE "org.devbg.Sim1"
+
+/**
+ * DEVBG_MAX_NAME:
+ *
+ * The longest task name or entry point, in bytes, that devbgd registers.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_MAX_NAME 255
+
+/**
+ * DEVBG_MAX_DEVICE_ID:
+ *
+ * The longest device ID, in bytes.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_MAX_DEVICE_ID 1024
+
+/**
+ * DEVBG_MAX_ARGUMENTS:
+ *
+ * The longest arguments string, in bytes of UTF-8, that a request hands
+ * to its task.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_MAX_ARGUMENTS 16384
+
+/**
+ * DEVBG_MAX_ID:
+ *
+ * The longest task or instance ID, in bytes, that a call may name.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_MAX_ID 255
+
+/**
+ * DEVBG_MAX_EXPECTED_DURATION_S:
+ *
+ * The largest expected duration, in seconds, that devbgd accepts in a
+ * request at all (its policy may refuse a shorter one: the reason is then
+ * "estimate-too-long").
+ *
+ * Since: 0.1
+ */
+#define DEVBG_MAX_EXPECTED_DURATION_S (24 * 3600)
+
+/**
+ * DEVBG_MAX_ACK_IDS:
+ *
+ * The most event IDs that one AcknowledgeEvents call may carry.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_MAX_ACK_IDS 1024
+
+/**
+ * DEVBG_PAGE_MAX_ENTRIES:
+ *
+ * devbgd answers every list a page at a time, with a continuation for the
+ * rest: at most this many entries in one page.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_PAGE_MAX_ENTRIES 500
+
+/**
+ * DEVBG_PAGE_MAX_BYTES:
+ *
+ * The most bytes of entries in one page (far below the bus's message
+ * limit: a reply over it would cost devbgd its connection).
+ *
+ * Since: 0.1
+ */
+#define DEVBG_PAGE_MAX_BYTES (64 * 1024)
+
+/**
+ * DEVBG_TASK_DEVICE_FD:
+ *
+ * The file descriptor of the granted device in a task process.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_TASK_DEVICE_FD 3
+
+/**
+ * DEVBG_TASK_CHANNEL_FD:
+ *
+ * The file descriptor of the control channel to devbgd in a task process
+ * (a SOCK_SEQPACKET socket; see docs/task-channel.md).
+ *
+ * Since: 0.1
+ */
+#define DEVBG_TASK_CHANNEL_FD 4
+
+/**
+ * DEVBG_EVENT_TUPLE_TYPE:
+ *
+ * The GVariant type string of one completion event, as the Completed
+ * signal carries it and WatchEvents and ListEvents list it: event ID, task
+ * ID, instance ID, success, error message, cancel reason word, finished
+ * time (microseconds since the Unix epoch).
+ *
+ * Since: 0.1
+ */
+#define DEVBG_EVENT_TUPLE_TYPE "(sssbssx)"
+
+/**
+ * DEVBG_PROGRESS_TUPLE_TYPE:
+ *
+ * The GVariant type string of the Progress signal: task ID, instance ID,
+ * progress.
+ *
+ * Since: 0.1
+ */
+#define DEVBG_PROGRESS_TUPLE_TYPE "(ssu)"

@@ -1,0 +1,16 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Internal to libdevbg: how the client makes a DevbgTaskInfo.
+ */
+#pragma once
+
+#include "devbg-task-info.h"
+
+G_BEGIN_DECLS
+
+/* From one entry of ListTasks, WatchTasks, History, TaskChanged or
+ * TaskEnded (a{sv}); missing or mistyped keys read as empty. */
+DevbgTaskInfo *devbg_task_info_new (GVariant *properties);
+
+G_END_DECLS

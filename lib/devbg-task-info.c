@@ -1,0 +1,610 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "devbg-task-info-private.h"
+
+#include "devbg-enum-types.h"
+
+struct _DevbgTaskInfo {
+  GObject           parent;
+  GVariant         *properties;
+  DevbgTriggerType  trigger;
+  gboolean          finished;
+  char *instance_id;
+  char *task_id;
+  char *app_id;
+  char *name;
+  char *entry_point;
+  char *device_id;
+  char *state;
+  char *error_message;
+  char *cancel_reason;
+  guint32 uid;
+  guint progress;
+  gint64 started_us;
+  guint limit_s;
+  gint64 finished_us;
+  gboolean success;
+};
+
+G_DEFINE_FINAL_TYPE (DevbgTaskInfo, devbg_task_info, G_TYPE_OBJECT)
+
+static void
+devbg_task_info_finalize (GObject *object)
+{
+  DevbgTaskInfo *info = DEVBG_TASK_INFO (object);
+
+  g_variant_unref (info->properties);
+  g_free (info->instance_id);
+  g_free (info->task_id);
+  g_free (info->app_id);
+  g_free (info->name);
+  g_free (info->entry_point);
+  g_free (info->device_id);
+  g_free (info->state);
+  g_free (info->error_message);
+  g_free (info->cancel_reason);
+  G_OBJECT_CLASS (devbg_task_info_parent_class)->finalize (object);
+}
+
+
+/* Read-only properties, one per field, for bindings and GObject tools:
+ * the same values as the getters. */
+typedef struct {
+  const char *name;
+  const char *blurb;
+  char        kind;                /* GVariant-style: s, b, u, x, v, a(s); e: an enum */
+  GType     (*enum_type) (void);
+  gsize       offset;
+} FieldProperty;
+
+static const FieldProperty field_properties[] = {
+  { "instance-id", "the instance's ID", 's', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, instance_id) },
+  { "task-id", "the ID of the registration it runs", 's', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, task_id) },
+  { "app-id", "the app it belongs to", 's', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, app_id) },
+  { "name", "the registration's name", 's', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, name) },
+  { "entry-point", "the entry point it runs", 's', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, entry_point) },
+  { "trigger-type", "the type of trigger that started it", 'e', devbg_trigger_type_get_type,
+    G_STRUCT_OFFSET (DevbgTaskInfo, trigger) },
+  { "device-id", "the device it runs on", 's', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, device_id) },
+  { "uid", "the user it runs as", 'u', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, uid) },
+  { "state", "starting, running, canceling, finished; empty in the history", 's', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, state) },
+  { "progress", "the progress it last reported", 'u', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, progress) },
+  { "started-us", "when it started, in microseconds since the Unix epoch", 'x', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, started_us) },
+  { "limit-s", "its trigger's wall-clock limit in seconds, 0 when not said", 'u', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, limit_s) },
+  { "finished", "whether it has ended", 'b', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, finished) },
+  { "finished-us", "when it ended (us since the epoch); 0 while it runs", 'x', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, finished_us) },
+  { "success", "whether it ended successfully", 'b', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, success) },
+  { "error-message", "the error message of an instance that failed, empty otherwise", 's', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, error_message) },
+  { "cancel-reason", "the cancel reason word, empty when not canceled", 's', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, cancel_reason) },
+  { "properties", "all that devbgd said of it, an a{sv} dictionary", 'v', NULL,
+    G_STRUCT_OFFSET (DevbgTaskInfo, properties) }
+};
+
+/**
+ * DevbgTaskInfo:instance-id:
+ *
+ * The instance's ID.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:task-id:
+ *
+ * The ID of the registration it runs.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:app-id:
+ *
+ * The app it belongs to.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:name:
+ *
+ * The registration's name.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:entry-point:
+ *
+ * The entry point it runs.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:trigger-type:
+ *
+ * The type of trigger that started it.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:device-id:
+ *
+ * The device it runs on.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:uid:
+ *
+ * The user it runs as.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:state:
+ *
+ * Its state: starting, running, canceling, finished, or "" from the history.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:progress:
+ *
+ * The progress it last reported.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:started-us:
+ *
+ * When it started, in microseconds since the Unix epoch.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:limit-s:
+ *
+ * Its trigger's wall-clock limit in seconds, 0 when not said.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:finished:
+ *
+ * Whether it has ended.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:finished-us:
+ *
+ * When it ended, in microseconds since the Unix epoch; 0 while it runs.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:success:
+ *
+ * Whether it ended successfully.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:error-message:
+ *
+ * The error message of an instance that failed, "" otherwise.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:cancel-reason:
+ *
+ * The cancel reason word, "" when not canceled.
+ *
+ * Since: 0.1
+ */
+/**
+ * DevbgTaskInfo:properties:
+ *
+ * All that devbgd said of it, an a{sv} dictionary.
+ *
+ * Since: 0.1
+ */
+
+static void
+devbg_task_info_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  const FieldProperty *p;
+  const guint8 *base = (const guint8 *) object;
+
+  if (id == 0 || id > G_N_ELEMENTS (field_properties))
+    {
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+      return;
+    }
+  p = &field_properties[id - 1];
+  if (p->kind == 's')
+    g_value_set_string (value, *(char * const *) (base + p->offset));
+  else if (p->kind == 'b')
+    g_value_set_boolean (value, *(const gboolean *) (base + p->offset));
+  else if (p->kind == 'u')
+    g_value_set_uint (value, *(const guint *) (base + p->offset));
+  else if (p->kind == 'x')
+    g_value_set_int64 (value, *(const gint64 *) (base + p->offset));
+  else if (p->kind == 'v')
+    g_value_set_variant (value, *(GVariant * const *) (base + p->offset));
+  else if (p->kind == 'a')
+    g_value_set_boxed (value, *(char ** const *) (base + p->offset));
+  else
+    g_value_set_enum (value, *(const int *) (base + p->offset));
+}
+
+static void
+install_field_properties (GObjectClass *klass)
+{
+  const GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  klass->get_property = devbg_task_info_get_property;
+  for (guint i = 0; i < G_N_ELEMENTS (field_properties); i++)
+    {
+      const FieldProperty *p = &field_properties[i];
+      GParamSpec *pspec;
+
+      if (p->kind == 's')
+        pspec = g_param_spec_string (p->name, NULL, p->blurb, NULL, flags);
+      else if (p->kind == 'b')
+        pspec = g_param_spec_boolean (p->name, NULL, p->blurb, FALSE, flags);
+      else if (p->kind == 'u')
+        pspec = g_param_spec_uint (p->name, NULL, p->blurb, 0, G_MAXUINT, 0, flags);
+      else if (p->kind == 'x')
+        pspec = g_param_spec_int64 (p->name, NULL, p->blurb, G_MININT64, G_MAXINT64, 0, flags);
+      else if (p->kind == 'a')
+        pspec = g_param_spec_boxed (p->name, NULL, p->blurb, G_TYPE_STRV, flags);
+      else if (p->kind == 'v')
+        pspec = g_param_spec_variant (p->name, NULL, p->blurb, G_VARIANT_TYPE_VARDICT, NULL,
+                                      flags);
+      else
+        pspec = g_param_spec_enum (p->name, NULL, p->blurb, p->enum_type (), 0, flags);
+      g_object_class_install_property (klass, i + 1, pspec);
+    }
+}
+
+static void
+devbg_task_info_class_init (DevbgTaskInfoClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = devbg_task_info_finalize;
+  install_field_properties (G_OBJECT_CLASS (klass));
+}
+
+static void
+devbg_task_info_init (DevbgTaskInfo *info)
+{
+}
+
+static char *
+lookup_string (GVariantDict *dict, const char *key)
+{
+  const char *value = "";
+
+  g_variant_dict_lookup (dict, key, "&s", &value);
+  return g_strdup (value);
+}
+
+DevbgTaskInfo *
+devbg_task_info_new (GVariant *properties)
+{
+  DevbgTaskInfo *info = g_object_new (DEVBG_TYPE_TASK_INFO, NULL);
+  g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (properties);
+  g_autofree char *trigger = NULL;
+
+  info->properties = g_variant_ref_sink (properties);
+  info->instance_id = lookup_string (&dict, "instance-id");
+  info->task_id = lookup_string (&dict, "task-id");
+  info->app_id = lookup_string (&dict, "app-id");
+  info->name = lookup_string (&dict, "name");
+  info->entry_point = lookup_string (&dict, "entry-point");
+  info->device_id = lookup_string (&dict, "device-id");
+  info->state = lookup_string (&dict, "state");
+  info->error_message = lookup_string (&dict, "error");
+  info->cancel_reason = lookup_string (&dict, "cancel-reason");
+  if (!g_variant_dict_lookup (&dict, "uid", "u", &info->uid))
+    info->uid = 0;
+  if (!g_variant_dict_lookup (&dict, "progress", "u", &info->progress))
+    info->progress = 0;
+  if (!g_variant_dict_lookup (&dict, "started-us", "x", &info->started_us))
+    info->started_us = 0;
+  if (!g_variant_dict_lookup (&dict, "limit-s", "u", &info->limit_s))
+    info->limit_s = 0;
+  if (!g_variant_dict_lookup (&dict, "finished-us", "x", &info->finished_us))
+    info->finished_us = 0;
+  if (!g_variant_dict_lookup (&dict, "success", "b", &info->success))
+    info->success = FALSE;
+  trigger = lookup_string (&dict, "trigger");
+  if (!devbg_trigger_type_from_string (trigger, &info->trigger))
+    info->trigger = DEVBG_TRIGGER_USE;
+  info->finished = g_variant_dict_contains (&dict, "finished-us");
+  return info;
+}
+
+/**
+ * devbg_task_info_get_instance_id:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the instance's ID
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_instance_id (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->instance_id;
+}
+
+/**
+ * devbg_task_info_get_task_id:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the ID of the registration it runs
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_task_id (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->task_id;
+}
+
+/**
+ * devbg_task_info_get_app_id:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the app it belongs to
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_app_id (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->app_id;
+}
+
+/**
+ * devbg_task_info_get_name:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the registration's name
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_name (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->name;
+}
+
+/**
+ * devbg_task_info_get_entry_point:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the entry point it runs
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_entry_point (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->entry_point;
+}
+
+/**
+ * devbg_task_info_get_device_id:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the device it runs on
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_device_id (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->device_id;
+}
+
+/**
+ * devbg_task_info_get_state:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: "starting", "running" or "canceling" while it runs, "finished"
+ *   once it ended (or "" from the history)
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_state (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->state;
+}
+
+/**
+ * devbg_task_info_get_error_message:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the error message of a finished instance that failed; "" otherwise
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_error_message (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->error_message;
+}
+
+/**
+ * devbg_task_info_get_cancel_reason:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the cancel reason word while canceling or once canceled; "" otherwise
+ *
+ * Since: 0.1
+ */
+const char *
+devbg_task_info_get_cancel_reason (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->cancel_reason;
+}
+
+/**
+ * devbg_task_info_get_uid:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the user it runs as (the app's user)
+ *
+ * Since: 0.1
+ */
+guint32
+devbg_task_info_get_uid (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), 0);
+  return info->uid;
+}
+
+/**
+ * devbg_task_info_get_progress:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the progress it last reported
+ *
+ * Since: 0.1
+ */
+guint
+devbg_task_info_get_progress (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), 0);
+  return info->progress;
+}
+
+/**
+ * devbg_task_info_get_started_us:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: when it started, in microseconds since the Unix epoch
+ *
+ * Since: 0.1
+ */
+gint64
+devbg_task_info_get_started_us (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), 0);
+  return info->started_us;
+}
+
+/**
+ * devbg_task_info_get_limit_s:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the wall-clock limit of its trigger, in seconds; 0 when devbgd did not say
+ *
+ * Since: 0.1
+ */
+guint
+devbg_task_info_get_limit_s (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), 0);
+  return info->limit_s;
+}
+
+/**
+ * devbg_task_info_get_finished_us:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: when it ended, in microseconds since the Unix epoch; 0 while it runs
+ *
+ * Since: 0.1
+ */
+gint64
+devbg_task_info_get_finished_us (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), 0);
+  return info->finished_us;
+}
+
+/**
+ * devbg_task_info_get_success:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: %TRUE if it ended successfully
+ *
+ * Since: 0.1
+ */
+gboolean
+devbg_task_info_get_success (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), FALSE);
+  return info->success;
+}
+
+/**
+ * devbg_task_info_get_trigger_type:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: the type of trigger that started it
+ *
+ * Since: 0.1
+ */
+DevbgTriggerType
+devbg_task_info_get_trigger_type (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), DEVBG_TRIGGER_USE);
+  return info->trigger;
+}
+
+/**
+ * devbg_task_info_get_finished:
+ * @info: a #DevbgTaskInfo
+ *
+ * Returns: %TRUE if the instance has ended (from the history, or
+ *   #DevbgClient::task-ended)
+ *
+ * Since: 0.1
+ */
+gboolean
+devbg_task_info_get_finished (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), FALSE);
+  return info->finished;
+}
+
+/**
+ * devbg_task_info_get_properties:
+ * @info: a #DevbgTaskInfo
+ *
+ * All that devbgd said of the instance, an `a{sv}` dictionary (see the
+ * D-Bus API's ListTasks and History), including keys this library has no
+ * getter for.
+ *
+ * Returns: (transfer none): the properties
+ *
+ * Since: 0.1
+ */
+GVariant *
+devbg_task_info_get_properties (DevbgTaskInfo *info)
+{
+  g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
+  return info->properties;
+}

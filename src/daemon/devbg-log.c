@@ -1,0 +1,63 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define G_LOG_DOMAIN "devbg-log"
+
+#include "devbg-log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+void
+devbg_log_instance_full (const char *domain, GLogLevelFlags level,
+                         const DevbgInstanceRecord *r, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  g_autofree char *uid = g_strdup_printf ("%u", (unsigned) r->uid);
+  va_list args;
+  const GLogField fields[] = {
+    { "GLIB_DOMAIN", domain != NULL ? domain : "devbgd", -1 },
+    { "MESSAGE", NULL, -1 },
+    { "DEVBG_INSTANCE", r->instance_id != NULL ? r->instance_id : "", -1 },
+    { "DEVBG_TASK", r->task_id != NULL ? r->task_id : "", -1 },
+    { "DEVBG_APP", r->app_id != NULL ? r->app_id : "", -1 },
+    { "DEVBG_DEVICE", r->device_id != NULL ? r->device_id : "", -1 },
+    { "DEVBG_UID", uid, -1 },
+  };
+  GLogField with_message[G_N_ELEMENTS (fields)];
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  memcpy (with_message, fields, sizeof fields);
+  with_message[1].value = message;
+  g_log_structured_array (level, with_message, G_N_ELEMENTS (with_message));
+}
+
+GLogWriterOutput
+devbg_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
+                  gpointer user_data)
+{
+  const char *domain = NULL;
+  g_autoptr(GString) extra = g_string_new (NULL);
+  g_autofree char *line = NULL;
+
+  if (g_log_writer_is_journald (fileno (stderr)) &&
+      g_log_writer_journald (level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
+    return G_LOG_WRITER_HANDLED;
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
+        domain = fields[i].value;
+      else if (g_str_has_prefix (fields[i].key, "DEVBG_") && fields[i].length < 0)
+        g_string_append_printf (extra, " %s=%s", fields[i].key, (const char *) fields[i].value);
+    }
+  if (g_log_writer_default_would_drop (level, domain))
+    return G_LOG_WRITER_HANDLED;
+  line = g_log_writer_format_fields (level, fields, n_fields, FALSE);
+  fprintf (stderr, "%s%s%s%s\n", line, extra->len > 0 ? " [" : "", extra->len > 0 ? extra->str + 1 : "",
+           extra->len > 0 ? "]" : "");
+  fflush (stderr);
+  return G_LOG_WRITER_HANDLED;
+}

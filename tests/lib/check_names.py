@@ -1,0 +1,84 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""devbg's bus names and the completion event's type are spelled out in one
+place, lib/devbg-names.h: no C source of devbgd, libdevbg, devbgctl, devbg-sim
+or the test helpers writes them as literals, the D-Bus interface files name
+the interfaces the header names, and devbgctl calls devbgd through libdevbg
+only.
+
+Fails listing each offending line. Run by meson test (suite lib)."""
+
+import pathlib
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+SRC = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else '.').resolve()
+HEADER = SRC / 'lib' / 'devbg-names.h'
+DIRS = ['lib', 'src', 'sim', 'examples', 'tests/helpers']
+
+# Literals that must come from the header. A GResource path such as
+# "/org/devbg/org.devbg.Devbg1.xml" is a file name, not a bus name.
+FORBIDDEN = [
+    re.compile(r'"org\.devbg\.(Devbg1|Sim1)[".]'),
+    re.compile(r'"/org/devbg/(Devbg1|Sim1)"'),
+    re.compile(r'"\(sssbssx\)"|"a\(sssbssx\)"|"\(a\(sssbssx\)s\)"'),
+]
+
+
+def header_macros():
+    macros = {}
+    for m in re.finditer(r'^#define (DEVBG_\w+) (.+)$', HEADER.read_text(), re.M):
+        macros[m.group(1)] = m.group(2).strip()
+    return macros
+
+
+def main():
+    problems = []
+    for d in DIRS:
+        for path in sorted((SRC / d).rglob('*')):
+            if path.suffix not in ('.c', '.h') or path == HEADER:
+                continue
+            for n, line in enumerate(path.read_text(errors='replace').splitlines(), 1):
+                stripped = line.strip()
+                if stripped.startswith(('/*', '*', '//')):
+                    continue
+                for pat in FORBIDDEN:
+                    if pat.search(line):
+                        problems.append('%s:%d: literal name, use lib/devbg-names.h: %s'
+                                        % (path.relative_to(SRC), n, stripped))
+    # devbgctl talks to devbgd through libdevbg only: no D-Bus call or
+    # subscription of its own.
+    # Not yet: the consent agent and permissions calls have no libdevbg API
+    # (the README's "What does not work yet" says so); these two files are
+    # the only ones allowed their own calls until it exists.
+    not_yet_in_libdevbg = {'cmd-agent.c', 'cmd-permissions.c'}
+    for path in sorted((SRC / 'src' / 'cli').glob('*.c')):
+        if path.name in not_yet_in_libdevbg:
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r'g_dbus_connection_(call|signal_subscribe)|g_bus_get', line):
+                problems.append('%s:%d: devbgctl calls D-Bus itself, not through libdevbg: %s'
+                                % (path.relative_to(SRC), n, line.strip()))
+    macros = header_macros()
+    expect = {
+        'data/org.devbg.Devbg1.xml': macros['DEVBG_DBUS_MANAGER_INTERFACE'],
+        'data/org.devbg.Devbg1.Devices.xml': macros['DEVBG_DBUS_DEVICES_INTERFACE'],
+        'sim/org.devbg.Sim1.xml': macros['DEVBG_SIM_DBUS_INTERFACE'],
+    }
+    for rel, iface in expect.items():
+        names = [i.get('name') for i in ET.parse(SRC / rel).getroot().iter('interface')]
+        if iface.strip('"') not in names:
+            problems.append('%s: has no interface %s (it has %s)' % (rel, iface, names))
+    conf = (SRC / 'data' / 'org.devbg.Devbg1.conf').read_text()
+    if 'own="%s"' % macros['DEVBG_DBUS_SERVICE'].strip('"') not in conf:
+        problems.append('data/org.devbg.Devbg1.conf: does not let devbgd own %s'
+                        % macros['DEVBG_DBUS_SERVICE'])
+    for p in problems:
+        print(p)
+    print('%d problem(s)' % len(problems))
+    return 1 if problems else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
