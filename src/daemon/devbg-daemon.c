@@ -172,6 +172,32 @@ tuple_size_bound (gsize text, guint n_fields)
 
 static char *
 build_page (GVariantBuilder *b, const GVariantType *type, GPtrArray *entries, guint max_entries,
+            EntryToVariant to_variant);
+
+/* Answers with one page of @entry_type entries from @entries (as read
+ * from the store, one more than a page; NULL when reading failed, with
+ * @error): "(a<entry_type>s)", the entries and their continuation. */
+static void
+return_page (Call *call, GPtrArray *entries, GError *error, const char *entry_type,
+             guint max_entries, EntryToVariant to_variant)
+{
+  g_autofree char *array_type = g_strdup_printf ("a%s", entry_type);
+  g_autofree char *reply_type = g_strdup_printf ("(a%ss)", entry_type);
+  g_autofree char *next = NULL;
+  GVariantBuilder b;
+
+  if (entries == NULL)
+    {
+      return_error (call, error);
+      return;
+    }
+  next = build_page (&b, G_VARIANT_TYPE (array_type), entries, max_entries, to_variant);
+  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
+                                         g_variant_new (reply_type, &b, next));
+}
+
+static char *
+build_page (GVariantBuilder *b, const GVariantType *type, GPtrArray *entries, guint max_entries,
             EntryToVariant to_variant)
 {
   gsize bytes = 0;
@@ -394,10 +420,8 @@ handle_list_registrations (Call *call, GVariant *params)
 {
   g_autoptr(GPtrArray) regs = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *next = NULL;
   const char *continuation;
   DevbgOwner owner;
-  GVariantBuilder b;
   gint64 cursor;
 
   g_variant_get (params, "(&s)", &continuation);
@@ -406,15 +430,7 @@ handle_list_registrations (Call *call, GVariant *params)
   owner = owner_of (call);
   regs = devbg_store_list_registrations (call->daemon->store, &owner, cursor,
                                          PAGE_MAX_ENTRIES + 1, &error);
-  if (regs == NULL)
-    {
-      return_error (call, error);
-      return;
-    }
-  next = build_page (&b, G_VARIANT_TYPE ("a(ssss)"), regs, PAGE_MAX_ENTRIES,
-                     registration_to_variant);
-  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(a(ssss)s)", &b, next));
+  return_page (call, regs, error, "(ssss)", PAGE_MAX_ENTRIES, registration_to_variant);
 }
 
 static void
@@ -564,21 +580,11 @@ return_events_page (Call *call, gint64 cursor)
 {
   g_autoptr(GPtrArray) events = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *next = NULL;
   DevbgCaller caller = caller_of (call);
-  GVariantBuilder b;
 
   events = devbg_runtime_list_events (call->daemon->runtime, &caller, cursor,
                                       PAGE_MAX_ENTRIES + 1, &error);
-  if (events == NULL)
-    {
-      return_error (call, error);
-      return;
-    }
-  next = build_page (&b, G_VARIANT_TYPE ("a" DEVBG_EVENT_TUPLE_TYPE), events, PAGE_MAX_ENTRIES,
-                     event_to_variant);
-  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(a" DEVBG_EVENT_TUPLE_TYPE "s)", &b, next));
+  return_page (call, events, error, DEVBG_EVENT_TUPLE_TYPE, PAGE_MAX_ENTRIES, event_to_variant);
 }
 
 static void
@@ -737,11 +743,9 @@ handle_history (Call *call, GVariant *params)
 {
   g_autoptr(GPtrArray) list = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *next = NULL;
   const char *continuation;
   guint32 limit;
   gint64 cursor;
-  GVariantBuilder b;
   /* The same visibility as devbg_runtime_may_see(). */
   DevbgHistoryScope scope = {
     .all = call->caller->app_id == NULL && call->caller->uid == 0,
@@ -756,14 +760,7 @@ handle_history (Call *call, GVariant *params)
     limit = DEFAULT_HISTORY;
   limit = MIN (limit, PAGE_MAX_ENTRIES);
   list = devbg_store_list_history (call->daemon->store, &scope, cursor, limit + 1, &error);
-  if (list == NULL)
-    {
-      return_error (call, error);
-      return;
-    }
-  next = build_page (&b, G_VARIANT_TYPE ("aa{sv}"), list, limit, history_to_variant);
-  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(aa{sv}s)", &b, next));
+  return_page (call, list, error, "a{sv}", limit, history_to_variant);
 }
 
 /* ---- consent agents and permissions ---- */
@@ -838,10 +835,8 @@ handle_list_permissions (Call *call, GVariant *params)
 {
   g_autoptr(GPtrArray) list = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *next = NULL;
   const char *continuation;
   gint64 cursor;
-  GVariantBuilder b;
 
   g_variant_get (params, "(&s)", &continuation);
   if (!parse_continuation (call, continuation, &cursor))
@@ -850,15 +845,7 @@ handle_list_permissions (Call *call, GVariant *params)
                                     call->caller->app_id == NULL && call->caller->uid == 0,
                                     call->caller->uid, call->caller->app_id, cursor,
                                     PAGE_MAX_ENTRIES + 1, &error);
-  if (list == NULL)
-    {
-      return_error (call, error);
-      return;
-    }
-  next = build_page (&b, G_VARIANT_TYPE ("a(ussx)"), list, PAGE_MAX_ENTRIES,
-                     permission_to_variant);
-  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(a(ussx)s)", &b, next));
+  return_page (call, list, error, "(ussx)", PAGE_MAX_ENTRIES, permission_to_variant);
 }
 
 static void
