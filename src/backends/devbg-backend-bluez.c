@@ -826,40 +826,23 @@ unfollow_bluez (DevbgBackendBluez *self)
   g_hash_table_remove_all (self->objects);
 }
 
-typedef struct {
-  DevbgBackendBluez *self; /* not a reference: a canceled call does not touch it */
-  char              *owner;
-} OwnerCheck;
-
 /* Devices are trusted as devbgd itself: bluetoothd must run as root (or
  * as devbgd's own user), whatever a bus's policy lets own its name. */
 static void
-on_owner_uid (GObject *source, GAsyncResult *res, gpointer user_data)
+on_owner_uid (gpointer user_data, const char *owner, guint32 uid)
 {
-  OwnerCheck *check = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
-                                                             &error);
-  DevbgBackendBluez *self = check->self;
-  guint32 uid = G_MAXUINT32;
+  DevbgBackendBluez *self = user_data;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    goto out;
-  if (g_strcmp0 (self->owner, check->owner) != 0)
-    goto out;
-  if (reply != NULL)
-    g_variant_get (reply, "(u)", &uid);
+  if (g_strcmp0 (self->owner, owner) != 0)
+    return;
   if (uid != 0 && uid != geteuid ())
     {
       g_warning ("bluez backend: ignoring %s, which owns org.bluez as uid %d, not root",
-                 check->owner, uid == G_MAXUINT32 ? -1 : (int) uid);
+                 owner, uid == G_MAXUINT32 ? -1 : (int) uid);
       g_clear_pointer (&self->owner, g_free);
-      goto out;
+      return;
     }
   follow_bluez (self);
-out:
-  g_free (check->owner);
-  g_free (check);
 }
 
 static void
@@ -867,17 +850,11 @@ on_bluez_appeared (GDBusConnection *connection, const char *name, const char *ow
                    gpointer user_data)
 {
   DevbgBackendBluez *self = user_data;
-  OwnerCheck *check = g_new0 (OwnerCheck, 1);
 
   g_info ("bluez backend: bluetoothd appeared as %s", owner);
   unfollow_bluez (self);
   self->owner = g_strdup (owner);
-  check->self = self;
-  check->owner = g_strdup (owner);
-  g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "GetConnectionUnixUser",
-                          g_variant_new ("(s)", owner), G_VARIANT_TYPE ("(u)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, self->cancellable, on_owner_uid, check);
+  devbg_backend_check_owner_uid (connection, owner, self->cancellable, on_owner_uid, self);
 }
 
 static void

@@ -311,40 +311,24 @@ unfollow_avahi (DevbgBackendNet *self)
     }
 }
 
-typedef struct {
-  DevbgBackendNet *self;
-  char            *owner;
-} OwnerCheck;
-
 /* Devices are trusted as devbgd itself: avahi-daemon runs as root or as
  * its own system user, never as a desktop user; a name owned by a
  * login user (uid >= 1000) is ignored. */
 static void
-on_owner_uid (GObject *source, GAsyncResult *res, gpointer user_data)
+on_owner_uid (gpointer user_data, const char *owner, guint32 uid)
 {
-  OwnerCheck *check = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
-                                                             &error);
-  DevbgBackendNet *self = check->self;
-  guint32 uid = G_MAXUINT32;
+  DevbgBackendNet *self = user_data;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
-      g_strcmp0 (self->owner, check->owner) != 0)
-    goto out;
-  if (reply != NULL)
-    g_variant_get (reply, "(u)", &uid);
+  if (g_strcmp0 (self->owner, owner) != 0)
+    return;
   if (uid >= 1000 && uid != geteuid ())
     {
       g_warning ("network backend: ignoring %s, which owns org.freedesktop.Avahi as uid %d, "
-                 "a user's", check->owner, uid == G_MAXUINT32 ? -1 : (int) uid);
+                 "a user's", owner, uid == G_MAXUINT32 ? -1 : (int) uid);
       g_clear_pointer (&self->owner, g_free);
-      goto out;
+      return;
     }
   follow_avahi (self);
-out:
-  g_free (check->owner);
-  g_free (check);
 }
 
 static void
@@ -352,17 +336,11 @@ on_avahi_appeared (GDBusConnection *connection, const char *name, const char *ow
                    gpointer user_data)
 {
   DevbgBackendNet *self = user_data;
-  OwnerCheck *check = g_new0 (OwnerCheck, 1);
 
   g_info ("network backend: avahi-daemon appeared as %s", owner);
   unfollow_avahi (self);
   self->owner = g_strdup (owner);
-  check->self = self;
-  check->owner = g_strdup (owner);
-  g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "GetConnectionUnixUser",
-                          g_variant_new ("(s)", owner), G_VARIANT_TYPE ("(u)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, self->cancellable, on_owner_uid, check);
+  devbg_backend_check_owner_uid (connection, owner, self->cancellable, on_owner_uid, self);
 }
 
 static void

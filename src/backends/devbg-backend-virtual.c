@@ -230,40 +230,24 @@ follow_sim (DevbgBackendVirtual *self, GDBusConnection *connection, const char *
                           self->cancellable, on_list_devices, self);
 }
 
-typedef struct {
-  DevbgBackendVirtual *self; /* not a reference: a canceled call does not touch it */
-  char                *owner;
-} OwnerCheck;
-
 /* Devices are trusted as devbgd itself: the simulator must run as root (or
  * as devbgd's own user, for a devbgd run unprivileged), whatever a bus's
  * policy lets own its name. */
 static void
-on_sim_owner_uid (GObject *source, GAsyncResult *res, gpointer user_data)
+on_sim_owner_uid (gpointer user_data, const char *owner, guint32 uid)
 {
-  OwnerCheck *check = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
-  DevbgBackendVirtual *self = check->self;
-  guint32 uid = G_MAXUINT32;
+  DevbgBackendVirtual *self = user_data;
 
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    goto out;
-  if (g_strcmp0 (self->owner, check->owner) != 0)
-    goto out; /* it left (or another took the name) meanwhile */
-  if (reply != NULL)
-    g_variant_get (reply, "(u)", &uid);
+  if (g_strcmp0 (self->owner, owner) != 0)
+    return; /* it left (or another took the name) meanwhile */
   if (uid != 0 && uid != geteuid ())
     {
       g_warning ("virtual backend: ignoring %s, which owns org.devbg.Sim1 as uid %d, not root",
-                 check->owner, uid == G_MAXUINT32 ? -1 : (int) uid);
+                 owner, uid == G_MAXUINT32 ? -1 : (int) uid);
       g_clear_pointer (&self->owner, g_free);
-      goto out;
+      return;
     }
-  follow_sim (self, G_DBUS_CONNECTION (source), check->owner);
-out:
-  g_free (check->owner);
-  g_free (check);
+  follow_sim (self, self->connection, owner);
 }
 
 static void
@@ -271,17 +255,11 @@ on_sim_appeared (GDBusConnection *connection, const char *name, const char *owne
                  gpointer user_data)
 {
   DevbgBackendVirtual *self = user_data;
-  OwnerCheck *check = g_new0 (OwnerCheck, 1);
 
   g_info ("virtual backend: devbg-sim appeared as %s", owner);
   g_free (self->owner);
   self->owner = g_strdup (owner);
-  check->self = self;
-  check->owner = g_strdup (owner);
-  g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "GetConnectionUnixUser",
-                          g_variant_new ("(s)", owner), G_VARIANT_TYPE ("(u)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, self->cancellable, on_sim_owner_uid, check);
+  devbg_backend_check_owner_uid (connection, owner, self->cancellable, on_sim_owner_uid, self);
 }
 
 static void

@@ -69,3 +69,44 @@ devbg_backend_emit_changed (DevbgBackend *backend, DevbgDevice *device)
 {
   g_signal_emit (backend, signals[SIGNAL_CHANGED], 0, device);
 }
+
+typedef struct {
+  DevbgOwnerUidFunc done;
+  gpointer          user_data; /* not a reference: a canceled call does not touch it */
+  char             *owner;
+} OwnerCheck;
+
+static void
+on_owner_uid (GObject *source, GAsyncResult *res, gpointer data)
+{
+  OwnerCheck *check = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
+                                                             &error);
+  guint32 uid = G_MAXUINT32;
+
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      if (reply != NULL)
+        g_variant_get (reply, "(u)", &uid);
+      check->done (check->user_data, check->owner, uid);
+    }
+  g_free (check->owner);
+  g_free (check);
+}
+
+void
+devbg_backend_check_owner_uid (GDBusConnection *connection, const char *owner,
+                               GCancellable *cancellable, DevbgOwnerUidFunc done,
+                               gpointer user_data)
+{
+  OwnerCheck *check = g_new0 (OwnerCheck, 1);
+
+  check->done = done;
+  check->user_data = user_data;
+  check->owner = g_strdup (owner);
+  g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "GetConnectionUnixUser",
+                          g_variant_new ("(s)", owner), G_VARIANT_TYPE ("(u)"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, cancellable, on_owner_uid, check);
+}

@@ -69,6 +69,22 @@ DevbgBackend *devbg_backend_virtual_new (GDBusConnection *connection);
 gboolean      devbg_backend_udev_available (void);
 DevbgBackend *devbg_backend_udev_new (GHashTable *families);
 
+/* A backend follows a service on the bus (devbg-sim, bluetoothd,
+ * avahi-daemon) only when the process that owns its name is trusted, as
+ * devbgd itself is, whatever a bus's policy lets own it. This asks the bus
+ * which uid owns @owner and calls @done with it (G_MAXUINT32 when the bus
+ * did not say); not at all once @cancellable is canceled. Each backend
+ * decides which uids it trusts. */
+typedef void (*DevbgOwnerUidFunc) (gpointer    user_data,
+                                   const char *owner,
+                                   guint32     uid);
+
+void devbg_backend_check_owner_uid (GDBusConnection  *connection,
+                                    const char       *owner,
+                                    GCancellable     *cancellable,
+                                    DevbgOwnerUidFunc done,
+                                    gpointer          user_data);
+
 /* The BlueZ backend: paired Bluetooth devices' RFCOMM and GATT services,
  * through bluetoothd (org.bluez) on @connection, followed from when it
  * appears on the bus. */
