@@ -419,6 +419,158 @@ test_exec_failure (void)
   close (chan[1]);
 }
 
+/* ---- held before exec() until the device comes */
+
+static char *
+exe_of (pid_t pid)
+{
+  g_autofree char *link = g_strdup_printf ("/proc/%d/exe", (int) pid);
+
+  return g_file_read_link (link, NULL);
+}
+
+static char *
+fd_target (pid_t pid, int fd)
+{
+  g_autofree char *link = g_strdup_printf ("/proc/%d/fd/%d", (int) pid, fd);
+
+  return g_file_read_link (link, NULL);
+}
+
+static void
+hold_options (DevbgSpawnOptions *o, const char *instance_id, const char *const *argv, int channel)
+{
+  fill_options (o, instance_id, cgroup_parent != NULL ? cgroup_parent : "", NULL, 0);
+  o->executable = argv[0];
+  o->argv = argv;
+  o->device_fd = -1;
+  o->channel_fd = channel;
+}
+
+static void
+test_hold_release (void)
+{
+  const char *sleep_argv[] = { "/bin/sleep", "60", NULL };
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *sleep_exe = g_canonicalize_filename ("/bin/sleep", NULL);
+  g_autofree char *sleep_real = realpath (sleep_exe, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *held_exe = NULL, *exe = NULL, *device = NULL, *ours = NULL;
+  DevbgSpawnOptions o = { 0 };
+  Task t = { NULL, -1, -1 };
+  int chan[2], dev[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan), ==, 0);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dev), ==, 0);
+  hold_options (&o, "hold-release", sleep_argv, chan[1]);
+  t.process = devbg_spawn_task_hold (&o, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (t.process);
+  t.channel = chan[0];
+  close (chan[1]);
+
+  /* Held: still a copy of its parent, none of the task's code. */
+  g_usleep (50000);
+  held_exe = exe_of (t.process->pid);
+  g_assert_cmpstr (held_exe, ==, self_exe);
+
+  ours = fd_target (getpid (), dev[1]);
+  g_assert_true (devbg_spawn_task_release (t.process, dev[1], &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (t.process->control_fd, ==, -1);
+  exe = exe_of (t.process->pid);
+  g_assert_cmpstr (exe, ==, sleep_real);
+  /* fd 3 is the very device given at release. */
+  device = fd_target (t.process->pid, DEVBG_SPAWN_DEVICE_FD);
+  g_assert_nonnull (ours);
+  g_assert_cmpstr (device, ==, ours);
+  close (dev[1]);
+  t.device = dev[0];
+  task_clear (&t);
+}
+
+static void
+test_hold_abort (void)
+{
+  const char *sleep_argv[] = { "/bin/sleep", "60", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *cgroup = NULL;
+  DevbgSpawnOptions o = { 0 };
+  DevbgTaskProcess *process;
+  int chan[2];
+  pid_t pid;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan), ==, 0);
+  hold_options (&o, "hold-abort", sleep_argv, chan[1]);
+  process = devbg_spawn_task_hold (&o, &error);
+  g_assert_no_error (error);
+  pid = process->pid;
+  cgroup = g_strdup (process->cgroup_path);
+  devbg_spawn_task_abort (process);
+  /* Killed and reaped (the pid is no longer ours), its cgroup gone. */
+  g_assert_true (process->reaped);
+  g_assert_cmpint (waitpid (pid, NULL, WNOHANG), ==, -1);
+  g_assert_cmpint (errno, ==, ECHILD);
+  if (cgroup != NULL)
+    g_assert_false (g_file_test (cgroup, G_FILE_TEST_EXISTS));
+  /* A second abort, and the free, do nothing more. */
+  devbg_spawn_task_abort (process);
+  devbg_task_process_free (process);
+  close (chan[0]);
+  close (chan[1]);
+}
+
+/* devbgd gone (SIGKILL) while a child is held: the child sees its control
+ * channel close and leaves by itself; it keeps none of devbgd's fds (here,
+ * a canary standing for its bus connection) meanwhile. */
+static void
+test_hold_parent_gone (void)
+{
+  const char *sleep_argv[] = { "/bin/sleep", "60", NULL };
+  g_autoptr(GError) error = NULL;
+  DevbgSpawnOptions o = { 0 };
+  DevbgTaskProcess *process;
+  int chan[2], status = 0;
+  int null = open ("/dev/null", O_RDONLY);
+  int canary = fcntl (null, F_DUPFD, 10); /* not close-on-exec */
+  g_autofree char *listing = NULL;
+  pid_t pid;
+
+  close (null);
+  g_assert_cmpint (canary, >=, 10);
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan), ==, 0);
+  hold_options (&o, "hold-parent-gone", sleep_argv, chan[1]);
+  process = devbg_spawn_task_hold (&o, &error);
+  g_assert_no_error (error);
+  pid = process->pid;
+  for (int i = 0; i < 200; i++)
+    {
+      g_free (listing);
+      listing = fd_listing (pid);
+      /* 0-4, and the held child's end of its control channel */
+      if (listing != NULL && g_str_has_prefix (listing, "0,1,2,3,4,") &&
+          strchr (listing + strlen ("0,1,2,3,4,"), ',') == NULL)
+        break;
+      g_usleep (5000);
+    }
+  g_test_message ("held child's fds: %s", listing);
+  g_assert_true (g_str_has_prefix (listing, "0,1,2,3,4,"));
+  g_assert_null (strchr (listing + strlen ("0,1,2,3,4,"), ','));
+
+  close (process->control_fd); /* what devbgd's death does */
+  process->control_fd = -1;
+  for (int i = 0; i < 500 && waitpid (pid, &status, WNOHANG) == 0; i++)
+    g_usleep (2000);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 127);
+  process->reaped = TRUE;
+  devbg_task_process_remove_cgroup (process, NULL);
+  devbg_task_process_free (process);
+  close (canary);
+  close (chan[0]);
+  close (chan[1]);
+}
+
 /* ---- confinement, checked from /proc */
 
 static void
@@ -976,6 +1128,9 @@ main (int argc, char **argv)
   g_test_add_func ("/spawn/exec-failure", test_exec_failure);
   g_test_add_func ("/spawn/confinement", test_confinement);
   g_test_add_func ("/spawn/fds", test_fds);
+  g_test_add_func ("/spawn/hold/release", test_hold_release);
+  g_test_add_func ("/spawn/hold/abort", test_hold_abort);
+  g_test_add_func ("/spawn/hold/parent-gone", test_hold_parent_gone);
   g_test_add_func ("/spawn/kill-tree/cgroup", test_kill_tree_cgroup);
   g_test_add_func ("/spawn/kill-tree/process-group", test_kill_tree_pgroup);
   g_test_add_func ("/spawn/kill-tree/escaped", test_kill_tree_escaped);
