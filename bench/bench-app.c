@@ -26,7 +26,7 @@
  *                                    -> OK <ns> <errors>
  *       N Register calls (use trigger), at most INFLIGHT at a time: the
  *       time from the first sent to the last answered
- *   list-all                         -> OK <ns> <registrations>
+ *   list-all                         -> OK <ns> <registrations> <pages> <bytes>
  *       every page of ListRegistrations, one after another
  *   tally MS                         -> OK <instances> <completed> <extra>
  *       after MS more ms of listening: instances requested since the last
@@ -43,6 +43,9 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+
+#include "devbg-names.h"
+#include "devbg-records.h"
 
 #define BUS_NAME  "org.devbg.Devbg1"
 #define OBJ_PATH  "/org/devbg/Devbg1"
@@ -320,29 +323,42 @@ cmd_list_all (App *app)
   g_autofree char *continuation = g_strdup ("");
   g_autoptr(GError) error = NULL;
   gint64 t0 = now_ns ();
-  gsize count = 0;
+  gsize count = 0, pages = 0, bytes = 0;
 
   do
     {
       g_autoptr(GVariant) reply =
         g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, MANAGER, "ListRegistrations",
                                      g_variant_new ("(s)", continuation),
-                                     G_VARIANT_TYPE ("(a(ssss)s)"), G_DBUS_CALL_FLAGS_NONE,
+                                     G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE,
                                      30000, NULL, &error);
       g_autoptr(GVariant) page = NULL;
+      g_autoptr(GPtrArray) fields = NULL;
+      const guint8 *data;
+      gsize size;
 
       if (reply == NULL)
         {
           printf ("ERROR ListRegistrations: %s\n", error->message);
           return;
         }
+      /* Decoded as an app would (libdevbg's codec: every field checked). */
       page = g_variant_get_child_value (reply, 0);
-      count += g_variant_n_children (page);
+      data = g_variant_get_fixed_array (page, &size, 1);
+      fields = devbg_records_parse (data, size, DEVBG_REGISTRATION_FIELDS, &error);
+      if (fields == NULL)
+        {
+          printf ("ERROR ListRegistrations: %s\n", error->message);
+          return;
+        }
+      count += fields->len / DEVBG_REGISTRATION_FIELDS;
+      pages++;
+      bytes += size;
       g_free (continuation);
       g_variant_get_child (reply, 1, "s", &continuation);
     }
   while (*continuation != '\0');
-  printf ("OK %" G_GINT64_FORMAT " %zu\n", now_ns () - t0, count);
+  printf ("OK %" G_GINT64_FORMAT " %zu %zu %zu\n", now_ns () - t0, count, pages, bytes);
 }
 
 static void

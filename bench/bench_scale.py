@@ -94,19 +94,20 @@ def registrations(tmpdir):
             raise SystemExit('bench: %d registrations failed' % (errors + errors2))
         before = rss_mib(pid)
         lists, floors = [], []
-        pages = (REGISTRATIONS + 499) // 500
+        pages = kib = 0
         for _ in range(LIST_RUNS):
-            ns, count = map(int, app.ask('list-all'))
+            ns, count, pages, size = map(int, app.ask('list-all'))
             if count != REGISTRATIONS:
                 raise SystemExit('bench: listed %d of %d' % (count, REGISTRATIONS))
+            kib = size / 1024
             lists.append(ns / 1e6)
             floors.append(sum(int(app.ask('ping')[0]) for _ in range(pages)) / 1e6)
         after = rss_mib(pid)
-        print('scale registrations %d list p50 %.1f ms (%d pages; floor %d pings %.1f ms, '
-              'ratio %.1fx) register %.0f/s serial %.0f/s 32-in-flight memory %.1f MiB '
-              'after-lists %.1f MiB' % (REGISTRATIONS, pct(lists, 0.5), pages, pages,
-                                        pct(floors, 0.5), pct(lists, 0.5) / pct(floors, 0.5),
-                                        serial, concurrent, before, after), flush=True)
+        print('scale registrations %d list p50 %.1f ms (%d pages, %.0f KiB; floor %d pings '
+              '%.1f ms) register %.0f/s serial %.0f/s 32-in-flight memory %.1f MiB '
+              'after-lists %.1f MiB' % (REGISTRATIONS, pct(lists, 0.5), pages, kib, pages,
+                                        pct(floors, 0.5), serial, concurrent, before, after),
+              flush=True)
     finally:
         app.stop()
         devbgd.stop()

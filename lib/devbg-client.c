@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "devbg-client.h"
+#include "devbg-records.h"
 
 #include <string.h>
 
@@ -1246,22 +1247,31 @@ registrations_table_new (void)
   return g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
 }
 
-/* Adds one ListRegistrations page to @tasks; returns the continuation,
- * owned by @reply ("" when all are in). */
+/* Adds one ListRegistrations page (packed records, devbg-records.h) to
+ * @tasks; returns the continuation, owned by @reply ("" when all are in),
+ * or NULL with @error when the page is malformed. */
 static const char *
-add_registrations_page (DevbgClient *client, GHashTable *tasks, GVariant *reply)
+add_registrations_page (DevbgClient *client, GHashTable *tasks, GVariant *reply, GError **error)
 {
-  g_autoptr(GVariantIter) iter = NULL;
-  const char *task_id, *name, *entry_point, *trigger_str, *next;
+  g_autoptr(GVariant) page = NULL;
+  g_autoptr(GPtrArray) fields = NULL;
+  const char *next;
+  const guint8 *data;
+  gsize size;
 
-  g_variant_get (reply, "(a(ssss)&s)", &iter, &next);
-  while (g_variant_iter_next (iter, "(&s&s&s&s)", &task_id, &name, &entry_point, &trigger_str))
+  g_variant_get (reply, "(@ay&s)", &page, &next);
+  data = g_variant_get_fixed_array (page, &size, 1);
+  fields = devbg_records_parse (data, size, DEVBG_REGISTRATION_FIELDS, error);
+  if (fields == NULL)
+    return NULL;
+  for (guint i = 0; i < fields->len; i += DEVBG_REGISTRATION_FIELDS)
     {
+      const char *const *f = (const char *const *) &fields->pdata[i];
       DevbgTriggerType trigger = DEVBG_TRIGGER_USE;
       DevbgRegistration *reg;
 
-      devbg_trigger_type_from_string (trigger_str, &trigger);
-      reg = registration_get (client, task_id, name, entry_point, trigger);
+      devbg_trigger_type_from_string (f[3], &trigger);
+      reg = registration_get (client, f[0], f[1], f[2], trigger);
       g_hash_table_insert (tasks, reg->task_id, reg);
     }
   return next;
@@ -1293,12 +1303,16 @@ devbg_client_get_all_tasks_sync (DevbgClient *client, GCancellable *cancellable,
     {
       g_autoptr(GVariant) reply = call_sync (client, "ListRegistrations",
                                              g_variant_new ("(s)", continuation),
-                                             G_VARIANT_TYPE ("(a(ssss)s)"), cancellable, error);
+                                             G_VARIANT_TYPE ("(ays)"), cancellable, error);
 
       if (reply == NULL)
         return NULL;
+      const char *next = add_registrations_page (client, tasks, reply, error);
+
+      if (next == NULL)
+        return NULL;
       g_free (continuation);
-      continuation = g_strdup (add_registrations_page (client, tasks, reply));
+      continuation = g_strdup (next);
     }
   while (*continuation != '\0');
   return g_steal_pointer (&tasks);
@@ -2214,11 +2228,14 @@ static void
 tasks_page_done (GTask *task, DevbgClient *client, GVariant *reply)
 {
   GHashTable *tasks = g_task_get_task_data (task);
-  const char *next = add_registrations_page (client, tasks, reply);
+  GError *error = NULL;
+  const char *next = add_registrations_page (client, tasks, reply, &error);
 
-  if (*next != '\0')
+  if (next == NULL)
+    g_task_return_error (task, error);
+  else if (*next != '\0')
     call_async (client, task, "ListRegistrations", g_variant_new ("(s)", next),
-                G_VARIANT_TYPE ("(a(ssss)s)"), tasks_page_done);
+                G_VARIANT_TYPE ("(ays)"), tasks_page_done);
   else
     g_task_return_pointer (task, g_hash_table_ref (tasks), (GDestroyNotify) g_hash_table_unref);
 }
@@ -2244,7 +2261,7 @@ devbg_client_get_all_tasks_async (DevbgClient *client, GCancellable *cancellable
 
   g_task_set_task_data (task, registrations_table_new (), (GDestroyNotify) g_hash_table_unref);
   call_async (client, task, "ListRegistrations", g_variant_new ("(s)", ""),
-              G_VARIANT_TYPE ("(a(ssss)s)"), tasks_page_done);
+              G_VARIANT_TYPE ("(ays)"), tasks_page_done);
 }
 
 /**

@@ -191,6 +191,26 @@
 #define DEVBG_PAGE_MAX_BYTES (64 * 1024)
 
 /**
+ * DEVBG_PACKED_PAGE_MAX_BYTES:
+ *
+ * The most bytes in one page of a packed list (`ListRegistrations`, an
+ * `ay` of records): a page holds as many whole records as fit.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_PACKED_PAGE_MAX_BYTES (1024 * 1024)
+
+/**
+ * DEVBG_REGISTRATION_FIELDS:
+ *
+ * The fields of one record of `ListRegistrations`' packed page, in order:
+ * task ID, name, entry point, trigger ("use" or "servicing").
+ *
+ * Since: 0.2
+ */
+#define DEVBG_REGISTRATION_FIELDS 4
+
+/**
  * DEVBG_TASK_DEVICE_FD:
  *
  * The file descriptor of the granted device in a task process.

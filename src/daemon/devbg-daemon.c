@@ -13,6 +13,7 @@
 #include "devbg-identity.h"
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
+#include "devbg-records.h"
 #include "devbg-runtime.h"
 #include "devbg-store.h"
 
@@ -403,23 +404,43 @@ handle_register (Call *call, GVariant *params)
   }
 }
 
-static GVariant *
-registration_to_variant (gconstpointer entry, gint64 *cursor, gsize *size_bound)
-{
-  const DevbgRegistrationRecord *reg = entry;
-  const char *trigger = devbg_trigger_type_to_string (reg->trigger);
+/* One page of registrations, packed (lib/devbg-records.h): as many whole
+ * records as fit in DEVBG_PACKED_PAGE_MAX_BYTES, made straight from the
+ * store's rows. */
+typedef struct {
+  GByteArray *page;
+  gint64      last_cursor;
+  gboolean    more;
+} PackedPage;
 
-  *cursor = reg->cursor;
-  *size_bound = tuple_size_bound (strlen (reg->task_id) + strlen (reg->name) +
-                                  strlen (reg->entry_point) + strlen (trigger), 4);
-  return g_variant_new ("(ssss)", reg->task_id, reg->name, reg->entry_point, trigger);
+static gboolean
+pack_registration (const DevbgRegistrationRecord *reg, gpointer user_data)
+{
+  PackedPage *packed = user_data;
+  const char *trigger = devbg_trigger_type_to_string (reg->trigger);
+  gsize size = strlen (reg->task_id) + strlen (reg->name) + strlen (reg->entry_point) +
+               strlen (trigger) + DEVBG_REGISTRATION_FIELDS;
+
+  if (packed->page->len > 0 && packed->page->len + size > DEVBG_PACKED_PAGE_MAX_BYTES)
+    {
+      packed->more = TRUE;
+      return FALSE;
+    }
+  devbg_records_add (packed->page, reg->task_id);
+  devbg_records_add (packed->page, reg->name);
+  devbg_records_add (packed->page, reg->entry_point);
+  devbg_records_add (packed->page, trigger);
+  packed->last_cursor = reg->cursor;
+  return TRUE;
 }
 
 static void
 handle_list_registrations (Call *call, GVariant *params)
 {
-  g_autoptr(GPtrArray) regs = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *next = NULL;
+  PackedPage packed = { 0 };
   const char *continuation;
   DevbgOwner owner;
   gint64 cursor;
@@ -428,9 +449,20 @@ handle_list_registrations (Call *call, GVariant *params)
   if (!require_app (call) || !parse_continuation (call, continuation, &cursor))
     return;
   owner = owner_of (call);
-  regs = devbg_store_list_registrations (call->daemon->store, &owner, cursor,
-                                         PAGE_MAX_ENTRIES + 1, &error);
-  return_page (call, regs, error, "(ssss)", PAGE_MAX_ENTRIES, registration_to_variant);
+  packed.page = g_byte_array_sized_new (64 * 1024);
+  if (!devbg_store_foreach_registration (call->daemon->store, &owner, cursor, pack_registration,
+                                         &packed, &error))
+    {
+      g_byte_array_unref (packed.page);
+      return_error (call, error);
+      return;
+    }
+  next = packed.more ? g_strdup_printf ("%" G_GINT64_FORMAT, packed.last_cursor) : g_strdup ("");
+  bytes = g_byte_array_free_to_bytes (packed.page);
+  g_dbus_method_invocation_return_value (
+    g_steal_pointer (&call->invocation),
+    g_variant_new ("(@ays)", g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE),
+                   next));
 }
 
 static void

@@ -22,11 +22,44 @@ struct _DevbgStore {
   gboolean   group_open;
   guint      group_commit_id;
   GPtrArray *group_waiters;
+  GHashTable *statements; /* SQL text -> GPtrArray of its prepared statements */
 };
 
 G_DEFINE_TYPE (DevbgStore, devbg_store, G_TYPE_OBJECT)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
+
+/* Statements are prepared once per connection and kept: preparing one
+ * costs more than most of the queries devbgd runs (on the request path,
+ * and per Register). prepare() hands out a statement no caller is using
+ * (a second one of the same SQL only while the first is in use), and a
+ * StoreStmt going out of scope is reset, not finalized. The store is used
+ * from the main thread only. */
+typedef sqlite3_stmt StoreStmt;
+static GHashTable *statements_in_use;
+
+static void
+store_stmt_release (StoreStmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+  g_hash_table_remove (statements_in_use, stmt);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StoreStmt, store_stmt_release)
+
+static void
+finalize_statement (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+/* Before the connection closes: it closes only once they are finalized. */
+static void
+clear_statements (DevbgStore *store)
+{
+  g_hash_table_remove_all (store->statements);
+}
 
 /* Migration N brings the schema from version N to N + 1. Append only. */
 static const char *const migrations[] = {
@@ -233,20 +266,33 @@ prepare_write (DevbgStore *store, const char *sql, GError **error)
 static sqlite3_stmt *
 prepare (DevbgStore *store, const char *sql, GError **error)
 {
+  GPtrArray *kept = g_hash_table_lookup (store->statements, sql);
   sqlite3_stmt *stmt = NULL;
 
+  if (statements_in_use == NULL)
+    statements_in_use = g_hash_table_new (g_direct_hash, g_direct_equal);
+  for (guint i = 0; kept != NULL && i < kept->len; i++)
+    if (g_hash_table_add (statements_in_use, g_ptr_array_index (kept, i)))
+      return g_ptr_array_index (kept, i);
   if (sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
     {
       sql_fail (store, error, "cannot prepare a statement");
       return NULL;
     }
+  if (kept == NULL)
+    {
+      kept = g_ptr_array_new_with_free_func (finalize_statement);
+      g_hash_table_insert (store->statements, g_strdup (sql), kept);
+    }
+  g_ptr_array_add (kept, stmt);
+  g_hash_table_add (statements_in_use, stmt);
   return stmt;
 }
 
 guint
 devbg_store_get_schema_version (DevbgStore *store)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store, "PRAGMA user_version", NULL);
+  g_autoptr(StoreStmt) stmt = prepare (store, "PRAGMA user_version", NULL);
 
   if (stmt == NULL || sqlite3_step (stmt) != SQLITE_ROW)
     return 0;
@@ -300,7 +346,7 @@ is_corruption (int rc)
 static gboolean
 quick_check (DevbgStore *store, gboolean *corrupt, GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store, "PRAGMA quick_check", error);
+  g_autoptr(StoreStmt) stmt = prepare (store, "PRAGMA quick_check", error);
   const char *verdict;
   int rc;
 
@@ -369,6 +415,7 @@ fail:
    * and delete it: a damaged database is to be kept as it was found. */
   if (store->db != NULL)
     sqlite3_db_config (store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  clear_statements (store);
   g_clear_pointer (&store->db, sqlite3_close);
   return FALSE;
 }
@@ -510,7 +557,7 @@ bind_owner (sqlite3_stmt *stmt, int app_index, int uid_index, const DevbgOwner *
 static gboolean
 insert_registration (DevbgStore *store, const DevbgRegistrationRecord *reg, GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(StoreStmt) stmt = prepare (store,
     "INSERT INTO registrations (task_id, app_id, name, entry_point, trigger, created_us, uid) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)", error);
 
@@ -562,7 +609,7 @@ gboolean
 devbg_store_remove_registration (DevbgStore *store, const DevbgOwner *owner, const char *task_id,
                                  GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare_write (store,
+  g_autoptr(StoreStmt) stmt = prepare_write (store,
     "DELETE FROM registrations WHERE task_id = ? AND app_id = ? AND uid = ?", error);
 
   if (stmt == NULL)
@@ -600,35 +647,84 @@ registration_from_row (sqlite3_stmt *stmt)
 
 #define REGISTRATION_COLUMNS "task_id, app_id, name, entry_point, trigger, created_us, uid"
 
+/* The row as a record whose strings are the statement's own: valid
+ * until the next step. */
+static void
+registration_borrow_row (sqlite3_stmt *stmt, DevbgRegistrationRecord *reg)
+{
+  reg->task_id = (char *) sqlite3_column_text (stmt, 0);
+  reg->app_id = (char *) sqlite3_column_text (stmt, 1);
+  reg->name = (char *) sqlite3_column_text (stmt, 2);
+  reg->entry_point = (char *) sqlite3_column_text (stmt, 3);
+  if (!devbg_trigger_type_from_string ((const char *) sqlite3_column_text (stmt, 4),
+                                       &reg->trigger))
+    reg->trigger = DEVBG_TRIGGER_USE; /* the CHECK constraint makes this unreachable */
+  reg->created_us = sqlite3_column_int64 (stmt, 5);
+  reg->uid = (guint32) sqlite3_column_int64 (stmt, 6);
+  reg->cursor = sqlite3_column_int64 (stmt, 7);
+}
+
+gboolean
+devbg_store_foreach_registration (DevbgStore *store, const DevbgOwner *owner, gint64 cursor,
+                                  DevbgRegistrationVisitor visit, gpointer user_data,
+                                  GError **error)
+{
+  /* Two statements, not "?1 IS NULL OR ...": SQLite uses no index for that. */
+  g_autoptr(StoreStmt) stmt = prepare (store, owner != NULL
+    ? "SELECT " REGISTRATION_COLUMNS ", rowid FROM registrations "
+      "WHERE uid = ?2 AND app_id = ?1 AND rowid > ?3 ORDER BY rowid"
+    : "SELECT " REGISTRATION_COLUMNS ", rowid FROM registrations "
+      "WHERE ?1 IS NULL AND ?2 IS NULL AND rowid > ?3 ORDER BY rowid", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_owner (stmt, 1, 2, owner);
+  sqlite3_bind_int64 (stmt, 3, cursor);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      DevbgRegistrationRecord reg;
+
+      registration_borrow_row (stmt, &reg);
+      if (!visit (&reg, user_data))
+        return TRUE;
+    }
+  if (rc != SQLITE_DONE)
+    return sql_fail (store, error, "cannot list registrations");
+  return TRUE;
+}
+
+typedef struct {
+  GPtrArray *regs;
+  guint      limit;
+} ListData;
+
+static gboolean
+add_copy (const DevbgRegistrationRecord *reg, gpointer user_data)
+{
+  ListData *list = user_data;
+  DevbgRegistrationRecord *copy = g_new0 (DevbgRegistrationRecord, 1);
+
+  *copy = *reg;
+  copy->task_id = g_strdup (reg->task_id);
+  copy->app_id = g_strdup (reg->app_id);
+  copy->name = g_strdup (reg->name);
+  copy->entry_point = g_strdup (reg->entry_point);
+  g_ptr_array_add (list->regs, copy);
+  return list->regs->len < list->limit;
+}
+
 GPtrArray *
 devbg_store_list_registrations (DevbgStore *store, const DevbgOwner *owner, gint64 cursor,
                                 guint limit, GError **error)
 {
   g_autoptr(GPtrArray) regs = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_registration_record_free);
-  /* Two statements, not "?1 IS NULL OR ...": SQLite uses no index for that. */
-  g_autoptr(sqlite3_stmt) stmt = prepare (store, owner != NULL
-    ? "SELECT " REGISTRATION_COLUMNS ", rowid FROM registrations "
-      "WHERE uid = ?2 AND app_id = ?1 AND rowid > ?3 ORDER BY rowid LIMIT ?4"
-    : "SELECT " REGISTRATION_COLUMNS ", rowid FROM registrations "
-      "WHERE ?1 IS NULL AND ?2 IS NULL AND rowid > ?3 ORDER BY rowid LIMIT ?4", error);
-  int rc;
+  ListData list = { regs, limit };
 
-  if (stmt == NULL)
+  if (limit == 0)
+    return g_steal_pointer (&regs);
+  if (!devbg_store_foreach_registration (store, owner, cursor, add_copy, &list, error))
     return NULL;
-  bind_owner (stmt, 1, 2, owner);
-  sqlite3_bind_int64 (stmt, 3, cursor);
-  sqlite3_bind_int64 (stmt, 4, limit);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      DevbgRegistrationRecord *reg = registration_from_row (stmt);
-      reg->cursor = sqlite3_column_int64 (stmt, 7);
-      g_ptr_array_add (regs, reg);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      sql_fail (store, error, "cannot list registrations");
-      return NULL;
-    }
   return g_steal_pointer (&regs);
 }
 
@@ -636,7 +732,7 @@ DevbgRegistrationRecord *
 devbg_store_get_registration (DevbgStore *store, const DevbgOwner *owner, const char *task_id,
                               GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(StoreStmt) stmt = prepare (store,
     "SELECT " REGISTRATION_COLUMNS " FROM registrations "
     "WHERE task_id = ?3 AND app_id = ?1 AND uid = ?2", error);
   int rc;
@@ -659,7 +755,7 @@ devbg_store_get_registration (DevbgStore *store, const DevbgOwner *owner, const 
 gint64
 devbg_store_count_registrations (DevbgStore *store, const DevbgOwner *owner, GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store, owner != NULL
+  g_autoptr(StoreStmt) stmt = prepare (store, owner != NULL
     ? "SELECT count(*) FROM registrations WHERE uid = ?2 AND app_id = ?1"
     : "SELECT count(*) FROM registrations WHERE ?1 IS NULL AND ?2 IS NULL", error);
 
@@ -682,10 +778,12 @@ devbg_store_finalize (GObject *object)
   if (store->db != NULL)
     {
       group_flush (store);
+      clear_statements (store);
       sqlite3_close (store->db);
     }
   g_free (store->path);
   g_clear_pointer (&store->salvaged, g_ptr_array_unref);
+  g_clear_pointer (&store->statements, g_hash_table_unref);
   G_OBJECT_CLASS (devbg_store_parent_class)->finalize (object);
 }
 
@@ -698,7 +796,8 @@ devbg_store_class_init (DevbgStoreClass *klass)
 static void
 devbg_store_init (DevbgStore *store)
 {
-  (void) store;
+  store->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                             (GDestroyNotify) g_ptr_array_unref);
 }
 
 /* ---- the task runtime ---- */
@@ -786,7 +885,7 @@ instance_from_columns (sqlite3_stmt *stmt)
 gboolean
 devbg_store_add_instance (DevbgStore *store, const DevbgInstanceRecord *rec, GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare_write (store,
+  g_autoptr(StoreStmt) stmt = prepare_write (store,
     "INSERT INTO instances (" INSTANCE_COLUMNS ", pid, pid_start, cgroup) "
     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", error);
 
@@ -805,7 +904,7 @@ GPtrArray *
 devbg_store_list_instances (DevbgStore *store, GError **error)
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(StoreStmt) stmt = prepare (store,
     "SELECT " INSTANCE_COLUMNS ", pid, pid_start, cgroup FROM instances ORDER BY started_us",
     error);
   int rc;
@@ -832,9 +931,9 @@ static gboolean
 finish_instance_steps (DevbgStore *store, const DevbgInstanceRecord *rec,
                        const DevbgEventRecord *ev, GError **error)
 {
-  g_autoptr(sqlite3_stmt) del = prepare (store, "DELETE FROM instances WHERE instance_id = ?", error);
-  g_autoptr(sqlite3_stmt) hist = NULL;
-  g_autoptr(sqlite3_stmt) evt = NULL;
+  g_autoptr(StoreStmt) del = prepare (store, "DELETE FROM instances WHERE instance_id = ?", error);
+  g_autoptr(StoreStmt) hist = NULL;
+  g_autoptr(StoreStmt) evt = NULL;
 
   if (del == NULL)
     return FALSE;
@@ -894,7 +993,7 @@ devbg_store_list_events (DevbgStore *store, const DevbgOwner *owner, gint64 curs
                          GError **error)
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_event_record_free);
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(StoreStmt) stmt = prepare (store,
     "SELECT event_id, app_id, task_id, instance_id, success, error, cancel_reason, finished_us, "
     "uid, rowid FROM events WHERE app_id = ?1 AND uid = ?2 AND rowid > ?3 ORDER BY rowid LIMIT ?4",
     error);
@@ -931,7 +1030,7 @@ devbg_store_list_events (DevbgStore *store, const DevbgOwner *owner, gint64 curs
 gint64
 devbg_store_count_events (DevbgStore *store, const DevbgOwner *owner, GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(StoreStmt) stmt = prepare (store,
     "SELECT count(*) FROM events WHERE app_id = ?1 AND uid = ?2", error);
 
   if (stmt == NULL)
@@ -949,7 +1048,7 @@ gboolean
 devbg_store_ack_events (DevbgStore *store, const DevbgOwner *owner, const char *const *event_ids,
                         GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare_write (store,
+  g_autoptr(StoreStmt) stmt = prepare_write (store,
     "DELETE FROM events WHERE event_id = ?3 AND app_id = ?1 AND uid = ?2", error);
 
   if (stmt == NULL || !exec (store, "BEGIN IMMEDIATE;", error))
@@ -974,7 +1073,7 @@ devbg_store_list_history (DevbgStore *store, const DevbgHistoryScope *scope, gin
                           guint limit, GError **error)
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(StoreStmt) stmt = prepare (store,
     "SELECT " INSTANCE_COLUMNS ", finished_us, success, error, cancel_reason, rowid FROM history "
     "WHERE (?3 OR (uid = ?2 AND (?1 IS NULL OR app_id = ?1))) AND (?4 = 0 OR rowid < ?4) "
     "ORDER BY rowid DESC LIMIT ?5", error);
@@ -1009,11 +1108,11 @@ gboolean
 devbg_store_prune_history (DevbgStore *store, const DevbgOwner *owner, guint max_per_owner,
                            gint64 min_finished_us, GError **error)
 {
-  g_autoptr(sqlite3_stmt) by_count = prepare_write (store,
+  g_autoptr(StoreStmt) by_count = prepare_write (store,
     "DELETE FROM history WHERE uid = ?2 AND app_id = ?1 AND rowid <= "
     "(SELECT rowid FROM history WHERE uid = ?2 AND app_id = ?1 "
     " ORDER BY rowid DESC LIMIT 1 OFFSET ?3)", error);
-  g_autoptr(sqlite3_stmt) by_age = NULL;
+  g_autoptr(StoreStmt) by_age = NULL;
 
   if (by_count == NULL)
     return FALSE;
@@ -1047,7 +1146,7 @@ devbg_store_add_consent (DevbgStore *store, const DevbgOwner *owner, const char 
                          gint64 created_us, GError **error)
 {
   /* Asked again (two prompts for one model raced): the first answer's time stays. */
-  g_autoptr(sqlite3_stmt) stmt = prepare_write (store,
+  g_autoptr(StoreStmt) stmt = prepare_write (store,
     "INSERT OR IGNORE INTO consent (uid, app_id, model_id, created_us) VALUES (?2, ?1, ?3, ?4)",
     error);
 
@@ -1065,7 +1164,7 @@ int
 devbg_store_has_consent (DevbgStore *store, const DevbgOwner *owner, const char *model_id,
                          GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(StoreStmt) stmt = prepare (store,
     "SELECT 1 FROM consent WHERE app_id = ?1 AND uid = ?2 AND model_id = ?3", error);
   int rc;
 
@@ -1087,7 +1186,7 @@ devbg_store_list_consents (DevbgStore *store, gboolean all, guint32 uid, const c
                            gint64 cursor, guint limit, GError **error)
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_consent_record_free);
-  g_autoptr(sqlite3_stmt) stmt = prepare (store,
+  g_autoptr(StoreStmt) stmt = prepare (store,
     "SELECT uid, app_id, model_id, created_us, rowid FROM consent "
     "WHERE (?1 OR (uid = ?2 AND (?3 IS NULL OR app_id = ?3))) AND rowid > ?4 "
     "ORDER BY rowid LIMIT ?5", error);
@@ -1122,7 +1221,7 @@ gint64
 devbg_store_remove_consent (DevbgStore *store, const DevbgOwner *owner, const char *model_id,
                             GError **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = prepare_write (store,
+  g_autoptr(StoreStmt) stmt = prepare_write (store,
     "DELETE FROM consent WHERE app_id = ?1 AND uid = ?2 AND (?3 IS NULL OR model_id = ?3)",
     error);
 

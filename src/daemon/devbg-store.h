@@ -83,6 +83,21 @@ gboolean    devbg_store_remove_registration (DevbgStore       *store,
                                              const char       *task_id,
                                              GError          **error);
 
+/* Called per registration, oldest first; its strings are valid during the
+ * call only. Returns FALSE to stop. */
+typedef gboolean (*DevbgRegistrationVisitor) (const DevbgRegistrationRecord *reg,
+                                              gpointer                       user_data);
+
+/* Visits the registrations of @owner (every owner's when NULL) after
+ * @cursor, oldest first, without copying them: the list's page is made
+ * straight from the rows. */
+gboolean    devbg_store_foreach_registration (DevbgStore              *store,
+                                              const DevbgOwner        *owner,
+                                              gint64                   cursor,
+                                              DevbgRegistrationVisitor visit,
+                                              gpointer                 user_data,
+                                              GError                 **error);
+
 /* Registrations of @owner (every owner's when NULL), oldest first: at most
  * @limit after @cursor. */
 GPtrArray  *devbg_store_list_registrations (DevbgStore       *store,

@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "devbg-records.h"
 #include "devbg.h"
 
 static int
@@ -498,6 +499,43 @@ main (int argc, char **argv)
         return fail (error);
       text = g_variant_print (reply, FALSE);
       printf ("OK %s\n", text);
+      return 0;
+    }
+  if (strcmp (argv[1], "list-pages") == 0 && argc == 2)
+    {
+      /* ListRegistrations page by page, as the bus carries them: one line
+       * per page after "OK <pages>", "PAGE <bytes> <records> <continuation>", each page
+       * decoded by libdevbg's codec. */
+      g_autofree char *continuation = g_strdup ("");
+      g_autoptr(GString) lines = g_string_new (NULL);
+      guint pages = 0;
+
+      do
+        {
+          g_autoptr(GVariant) reply = manager_call (devbg_client_get_connection (client),
+                                                    "ListRegistrations",
+                                                    g_variant_new ("(s)", continuation), &error);
+          g_autoptr(GVariant) page = NULL;
+          g_autoptr(GPtrArray) fields = NULL;
+          const guint8 *data;
+          gsize size;
+
+          if (reply == NULL)
+            return fail (error);
+          page = g_variant_get_child_value (reply, 0);
+          data = g_variant_get_fixed_array (page, &size, 1);
+          fields = devbg_records_parse (data, size, DEVBG_REGISTRATION_FIELDS, &error);
+          if (fields == NULL)
+            return fail (error);
+          g_free (continuation);
+          g_variant_get_child (reply, 1, "s", &continuation);
+          g_string_append_printf (lines, "PAGE %zu %u %s\n", size,
+                                  fields->len / DEVBG_REGISTRATION_FIELDS,
+                                  *continuation != '\0' ? continuation : "-");
+          pages++;
+        }
+      while (*continuation != '\0');
+      printf ("OK %u\n%s", pages, lines->str);
       return 0;
     }
   if (strcmp (argv[1], "repeat") == 0 && (argc == 5 || argc == 6))

@@ -251,7 +251,7 @@ class ManifestExecutablesTest(DevbgTestCase):
         for app in (ui, helper):
             self.assertIn('app-id=' + APP_A, app.ok(self.bus, 'status'))
         tid = helper.ok(self.bus, 'register', 'sync', 'A.Sync', 'use')[0].split()[1]
-        self.assertIn(tid, ' '.join(ui.ok(self.bus, 'call', 'ListRegistrations', '("",)')))
+        self.assertIn(tid, ' '.join(ui.ok(self.bus, 'list')))
         # Another app claims the helper: neither is loaded, both are named.
         self.devbgd.write_manifest('b.xml', manifest_xml(APP_B, helper.path, [
             ('B.Sync', ['deviceUse'], '/bin/true')]))

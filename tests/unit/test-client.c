@@ -96,10 +96,15 @@ fake_method_call (GDBusConnection *connection, const char *sender, const char *p
       g_dbus_method_invocation_return_value (invocation, NULL);
     }
   else if (strcmp (method, "ListRegistrations") == 0)
-    g_dbus_method_invocation_return_value (invocation,
-      g_variant_new_parsed ("([('t-sync', 'band-sync', 'ExampleApp.SyncBand', 'use'),"
-                            "  ('t-update', 'dock-update', 'ExampleApp.UpdateDockFirmware',"
-                            "   'servicing')], '')"));
+    {
+      /* Packed records (devbg-records.h), as devbgd sends them. */
+      static const char page[] = "t-sync\0band-sync\0ExampleApp.SyncBand\0use\0"
+                                 "t-update\0dock-update\0ExampleApp.UpdateDockFirmware\0servicing";
+
+      g_dbus_method_invocation_return_value (invocation,
+        g_variant_new ("(@ays)", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, page,
+                                                            sizeof page, 1), ""));
+    }
   else if (strcmp (method, "Request") == 0)
     g_dbus_method_invocation_return_value (invocation, handle_request (params));
   else if (strcmp (method, "Unregister") == 0 || strcmp (method, "Cancel") == 0 ||

@@ -1,0 +1,43 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Packed records: how devbgd sends a long list (ListRegistrations) as one
+ * `ay` per page instead of an array of structs. GDBus serializes and
+ * parses an array of structs one value at a time (about 6 us per
+ * registration, both sides together); an `ay` crosses the bus as one
+ * block. The format, documented in the D-Bus interface file:
+ *
+ *   a page is a sequence of records; a record is exactly N fields (N is
+ *   fixed per list); a field is a UTF-8 string without NUL, ended by a
+ *   NUL byte. An empty page is zero bytes.
+ *
+ * The decoder trusts nothing (devbgd's reply is checked like any input):
+ * it refuses a page that does not end with a NUL, a field that is not
+ * UTF-8, and a field count that is not a multiple of N.
+ *
+ * Internal to devbg (devbgd and libdevbg); not an installed header.
+ */
+#pragma once
+
+#include <string.h>
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Appends one field (a UTF-8 string without NUL). */
+static inline void
+devbg_records_add (GByteArray *page, const char *field)
+{
+  g_byte_array_append (page, (const guint8 *) field, (guint) strlen (field) + 1);
+}
+
+/* The fields of @page, each pointing into @page (which must outlive the
+ * array), in order: n_records = len / n_fields. NULL with a
+ * DEVBG_ERROR_INVALID_ARGUMENT error when the page is malformed. */
+GPtrArray *devbg_records_parse (const guint8 *page,
+                                gsize         size,
+                                guint         n_fields,
+                                GError      **error);
+
+G_END_DECLS
