@@ -198,7 +198,10 @@ def main():
     tmpdir = tempfile.mkdtemp(prefix='devbg-bench-')
     os.chmod(tmpdir, 0o755)
     try:
-        registrations(os.path.join(tmpdir, 'r'))
+        if REGISTRATIONS > 0:
+            registrations(os.path.join(tmpdir, 'r'))
+        if DEVICES == 0:
+            return
         bench = DeviceBench(os.path.join(tmpdir, 'd'))
         try:
             bench.run()

@@ -23,6 +23,10 @@ struct _DevbgStore {
   guint      group_commit_id;
   GPtrArray *group_waiters;
   GHashTable *statements; /* SQL text -> GPtrArray of its prepared statements */
+  /* "uid:app_id" -> its number of registrations, counted once and then
+   * kept by every insert and delete: Register checks the per-app limit
+   * without counting thousands of rows each time. */
+  GHashTable *registration_counts;
 };
 
 G_DEFINE_TYPE (DevbgStore, devbg_store, G_TYPE_OBJECT)
@@ -184,6 +188,8 @@ commit (DevbgStore *store, GError **error)
 {
   if (exec (store, "COMMIT;", error))
     return TRUE;
+  /* Rows counted in it may be gone: counted again when next asked. */
+  g_hash_table_remove_all (store->registration_counts);
   if (!sqlite3_get_autocommit (store->db))
     exec (store, "ROLLBACK;", NULL);
   return FALSE;
@@ -554,6 +560,24 @@ bind_owner (sqlite3_stmt *stmt, int app_index, int uid_index, const DevbgOwner *
   sqlite3_bind_int64 (stmt, uid_index, owner->uid);
 }
 
+static char *
+owner_key (guint32 uid, const char *app_id)
+{
+  return g_strdup_printf ("%u:%s", (unsigned) uid, app_id);
+}
+
+/* The kept count of @uid's @app_id, if it is kept, moved by @delta. */
+static void
+adjust_count (DevbgStore *store, guint32 uid, const char *app_id, gint64 delta)
+{
+  g_autofree char *key = owner_key (uid, app_id);
+  gpointer count;
+
+  if (g_hash_table_lookup_extended (store->registration_counts, key, NULL, &count))
+    g_hash_table_insert (store->registration_counts, g_steal_pointer (&key),
+                         GINT_TO_POINTER (GPOINTER_TO_INT (count) + (int) delta));
+}
+
 static gboolean
 insert_registration (DevbgStore *store, const DevbgRegistrationRecord *reg, GError **error)
 {
@@ -572,6 +596,7 @@ insert_registration (DevbgStore *store, const DevbgRegistrationRecord *reg, GErr
   sqlite3_bind_int64 (stmt, 7, reg->uid);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     return sql_fail (store, error, "cannot store the registration");
+  adjust_count (store, reg->uid, reg->app_id, +1);
   return TRUE;
 }
 
@@ -625,6 +650,7 @@ devbg_store_remove_registration (DevbgStore *store, const DevbgOwner *owner, con
                    "the app has no registration with task ID %s", task_id);
       return FALSE;
     }
+  adjust_count (store, owner->uid, owner->app_id, -1);
   return TRUE;
 }
 
@@ -755,7 +781,14 @@ devbg_store_get_registration (DevbgStore *store, const DevbgOwner *owner, const 
 gint64
 devbg_store_count_registrations (DevbgStore *store, const DevbgOwner *owner, GError **error)
 {
-  g_autoptr(StoreStmt) stmt = prepare (store, owner != NULL
+  g_autofree char *key = owner != NULL ? owner_key (owner->uid, owner->app_id) : NULL;
+  gpointer kept;
+  gint64 count;
+  g_autoptr(StoreStmt) stmt = NULL;
+
+  if (key != NULL && g_hash_table_lookup_extended (store->registration_counts, key, NULL, &kept))
+    return GPOINTER_TO_INT (kept);
+  stmt = prepare (store, owner != NULL
     ? "SELECT count(*) FROM registrations WHERE uid = ?2 AND app_id = ?1"
     : "SELECT count(*) FROM registrations WHERE ?1 IS NULL AND ?2 IS NULL", error);
 
@@ -767,7 +800,11 @@ devbg_store_count_registrations (DevbgStore *store, const DevbgOwner *owner, GEr
       sql_fail (store, error, "cannot count registrations");
       return -1;
     }
-  return sqlite3_column_int64 (stmt, 0);
+  count = sqlite3_column_int64 (stmt, 0);
+  if (key != NULL && count <= G_MAXINT)
+    g_hash_table_insert (store->registration_counts, g_steal_pointer (&key),
+                         GINT_TO_POINTER ((int) count));
+  return count;
 }
 
 static void
@@ -784,6 +821,7 @@ devbg_store_finalize (GObject *object)
   g_free (store->path);
   g_clear_pointer (&store->salvaged, g_ptr_array_unref);
   g_clear_pointer (&store->statements, g_hash_table_unref);
+  g_clear_pointer (&store->registration_counts, g_hash_table_unref);
   G_OBJECT_CLASS (devbg_store_parent_class)->finalize (object);
 }
 
@@ -798,6 +836,7 @@ devbg_store_init (DevbgStore *store)
 {
   store->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                              (GDestroyNotify) g_ptr_array_unref);
+  store->registration_counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /* ---- the task runtime ---- */

@@ -349,8 +349,20 @@ test_store (void)
     g_assert_false (devbg_store_remove_registration (store, &other_app, reg.task_id, &error));
     g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION);
     g_clear_error (&error);
+    /* The owner's count, once counted, follows every insert and delete
+     * (Register checks its limit with it). */
+    g_assert_cmpint (devbg_store_count_registrations (store, &owner, &error), ==, 1);
     g_assert_true (devbg_store_remove_registration (store, &owner, reg.task_id, &error));
+    g_assert_cmpint (devbg_store_count_registrations (store, &owner, &error), ==, 0);
     g_assert_cmpint (devbg_store_count_registrations (store, NULL, &error), ==, 0);
+    g_assert_true (devbg_store_add_registration (store, &reg, &error));
+    g_assert_cmpint (devbg_store_count_registrations (store, &owner, &error), ==, 1);
+    g_assert_cmpint (devbg_store_count_registrations (store, &other_app, &error), ==, 0);
+    g_assert_false (devbg_store_add_registration (store, &reg, &error)); /* refused: not counted */
+    g_clear_error (&error);
+    g_assert_cmpint (devbg_store_count_registrations (store, &owner, &error), ==, 1);
+    g_assert_true (devbg_store_remove_registration (store, &owner, reg.task_id, &error));
+    g_assert_cmpint (devbg_store_count_registrations (store, &owner, &error), ==, 0);
   }
   {
     /* Pages: every entry once, in order, whatever the page size. */
