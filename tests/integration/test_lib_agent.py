@@ -8,7 +8,8 @@ fields, an answer given after the signal handler returned reaches devbgd,
 an allowed use consent is listed and revoked through the library, a
 withdrawn prompt is signalled and cannot be answered any more, the agent
 refuses calls from anyone but devbgd, registers again when devbgd restarts
-and unregisters when disposed."""
+and unregisters when disposed; and docs/consent-agent.md's Python agent, as
+printed, works."""
 import json
 import os
 import signal
@@ -171,6 +172,38 @@ class LibAgentTest(tc.ConsentBase):
         self.assertIn('consent agent %s %s unregistered' % (name, path), self.devbgd.read_log())
         self.assertEqual(self.request(self.app_a), (1, 'denied-by-user'))
         self.assertIn('no consent agent runs; HeadlessConsent=deny', self.devbgd.read_log())
+
+    def test_the_documented_python_agent_works(self):
+        """docs/consent-agent.md's libdevbg agent, as printed, answers a
+        prompt with what the person types."""
+        with open(os.path.join(SOURCE_DIR, 'docs', 'consent-agent.md')) as f:
+            doc = f.read()
+        code = doc[doc.index('```python\n') + len('```python\n'):]
+        code = code[:code.index('```')]
+        self.assertIn('Devbg.ConsentAgent', code)
+        script = os.path.join(self.tmpdir, 'doc_agent.py')
+        with open(script, 'w') as f:
+            f.write(code)
+        agent = subprocess.Popen(['/usr/bin/python3', script], env=self.env(),
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.agents.append(agent)
+        self.assertEqual(agent.stdout.readline().strip(), 'Waiting for prompts')
+        proc = self.start_request(self.app_a)
+        said = []
+        for line in agent.stdout:
+            said.append(line.strip())
+            if line.startswith('Allow?'):
+                break
+        self.assertIn('wants to sync with devbg-sim fitness band in the background.', said[0])
+        self.assertIn('Your answer is remembered for this kind of device.', said)
+        agent.stdin.write('y\n')
+        agent.stdin.flush()
+        self.assertEqual(self.result_line(proc), ['RESULT', '0', 'allowed'])
+        proc.communicate(timeout=30)
+        self.assertEqual([p['app-id'] for p in self.list_permissions()], [tc.APP_A])
+        # The terminal closes: the agent stops and unregisters.
+        agent.stdin.close()
+        self.assertEqual(agent.wait(10), 0)
 
     @staticmethod
     def gio():
