@@ -1125,6 +1125,17 @@ register_done (GObject *source, GAsyncResult *result, gpointer data)
 
   agent->waiters = g_ptr_array_new_with_free_func (g_object_unref);
   agent->registering = FALSE;
+  /* Unregistered (or disposed) while the call was on its way: undo it. */
+  if (devbgd != NULL && (!agent->follow || agent->connection == NULL))
+    {
+      g_dbus_connection_call (G_DBUS_CONNECTION (source), devbgd, DEVBG_DBUS_PATH,
+                              DEVBG_DBUS_MANAGER_INTERFACE, "UnregisterConsentAgent",
+                              g_variant_new ("(o)", agent->object_path), NULL,
+                              G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+      devbgd = NULL;
+      g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "the agent was unregistered before devbgd registered it");
+    }
   if (devbgd != NULL)
     agent_set_registered_with (agent, devbgd);
   for (guint i = 0; i < waiters->len; i++)
@@ -1137,6 +1148,13 @@ register_done (GObject *source, GAsyncResult *result, gpointer data)
   if (devbgd == NULL && waiters->len == 0 &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_signal_emit (agent, agent_signals[SIGNAL_REGISTRATION_FAILED], 0, error);
+  /* devbgd appeared while a call found it absent: the name watch skipped
+   * it then, so register now. */
+  if (devbgd == NULL && agent->follow && agent->connection != NULL &&
+      agent->devbgd_owner != NULL &&
+      (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER)))
+    agent_register_call (agent);
 }
 
 /* RegisterConsentAgent, to whichever devbgd owns the name now; its reply's

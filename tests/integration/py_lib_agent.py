@@ -4,14 +4,16 @@
 """libdevbg's consent agent and permission calls from Python, through GObject
 introspection (Devbg-1.typelib), for tests/integration/test_lib_agent.py.
 
-  py_lib_agent.py agent --mode allow|deny|hold --log LOG
+  py_lib_agent.py agent --mode allow|deny|hold --log LOG [--wait]
       A Devbg.ConsentAgent on the bus at DBUS_SYSTEM_BUS_ADDRESS. Prints
       "ready UNIQUE-NAME OBJECT-PATH" once registered. Each prompt, each
       withdrawal and each change of "registered" is one JSON line in LOG.
       allow and deny answer from a timeout after the signal handler has
       returned (an answer given later, as a person gives it); hold never
       answers, and tries to answer a prompt once it was withdrawn (which
-      must fail). Stops on SIGTERM, disposing the agent.
+      must fail). Stops on SIGTERM, disposing the agent. With --wait, a
+      failed registration is printed as "ERROR ..." and the agent waits
+      for devbgd to appear.
   py_lib_agent.py list
       Every stored consent the caller may see, a page at a time with the
       async calls, as one JSON list.
@@ -45,7 +47,7 @@ def prompt_fields(prompt):
     }
 
 
-def run_agent(mode, log_path):
+def run_agent(mode, log_path, wait):
     client = Devbg.Client.new_sync(None)
     agent = Devbg.ConsentAgent.new(client, None)
     loop = GLib.MainLoop()
@@ -91,7 +93,8 @@ def run_agent(mode, log_path):
             agent.register_finish(result)
         except GLib.Error as e:
             print('ERROR %s %d %s' % (e.domain, e.code, e.message), flush=True)
-            loop.quit()
+            if not wait:
+                loop.quit()
             return
         print('ready %s %s' % (client.get_connection().get_unique_name(),
                                agent.get_object_path()), flush=True)
@@ -151,7 +154,7 @@ def main():
     if sys.argv[1] == 'agent':
         mode = sys.argv[sys.argv.index('--mode') + 1]
         log_path = sys.argv[sys.argv.index('--log') + 1]
-        return run_agent(mode, log_path)
+        return run_agent(mode, log_path, '--wait' in sys.argv)
     if sys.argv[1] == 'list':
         return list_all()
     if sys.argv[1] == 'revoke':

@@ -173,6 +173,22 @@ class LibAgentTest(tc.ConsentBase):
         self.assertEqual(self.request(self.app_a), (1, 'denied-by-user'))
         self.assertIn('no consent agent runs; HeadlessConsent=deny', self.devbgd.read_log())
 
+    def test_agent_started_before_devbgd_registers_when_it_appears(self):
+        self.devbgd.stop()
+        log = os.path.join(self.shared, 'lib-agent-early.log')
+        proc = subprocess.Popen(['/usr/bin/python3', SCRIPT, 'agent', '--mode', 'allow', '--log',
+                                 log, '--wait'], env=self.env(), stdout=subprocess.PIPE, text=True)
+        self.agents.append(proc)
+        line = proc.stdout.readline()
+        self.assertTrue(line.startswith('ERROR g-dbus-error-quark'), line)
+        self.assertEqual(self.events(log, 'registered'), [])
+        self.devbgd.start()
+        wait_for(lambda: [e['registered'] for e in self.events(log, 'registered')] == [True],
+                 what='the agent to register with devbgd once it appeared')
+        wait_for(lambda: tc.BAND in self.devbgctl('devices').stdout, what='the band')
+        self.assertEqual(self.request(self.app_a), (0, 'allowed'))
+        self.assertEqual(len(self.events(log, 'prompt')), 1)
+
     def test_the_documented_python_agent_works(self):
         """docs/consent-agent.md's libdevbg agent, as printed, answers a
         prompt with what the person types."""
