@@ -293,7 +293,7 @@ lookup_string (GVariantDict *dict, const char *key)
   return g_strdup (value);
 }
 
-/* From RequestConsent's details; missing or mistyped keys read as empty,
+/* From RequestConsent's details (taken); missing or mistyped keys read as empty,
  * an unknown trigger word as servicing (asked each time, never stored). */
 static DevbgConsentPrompt *
 prompt_new (GVariant *details, GDBusMethodInvocation *invocation)
@@ -302,7 +302,7 @@ prompt_new (GVariant *details, GDBusMethodInvocation *invocation)
   g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (details);
   g_autofree char *trigger = lookup_string (&dict, "trigger");
 
-  prompt->details = g_variant_ref_sink (details);
+  prompt->details = g_variant_take_ref (details);
   prompt->prompt_id = lookup_string (&dict, "prompt-id");
   prompt->app_id = lookup_string (&dict, "app-id");
   prompt->app_name = lookup_string (&dict, "app-name");
