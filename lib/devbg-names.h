@@ -66,6 +66,16 @@
 #define DEVBG_DBUS_CONSENT_AGENT_INTERFACE "org.devbg.Devbg1.ConsentAgent1"
 
 /**
+ * DEVBG_CONSENT_AGENT_PATH:
+ *
+ * The object path a #DevbgConsentAgent is exported at unless told
+ * otherwise (any path will do: devbgd is told it at registration).
+ *
+ * Since: 0.2
+ */
+#define DEVBG_CONSENT_AGENT_PATH "/org/devbg/ConsentAgent"
+
+/**
  * DEVBG_POLKIT_ACTION_USE_DEVICE:
  *
  * The polkit action that lets a user's app use a device the user could

@@ -13,5 +13,7 @@
 #include "devbg-device-info.h"
 #include "devbg-task-info.h"
 #include "devbg-client.h"
+#include "devbg-permission.h"
+#include "devbg-consent-agent.h"
 #include "devbg-task.h"
 #undef DEVBG_INSIDE

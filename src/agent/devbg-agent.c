@@ -1,8 +1,9 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * devbg-agent: the desktop consent agent of a user's session. It registers
- * with devbgd on the system bus (again whenever devbgd restarts) and shows
+ * devbg-agent: the desktop consent agent of a user's session, a
+ * DevbgConsentAgent of libdevbg. It registers with devbgd on the system
+ * bus (the library registers it again whenever devbgd restarts) and shows
  * each prompt as a desktop notification with Allow and Deny actions
  * (org.freedesktop.Notifications on the session bus). A notification
  * closed without an action is a denial: the person did not allow.
@@ -13,54 +14,37 @@
 #include <glib-unix.h>
 #include <locale.h>
 #include <string.h>
-#include "devbg-names.h"
+#include "devbg.h"
 
-#define AGENT_PATH "/org/devbg/Agent"
-#define DEVBG_NAME DEVBG_DBUS_SERVICE
 #define NOTIFY_NAME "org.freedesktop.Notifications"
 #define NOTIFY_PATH "/org/freedesktop/Notifications"
 
-static const char agent_xml[] =
-  "<node><interface name='org.devbg.Devbg1.ConsentAgent1'>"
-  "<method name='RequestConsent'><arg name='details' type='a{sv}' direction='in'/>"
-  "<arg name='allow' type='b' direction='out'/></method>"
-  "<method name='CancelConsent'><arg name='prompt_id' type='s' direction='in'/></method>"
-  "</interface></node>";
-
 /* One prompt shown as a notification. */
 typedef struct {
-  char                  *prompt_id;
-  guint32                notification_id; /* 0 until Notify answered */
-  GDBusMethodInvocation *invocation;      /* NULL once answered */
+  DevbgConsentPrompt *prompt;
+  guint32             notification_id; /* 0 until Notify answered */
 } Prompt;
 
 typedef struct {
-  GMainLoop       *loop;
-  GDBusConnection *system;
-  GDBusConnection *session;
-  char            *devbgd;   /* devbgd's unique name while it runs */
-  GPtrArray       *prompts;  /* of Prompt */
+  GMainLoop         *loop;
+  GDBusConnection   *session;
+  DevbgConsentAgent *consent_agent;
+  GPtrArray         *prompts;  /* of Prompt, open ones */
 } Agent;
 
 static void
 prompt_free (Prompt *p)
 {
-  if (p->invocation != NULL)
-    g_dbus_method_invocation_return_dbus_error (p->invocation, DEVBG_DBUS_ERROR_PREFIX "Failed",
-                                                "devbg-agent is stopping");
-  g_free (p->prompt_id);
+  g_object_unref (p->prompt);
   g_free (p);
 }
 
 static void
 answer (Agent *agent, Prompt *p, gboolean allow, const char *how)
 {
-  if (p->invocation != NULL)
-    {
-      g_message ("prompt %s: %s (%s)", p->prompt_id, allow ? "allowed" : "denied", how);
-      g_dbus_method_invocation_return_value (g_steal_pointer (&p->invocation),
-                                             g_variant_new ("(b)", allow));
-    }
+  if (devbg_consent_prompt_answer (p->prompt, allow, NULL))
+    g_message ("prompt %s: %s (%s)", devbg_consent_prompt_get_prompt_id (p->prompt),
+               allow ? "allowed" : "denied", how);
   g_ptr_array_remove (agent->prompts, p);
 }
 
@@ -76,34 +60,26 @@ find_by_notification (Agent *agent, guint32 id)
   return NULL;
 }
 
-static const char *
-lookup (GVariant *details, const char *key)
-{
-  const char *value = "?";
-
-  g_variant_lookup (details, key, "&s", &value);
-  return value;
-}
-
 /* The notification's text, in the seed's words. */
 static char *
-prompt_body (GVariant *details, gboolean servicing)
+prompt_body (DevbgConsentPrompt *prompt, gboolean servicing)
 {
   GString *body = g_string_new (NULL);
-  g_autofree const char **warnings = NULL;
-  guint32 duration = 0;
+  guint duration = devbg_consent_prompt_get_expected_duration_s (prompt);
 
   if (servicing)
     g_string_append_printf (body, "%s wants to update %s in the background.",
-                            lookup (details, "app-name"), lookup (details, "device-name"));
+                            devbg_consent_prompt_get_app_name (prompt),
+                            devbg_consent_prompt_get_device_name (prompt));
   else
-    g_string_append_printf (body, "%s wants to sync with %s in the background. "
-                            "Your answer is remembered for this kind of device.",
-                            lookup (details, "app-name"), lookup (details, "device-name"));
-  if (g_variant_lookup (details, "warnings", "^a&s", &warnings))
-    for (const char **w = warnings; *w != NULL; w++)
-      g_string_append_printf (body, "\n%s", *w);
-  if (g_variant_lookup (details, "expected-duration", "u", &duration) && duration > 0)
+    g_string_append_printf (body, "%s wants to sync with %s in the background.",
+                            devbg_consent_prompt_get_app_name (prompt),
+                            devbg_consent_prompt_get_device_name (prompt));
+  if (devbg_consent_prompt_get_remembered (prompt))
+    g_string_append (body, " Your answer is remembered for this kind of device.");
+  for (const char * const *w = devbg_consent_prompt_get_warnings (prompt); *w != NULL; w++)
+    g_string_append_printf (body, "\n%s", *w);
+  if (duration > 0)
     g_string_append_printf (body, "\nIt takes about %u minute%s.", MAX (1u, (duration + 59) / 60),
                             (duration + 59) / 60 > 1 ? "s" : "");
   return g_string_free (body, FALSE);
@@ -130,7 +106,8 @@ on_notified (GObject *source, GAsyncResult *res, gpointer user_data)
   if (reply == NULL)
     {
       /* Nobody can be asked: no answer is no consent. */
-      g_warning ("cannot show prompt %s as a notification: %s", p->prompt_id, error->message);
+      g_warning ("cannot show prompt %s as a notification: %s",
+                 devbg_consent_prompt_get_prompt_id (p->prompt), error->message);
       answer (agent, p, FALSE, "no notification server");
       return;
     }
@@ -138,10 +115,10 @@ on_notified (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static void
-show (Agent *agent, Prompt *p, GVariant *details)
+show (Agent *agent, Prompt *p)
 {
-  gboolean servicing = strcmp (lookup (details, "trigger"), "servicing") == 0;
-  g_autofree char *body = prompt_body (details, servicing);
+  gboolean servicing = devbg_consent_prompt_get_trigger_type (p->prompt) == DEVBG_TRIGGER_SERVICING;
+  g_autofree char *body = prompt_body (p->prompt, servicing);
   const char *actions[] = { "allow", "Allow", "deny", "Deny", NULL };
   GVariantBuilder hints;
   Notifying *n = g_new0 (Notifying, 1);
@@ -164,53 +141,37 @@ show (Agent *agent, Prompt *p, GVariant *details)
 }
 
 static void
-on_method_call (GDBusConnection *connection, const char *sender, const char *path,
-                const char *iface, const char *method, GVariant *params,
-                GDBusMethodInvocation *invocation, gpointer user_data)
+on_prompt (DevbgConsentAgent *consent_agent, DevbgConsentPrompt *prompt, gpointer user_data)
+{
+  Agent *agent = user_data;
+  Prompt *p = g_new0 (Prompt, 1);
+
+  (void) consent_agent;
+  p->prompt = g_object_ref (prompt);
+  g_ptr_array_add (agent->prompts, p);
+  show (agent, p);
+}
+
+static void
+on_prompt_withdrawn (DevbgConsentAgent *consent_agent, DevbgConsentPrompt *prompt,
+                     gpointer user_data)
 {
   Agent *agent = user_data;
 
-  (void) connection; (void) path; (void) iface;
-  /* Only devbgd asks: anyone else could show fake prompts. */
-  if (agent->devbgd == NULL || strcmp (sender, agent->devbgd) != 0)
+  (void) consent_agent;
+  for (guint i = 0; i < agent->prompts->len; i++)
     {
-      g_dbus_method_invocation_return_dbus_error (invocation,
-                                                  "org.freedesktop.DBus.Error.AccessDenied",
-                                                  "only devbgd may call a consent agent");
-      return;
+      Prompt *p = g_ptr_array_index (agent->prompts, i);
+      if (p->prompt != prompt)
+        continue;
+      g_message ("prompt %s withdrawn by devbgd", devbg_consent_prompt_get_prompt_id (prompt));
+      if (p->notification_id != 0)
+        g_dbus_connection_call (agent->session, NOTIFY_NAME, NOTIFY_PATH, NOTIFY_NAME,
+                                "CloseNotification", g_variant_new ("(u)", p->notification_id),
+                                NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
+      g_ptr_array_remove_index (agent->prompts, i);
+      break;
     }
-  if (strcmp (method, "RequestConsent") == 0)
-    {
-      g_autoptr(GVariant) details = g_variant_get_child_value (params, 0);
-      Prompt *p = g_new0 (Prompt, 1);
-
-      p->prompt_id = g_strdup (lookup (details, "prompt-id"));
-      p->invocation = invocation;
-      g_ptr_array_add (agent->prompts, p);
-      show (agent, p, details);
-      return;
-    }
-  {
-    const char *id;
-
-    g_variant_get (params, "(&s)", &id);
-    for (guint i = 0; i < agent->prompts->len; i++)
-      {
-        Prompt *p = g_ptr_array_index (agent->prompts, i);
-        if (strcmp (p->prompt_id, id) != 0)
-          continue;
-        g_message ("prompt %s withdrawn by devbgd", id);
-        if (p->notification_id != 0)
-          g_dbus_connection_call (agent->session, NOTIFY_NAME, NOTIFY_PATH, NOTIFY_NAME,
-                                  "CloseNotification", g_variant_new ("(u)", p->notification_id),
-                                  NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL, NULL);
-        g_dbus_method_invocation_return_dbus_error (g_steal_pointer (&p->invocation),
-                                                    DEVBG_DBUS_ERROR_PREFIX "Failed", "withdrawn");
-        g_ptr_array_remove_index (agent->prompts, i);
-        break;
-      }
-    g_dbus_method_invocation_return_value (invocation, NULL);
-  }
 }
 
 static void
@@ -239,36 +200,38 @@ on_notification_signal (GDBusConnection *connection, const char *sender, const c
     }
 }
 
+/* devbgd keeps no agents across restarts: the library registers this one
+ * again whenever devbgd comes back; this only logs it. */
 static void
-on_devbgd_appeared (GDBusConnection *connection, const char *name, const char *owner,
-                    gpointer user_data)
+on_registered_changed (DevbgConsentAgent *consent_agent, GParamSpec *pspec, gpointer user_data)
 {
-  Agent *agent = user_data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-
-  (void) name;
-  g_free (agent->devbgd);
-  agent->devbgd = g_strdup (owner);
-  reply = g_dbus_connection_call_sync (connection, DEVBG_NAME, DEVBG_DBUS_PATH,
-                                       DEVBG_DBUS_MANAGER_INTERFACE, "RegisterConsentAgent",
-                                       g_variant_new ("(o)", AGENT_PATH), NULL,
-                                       G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error);
-  if (reply == NULL)
-    g_warning ("cannot register with devbgd as the consent agent: %s", error->message);
+  (void) pspec; (void) user_data;
+  if (devbg_consent_agent_get_registered (consent_agent))
+    g_message ("registered with devbgd as this session's consent agent");
   else
-    g_message ("registered with devbgd (%s) as this session's consent agent", owner);
+    g_message ("devbgd left; waiting for it to come back");
 }
 
 static void
-on_devbgd_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+on_registration_failed (DevbgConsentAgent *consent_agent, GError *error, gpointer user_data)
 {
-  Agent *agent = user_data;
+  (void) consent_agent; (void) user_data;
+  g_warning ("cannot register with devbgd as the consent agent: %s", error->message);
+}
 
-  (void) connection; (void) name;
-  if (agent->devbgd != NULL)
-    g_message ("devbgd left; waiting for it to come back");
-  g_clear_pointer (&agent->devbgd, g_free);
+static void
+on_registered (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GError) error = NULL;
+
+  (void) user_data;
+  if (devbg_consent_agent_register_finish (DEVBG_CONSENT_AGENT (source), result, &error))
+    return;
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
+    g_message ("devbgd is not running; waiting for it");
+  else
+    g_warning ("cannot register with devbgd as the consent agent: %s", error->message);
 }
 
 static gboolean
@@ -282,11 +245,9 @@ int
 main (int argc, char **argv)
 {
   g_autoptr(GOptionContext) ctx = g_option_context_new ("- the devbg consent agent of this session");
-  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (agent_xml, NULL);
   g_autoptr(GError) error = NULL;
-  static const GDBusInterfaceVTable vtable = { .method_call = on_method_call };
+  g_autoptr(DevbgClient) client = NULL;
   Agent agent = { 0 };
-  guint object_id, watch;
 
   setlocale (LC_ALL, "");
   g_option_context_set_description (ctx, "Shows devbgd's consent prompts as desktop "
@@ -296,8 +257,8 @@ main (int argc, char **argv)
       g_printerr ("devbg-agent: %s\n", error->message);
       return 2;
     }
-  agent.system = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &error);
-  if (agent.system != NULL)
+  client = devbg_client_new_sync (NULL, &error);
+  if (client != NULL)
     agent.session = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);
   if (agent.session == NULL)
     {
@@ -306,35 +267,30 @@ main (int argc, char **argv)
     }
   agent.loop = g_main_loop_new (NULL, FALSE);
   agent.prompts = g_ptr_array_new_with_free_func ((GDestroyNotify) prompt_free);
-  object_id = g_dbus_connection_register_object (agent.system, AGENT_PATH, info->interfaces[0],
-                                                 &vtable, &agent, NULL, &error);
-  if (object_id == 0)
-    {
-      g_printerr ("devbg-agent: %s\n", error->message);
-      return 1;
-    }
+  agent.consent_agent = devbg_consent_agent_new (client, NULL);
+  g_signal_connect (agent.consent_agent, "prompt", G_CALLBACK (on_prompt), &agent);
+  g_signal_connect (agent.consent_agent, "prompt-withdrawn", G_CALLBACK (on_prompt_withdrawn),
+                    &agent);
+  g_signal_connect (agent.consent_agent, "notify::registered",
+                    G_CALLBACK (on_registered_changed), &agent);
+  g_signal_connect (agent.consent_agent, "registration-failed",
+                    G_CALLBACK (on_registration_failed), &agent);
   g_dbus_connection_signal_subscribe (agent.session, NOTIFY_NAME, NOTIFY_NAME, NULL, NOTIFY_PATH,
                                       NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_notification_signal,
                                       &agent, NULL);
-  watch = g_bus_watch_name_on_connection (agent.system, DEVBG_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                                          on_devbgd_appeared, on_devbgd_vanished, &agent, NULL);
+  devbg_consent_agent_register_async (agent.consent_agent, NULL, on_registered, &agent);
   g_unix_signal_add (SIGINT, on_quit, &agent);
   g_unix_signal_add (SIGTERM, on_quit, &agent);
 
   g_main_loop_run (agent.loop);
 
-  g_bus_unwatch_name (watch);
-  if (agent.devbgd != NULL)
-    g_dbus_connection_call_sync (agent.system, DEVBG_NAME, DEVBG_DBUS_PATH,
-                                 DEVBG_DBUS_MANAGER_INTERFACE, "UnregisterConsentAgent",
-                                 g_variant_new ("(o)", AGENT_PATH), NULL, G_DBUS_CALL_FLAGS_NONE,
-                                 5000, NULL, NULL);
+  g_signal_handlers_disconnect_by_data (agent.consent_agent, &agent);
   g_ptr_array_unref (agent.prompts);
-  g_dbus_connection_unregister_object (agent.system, object_id);
-  g_dbus_connection_flush_sync (agent.system, NULL, NULL);
-  g_free (agent.devbgd);
+  devbg_consent_agent_unregister_sync (agent.consent_agent, NULL, NULL);
+  /* Denies what is still open: no one is left to ask. */
+  g_object_unref (agent.consent_agent);
+  g_dbus_connection_flush_sync (devbg_client_get_connection (client), NULL, NULL);
   g_main_loop_unref (agent.loop);
   g_object_unref (agent.session);
-  g_object_unref (agent.system);
   return 0;
 }

@@ -1,10 +1,10 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * devbgctl agent [--allow|--deny]: a consent agent in the terminal. It
- * registers with devbgd for the user and session it runs in, prints each
- * prompt and reads y/n; with --allow or --deny it answers by itself, and
- * says so (for scripts and the demo).
+ * devbgctl agent [--allow|--deny]: a consent agent in the terminal, a
+ * DevbgConsentAgent of libdevbg. It registers with devbgd for the user and
+ * session it runs in, prints each prompt and reads y/n; with --allow or
+ * --deny it answers by itself, and says so (for scripts and the demo).
  */
 #include "devbgctl.h"
 
@@ -12,77 +12,44 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "devbg-names.h"
-
-#define AGENT_PATH "/org/devbg/devbgctl/ConsentAgent"
-#define MANAGER_IFACE DEVBG_DBUS_MANAGER_INTERFACE
-
-static const char agent_xml[] =
-  "<node><interface name='org.devbg.Devbg1.ConsentAgent1'>"
-  "<method name='RequestConsent'><arg name='details' type='a{sv}' direction='in'/>"
-  "<arg name='allow' type='b' direction='out'/></method>"
-  "<method name='CancelConsent'><arg name='prompt_id' type='s' direction='in'/></method>"
-  "</interface></node>";
 
 typedef enum { ANSWER_ASK, ANSWER_ALLOW, ANSWER_DENY } AnswerMode;
 
 typedef struct {
-  char                  *prompt_id;
-  GDBusMethodInvocation *invocation;
-} Pending;
-
-typedef struct {
-  GMainLoop       *loop;
-  GDBusConnection *connection;
-  char            *devbgd;   /* devbgd's unique name: the only caller obeyed */
-  AnswerMode       mode;
-  GQueue           pending;  /* of Pending, the head asked on the terminal */
-  GString         *line;
-  guint            stdin_watch;
-  int              rc;
+  GMainLoop         *loop;
+  DevbgConsentAgent *agent;
+  AnswerMode         mode;
+  GQueue             pending;  /* of DevbgConsentPrompt, the head asked on the terminal */
+  GString           *line;
+  guint              stdin_watch;
+  int                rc;
 } Agent;
-
-static void
-pending_free (Pending *p)
-{
-  g_free (p->prompt_id);
-  g_clear_object (&p->invocation);
-  g_free (p);
-}
-
-static const char *
-lookup_string (GVariant *details, const char *key)
-{
-  const char *value = NULL;
-
-  if (!g_variant_lookup (details, key, "&s", &value))
-    return "?";
-  return value;
-}
 
 /* What the person is asked, in the seed's words. */
 static void
-print_prompt (GVariant *details)
+print_prompt (DevbgConsentPrompt *prompt)
 {
-  const char *trigger = lookup_string (details, "trigger");
-  g_autofree const char **warnings = NULL;
-  guint32 duration = 0;
+  const char * const *warnings = devbg_consent_prompt_get_warnings (prompt);
+  const char *app_name = devbg_consent_prompt_get_app_name (prompt);
+  const char *app_id = devbg_consent_prompt_get_app_id (prompt);
+  const char *device_name = devbg_consent_prompt_get_device_name (prompt);
+  const char *device_id = devbg_consent_prompt_get_device_id (prompt);
+  gboolean servicing = devbg_consent_prompt_get_trigger_type (prompt) == DEVBG_TRIGGER_SERVICING;
+  guint duration = devbg_consent_prompt_get_expected_duration_s (prompt);
 
-  g_print ("\nConsent prompt %s\n", lookup_string (details, "prompt-id"));
-  if (strcmp (trigger, "servicing") == 0)
+  g_print ("\nConsent prompt %s\n", devbg_consent_prompt_get_prompt_id (prompt));
+  if (servicing)
     g_print ("  %s (%s) asks to update %s (%s) in the background.\n",
-             lookup_string (details, "app-name"), lookup_string (details, "app-id"),
-             lookup_string (details, "device-name"), lookup_string (details, "device-id"));
+             app_name, app_id, device_name, device_id);
   else
-    g_print ("  %s (%s) asks to sync with %s (%s) in the background.\n"
-             "  An answer of yes is remembered for this app and this device model\n"
-             "  until you revoke it (devbgctl permissions revoke).\n",
-             lookup_string (details, "app-name"), lookup_string (details, "app-id"),
-             lookup_string (details, "device-name"), lookup_string (details, "device-id"));
-  if (g_variant_lookup (details, "warnings", "^a&s", &warnings))
-    for (const char **w = warnings; *w != NULL; w++)
-      g_print ("  Warning: %s\n", *w);
-  if (g_variant_lookup (details, "expected-duration", "u", &duration))
+    g_print ("  %s (%s) asks to sync with %s (%s) in the background.\n",
+             app_name, app_id, device_name, device_id);
+  if (devbg_consent_prompt_get_remembered (prompt))
+    g_print ("  An answer of yes is remembered for this app and this device model\n"
+             "  until you revoke it (devbgctl permissions revoke).\n");
+  for (const char * const *w = warnings; *w != NULL; w++)
+    g_print ("  Warning: %s\n", *w);
+  if (servicing)
     {
       if (duration > 0)
         g_print ("  Estimated time: %u min %u s\n", duration / 60, duration % 60);
@@ -105,79 +72,57 @@ ask_head (Agent *agent)
 static void
 answer_head (Agent *agent, gboolean allow)
 {
-  Pending *p = g_queue_pop_head (&agent->pending);
+  g_autoptr(DevbgConsentPrompt) prompt = g_queue_pop_head (&agent->pending);
+  g_autoptr(GError) error = NULL;
 
-  if (p == NULL)
+  if (prompt == NULL)
     return;
-  g_dbus_method_invocation_return_value (g_steal_pointer (&p->invocation),
-                                         g_variant_new ("(b)", allow));
-  g_print ("Answered %s to prompt %s\n", allow ? "allow" : "deny", p->prompt_id);
+  if (devbg_consent_prompt_answer (prompt, allow, &error))
+    g_print ("Answered %s to prompt %s\n", allow ? "allow" : "deny",
+             devbg_consent_prompt_get_prompt_id (prompt));
+  else
+    g_print ("Not answered: %s\n", error->message);
   fflush (stdout);
-  pending_free (p);
   ask_head (agent);
 }
 
 static void
-on_method_call (GDBusConnection *connection, const char *sender, const char *path,
-                const char *iface, const char *method, GVariant *params,
-                GDBusMethodInvocation *invocation, gpointer user_data)
+on_prompt (DevbgConsentAgent *consent_agent, DevbgConsentPrompt *prompt, gpointer user_data)
 {
   Agent *agent = user_data;
 
-  (void) connection; (void) path; (void) iface;
-  /* Only devbgd asks: anyone else on the bus could show fake prompts. */
-  if (g_strcmp0 (sender, agent->devbgd) != 0)
+  (void) consent_agent;
+  print_prompt (prompt);
+  g_queue_push_tail (&agent->pending, g_object_ref (prompt));
+  if (agent->mode != ANSWER_ASK)
     {
-      g_dbus_method_invocation_return_dbus_error (invocation, "org.freedesktop.DBus.Error.AccessDenied",
-                                                  "only devbgd may call a consent agent");
-      return;
+      g_print ("Answering %s by itself (devbgctl agent --%s)\n",
+               agent->mode == ANSWER_ALLOW ? "allow" : "deny",
+               agent->mode == ANSWER_ALLOW ? "allow" : "deny");
+      answer_head (agent, agent->mode == ANSWER_ALLOW);
     }
-  if (strcmp (method, "RequestConsent") == 0)
-    {
-      g_autoptr(GVariant) details = g_variant_get_child_value (params, 0);
-      Pending *p = g_new0 (Pending, 1);
+  else if (g_queue_get_length (&agent->pending) == 1)
+    ask_head (agent);
+}
 
-      p->prompt_id = g_strdup (lookup_string (details, "prompt-id"));
-      p->invocation = invocation;
-      print_prompt (details);
-      g_queue_push_tail (&agent->pending, p);
-      if (agent->mode != ANSWER_ASK)
-        {
-          g_print ("Answering %s by itself (devbgctl agent --%s)\n",
-                   agent->mode == ANSWER_ALLOW ? "allow" : "deny",
-                   agent->mode == ANSWER_ALLOW ? "allow" : "deny");
-          answer_head (agent, agent->mode == ANSWER_ALLOW);
-        }
-      else if (g_queue_get_length (&agent->pending) == 1)
-        ask_head (agent);
-      return;
-    }
-  /* CancelConsent */
-  {
-    const char *id;
+static void
+on_prompt_withdrawn (DevbgConsentAgent *consent_agent, DevbgConsentPrompt *prompt,
+                     gpointer user_data)
+{
+  Agent *agent = user_data;
+  GList *l = g_queue_find (&agent->pending, prompt);
+  gboolean was_head = l != NULL && l == agent->pending.head;
 
-    g_variant_get (params, "(&s)", &id);
-    for (GList *l = agent->pending.head; l != NULL; l = l->next)
-      {
-        Pending *p = l->data;
-        if (strcmp (p->prompt_id, id) == 0)
-          {
-            gboolean was_head = l == agent->pending.head;
-            g_print ("\nPrompt %s was withdrawn by devbgd (no answer in time, or the app left)\n",
-                     id);
-            fflush (stdout);
-            g_queue_delete_link (&agent->pending, l);
-            g_dbus_method_invocation_return_dbus_error (g_steal_pointer (&p->invocation),
-                                                        DEVBG_DBUS_ERROR_PREFIX "Failed",
-                                                        "withdrawn");
-            pending_free (p);
-            if (was_head)
-              ask_head (agent);
-            break;
-          }
-      }
-    g_dbus_method_invocation_return_value (invocation, NULL);
-  }
+  (void) consent_agent;
+  if (l == NULL)
+    return;
+  g_print ("\nPrompt %s was withdrawn by devbgd (no answer in time, or the app left)\n",
+           devbg_consent_prompt_get_prompt_id (prompt));
+  fflush (stdout);
+  g_queue_delete_link (&agent->pending, l);
+  g_object_unref (prompt);
+  if (was_head)
+    ask_head (agent);
 }
 
 static gboolean
@@ -223,31 +168,18 @@ on_signal (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* devbgd left the bus: this agent's prompts are over, and so is it. */
 static void
-on_devbgd_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+on_registered_changed (DevbgConsentAgent *consent_agent, GParamSpec *pspec, gpointer user_data)
 {
   Agent *agent = user_data;
 
-  (void) connection; (void) name;
+  (void) pspec;
+  if (devbg_consent_agent_get_registered (consent_agent))
+    return;
   g_printerr ("devbgctl agent: devbgd left the bus\n");
   agent->rc = 1;
   g_main_loop_quit (agent->loop);
-}
-
-static char *
-devbgd_name (GDBusConnection *c, GError **error)
-{
-  g_autoptr(GVariant) r = g_dbus_connection_call_sync (c, "org.freedesktop.DBus",
-                                                       "/org/freedesktop/DBus",
-                                                       "org.freedesktop.DBus", "GetNameOwner",
-                                                       g_variant_new ("(s)", DEVBG_DBUS_SERVICE),
-                                                       G_VARIANT_TYPE ("(s)"),
-                                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
-  char *name = NULL;
-
-  if (r != NULL)
-    g_variant_get (r, "(s)", &name);
-  return name;
 }
 
 int
@@ -260,13 +192,9 @@ devbgctl_cmd_agent (Devbgctl *ctl, int argc, char **argv)
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("- a consent agent in this terminal");
-  g_autoptr(GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (agent_xml, NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  static const GDBusInterfaceVTable vtable = { .method_call = on_method_call };
   Agent agent = { .rc = 0 };
   DevbgClient *client;
-  guint object_id, watch;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc > 1 || (allow && deny))
@@ -278,27 +206,23 @@ devbgctl_cmd_agent (Devbgctl *ctl, int argc, char **argv)
   agent.mode = allow ? ANSWER_ALLOW : deny ? ANSWER_DENY : ANSWER_ASK;
   if ((client = devbgctl_client (ctl)) == NULL)
     return 1;
-  agent.connection = devbg_client_get_connection (client);
-  agent.devbgd = devbgd_name (agent.connection, &error);
-  if (agent.devbgd == NULL)
-    return devbgctl_fail ("agent", error);
+  agent.agent = devbg_consent_agent_new (client, NULL);
+  g_signal_connect (agent.agent, "prompt", G_CALLBACK (on_prompt), &agent);
+  g_signal_connect (agent.agent, "prompt-withdrawn", G_CALLBACK (on_prompt_withdrawn), &agent);
+  if (!devbg_consent_agent_register_sync (agent.agent, NULL, &error))
+    {
+      g_object_unref (agent.agent);
+      /* devbgd absent: said as every command says it. */
+      if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
+          g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
+        return devbgctl_fail ("agent", error);
+      return devbgctl_fail ("cannot register as a consent agent", error);
+    }
+  g_signal_connect (agent.agent, "notify::registered", G_CALLBACK (on_registered_changed),
+                    &agent);
   agent.loop = g_main_loop_new (NULL, FALSE);
   agent.line = g_string_new (NULL);
   g_queue_init (&agent.pending);
-  object_id = g_dbus_connection_register_object (agent.connection, AGENT_PATH,
-                                                 info->interfaces[0], &vtable, &agent, NULL,
-                                                 &error);
-  if (object_id == 0)
-    return devbgctl_fail ("agent", error);
-  reply = g_dbus_connection_call_sync (agent.connection, DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
-                                       MANAGER_IFACE, "RegisterConsentAgent",
-                                       g_variant_new ("(o)", AGENT_PATH), NULL,
-                                       G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-  if (reply == NULL)
-    return devbgctl_fail ("cannot register as a consent agent", error);
-  watch = g_bus_watch_name_on_connection (agent.connection, agent.devbgd,
-                                          G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
-                                          on_devbgd_vanished, &agent, NULL);
   if (agent.mode == ANSWER_ASK)
     agent.stdin_watch = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, &agent);
   g_unix_signal_add (SIGINT, on_signal, &agent);
@@ -311,20 +235,17 @@ devbgctl_cmd_agent (Devbgctl *ctl, int argc, char **argv)
 
   g_main_loop_run (agent.loop);
 
+  g_signal_handlers_disconnect_by_data (agent.agent, &agent);
   while (!g_queue_is_empty (&agent.pending))
     answer_head (&agent, FALSE);
-  g_clear_pointer (&reply, g_variant_unref);
-  reply = g_dbus_connection_call_sync (agent.connection, DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
-                                       MANAGER_IFACE, "UnregisterConsentAgent",
-                                       g_variant_new ("(o)", AGENT_PATH), NULL,
-                                       G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+  /* Told devbgd before leaving; a failure here changes nothing (devbgd
+   * forgets an agent that leaves the bus anyway). */
+  devbg_consent_agent_unregister_sync (agent.agent, NULL, NULL);
   if (agent.stdin_watch != 0)
     g_source_remove (agent.stdin_watch);
-  g_bus_unwatch_name (watch);
-  g_dbus_connection_unregister_object (agent.connection, object_id);
-  g_dbus_connection_flush_sync (agent.connection, NULL, NULL);
+  g_object_unref (agent.agent);
+  g_dbus_connection_flush_sync (devbg_client_get_connection (client), NULL, NULL);
   g_string_free (agent.line, TRUE);
   g_main_loop_unref (agent.loop);
-  g_free (agent.devbgd);
   return agent.rc;
 }

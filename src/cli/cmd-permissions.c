@@ -9,18 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "devbg-names.h"
-
-#define MANAGER_IFACE DEVBG_DBUS_MANAGER_INTERFACE
-
-static GVariant *
-manager_call (GDBusConnection *c, const char *method, GVariant *args, const char *type,
-              GError **error)
-{
-  return g_dbus_connection_call_sync (c, DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH, MANAGER_IFACE,
-                                      method, args, G_VARIANT_TYPE (type), G_DBUS_CALL_FLAGS_NONE,
-                                      -1, NULL, error);
-}
 
 static char *
 format_time (gint64 us)
@@ -30,55 +18,53 @@ format_time (gint64 us)
   return t != NULL ? g_date_time_format (t, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
 }
 
+static void
+print_permission (Devbgctl *ctl, JsonBuilder *json, DevbgPermission *p, guint n)
+{
+  const char *model_id = devbg_permission_get_model_id (p);
+  g_autofree char *when = format_time (devbg_permission_get_created_us (p));
+
+  if (ctl->json)
+    {
+      json_builder_begin_object (json);
+      json_builder_set_member_name (json, "uid");
+      json_builder_add_int_value (json, devbg_permission_get_uid (p));
+      json_builder_set_member_name (json, "app-id");
+      json_builder_add_string_value (json, devbg_permission_get_app_id (p));
+      json_builder_set_member_name (json, "model-id");
+      json_builder_add_string_value (json, model_id);
+      json_builder_set_member_name (json, "created-us");
+      json_builder_add_int_value (json, devbg_permission_get_created_us (p));
+      json_builder_end_object (json);
+      return;
+    }
+  if (n == 0)
+    g_print ("%-6s %-32s %-40s %s\n", "UID", "APP", "DEVICE MODEL", "GIVEN");
+  g_print ("%-6u %-32s %-40s %s\n", (unsigned) devbg_permission_get_uid (p),
+           devbg_permission_get_app_id (p), *model_id ? model_id : "(none)", when);
+}
+
 static int
-list_permissions (Devbgctl *ctl, GDBusConnection *c)
+list_permissions (Devbgctl *ctl, DevbgClient *client)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *continuation = g_strdup ("");
+  g_autofree char *continuation = NULL;
   g_autoptr(JsonBuilder) json = json_builder_new ();
   guint n = 0;
 
   json_builder_begin_array (json);
   do
     {
-      g_autoptr(GVariant) page = manager_call (c, "ListPermissions",
-                                               g_variant_new ("(s)", continuation),
-                                               "(a(ussx)s)", &error);
-      g_autoptr(GVariantIter) iter = NULL;
-      const char *app_id, *model_id, *next;
-      guint32 uid;
-      gint64 created;
+      g_autofree char *next = NULL;
+      g_autoptr(GPtrArray) page = devbg_client_list_permissions_sync (client, continuation,
+                                                                      &next, NULL, &error);
 
       if (page == NULL)
         return devbgctl_fail ("permissions", error);
-      g_variant_get (page, "(a(ussx)&s)", &iter, &next);
-      while (g_variant_iter_next (iter, "(u&s&sx)", &uid, &app_id, &model_id, &created))
-        {
-          g_autofree char *when = format_time (created);
-          if (ctl->json)
-            {
-              json_builder_begin_object (json);
-              json_builder_set_member_name (json, "uid");
-              json_builder_add_int_value (json, uid);
-              json_builder_set_member_name (json, "app-id");
-              json_builder_add_string_value (json, app_id);
-              json_builder_set_member_name (json, "model-id");
-              json_builder_add_string_value (json, model_id);
-              json_builder_set_member_name (json, "created-us");
-              json_builder_add_int_value (json, created);
-              json_builder_end_object (json);
-            }
-          else
-            {
-              if (n == 0)
-                g_print ("%-6s %-32s %-40s %s\n", "UID", "APP", "DEVICE MODEL", "GIVEN");
-              g_print ("%-6u %-32s %-40s %s\n", (unsigned) uid, app_id,
-                       *model_id ? model_id : "(none)", when);
-            }
-          n++;
-        }
+      for (guint i = 0; i < page->len; i++, n++)
+        print_permission (ctl, json, g_ptr_array_index (page, i), n);
       g_free (continuation);
-      continuation = g_strdup (next);
+      continuation = g_steal_pointer (&next);
     }
   while (*continuation != '\0');
   json_builder_end_array (json);
@@ -90,7 +76,7 @@ list_permissions (Devbgctl *ctl, GDBusConnection *c)
 }
 
 static int
-revoke_permission (GDBusConnection *c, int argc, char **argv)
+revoke_permission (DevbgClient *client, int argc, char **argv)
 {
   gint64 uid = -1;
   const GOptionEntry entries[] = {
@@ -100,9 +86,7 @@ revoke_permission (GDBusConnection *c, int argc, char **argv)
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("APP_ID [MODEL_ID] - revoke stored consent");
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  const char *model;
-  guint32 removed;
+  guint removed = 0;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc < 2 || argc > 3 ||
@@ -113,13 +97,10 @@ revoke_permission (GDBusConnection *c, int argc, char **argv)
       return 2;
     }
   /* No model: every model of the app. */
-  model = argc == 3 ? argv[2] : "*";
-  reply = manager_call (c, "RevokePermission",
-                        g_variant_new ("(uss)", uid >= 0 ? (guint32) uid : (guint32) getuid (),
-                                       argv[1], model), "(u)", &error);
-  if (reply == NULL)
+  if (!devbg_client_revoke_permission_sync (client, uid >= 0 ? (guint32) uid : (guint32) getuid (),
+                                            argv[1], argc == 3 ? argv[2] : NULL, &removed,
+                                            NULL, &error))
     return devbgctl_fail ("permissions revoke", error);
-  g_variant_get (reply, "(u)", &removed);
   g_print ("Revoked %u stored consent%s of %s; it asks again before its next background sync\n",
            removed, removed == 1 ? "" : "s", argv[1]);
   return 0;
@@ -138,6 +119,6 @@ devbgctl_cmd_permissions (Devbgctl *ctl, int argc, char **argv)
   if ((client = devbgctl_client (ctl)) == NULL)
     return 1;
   if (argc > 1)
-    return revoke_permission (devbg_client_get_connection (client), argc - 1, argv + 1);
-  return list_permissions (ctl, devbg_client_get_connection (client));
+    return revoke_permission (client, argc - 1, argv + 1);
+  return list_permissions (ctl, client);
 }

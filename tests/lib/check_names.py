@@ -3,8 +3,8 @@
 """devbg's bus names and the completion event's type are spelled out in one
 place, lib/devbg-names.h: no C source of devbgd, libdevbg, devbgctl, devbg-sim
 or the test helpers writes them as literals, the D-Bus interface files name
-the interfaces the header names, and devbgctl calls devbgd through libdevbg
-only.
+the interfaces the header names, and devbgctl and devbg-agent call devbgd
+through libdevbg only.
 
 Fails listing each offending line. Run by meson test (suite lib)."""
 
@@ -49,17 +49,22 @@ def main():
                                         % (path.relative_to(SRC), n, stripped))
     # devbgctl talks to devbgd through libdevbg only: no D-Bus call or
     # subscription of its own.
-    # Not yet: the consent agent and permissions calls have no libdevbg API
-    # (the README's "What does not work yet" says so); these two files are
-    # the only ones allowed their own calls until it exists.
-    not_yet_in_libdevbg = {'cmd-agent.c', 'cmd-permissions.c'}
     for path in sorted((SRC / 'src' / 'cli').glob('*.c')):
-        if path.name in not_yet_in_libdevbg:
-            continue
         for n, line in enumerate(path.read_text().splitlines(), 1):
-            if re.search(r'g_dbus_connection_(call|signal_subscribe)|g_bus_get', line):
+            if re.search(r'g_dbus_connection_(call|signal_subscribe|register_object)|g_bus_get',
+                         line):
                 problems.append('%s:%d: devbgctl calls D-Bus itself, not through libdevbg: %s'
                                 % (path.relative_to(SRC), n, line.strip()))
+    # devbg-agent too: it talks to devbgd through libdevbg's
+    # DevbgConsentAgent only; its own D-Bus is the session bus's
+    # notification server.
+    for path in sorted((SRC / 'src' / 'agent').glob('*.c')):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r'G_BUS_TYPE_SYSTEM|g_dbus_connection_register_object|'
+                         r'DEVBG_DBUS_(SERVICE|PATH|MANAGER_INTERFACE|CONSENT_AGENT_INTERFACE)',
+                         line):
+                problems.append('%s:%d: devbg-agent talks to devbgd itself, not through '
+                                'libdevbg: %s' % (path.relative_to(SRC), n, line.strip()))
     macros = header_macros()
     expect = {
         'data/org.devbg.Devbg1.xml': macros['DEVBG_DBUS_MANAGER_INTERFACE'],
