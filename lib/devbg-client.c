@@ -426,7 +426,9 @@ devbg_client_class_init (DevbgClientClass *klass)
    * @device: the device that devbgd now knows
    *
    * A device was attached (or a backend found it). Emitted from the
-   * client's main context.
+   * client's main context, only for a device the caller may see (as
+   * devbg_client_list_devices_async() lists them: for an app, the devices
+   * its manifest declares), once devbgd has confirmed it.
    *
    * Since: 0.1
    */
@@ -438,7 +440,9 @@ devbg_client_class_init (DevbgClientClass *klass)
    * @client: the client
    * @device_id: the ID of the device that went away
    *
-   * A device was removed. Emitted from the client's main context.
+   * A device was removed. Emitted from the client's main context, for
+   * every device, including ones an app was never shown: ignore an ID you
+   * do not know.
    *
    * Since: 0.1
    */
@@ -451,7 +455,8 @@ devbg_client_class_init (DevbgClientClass *klass)
    * @device: the device, as it is now
    *
    * A device's properties changed (its name, its firmware version after an
-   * update). Emitted from the client's main context.
+   * update). Emitted from the client's main context, only for a device the
+   * caller may see, as #DevbgClient::device-added.
    *
    * Since: 0.1
    */
@@ -673,14 +678,41 @@ on_service_vanished (GDBusConnection *connection, const char *name, gpointer dat
   g_clear_pointer (&client->service_owner, g_free);
 }
 
+typedef struct {
+  DevbgClient *client;
+  guint        signal_id; /* SIGNAL_DEVICE_ADDED or SIGNAL_DEVICE_CHANGED */
+  char        *id;
+} DeviceSeen;
+
+/* devbgd's answer to GetDevice for a device a signal named: an app sees
+ * only the devices its manifest declares (devbgd answers NoSuchDevice for
+ * the others, and for one gone meanwhile), as in ListDevices. */
+static void
+on_device_checked (GObject *source, GAsyncResult *res, gpointer data)
+{
+  DeviceSeen *seen = data;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
+                                                             NULL);
+
+  if (reply != NULL)
+    {
+      g_autoptr(GVariant) properties = g_variant_get_child_value (reply, 0);
+      g_autoptr(DevbgDeviceInfo) info = devbg_device_info_new (seen->id, properties);
+
+      g_signal_emit (seen->client, client_signals[seen->signal_id], 0, info);
+    }
+  g_object_unref (seen->client);
+  g_free (seen->id);
+  g_free (seen);
+}
+
 static void
 on_device_signal (GDBusConnection *connection, const char *sender, const char *path,
                   const char *iface, const char *signal, GVariant *params, gpointer data)
 {
   DevbgClient *client = data;
   const char *id;
-  g_autoptr(GVariant) properties = NULL;
-  g_autoptr(DevbgDeviceInfo) info = NULL;
+  DeviceSeen *seen;
 
   if (!from_devbgd (client, sender))
     return;
@@ -691,14 +723,21 @@ on_device_signal (GDBusConnection *connection, const char *sender, const char *p
       g_signal_emit (client, client_signals[SIGNAL_DEVICE_REMOVED], 0, id);
       return;
     }
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv})")))
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv})")) ||
+      !(g_str_equal (signal, "DeviceAdded") || g_str_equal (signal, "DeviceChanged")))
     return;
-  g_variant_get (params, "(&s@a{sv})", &id, &properties);
-  info = devbg_device_info_new (id, properties);
-  if (g_str_equal (signal, "DeviceAdded"))
-    g_signal_emit (client, client_signals[SIGNAL_DEVICE_ADDED], 0, info);
-  else if (g_str_equal (signal, "DeviceChanged"))
-    g_signal_emit (client, client_signals[SIGNAL_DEVICE_CHANGED], 0, info);
+  /* The signal goes to every client; whether this one may see the device
+   * is devbgd's to say. */
+  g_variant_get (params, "(&s@a{sv})", &id, NULL);
+  seen = g_new0 (DeviceSeen, 1);
+  seen->client = g_object_ref (client);
+  seen->signal_id = g_str_equal (signal, "DeviceAdded") ? SIGNAL_DEVICE_ADDED
+                                                        : SIGNAL_DEVICE_CHANGED;
+  seen->id = g_strdup (id);
+  g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                          OBJECT_PATH, DEVBG_DBUS_DEVICES_INTERFACE, "GetDevice",
+                          g_variant_new ("(s)", id), G_VARIANT_TYPE ("(a{sv})"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_device_checked, seen);
 }
 
 static void

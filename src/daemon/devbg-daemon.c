@@ -1105,37 +1105,20 @@ peer_start (DevbgDaemon *daemon, const char *name)
   return peer;
 }
 
+/* Runs @handler for @invocation once its sender is identified. */
 static void
-on_method_call (GDBusConnection *connection, const char *sender, const char *path,
-                const char *iface, const char *method, GVariant *params,
-                GDBusMethodInvocation *invocation, gpointer user_data)
+route (DevbgDaemon *daemon, MethodHandler handler, GVariant *params,
+       GDBusMethodInvocation *invocation)
 {
-  DevbgDaemon *daemon = user_data;
-  MethodHandler handler = NULL;
-  Call *call;
+  Call *call = g_new0 (Call, 1);
   Peer *peer;
 
-  (void) connection;
-  (void) path;
-  (void) iface;
-  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
-    if (strcmp (methods[i].name, method) == 0)
-      handler = methods[i].handler;
-  if (handler == NULL)
-    {
-      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
-                                             G_DBUS_ERROR_UNKNOWN_METHOD,
-                                             "no method %s", method);
-      return;
-    }
-
-  call = g_new0 (Call, 1);
   call->daemon = g_object_ref (daemon);
   call->invocation = invocation; /* transfer full from GDBus: answering it consumes it */
 
   /* Normally known since NameOwnerChanged; a connection older than
    * devbgd's subscription is fixed at its first call. */
-  peer = peer_start (daemon, sender);
+  peer = peer_start (daemon, g_dbus_method_invocation_get_sender (invocation));
   if (peer->identity != NULL || peer->failure != NULL)
     {
       dispatch (daemon, peer, call, handler, params);
@@ -1148,6 +1131,71 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
     pending->params = g_variant_ref (params);
     g_ptr_array_add (peer->waiting, pending);
   }
+}
+
+static void
+on_method_call (GDBusConnection *connection, const char *sender, const char *path,
+                const char *iface, const char *method, GVariant *params,
+                GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  DevbgDaemon *daemon = user_data;
+  MethodHandler handler = NULL;
+
+  (void) connection;
+  (void) sender;
+  (void) path;
+  (void) iface;
+  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
+    if (strcmp (methods[i].name, method) == 0)
+      handler = methods[i].handler;
+  if (handler == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
+                                             G_DBUS_ERROR_UNKNOWN_METHOD,
+                                             "no method %s", method);
+      return;
+    }
+  route (daemon, handler, params, invocation);
+}
+
+/* ---- org.devbg.Devbg1.Devices: what the caller may see ---- */
+
+static DevbgDevicesViewer
+viewer_of (Call *call)
+{
+  return (DevbgDevicesViewer) {
+    .is_app = call->caller->app_id != NULL,
+    .app_id = call->caller->app_id,
+    .manifest = call->caller->app_id != NULL ? caller_manifest (call) : NULL,
+  };
+}
+
+static void
+handle_list_devices (Call *call, GVariant *params)
+{
+  DevbgDevicesViewer viewer = viewer_of (call);
+
+  (void) params;
+  devbg_devices_return_list (call->daemon->devices, g_steal_pointer (&call->invocation), &viewer);
+}
+
+static void
+handle_get_device (Call *call, GVariant *params)
+{
+  DevbgDevicesViewer viewer = viewer_of (call);
+
+  (void) params;
+  devbg_devices_return_device (call->daemon->devices, g_steal_pointer (&call->invocation),
+                               &viewer);
+}
+
+static void
+route_devices_call (const char *method, GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  DevbgDaemon *daemon = user_data;
+
+  route (daemon, g_str_equal (method, "ListDevices") ? handle_list_devices : handle_get_device,
+         g_dbus_method_invocation_get_parameters (invocation), invocation);
 }
 
 static GVariant *
@@ -1359,6 +1407,7 @@ devbg_daemon_set_devices (DevbgDaemon *daemon, DevbgDevices *devices)
 {
   g_return_if_fail (daemon->connection != NULL && daemon->runtime == NULL);
   daemon->devices = g_object_ref (devices);
+  devbg_devices_set_router (devices, route_devices_call, daemon);
   daemon->runtime = devbg_runtime_new (&daemon->config, daemon->store, devices,
                                        daemon->connection, DEVBG_DBUS_PATH,
                                        DEVBG_DBUS_MANAGER_INTERFACE);
@@ -1383,6 +1432,8 @@ devbg_daemon_dispose (GObject *object)
 
   g_clear_object (&daemon->runtime);
   g_clear_object (&daemon->consent);
+  if (daemon->devices != NULL)
+    devbg_devices_set_router (daemon->devices, NULL, NULL);
   g_clear_object (&daemon->devices);
   if (daemon->registration_id != 0)
     {

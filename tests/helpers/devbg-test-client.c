@@ -10,6 +10,7 @@
  *   unregister TASK_ID [cancel]               -> "OK"
  *   status                                    -> "OK" then key=value lines
  *   call METHOD 'GVARIANT-TEXT'               -> "OK <reply>"
+ *   call-devices METHOD 'GVARIANT-TEXT'       -> the same on org.devbg.Devbg1.Devices
  *   repeat N METHOD 'GVARIANT-TEXT' [BIG]     -> "OK <n-replies> <n-errors>"
  *       the same call N times on one connection; with BIG, each "@BIG@" in
  *       the text becomes BIG bytes of 'x' first (beyond argv's limits)
@@ -34,6 +35,11 @@
  *       each, for SECONDS; prints, per completion delivered,
  *         LIBCOMPLETED <task-id> <instance-id> <ok|error: <message>>
  *       (libdevbg acknowledges what it delivered).
+ *   devices                                   -> "OK <n>" then one device ID a line
+ *       (through libdevbg: the devices this app may see)
+ *   watch-devices SECONDS
+ *       through libdevbg: "READY", then per device-added / device-changed
+ *       signal delivered, "ADDED <id>" / "CHANGED <id>", for SECONDS.
  * Failures print "ERROR <D-Bus error name> <message>" and exit 1.
  */
 #include <stdio.h>
@@ -384,6 +390,28 @@ lib_events (DevbgClient *client, double seconds)
   return 0;
 }
 
+static void
+on_device_seen (DevbgClient *client, DevbgDeviceInfo *info, gpointer kind)
+{
+  printf ("%s %s\n", (const char *) kind, devbg_device_info_get_id (info));
+  fflush (stdout);
+}
+
+static int
+watch_devices (DevbgClient *client, double seconds)
+{
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  RunState st = { .loop = loop };
+
+  g_signal_connect (client, "device-added", G_CALLBACK (on_device_seen), "ADDED");
+  g_signal_connect (client, "device-changed", G_CALLBACK (on_device_seen), "CHANGED");
+  printf ("READY\n");
+  fflush (stdout);
+  g_timeout_add ((guint) (seconds * 1000), on_timeout, &st);
+  g_main_loop_run (loop);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -481,7 +509,7 @@ main (int argc, char **argv)
         }
       return 0;
     }
-  if (strcmp (argv[1], "call") == 0 && argc == 4)
+  if ((strcmp (argv[1], "call") == 0 || strcmp (argv[1], "call-devices") == 0) && argc == 4)
     {
       g_autoptr(GVariant) params = g_variant_parse (NULL, argv[3], NULL, NULL, &error);
       g_autoptr(GVariant) reply = NULL;
@@ -491,7 +519,9 @@ main (int argc, char **argv)
         return fail (error);
       reply = g_dbus_connection_call_sync (devbg_client_get_connection (client),
                                            DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
-                                           DEVBG_DBUS_MANAGER_INTERFACE, argv[2],
+                                           strcmp (argv[1], "call") == 0
+                                             ? DEVBG_DBUS_MANAGER_INTERFACE
+                                             : DEVBG_DBUS_DEVICES_INTERFACE, argv[2],
                                            g_steal_pointer (&params), NULL,
                                            G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
       if (reply == NULL)
@@ -530,6 +560,19 @@ main (int argc, char **argv)
       printf ("OK %u %u\n", replies, errors);
       return 0;
     }
+  if (strcmp (argv[1], "devices") == 0 && argc == 2)
+    {
+      g_autoptr(GPtrArray) devices = devbg_client_list_devices_sync (client, NULL, &error);
+
+      if (devices == NULL)
+        return fail (error);
+      printf ("OK %u\n", devices->len);
+      for (guint i = 0; i < devices->len; i++)
+        printf ("%s\n", devbg_device_info_get_id (g_ptr_array_index (devices, i)));
+      return 0;
+    }
+  if (strcmp (argv[1], "watch-devices") == 0 && argc == 3)
+    return watch_devices (client, g_ascii_strtod (argv[2], NULL));
   if (strcmp (argv[1], "run") == 0 && argc >= 6)
     return watch_and_maybe_run (devbg_client_get_connection (client), argc, argv, TRUE);
   if (strcmp (argv[1], "run-many") == 0 && argc == 6)

@@ -1,0 +1,111 @@
+# devbg: device background tasks for Linux
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What a vendor trying devbg first tripped over (issue 11, items 9 and 11),
+against the real devbgd and devbg-sim on a private system bus: the device
+list an app gets, a spawn failure's detail, the log's structured fields,
+a manifest whose executable appears after it was loaded."""
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from devbgtest import (DevbgTestCase, DevbgSim, TestApp, manifest_xml, wait_for, BUILD_DIR)
+
+TEST_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-test-task')
+BAND = 'virtual-B0A1-0000'
+DOCK = 'virtual-D0C1-0000'
+ERR = 'org.devbg.Devbg1.Error.'
+APP = 'org.devbg.test.Gaps'
+OTHER = 'org.devbg.test.NoDevices'
+BAND_ONLY = ('<DeviceCapability Name="usb">'
+             '<Device Id="vidpid:1209 B0A1"><Function Type="classId:ff * *"/></Device>'
+             '</DeviceCapability>')
+# Any USB device, but only of a class the simulated devices do not have.
+NO_SIM_DEVICE = ('<DeviceCapability Name="usb">'
+                 '<Device Id="vidpid:1234 5678"/>'
+                 '</DeviceCapability>')
+
+
+def parse(lines):
+    out = []
+    for line in lines:
+        kind, _, rest = line.partition(' ')
+        fields = {'COMPLETED': 4, 'DETAIL': 0}.get(kind)
+        if kind == 'DETAIL':
+            out.append((kind, [rest]))
+        else:
+            out.append((kind, rest.split(' ', fields) if fields else rest.split()))
+    return out
+
+
+class GapsBase(DevbgTestCase):
+    config = ('[Service]\nEnableVirtualBackend=true\n'
+              '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\n')
+
+    def setUp(self):
+        super().setUp()
+        self.sim = DevbgSim(self.bus, self.tmpdir).start()
+        self.addCleanup(self.sim.stop)
+        tasks = os.path.join(self.tmpdir, 'tasks')
+        os.makedirs(tasks)
+        os.chmod(tasks, 0o755)
+        self.task_exe = os.path.join(tasks, 'devbg-test-task')
+        shutil.copy2(TEST_TASK, self.task_exe)
+        self.app = TestApp(self.tmpdir, 'gaps-app')
+        self.other = TestApp(self.tmpdir, 'no-devices-app')
+        self.write_manifests()
+        self.devbgd.start()
+        wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
+
+    def write_manifests(self):
+        eps = [(ep, ['deviceUse'], self.task_exe) for ep in ('Test.Progress', 'Test.Idle')]
+        self.devbgd.write_manifest('gaps.xml', manifest_xml(APP, self.app.path, eps, BAND_ONLY))
+        self.devbgd.write_manifest('other.xml', manifest_xml(OTHER, self.other.path, eps,
+                                                             NO_SIM_DEVICE))
+
+    def register(self, app, ep):
+        return app.ok(self.bus, 'register', ep.lower(), ep, 'use')[0].split()[1]
+
+
+class DeviceListTest(GapsBase):
+    """An app is shown the devices its manifest declares, and no other;
+    a tool that is no app sees them all."""
+
+    def devices(self, app):
+        lines = app.ok(self.bus, 'devices')
+        return lines[1:1 + int(lines[0].split()[1])]
+
+    def test_app_lists_only_declared_devices(self):
+        self.assertEqual(self.devices(self.app), [BAND])
+        self.assertEqual(self.devices(self.other), [])
+        # devbgctl is no app: every device.
+        out = self.devbgctl('devices').stdout
+        self.assertIn(BAND, out)
+        self.assertIn(DOCK, out)
+
+    def test_listing_follows_the_request_rule(self):
+        """What the list leaves out is exactly what a request refuses as
+        device-not-declared."""
+        tid = self.register(self.app, 'Test.Progress')
+        events = parse(self.app.run(self.bus, 'run', tid, DOCK, '', 0))
+        self.assertEqual(events[0], ('RESULT', ['2', 'device-not-declared', '-']), events)
+        self.assertNotIn(DOCK, self.devices(self.app))
+
+    def test_get_device_of_undeclared_device_refused(self):
+        name, line = self.app.error(self.bus, 'call-devices', 'GetDevice', '("%s",)' % DOCK)
+        self.assertEqual(name, ERR + 'NoSuchDevice', line)
+        self.assertIn("is not one that app %s's manifest declares" % APP, line)
+        self.app.ok(self.bus, 'call-devices', 'GetDevice', '("%s",)' % BAND)
+
+    def test_signals_only_for_declared_devices(self):
+        proc = subprocess.Popen([self.app.path, 'watch-devices', '4'], env=self.bus.env(),
+                                stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self.assertEqual(proc.stdout.readline().strip(), 'READY')
+        self.sim.ctl('add', 'dock', 'id=d2', 'serial=D0C1-0002')
+        self.sim.ctl('add', 'band', 'id=b2', 'serial=B0A1-0002')
+        out, _ = proc.communicate(timeout=30)
+        seen = out.split()
+        self.assertIn('virtual-B0A1-0002', seen, out)
+        self.assertNotIn('virtual-D0C1-0002', seen, out)
