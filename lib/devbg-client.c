@@ -1531,6 +1531,7 @@ typedef struct {
   DevbgTriggerResult result;
   char              *reason;
   char              *instance_id;
+  char              *detail;
 } RequestReply;
 
 static void
@@ -1540,6 +1541,7 @@ request_reply_free (gpointer data)
 
   g_free (r->reason);
   g_free (r->instance_id);
+  g_free (r->detail);
   g_free (r);
 }
 
@@ -1590,7 +1592,7 @@ request_done (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   r = g_new0 (RequestReply, 1);
-  g_variant_get (reply, "(uss)", &code, &r->reason, &r->instance_id);
+  g_variant_get (reply, "(usss)", &code, &r->reason, &r->instance_id, &r->detail);
   /* A result newer than this library is a denial, still with its reason. */
   r->result = code <= DEVBG_RESULT_LOW_BATTERY ? (DevbgTriggerResult) code
                                                : DEVBG_RESULT_DENIED_BY_SYSTEM;
@@ -1639,7 +1641,7 @@ devbg_trigger_request_async (DevbgTrigger *trigger, DevbgRegistration *reg,
                           OBJECT_PATH, IFACE, "Request",
                           g_variant_new ("(sssu)", reg->task_id, device_id, arguments,
                                          (guint32) expected_duration_s),
-                          G_VARIANT_TYPE ("(uss)"), G_DBUS_CALL_FLAGS_NONE,
+                          G_VARIANT_TYPE ("(usss)"), G_DBUS_CALL_FLAGS_NONE,
                           REQUEST_TIMEOUT_MS, cancellable, request_done, g_steal_pointer (&task));
 }
 
@@ -1669,6 +1671,36 @@ DevbgTriggerResult
 devbg_trigger_request_finish (DevbgTrigger *trigger, GAsyncResult *result, char **reason,
                               char **instance_id, GError **error)
 {
+  return devbg_trigger_request_finish_full (trigger, result, reason, instance_id, NULL, error);
+}
+
+/**
+ * devbg_trigger_request_finish_full:
+ * @trigger: a #DevbgTrigger
+ * @result: the #GAsyncResult given to the callback
+ * @reason: (out) (optional) (transfer full): devbgd's machine-readable word
+ *   for the answer, as devbg_trigger_request_finish() gives it
+ * @instance_id: (out) (optional) (transfer full): the new instance's ID when
+ *   allowed, "" otherwise
+ * @detail: (out) (optional) (transfer full): a sentence for the app's
+ *   developer, "" for most answers. For `spawn-failed` it says why the task
+ *   program did not start, as far as the app's user may know: the program,
+ *   the step that failed and its error ("Could not start
+ *   /usr/libexec/app/task (executing): No such file or directory"), or that
+ *   devbgd could not prepare the process (then only devbgd's log says why).
+ * @error: return location for a #GError
+ *
+ * devbg_trigger_request_finish(), with devbgd's detail too. Errors as
+ * there: @reason, @instance_id and @detail are left untouched on error.
+ *
+ * Returns: the result of the request
+ *
+ * Since: 0.1
+ */
+DevbgTriggerResult
+devbg_trigger_request_finish_full (DevbgTrigger *trigger, GAsyncResult *result, char **reason,
+                                   char **instance_id, char **detail, GError **error)
+{
   RequestReply *r;
   DevbgTriggerResult code;
 
@@ -1681,6 +1713,8 @@ devbg_trigger_request_finish (DevbgTrigger *trigger, GAsyncResult *result, char 
     *reason = g_steal_pointer (&r->reason);
   if (instance_id != NULL)
     *instance_id = g_steal_pointer (&r->instance_id);
+  if (detail != NULL)
+    *detail = g_steal_pointer (&r->detail);
   request_reply_free (r);
   return code;
 }
@@ -1725,13 +1759,13 @@ devbg_trigger_request_sync (DevbgTrigger *trigger, DevbgRegistration *reg,
                                        IFACE, "Request",
                                        g_variant_new ("(sssu)", reg->task_id, device_id,
                                                       arguments, (guint32) expected_duration_s),
-                                       G_VARIANT_TYPE ("(uss)"), G_DBUS_CALL_FLAGS_NONE,
+                                       G_VARIANT_TYPE ("(usss)"), G_DBUS_CALL_FLAGS_NONE,
                                        REQUEST_TIMEOUT_MS, cancellable, error);
   if (reply == NULL && error != NULL && *error != NULL)
     g_dbus_error_strip_remote_error (*error);
   if (reply == NULL)
     return DEVBG_RESULT_FAILED;
-  g_variant_get (reply, "(u&s&s)", &code, NULL, NULL);
+  g_variant_get (reply, "(u&s&s&s)", &code, NULL, NULL, NULL);
   if (reason != NULL)
     g_variant_get_child (reply, 1, "s", reason);
   if (instance_id != NULL)

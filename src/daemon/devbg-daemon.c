@@ -492,9 +492,10 @@ on_request_done (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(uss)", (guint32) outcome.result,
+                                         g_variant_new ("(usss)", (guint32) outcome.result,
                                                         outcome.reason,
-                                                        outcome.instance_id ? outcome.instance_id : ""));
+                                                        outcome.instance_id ? outcome.instance_id : "",
+                                                        outcome.app_detail ? outcome.app_detail : ""));
   devbg_request_outcome_clear (&outcome);
 }
 

@@ -64,6 +64,7 @@ devbg_request_outcome_clear (DevbgRequestOutcome *outcome)
 {
   g_clear_pointer (&outcome->instance_id, g_free);
   g_clear_pointer (&outcome->detail, g_free);
+  g_clear_pointer (&outcome->app_detail, g_free);
 }
 
 /* This CPU's clock for the liveness floor's scaling: /proc/cpuinfo's first
@@ -715,6 +716,17 @@ on_session_found (GObject *source, GAsyncResult *res, gpointer user_data)
   check_access (task);
 }
 
+/* A spawn failure as the app may hear it: the failed step of its own
+ * program (named in its manifest) and the errno's text; anything else
+ * (cgroups, users, devbgd's own limits) stays in devbgd's log. */
+static char *
+spawn_failure_for_app (const GError *error)
+{
+  if (error->domain == DEVBG_SPAWN_CHILD_ERROR)
+    return g_strdup (error->message);
+  return g_strdup ("devbgd could not prepare the task's process; its log says why");
+}
+
 static void
 on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -754,6 +766,7 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
   if (!devbg_instance_start (instance, fd, &error))
     {
       forget_instance (self, id);
+      data->outcome.app_detail = spawn_failure_for_app (error);
       deny (task, DEVBG_REASON_SPAWN_FAILED,
             g_strdup_printf ("cannot start the task: %s", error->message));
       return;
@@ -876,6 +889,7 @@ devbg_runtime_request_finish (DevbgRuntime *self, GAsyncResult *result,
   *outcome = data->outcome;
   data->outcome.instance_id = NULL;
   data->outcome.detail = NULL;
+  data->outcome.app_detail = NULL;
   return TRUE;
 }
 

@@ -51,6 +51,9 @@ typedef struct {
   const char        *reason;      /* static string: devbg_request_reason_to_string() */
   char              *instance_id; /* when allowed */
   char              *detail;      /* a sentence for logs and developers */
+  /* What the app is told (Request's detail): only what its user could
+   * know anyway; NULL for "". */
+  char              *app_detail;
 } DevbgRequestOutcome;
 
 void devbg_request_outcome_clear (DevbgRequestOutcome *outcome);

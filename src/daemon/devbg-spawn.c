@@ -139,6 +139,8 @@ devbg_cgroup_parse_populated (const char *events_text, gboolean *populated)
 
 /* ---- cgroup I/O */
 
+G_DEFINE_QUARK (devbg-spawn-child-error-quark, devbg_spawn_child_error)
+
 static gboolean
 set_errno_error (GError **error, int errsv, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
@@ -816,8 +818,10 @@ wait_for_exec (int err_read, pid_t pid, const char *executable, GError **error)
     ;
   if (n != sizeof report || report[0] < 0 || report[0] > STEP_EXEC)
     return set_errno_error (error, n < 0 ? errno : EIO, "Could not start %s", executable);
-  return set_errno_error (error, report[1], "Could not start %s (%s)", executable,
-                          step_names[report[0]]);
+  g_set_error (error, DEVBG_SPAWN_CHILD_ERROR, g_io_error_from_errno (report[1]),
+               "Could not start %s (%s): %s", executable, step_names[report[0]],
+               g_strerror (report[1]));
+  return FALSE;
 }
 
 static gboolean

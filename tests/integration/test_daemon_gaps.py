@@ -60,6 +60,9 @@ class GapsBase(DevbgTestCase):
 
     def write_manifests(self):
         eps = [(ep, ['deviceUse'], self.task_exe) for ep in ('Test.Progress', 'Test.Idle')]
+        # A host that is not there (yet): the task cannot start.
+        self.missing_exe = os.path.join(self.tmpdir, 'tasks', 'missing-task')
+        eps.append(('Test.Missing', ['deviceUse'], self.missing_exe))
         self.devbgd.write_manifest('gaps.xml', manifest_xml(APP, self.app.path, eps, BAND_ONLY))
         self.devbgd.write_manifest('other.xml', manifest_xml(OTHER, self.other.path, eps,
                                                              NO_SIM_DEVICE))
@@ -109,3 +112,28 @@ class DeviceListTest(GapsBase):
         seen = out.split()
         self.assertIn('virtual-B0A1-0002', seen, out)
         self.assertNotIn('virtual-D0C1-0002', seen, out)
+
+
+class SpawnFailureDetailTest(GapsBase):
+    """A task program that cannot start: the app hears why, not only
+    spawn-failed, and nothing of devbgd's own."""
+
+    def expected(self):
+        return 'Could not start %s (executing): No such file or directory' % self.missing_exe
+
+    def test_detail_in_request_answer(self):
+        tid = self.register(self.app, 'Test.Missing')
+        events = parse(self.app.run(self.bus, 'run', tid, BAND, '', 0))
+        self.assertEqual(events[0], ('RESULT', ['2', 'spawn-failed', '-']), events)
+        self.assertEqual(events[1], ('DETAIL', [self.expected()]), events)
+
+    def test_detail_through_libdevbg(self):
+        tid = self.register(self.app, 'Test.Missing')
+        lines = self.app.run(self.bus, 'lib-request', tid, BAND)
+        self.assertEqual(lines[0], 'RESULT 2 spawn-failed -', lines)
+        self.assertEqual(lines[1], 'DETAIL ' + self.expected(), lines)
+        # An allowed request has no detail.
+        tid = self.register(self.app, 'Test.Progress')
+        lines = self.app.run(self.bus, 'lib-request', tid, BAND)
+        self.assertTrue(lines[0].startswith('RESULT 0 allowed '), lines)
+        self.assertEqual(lines[1], 'DETAIL ', lines)
