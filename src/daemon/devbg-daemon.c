@@ -1413,6 +1413,7 @@ devbg_daemon_set_devices (DevbgDaemon *daemon, DevbgDevices *devices)
                                        daemon->connection, DEVBG_DBUS_PATH,
                                        DEVBG_DBUS_MANAGER_INTERFACE);
   devbg_runtime_set_consent (daemon->runtime, daemon->consent);
+  devbg_runtime_set_flatpak (daemon->runtime, daemon->flatpak);
   devbg_runtime_recover (daemon->runtime);
 }
 

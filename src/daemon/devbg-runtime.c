@@ -41,6 +41,7 @@ struct _DevbgRuntime {
   double             cpu_mhz;
   char              *cgroup_parent; /* where instances get their cgroups; NULL: none */
   GHashTable        *instances;    /* instance ID -> DevbgInstance */
+  DevbgFlatpak      *flatpaks;     /* not owned; NULL: no Flatpak installations */
   GHashTable        *owner_watches; /* instance ID -> watch ID of its owner's name */
   GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
   GHashTable        *listeners;    /* unique name -> Listener */
@@ -822,6 +823,7 @@ start_instance (GTask *task, DevbgDevice *device)
   spec.cpu_mhz = self->cpu_mhz;
   spec.log_fd = -1;
   spec.flatpak = data->manifest != NULL ? data->manifest->flatpak : NULL;
+  spec.flatpaks = self->flatpaks;
 
   data->instance = devbg_instance_new (&record, &spec);
   /* In the table from now: a second request sees it, an unregister can
@@ -1356,6 +1358,12 @@ void
 devbg_runtime_set_consent (DevbgRuntime *self, DevbgConsent *consent)
 {
   g_set_object (&self->consent, consent);
+}
+
+void
+devbg_runtime_set_flatpak (DevbgRuntime *self, DevbgFlatpak *flatpaks)
+{
+  self->flatpaks = flatpaks;
 }
 
 /* Revoked consent: the owner's running use tasks on a device of @model_id

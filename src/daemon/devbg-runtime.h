@@ -125,6 +125,11 @@ DevbgConsent *devbg_runtime_get_consent (DevbgRuntime *runtime);
 /* The service stops: every instance is ended now, its completion stored. */
 void       devbg_runtime_shutdown (DevbgRuntime *runtime);
 
+/* A Flatpak task that ends by itself is checked against @flatpaks (which
+ * must outlive the runtime) for an uninstall or update not yet reloaded. */
+void       devbg_runtime_set_flatpak (DevbgRuntime *runtime,
+                                      DevbgFlatpak *flatpaks);
+
 /* Consent is asked through @consent (a reference is kept). */
 void       devbg_runtime_set_consent (DevbgRuntime *runtime,
                                       DevbgConsent *consent);
