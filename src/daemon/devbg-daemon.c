@@ -52,6 +52,11 @@ struct _DevbgDaemon {
   GPtrArray       *monitors; /* of GFileMonitor */
   guint            reload_source;
   DevbgFlatpak    *flatpak;  /* Flatpak installations, and the manifests their apps ship */
+  /* A manifest's executable installed after the manifest: when a caller's
+   * executable was last compared with the manifests' missing paths
+   * resolved, and when the manifests were last reloaded for one. */
+  gint64           late_exe_resolved_us;
+  gint64           late_exe_reload_us;
 };
 
 G_DEFINE_TYPE (DevbgDaemon, devbg_daemon, G_TYPE_OBJECT)
@@ -1031,6 +1036,51 @@ dispatch (DevbgDaemon *daemon, Peer *peer, Call *call, MethodHandler handler, GV
     call_free (call);
 }
 
+static void load_trusted_files (DevbgDaemon *daemon);
+
+/* At most this often (per devbgd, whoever calls), a caller that is no app
+ * makes devbgd resolve the manifests' missing executables, or reload the
+ * manifests for one that appeared: no caller makes devbgd stat files or
+ * reread its directories at will. */
+#define LATE_EXECUTABLE_INTERVAL_US G_USEC_PER_SEC
+
+static gboolean
+late_check_allowed (gint64 *last_us)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (*last_us != 0 && now - *last_us < LATE_EXECUTABLE_INTERVAL_US)
+    return FALSE;
+  *last_us = now;
+  return TRUE;
+}
+
+/* The identity of process @pid. A manifest may name an executable that is
+ * installed only after the manifest was loaded (a package's files in any
+ * order, a vendor's manifest written first): a caller running such an
+ * executable makes devbgd reload the manifests, with every rule of a load
+ * (one executable, one app; no interpreter), and identify it again. */
+static DevbgIdentity *
+resolve_identity (DevbgDaemon *daemon, pid_t pid, uid_t uid)
+{
+  DevbgIdentity *id = devbg_identity_resolve (daemon->proc_root, pid, uid, daemon->apps,
+                                              daemon->flatpak);
+  gboolean may_resolve;
+
+  if (id->app_id != NULL || id->exe == NULL || !id->stamped || id->flatpak != NULL ||
+      g_str_has_suffix (id->exe, " (deleted)"))
+    return id;
+  may_resolve = late_check_allowed (&daemon->late_exe_resolved_us);
+  if (!devbg_manifests_executable_appeared (daemon->apps, id->exe, may_resolve) ||
+      !late_check_allowed (&daemon->late_exe_reload_us))
+    return id;
+  g_info ("%s, named by a manifest, did not exist when the manifests were loaded; "
+          "reloading them", id->exe);
+  load_trusted_files (daemon);
+  devbg_identity_free (id);
+  return devbg_identity_resolve (daemon->proc_root, pid, uid, daemon->apps, daemon->flatpak);
+}
+
 typedef struct {
   DevbgDaemon *daemon;
   char        *name;
@@ -1063,8 +1113,7 @@ on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
           !g_variant_lookup (creds, "UnixUserID", "u", &uid))
         peer->failure = g_strdup ("the bus did not tell the caller's process and user");
       else
-        peer->identity = devbg_identity_resolve (daemon->proc_root, (pid_t) pid, (uid_t) uid,
-                                                 daemon->apps, daemon->flatpak);
+        peer->identity = resolve_identity (daemon, (pid_t) pid, (uid_t) uid);
     }
   g_debug ("connection %s: pid %u uid %u app %s (%s)", name, pid, uid,
            peer->identity && peer->identity->app_id ? peer->identity->app_id : "-",

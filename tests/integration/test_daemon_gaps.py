@@ -137,3 +137,57 @@ class SpawnFailureDetailTest(GapsBase):
         lines = self.app.run(self.bus, 'lib-request', tid, BAND)
         self.assertTrue(lines[0].startswith('RESULT 0 allowed '), lines)
         self.assertEqual(lines[1], 'DETAIL ', lines)
+
+
+class LateExecutableTest(GapsBase):
+    """A manifest naming an executable that is installed after it: the
+    executable identifies the app once it exists, without a reload of
+    the directories, and as strictly as at a load."""
+    LATE = 'org.devbg.test.Late'
+    PY = 'org.devbg.test.LatePy'
+
+    def write_manifests(self):
+        super().write_manifests()
+        apps = os.path.join(self.tmpdir, 'apps')
+        self.late_path = os.path.join(apps, 'late-app')
+        self.late_py = os.path.join(apps, 'late-python')
+        eps = [('Test.Progress', ['deviceUse'], self.task_exe)]
+        self.devbgd.write_manifest('late.xml', manifest_xml(self.LATE, self.late_path, eps))
+        self.devbgd.write_manifest('late-py.xml', manifest_xml(self.PY, self.late_py, eps))
+
+    def status(self, cmd):
+        r = subprocess.run(cmd, env=self.bus.env(), capture_output=True, text=True, timeout=30)
+        return dict(l.split('=', 1) for l in r.stdout.splitlines() if '=' in l)
+
+    def test_executable_installed_later_identifies_its_app(self):
+        loads = re.compile(r'loaded \d+ app manifests')
+        before = len(loads.findall(self.devbgd.read_log()))
+        shutil.copy2(self.app.path, self.late_path)
+        st = self.status([self.late_path, 'status'])
+        self.assertEqual((st.get('app-id'), st.get('identity')), (self.LATE, 'executable'), st)
+        log = self.devbgd.read_log()
+        self.assertIn('%s, named by a manifest, did not exist when the manifests were loaded; '
+                      'reloading them' % self.late_path, log)
+        self.assertEqual(len(loads.findall(log)), before + 1)
+        # And it registers its tasks.
+        lines = subprocess.run([self.late_path, 'register', 'p', 'Test.Progress', 'use'],
+                               env=self.bus.env(), capture_output=True, text=True).stdout
+        self.assertTrue(lines.startswith('OK '), lines)
+
+    def test_late_interpreter_is_still_no_identity(self):
+        """A path that turns out to be an interpreter is refused at the
+        reload, as at a load."""
+        os.symlink('/usr/bin/python3', self.late_py)
+        time.sleep(1.1)  # past the bound on resolving missing paths
+        script = ('import sys\n'
+                  'from gi.repository import Gio\n'
+                  'bus = Gio.DBusConnection.new_for_address_sync(sys.argv[1], '
+                  'Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | '
+                  'Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)\n'
+                  'st = bus.call_sync("org.devbg.Devbg1", "/org/devbg/Devbg1", '
+                  '"org.devbg.Devbg1.Manager", "GetStatus", None, None, 0, -1, None)[0]\n'
+                  'print("app-id=" + st.get("app-id", ""))\n')
+        st = self.status([self.late_py, '-c', script, self.bus.address])
+        self.assertEqual(st.get('app-id'), '', st)
+        wait_for(lambda: 'late-py.xml: app %s names Executable %s, but' % (self.PY, self.late_py)
+                 in self.devbgd.read_log(), what='the refusal at the reload')
