@@ -11,6 +11,7 @@
 #include "devbg-error.h"
 #include "devbg-flatpak.h"
 #include "devbg-identity.h"
+#include "devbg-log.h"
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
 #include "devbg-runtime.h"
@@ -318,8 +319,9 @@ on_registration_stored (GObject *source, GAsyncResult *res, gpointer user_data)
       return_error (call, error);
       return;
     }
-  g_info ("app %s of uid %u registered task %s", call->caller->app_id,
-          (unsigned) call->caller->uid, task_id);
+  devbg_log_request (G_LOG_LEVEL_INFO, call->caller->app_id, task_id, NULL, call->caller->uid,
+                     "app %s of uid %u registered task %s", call->caller->app_id,
+                     (unsigned) call->caller->uid, task_id);
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
                                          g_variant_new ("(s)", task_id));
 }
@@ -457,8 +459,9 @@ handle_unregister (Call *call, GVariant *params)
     }
   if (cancel_task && call->daemon->runtime != NULL)
     devbg_runtime_cancel_task (call->daemon->runtime, &owner, task_id);
-  g_info ("app %s unregistered task %s (cancel_task %s)", call->caller->app_id, task_id,
-          cancel_task ? "true" : "false");
+  devbg_log_request (G_LOG_LEVEL_INFO, call->caller->app_id, task_id, NULL, call->caller->uid,
+                     "app %s unregistered task %s (cancel_task %s)", call->caller->app_id,
+                     task_id, cancel_task ? "true" : "false");
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation), NULL);
 }
 

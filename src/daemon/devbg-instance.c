@@ -799,7 +799,8 @@ start_cpu_window (DevbgInstance *self)
   g_clear_handle_id (&self->cpu_timer, g_source_remove);
   self->cpu_last_us = cpu_used_us (self);
   self->cpu_timer = g_timeout_add (seconds_to_ms (window), on_cpu_window, self);
-  g_debug ("instance %s: CPU window %g s (screen %s)", self->record.instance_id, window,
+  devbg_log_instance (G_LOG_LEVEL_DEBUG, &self->record,
+                      "instance %s: CPU window %g s (screen %s)", self->record.instance_id, window,
            self->screen_locked ? "locked" : "unlocked");
 }
 

@@ -191,3 +191,49 @@ class LateExecutableTest(GapsBase):
         self.assertEqual(st.get('app-id'), '', st)
         wait_for(lambda: 'late-py.xml: app %s names Executable %s, but' % (self.PY, self.late_py)
                  in self.devbgd.read_log(), what='the refusal at the reload')
+
+
+class LogFieldsTest(GapsBase):
+    """Every line devbgd logs about a task instance carries its IDs as
+    structured fields (DEVBG_INSTANCE, DEVBG_TASK, DEVBG_APP,
+    DEVBG_DEVICE), so that `journalctl DEVBG_INSTANCE=<id>` finds its whole
+    story. devbgd --verbose writes them after each line on stderr."""
+
+    def lines_mentioning(self, text):
+        return [l for l in self.devbgd.read_log().splitlines()
+                if text in l.split(' [DEVBG_', 1)[0]]
+
+    def assert_fields(self, text, **fields):
+        lines = self.lines_mentioning(text)
+        self.assertTrue(lines, 'no line mentions %s' % text)
+        for line in lines:
+            for key, value in fields.items():
+                self.assertIn('DEVBG_%s=%s' % (key, value), line, line)
+
+    def test_instance_story_carries_its_fields(self):
+        tid = self.register(self.app, 'Test.Progress')
+        events = parse(self.app.run(self.bus, 'run', tid, BAND, 'count=3 interval_ms=10', 0))
+        self.assertEqual(events[0][1][:2], ['0', 'allowed'], events)
+        iid = events[0][1][2]
+        wait_for(lambda: any('ended' in l for l in self.lines_mentioning(iid)),
+                 what='the end of the instance in the log')
+        # Started, ran, ended: at least these three lines.
+        self.assertGreaterEqual(len(self.lines_mentioning(iid)), 3, self.lines_mentioning(iid))
+        self.assert_fields(iid, INSTANCE=iid, TASK=tid, APP=APP, DEVICE=BAND)
+        # The registration's own lines carry the task and the app; the
+        # consent decision, the request's task, app and device.
+        self.assert_fields(tid, TASK=tid, APP=APP)
+        self.assert_fields('consent prompt', TASK=tid, APP=APP, DEVICE=BAND)
+
+    def test_denied_and_failed_requests_carry_their_fields(self):
+        tid = self.register(self.app, 'Test.Progress')
+        parse(self.app.run(self.bus, 'run', tid, DOCK, '', 0))
+        self.assert_fields('denied (device-not-declared)', TASK=tid, APP=APP, DEVICE=DOCK)
+        # A request that failed as its instance started names the instance.
+        mid = self.register(self.app, 'Test.Missing')
+        parse(self.app.run(self.bus, 'run', mid, BAND, '', 0))
+        [line] = self.lines_mentioning('denied (spawn-failed)')
+        iid = re.search(r'instance (\S+) not started', line).group(1)
+        self.assert_fields(iid, INSTANCE=iid, TASK=mid, APP=APP, DEVICE=BAND)
+        self.app.ok(self.bus, 'unregister', tid)
+        self.assert_fields('unregistered task ' + tid, TASK=tid, APP=APP)
