@@ -797,7 +797,7 @@ choose_cgroup (const DevbgSpawnOptions *o)
     g_warning ("Task cgroups under %s are not possible (%s); tasks run without a cgroup, "
                "killed by process group and descendants", parent, local_error->message);
   else
-    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "DEVBG_INSTANCE", "%s", o->instance_id,
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "DEVBG_INSTANCE", o->instance_id,
                       "MESSAGE", "No cgroup for task instance %s: %s", o->instance_id,
                       local_error->message);
   return NULL;
