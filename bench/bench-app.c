@@ -195,7 +195,7 @@ request (App *app, const char *task_id, const char *device, const char *out,
       printf ("ERROR Request: %s\n", error->message);
       return 0;
     }
-  g_variant_get (reply, "(u&s&s)", &code, &reason, &instance_id);
+  g_variant_get (reply, "(u&s&s&s)", &code, &reason, &instance_id, NULL);
   if (code != 0)
     {
       printf ("ERROR denied %u %s\n", code, reason);

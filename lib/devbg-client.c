@@ -427,7 +427,9 @@ devbg_client_class_init (DevbgClientClass *klass)
    * @device: the device that devbgd now knows
    *
    * A device was attached (or a backend found it). Emitted from the
-   * client's main context.
+   * client's main context, only for a device the caller may see (as
+   * devbg_client_list_devices_async() lists them: for an app, the devices
+   * its manifest declares), once devbgd has confirmed it.
    *
    * Since: 0.1
    */
@@ -439,7 +441,9 @@ devbg_client_class_init (DevbgClientClass *klass)
    * @client: the client
    * @device_id: the ID of the device that went away
    *
-   * A device was removed. Emitted from the client's main context.
+   * A device was removed. Emitted from the client's main context, for
+   * every device, including ones an app was never shown: ignore an ID you
+   * do not know.
    *
    * Since: 0.1
    */
@@ -452,7 +456,8 @@ devbg_client_class_init (DevbgClientClass *klass)
    * @device: the device, as it is now
    *
    * A device's properties changed (its name, its firmware version after an
-   * update). Emitted from the client's main context.
+   * update). Emitted from the client's main context, only for a device the
+   * caller may see, as #DevbgClient::device-added.
    *
    * Since: 0.1
    */
@@ -674,14 +679,41 @@ on_service_vanished (GDBusConnection *connection, const char *name, gpointer dat
   g_clear_pointer (&client->service_owner, g_free);
 }
 
+typedef struct {
+  DevbgClient *client;
+  guint        signal_id; /* SIGNAL_DEVICE_ADDED or SIGNAL_DEVICE_CHANGED */
+  char        *id;
+} DeviceSeen;
+
+/* devbgd's answer to GetDevice for a device a signal named: an app sees
+ * only the devices its manifest declares (devbgd answers NoSuchDevice for
+ * the others, and for one gone meanwhile), as in ListDevices. */
+static void
+on_device_checked (GObject *source, GAsyncResult *res, gpointer data)
+{
+  DeviceSeen *seen = data;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
+                                                             NULL);
+
+  if (reply != NULL)
+    {
+      g_autoptr(GVariant) properties = g_variant_get_child_value (reply, 0);
+      g_autoptr(DevbgDeviceInfo) info = devbg_device_info_new (seen->id, properties);
+
+      g_signal_emit (seen->client, client_signals[seen->signal_id], 0, info);
+    }
+  g_object_unref (seen->client);
+  g_free (seen->id);
+  g_free (seen);
+}
+
 static void
 on_device_signal (GDBusConnection *connection, const char *sender, const char *path,
                   const char *iface, const char *signal, GVariant *params, gpointer data)
 {
   DevbgClient *client = data;
   const char *id;
-  g_autoptr(GVariant) properties = NULL;
-  g_autoptr(DevbgDeviceInfo) info = NULL;
+  DeviceSeen *seen;
 
   if (!from_devbgd (client, sender))
     return;
@@ -692,14 +724,21 @@ on_device_signal (GDBusConnection *connection, const char *sender, const char *p
       g_signal_emit (client, client_signals[SIGNAL_DEVICE_REMOVED], 0, id);
       return;
     }
-  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv})")))
+  if (!g_variant_is_of_type (params, G_VARIANT_TYPE ("(sa{sv})")) ||
+      !(g_str_equal (signal, "DeviceAdded") || g_str_equal (signal, "DeviceChanged")))
     return;
-  g_variant_get (params, "(&s@a{sv})", &id, &properties);
-  info = devbg_device_info_new (id, properties);
-  if (g_str_equal (signal, "DeviceAdded"))
-    g_signal_emit (client, client_signals[SIGNAL_DEVICE_ADDED], 0, info);
-  else if (g_str_equal (signal, "DeviceChanged"))
-    g_signal_emit (client, client_signals[SIGNAL_DEVICE_CHANGED], 0, info);
+  /* The signal goes to every client; whether this one may see the device
+   * is devbgd's to say. */
+  g_variant_get (params, "(&s@a{sv})", &id, NULL);
+  seen = g_new0 (DeviceSeen, 1);
+  seen->client = g_object_ref (client);
+  seen->signal_id = g_str_equal (signal, "DeviceAdded") ? SIGNAL_DEVICE_ADDED
+                                                        : SIGNAL_DEVICE_CHANGED;
+  seen->id = g_strdup (id);
+  g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                          OBJECT_PATH, DEVBG_DBUS_DEVICES_INTERFACE, "GetDevice",
+                          g_variant_new ("(s)", id), G_VARIANT_TYPE ("(a{sv})"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_device_checked, seen);
 }
 
 static void
@@ -1506,6 +1545,7 @@ typedef struct {
   DevbgTriggerResult result;
   char              *reason;
   char              *instance_id;
+  char              *detail;
 } RequestReply;
 
 static void
@@ -1515,6 +1555,7 @@ request_reply_free (gpointer data)
 
   g_free (r->reason);
   g_free (r->instance_id);
+  g_free (r->detail);
   g_free (r);
 }
 
@@ -1565,7 +1606,7 @@ request_done (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   r = g_new0 (RequestReply, 1);
-  g_variant_get (reply, "(uss)", &code, &r->reason, &r->instance_id);
+  g_variant_get (reply, "(usss)", &code, &r->reason, &r->instance_id, &r->detail);
   /* A result newer than this library is a denial, still with its reason. */
   r->result = code <= DEVBG_RESULT_LOW_BATTERY ? (DevbgTriggerResult) code
                                                : DEVBG_RESULT_DENIED_BY_SYSTEM;
@@ -1614,7 +1655,7 @@ devbg_trigger_request_async (DevbgTrigger *trigger, DevbgRegistration *reg,
                           OBJECT_PATH, IFACE, "Request",
                           g_variant_new ("(sssu)", reg->task_id, device_id, arguments,
                                          (guint32) expected_duration_s),
-                          G_VARIANT_TYPE ("(uss)"), G_DBUS_CALL_FLAGS_NONE,
+                          G_VARIANT_TYPE ("(usss)"), G_DBUS_CALL_FLAGS_NONE,
                           REQUEST_TIMEOUT_MS, cancellable, request_done, g_steal_pointer (&task));
 }
 
@@ -1644,6 +1685,36 @@ DevbgTriggerResult
 devbg_trigger_request_finish (DevbgTrigger *trigger, GAsyncResult *result, char **reason,
                               char **instance_id, GError **error)
 {
+  return devbg_trigger_request_finish_full (trigger, result, reason, instance_id, NULL, error);
+}
+
+/**
+ * devbg_trigger_request_finish_full:
+ * @trigger: a #DevbgTrigger
+ * @result: the #GAsyncResult given to the callback
+ * @reason: (out) (optional) (transfer full): devbgd's machine-readable word
+ *   for the answer, as devbg_trigger_request_finish() gives it
+ * @instance_id: (out) (optional) (transfer full): the new instance's ID when
+ *   allowed, "" otherwise
+ * @detail: (out) (optional) (transfer full): a sentence for the app's
+ *   developer, "" for most answers. For `spawn-failed` it says why the task
+ *   program did not start, as far as the app's user may know: the program,
+ *   the step that failed and its error ("Could not start
+ *   /usr/libexec/app/task (executing): No such file or directory"), or that
+ *   devbgd could not prepare the process (then only devbgd's log says why).
+ * @error: return location for a #GError
+ *
+ * devbg_trigger_request_finish(), with devbgd's detail too. Errors as
+ * there: @reason, @instance_id and @detail are left untouched on error.
+ *
+ * Returns: the result of the request
+ *
+ * Since: 0.1
+ */
+DevbgTriggerResult
+devbg_trigger_request_finish_full (DevbgTrigger *trigger, GAsyncResult *result, char **reason,
+                                   char **instance_id, char **detail, GError **error)
+{
   RequestReply *r;
   DevbgTriggerResult code;
 
@@ -1656,6 +1727,8 @@ devbg_trigger_request_finish (DevbgTrigger *trigger, GAsyncResult *result, char 
     *reason = g_steal_pointer (&r->reason);
   if (instance_id != NULL)
     *instance_id = g_steal_pointer (&r->instance_id);
+  if (detail != NULL)
+    *detail = g_steal_pointer (&r->detail);
   request_reply_free (r);
   return code;
 }
@@ -1700,13 +1773,13 @@ devbg_trigger_request_sync (DevbgTrigger *trigger, DevbgRegistration *reg,
                                        IFACE, "Request",
                                        g_variant_new ("(sssu)", reg->task_id, device_id,
                                                       arguments, (guint32) expected_duration_s),
-                                       G_VARIANT_TYPE ("(uss)"), G_DBUS_CALL_FLAGS_NONE,
+                                       G_VARIANT_TYPE ("(usss)"), G_DBUS_CALL_FLAGS_NONE,
                                        REQUEST_TIMEOUT_MS, cancellable, error);
   if (reply == NULL && error != NULL && *error != NULL)
     g_dbus_error_strip_remote_error (*error);
   if (reply == NULL)
     return DEVBG_RESULT_FAILED;
-  g_variant_get (reply, "(u&s&s)", &code, NULL, NULL);
+  g_variant_get (reply, "(u&s&s&s)", &code, NULL, NULL, NULL);
   if (reason != NULL)
     g_variant_get_child (reply, 1, "s", reason);
   if (instance_id != NULL)

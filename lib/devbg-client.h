@@ -313,7 +313,9 @@ DevbgTriggerType devbg_trigger_get_trigger_type (DevbgTrigger *trigger);
  * when allowed ("" otherwise). Bad arguments (checked here, before anything
  * is sent) and failed calls are errors: then it returns
  * DEVBG_RESULT_DENIED_BY_SYSTEM with @error set and @reason and
- * @instance_id untouched. @reason and @instance_id may be NULL. */
+ * @instance_id untouched. @reason and @instance_id may be NULL.
+ * devbg_trigger_request_finish_full() gives devbgd's detail too: for
+ * spawn-failed, why the task program did not start. */
 void               devbg_trigger_request_async (DevbgTrigger        *trigger,
                                                 DevbgRegistration   *reg,
                                                 const char          *device_id,
@@ -327,6 +329,12 @@ DevbgTriggerResult devbg_trigger_request_finish (DevbgTrigger  *trigger,
                                                  char         **reason,
                                                  char         **instance_id,
                                                  GError       **error);
+DevbgTriggerResult devbg_trigger_request_finish_full (DevbgTrigger  *trigger,
+                                                      GAsyncResult  *result,
+                                                      char         **reason,
+                                                      char         **instance_id,
+                                                      char         **detail,
+                                                      GError       **error);
 DevbgTriggerResult devbg_trigger_request_sync (DevbgTrigger       *trigger,
                                                DevbgRegistration  *reg,
                                                const char         *device_id,

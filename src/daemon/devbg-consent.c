@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "devbg-error.h"
+#include "devbg-log.h"
 #include "devbg-names.h"
 
 #define AGENT_IFACE DEVBG_DBUS_CONSENT_AGENT_INTERFACE
@@ -91,6 +92,7 @@ typedef struct {
   guint32          uid;
   char            *session;
   char            *app_id, *app_name, *sender, *device_id, *device_name, *model_id;
+  char            *task_id; /* for the log */
   DevbgTriggerType trigger;
   guint            expected_duration_s;
   char            *agent_sender; /* set while shown */
@@ -117,6 +119,7 @@ prompt_unref (Prompt *prompt)
   g_free (prompt->prompt_id);
   g_free (prompt->session);
   g_free (prompt->app_id);
+  g_free (prompt->task_id);
   g_free (prompt->app_name);
   g_free (prompt->sender);
   g_free (prompt->device_id);
@@ -172,9 +175,11 @@ prompt_finish (Prompt *prompt, gboolean allow, gboolean answered, const char *wh
   if (!answered)
     withdraw (consent, prompt);
 
-  g_info ("consent prompt %s (%s of uid %u, %s on %s): %s: %s", prompt->prompt_id, prompt->app_id,
-          (unsigned) prompt->uid, devbg_trigger_type_to_string (prompt->trigger), prompt->device_id,
-          allow ? "allowed" : "denied", why);
+  devbg_log_request (G_LOG_LEVEL_INFO, prompt->app_id, prompt->task_id, prompt->device_id, prompt->uid,
+                     "consent prompt %s (%s of uid %u, %s on %s): %s: %s", prompt->prompt_id,
+                     prompt->app_id, (unsigned) prompt->uid,
+                     devbg_trigger_type_to_string (prompt->trigger), prompt->device_id,
+                     allow ? "allowed" : "denied", why);
   if (allow && prompt->trigger == DEVBG_TRIGGER_USE)
     {
       DevbgOwner owner = { .uid = prompt->uid, .app_id = prompt->app_id };
@@ -226,14 +231,16 @@ on_agent_reply (GObject *source, GAsyncResult *res, gpointer user_data)
   if (prompt->consent == NULL)
     {
       if (reply != NULL)
-        g_warning ("consent agent answered prompt %s of %s after it ended; ignored",
-                   prompt->prompt_id, prompt->app_id);
+        devbg_log_request (G_LOG_LEVEL_WARNING, prompt->app_id, prompt->task_id, prompt->device_id,
+                           prompt->uid, "consent agent answered prompt %s of %s after it "
+                           "ended; ignored", prompt->prompt_id, prompt->app_id);
     }
   else if (reply == NULL)
     {
       g_autofree char *why = g_strdup_printf ("the consent agent %s failed to answer: %s",
                                               prompt->agent_sender, error->message);
-      g_warning ("prompt %s: %s", prompt->prompt_id, why);
+      devbg_log_request (G_LOG_LEVEL_WARNING, prompt->app_id, prompt->task_id, prompt->device_id,
+                         prompt->uid, "prompt %s: %s", prompt->prompt_id, why);
       prompt_finish (prompt, FALSE, TRUE, why);
     }
   else if (!g_variant_is_of_type (reply, G_VARIANT_TYPE ("(b)")))
@@ -241,7 +248,8 @@ on_agent_reply (GObject *source, GAsyncResult *res, gpointer user_data)
       g_autofree char *why = g_strdup_printf ("the consent agent %s answered %s, not (b); "
                                               "its answer is ignored", prompt->agent_sender,
                                               g_variant_get_type_string (reply));
-      g_warning ("prompt %s: %s", prompt->prompt_id, why);
+      devbg_log_request (G_LOG_LEVEL_WARNING, prompt->app_id, prompt->task_id, prompt->device_id,
+                         prompt->uid, "prompt %s: %s", prompt->prompt_id, why);
       prompt_finish (prompt, FALSE, TRUE, why);
     }
   else
@@ -302,7 +310,9 @@ prompt_show (DevbgConsent *consent, Prompt *prompt)
     }
   prompt->agent_sender = g_strdup (agent->sender);
   prompt->agent_path = g_strdup (agent->path);
-  g_debug ("prompt %s shown by consent agent %s %s", prompt->prompt_id, agent->sender, agent->path);
+  devbg_log_request (G_LOG_LEVEL_DEBUG, prompt->app_id, prompt->task_id, prompt->device_id, prompt->uid,
+                     "prompt %s shown by consent agent %s %s", prompt->prompt_id, agent->sender,
+                     agent->path);
   g_dbus_connection_call (consent->connection, agent->sender, agent->path, AGENT_IFACE,
                           "RequestConsent", g_variant_new ("(@a{sv})", prompt_details (prompt)),
                           NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, (int) timeout_ms + LATE_REPLY_MS,
@@ -383,8 +393,9 @@ devbg_consent_ask_async (DevbgConsent *consent, const DevbgConsentQuestion *ques
     {
       g_autofree char *why = g_strdup_printf ("%u consent prompts already wait in this session, "
                                               "the most allowed", g_queue_get_length (queue));
-      g_info ("consent for %s of uid %u on %s: denied: %s", question->app_id,
-              (unsigned) question->uid, question->device_id, why);
+      devbg_log_request (G_LOG_LEVEL_INFO, question->app_id, question->task_id, question->device_id,
+                         question->uid, "consent for %s of uid %u on %s: denied: %s",
+                         question->app_id, (unsigned) question->uid, question->device_id, why);
       g_task_set_task_data (task, g_steal_pointer (&why), g_free);
       g_task_return_boolean (task, FALSE);
       return;
@@ -399,6 +410,7 @@ devbg_consent_ask_async (DevbgConsent *consent, const DevbgConsentQuestion *ques
   prompt->uid = question->uid;
   prompt->session = g_strdup (question->session_id);
   prompt->app_id = g_strdup (question->app_id);
+  prompt->task_id = g_strdup (question->task_id);
   prompt->app_name = g_strdup (question->app_display_name != NULL ? question->app_display_name
                                                                   : question->app_id);
   prompt->sender = g_strdup (question->sender);
@@ -429,8 +441,9 @@ devbg_consent_ask_async (DevbgConsent *consent, const DevbgConsentQuestion *ques
   if (g_queue_peek_head (queue) == prompt)
     prompt_show (consent, prompt);
   else
-    g_debug ("prompt %s waits behind %u in its session", prompt->prompt_id,
-             g_queue_get_length (queue) - 1);
+    devbg_log_request (G_LOG_LEVEL_DEBUG, prompt->app_id, prompt->task_id, prompt->device_id, prompt->uid,
+                       "prompt %s waits behind %u in its session", prompt->prompt_id,
+                       g_queue_get_length (queue) - 1);
 }
 
 gboolean

@@ -24,6 +24,7 @@ G_DECLARE_FINAL_TYPE (DevbgConsent, devbg_consent, DEVBG, CONSENT, GObject)
 typedef struct {
   guint32          uid;
   const char      *app_id;
+  const char      *task_id;          /* the registration requested, for the log; may be NULL */
   const char      *app_display_name; /* from the manifest; the app ID when it has none */
   const char      *sender;           /* the app's connection: its leaving withdraws the prompt */
   const char      *session_id;       /* the caller's logind session, NULL when in none */

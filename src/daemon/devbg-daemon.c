@@ -11,6 +11,7 @@
 #include "devbg-error.h"
 #include "devbg-flatpak.h"
 #include "devbg-identity.h"
+#include "devbg-log.h"
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
 #include "devbg-records.h"
@@ -53,6 +54,11 @@ struct _DevbgDaemon {
   GPtrArray       *monitors; /* of GFileMonitor */
   guint            reload_source;
   DevbgFlatpak    *flatpak;  /* Flatpak installations, and the manifests their apps ship */
+  /* A manifest's executable installed after the manifest: when a caller's
+   * executable was last compared with the manifests' missing paths
+   * resolved, and when the manifests were last reloaded for one. */
+  gint64           late_exe_resolved_us;
+  gint64           late_exe_reload_us;
 };
 
 G_DEFINE_TYPE (DevbgDaemon, devbg_daemon, G_TYPE_OBJECT)
@@ -314,8 +320,9 @@ on_registration_stored (GObject *source, GAsyncResult *res, gpointer user_data)
       return_error (call, error);
       return;
     }
-  g_info ("app %s of uid %u registered task %s", call->caller->app_id,
-          (unsigned) call->caller->uid, task_id);
+  devbg_log_request (G_LOG_LEVEL_INFO, call->caller->app_id, task_id, NULL, call->caller->uid,
+                     "app %s of uid %u registered task %s", call->caller->app_id,
+                     (unsigned) call->caller->uid, task_id);
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
                                          g_variant_new ("(s)", task_id));
 }
@@ -484,8 +491,9 @@ handle_unregister (Call *call, GVariant *params)
     }
   if (cancel_task && call->daemon->runtime != NULL)
     devbg_runtime_cancel_task (call->daemon->runtime, &owner, task_id);
-  g_info ("app %s unregistered task %s (cancel_task %s)", call->caller->app_id, task_id,
-          cancel_task ? "true" : "false");
+  devbg_log_request (G_LOG_LEVEL_INFO, call->caller->app_id, task_id, NULL, call->caller->uid,
+                     "app %s unregistered task %s (cancel_task %s)", call->caller->app_id,
+                     task_id, cancel_task ? "true" : "false");
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation), NULL);
 }
 
@@ -524,9 +532,10 @@ on_request_done (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new ("(uss)", (guint32) outcome.result,
+                                         g_variant_new ("(usss)", (guint32) outcome.result,
                                                         outcome.reason,
-                                                        outcome.instance_id ? outcome.instance_id : ""));
+                                                        outcome.instance_id ? outcome.instance_id : "",
+                                                        outcome.app_detail ? outcome.app_detail : ""));
   devbg_request_outcome_clear (&outcome);
 }
 
@@ -1062,6 +1071,51 @@ dispatch (DevbgDaemon *daemon, Peer *peer, Call *call, MethodHandler handler, GV
     call_free (call);
 }
 
+static void load_trusted_files (DevbgDaemon *daemon);
+
+/* At most this often (per devbgd, whoever calls), a caller that is no app
+ * makes devbgd resolve the manifests' missing executables, or reload the
+ * manifests for one that appeared: no caller makes devbgd stat files or
+ * reread its directories at will. */
+#define LATE_EXECUTABLE_INTERVAL_US G_USEC_PER_SEC
+
+static gboolean
+late_check_allowed (gint64 *last_us)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (*last_us != 0 && now - *last_us < LATE_EXECUTABLE_INTERVAL_US)
+    return FALSE;
+  *last_us = now;
+  return TRUE;
+}
+
+/* The identity of process @pid. A manifest may name an executable that is
+ * installed only after the manifest was loaded (a package's files in any
+ * order, a vendor's manifest written first): a caller running such an
+ * executable makes devbgd reload the manifests, with every rule of a load
+ * (one executable, one app; no interpreter), and identify it again. */
+static DevbgIdentity *
+resolve_identity (DevbgDaemon *daemon, pid_t pid, uid_t uid)
+{
+  DevbgIdentity *id = devbg_identity_resolve (daemon->proc_root, pid, uid, daemon->apps,
+                                              daemon->flatpak);
+  gboolean may_resolve;
+
+  if (id->app_id != NULL || id->exe == NULL || !id->stamped || id->flatpak != NULL ||
+      g_str_has_suffix (id->exe, " (deleted)"))
+    return id;
+  may_resolve = late_check_allowed (&daemon->late_exe_resolved_us);
+  if (!devbg_manifests_executable_appeared (daemon->apps, id->exe, may_resolve) ||
+      !late_check_allowed (&daemon->late_exe_reload_us))
+    return id;
+  g_info ("%s, named by a manifest, did not exist when the manifests were loaded; "
+          "reloading them", id->exe);
+  load_trusted_files (daemon);
+  devbg_identity_free (id);
+  return devbg_identity_resolve (daemon->proc_root, pid, uid, daemon->apps, daemon->flatpak);
+}
+
 typedef struct {
   DevbgDaemon *daemon;
   char        *name;
@@ -1094,8 +1148,7 @@ on_credentials (GObject *source, GAsyncResult *res, gpointer user_data)
           !g_variant_lookup (creds, "UnixUserID", "u", &uid))
         peer->failure = g_strdup ("the bus did not tell the caller's process and user");
       else
-        peer->identity = devbg_identity_resolve (daemon->proc_root, (pid_t) pid, (uid_t) uid,
-                                                 daemon->apps, daemon->flatpak);
+        peer->identity = resolve_identity (daemon, (pid_t) pid, (uid_t) uid);
     }
   g_debug ("connection %s: pid %u uid %u app %s (%s)", name, pid, uid,
            peer->identity && peer->identity->app_id ? peer->identity->app_id : "-",
@@ -1137,37 +1190,20 @@ peer_start (DevbgDaemon *daemon, const char *name)
   return peer;
 }
 
+/* Runs @handler for @invocation once its sender is identified. */
 static void
-on_method_call (GDBusConnection *connection, const char *sender, const char *path,
-                const char *iface, const char *method, GVariant *params,
-                GDBusMethodInvocation *invocation, gpointer user_data)
+route (DevbgDaemon *daemon, MethodHandler handler, GVariant *params,
+       GDBusMethodInvocation *invocation)
 {
-  DevbgDaemon *daemon = user_data;
-  MethodHandler handler = NULL;
-  Call *call;
+  Call *call = g_new0 (Call, 1);
   Peer *peer;
 
-  (void) connection;
-  (void) path;
-  (void) iface;
-  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
-    if (strcmp (methods[i].name, method) == 0)
-      handler = methods[i].handler;
-  if (handler == NULL)
-    {
-      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
-                                             G_DBUS_ERROR_UNKNOWN_METHOD,
-                                             "no method %s", method);
-      return;
-    }
-
-  call = g_new0 (Call, 1);
   call->daemon = g_object_ref (daemon);
   call->invocation = invocation; /* transfer full from GDBus: answering it consumes it */
 
   /* Normally known since NameOwnerChanged; a connection older than
    * devbgd's subscription is fixed at its first call. */
-  peer = peer_start (daemon, sender);
+  peer = peer_start (daemon, g_dbus_method_invocation_get_sender (invocation));
   if (peer->identity != NULL || peer->failure != NULL)
     {
       dispatch (daemon, peer, call, handler, params);
@@ -1180,6 +1216,71 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
     pending->params = g_variant_ref (params);
     g_ptr_array_add (peer->waiting, pending);
   }
+}
+
+static void
+on_method_call (GDBusConnection *connection, const char *sender, const char *path,
+                const char *iface, const char *method, GVariant *params,
+                GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  DevbgDaemon *daemon = user_data;
+  MethodHandler handler = NULL;
+
+  (void) connection;
+  (void) sender;
+  (void) path;
+  (void) iface;
+  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
+    if (strcmp (methods[i].name, method) == 0)
+      handler = methods[i].handler;
+  if (handler == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
+                                             G_DBUS_ERROR_UNKNOWN_METHOD,
+                                             "no method %s", method);
+      return;
+    }
+  route (daemon, handler, params, invocation);
+}
+
+/* ---- org.devbg.Devbg1.Devices: what the caller may see ---- */
+
+static DevbgDevicesViewer
+viewer_of (Call *call)
+{
+  return (DevbgDevicesViewer) {
+    .is_app = call->caller->app_id != NULL,
+    .app_id = call->caller->app_id,
+    .manifest = call->caller->app_id != NULL ? caller_manifest (call) : NULL,
+  };
+}
+
+static void
+handle_list_devices (Call *call, GVariant *params)
+{
+  DevbgDevicesViewer viewer = viewer_of (call);
+
+  (void) params;
+  devbg_devices_return_list (call->daemon->devices, g_steal_pointer (&call->invocation), &viewer);
+}
+
+static void
+handle_get_device (Call *call, GVariant *params)
+{
+  DevbgDevicesViewer viewer = viewer_of (call);
+
+  (void) params;
+  devbg_devices_return_device (call->daemon->devices, g_steal_pointer (&call->invocation),
+                               &viewer);
+}
+
+static void
+route_devices_call (const char *method, GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  DevbgDaemon *daemon = user_data;
+
+  route (daemon, g_str_equal (method, "ListDevices") ? handle_list_devices : handle_get_device,
+         g_dbus_method_invocation_get_parameters (invocation), invocation);
 }
 
 static GVariant *
@@ -1391,10 +1492,12 @@ devbg_daemon_set_devices (DevbgDaemon *daemon, DevbgDevices *devices)
 {
   g_return_if_fail (daemon->connection != NULL && daemon->runtime == NULL);
   daemon->devices = g_object_ref (devices);
+  devbg_devices_set_router (devices, route_devices_call, daemon);
   daemon->runtime = devbg_runtime_new (&daemon->config, daemon->store, devices,
                                        daemon->connection, DEVBG_DBUS_PATH,
                                        DEVBG_DBUS_MANAGER_INTERFACE);
   devbg_runtime_set_consent (daemon->runtime, daemon->consent);
+  devbg_runtime_set_flatpak (daemon->runtime, daemon->flatpak);
   devbg_runtime_recover (daemon->runtime);
 }
 
@@ -1415,6 +1518,8 @@ devbg_daemon_dispose (GObject *object)
 
   g_clear_object (&daemon->runtime);
   g_clear_object (&daemon->consent);
+  if (daemon->devices != NULL)
+    devbg_devices_set_router (daemon->devices, NULL, NULL);
   g_clear_object (&daemon->devices);
   if (daemon->registration_id != 0)
     {

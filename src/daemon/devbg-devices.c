@@ -12,6 +12,7 @@
 #include "devbg-daemon.h"
 #include "devbg-error.h"
 #include "devbg-hwid.h"
+#include "devbg-manifest.h"
 #include "devbg-metadata.h"
 
 struct _DevbgDevices {
@@ -22,6 +23,10 @@ struct _DevbgDevices {
   GHashTable      *devices;    /* ID -> DevbgDevice, attached only */
   GDBusNodeInfo   *introspection;
   guint            registration_id;
+  /* Who calls is the daemon's to know: it answers ListDevices and
+   * GetDevice once the caller is identified (devbg_devices_return_*). */
+  DevbgDevicesRouter router;
+  gpointer           router_data;
 };
 
 enum { SIGNAL_ADDED, SIGNAL_REMOVED, SIGNAL_CHANGED, N_SIGNALS };
@@ -189,8 +194,21 @@ lookup_or_fail (DevbgDevices *self, GVariant *params, GDBusMethodInvocation *inv
   return device;
 }
 
-static void
-handle_list (DevbgDevices *self, GDBusMethodInvocation *invocation)
+/* An app sees the devices its manifest declares (the rule a request's
+ * device-not-declared follows), and no other; anyone else sees all. */
+static gboolean
+visible_to (DevbgDevice *device, const DevbgDevicesViewer *viewer)
+{
+  if (viewer == NULL || !viewer->is_app)
+    return TRUE;
+  return viewer->manifest != NULL &&
+         devbg_manifest_declares_device (viewer->manifest, devbg_device_get_protocol (device),
+                                         devbg_device_get_hardware_ids (device));
+}
+
+void
+devbg_devices_return_list (DevbgDevices *self, GDBusMethodInvocation *invocation,
+                           const DevbgDevicesViewer *viewer)
 {
   g_autoptr(GPtrArray) list = devbg_devices_list (self);
   GVariantBuilder b;
@@ -199,26 +217,50 @@ handle_list (DevbgDevices *self, GDBusMethodInvocation *invocation)
   for (guint i = 0; i < list->len; i++)
     {
       DevbgDevice *device = g_ptr_array_index (list, i);
-      g_variant_builder_add (&b, "(s@a{sv})", devbg_device_get_id (device),
-                             devbg_device_to_variant (device));
+      if (visible_to (device, viewer))
+        g_variant_builder_add (&b, "(s@a{sv})", devbg_device_get_id (device),
+                               devbg_device_to_variant (device));
     }
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a(sa{sv}))", &b));
 }
 
-static void
-handle_get (DevbgDevices *self, GVariant *params, GDBusMethodInvocation *invocation)
+void
+devbg_devices_return_device (DevbgDevices *self, GDBusMethodInvocation *invocation,
+                             const DevbgDevicesViewer *viewer)
 {
-  DevbgDevice *device = lookup_or_fail (self, params, invocation);
+  GVariant *params = g_dbus_method_invocation_get_parameters (invocation);
+  DevbgDevice *device;
   g_autoptr(GVariant) props = NULL;
   GVariantDict dict;
+  const char *id;
 
+  g_variant_get (params, "(&s)", &id);
+  device = devbg_devices_lookup (self, id);
+  if (device != NULL && !visible_to (device, viewer))
+    {
+      g_dbus_method_invocation_return_error (invocation, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
+                                             "device '%.128s' is not one that app %s's manifest "
+                                             "declares", id, viewer->app_id);
+      return;
+    }
   if (device == NULL)
-    return;
+    {
+      g_dbus_method_invocation_return_error (invocation, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
+                                             "no attached device '%.128s'", id);
+      return;
+    }
   props = devbg_device_to_variant (device);
   g_variant_dict_init (&dict, props);
   g_variant_dict_insert (&dict, "io-counter", "t", devbg_devices_get_io_counter (self, device));
   g_dbus_method_invocation_return_value (invocation,
                                          g_variant_new ("(@a{sv})", g_variant_dict_end (&dict)));
+}
+
+void
+devbg_devices_set_router (DevbgDevices *self, DevbgDevicesRouter router, gpointer user_data)
+{
+  self->router = router;
+  self->router_data = user_data;
 }
 
 static void
@@ -308,10 +350,13 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
 {
   DevbgDevices *self = user_data;
 
-  if (g_str_equal (method, "ListDevices"))
-    handle_list (self, invocation);
+  if ((g_str_equal (method, "ListDevices") || g_str_equal (method, "GetDevice")) &&
+      self->router != NULL)
+    self->router (method, invocation, self->router_data);
+  else if (g_str_equal (method, "ListDevices"))
+    devbg_devices_return_list (self, invocation, NULL);
   else if (g_str_equal (method, "GetDevice"))
-    handle_get (self, params, invocation);
+    devbg_devices_return_device (self, invocation, NULL);
   else if (g_str_equal (method, "OpenDevice"))
     handle_open (self, invocation);
   else

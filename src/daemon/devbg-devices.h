@@ -37,6 +37,7 @@
 
 #include "devbg-backend.h"
 #include "devbg-config.h"
+#include "devbg-manifest.h"
 #include "devbg-names.h"
 
 G_BEGIN_DECLS
@@ -56,6 +57,33 @@ void          devbg_devices_add_backend (DevbgDevices *devices, DevbgBackend *ba
 /* Serves org.devbg.Devbg1.Devices on the devices' connection at
  * /org/devbg/Devbg1. */
 gboolean      devbg_devices_export (DevbgDevices *devices, GError **error);
+
+/* Who asks for the device list, as the daemon identified the caller. */
+typedef struct {
+  gboolean                  is_app;   /* FALSE: a tool or root; it sees every device */
+  const char               *app_id;
+  const DevbgManifest      *manifest; /* the app's manifest today; NULL: it declares nothing */
+} DevbgDevicesViewer;
+
+/* Answers @invocation (ListDevices; GetDevice, whose parameters it reads)
+ * as @viewer may see it: an app sees only the devices a DeviceCapability
+ * of its manifest covers (devbg_manifest_declares_device(), the rule of
+ * the request's device-not-declared), GetDevice of another answers
+ * NoSuchDevice; @viewer NULL sees all. Consumes @invocation. */
+void          devbg_devices_return_list (DevbgDevices *devices, GDBusMethodInvocation *invocation,
+                                         const DevbgDevicesViewer *viewer);
+void          devbg_devices_return_device (DevbgDevices *devices,
+                                           GDBusMethodInvocation *invocation,
+                                           const DevbgDevicesViewer *viewer);
+
+/* ListDevices and GetDevice go to @router (the daemon, which identifies
+ * the caller and answers with devbg_devices_return_*()); without one,
+ * every caller sees every device. @router takes @invocation. */
+typedef void (*DevbgDevicesRouter) (const char            *method,
+                                    GDBusMethodInvocation *invocation,
+                                    gpointer               user_data);
+void          devbg_devices_set_router (DevbgDevices *devices, DevbgDevicesRouter router,
+                                        gpointer user_data);
 
 /* The attached device with @id, or NULL. Not a new reference. */
 DevbgDevice  *devbg_devices_lookup (DevbgDevices *devices, const char *id);

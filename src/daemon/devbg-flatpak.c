@@ -613,6 +613,36 @@ devbg_flatpak_lookup (DevbgFlatpak *flatpak, const DevbgFlatpakOrigin *origin)
   return g_hash_table_lookup (inst->manifests, origin->app_id);
 }
 
+DevbgFlatpakState
+devbg_flatpak_check_now (DevbgFlatpak *flatpak, const DevbgFlatpakOrigin *origin)
+{
+  g_autoptr(DevbgFlatpakOrigin) now = NULL;
+  g_autofree char *dir = NULL;
+  DevbgFlatpakState state;
+  Installation *inst;
+  struct stat st;
+
+  if (flatpak == NULL || origin == NULL)
+    return DEVBG_FLATPAK_DEPLOYED;
+  inst = origin->user ? g_hash_table_lookup (flatpak->users, GUINT_TO_POINTER (origin->owner))
+                      : flatpak->system;
+  if (inst == NULL || strcmp (inst->path, origin->installation) != 0)
+    return DEVBG_FLATPAK_DEPLOYED; /* nothing known to compare with */
+  now = read_deployment (inst, origin->app_id);
+  dir = deploy_dir (origin);
+  if (now != NULL && strcmp (now->commit, origin->commit) != 0)
+    state = DEVBG_FLATPAK_UPDATED;
+  else if (now == NULL || lstat (dir, &st) != 0)
+    state = DEVBG_FLATPAK_UNINSTALLED; /* no ref, or its files already gone */
+  else
+    return DEVBG_FLATPAK_DEPLOYED;
+  /* The change is reported now, not when the debounced reload runs: what
+   * is decided next (how a task ended) must see it. */
+  g_clear_handle_id (&inst->reload_source, g_source_remove);
+  installation_reload (inst);
+  return state;
+}
+
 /* ---- tasks in the sandbox ---- */
 
 char **

@@ -103,6 +103,20 @@ DevbgFlatpakOrigin *devbg_flatpak_identify (DevbgFlatpak *flatpak,
 gpointer devbg_flatpak_lookup (DevbgFlatpak             *flatpak,
                                const DevbgFlatpakOrigin *origin);
 
+typedef enum {
+  DEVBG_FLATPAK_DEPLOYED,    /* still the app's current deployment (or unknown) */
+  DEVBG_FLATPAK_UNINSTALLED, /* no deployment of the app, or this one's files are gone */
+  DEVBG_FLATPAK_UPDATED,     /* another commit is the app's current deployment */
+} DevbgFlatpakState;
+
+/* Is @origin still its app's deployment, on disk now (not as the last
+ * reload saw it)? Flatpak removes an app's files while its sandboxes run,
+ * and a sandboxed task may end of that before the debounced reload: when
+ * the answer is not DEPLOYED, the installation is reloaded at once (the
+ * DevbgFlatpakChanged callback runs before this returns). */
+DevbgFlatpakState devbg_flatpak_check_now (DevbgFlatpak             *flatpak,
+                                           const DevbgFlatpakOrigin *origin);
+
 /* Pure: the argv (NULL-terminated, newly allocated) and the environment
  * additions that run @executable with @entry_point inside a new instance
  * of @origin's sandbox, its commit pinned. */

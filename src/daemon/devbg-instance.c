@@ -55,6 +55,7 @@ struct _DevbgInstance {
   char               *owner;
   char               *cgroup_parent;
   DevbgFlatpakOrigin *flatpak;  /* a Flatpak app's task: its sandbox's deployment */
+  DevbgFlatpak       *flatpaks; /* not owned: outlives every instance */
   double              cpu_mhz;
   int                 log_fd;
 
@@ -466,6 +467,26 @@ finish (DevbgInstance *self)
   g_signal_emit (self, signals[SIGNAL_FINISHED], 0);
 }
 
+/* A Flatpak task that ends by itself may have ended of its app's removal
+ * (its sandbox's files went first): how it ended is decided against the
+ * installation as it is now, not as the debounced reload last saw it, so
+ * that an uninstall or update is its reason whichever came first. */
+static void
+cancel_if_flatpak_gone (DevbgInstance *self)
+{
+  DevbgFlatpakState state;
+
+  if (self->flatpak == NULL || self->canceled || self->completed)
+    return;
+  state = devbg_flatpak_check_now (self->flatpaks, self->flatpak);
+  /* The reload has canceled it already, through the runtime. */
+  if (state == DEVBG_FLATPAK_UNINSTALLED)
+    devbg_instance_cancel (self, DEVBG_CANCEL_UNINSTALL, "the app was uninstalled");
+  else if (state == DEVBG_FLATPAK_UPDATED)
+    devbg_instance_cancel (self, DEVBG_CANCEL_SERVICING_UPDATE,
+                           "the app was updated; its tasks run the new version from now on");
+}
+
 static void
 on_child_exit (GPid pid, int status, gpointer user_data)
 {
@@ -477,6 +498,7 @@ on_child_exit (GPid pid, int status, gpointer user_data)
   self->wait_status = status;
   devbg_task_process_reaped (self->process);
   g_object_ref (self);
+  cancel_if_flatpak_gone (self);
   finish (self);
   g_object_unref (self);
 }
@@ -779,7 +801,8 @@ start_cpu_window (DevbgInstance *self)
   g_clear_handle_id (&self->cpu_timer, g_source_remove);
   self->cpu_last_us = cpu_used_us (self);
   self->cpu_timer = g_timeout_add (seconds_to_ms (window), on_cpu_window, self);
-  g_debug ("instance %s: CPU window %g s (screen %s)", self->record.instance_id, window,
+  devbg_log_instance (G_LOG_LEVEL_DEBUG, &self->record,
+                      "instance %s: CPU window %g s (screen %s)", self->record.instance_id, window,
            self->screen_locked ? "locked" : "unlocked");
 }
 
@@ -1229,6 +1252,7 @@ devbg_instance_new (const DevbgInstanceRecord *record, const DevbgInstanceSpec *
   self->owner = g_strdup (spec->owner);
   self->cgroup_parent = g_strdup (spec->cgroup_parent);
   self->flatpak = spec->flatpak != NULL ? devbg_flatpak_origin_copy (spec->flatpak) : NULL;
+  self->flatpaks = spec->flatpaks;
   self->cpu_mhz = spec->cpu_mhz;
   self->log_fd = spec->log_fd;
   return self;

@@ -42,6 +42,9 @@ typedef struct {
   /* A Flatpak app's task: run in a new instance of this deployment's
    * sandbox, @executable being a path inside it. NULL: a host task. */
   const DevbgFlatpakOrigin *flatpak;
+  /* The Flatpak installations (outliving the instance), asked whether
+   * that deployment is still installed when its task ends by itself. */
+  DevbgFlatpak             *flatpaks;
 } DevbgInstanceSpec;
 
 #define DEVBG_TYPE_INSTANCE (devbg_instance_get_type ())

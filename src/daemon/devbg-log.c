@@ -9,30 +9,61 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Logs @message with the fields of @r that are known (an empty one is
+ * left out: a request has no instance yet). */
+static void
+log_with_fields (const char *domain, GLogLevelFlags level, const DevbgInstanceRecord *r,
+                 const char *message)
+{
+  g_autofree char *uid = g_strdup_printf ("%u", (unsigned) r->uid);
+  const GLogField all[] = {
+    { "GLIB_DOMAIN", domain != NULL ? domain : "devbgd", -1 },
+    { "MESSAGE", message, -1 },
+    { "DEVBG_INSTANCE", r->instance_id, -1 },
+    { "DEVBG_TASK", r->task_id, -1 },
+    { "DEVBG_APP", r->app_id, -1 },
+    { "DEVBG_DEVICE", r->device_id, -1 },
+    { "DEVBG_UID", uid, -1 },
+  };
+  GLogField fields[G_N_ELEMENTS (all)];
+  gsize n = 0;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (all); i++)
+    if (all[i].value != NULL && *(const char *) all[i].value != '\0')
+      fields[n++] = all[i];
+  g_log_structured_array (level, fields, n);
+}
+
 void
 devbg_log_instance_full (const char *domain, GLogLevelFlags level,
                          const DevbgInstanceRecord *r, const char *format, ...)
 {
   g_autofree char *message = NULL;
-  g_autofree char *uid = g_strdup_printf ("%u", (unsigned) r->uid);
   va_list args;
-  const GLogField fields[] = {
-    { "GLIB_DOMAIN", domain != NULL ? domain : "devbgd", -1 },
-    { "MESSAGE", NULL, -1 },
-    { "DEVBG_INSTANCE", r->instance_id != NULL ? r->instance_id : "", -1 },
-    { "DEVBG_TASK", r->task_id != NULL ? r->task_id : "", -1 },
-    { "DEVBG_APP", r->app_id != NULL ? r->app_id : "", -1 },
-    { "DEVBG_DEVICE", r->device_id != NULL ? r->device_id : "", -1 },
-    { "DEVBG_UID", uid, -1 },
-  };
-  GLogField with_message[G_N_ELEMENTS (fields)];
 
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  memcpy (with_message, fields, sizeof fields);
-  with_message[1].value = message;
-  g_log_structured_array (level, with_message, G_N_ELEMENTS (with_message));
+  log_with_fields (domain, level, r, message);
+}
+
+void
+devbg_log_request_full (const char *domain, GLogLevelFlags level, const char *app_id,
+                        const char *task_id, const char *device_id, guint32 uid,
+                        const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  DevbgInstanceRecord r = { 0 };
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  r.app_id = (char *) app_id;
+  r.task_id = (char *) task_id;
+  r.device_id = (char *) device_id;
+  r.uid = uid;
+  log_with_fields (domain, level, &r, message);
 }
 
 GLogWriterOutput

@@ -25,6 +25,21 @@ void devbg_log_instance_full (const char                *domain,
                               const char                *format,
                               ...) G_GNUC_PRINTF (4, 5);
 
+/* Logs @format about a request or a registration that is no instance
+ * (yet): the fields it has; NULL ones are left out. */
+#define devbg_log_request(level, app_id, task_id, device_id, uid, ...) \
+  devbg_log_request_full (G_LOG_DOMAIN, (level), (app_id), (task_id), (device_id), (uid), \
+                          __VA_ARGS__)
+
+void devbg_log_request_full (const char     *domain,
+                             GLogLevelFlags  level,
+                             const char     *app_id,
+                             const char     *task_id,
+                             const char     *device_id,
+                             guint32         uid,
+                             const char     *format,
+                             ...) G_GNUC_PRINTF (7, 8);
+
 /* devbgd's log writer: the journal when stderr is connected to it (under
  * systemd); otherwise stderr as GLib writes it, with the DEVBG_* fields
  * after the message, so that `devbgd --verbose` shows them too. */

@@ -1037,6 +1037,51 @@ devbg_manifest_owns_executable (const DevbgManifest *m, const char *exe)
   return m->helpers_real != NULL && g_strv_contains ((const char *const *) m->helpers_real, exe);
 }
 
+/* Is @path, which did not resolve when @m was loaded, @exe now? */
+static gboolean
+missing_path_is (const DevbgManifest *m, const char *path, const char *exe,
+                 gboolean may_resolve)
+{
+  g_autofree char *real = NULL;
+  char *r;
+
+  if (devbg_manifest_owns_executable (m, exe))
+    return FALSE; /* resolved at load, and not missing */
+  if (strcmp (path, exe) == 0)
+    return TRUE;
+  if (!may_resolve || (r = realpath (path, NULL)) == NULL)
+    return FALSE;
+  real = g_strdup (r);
+  free (r);
+  return strcmp (real, exe) == 0;
+}
+
+gboolean
+devbg_manifests_executable_appeared (GHashTable *apps, const char *exe, gboolean may_resolve)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, apps);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const DevbgManifest *m = value;
+      guint n_helpers = m->helpers != NULL ? g_strv_length (m->helpers) : 0;
+      guint n_real = m->helpers_real != NULL ? g_strv_length (m->helpers_real) : 0;
+
+      if (m->flatpak != NULL)
+        continue; /* a sandbox's paths, never an identity on the host */
+      if (m->executable != NULL && m->executable_real == NULL &&
+          missing_path_is (m, m->executable, exe, may_resolve))
+        return TRUE;
+      /* Only when one of them did not resolve. */
+      for (guint i = 0; n_real < n_helpers && i < n_helpers; i++)
+        if (missing_path_is (m, m->helpers[i], exe, may_resolve))
+          return TRUE;
+    }
+  return FALSE;
+}
+
 /* Every executable of @m, canonical where it exists, main one first. */
 static GPtrArray *
 executable_keys (const DevbgManifest *m)

@@ -73,6 +73,18 @@ gboolean devbg_manifest_declares_device (const DevbgManifest *manifest,
 /* The declared entry point names, ", "-separated, for error messages. */
 char *devbg_manifest_list_entry_points (const DevbgManifest *manifest);
 
+/* Did a manifest of @apps (app ID -> DevbgManifest) name an executable
+ * that did not exist when it was loaded, and is that executable @exe (a
+ * canonical path, /proc/PID/exe's) now? Compares the path as written;
+ * with @may_resolve, also resolves the missing paths (realpath) to find
+ * one written through a symlink. Nothing is stat()ed without
+ * @may_resolve, and only the manifests' own paths with it. A TRUE answer
+ * calls for a reload of the manifests, which applies every rule of a load
+ * (one executable, one app; no interpreter). */
+gboolean devbg_manifests_executable_appeared (GHashTable *apps,
+                                              const char *exe,
+                                              gboolean    may_resolve);
+
 /* Is @exe (a canonical path) one of @manifest's executables? */
 gboolean devbg_manifest_owns_executable (const DevbgManifest *manifest,
                                          const char          *exe);

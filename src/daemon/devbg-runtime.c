@@ -41,6 +41,7 @@ struct _DevbgRuntime {
   double             cpu_mhz;
   char              *cgroup_parent; /* where instances get their cgroups; NULL: none */
   GHashTable        *instances;    /* instance ID -> DevbgInstance */
+  DevbgFlatpak      *flatpaks;     /* not owned; NULL: no Flatpak installations */
   GHashTable        *owner_watches; /* instance ID -> watch ID of its owner's name */
   GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
   GHashTable        *listeners;    /* unique name -> Listener */
@@ -64,6 +65,7 @@ devbg_request_outcome_clear (DevbgRequestOutcome *outcome)
 {
   g_clear_pointer (&outcome->instance_id, g_free);
   g_clear_pointer (&outcome->detail, g_free);
+  g_clear_pointer (&outcome->app_detail, g_free);
 }
 
 /* This CPU's clock for the liveness floor's scaling: /proc/cpuinfo's first
@@ -128,6 +130,7 @@ on_inhibited (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply =
     g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), &fds, res, &error);
+  DevbgInstance *instance;
   int fd = -1;
 
   if (reply != NULL && fds != NULL)
@@ -136,14 +139,22 @@ on_inhibited (GObject *source, GAsyncResult *res, gpointer user_data)
       g_variant_get (reply, "(h)", &handle);
       fd = g_unix_fd_list_get (fds, handle, &error);
     }
+  instance = g_hash_table_lookup (call->runtime->instances, call->instance_id);
   if (fd < 0)
-    g_debug ("instance %s: no sleep inhibitor from logind: %s", call->instance_id,
-             error ? error->message : "no fd");
-  else if (g_hash_table_contains (call->runtime->instances, call->instance_id))
+    {
+      DevbgInstanceRecord gone = { .instance_id = call->instance_id };
+      devbg_log_instance (G_LOG_LEVEL_DEBUG,
+                          instance != NULL ? devbg_instance_get_record (instance) : &gone,
+                          "instance %s: no sleep inhibitor from logind: %s", call->instance_id,
+                          error ? error->message : "no fd");
+    }
+  else if (instance != NULL)
     {
       g_hash_table_insert (call->runtime->inhibitors, g_strdup (call->instance_id),
                            GINT_TO_POINTER (fd));
-      g_info ("instance %s: sleep and shutdown are delayed until it ends", call->instance_id);
+      devbg_log_instance (G_LOG_LEVEL_INFO, devbg_instance_get_record (instance),
+                          "instance %s: sleep and shutdown are delayed until it ends",
+                          call->instance_id);
     }
   else
     close (fd); /* it ended meanwhile */
@@ -233,7 +244,8 @@ prune_history (DevbgRuntime *self, const DevbgInstanceRecord *r)
 
   if (!devbg_store_prune_history (self->store, &owner, self->config->history_max_per_app,
                                   min_finished_us, &error))
-    g_warning ("%s", error->message);
+    devbg_log_instance (G_LOG_LEVEL_WARNING, r, "instance %s: %s", r->instance_id,
+                        error->message);
 }
 
 /* A completion on its way to the store: the event ID is fixed at the
@@ -469,8 +481,18 @@ deny (GTask *task, DevbgRequestReason reason, char *detail)
   data->outcome.result = devbg_request_reason_get_result (reason);
   data->outcome.reason = devbg_request_reason_to_string (reason);
   data->outcome.detail = detail;
-  g_info ("request of %s (uid %u) for %s on %s denied (%s): %s", data->app_id,
-          (unsigned) data->uid, data->entry_point, data->device_id, data->outcome.reason, detail);
+  /* A request that failed as it started had its instance: named too. */
+  if (data->instance != NULL)
+    devbg_log_instance (G_LOG_LEVEL_INFO, devbg_instance_get_record (data->instance),
+                        "request of %s (uid %u) for %s on %s denied (%s): %s; instance %s "
+                        "not started", data->app_id, (unsigned) data->uid, data->entry_point,
+                        data->device_id, data->outcome.reason, detail,
+                        devbg_instance_get_record (data->instance)->instance_id);
+  else
+    devbg_log_request (G_LOG_LEVEL_INFO, data->app_id, data->task_id, data->device_id, data->uid,
+                       "request of %s (uid %u) for %s on %s denied (%s): %s", data->app_id,
+                       (unsigned) data->uid, data->entry_point, data->device_id,
+                       data->outcome.reason, detail);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -643,8 +665,9 @@ on_consent_answer (GObject *source, GAsyncResult *res, gpointer user_data)
 
   if (error != NULL)
     {
-      g_warning ("cannot ask %s's user (uid %u) for consent: %s", data->app_id,
-                 (unsigned) data->uid, error->message);
+      devbg_log_request (G_LOG_LEVEL_WARNING, data->app_id, data->task_id, data->device_id,
+                         data->uid, "cannot ask %s's user (uid %u) for consent: %s",
+                         data->app_id, (unsigned) data->uid, error->message);
       data->consent = DEVBG_CONSENT_UNAVAILABLE;
     }
   else
@@ -662,6 +685,7 @@ ask_consent (GTask *task, DevbgDevice *device)
   DevbgConsentQuestion q = {
     .uid = data->uid,
     .app_id = data->app_id,
+    .task_id = data->task_id,
     .app_display_name = data->app_id,
     .sender = data->sender,
     .session_id = data->session != NULL ? data->session->id : NULL,
@@ -717,6 +741,17 @@ on_session_found (GObject *source, GAsyncResult *res, gpointer user_data)
   check_access (task);
 }
 
+/* A spawn failure as the app may hear it: the failed step of its own
+ * program (named in its manifest) and the errno's text; anything else
+ * (cgroups, users, devbgd's own limits) stays in devbgd's log. */
+static char *
+spawn_failure_for_app (const GError *error)
+{
+  if (error->domain == DEVBG_SPAWN_CHILD_ERROR)
+    return g_strdup (error->message);
+  return g_strdup ("devbgd could not prepare the task's process; its log says why");
+}
+
 static void
 on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -741,6 +776,7 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       close (fd);
       forget_instance (self, id);
+      data->outcome.app_detail = spawn_failure_for_app (data->prepare_error);
       deny (task, DEVBG_REASON_SPAWN_FAILED,
             g_strdup_printf ("cannot start the task: %s", data->prepare_error->message));
       return;
@@ -764,6 +800,7 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
   if (!devbg_instance_start (instance, fd, &error))
     {
       forget_instance (self, id);
+      data->outcome.app_detail = spawn_failure_for_app (error);
       deny (task, DEVBG_REASON_SPAWN_FAILED,
             g_strdup_printf ("cannot start the task: %s", error->message));
       return;
@@ -772,7 +809,7 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
    * on is found at the next start, and the app gets its completion. */
   if (!devbg_store_add_instance (self->store, r, &error))
     {
-      g_critical ("instance %s: %s", id, error->message);
+      devbg_log_instance (G_LOG_LEVEL_CRITICAL, r, "instance %s: %s", id, error->message);
       devbg_instance_terminate (instance, DEVBG_CANCEL_SYSTEM_POLICY, "devbgd cannot record it");
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -783,8 +820,8 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
   data->outcome.reason = devbg_request_reason_to_string (DEVBG_REASON_ALLOWED);
   data->outcome.instance_id = g_strdup (id);
   data->outcome.detail = g_strdup_printf ("started pid %d", (int) r->pid);
-  g_info ("instance %s of %s (%s on %s) started as pid %d", id, r->app_id, r->entry_point,
-          r->device_id, (int) r->pid);
+  devbg_log_instance (G_LOG_LEVEL_INFO, r, "instance %s of %s (%s on %s) started as pid %d", id,
+                      r->app_id, r->entry_point, r->device_id, (int) r->pid);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -819,6 +856,7 @@ start_instance (GTask *task, DevbgDevice *device)
   spec.cpu_mhz = self->cpu_mhz;
   spec.log_fd = -1;
   spec.flatpak = data->manifest != NULL ? data->manifest->flatpak : NULL;
+  spec.flatpaks = self->flatpaks;
 
   data->instance = devbg_instance_new (&record, &spec);
   /* In the table from now: a second request sees it, an unregister can
@@ -889,6 +927,7 @@ devbg_runtime_request_finish (DevbgRuntime *self, GAsyncResult *result,
   *outcome = data->outcome;
   data->outcome.instance_id = NULL;
   data->outcome.detail = NULL;
+  data->outcome.app_detail = NULL;
   return TRUE;
 }
 
@@ -1141,7 +1180,8 @@ kill_leftover (const DevbgInstanceRecord *rec)
   if (rec->cgroup != NULL && *rec->cgroup != '\0' && g_file_test (rec->cgroup, G_FILE_TEST_IS_DIR))
     {
       if (!devbg_cgroup_kill (rec->cgroup, &error))
-        g_warning ("leftover instance %s: %s", rec->instance_id, error->message);
+        devbg_log_instance (G_LOG_LEVEL_WARNING, rec, "leftover instance %s: %s",
+                            rec->instance_id, error->message);
     }
   if (rec->pid > 0 && rec->pid_start != 0 && devbg_process_start_time (rec->pid) == rec->pid_start)
     {
@@ -1282,8 +1322,9 @@ devbg_runtime_dispose (GObject *object)
   while (!g_queue_is_empty (&self->unstored))
     {
       Completion *c = g_queue_pop_head (&self->unstored);
-      g_critical ("instance %s: its completion could not be stored and is lost; the next start "
-                  "reports it as ended by the stop of devbgd", c->r->instance_id);
+      devbg_log_instance (G_LOG_LEVEL_CRITICAL, c->r, "instance %s: its completion could not be "
+                          "stored and is lost; the next start reports it as ended by the stop "
+                          "of devbgd", c->r->instance_id);
       completion_free (c);
     }
   unwatch_all (self->owner_watches);
@@ -1355,6 +1396,12 @@ void
 devbg_runtime_set_consent (DevbgRuntime *self, DevbgConsent *consent)
 {
   g_set_object (&self->consent, consent);
+}
+
+void
+devbg_runtime_set_flatpak (DevbgRuntime *self, DevbgFlatpak *flatpaks)
+{
+  self->flatpaks = flatpaks;
 }
 
 /* Revoked consent: the owner's running use tasks on a device of @model_id

@@ -51,6 +51,9 @@ typedef struct {
   const char        *reason;      /* static string: devbg_request_reason_to_string() */
   char              *instance_id; /* when allowed */
   char              *detail;      /* a sentence for logs and developers */
+  /* What the app is told (Request's detail): only what its user could
+   * know anyway; NULL for "". */
+  char              *app_detail;
 } DevbgRequestOutcome;
 
 void devbg_request_outcome_clear (DevbgRequestOutcome *outcome);
@@ -121,6 +124,11 @@ DevbgConsent *devbg_runtime_get_consent (DevbgRuntime *runtime);
 
 /* The service stops: every instance is ended now, its completion stored. */
 void       devbg_runtime_shutdown (DevbgRuntime *runtime);
+
+/* A Flatpak task that ends by itself is checked against @flatpaks (which
+ * must outlive the runtime) for an uninstall or update not yet reloaded. */
+void       devbg_runtime_set_flatpak (DevbgRuntime *runtime,
+                                      DevbgFlatpak *flatpaks);
 
 /* Consent is asked through @consent (a reference is kept). */
 void       devbg_runtime_set_consent (DevbgRuntime *runtime,

@@ -141,6 +141,8 @@ devbg_cgroup_parse_populated (const char *events_text, gboolean *populated)
 
 /* ---- cgroup I/O */
 
+G_DEFINE_QUARK (devbg-spawn-child-error-quark, devbg_spawn_child_error)
+
 static gboolean
 set_errno_error (GError **error, int errsv, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
@@ -836,7 +838,9 @@ choose_cgroup (const DevbgSpawnOptions *o)
     g_warning ("Task cgroups under %s are not possible (%s); tasks run without a cgroup, "
                "killed by process group and descendants", parent, local_error->message);
   else
-    g_debug ("No cgroup for task instance %s: %s", o->instance_id, local_error->message);
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_DEBUG, "DEVBG_INSTANCE", o->instance_id,
+                      "MESSAGE", "No cgroup for task instance %s: %s", o->instance_id,
+                      local_error->message);
   return NULL;
 }
 
@@ -855,8 +859,10 @@ wait_for_exec (int err_read, const char *executable, GError **error)
     return TRUE;
   if (n != sizeof report || report[0] < 0 || report[0] > STEP_EXEC)
     return set_errno_error (error, n < 0 ? errno : EIO, "Could not start %s", executable);
-  return set_errno_error (error, report[1], "Could not start %s (%s)", executable,
-                          step_names[report[0]]);
+  g_set_error (error, DEVBG_SPAWN_CHILD_ERROR, g_io_error_from_errno (report[1]),
+               "Could not start %s (%s): %s", executable, step_names[report[0]],
+               g_strerror (report[1]));
+  return FALSE;
 }
 
 static gboolean

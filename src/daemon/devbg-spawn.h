@@ -76,9 +76,17 @@ typedef struct {
 void devbg_task_process_free (DevbgTaskProcess *process); /* closes the pidfd; kills nothing */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgTaskProcess, devbg_task_process_free)
 
+/* A setup step in the child (between fork and exec, the exec itself
+ * included) failed: the code is the GIOErrorEnum of its errno, the message
+ * names the program, the step and the errno's text, nothing of devbgd's
+ * own (so it may be shown to the app whose task it is). Every other
+ * failure of devbg_spawn_task() is in G_IO_ERROR. */
+#define DEVBG_SPAWN_CHILD_ERROR (devbg_spawn_child_error_quark ())
+GQuark devbg_spawn_child_error_quark (void);
+
 /* Starts the task; returns once it has exec()ed (or says which setup step
- * failed in the child, and why). devbg_spawn_task_hold() and
- * devbg_spawn_task_release() in one. */
+ * failed in the child, and why: DEVBG_SPAWN_CHILD_ERROR).
+ * devbg_spawn_task_hold() and devbg_spawn_task_release() in one. */
 DevbgTaskProcess *devbg_spawn_task (const DevbgSpawnOptions *options,
                                     GError                 **error);
 

@@ -10,6 +10,7 @@
  *   unregister TASK_ID [cancel]               -> "OK"
  *   status                                    -> "OK" then key=value lines
  *   call METHOD 'GVARIANT-TEXT'               -> "OK <reply>"
+ *   call-devices METHOD 'GVARIANT-TEXT'       -> the same on org.devbg.Devbg1.Devices
  *   repeat N METHOD 'GVARIANT-TEXT' [BIG]     -> "OK <n-replies> <n-errors>"
  *       the same call N times on one connection; with BIG, each "@BIG@" in
  *       the text becomes BIG bytes of 'x' first (beyond argv's limits)
@@ -18,6 +19,7 @@
  *       completes (or exits right after "RESULT" with exit-after-start):
  *         PENDING <event-id> <task-id> <instance-id> <0|1> <cancel-reason|-> <error>
  *         RESULT <code> <reason> <instance-id|->
+ *         DETAIL <Request's detail, when not empty>
  *         PROGRESS <instance-id> <n>
  *         COMPLETED <event-id> <instance-id> <0|1> <cancel-reason|-> <error>
  *       with ack, every completion seen is acknowledged.
@@ -34,6 +36,14 @@
  *       each, for SECONDS; prints, per completion delivered,
  *         LIBCOMPLETED <task-id> <instance-id> <ok|error: <message>>
  *       (libdevbg acknowledges what it delivered).
+ *   lib-request TASK_ID DEVICE
+ *       through libdevbg (devbg_trigger_request_finish_full): a use request;
+ *       "RESULT <code> <reason> <instance-id|->" and "DETAIL <detail>"
+ *   devices                                   -> "OK <n>" then one device ID a line
+ *       (through libdevbg: the devices this app may see)
+ *   watch-devices SECONDS
+ *       through libdevbg: "READY", then per device-added / device-changed
+ *       signal delivered, "ADDED <id>" / "CHANGED <id>", for SECONDS.
  * Failures print "ERROR <D-Bus error name> <message>" and exit 1.
  */
 #include <stdio.h>
@@ -183,7 +193,7 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
     {
       g_autoptr(GVariant) reply = NULL;
       guint32 code;
-      const char *why, *id;
+      const char *why, *id, *detail;
 
       reply = manager_call (c, "Request",
                             g_variant_new ("(sssu)", argv[2], argv[3], argv[4],
@@ -191,8 +201,10 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
                             &error);
       if (reply == NULL)
         return fail (error);
-      g_variant_get (reply, "(u&s&s)", &code, &why, &id);
+      g_variant_get (reply, "(u&s&s&s)", &code, &why, &id, &detail);
       printf ("RESULT %u %s %s\n", code, why, *id ? id : "-");
+      if (*detail != '\0')
+        printf ("DETAIL %s\n", detail);
       fflush (stdout);
       if (code != 0)
         return 0;
@@ -311,7 +323,7 @@ run_many (GDBusConnection *c, const char *task_id, const char *device, guint cou
       reply = manager_call (c, "Request", g_variant_new ("(sssu)", task_id, device, "", 0u), &error);
       if (reply == NULL)
         return fail (error);
-      g_variant_get (reply, "(u&ss)", &code, &why, &id);
+      g_variant_get (reply, "(u&ss&s)", &code, &why, &id, NULL);
       if (code != 0)
         {
           printf ("REFUSED %u %s\n", code, why);
@@ -382,6 +394,67 @@ lib_events (DevbgClient *client, double seconds)
     g_timeout_add ((guint) (seconds * 1000), on_timeout, &st);
     g_main_loop_run (loop);
   }
+  return 0;
+}
+
+typedef struct {
+  GMainLoop *loop;
+  int        rc;
+} LibRequest;
+
+static void
+on_lib_request_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  LibRequest *lr = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *reason = NULL, *id = NULL, *detail = NULL;
+  DevbgTriggerResult code = devbg_trigger_request_finish_full (DEVBG_TRIGGER (source), result,
+                                                               &reason, &id, &detail, &error);
+
+  if (error != NULL)
+    lr->rc = fail (error);
+  else
+    printf ("RESULT %d %s %s\nDETAIL %s\n", (int) code, reason, *id ? id : "-", detail);
+  g_main_loop_quit (lr->loop);
+}
+
+static int
+lib_request (DevbgClient *client, const char *task_id, const char *device)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) tasks = devbg_client_get_all_tasks_sync (client, NULL, &error);
+  g_autoptr(DevbgTrigger) trigger = devbg_use_trigger_new ();
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  LibRequest lr = { .loop = loop };
+  DevbgRegistration *reg;
+
+  if (tasks == NULL)
+    return fail (error);
+  reg = g_hash_table_lookup (tasks, task_id);
+  devbg_trigger_request_async (trigger, reg, device, NULL, 0, NULL, on_lib_request_done, &lr);
+  g_main_loop_run (loop);
+  return lr.rc;
+}
+
+static void
+on_device_seen (DevbgClient *client, DevbgDeviceInfo *info, gpointer kind)
+{
+  printf ("%s %s\n", (const char *) kind, devbg_device_info_get_id (info));
+  fflush (stdout);
+}
+
+static int
+watch_devices (DevbgClient *client, double seconds)
+{
+  g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
+  RunState st = { .loop = loop };
+
+  g_signal_connect (client, "device-added", G_CALLBACK (on_device_seen), "ADDED");
+  g_signal_connect (client, "device-changed", G_CALLBACK (on_device_seen), "CHANGED");
+  printf ("READY\n");
+  fflush (stdout);
+  g_timeout_add ((guint) (seconds * 1000), on_timeout, &st);
+  g_main_loop_run (loop);
   return 0;
 }
 
@@ -482,7 +555,7 @@ main (int argc, char **argv)
         }
       return 0;
     }
-  if (strcmp (argv[1], "call") == 0 && argc == 4)
+  if ((strcmp (argv[1], "call") == 0 || strcmp (argv[1], "call-devices") == 0) && argc == 4)
     {
       g_autoptr(GVariant) params = g_variant_parse (NULL, argv[3], NULL, NULL, &error);
       g_autoptr(GVariant) reply = NULL;
@@ -492,7 +565,9 @@ main (int argc, char **argv)
         return fail (error);
       reply = g_dbus_connection_call_sync (devbg_client_get_connection (client),
                                            DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
-                                           DEVBG_DBUS_MANAGER_INTERFACE, argv[2],
+                                           strcmp (argv[1], "call") == 0
+                                             ? DEVBG_DBUS_MANAGER_INTERFACE
+                                             : DEVBG_DBUS_DEVICES_INTERFACE, argv[2],
                                            g_steal_pointer (&params), NULL,
                                            G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
       if (reply == NULL)
@@ -568,6 +643,21 @@ main (int argc, char **argv)
       printf ("OK %u %u\n", replies, errors);
       return 0;
     }
+  if (strcmp (argv[1], "devices") == 0 && argc == 2)
+    {
+      g_autoptr(GPtrArray) devices = devbg_client_list_devices_sync (client, NULL, &error);
+
+      if (devices == NULL)
+        return fail (error);
+      printf ("OK %u\n", devices->len);
+      for (guint i = 0; i < devices->len; i++)
+        printf ("%s\n", devbg_device_info_get_id (g_ptr_array_index (devices, i)));
+      return 0;
+    }
+  if (strcmp (argv[1], "lib-request") == 0 && argc == 4)
+    return lib_request (client, argv[2], argv[3]);
+  if (strcmp (argv[1], "watch-devices") == 0 && argc == 3)
+    return watch_devices (client, g_ascii_strtod (argv[2], NULL));
   if (strcmp (argv[1], "run") == 0 && argc >= 6)
     return watch_and_maybe_run (devbg_client_get_connection (client), argc, argv, TRUE);
   if (strcmp (argv[1], "run-many") == 0 && argc == 6)

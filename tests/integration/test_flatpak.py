@@ -489,6 +489,24 @@ class FlatpakAppTest(DevbgTestCase):
         wait_for(lambda: 'Flatpak app %s in %s: uninstalled' % (APP, self.devbgd.flatpak_system_dir)
                  in self.devbgd.read_log(), what='the log line')
 
+    def test_task_ending_as_its_files_go_is_canceled_with_uninstall(self):
+        """The race behind a flake of the test above: the sandbox loses its
+        files and the task ends before devbgd's debounced reload has seen
+        the uninstall (here, with no reload at all: nothing at the
+        installation's top changes). devbgd checks the deployment when the
+        task ends, so the uninstall is still its reason."""
+        import signal
+        self.install()
+        proc, iid = self.start_idle()
+        task = wait_for(lambda: self.task_cgroup_pids(iid), what='the task')
+        deploy = os.path.join(self.devbgd.flatpak_system_dir, 'app', APP, 'x86_64', 'stable',
+                              self.repo.commits[0])
+        # As flatpak does: the deployment moved aside, then the app's end.
+        os.rename(deploy, os.path.join(self.tmpdir, 'removed-deployment'))
+        os.kill(task['pid'], signal.SIGKILL)
+        done = self.completion(proc)
+        self.assertEqual(done[3], 'uninstall', done)
+
     def test_update_cancels_with_servicing_update(self):
         self.install()
         proc, iid = self.start_idle()

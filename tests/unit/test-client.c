@@ -64,12 +64,12 @@ handle_request (GVariant *params)
 
   g_variant_get (params, "(&s&s&su)", &task_id, &device_id, &arguments, &duration);
   if (strcmp (device_id, "absent") == 0)
-    return g_variant_new ("(uss)", 2, "no-such-device", "");
+    return g_variant_new ("(usss)", 2, "no-such-device", "", "");
   if (strcmp (arguments, "result=9") == 0)
-    return g_variant_new ("(uss)", 9, "something-new", "");
+    return g_variant_new ("(usss)", 9, "something-new", "", "");
   if (duration >= 30 * 60)
-    return g_variant_new ("(uss)", 2, "estimate-too-long", "");
-  return g_variant_new ("(uss)", 0, "allowed", "inst-1");
+    return g_variant_new ("(usss)", 2, "estimate-too-long", "", "");
+  return g_variant_new ("(usss)", 0, "allowed", "inst-1", "");
 }
 
 static void

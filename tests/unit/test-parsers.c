@@ -163,6 +163,57 @@ test_app_id (void)
   g_assert_false (devbg_app_id_is_valid (NULL));
 }
 
+/* A manifest whose executable did not exist at load: its path as written
+ * is compared without touching the file system; a resolved one never
+ * counts as appeared; a sandbox's manifest never identifies by path. */
+static void
+test_manifest_executable_appeared (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("devbg-late-XXXXXX", NULL);
+  g_autofree char *late = g_build_filename (dir, "late-app", NULL);
+  g_autofree char *xml = g_strdup_printf (
+    "<Application Id=\"org.example.Late\" Executable=\"%s\"><Extensions/></Application>", late);
+  g_autofree char *present_xml = g_strdup_printf (
+    "<Application Id=\"org.example.Present\" Executable=\"%s\"><Extensions/></Application>",
+    dir);
+  g_autofree char *present_real = realpath (dir, NULL);
+  g_autoptr(GHashTable) apps = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                      (GDestroyNotify) devbg_manifest_unref);
+  g_autoptr(GError) error = NULL;
+  DevbgManifest *m = devbg_manifest_parse (xml, -1, "late.xml", &error);
+  DevbgManifest *present = devbg_manifest_parse (present_xml, -1, "present.xml", &error);
+
+  g_assert_no_error (error);
+  present->executable_real = g_strdup (present_real); /* as a load resolves it */
+  g_hash_table_insert (apps, m->app_id, m);
+  g_hash_table_insert (apps, present->app_id, present);
+
+  g_assert_true (devbg_manifests_executable_appeared (apps, late, FALSE));
+  g_assert_false (devbg_manifests_executable_appeared (apps, "/usr/bin/other", FALSE));
+  g_assert_false (devbg_manifests_executable_appeared (apps, present_real, TRUE));
+  /* Through a symlink: found only when resolving is allowed. */
+  {
+    g_autofree char *link = g_build_filename (dir, "link-app", NULL);
+    g_autofree char *target = g_build_filename (dir, "target-app", NULL);
+    g_autofree char *link_xml = g_strdup_printf (
+      "<Application Id=\"org.example.Link\" Executable=\"%s\"><Extensions/></Application>",
+      link);
+    DevbgManifest *l = devbg_manifest_parse (link_xml, -1, "link.xml", &error);
+    g_autofree char *target_real = NULL;
+
+    g_assert_no_error (error);
+    g_hash_table_insert (apps, l->app_id, l);
+    g_assert_true (g_file_set_contents (target, "", 0, NULL));
+    g_assert_cmpint (symlink (target, link), ==, 0);
+    target_real = realpath (target, NULL);
+    g_assert_false (devbg_manifests_executable_appeared (apps, target_real, FALSE));
+    g_assert_true (devbg_manifests_executable_appeared (apps, target_real, TRUE));
+    g_unlink (link);
+    g_unlink (target);
+  }
+  g_rmdir (dir);
+}
+
 /* ---- metadata ---- */
 
 static DevbgMetadata *
@@ -476,6 +527,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manifest/parse", test_manifest_parse);
   g_test_add_func ("/manifest/errors", test_manifest_errors);
   g_test_add_func ("/manifest/app-id", test_app_id);
+  g_test_add_func ("/manifest/executable-appeared", test_manifest_executable_appeared);
   g_test_add_func ("/metadata/match", test_metadata_match);
   g_test_add_func ("/metadata/errors", test_metadata_errors);
   g_test_add_func ("/identity/units", test_identity_units);

@@ -413,8 +413,10 @@ test_exec_failure (void)
   o.channel_fd = chan[1];
   t.process = devbg_spawn_task (&o, &error);
   g_assert_null (t.process);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+  g_assert_error (error, DEVBG_SPAWN_CHILD_ERROR, G_IO_ERROR_NOT_FOUND);
   g_assert_nonnull (strstr (error->message, "executing"));
+  g_assert_cmpstr (error->message, ==,
+                   "Could not start /nonexistent/task (executing): No such file or directory");
   close (chan[0]);
   close (chan[1]);
 }
