@@ -60,9 +60,7 @@ struct _DevbgInstance {
   int                 log_fd;
 
   DevbgInstanceState  state;
-  DevbgTaskProcess   *process;      /* held before exec() until devbg_instance_start() */
-  uid_t               task_uid;
-  gid_t               task_gid;
+  DevbgTaskProcess   *process;
   int                 channel_fd;
   guint               channel_watch;
   guint               child_watch;
@@ -1075,7 +1073,7 @@ open_task_output (DevbgInstance *self, TaskOutput *out, const char *name)
 }
 
 gboolean
-devbg_instance_prepare (DevbgInstance *self, GError **error)
+devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
 {
   int output_w[2] = { -1, -1 };
   int pair[2] = { -1, -1 };
@@ -1089,7 +1087,7 @@ devbg_instance_prepare (DevbgInstance *self, GError **error)
   DevbgSpawnOptions options = { 0 };
   gboolean ok = FALSE;
 
-  g_return_val_if_fail (self->state == DEVBG_INSTANCE_STARTING && self->process == NULL, FALSE);
+  g_return_val_if_fail (self->state == DEVBG_INSTANCE_STARTING, FALSE);
 
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
     {
@@ -1139,7 +1137,7 @@ devbg_instance_prepare (DevbgInstance *self, GError **error)
   groups = g_steal_pointer (&identity.groups);
   options.groups = (const gid_t *) groups->data;
   options.n_groups = groups->len;
-  options.device_fd = -1; /* given by devbg_instance_start() */
+  options.device_fd = device_fd;
   options.channel_fd = pair[1];
   if (self->log_fd >= 0)
     options.stdout_fd = options.stderr_fd = self->log_fd;
@@ -1156,7 +1154,7 @@ devbg_instance_prepare (DevbgInstance *self, GError **error)
   options.cgroup_parent = self->cgroup_parent;
   options.cpu_weight = 10;
 
-  self->process = devbg_spawn_task_hold (&options, error);
+  self->process = devbg_spawn_task (&options, error);
   if (self->process == NULL)
     goto out;
   close (pair[1]);
@@ -1164,8 +1162,25 @@ devbg_instance_prepare (DevbgInstance *self, GError **error)
   self->channel_fd = pair[0];
   pair[0] = -1;
   g_unix_set_fd_nonblocking (self->channel_fd, TRUE, NULL);
-  self->task_uid = identity.uid;
-  self->task_gid = identity.gid;
+
+  self->record.pid = self->process->pid;
+  self->record.pid_start = devbg_process_start_time (self->process->pid);
+  self->record.cgroup = g_strdup (self->process->cgroup_path);
+  self->state = DEVBG_INSTANCE_RUNNING;
+  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                      "instance %s: %s runs %s as pid %d, uid %u, gid %u%s%s",
+                      self->record.instance_id, self->executable, self->record.entry_point,
+                      (int) self->record.pid, (guint) identity.uid, (guint) identity.gid,
+                      self->record.cgroup != NULL ? ", cgroup " : "",
+                      self->record.cgroup != NULL ? self->record.cgroup : "");
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
+  self->child_watch = g_child_watch_add (self->process->pid, on_child_exit, self);
+  self->channel_watch = g_unix_fd_add (self->channel_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                       on_channel, self);
+  self->device = devbg_devices_lookup (self->devices, self->record.device_id);
+  if (self->device != NULL)
+    g_object_ref (self->device);
+  start_policies (self);
   ok = TRUE;
 
 out:
@@ -1177,52 +1192,13 @@ out:
   if (!ok)
     for (guint i = 0; i < G_N_ELEMENTS (self->output); i++)
       close_task_output (&self->output[i]);
+  if (device_fd >= 0)
+    close (device_fd);
   if (pair[0] >= 0)
     close (pair[0]);
   if (pair[1] >= 0)
     close (pair[1]);
   return ok;
-}
-
-
-gboolean
-devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
-{
-  gboolean ok;
-
-  g_return_val_if_fail (self->state == DEVBG_INSTANCE_STARTING && self->process != NULL, FALSE);
-
-  ok = devbg_spawn_task_release (self->process, device_fd, error);
-  if (device_fd >= 0)
-    close (device_fd);
-  if (!ok)
-    {
-      g_clear_pointer (&self->process, devbg_task_process_free);
-      close_channel (self);
-      for (guint i = 0; i < G_N_ELEMENTS (self->output); i++)
-        close_task_output (&self->output[i]);
-      return FALSE;
-    }
-
-  self->record.pid = self->process->pid;
-  self->record.pid_start = devbg_process_start_time (self->process->pid);
-  self->record.cgroup = g_strdup (self->process->cgroup_path);
-  self->state = DEVBG_INSTANCE_RUNNING;
-  devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
-                      "instance %s: %s runs %s as pid %d, uid %u, gid %u%s%s",
-                      self->record.instance_id, self->executable, self->record.entry_point,
-                      (int) self->record.pid, (guint) self->task_uid, (guint) self->task_gid,
-                      self->record.cgroup != NULL ? ", cgroup " : "",
-                      self->record.cgroup != NULL ? self->record.cgroup : "");
-  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
-  self->child_watch = g_child_watch_add (self->process->pid, on_child_exit, self);
-  self->channel_watch = g_unix_fd_add (self->channel_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                       on_channel, self);
-  self->device = devbg_devices_lookup (self->devices, self->record.device_id);
-  if (self->device != NULL)
-    g_object_ref (self->device);
-  start_policies (self);
-  return TRUE;
 }
 
 /* ---- object ---- */
@@ -1277,9 +1253,6 @@ devbg_instance_dispose (GObject *object)
 {
   DevbgInstance *self = DEVBG_INSTANCE (object);
 
-  /* Prepared, never started: its held process goes with it. */
-  if (self->process != NULL && self->process->control_fd >= 0)
-    g_clear_pointer (&self->process, devbg_task_process_free);
   /* An instance is only dropped once finished; should one be dropped
    * running, its processes must not outlive it. */
   if (self->state != DEVBG_INSTANCE_FINISHED && self->process != NULL)

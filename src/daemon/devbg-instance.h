@@ -60,15 +60,8 @@ G_DECLARE_FINAL_TYPE (DevbgInstance, devbg_instance, DEVBG, INSTANCE, GObject)
 DevbgInstance *devbg_instance_new (const DevbgInstanceRecord *record,
                                    const DevbgInstanceSpec   *spec);
 
-/* Forks the task process and sets it up, held before exec() until
- * devbg_instance_start() gives it its device: the fork and the child's
- * setup overlap the device's opening. Fails when the process cannot be
- * made; an instance dropped while prepared takes its process with it. */
-gboolean devbg_instance_prepare (DevbgInstance *instance,
-                                 GError       **error);
-
-/* Starts the prepared task process with @device_fd (taken: closed here
- * whatever happens). Fails when the process cannot be started. */
+/* Starts the task process with @device_fd (taken: closed here whatever
+ * happens). Fails when the process cannot be started. */
 gboolean devbg_instance_start (DevbgInstance *instance,
                                int            device_fd,
                                GError       **error);

@@ -417,7 +417,6 @@ typedef struct {
   DevbgConsentAnswer consent;
   char            *consent_why;
   DevbgInstance   *instance;
-  GError          *prepare_error; /* the task process could not be made */
   DevbgRequestOutcome outcome;
 } RequestData;
 
@@ -437,7 +436,6 @@ request_data_free (RequestData *data)
   g_clear_pointer (&data->session, devbg_session_info_free);
   g_free (data->consent_why);
   g_clear_object (&data->instance);
-  g_clear_error (&data->prepare_error);
   devbg_request_outcome_clear (&data->outcome);
   g_free (data);
 }
@@ -772,15 +770,6 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
             g_strdup_printf ("cannot open device %s: %s", r->device_id, error->message));
       return;
     }
-  if (data->prepare_error != NULL)
-    {
-      close (fd);
-      forget_instance (self, id);
-      data->outcome.app_detail = spawn_failure_for_app (data->prepare_error);
-      deny (task, DEVBG_REASON_SPAWN_FAILED,
-            g_strdup_printf ("cannot start the task: %s", data->prepare_error->message));
-      return;
-    }
   /* Canceled while its device opened (unregistered, or its app left). */
   if (devbg_instance_get_state (instance) != DEVBG_INSTANCE_STARTING ||
       *devbg_instance_get_cancel_reason (instance) != '\0')
@@ -868,10 +857,7 @@ start_instance (GTask *task, DevbgDevice *device)
                        GUINT_TO_POINTER (g_bus_watch_name_on_connection (
                          self->connection, data->sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
                          NULL, on_owner_vanished, self, NULL)));
-  /* The device opens (for some backends a D-Bus round trip) while the
-   * task's process is forked and set up; it execs once it has it. */
   devbg_devices_open_async (self->devices, device, NULL, on_device_opened, task);
-  devbg_instance_prepare (data->instance, &data->prepare_error);
 }
 
 void

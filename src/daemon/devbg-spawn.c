@@ -19,9 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -530,8 +528,7 @@ typedef struct {
   int           cgroup_procs_fd;  /* -1: no cgroup */
   int           cgroup_dir_fd;    /* for clone3(CLONE_INTO_CGROUP); -1: none */
   gboolean      born_in_cgroup;   /* clone3 put the child there already */
-  int           err_fd;           /* reports a failed step to the parent; brings the device */
-  gboolean      hold;             /* waits for the device on err_fd before exec() */
+  int           err_fd;           /* reports a failed step to the parent */
   uid_t         uid;
   gid_t         gid;
   const gid_t  *groups;
@@ -546,8 +543,7 @@ typedef struct {
 typedef enum {
   STEP_SIGNALS, STEP_SETSID, STEP_SUBREAPER, STEP_CGROUP, STEP_NICE, STEP_SCHED, STEP_IOPRIO,
   STEP_FDS, STEP_CLOSE, STEP_GROUPS, STEP_GID, STEP_BOUNDING_SET, STEP_AMBIENT,
-  STEP_SECUREBITS, STEP_UID, STEP_NO_NEW_PRIVS, STEP_CAPS_LEFT, STEP_CHDIR, STEP_DEVICE,
-  STEP_EXEC,
+  STEP_SECUREBITS, STEP_UID, STEP_NO_NEW_PRIVS, STEP_CAPS_LEFT, STEP_CHDIR, STEP_EXEC,
 } ChildStep;
 
 static const char *const step_names[] = {
@@ -569,7 +565,6 @@ static const char *const step_names[] = {
   [STEP_NO_NEW_PRIVS] = "setting no_new_privs",
   [STEP_CAPS_LEFT] = "checking that no capability is left",
   [STEP_CHDIR] = "changing to /",
-  [STEP_DEVICE] = "receiving the device",
   [STEP_EXEC] = "executing",
 };
 
@@ -586,10 +581,12 @@ child_fail (const ChildPlan *p, ChildStep step)
 static int
 child_close_others (const ChildPlan *p)
 {
-  /* Closed, not marked close-on-exec: a held child waits for its device
-   * with nothing of devbgd's open (its bus connection, the parent's end
-   * of err_fd, whose copy here would keep the child from ever seeing the
-   * parent go). err_fd (at least HIGH_FD_BASE) stays, until exec(). */
+  /* Marking them close-on-exec (rather than closing) keeps err_fd usable
+   * until exec() succeeds. */
+  if (syscall (SYS_close_range, 5U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+    return 0;
+  /* Linux 5.9 and 5.10: close_range() without the flag, around err_fd
+   * (which is at least HIGH_FD_BASE). */
   if (syscall (SYS_close_range, 5U, (unsigned) p->err_fd - 1, 0U) == 0 &&
       syscall (SYS_close_range, (unsigned) p->err_fd + 1, ~0U, 0U) == 0)
     return 0;
@@ -634,42 +631,6 @@ child_has_capabilities (void)
     if (data[i].effective != 0 || data[i].permitted != 0 || data[i].inheritable != 0)
       return TRUE;
   return FALSE;
-}
-
-/* A held child's last step before exec(): the device, as fd 3, from the
- * parent (one byte, with the fd or without: /dev/null stays there). The
- * parent closing instead means the request was given up. */
-static void
-child_take_device (const ChildPlan *p)
-{
-  union {
-    struct cmsghdr align;
-    char           buf[CMSG_SPACE (sizeof (int))];
-  } control;
-  char byte;
-  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-                        .msg_controllen = sizeof control.buf };
-  struct cmsghdr *cmsg;
-  ssize_t n;
-  int fd;
-
-  do
-    n = recvmsg (p->err_fd, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n == 0)
-    _exit (127);
-  if (n != 1 || (msg.msg_flags & MSG_CTRUNC) != 0)
-    child_fail (p, STEP_DEVICE);
-  cmsg = CMSG_FIRSTHDR (&msg);
-  if (cmsg == NULL)
-    return;
-  if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
-      cmsg->cmsg_len != CMSG_LEN (sizeof (int)))
-    child_fail (p, STEP_DEVICE);
-  memcpy (&fd, CMSG_DATA (cmsg), sizeof fd);
-  if (dup2 (fd, DEVBG_SPAWN_DEVICE_FD) < 0)
-    child_fail (p, STEP_DEVICE);
 }
 
 /* Async-signal-safe calls only from here on: devbgd has threads, and the
@@ -732,8 +693,6 @@ child_exec (const ChildPlan *p)
     child_fail (p, STEP_CAPS_LEFT);
   if (chdir ("/") < 0)
     child_fail (p, STEP_CHDIR);
-  if (p->hold)
-    child_take_device (p);
 
   execve (p->path, p->argv, p->envp);
   child_fail (p, STEP_EXEC);
@@ -847,7 +806,7 @@ choose_cgroup (const DevbgSpawnOptions *o)
 /* Waits until the child has exec()ed (err pipe closed by exec) or reported
  * a failed step. */
 static gboolean
-wait_for_exec (int err_read, const char *executable, GError **error)
+wait_for_exec (int err_read, pid_t pid, const char *executable, GError **error)
 {
   int report[2];
   ssize_t n;
@@ -857,6 +816,8 @@ wait_for_exec (int err_read, const char *executable, GError **error)
   while (n < 0 && errno == EINTR);
   if (n == 0)
     return TRUE;
+  while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+    ;
   if (n != sizeof report || report[0] < 0 || report[0] > STEP_EXEC)
     return set_errno_error (error, n < 0 ? errno : EIO, "Could not start %s", executable);
   g_set_error (error, DEVBG_SPAWN_CHILD_ERROR, g_io_error_from_errno (report[1]),
@@ -935,17 +896,15 @@ fork_into_cgroup (ChildPlan *plan)
   return fork ();
 }
 
-/* Forks the child; @control gets the parent's end of the channel that
- * reports a failed step (and closes at exec()) and brings a held child its
- * device. */
 static pid_t
-fork_child (ChildPlan *plan, FdList *fds, int *control, GError **error)
+fork_child (ChildPlan *plan, FdList *fds, GError **error)
 {
   int err_pipe[2];
   pid_t pid;
+  gboolean ok;
 
-  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, err_pipe) < 0)
-    return set_errno_error (error, errno, "Could not create a socket pair"), -1;
+  if (pipe2 (err_pipe, O_CLOEXEC) < 0)
+    return set_errno_error (error, errno, "Could not create a pipe"), -1;
   plan->err_fd = dup_high (fds, err_pipe[1], error);
   close (err_pipe[1]);
   if (plan->err_fd < 0)
@@ -961,22 +920,21 @@ fork_child (ChildPlan *plan, FdList *fds, int *control, GError **error)
       close (err_pipe[0]);
       return set_errno_error (error, errno, "Could not fork"), -1;
     }
-  fd_list_close (fds); /* the child's end too, so the read sees exec's close */
-  *control = err_pipe[0];
-  return pid;
+  fd_list_close (fds); /* the write end too, so the read sees exec's close */
+  ok = wait_for_exec (err_pipe[0], pid, plan->path, error);
+  close (err_pipe[0]);
+  return ok ? pid : -1;
 }
 
 DevbgTaskProcess *
-devbg_spawn_task_hold (const DevbgSpawnOptions *o, GError **error)
+devbg_spawn_task (const DevbgSpawnOptions *o, GError **error)
 {
   g_autofree char *cgroup_path = NULL;
   g_auto(GStrv) envp = NULL;
   const char *default_argv[] = { o->executable, NULL };
-  DevbgSpawnOptions held = *o;
   ChildPlan plan = { 0 };
   FdList fds = { .n = 0 };
   DevbgTaskProcess *process;
-  int control = -1;
   pid_t pid;
 
   if (!check_options (o, error))
@@ -994,16 +952,14 @@ devbg_spawn_task_hold (const DevbgSpawnOptions *o, GError **error)
     }
   plan.argv = (char *const *) (o->argv != NULL ? o->argv : default_argv);
   plan.envp = envp;
-  plan.hold = TRUE;
-  held.device_fd = -1; /* /dev/null until the device comes */
-  if (!prepare_plan (&plan, &fds, &held, cgroup_path, error))
+  if (!prepare_plan (&plan, &fds, o, cgroup_path, error))
     {
       fd_list_close (&fds);
       if (cgroup_path != NULL)
         rmdir (cgroup_path);
       return NULL;
     }
-  pid = fork_child (&plan, &fds, &control, error);
+  pid = fork_child (&plan, &fds, error);
   fd_list_close (&fds);
   if (pid < 0)
     {
@@ -1018,92 +974,6 @@ devbg_spawn_task_hold (const DevbgSpawnOptions *o, GError **error)
   process->pgid = pid;
   process->pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
   process->cgroup_path = g_steal_pointer (&cgroup_path);
-  process->control_fd = control;
-  process->executable = g_strdup (o->executable);
-  return process;
-}
-
-/* The held child failed or was given up: reaped here, its cgroup gone. */
-static void
-discard_held (DevbgTaskProcess *process)
-{
-  if (!process->reaped)
-    while (waitpid (process->pid, NULL, 0) < 0 && errno == EINTR)
-      ;
-  devbg_task_process_reaped (process);
-  devbg_task_process_remove_cgroup (process, NULL);
-}
-
-gboolean
-devbg_spawn_task_release (DevbgTaskProcess *process, int device_fd, GError **error)
-{
-  union {
-    struct cmsghdr align;
-    char           buf[CMSG_SPACE (sizeof (int))];
-  } control;
-  char byte = 'D';
-  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-  ssize_t n;
-  gboolean ok;
-
-  g_return_val_if_fail (process->control_fd >= 0, FALSE);
-  if (device_fd >= 0)
-    {
-      struct cmsghdr *cmsg;
-
-      memset (&control, 0, sizeof control);
-      msg.msg_control = control.buf;
-      msg.msg_controllen = sizeof control.buf;
-      cmsg = CMSG_FIRSTHDR (&msg);
-      cmsg->cmsg_level = SOL_SOCKET;
-      cmsg->cmsg_type = SCM_RIGHTS;
-      cmsg->cmsg_len = CMSG_LEN (sizeof (int));
-      memcpy (CMSG_DATA (cmsg), &device_fd, sizeof device_fd);
-    }
-  do
-    n = sendmsg (process->control_fd, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  /* A child that failed a setup step has reported it and left: the
-   * report is read below either way. */
-  ok = wait_for_exec (process->control_fd, process->executable, error);
-  if (ok && n != 1)
-    ok = set_errno_error (error, errno, "Could not hand the device to %s", process->executable);
-  close (process->control_fd);
-  process->control_fd = -1;
-  if (!ok)
-    {
-      kill (process->pid, SIGKILL); /* not reaped yet: still our child's pid */
-      discard_held (process);
-    }
-  return ok;
-}
-
-void
-devbg_spawn_task_abort (DevbgTaskProcess *process)
-{
-  if (process->control_fd < 0)
-    return;
-  /* Closing is enough (the child exits on it); the kill does not wait for
-   * it to notice. */
-  close (process->control_fd);
-  process->control_fd = -1;
-  kill (process->pid, SIGKILL);
-  discard_held (process);
-}
-
-DevbgTaskProcess *
-devbg_spawn_task (const DevbgSpawnOptions *o, GError **error)
-{
-  DevbgTaskProcess *process = devbg_spawn_task_hold (o, error);
-
-  if (process == NULL)
-    return NULL;
-  if (!devbg_spawn_task_release (process, o->device_fd, error))
-    {
-      devbg_task_process_free (process);
-      return NULL;
-    }
   return process;
 }
 
@@ -1112,11 +982,9 @@ devbg_task_process_free (DevbgTaskProcess *process)
 {
   if (process == NULL)
     return;
-  devbg_spawn_task_abort (process);
   devbg_task_process_reaped (process);
   if (process->pidfd >= 0)
     close (process->pidfd);
-  g_free (process->executable);
   g_free (process->cgroup_path);
   g_free (process);
 }

@@ -69,8 +69,6 @@ typedef struct {
   pid_t  pgid;         /* == pid: the task leads its own session and group */
   char  *cgroup_path;  /* the instance's cgroup directory, or NULL */
   gboolean reaped;     /* its exit status was collected: pid and pgid are no longer its */
-  int    control_fd;   /* >= 0 while held before exec(), see devbg_spawn_task_hold() */
-  char  *executable;
 } DevbgTaskProcess;
 
 void devbg_task_process_free (DevbgTaskProcess *process); /* closes the pidfd; kills nothing */
@@ -85,31 +83,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgTaskProcess, devbg_task_process_free)
 GQuark devbg_spawn_child_error_quark (void);
 
 /* Starts the task; returns once it has exec()ed (or says which setup step
- * failed in the child, and why: DEVBG_SPAWN_CHILD_ERROR).
- * devbg_spawn_task_hold() and devbg_spawn_task_release() in one. */
+ * failed in the child, and why: DEVBG_SPAWN_CHILD_ERROR). */
 DevbgTaskProcess *devbg_spawn_task (const DevbgSpawnOptions *options,
                                     GError                 **error);
-
-/* The task's process, forked and set up (cgroup, session, priorities,
- * ids, capabilities, no_new_privs, fds 0-2 and 4) but held before exec()
- * until it is given its device: devbgd forks while the device opens
- * (a D-Bus round trip for some backends) instead of after. @options'
- * device_fd is not used. Nothing of the task's own code runs before
- * devbg_spawn_task_release(). */
-DevbgTaskProcess *devbg_spawn_task_hold (const DevbgSpawnOptions *options,
-                                         GError                 **error);
-
-/* Gives a held process its device as fd 3 (-1: /dev/null stays there) and
- * returns once it has exec()ed. On failure the process is killed, reaped
- * and its cgroup removed; free it. */
-gboolean devbg_spawn_task_release (DevbgTaskProcess *process,
-                                   int               device_fd,
-                                   GError          **error);
-
-/* Gives up a held process (the request was refused, or its device did
- * not open): killed, reaped, its cgroup removed. No-op once released.
- * devbg_task_process_free() does it too. */
-void devbg_spawn_task_abort (DevbgTaskProcess *process);
 
 /* SIGKILLs the whole tree: cgroup.kill where the task has a cgroup (which
  * also catches processes that left the process group). Without one: its
