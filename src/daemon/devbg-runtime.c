@@ -853,11 +853,12 @@ start_instance (GTask *task, DevbgDevice *device)
   g_hash_table_insert (self->instances, g_strdup (instance_id), g_object_ref (data->instance));
   g_signal_connect (data->instance, "progress", G_CALLBACK (on_instance_progress), self);
   g_signal_connect (data->instance, "finished", G_CALLBACK (on_instance_finished), self);
+  devbg_devices_open_async (self->devices, device, NULL, on_device_opened, task);
+  /* After the open's call: its message goes to the bus first. */
   g_hash_table_insert (self->owner_watches, g_strdup (instance_id),
                        GUINT_TO_POINTER (g_bus_watch_name_on_connection (
                          self->connection, data->sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
                          NULL, on_owner_vanished, self, NULL)));
-  devbg_devices_open_async (self->devices, device, NULL, on_device_opened, task);
 }
 
 void
