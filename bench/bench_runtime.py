@@ -81,7 +81,8 @@ class IsolatedDevbgd(Devbgd):
     """devbgd in its own cgroup subtree (see ISOLATE_SH), when it can be."""
 
     def __init__(self, bus, tmpdir, config):
-        super().__init__(bus, tmpdir, config)
+        # As installed: no --verbose (debug messages are a diagnosis mode).
+        super().__init__(bus, tmpdir, config, verbose=False)
         self.cgroup = self.mount = None
         if hasattr(self, 'remove_cgroups'):
             return  # devbgtest keeps our task cgroups apart already

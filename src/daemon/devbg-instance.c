@@ -60,7 +60,10 @@ struct _DevbgInstance {
   int                 log_fd;
 
   DevbgInstanceState  state;
+  DevbgSpawnPlan     *plan;         /* prepared while the device opens */
   DevbgTaskProcess   *process;
+  uid_t               task_uid;
+  gid_t               task_gid;
   int                 channel_fd;
   guint               channel_watch;
   guint               child_watch;
@@ -1073,7 +1076,7 @@ open_task_output (DevbgInstance *self, TaskOutput *out, const char *name)
 }
 
 gboolean
-devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
+devbg_instance_prepare (DevbgInstance *self, GError **error)
 {
   int output_w[2] = { -1, -1 };
   int pair[2] = { -1, -1 };
@@ -1087,7 +1090,7 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   DevbgSpawnOptions options = { 0 };
   gboolean ok = FALSE;
 
-  g_return_val_if_fail (self->state == DEVBG_INSTANCE_STARTING, FALSE);
+  g_return_val_if_fail (self->state == DEVBG_INSTANCE_STARTING && self->plan == NULL, FALSE);
 
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
     {
@@ -1137,7 +1140,7 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   groups = g_steal_pointer (&identity.groups);
   options.groups = (const gid_t *) groups->data;
   options.n_groups = groups->len;
-  options.device_fd = device_fd;
+  options.device_fd = -1; /* given to devbg_instance_start() */
   options.channel_fd = pair[1];
   if (self->log_fd >= 0)
     options.stdout_fd = options.stderr_fd = self->log_fd;
@@ -1154,14 +1157,51 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   options.cgroup_parent = self->cgroup_parent;
   options.cpu_weight = 10;
 
-  self->process = devbg_spawn_task (&options, error);
-  if (self->process == NULL)
+  self->plan = devbg_spawn_prepare (&options, error);
+  if (self->plan == NULL)
     goto out;
-  close (pair[1]);
+  close (pair[1]); /* the plan has its own copy */
   pair[1] = -1;
   self->channel_fd = pair[0];
   pair[0] = -1;
   g_unix_set_fd_nonblocking (self->channel_fd, TRUE, NULL);
+  self->task_uid = identity.uid;
+  self->task_gid = identity.gid;
+  ok = TRUE;
+
+out:
+  /* The plan, and then the task, have their own copies of the write
+   * ends: the pipe ends when the task and its children do. */
+  for (guint i = 0; i < G_N_ELEMENTS (output_w); i++)
+    if (output_w[i] >= 0)
+      close (output_w[i]);
+  if (!ok)
+    for (guint i = 0; i < G_N_ELEMENTS (self->output); i++)
+      close_task_output (&self->output[i]);
+  if (pair[0] >= 0)
+    close (pair[0]);
+  if (pair[1] >= 0)
+    close (pair[1]);
+  return ok;
+}
+
+
+gboolean
+devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
+{
+  g_return_val_if_fail (self->state == DEVBG_INSTANCE_STARTING && self->plan != NULL, FALSE);
+
+  self->process = devbg_spawn_start (self->plan, device_fd, error);
+  g_clear_pointer (&self->plan, devbg_spawn_plan_free);
+  if (device_fd >= 0)
+    close (device_fd);
+  if (self->process == NULL)
+    {
+      close_channel (self);
+      for (guint i = 0; i < G_N_ELEMENTS (self->output); i++)
+        close_task_output (&self->output[i]);
+      return FALSE;
+    }
 
   self->record.pid = self->process->pid;
   self->record.pid_start = devbg_process_start_time (self->process->pid);
@@ -1170,7 +1210,7 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
                       "instance %s: %s runs %s as pid %d, uid %u, gid %u%s%s",
                       self->record.instance_id, self->executable, self->record.entry_point,
-                      (int) self->record.pid, (guint) identity.uid, (guint) identity.gid,
+                      (int) self->record.pid, (guint) self->task_uid, (guint) self->task_gid,
                       self->record.cgroup != NULL ? ", cgroup " : "",
                       self->record.cgroup != NULL ? self->record.cgroup : "");
   g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
@@ -1181,24 +1221,7 @@ devbg_instance_start (DevbgInstance *self, int device_fd, GError **error)
   if (self->device != NULL)
     g_object_ref (self->device);
   start_policies (self);
-  ok = TRUE;
-
-out:
-  /* The task has its own copies of the write ends: the pipe ends when it
-   * and its children do. */
-  for (guint i = 0; i < G_N_ELEMENTS (output_w); i++)
-    if (output_w[i] >= 0)
-      close (output_w[i]);
-  if (!ok)
-    for (guint i = 0; i < G_N_ELEMENTS (self->output); i++)
-      close_task_output (&self->output[i]);
-  if (device_fd >= 0)
-    close (device_fd);
-  if (pair[0] >= 0)
-    close (pair[0]);
-  if (pair[1] >= 0)
-    close (pair[1]);
-  return ok;
+  return TRUE;
 }
 
 /* ---- object ---- */
@@ -1287,6 +1310,7 @@ devbg_instance_finalize (GObject *object)
   g_free (r->cgroup);
   g_free (r->error);
   g_free (r->cancel_reason);
+  g_clear_pointer (&self->plan, devbg_spawn_plan_free);
   g_clear_pointer (&self->process, devbg_task_process_free);
   g_free (self->executable);
   g_free (self->arguments);

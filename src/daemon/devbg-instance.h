@@ -60,8 +60,15 @@ G_DECLARE_FINAL_TYPE (DevbgInstance, devbg_instance, DEVBG, INSTANCE, GObject)
 DevbgInstance *devbg_instance_new (const DevbgInstanceRecord *record,
                                    const DevbgInstanceSpec   *spec);
 
-/* Starts the task process with @device_fd (taken: closed here whatever
- * happens). Fails when the process cannot be started. */
+/* Makes everything ready for the task's process but the device (the
+ * control channel with the trigger sent, its user, its cgroup, its output
+ * pipes), while the device opens. Fails when the process could not be
+ * started anyway; an instance dropped while prepared undoes it. */
+gboolean devbg_instance_prepare (DevbgInstance *instance,
+                                 GError       **error);
+
+/* Starts the prepared task process with @device_fd (taken: closed here
+ * whatever happens). Fails when the process cannot be started. */
 gboolean devbg_instance_start (DevbgInstance *instance,
                                int            device_fd,
                                GError       **error);

@@ -417,6 +417,7 @@ typedef struct {
   DevbgConsentAnswer consent;
   char            *consent_why;
   DevbgInstance   *instance;
+  GError          *prepare_error; /* the task's process could not be made ready */
   DevbgRequestOutcome outcome;
 } RequestData;
 
@@ -436,6 +437,7 @@ request_data_free (RequestData *data)
   g_clear_pointer (&data->session, devbg_session_info_free);
   g_free (data->consent_why);
   g_clear_object (&data->instance);
+  g_clear_error (&data->prepare_error);
   devbg_request_outcome_clear (&data->outcome);
   g_free (data);
 }
@@ -770,6 +772,15 @@ on_device_opened (GObject *source, GAsyncResult *res, gpointer user_data)
             g_strdup_printf ("cannot open device %s: %s", r->device_id, error->message));
       return;
     }
+  if (data->prepare_error != NULL)
+    {
+      close (fd);
+      forget_instance (self, id);
+      data->outcome.app_detail = spawn_failure_for_app (data->prepare_error);
+      deny (task, DEVBG_REASON_SPAWN_FAILED,
+            g_strdup_printf ("cannot start the task: %s", data->prepare_error->message));
+      return;
+    }
   /* Canceled while its device opened (unregistered, or its app left). */
   if (devbg_instance_get_state (instance) != DEVBG_INSTANCE_STARTING ||
       *devbg_instance_get_cancel_reason (instance) != '\0')
@@ -854,6 +865,10 @@ start_instance (GTask *task, DevbgDevice *device)
   g_signal_connect (data->instance, "progress", G_CALLBACK (on_instance_progress), self);
   g_signal_connect (data->instance, "finished", G_CALLBACK (on_instance_finished), self);
   devbg_devices_open_async (self->devices, device, NULL, on_device_opened, task);
+  /* While the device opens (for some backends a D-Bus round trip): the
+   * task's cgroup, user, channel and pipes; only the start is left for
+   * when the device is open. */
+  devbg_instance_prepare (data->instance, &data->prepare_error);
   /* After the open's call: its message goes to the bus first. */
   g_hash_table_insert (self->owner_watches, g_strdup (instance_id),
                        GUINT_TO_POINTER (g_bus_watch_name_on_connection (

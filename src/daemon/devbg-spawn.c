@@ -737,7 +737,7 @@ child_exec (const ChildPlan *p)
 
 /* The fds of a plan that the parent closes after fork(). */
 typedef struct {
-  int fds[8];
+  int fds[10];
   int n;
 } FdList;
 
@@ -1030,55 +1030,103 @@ fork_child (ChildPlan *plan, FdList *fds, GError **error)
   return ok ? pid : -1;
 }
 
-DevbgTaskProcess *
-devbg_spawn_task (const DevbgSpawnOptions *o, GError **error)
+struct _DevbgSpawnPlan {
+  ChildPlan child;
+  FdList    fds;          /* the plan's own copies, closed once it starts or is given up */
+  char     *path;
+  char    **argv;
+  char    **envp;
+  gid_t    *groups;
+  char     *cgroup_path;  /* made for it; removed if it never starts */
+};
+
+DevbgSpawnPlan *
+devbg_spawn_prepare (const DevbgSpawnOptions *o, GError **error)
 {
-  g_autofree char *cgroup_path = NULL;
-  g_auto(GStrv) envp = NULL;
-  const char *default_argv[] = { o->executable, NULL };
-  ChildPlan plan = { 0 };
-  FdList fds = { .n = 0 };
-  DevbgTaskProcess *process;
-  pid_t pid;
+  g_autoptr(DevbgSpawnPlan) plan = NULL;
+  DevbgSpawnOptions without_device;
 
   if (!check_options (o, error))
     return NULL;
   become_subreaper ();
-  cgroup_path = choose_cgroup (o);
-  envp = devbg_spawn_build_environ (o->instance_id);
+  plan = g_new0 (DevbgSpawnPlan, 1);
+  plan->cgroup_path = choose_cgroup (o);
+  plan->envp = devbg_spawn_build_environ (o->instance_id);
   for (const char *const *e = o->extra_env; e != NULL && *e != NULL; e++)
     {
-      guint n = g_strv_length (envp);
+      guint n = g_strv_length (plan->envp);
 
-      envp = g_renew (char *, envp, n + 2);
-      envp[n] = g_strdup (*e);
-      envp[n + 1] = NULL;
+      plan->envp = g_renew (char *, plan->envp, n + 2);
+      plan->envp[n] = g_strdup (*e);
+      plan->envp[n + 1] = NULL;
     }
-  plan.argv = (char *const *) (o->argv != NULL ? o->argv : default_argv);
-  plan.envp = envp;
-  if (!prepare_plan (&plan, &fds, o, cgroup_path, error))
-    {
-      fd_list_close (&fds);
-      if (cgroup_path != NULL)
-        rmdir (cgroup_path);
-      return NULL;
-    }
-  pid = fork_child (&plan, &fds, error);
-  fd_list_close (&fds);
+  plan->path = g_strdup (o->executable);
+  if (o->argv != NULL)
+    plan->argv = g_strdupv ((char **) o->argv);
+  else
+    plan->argv = g_strdupv ((char *[]) { plan->path, NULL });
+  plan->groups = g_memdup2 (o->groups, o->n_groups * sizeof (gid_t));
+  plan->child.argv = plan->argv;
+  plan->child.envp = plan->envp;
+  /* The device is not open yet: /dev/null holds its place. */
+  without_device = *o;
+  without_device.device_fd = -1;
+  if (!prepare_plan (&plan->child, &plan->fds, &without_device, plan->cgroup_path, error))
+    return NULL;
+  plan->child.path = plan->path;
+  plan->child.groups = plan->groups;
+  return g_steal_pointer (&plan);
+}
+
+DevbgTaskProcess *
+devbg_spawn_start (DevbgSpawnPlan *plan, int device_fd, GError **error)
+{
+  DevbgTaskProcess *process;
+  pid_t pid;
+
+  g_return_val_if_fail (plan->child.path != NULL, NULL);
+  if (device_fd >= 0 &&
+      (plan->child.fds[DEVBG_SPAWN_DEVICE_FD] = dup_high (&plan->fds, device_fd, error)) < 0)
+    return NULL;
+  pid = fork_child (&plan->child, &plan->fds, error);
+  plan->child.path = NULL; /* one start per plan */
+  fd_list_close (&plan->fds);
   if (pid < 0)
-    {
-      if (cgroup_path != NULL)
-        rmdir (cgroup_path);
-      return NULL;
-    }
+    return NULL;
 
   process = g_new0 (DevbgTaskProcess, 1);
   g_hash_table_add (known_tasks (), GINT_TO_POINTER (pid));
   process->pid = pid;
   process->pgid = pid;
   process->pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
-  process->cgroup_path = g_steal_pointer (&cgroup_path);
+  process->cgroup_path = g_steal_pointer (&plan->cgroup_path);
   return process;
+}
+
+void
+devbg_spawn_plan_free (DevbgSpawnPlan *plan)
+{
+  if (plan == NULL)
+    return;
+  fd_list_close (&plan->fds);
+  if (plan->cgroup_path != NULL)
+    rmdir (plan->cgroup_path);
+  g_free (plan->cgroup_path);
+  g_free (plan->path);
+  g_strfreev (plan->argv);
+  g_strfreev (plan->envp);
+  g_free (plan->groups);
+  g_free (plan);
+}
+
+DevbgTaskProcess *
+devbg_spawn_task (const DevbgSpawnOptions *o, GError **error)
+{
+  g_autoptr(DevbgSpawnPlan) plan = devbg_spawn_prepare (o, error);
+
+  if (plan == NULL)
+    return NULL;
+  return devbg_spawn_start (plan, o->device_fd, error);
 }
 
 void

@@ -87,6 +87,23 @@ GQuark devbg_spawn_child_error_quark (void);
 DevbgTaskProcess *devbg_spawn_task (const DevbgSpawnOptions *options,
                                     GError                 **error);
 
+/* A start in two steps: everything made ready (the options checked, the
+ * cgroup made, the environment, fds 0-2 and 4) while the device still
+ * opens, then the start itself with the device once it is open. The
+ * options' device_fd is not used by devbg_spawn_prepare(). */
+typedef struct _DevbgSpawnPlan DevbgSpawnPlan;
+
+DevbgSpawnPlan   *devbg_spawn_prepare (const DevbgSpawnOptions *options,
+                                       GError                 **error);
+/* Starts the plan with @device_fd as fd 3 (-1: /dev/null), as
+ * devbg_spawn_task() does; once per plan, which is spent either way. */
+DevbgTaskProcess *devbg_spawn_start (DevbgSpawnPlan *plan,
+                                     int             device_fd,
+                                     GError        **error);
+/* Frees a plan; one that never started takes its cgroup with it. */
+void              devbg_spawn_plan_free (DevbgSpawnPlan *plan);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgSpawnPlan, devbg_spawn_plan_free)
+
 /* SIGKILLs the whole tree: cgroup.kill where the task has a cgroup (which
  * also catches processes that left the process group). Without one: its
  * process group, and every descendant (the task is a child subreaper, so

@@ -132,8 +132,11 @@ class Devbgd:
     the test's (DEVBG_SYSFS_ROOT): no battery, so on mains, whatever the
     host has."""
 
-    def __init__(self, bus, tmpdir, config='', extra_args=(), permissive=True):
+    def __init__(self, bus, tmpdir, config='', extra_args=(), permissive=True, verbose=True):
         self.bus = bus
+        # --verbose: debug messages too (tests read them); benchmarks run
+        # devbgd as installed, without.
+        self.verbose = verbose
         self.tmpdir = tmpdir
         self.state_dir = os.path.join(tmpdir, 'state')
         self.manifest_dir = os.path.join(tmpdir, 'manifests')
@@ -173,7 +176,8 @@ class Devbgd:
                 '--manifest-dir', self.manifest_dir, '--metadata-dir', self.metadata_dir,
                 '--config', self.config, '--flatpak-system-dir', self.flatpak_system_dir,
                 '--flatpak-user-dir', self.flatpak_user_dir,
-                '--flatpak-home-dir', self.flatpak_home_dir, '--verbose'] + self.extra_args
+                '--flatpak-home-dir', self.flatpak_home_dir] + \
+            (['--verbose'] if self.verbose else []) + self.extra_args
 
     def fake_flatpak_deployment(self, app_id, commit='ab' * 32):
         """A deployment of @app_id in this devbgd's system installation, laid
