@@ -563,6 +563,8 @@ typedef struct {
   int           cgroup_procs_fd;  /* -1: no cgroup */
   int           cgroup_dir_fd;    /* for clone3(CLONE_INTO_CGROUP); -1: none */
   gboolean      born_in_cgroup;   /* clone3 put the child there already */
+  gboolean      handlers_cleared; /* clone3 reset devbgd's handlers (CLONE_CLEAR_SIGHAND) */
+  sigset_t      ignored;          /* signals devbgd ignores: SIG_IGN would survive exec() */
   int           err_fd;           /* reports a failed step to the parent */
   uid_t         uid;
   gid_t         gid;
@@ -679,9 +681,11 @@ child_exec (const ChildPlan *p)
 
   /* devbgd's handlers first, while every signal is still blocked (the
    * parent blocked them): sharing devbgd's memory, the child must never
-   * run one of its handlers. Then its mask, which would survive exec(). */
+   * run one of its handlers. Then its mask, which would survive exec().
+   * With CLONE_CLEAR_SIGHAND the kernel reset the handlers already: only
+   * the ignored signals are left (some sixty calls fewer on every start). */
   for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
+    if (sig != SIGKILL && sig != SIGSTOP && (!p->handlers_cleared || sigismember (&p->ignored, sig) == 1))
       sigaction (sig, &dfl, NULL);
   sigemptyset (&none);
   if (sigprocmask (SIG_SETMASK, &none, NULL) < 0)
@@ -881,6 +885,14 @@ prepare_plan (ChildPlan *plan, FdList *fds, const DevbgSpawnOptions *o,
   plan->nice = o->nice;
   plan->policy = o->sched == DEVBG_SPAWN_SCHED_IDLE ? SCHED_IDLE : SCHED_BATCH;
   plan->max_fd = sysconf (_SC_OPEN_MAX);
+  sigemptyset (&plan->ignored);
+  for (int sig = 1; sig < NSIG; sig++)
+    {
+      struct sigaction sa;
+
+      if (sigaction (sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+        sigaddset (&plan->ignored, sig);
+    }
   plan->cgroup_procs_fd = -1;
   plan->cgroup_dir_fd = -1;
   for (int i = 0; i < 5; i++)
@@ -968,13 +980,14 @@ start_child (ChildPlan *plan)
   long pid;
 
   plan->born_in_cgroup = cgroup_flag != 0; /* what the child sees, if it is born */
+  plan->handlers_cleared = TRUE;
 #if DEVBG_CHILD_BORROWS_MEMORY
   {
     sigset_t all, saved;
 
     sigfillset (&all);
     pthread_sigmask (SIG_SETMASK, &all, &saved);
-    args.flags = CLONE_VM | CLONE_VFORK | cgroup_flag;
+    args.flags = CLONE_VM | CLONE_VFORK | CLONE_CLEAR_SIGHAND | cgroup_flag;
     pid = devbg_clone3_vfork (&args, sizeof args);
     if (pid == 0)
       child_exec (plan);
@@ -987,7 +1000,7 @@ start_child (ChildPlan *plan)
 #endif
   if (cgroup_flag != 0)
     {
-      args.flags = cgroup_flag;
+      args.flags = CLONE_CLEAR_SIGHAND | cgroup_flag;
       pid = syscall (SYS_clone3, &args, sizeof args);
       if (pid == 0)
         child_exec (plan);
@@ -996,6 +1009,7 @@ start_child (ChildPlan *plan)
       g_debug ("clone3 into the cgroup failed (%s); forking", g_strerror (errno));
     }
   plan->born_in_cgroup = FALSE;
+  plan->handlers_cleared = FALSE;
   pid = fork ();
   if (pid == 0)
     child_exec (plan);

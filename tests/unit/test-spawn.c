@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -419,6 +420,53 @@ test_exec_failure (void)
                    "Could not start /nonexistent/task (executing): No such file or directory");
   close (chan[0]);
   close (chan[1]);
+}
+
+/* ---- signals: none of devbgd's dispositions or mask reach the task */
+
+static void
+on_usr1 (int sig)
+{
+  (void) sig;
+}
+
+static void
+test_signals (void)
+{
+  const char *sleep_argv[] = { "/bin/sleep", "60", NULL };
+  struct sigaction ign = { .sa_handler = SIG_IGN }, handler = { .sa_handler = on_usr1 };
+  struct sigaction old_pipe, old_usr2, old_usr1;
+  g_autofree char *ignored = NULL, *blocked = NULL;
+  sigset_t hup, old_mask;
+  Task t = { NULL, -1, -1 };
+
+  /* As devbgd has them: some ignored, some handled, some blocked. */
+  sigaction (SIGPIPE, &ign, &old_pipe);
+  sigaction (SIGUSR2, &ign, &old_usr2);
+  sigaction (SIGUSR1, &handler, &old_usr1);
+  sigemptyset (&hup);
+  sigaddset (&hup, SIGHUP);
+  pthread_sigmask (SIG_BLOCK, &hup, &old_mask);
+
+  task_start (&t, sleep_argv, NULL, NULL, "");
+  for (int i = 0; i < 200; i++)
+    {
+      g_autofree char *exe = g_strdup_printf ("/proc/%d/exe", (int) t.process->pid);
+      g_autofree char *target = g_file_read_link (exe, NULL);
+      if (target != NULL && g_str_has_suffix (target, "sleep"))
+        break;
+      g_usleep (5000);
+    }
+  ignored = status_field (t.process->pid, "SigIgn");
+  blocked = status_field (t.process->pid, "SigBlk");
+  task_clear (&t);
+  sigaction (SIGPIPE, &old_pipe, NULL);
+  sigaction (SIGUSR2, &old_usr2, NULL);
+  sigaction (SIGUSR1, &old_usr1, NULL);
+  pthread_sigmask (SIG_SETMASK, &old_mask, NULL);
+
+  g_assert_cmpstr (ignored, ==, "0000000000000000");
+  g_assert_cmpstr (blocked, ==, "0000000000000000");
 }
 
 /* ---- confinement, checked from /proc */
@@ -978,6 +1026,7 @@ main (int argc, char **argv)
   g_test_add_func ("/spawn/exec-failure", test_exec_failure);
   g_test_add_func ("/spawn/confinement", test_confinement);
   g_test_add_func ("/spawn/fds", test_fds);
+  g_test_add_func ("/spawn/signals", test_signals);
   g_test_add_func ("/spawn/kill-tree/cgroup", test_kill_tree_cgroup);
   g_test_add_func ("/spawn/kill-tree/process-group", test_kill_tree_pgroup);
   g_test_add_func ("/spawn/kill-tree/escaped", test_kill_tree_escaped);
