@@ -507,21 +507,68 @@ kill_descendants (pid_t root)
     kill (GPOINTER_TO_INT (key), SIGKILL);
 }
 
+/* devbgd's own children, from /proc/self/task/TID/children (one short
+ * file per thread, where a scan of /proc reads every process's stat); FALSE
+ * where the kernel has no such file. A child made meanwhile may be missed:
+ * reaping goes round again. */
+static gboolean
+list_own_children (GArray *out)
+{
+  g_autoptr(GDir) tasks = g_dir_open ("/proc/self/task", 0, NULL);
+  const char *tid;
+
+  if (tasks == NULL)
+    return FALSE;
+  while ((tid = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *path = g_strdup_printf ("/proc/self/task/%s/children", tid);
+      g_autofree char *text = NULL;
+      g_auto(GStrv) pids = NULL;
+
+      if (!g_file_get_contents (path, &text, NULL, NULL))
+        {
+          /* A thread that just ended has no file; the main one always does,
+           * where the kernel has them at all. */
+          if (g_ascii_strtoll (tid, NULL, 10) == getpid ())
+            return FALSE;
+          continue;
+        }
+      pids = g_strsplit (g_strstrip (text), " ", -1);
+      for (char **p = pids; *p != NULL; p++)
+        {
+          pid_t pid = (pid_t) g_ascii_strtoll (*p, NULL, 10);
+
+          if (pid > 0)
+            g_array_append_val (out, pid);
+        }
+    }
+  return TRUE;
+}
+
 guint
 devbg_spawn_reap_orphans (void)
 {
-  g_autoptr(GArray) procs = list_processes ();
-  pid_t self = getpid ();
+  g_autoptr(GArray) children = g_array_new (FALSE, FALSE, sizeof (pid_t));
   guint left = 0;
 
-  for (guint i = 0; i < procs->len; i++)
+  if (!list_own_children (children))
     {
-      const ProcEntry *e = &g_array_index (procs, ProcEntry, i);
+      g_autoptr(GArray) procs = list_processes ();
+      pid_t self = getpid ();
 
-      if (e->ppid != self || g_hash_table_contains (known_tasks (), GINT_TO_POINTER (e->pid)))
+      g_array_set_size (children, 0);
+      for (guint i = 0; i < procs->len; i++)
+        if (g_array_index (procs, ProcEntry, i).ppid == self)
+          g_array_append_val (children, g_array_index (procs, ProcEntry, i).pid);
+    }
+  for (guint i = 0; i < children->len; i++)
+    {
+      pid_t pid = g_array_index (children, pid_t, i);
+
+      if (g_hash_table_contains (known_tasks (), GINT_TO_POINTER (pid)))
         continue;
       /* Only this pid: a task devbgd started is its GChildWatch's to reap. */
-      if (waitpid (e->pid, NULL, WNOHANG) != e->pid)
+      if (waitpid (pid, NULL, WNOHANG) != pid)
         left++;
     }
   return left;
