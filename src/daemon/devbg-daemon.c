@@ -1462,7 +1462,11 @@ on_name_owner_changed (GDBusConnection *connection, const char *sender, const ch
   if (name[0] != ':')
     return;
   if (new_owner[0] == '\0')
-    g_hash_table_remove (daemon->identities, name);
+    {
+      g_hash_table_remove (daemon->identities, name);
+      if (daemon->runtime != NULL)
+        devbg_runtime_peer_vanished (daemon->runtime, name);
+    }
   else if (old_owner[0] == '\0')
     peer_start (daemon, name); /* fixed now, before it can exec anything else */
 }

@@ -42,7 +42,7 @@ struct _DevbgRuntime {
   char              *cgroup_parent; /* where instances get their cgroups; NULL: none */
   GHashTable        *instances;    /* instance ID -> DevbgInstance */
   DevbgFlatpak      *flatpaks;     /* not owned; NULL: no Flatpak installations */
-  GHashTable        *owner_watches; /* instance ID -> watch ID of its owner's name */
+  GPtrArray         *requests; /* RequestData of every request being decided (not owned) */
   GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
   GHashTable        *listeners;    /* unique name -> Listener */
   GHashTable        *listener_watches; /* unique name -> watch ID */
@@ -223,11 +223,6 @@ on_instance_progress (DevbgInstance *instance, guint progress, gpointer user_dat
 static void
 forget_instance (DevbgRuntime *self, const char *instance_id)
 {
-  guint watch = GPOINTER_TO_UINT (g_hash_table_lookup (self->owner_watches, instance_id));
-
-  if (watch != 0)
-    g_bus_unwatch_name (watch);
-  g_hash_table_remove (self->owner_watches, instance_id);
   release_inhibitor (self, instance_id);
   g_hash_table_remove (self->instance_sessions, instance_id);
   g_hash_table_remove (self->instances, instance_id);
@@ -378,24 +373,6 @@ on_instance_finished (DevbgInstance *instance, gpointer user_data)
   forget_instance (self, id);
 }
 
-static void
-on_owner_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
-{
-  DevbgRuntime *self = user_data;
-  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func (g_object_unref);
-  GHashTableIter iter;
-  gpointer value;
-
-  (void) connection;
-  g_hash_table_iter_init (&iter, self->instances);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (strcmp (devbg_instance_get_owner (value), name) == 0 && !devbg_instance_get_detached (value))
-      g_ptr_array_add (gone, g_object_ref (value));
-  for (guint i = 0; i < gone->len; i++)
-    devbg_instance_cancel (g_ptr_array_index (gone, i), DEVBG_CANCEL_TERMINATING,
-                           "the app exited");
-}
-
 /* ---- request ---- */
 
 /* The request, copied: manifests and metadata may be reloaded, and the
@@ -416,6 +393,8 @@ typedef struct {
   gboolean         accessible;
   DevbgConsentAnswer consent;
   char            *consent_why;
+  DevbgRuntime    *runtime;
+  gboolean         sender_gone;  /* its connection closed while it was decided */
   DevbgInstance   *instance;
   GError          *prepare_error; /* the task's process could not be made ready */
   DevbgRequestOutcome outcome;
@@ -424,6 +403,7 @@ typedef struct {
 static void
 request_data_free (RequestData *data)
 {
+  g_ptr_array_remove_fast (data->runtime->requests, data);
   g_free (data->sender);
   g_free (data->app_id);
   g_free (data->task_id);
@@ -443,10 +423,12 @@ request_data_free (RequestData *data)
 }
 
 static RequestData *
-request_data_new (const DevbgCaller *caller, const DevbgRequest *request)
+request_data_new (DevbgRuntime *runtime, const DevbgCaller *caller, const DevbgRequest *request)
 {
   RequestData *data = g_new0 (RequestData, 1);
 
+  data->runtime = runtime;
+  g_ptr_array_add (runtime->requests, data);
   data->sender = g_strdup (caller->sender);
   data->app_id = g_strdup (caller->app_id);
   data->uid = caller->uid;
@@ -464,6 +446,31 @@ request_data_new (const DevbgCaller *caller, const DevbgRequest *request)
   data->manifest = request->manifest ? devbg_manifest_ref (request->manifest) : NULL;
   data->metadata = request->metadata ? g_ptr_array_ref (request->metadata) : NULL;
   return data;
+}
+
+void
+devbg_runtime_peer_vanished (DevbgRuntime *self, const char *name)
+{
+  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  /* Requests still being decided start nothing (start_instance() checks);
+   * instances already made are canceled. */
+  for (guint i = 0; i < self->requests->len; i++)
+    {
+      RequestData *data = g_ptr_array_index (self->requests, i);
+
+      if (strcmp (data->sender, name) == 0)
+        data->sender_gone = TRUE;
+    }
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (strcmp (devbg_instance_get_owner (value), name) == 0 && !devbg_instance_get_detached (value))
+      g_ptr_array_add (gone, g_object_ref (value));
+  for (guint i = 0; i < gone->len; i++)
+    devbg_instance_cancel (g_ptr_array_index (gone, i), DEVBG_CANCEL_TERMINATING,
+                           "the app exited");
 }
 
 static void
@@ -835,6 +842,13 @@ start_instance (GTask *task, DevbgDevice *device)
   DevbgInstanceSpec spec = { 0 };
   struct passwd *pw;
 
+  /* Its app left while it was decided: an owner's instances end with it. */
+  if (data->sender_gone)
+    {
+      deny (task, DEVBG_REASON_CANCELED, g_strdup ("the app exited before its task started"));
+      g_object_unref (task);
+      return;
+    }
   record.instance_id = instance_id;
   record.task_id = data->task_id;
   record.app_id = data->app_id;
@@ -869,11 +883,6 @@ start_instance (GTask *task, DevbgDevice *device)
    * task's cgroup, user, channel and pipes; only the start is left for
    * when the device is open. */
   devbg_instance_prepare (data->instance, &data->prepare_error);
-  /* After the open's call: its message goes to the bus first. */
-  g_hash_table_insert (self->owner_watches, g_strdup (instance_id),
-                       GUINT_TO_POINTER (g_bus_watch_name_on_connection (
-                         self->connection, data->sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                         NULL, on_owner_vanished, self, NULL)));
 }
 
 void
@@ -882,7 +891,7 @@ devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
                              gpointer user_data)
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
-  RequestData *data = request_data_new (caller, request);
+  RequestData *data = request_data_new (self, caller, request);
   g_autoptr(GError) error = NULL;
   DevbgDecisionFacts facts;
   DevbgDecision early;
@@ -1329,7 +1338,6 @@ devbg_runtime_dispose (GObject *object)
                           "of devbgd", c->r->instance_id);
       completion_free (c);
     }
-  unwatch_all (self->owner_watches);
   unwatch_all (self->listener_watches);
   {
     GHashTableIter iter;
@@ -1361,7 +1369,7 @@ devbg_runtime_finalize (GObject *object)
 {
   DevbgRuntime *self = DEVBG_RUNTIME (object);
 
-  g_hash_table_unref (self->owner_watches);
+  g_ptr_array_unref (self->requests);
   g_hash_table_unref (self->listeners);
   g_hash_table_unref (self->listener_watches);
   g_clear_pointer (&self->task_watch, devbg_task_watch_free);
@@ -1384,7 +1392,7 @@ static void
 devbg_runtime_init (DevbgRuntime *self)
 {
   self->instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->owner_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->requests = g_ptr_array_new ();
   self->listeners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify) listener_free);
   self->inhibitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);

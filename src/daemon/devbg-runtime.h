@@ -106,6 +106,12 @@ gboolean   devbg_runtime_cancel (DevbgRuntime      *runtime,
                                  const char        *instance_id,
                                  GError           **error);
 
+/* The bus connection @name closed (devbgd follows NameOwnerChanged once,
+ * for every caller): its instances that are not detached are canceled
+ * (reason terminating), its requests still being decided start nothing. */
+void       devbg_runtime_peer_vanished (DevbgRuntime *runtime,
+                                        const char   *name);
+
 /* Unregister(cancel_task=TRUE): cancels @task_id's running instances. */
 void       devbg_runtime_cancel_task (DevbgRuntime     *runtime,
                                       const DevbgOwner *owner,
