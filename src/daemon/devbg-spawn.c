@@ -611,7 +611,8 @@ typedef struct {
   int           cgroup_dir_fd;    /* for clone3(CLONE_INTO_CGROUP); -1: none */
   gboolean      born_in_cgroup;   /* clone3 put the child there already */
   gboolean      handlers_cleared; /* clone3 reset devbgd's handlers (CLONE_CLEAR_SIGHAND) */
-  sigset_t      ignored;          /* signals devbgd ignores: SIG_IGN would survive exec() */
+  guint64       ignored;          /* bit sig - 1: devbgd ignores sig, which would survive exec()
+                                   * (a mask of its own: glibc's sigset_t refuses 32 and 33) */
   int           err_fd;           /* reports a failed step to the parent */
   uid_t         uid;
   gid_t         gid;
@@ -622,6 +623,35 @@ typedef struct {
   int           policy;
   long          max_fd;           /* for the close loop fallback */
 } ChildPlan;
+
+/* The kernel's struct sigaction, for rt_sigaction(2) itself: glibc's
+ * sigaction() refuses to read or set the two real-time signals it keeps
+ * for itself (32 and 33), and one of them may arrive ignored from
+ * whoever started devbgd. */
+typedef struct {
+  void          *handler;
+  unsigned long  flags;
+  void          *restorer;
+  unsigned long  mask;
+} KernelSigaction;
+
+static gboolean
+signal_is_ignored (int sig)
+{
+  KernelSigaction old = { 0 };
+
+  return syscall (SYS_rt_sigaction, sig, NULL, &old, sizeof old.mask) == 0 &&
+         old.handler == (void *) SIG_IGN;
+}
+
+/* Async-signal-safe: one system call. */
+static void
+reset_signal (int sig)
+{
+  KernelSigaction dfl = { .handler = (void *) SIG_DFL };
+
+  syscall (SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+}
 
 /* Setup steps, named in the error the parent raises. */
 typedef enum {
@@ -722,7 +752,6 @@ child_has_capabilities (void)
 G_GNUC_NORETURN static void
 child_exec (const ChildPlan *p)
 {
-  struct sigaction dfl = { .sa_handler = SIG_DFL };
   struct sched_param sp = { .sched_priority = 0 };
   sigset_t none;
 
@@ -732,8 +761,9 @@ child_exec (const ChildPlan *p)
    * With CLONE_CLEAR_SIGHAND the kernel reset the handlers already: only
    * the ignored signals are left (some sixty calls fewer on every start). */
   for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP && (!p->handlers_cleared || sigismember (&p->ignored, sig) == 1))
-      sigaction (sig, &dfl, NULL);
+    if (sig != SIGKILL && sig != SIGSTOP &&
+        (!p->handlers_cleared || (p->ignored & (G_GUINT64_CONSTANT (1) << (sig - 1))) != 0))
+      reset_signal (sig);
   sigemptyset (&none);
   if (sigprocmask (SIG_SETMASK, &none, NULL) < 0)
     child_fail (p, STEP_SIGNALS);
@@ -932,14 +962,10 @@ prepare_plan (ChildPlan *plan, FdList *fds, const DevbgSpawnOptions *o,
   plan->nice = o->nice;
   plan->policy = o->sched == DEVBG_SPAWN_SCHED_IDLE ? SCHED_IDLE : SCHED_BATCH;
   plan->max_fd = sysconf (_SC_OPEN_MAX);
-  sigemptyset (&plan->ignored);
-  for (int sig = 1; sig < NSIG; sig++)
-    {
-      struct sigaction sa;
-
-      if (sigaction (sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-        sigaddset (&plan->ignored, sig);
-    }
+  plan->ignored = 0;
+  for (int sig = 1; sig < NSIG && sig <= 64; sig++)
+    if (signal_is_ignored (sig))
+      plan->ignored |= G_GUINT64_CONSTANT (1) << (sig - 1);
   plan->cgroup_procs_fd = -1;
   plan->cgroup_dir_fd = -1;
   for (int i = 0; i < 5; i++)
