@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "devbg-client.h"
+#include "devbg-client-private.h"
 #include "devbg-records.h"
 
 #include <string.h>
@@ -26,9 +27,9 @@
 
 /* ---- argument checks: a bad string is a GError, never a GVariant critical */
 
-static gboolean
-check_string_arg (const char *what, const char *value, gboolean may_be_empty, gsize max,
-                  GError **error)
+gboolean
+devbg_check_string_arg (const char *what, const char *value, gboolean may_be_empty, gsize max,
+                        GError **error)
 {
   gsize len;
 
@@ -881,7 +882,7 @@ instance_call_sync (DevbgClient *client, const char *method, const char *instanc
 {
   g_autoptr(GVariant) reply = NULL;
 
-  if (!check_string_arg ("the instance ID", instance_id, FALSE, MAX_ID, error))
+  if (!devbg_check_string_arg ("the instance ID", instance_id, FALSE, MAX_ID, error))
     return FALSE;
   reply = call_sync (client, method, g_variant_new ("(s)", instance_id), G_VARIANT_TYPE_UNIT,
                      cancellable, error);
@@ -1394,7 +1395,7 @@ devbg_client_find_task_sync (DevbgClient *client, const char *name, GCancellable
 {
   g_autoptr(GHashTable) tasks = NULL;
 
-  if (!check_string_arg ("the task name", name, FALSE, MAX_NAME, error))
+  if (!devbg_check_string_arg ("the task name", name, FALSE, MAX_NAME, error))
     return NULL;
   tasks = devbg_client_get_all_tasks_sync (client, cancellable, error);
   if (tasks == NULL)
@@ -1577,8 +1578,8 @@ check_request (DevbgTrigger *trigger, DevbgRegistration *reg, const char *device
                    devbg_trigger_type_to_string (trigger->type));
       return FALSE;
     }
-  if (!check_string_arg ("the device ID", device_id, FALSE, MAX_DEVICE_ID, error) ||
-      !check_string_arg ("the arguments", arguments, TRUE, MAX_ARGUMENTS, error))
+  if (!devbg_check_string_arg ("the device ID", device_id, FALSE, MAX_DEVICE_ID, error) ||
+      !devbg_check_string_arg ("the arguments", arguments, TRUE, MAX_ARGUMENTS, error))
     return FALSE;
   if (trigger->type == DEVBG_TRIGGER_USE && expected_duration_s != 0)
     {
@@ -1957,8 +1958,9 @@ check_builder (DevbgTaskBuilder *builder, GError **error)
                    "a task needs a name, an entry point and a trigger before it is registered");
       return FALSE;
     }
-  return check_string_arg ("the task name", builder->name, FALSE, MAX_NAME, error) &&
-         check_string_arg ("the entry point", builder->entry_point, FALSE, MAX_ENTRY_POINT, error);
+  return devbg_check_string_arg ("the task name", builder->name, FALSE, MAX_NAME, error) &&
+         devbg_check_string_arg ("the entry point", builder->entry_point, FALSE,
+                                 MAX_ENTRY_POINT, error);
 }
 
 static GVariant *
@@ -2287,7 +2289,7 @@ instance_call_async (DevbgClient *client, const char *method, const char *instan
   g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data, tag);
   g_autoptr(GError) error = NULL;
 
-  if (!check_string_arg ("the instance ID", instance_id, FALSE, MAX_ID, &error))
+  if (!devbg_check_string_arg ("the instance ID", instance_id, FALSE, MAX_ID, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -2397,7 +2399,7 @@ devbg_client_find_task_async (DevbgClient *client, const char *name, GCancellabl
                                     devbg_client_find_task_async);
   g_autoptr(GError) error = NULL;
 
-  if (!check_string_arg ("the task name", name, FALSE, MAX_NAME, &error))
+  if (!devbg_check_string_arg ("the task name", name, FALSE, MAX_NAME, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;

@@ -1,6 +1,7 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "devbg-client-private.h"
 #include "devbg-permission.h"
 
 #include <string.h>
@@ -180,40 +181,12 @@ devbg_permission_get_created_us (DevbgPermission *permission)
 
 /* ---- the calls */
 
-/* The same checks devbgd makes, here so that a bad argument is a clear
- * local error and never a GVariant critical. */
-static gboolean
-check_text (const char *what, const char *value, gboolean may_be_empty, gsize max,
-            GError **error)
-{
-  gsize len = value != NULL ? strlen (value) : 0;
-
-  if (value == NULL || (len == 0 && !may_be_empty))
-    {
-      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT, "%s is %s", what,
-                   value == NULL ? "missing" : "empty");
-      return FALSE;
-    }
-  if (!g_utf8_validate_len (value, len, NULL))
-    {
-      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
-      return FALSE;
-    }
-  if (len > max)
-    {
-      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "%s is %" G_GSIZE_FORMAT " bytes long, more than %" G_GSIZE_FORMAT,
-                   what, len, max);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static gboolean
 check_revoke (const char *app_id, const char *model_id, GError **error)
 {
-  return check_text ("app_id", app_id, FALSE, DEVBG_MAX_NAME, error) &&
-         (model_id == NULL || check_text ("model_id", model_id, TRUE, DEVBG_MAX_DEVICE_ID, error));
+  return devbg_check_string_arg ("app_id", app_id, FALSE, DEVBG_MAX_NAME, error) &&
+         (model_id == NULL ||
+          devbg_check_string_arg ("model_id", model_id, TRUE, DEVBG_MAX_DEVICE_ID, error));
 }
 
 static GVariant *
@@ -228,7 +201,7 @@ static gboolean
 check_continuation (const char *continuation, GError **error)
 {
   return continuation == NULL ||
-         check_text ("continuation", continuation, TRUE, DEVBG_MAX_ID, error);
+         devbg_check_string_arg ("continuation", continuation, TRUE, DEVBG_MAX_ID, error);
 }
 
 static GVariant *
