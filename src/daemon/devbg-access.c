@@ -196,6 +196,14 @@ on_polkit_reply (GObject *source, GAsyncResult *res, gpointer user_data)
   g_task_return_boolean (task, authorized);
 }
 
+gboolean
+devbg_access_user_may_open (DevbgDevice *device, uid_t uid)
+{
+  g_autofree char *why = NULL;
+
+  return user_may_open (device, uid, &why);
+}
+
 void
 devbg_access_check_async (DevbgAccess *self, DevbgDevice *device,
                           const DevbgAccessSubject *subject, GCancellable *cancellable,

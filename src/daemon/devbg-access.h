@@ -43,6 +43,12 @@ gboolean devbg_access_node_allows (uid_t          uid,
                                    const guint8  *acl,
                                    gsize          acl_len);
 
+/* Whether the device's own permissions (its node's owner, mode, groups and
+ * ACL, or the owner its backend gave) let @uid in, without asking polkit;
+ * FALSE means only polkit could. */
+gboolean devbg_access_user_may_open (DevbgDevice *device,
+                                     uid_t        uid);
+
 /* Never fails: FALSE is a refusal, logged with why. */
 void     devbg_access_check_async  (DevbgAccess              *access,
                                     DevbgDevice              *device,

@@ -897,6 +897,19 @@ devbg_runtime_request_async (DevbgRuntime *self, const DevbgCaller *caller,
   DevbgDecision early;
 
   g_task_set_task_data (task, data, (GDestroyNotify) request_data_free);
+  /* Nobody to ask (no foreground to look up, and the device's own
+   * permissions let the caller in): one decision, with every fact. */
+  if (!self->config->require_foreground)
+    {
+      DevbgDevice *device = devbg_devices_lookup (self->devices, data->device_id);
+
+      if (device != NULL && devbg_access_user_may_open (device, data->uid))
+        {
+          data->accessible = TRUE;
+          decide_and_act (task);
+          return;
+        }
+    }
   /* A first decision with the facts at hand, taking the asynchronous
    * ones as passing: a refusal by a row before device access (the order
    * of devbg-decision.h, the enum's order) is final, and nobody (logind,
