@@ -36,7 +36,7 @@ REGISTRATIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 DEVICES = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 BENCH_APP = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-app'))
 BENCH_TASK = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-task'))
-LIST_RUNS = 21
+LIST_RUNS = int(os.environ.get("DEVBG_LIST_RUNS", "21"))
 REMOVALS = 200
 
 

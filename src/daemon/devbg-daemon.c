@@ -456,7 +456,9 @@ handle_list_registrations (Call *call, GVariant *params)
   if (!require_app (call) || !parse_continuation (call, continuation, &cursor))
     return;
   owner = owner_of (call);
-  packed.page = g_byte_array_sized_new (64 * 1024);
+  /* The whole bound at once: mapped, so only the pages written cost, and
+   * never copied to grow. */
+  packed.page = g_byte_array_sized_new (DEVBG_PACKED_PAGE_MAX_BYTES);
   if (!devbg_store_foreach_registration (call->daemon->store, &owner, cursor, pack_registration,
                                          &packed, &error))
     {
