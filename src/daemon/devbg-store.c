@@ -673,21 +673,23 @@ registration_from_row (sqlite3_stmt *stmt)
 
 #define REGISTRATION_COLUMNS "task_id, app_id, name, entry_point, trigger, created_us, uid"
 
-/* The row as a record whose strings are the statement's own: valid
- * until the next step. */
+/* The row as a record of @owner whose strings are the statement's own:
+ * valid until the next step. The owner's columns are not read: the query
+ * chose them. */
 static void
-registration_borrow_row (sqlite3_stmt *stmt, DevbgRegistrationRecord *reg)
+registration_borrow_row (sqlite3_stmt *stmt, const DevbgOwner *owner,
+                         DevbgRegistrationRecord *reg)
 {
   reg->task_id = (char *) sqlite3_column_text (stmt, 0);
-  reg->app_id = (char *) sqlite3_column_text (stmt, 1);
-  reg->name = (char *) sqlite3_column_text (stmt, 2);
-  reg->entry_point = (char *) sqlite3_column_text (stmt, 3);
-  if (!devbg_trigger_type_from_string ((const char *) sqlite3_column_text (stmt, 4),
+  reg->app_id = (char *) owner->app_id;
+  reg->uid = owner->uid;
+  reg->name = (char *) sqlite3_column_text (stmt, 1);
+  reg->entry_point = (char *) sqlite3_column_text (stmt, 2);
+  if (!devbg_trigger_type_from_string ((const char *) sqlite3_column_text (stmt, 3),
                                        &reg->trigger))
     reg->trigger = DEVBG_TRIGGER_USE; /* the CHECK constraint makes this unreachable */
-  reg->created_us = sqlite3_column_int64 (stmt, 5);
-  reg->uid = (guint32) sqlite3_column_int64 (stmt, 6);
-  reg->cursor = sqlite3_column_int64 (stmt, 7);
+  reg->created_us = sqlite3_column_int64 (stmt, 4);
+  reg->cursor = sqlite3_column_int64 (stmt, 5);
 }
 
 gboolean
@@ -695,14 +697,13 @@ devbg_store_foreach_registration (DevbgStore *store, const DevbgOwner *owner, gi
                                   DevbgRegistrationVisitor visit, gpointer user_data,
                                   GError **error)
 {
-  /* Two statements, not "?1 IS NULL OR ...": SQLite uses no index for that. */
-  g_autoptr(StoreStmt) stmt = prepare (store, owner != NULL
-    ? "SELECT " REGISTRATION_COLUMNS ", rowid FROM registrations "
-      "WHERE uid = ?2 AND app_id = ?1 AND rowid > ?3 ORDER BY rowid"
-    : "SELECT " REGISTRATION_COLUMNS ", rowid FROM registrations "
-      "WHERE ?1 IS NULL AND ?2 IS NULL AND rowid > ?3 ORDER BY rowid", error);
+  g_autoptr(StoreStmt) stmt = NULL;
   int rc;
 
+  g_return_val_if_fail (owner != NULL, FALSE);
+  stmt = prepare (store,
+    "SELECT task_id, name, entry_point, trigger, created_us, rowid FROM registrations "
+    "WHERE uid = ?2 AND app_id = ?1 AND rowid > ?3 ORDER BY rowid", error);
   if (stmt == NULL)
     return FALSE;
   bind_owner (stmt, 1, 2, owner);
@@ -711,7 +712,7 @@ devbg_store_foreach_registration (DevbgStore *store, const DevbgOwner *owner, gi
     {
       DevbgRegistrationRecord reg;
 
-      registration_borrow_row (stmt, &reg);
+      registration_borrow_row (stmt, owner, &reg);
       if (!visit (&reg, user_data))
         return TRUE;
     }

@@ -88,9 +88,8 @@ gboolean    devbg_store_remove_registration (DevbgStore       *store,
 typedef gboolean (*DevbgRegistrationVisitor) (const DevbgRegistrationRecord *reg,
                                               gpointer                       user_data);
 
-/* Visits the registrations of @owner (every owner's when NULL) after
- * @cursor, oldest first, without copying them: the list's page is made
- * straight from the rows. */
+/* Visits the registrations of @owner after @cursor, oldest first, without
+ * copying them: the list's page is made straight from the rows. */
 gboolean    devbg_store_foreach_registration (DevbgStore              *store,
                                               const DevbgOwner        *owner,
                                               gint64                   cursor,
@@ -98,8 +97,7 @@ gboolean    devbg_store_foreach_registration (DevbgStore              *store,
                                               gpointer                 user_data,
                                               GError                 **error);
 
-/* Registrations of @owner (every owner's when NULL), oldest first: at most
- * @limit after @cursor. */
+/* Registrations of @owner, oldest first: at most @limit after @cursor. */
 GPtrArray  *devbg_store_list_registrations (DevbgStore       *store,
                                             const DevbgOwner *owner,
                                             gint64            cursor,
