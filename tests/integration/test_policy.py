@@ -289,6 +289,33 @@ class NarrowProtocolsTest(PolicyBase):
         self.assertIn('never allows mtp for a use task', r.stderr)
 
 
+class AppLeavesWhileDecidedTest(PolicyBase):
+    """An app that leaves while its request is being decided (here, while
+    devbgd waits for logind's answer about its session) gets no task: the
+    instance would be canceled at once as its app's, and was never meant to
+    run without it."""
+
+    def test_no_task_starts_for_an_app_gone(self):
+        self.logind.mock().AddMethod('org.freedesktop.login1.Manager', 'GetSessionByPID', 'u',
+                                     'o', 'import time; time.sleep(1.5); '
+                                     'ret = dbus.ObjectPath("%s")' % SESSION)
+        tid = self.register(self.app_a, 'Test.Progress')
+        proc = subprocess.Popen([self.app_a.path, 'run', tid, BAND, 'count=1', '0'],
+                                env=self.bus.env(), stdout=subprocess.DEVNULL)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        wait_for(lambda: 'Request from' in self.devbgd.read_log(), what='the request')
+        proc.kill()
+        proc.wait(10)
+        wait_for(lambda: 'the app exited before its task started' in self.devbgd.read_log(),
+                 timeout=10, what='the request given up')
+        log = self.devbgd.read_log()
+        self.assertNotIn('started as pid', log)
+        self.assertNotIn(tid, self.devbgctl('--json', 'history').stdout)
+        # The app comes back: its next request runs, with logind answering.
+        self.session_for_pids(True)
+        self.assert_allowed(self.app_a, 'Test.Progress', BAND)
+
+
 class ConsentDeniedTest(PolicyBase):
     consent = 'deny'
 
