@@ -45,7 +45,6 @@ struct _DevbgRuntime {
   GPtrArray         *requests; /* RequestData of every request being decided (not owned) */
   GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
   GHashTable        *listeners;    /* unique name -> Listener */
-  GHashTable        *listener_watches; /* unique name -> watch ID */
   DevbgTaskWatch    *task_watch;   /* tools following all tasks they may see */
   GQueue             unstored;     /* Completions the store refused, oldest first */
   guint              retry_id;     /* their retry timer: only while there are some */
@@ -455,8 +454,9 @@ devbg_runtime_peer_vanished (DevbgRuntime *self, const char *name)
   GHashTableIter iter;
   gpointer value;
 
-  /* Requests still being decided start nothing (start_instance() checks);
-   * instances already made are canceled. */
+  /* It listens no more; its requests still being decided start nothing
+   * (start_instance() checks); its instances already made are canceled. */
+  g_hash_table_remove (self->listeners, name);
   for (guint i = 0; i < self->requests->len; i++)
     {
       RequestData *data = g_ptr_array_index (self->requests, i);
@@ -1036,19 +1036,6 @@ on_energy_saver_changed (DevbgPower *power, gboolean saving, gpointer user_data)
                   "the machine went to power saving");
 }
 
-static void
-on_listener_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
-{
-  DevbgRuntime *self = user_data;
-  guint watch = GPOINTER_TO_UINT (g_hash_table_lookup (self->listener_watches, name));
-
-  (void) connection;
-  g_hash_table_remove (self->listeners, name);
-  g_hash_table_remove (self->listener_watches, name);
-  if (watch != 0)
-    g_bus_unwatch_name (watch);
-}
-
 void
 devbg_runtime_watch_events (DevbgRuntime *self, const DevbgCaller *caller)
 {
@@ -1058,11 +1045,8 @@ devbg_runtime_watch_events (DevbgRuntime *self, const DevbgCaller *caller)
 
       listener->uid = caller->uid;
       listener->app_id = g_strdup (caller->app_id);
+      /* Until it leaves: devbg_runtime_peer_vanished(). */
       g_hash_table_insert (self->listeners, g_strdup (caller->sender), listener);
-      g_hash_table_insert (self->listener_watches, g_strdup (caller->sender),
-                           GUINT_TO_POINTER (g_bus_watch_name_on_connection (
-                             self->connection, caller->sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
-                             NULL, on_listener_vanished, self, NULL)));
     }
 }
 
@@ -1321,18 +1305,6 @@ devbg_runtime_new (const DevbgConfig *config, DevbgStore *store, DevbgDevices *d
 }
 
 static void
-unwatch_all (GHashTable *watches)
-{
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, watches);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_bus_unwatch_name (GPOINTER_TO_UINT (value));
-  g_hash_table_remove_all (watches);
-}
-
-static void
 devbg_runtime_dispose (GObject *object)
 {
   DevbgRuntime *self = DEVBG_RUNTIME (object);
@@ -1351,7 +1323,6 @@ devbg_runtime_dispose (GObject *object)
                           "of devbgd", c->r->instance_id);
       completion_free (c);
     }
-  unwatch_all (self->listener_watches);
   {
     GHashTableIter iter;
     gpointer fd;
@@ -1384,7 +1355,6 @@ devbg_runtime_finalize (GObject *object)
 
   g_ptr_array_unref (self->requests);
   g_hash_table_unref (self->listeners);
-  g_hash_table_unref (self->listener_watches);
   g_clear_pointer (&self->task_watch, devbg_task_watch_free);
   g_hash_table_unref (self->inhibitors);
   g_hash_table_unref (self->instance_sessions);
@@ -1409,7 +1379,6 @@ devbg_runtime_init (DevbgRuntime *self)
   self->listeners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify) listener_free);
   self->inhibitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->listener_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->instance_sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
