@@ -372,6 +372,19 @@ class DevbgTestCase(unittest.TestCase):
         self.bus.stop()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
+    def copy_tasks(self, *sources):
+        """Copies of the task executables @sources in TMPDIR/tasks (written
+        by root only, as a manifest's trusted Executable is); their paths,
+        in order."""
+        tasks = os.path.join(self.tmpdir, 'tasks')
+        os.makedirs(tasks, exist_ok=True)
+        os.chmod(tasks, 0o755)
+        paths = []
+        for src in sources:
+            paths.append(os.path.join(tasks, os.path.basename(src)))
+            shutil.copy2(src, paths[-1])
+        return paths
+
     def devbgctl(self, *args, check=True):
         r = subprocess.run([DEVBGCTL] + list(args), env=self.bus.env(), capture_output=True,
                            text=True, timeout=30)

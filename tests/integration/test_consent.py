@@ -9,7 +9,6 @@ no answer, no agent, a refusal, a garbage answer, an agent or app that
 leaves: DeniedByUser."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -43,11 +42,7 @@ class ConsentBase(DevbgTestCase):
         super().setUp()
         self.sim = DevbgSim(self.bus, self.tmpdir).start()
         self.addCleanup(self.sim.stop)
-        tasks = os.path.join(self.tmpdir, 'tasks')
-        os.makedirs(tasks)
-        os.chmod(tasks, 0o755)
-        self.task_exe = os.path.join(tasks, 'devbg-test-task')
-        shutil.copy2(TEST_TASK, self.task_exe)
+        self.task_exe, = self.copy_tasks(TEST_TASK)
         self.shared = os.path.join(self.tmpdir, 'shared')
         os.makedirs(self.shared)
         os.chmod(self.shared, 0o777)

@@ -5,7 +5,6 @@ test task (tests/helpers/devbg-test-task.c): requests, task processes,
 every cancel reason, events and their delivery after a reconnect or a
 restart of the service."""
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -44,11 +43,8 @@ class RuntimeBase(DevbgTestCase):
         super().setUp()
         self.sim = DevbgSim(self.bus, self.tmpdir, getattr(self, 'sim_args', ())).start()
         self.addCleanup(self.sim.stop)
-        tasks = os.path.join(self.tmpdir, 'tasks')
-        os.makedirs(tasks)
-        os.chmod(tasks, 0o755)
-        self.task_exe = os.path.join(tasks, 'devbg-test-task')
-        shutil.copy2(TEST_TASK, self.task_exe)
+        self.task_exe, = self.copy_tasks(TEST_TASK)
+        tasks = os.path.dirname(self.task_exe)
         # A task that speaks nonsense on its control channel.
         self.garbage_exe = os.path.join(tasks, 'garbage-task')
         with open(self.garbage_exe, 'w') as f:

@@ -11,7 +11,6 @@
   requests."""
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 import sys
@@ -57,13 +56,8 @@ class SpawnBase(DevbgTestCase):
         super().setUp()
         self.sim = DevbgSim(self.bus, self.tmpdir).start()
         self.addCleanup(self.sim.stop)
-        tasks = os.path.join(self.tmpdir, 'tasks')
-        os.makedirs(tasks)
-        os.chmod(tasks, 0o755)
-        self.task_exe = os.path.join(tasks, 'devbg-test-task')
-        shutil.copy2(TEST_TASK, self.task_exe)
-        self.fast_exe = os.path.join(tasks, 'devbg-fast-task')
-        shutil.copy2(FAST_TASK, self.fast_exe)
+        self.task_exe, self.fast_exe = self.copy_tasks(TEST_TASK, FAST_TASK)
+        tasks = os.path.dirname(self.task_exe)
         self.reports = os.path.join(self.tmpdir, 'reports')
         os.makedirs(self.reports)
         os.chmod(self.reports, 0o777)
