@@ -715,21 +715,6 @@ handle_cancel (Call *call, GVariant *params)
 }
 
 static void
-add_record_entries (GVariantBuilder *b, const DevbgInstanceRecord *r)
-{
-  g_variant_builder_add (b, "{sv}", "instance-id", g_variant_new_string (r->instance_id));
-  g_variant_builder_add (b, "{sv}", "task-id", g_variant_new_string (r->task_id));
-  g_variant_builder_add (b, "{sv}", "app-id", g_variant_new_string (r->app_id));
-  g_variant_builder_add (b, "{sv}", "name", g_variant_new_string (r->name));
-  g_variant_builder_add (b, "{sv}", "entry-point", g_variant_new_string (r->entry_point));
-  g_variant_builder_add (b, "{sv}", "trigger",
-                         g_variant_new_string (devbg_trigger_type_to_string (r->trigger)));
-  g_variant_builder_add (b, "{sv}", "device-id", g_variant_new_string (r->device_id));
-  g_variant_builder_add (b, "{sv}", "uid", g_variant_new_uint32 (r->uid));
-  g_variant_builder_add (b, "{sv}", "started-us", g_variant_new_int64 (r->started_us));
-}
-
-static void
 handle_list_tasks (Call *call, GVariant *params)
 {
   g_autoptr(GPtrArray) list = NULL;
@@ -744,20 +729,8 @@ handle_list_tasks (Call *call, GVariant *params)
   g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < list->len; i++)
     {
-      DevbgInstance *instance = g_ptr_array_index (list, i);
-      const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
-
       g_variant_builder_open (&b, G_VARIANT_TYPE ("a{sv}"));
-      add_record_entries (&b, r);
-      g_variant_builder_add (&b, "{sv}", "state", g_variant_new_string (
-                               devbg_instance_state_to_string (devbg_instance_get_state (instance))));
-      g_variant_builder_add (&b, "{sv}", "progress",
-                             g_variant_new_uint32 (devbg_instance_get_progress (instance)));
-      g_variant_builder_add (&b, "{sv}", "pid", g_variant_new_int32 (r->pid));
-      g_variant_builder_add (&b, "{sv}", "detached",
-                             g_variant_new_boolean (devbg_instance_get_detached (instance)));
-      g_variant_builder_add (&b, "{sv}", "cancel-reason",
-                             g_variant_new_string (devbg_instance_get_cancel_reason (instance)));
+      devbg_instance_add_entries (g_ptr_array_index (list, i), &b);
       g_variant_builder_close (&b);
     }
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
@@ -773,7 +746,7 @@ history_to_variant (gconstpointer entry, gint64 *cursor, gsize *size_bound)
   *cursor = r->cursor;
   *size_bound = 0; /* a dictionary: measured */
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
-  add_record_entries (&b, r);
+  devbg_instance_record_add_entries (r, &b);
   g_variant_builder_add (&b, "{sv}", "finished-us", g_variant_new_int64 (r->finished_us));
   g_variant_builder_add (&b, "{sv}", "success", g_variant_new_boolean (r->success));
   g_variant_builder_add (&b, "{sv}", "error", g_variant_new_string (r->error));

@@ -1353,6 +1353,34 @@ devbg_instance_init (DevbgInstance *self)
 
 /* What ListTasks, WatchTasks and TaskChanged say of an instance; once
  * finished, with its outcome as History says it (TaskEnded). */
+void
+devbg_instance_record_add_entries (const DevbgInstanceRecord *r, GVariantBuilder *b)
+{
+  g_variant_builder_add (b, "{sv}", "instance-id", g_variant_new_string (r->instance_id));
+  g_variant_builder_add (b, "{sv}", "task-id", g_variant_new_string (r->task_id));
+  g_variant_builder_add (b, "{sv}", "app-id", g_variant_new_string (r->app_id));
+  g_variant_builder_add (b, "{sv}", "name", g_variant_new_string (r->name));
+  g_variant_builder_add (b, "{sv}", "entry-point", g_variant_new_string (r->entry_point));
+  g_variant_builder_add (b, "{sv}", "trigger",
+                         g_variant_new_string (devbg_trigger_type_to_string (r->trigger)));
+  g_variant_builder_add (b, "{sv}", "device-id", g_variant_new_string (r->device_id));
+  g_variant_builder_add (b, "{sv}", "uid", g_variant_new_uint32 (r->uid));
+  g_variant_builder_add (b, "{sv}", "started-us", g_variant_new_int64 (r->started_us));
+}
+
+void
+devbg_instance_add_entries (DevbgInstance *self, GVariantBuilder *b)
+{
+  devbg_instance_record_add_entries (&self->record, b);
+  g_variant_builder_add (b, "{sv}", "state",
+                         g_variant_new_string (devbg_instance_state_to_string (self->state)));
+  g_variant_builder_add (b, "{sv}", "progress", g_variant_new_uint32 (self->progress));
+  g_variant_builder_add (b, "{sv}", "pid", g_variant_new_int32 (self->record.pid));
+  g_variant_builder_add (b, "{sv}", "detached", g_variant_new_boolean (self->detached));
+  g_variant_builder_add (b, "{sv}", "cancel-reason",
+                         g_variant_new_string (devbg_instance_get_cancel_reason (self)));
+}
+
 GVariant *
 devbg_instance_to_variant (DevbgInstance *self)
 {
@@ -1360,23 +1388,7 @@ devbg_instance_to_variant (DevbgInstance *self)
   GVariantBuilder b;
 
   g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
-  g_variant_builder_add (&b, "{sv}", "instance-id", g_variant_new_string (r->instance_id));
-  g_variant_builder_add (&b, "{sv}", "task-id", g_variant_new_string (r->task_id));
-  g_variant_builder_add (&b, "{sv}", "app-id", g_variant_new_string (r->app_id));
-  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (r->name));
-  g_variant_builder_add (&b, "{sv}", "entry-point", g_variant_new_string (r->entry_point));
-  g_variant_builder_add (&b, "{sv}", "trigger",
-                         g_variant_new_string (devbg_trigger_type_to_string (r->trigger)));
-  g_variant_builder_add (&b, "{sv}", "device-id", g_variant_new_string (r->device_id));
-  g_variant_builder_add (&b, "{sv}", "uid", g_variant_new_uint32 (r->uid));
-  g_variant_builder_add (&b, "{sv}", "started-us", g_variant_new_int64 (r->started_us));
-  g_variant_builder_add (&b, "{sv}", "state",
-                         g_variant_new_string (devbg_instance_state_to_string (self->state)));
-  g_variant_builder_add (&b, "{sv}", "progress", g_variant_new_uint32 (self->progress));
-  g_variant_builder_add (&b, "{sv}", "pid", g_variant_new_int32 (r->pid));
-  g_variant_builder_add (&b, "{sv}", "detached", g_variant_new_boolean (self->detached));
-  g_variant_builder_add (&b, "{sv}", "cancel-reason",
-                         g_variant_new_string (devbg_instance_get_cancel_reason (self)));
+  devbg_instance_add_entries (self, &b);
   g_variant_builder_add (&b, "{sv}", "limit-s",
                          g_variant_new_uint32 ((guint32) devbg_policy_wall_clock_limit (
                            self->config, r->trigger)));

@@ -99,8 +99,17 @@ gboolean     devbg_instance_get_detached (DevbgInstance *instance);
 void         devbg_instance_set_detached (DevbgInstance *instance);
 const char  *devbg_instance_get_cancel_reason (DevbgInstance *instance); /* "" if none */
 
-/* The instance as ListTasks and the TaskChanged/TaskEnded signals give it
- * (a floating a{sv}); a finished one with its outcome. */
+/* The keys of a ListTasks entry: @record's own (instance-id, task-id,
+ * app-id, name, entry-point, trigger, device-id, uid, started-us), which
+ * History's entries have too; and with those, an instance's state,
+ * progress, pid, detached and cancel-reason. */
+void         devbg_instance_record_add_entries (const DevbgInstanceRecord *record,
+                                                GVariantBuilder           *builder);
+void         devbg_instance_add_entries (DevbgInstance   *instance,
+                                         GVariantBuilder *builder);
+/* The instance as WatchTasks and the TaskChanged/TaskEnded signals give it
+ * (a floating a{sv}): its ListTasks entry and limit-s; a finished one with
+ * its outcome. */
 GVariant    *devbg_instance_to_variant (DevbgInstance *instance);
 
 /* /proc/PID/stat's start time (field 22), 0 when unreadable. */
