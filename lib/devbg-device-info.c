@@ -1,6 +1,7 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "devbg-field-properties.h"
 #include "devbg-device-info-private.h"
 
 #include "devbg-enum-types.h"
@@ -37,16 +38,8 @@ devbg_device_info_finalize (GObject *object)
 
 
 /* Read-only properties, one per field, for bindings and GObject tools:
- * the same values as the getters. */
-typedef struct {
-  const char *name;
-  const char *blurb;
-  char        kind;                /* GVariant-style: s, b, u, x, v, a(s); e: an enum */
-  GType     (*enum_type) (void);
-  gsize       offset;
-} FieldProperty;
-
-static const FieldProperty field_properties[] = {
+ * the same values as the getters (devbg-field-properties.h). */
+static const DevbgFieldProperty field_properties[] = {
   { "id", "the device's stable ID, what a request names", 's', NULL,
     G_STRUCT_OFFSET (DevbgDeviceInfo, id) },
   { "name", "the device's name, for people", 's', NULL, G_STRUCT_OFFSET (DevbgDeviceInfo, name) },
@@ -133,66 +126,17 @@ static const FieldProperty field_properties[] = {
 static void
 devbg_device_info_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
 {
-  const FieldProperty *p;
-  const guint8 *base = (const guint8 *) object;
-
-  if (id == 0 || id > G_N_ELEMENTS (field_properties))
-    {
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
-      return;
-    }
-  p = &field_properties[id - 1];
-  if (p->kind == 's')
-    g_value_set_string (value, *(char * const *) (base + p->offset));
-  else if (p->kind == 'b')
-    g_value_set_boolean (value, *(const gboolean *) (base + p->offset));
-  else if (p->kind == 'u')
-    g_value_set_uint (value, *(const guint *) (base + p->offset));
-  else if (p->kind == 'x')
-    g_value_set_int64 (value, *(const gint64 *) (base + p->offset));
-  else if (p->kind == 'v')
-    g_value_set_variant (value, *(GVariant * const *) (base + p->offset));
-  else if (p->kind == 'a')
-    g_value_set_boxed (value, *(char ** const *) (base + p->offset));
-  else
-    g_value_set_enum (value, *(const int *) (base + p->offset));
-}
-
-static void
-install_field_properties (GObjectClass *klass)
-{
-  const GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
-
-  klass->get_property = devbg_device_info_get_property;
-  for (guint i = 0; i < G_N_ELEMENTS (field_properties); i++)
-    {
-      const FieldProperty *p = &field_properties[i];
-      GParamSpec *pspec;
-
-      if (p->kind == 's')
-        pspec = g_param_spec_string (p->name, NULL, p->blurb, NULL, flags);
-      else if (p->kind == 'b')
-        pspec = g_param_spec_boolean (p->name, NULL, p->blurb, FALSE, flags);
-      else if (p->kind == 'u')
-        pspec = g_param_spec_uint (p->name, NULL, p->blurb, 0, G_MAXUINT, 0, flags);
-      else if (p->kind == 'x')
-        pspec = g_param_spec_int64 (p->name, NULL, p->blurb, G_MININT64, G_MAXINT64, 0, flags);
-      else if (p->kind == 'a')
-        pspec = g_param_spec_boxed (p->name, NULL, p->blurb, G_TYPE_STRV, flags);
-      else if (p->kind == 'v')
-        pspec = g_param_spec_variant (p->name, NULL, p->blurb, G_VARIANT_TYPE_VARDICT, NULL,
-                                      flags);
-      else
-        pspec = g_param_spec_enum (p->name, NULL, p->blurb, p->enum_type (), 0, flags);
-      g_object_class_install_property (klass, i + 1, pspec);
-    }
+  devbg_field_properties_get (object, field_properties, G_N_ELEMENTS (field_properties), id, value,
+                              pspec);
 }
 
 static void
 devbg_device_info_class_init (DevbgDeviceInfoClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = devbg_device_info_finalize;
-  install_field_properties (G_OBJECT_CLASS (klass));
+  G_OBJECT_CLASS (klass)->get_property = devbg_device_info_get_property;
+  devbg_field_properties_install (G_OBJECT_CLASS (klass), field_properties,
+                                  G_N_ELEMENTS (field_properties));
 }
 
 static void
