@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "devbg-error.h"
+#include "devbg-registration-set.h"
 
 struct _DevbgStore {
   GObject  parent;
@@ -23,10 +24,11 @@ struct _DevbgStore {
   guint      group_commit_id;
   GPtrArray *group_waiters;
   GHashTable *statements; /* SQL text -> GPtrArray of its prepared statements */
-  /* "uid:app_id" -> its number of registrations, counted once and then
-   * kept by every insert and delete: Register checks the per-app limit
-   * without counting thousands of rows each time. */
-  GHashTable *registration_counts;
+  /* "uid:app_id" -> its DevbgRegistrationSet: read from the table the
+   * first time the owner is asked about, then kept up to date by every
+   * insert and delete (Register counts, Request looks up and
+   * ListRegistrations lists without reading thousands of rows). */
+  GHashTable *registration_sets;
 };
 
 G_DEFINE_TYPE (DevbgStore, devbg_store, G_TYPE_OBJECT)
@@ -188,8 +190,8 @@ commit (DevbgStore *store, GError **error)
 {
   if (exec (store, "COMMIT;", error))
     return TRUE;
-  /* Rows counted in it may be gone: counted again when next asked. */
-  g_hash_table_remove_all (store->registration_counts);
+  /* Rows kept from it may be gone: read again when next asked. */
+  g_hash_table_remove_all (store->registration_sets);
   if (!sqlite3_get_autocommit (store->db))
     exec (store, "ROLLBACK;", NULL);
   return FALSE;
@@ -566,16 +568,13 @@ owner_key (guint32 uid, const char *app_id)
   return g_strdup_printf ("%u:%s", (unsigned) uid, app_id);
 }
 
-/* The kept count of @uid's @app_id, if it is kept, moved by @delta. */
-static void
-adjust_count (DevbgStore *store, guint32 uid, const char *app_id, gint64 delta)
+/* @owner's set if it is kept, without reading it. */
+static DevbgRegistrationSet *
+kept_set (DevbgStore *store, guint32 uid, const char *app_id)
 {
   g_autofree char *key = owner_key (uid, app_id);
-  gpointer count;
 
-  if (g_hash_table_lookup_extended (store->registration_counts, key, NULL, &count))
-    g_hash_table_insert (store->registration_counts, g_steal_pointer (&key),
-                         GINT_TO_POINTER (GPOINTER_TO_INT (count) + (int) delta));
+  return g_hash_table_lookup (store->registration_sets, key);
 }
 
 static gboolean
@@ -584,6 +583,7 @@ insert_registration (DevbgStore *store, const DevbgRegistrationRecord *reg, GErr
   g_autoptr(StoreStmt) stmt = prepare (store,
     "INSERT INTO registrations (task_id, app_id, name, entry_point, trigger, created_us, uid) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)", error);
+  DevbgRegistrationSet *set;
 
   if (stmt == NULL)
     return FALSE;
@@ -596,7 +596,14 @@ insert_registration (DevbgStore *store, const DevbgRegistrationRecord *reg, GErr
   sqlite3_bind_int64 (stmt, 7, reg->uid);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     return sql_fail (store, error, "cannot store the registration");
-  adjust_count (store, reg->uid, reg->app_id, +1);
+  set = kept_set (store, reg->uid, reg->app_id);
+  if (set != NULL)
+    {
+      DevbgRegistrationRecord stored = *reg;
+
+      stored.cursor = sqlite3_last_insert_rowid (store->db);
+      devbg_registration_set_add (set, &stored);
+    }
   return TRUE;
 }
 
@@ -636,6 +643,7 @@ devbg_store_remove_registration (DevbgStore *store, const DevbgOwner *owner, con
 {
   g_autoptr(StoreStmt) stmt = prepare_write (store,
     "DELETE FROM registrations WHERE task_id = ? AND app_id = ? AND uid = ?", error);
+  DevbgRegistrationSet *set;
 
   if (stmt == NULL)
     return FALSE;
@@ -650,46 +658,57 @@ devbg_store_remove_registration (DevbgStore *store, const DevbgOwner *owner, con
                    "the app has no registration with task ID %s", task_id);
       return FALSE;
     }
-  adjust_count (store, owner->uid, owner->app_id, -1);
+  set = kept_set (store, owner->uid, owner->app_id);
+  if (set != NULL)
+    devbg_registration_set_remove (set, task_id);
   return TRUE;
 }
 
-static DevbgRegistrationRecord *
-registration_from_row (sqlite3_stmt *stmt)
+/* @owner's registrations: the kept set, read from the table at the first
+ * call. NULL with @error set when the table cannot be read. */
+static DevbgRegistrationSet *
+owner_set (DevbgStore *store, const DevbgOwner *owner, GError **error)
 {
-  DevbgRegistrationRecord *reg = g_new0 (DevbgRegistrationRecord, 1);
+  g_autofree char *key = owner_key (owner->uid, owner->app_id);
+  DevbgRegistrationSet *set = g_hash_table_lookup (store->registration_sets, key);
+  g_autoptr(DevbgRegistrationSet) read = NULL;
+  g_autoptr(StoreStmt) stmt = NULL;
+  int rc;
 
-  reg->task_id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
-  reg->app_id = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
-  reg->name = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
-  reg->entry_point = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
-  if (!devbg_trigger_type_from_string ((const char *) sqlite3_column_text (stmt, 4),
-                                       &reg->trigger))
-    reg->trigger = DEVBG_TRIGGER_USE; /* the CHECK constraint makes this unreachable */
-  reg->created_us = sqlite3_column_int64 (stmt, 5);
-  reg->uid = (guint32) sqlite3_column_int64 (stmt, 6);
-  return reg;
-}
+  if (set != NULL)
+    return set;
+  stmt = prepare (store,
+    "SELECT task_id, name, entry_point, trigger, created_us, rowid FROM registrations "
+    "WHERE uid = ?2 AND app_id = ?1 ORDER BY rowid", error);
+  if (stmt == NULL)
+    return NULL;
+  bind_owner (stmt, 1, 2, owner);
+  read = devbg_registration_set_new (owner);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      DevbgRegistrationRecord reg = {
+        .task_id = (char *) sqlite3_column_text (stmt, 0),
+        .uid = owner->uid,
+        .app_id = (char *) owner->app_id,
+        .name = (char *) sqlite3_column_text (stmt, 1),
+        .entry_point = (char *) sqlite3_column_text (stmt, 2),
+        .created_us = sqlite3_column_int64 (stmt, 4),
+        .cursor = sqlite3_column_int64 (stmt, 5),
+      };
 
-#define REGISTRATION_COLUMNS "task_id, app_id, name, entry_point, trigger, created_us, uid"
-
-/* The row as a record of @owner whose strings are the statement's own:
- * valid until the next step. The owner's columns are not read: the query
- * chose them. */
-static void
-registration_borrow_row (sqlite3_stmt *stmt, const DevbgOwner *owner,
-                         DevbgRegistrationRecord *reg)
-{
-  reg->task_id = (char *) sqlite3_column_text (stmt, 0);
-  reg->app_id = (char *) owner->app_id;
-  reg->uid = owner->uid;
-  reg->name = (char *) sqlite3_column_text (stmt, 1);
-  reg->entry_point = (char *) sqlite3_column_text (stmt, 2);
-  if (!devbg_trigger_type_from_string ((const char *) sqlite3_column_text (stmt, 3),
-                                       &reg->trigger))
-    reg->trigger = DEVBG_TRIGGER_USE; /* the CHECK constraint makes this unreachable */
-  reg->created_us = sqlite3_column_int64 (stmt, 4);
-  reg->cursor = sqlite3_column_int64 (stmt, 5);
+      if (!devbg_trigger_type_from_string ((const char *) sqlite3_column_text (stmt, 3),
+                                           &reg.trigger))
+        reg.trigger = DEVBG_TRIGGER_USE; /* the CHECK constraint makes this unreachable */
+      devbg_registration_set_add (read, &reg);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      sql_fail (store, error, "cannot read the registrations");
+      return NULL;
+    }
+  set = g_steal_pointer (&read);
+  g_hash_table_insert (store->registration_sets, g_steal_pointer (&key), set);
+  return set;
 }
 
 gboolean
@@ -697,28 +716,27 @@ devbg_store_foreach_registration (DevbgStore *store, const DevbgOwner *owner, gi
                                   DevbgRegistrationVisitor visit, gpointer user_data,
                                   GError **error)
 {
-  g_autoptr(StoreStmt) stmt = NULL;
-  int rc;
+  DevbgRegistrationSet *set;
 
   g_return_val_if_fail (owner != NULL, FALSE);
-  stmt = prepare (store,
-    "SELECT task_id, name, entry_point, trigger, created_us, rowid FROM registrations "
-    "WHERE uid = ?2 AND app_id = ?1 AND rowid > ?3 ORDER BY rowid", error);
-  if (stmt == NULL)
+  set = owner_set (store, owner, error);
+  if (set == NULL)
     return FALSE;
-  bind_owner (stmt, 1, 2, owner);
-  sqlite3_bind_int64 (stmt, 3, cursor);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      DevbgRegistrationRecord reg;
-
-      registration_borrow_row (stmt, owner, &reg);
-      if (!visit (&reg, user_data))
-        return TRUE;
-    }
-  if (rc != SQLITE_DONE)
-    return sql_fail (store, error, "cannot list registrations");
+  devbg_registration_set_foreach (set, cursor, visit, user_data);
   return TRUE;
+}
+
+static DevbgRegistrationRecord *
+registration_copy (const DevbgRegistrationRecord *reg)
+{
+  DevbgRegistrationRecord *copy = g_new0 (DevbgRegistrationRecord, 1);
+
+  *copy = *reg;
+  copy->task_id = g_strdup (reg->task_id);
+  copy->app_id = g_strdup (reg->app_id);
+  copy->name = g_strdup (reg->name);
+  copy->entry_point = g_strdup (reg->entry_point);
+  return copy;
 }
 
 typedef struct {
@@ -730,14 +748,8 @@ static gboolean
 add_copy (const DevbgRegistrationRecord *reg, gpointer user_data)
 {
   ListData *list = user_data;
-  DevbgRegistrationRecord *copy = g_new0 (DevbgRegistrationRecord, 1);
 
-  *copy = *reg;
-  copy->task_id = g_strdup (reg->task_id);
-  copy->app_id = g_strdup (reg->app_id);
-  copy->name = g_strdup (reg->name);
-  copy->entry_point = g_strdup (reg->entry_point);
-  g_ptr_array_add (list->regs, copy);
+  g_ptr_array_add (list->regs, registration_copy (reg));
   return list->regs->len < list->limit;
 }
 
@@ -759,53 +771,40 @@ DevbgRegistrationRecord *
 devbg_store_get_registration (DevbgStore *store, const DevbgOwner *owner, const char *task_id,
                               GError **error)
 {
-  g_autoptr(StoreStmt) stmt = prepare (store,
-    "SELECT " REGISTRATION_COLUMNS " FROM registrations "
-    "WHERE task_id = ?3 AND app_id = ?1 AND uid = ?2", error);
-  int rc;
+  DevbgRegistrationSet *set = owner_set (store, owner, error);
+  DevbgRegistrationRecord reg;
 
-  if (stmt == NULL)
+  if (set == NULL)
     return NULL;
-  bind_owner (stmt, 1, 2, owner);
-  sqlite3_bind_text (stmt, 3, task_id, -1, SQLITE_STATIC);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    return registration_from_row (stmt);
-  if (rc == SQLITE_DONE)
-    g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION,
-                 "the app has no registration with task ID %s", task_id);
-  else
-    sql_fail (store, error, "cannot read a registration");
-  return NULL;
+  if (!devbg_registration_set_lookup (set, task_id, &reg))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION,
+                   "the app has no registration with task ID %s", task_id);
+      return NULL;
+    }
+  return registration_copy (&reg);
 }
 
 gint64
 devbg_store_count_registrations (DevbgStore *store, const DevbgOwner *owner, GError **error)
 {
-  g_autofree char *key = owner != NULL ? owner_key (owner->uid, owner->app_id) : NULL;
-  gpointer kept;
-  gint64 count;
   g_autoptr(StoreStmt) stmt = NULL;
 
-  if (key != NULL && g_hash_table_lookup_extended (store->registration_counts, key, NULL, &kept))
-    return GPOINTER_TO_INT (kept);
-  stmt = prepare (store, owner != NULL
-    ? "SELECT count(*) FROM registrations WHERE uid = ?2 AND app_id = ?1"
-    : "SELECT count(*) FROM registrations WHERE ?1 IS NULL AND ?2 IS NULL", error);
+  if (owner != NULL)
+    {
+      DevbgRegistrationSet *set = owner_set (store, owner, error);
 
+      return set != NULL ? (gint64) devbg_registration_set_get_size (set) : -1;
+    }
+  stmt = prepare (store, "SELECT count(*) FROM registrations", error);
   if (stmt == NULL)
     return -1;
-  bind_owner (stmt, 1, 2, owner);
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
       sql_fail (store, error, "cannot count registrations");
       return -1;
     }
-  count = sqlite3_column_int64 (stmt, 0);
-  if (key != NULL && count <= G_MAXINT)
-    g_hash_table_insert (store->registration_counts, g_steal_pointer (&key),
-                         GINT_TO_POINTER ((int) count));
-  return count;
+  return sqlite3_column_int64 (stmt, 0);
 }
 
 static void
@@ -822,7 +821,7 @@ devbg_store_finalize (GObject *object)
   g_free (store->path);
   g_clear_pointer (&store->salvaged, g_ptr_array_unref);
   g_clear_pointer (&store->statements, g_hash_table_unref);
-  g_clear_pointer (&store->registration_counts, g_hash_table_unref);
+  g_clear_pointer (&store->registration_sets, g_hash_table_unref);
   G_OBJECT_CLASS (devbg_store_parent_class)->finalize (object);
 }
 
@@ -837,7 +836,8 @@ devbg_store_init (DevbgStore *store)
 {
   store->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                              (GDestroyNotify) g_ptr_array_unref);
-  store->registration_counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  store->registration_sets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                   (GDestroyNotify) devbg_registration_set_free);
 }
 
 /* ---- the task runtime ---- */

@@ -110,6 +110,28 @@ class FullDiskTest(StoreFaultBase):
         st = os.statvfs(self.devbgd.state_dir)
         self.assertEqual(st.f_bavail, 0)
 
+    def listed(self):
+        lines = self.app_a.ok(self.bus, 'list')
+        return sorted(line.split()[0] for line in lines[1:])
+
+    def test_register_on_full_disk_is_not_kept(self):
+        """A Register whose write fails (the disk is full) is refused and
+        leaves nothing behind: devbgd keeps each app's registrations in
+        memory beside the table, and must not list, count or run one the
+        table does not hold."""
+        kept = self.register(self.app_a, 'Test.Idle')
+        self.assertEqual(self.listed(), [kept])  # the app's set is read now
+        self.fill_disk()
+        name, line = self.app_a.error(self.bus, 'register', 'lost', 'Test.Idle', 'use')
+        self.assertIn('full', line)
+        self.assertEqual(self.listed(), [kept])
+        os.unlink(self.filler)
+        again = self.register(self.app_a, 'Test.Idle')
+        self.assertEqual(self.listed(), sorted([kept, again]))
+        self.assertEqual(self.devbgd.stop(), 0)
+        self.devbgd.start()
+        self.assertEqual(self.listed(), sorted([kept, again]))
+
     def test_completion_on_full_disk_is_sent_once_stored(self):
         tid, iid, pid = self.start_detached()
         # App A listens throughout, each line timed.
