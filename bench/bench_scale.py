@@ -78,7 +78,9 @@ def registrations(tmpdir):
     os.makedirs(tmpdir)
     os.chmod(tmpdir, 0o755)
     bus = PrivateBus(tmpdir)
-    devbgd = Devbgd(bus, tmpdir, '[Service]\nMaxRegistrationsPerApp=%d\n' % (REGISTRATIONS * 2))
+    # As installed: no --verbose (debug messages are a diagnosis mode).
+    devbgd = Devbgd(bus, tmpdir, '[Service]\nMaxRegistrationsPerApp=%d\n' % (REGISTRATIONS * 2),
+                    verbose=False)
     devbgd.write_manifest('bench.xml', manifest_xml(
         'org.devbg.bench.Scale', BENCH_APP, [('Bench.Latency', ['deviceUse'], BENCH_TASK)]))
     devbgd.start()
@@ -119,7 +121,8 @@ class DeviceBench:
         os.makedirs(tmpdir)
         os.chmod(tmpdir, 0o755)
         self.bus = PrivateBus(tmpdir)
-        self.devbgd = Devbgd(self.bus, tmpdir, '[Service]\nEnableVirtualBackend=true\n')
+        self.devbgd = Devbgd(self.bus, tmpdir, '[Service]\nEnableVirtualBackend=true\n',
+                             verbose=False)
         self.devbgd.start()
         self.sim = DevbgSim(self.bus, tmpdir, ['--no-dock', '--no-band']).start()
         self.conn = Gio.DBusConnection.new_for_address_sync(
