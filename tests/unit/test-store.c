@@ -212,6 +212,67 @@ test_newer_schema_untouched (void)
   remove_dir (dir);
 }
 
+/* The history pages newest first in each caller's scope: every user's, one
+ * user's, one user's app's; a page goes on below the last one's position. */
+static void
+test_history_scopes (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("devbg-store-XXXXXX", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
+  static const struct {
+    DevbgHistoryScope scope;
+    const char       *expected;
+  } cases[] = {
+    { { TRUE, 0, NULL }, "9 8 7 6 5 4 3 2 1 0 " },
+    { { FALSE, 1001, NULL }, "9 7 5 3 1 " },
+    { { FALSE, 1001, "org.a.C" }, "9 3 " },
+    { { FALSE, 1000, "org.a.C" }, "6 0 " },
+    { { FALSE, 1002, NULL }, "" },
+  };
+
+  g_assert_no_error (error);
+  for (guint n = 0; n < 10; n++)
+    {
+      g_autofree char *iid = g_strdup_printf ("%u", n);
+      g_autofree char *eid = g_strdup_printf ("event-%u", n);
+      DevbgInstanceRecord rec = {
+        .instance_id = iid, .task_id = (char *) "t", .app_id = (char *) (n % 3 ? "org.a.B" : "org.a.C"),
+        .name = (char *) "sync", .entry_point = (char *) "B.Sync", .device_id = (char *) "d",
+        .uid = 1000 + n % 2, .started_us = n, .finished_us = n, .success = TRUE,
+      };
+      DevbgEventRecord ev = {
+        .event_id = eid, .uid = rec.uid, .app_id = rec.app_id, .task_id = rec.task_id,
+        .instance_id = iid, .success = TRUE, .finished_us = n,
+      };
+
+      g_assert_true (devbg_store_finish_instance (store, &rec, &ev, &error));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GString) seen = g_string_new ("");
+      gint64 cursor = DEVBG_STORE_CURSOR_START;
+
+      /* Two at a time, to the end. */
+      for (;;)
+        {
+          g_autoptr(GPtrArray) page = devbg_store_list_history (store, &cases[i].scope, cursor, 2,
+                                                                &error);
+          g_assert_no_error (error);
+          for (guint j = 0; j < page->len; j++)
+            {
+              DevbgInstanceRecord *rec = g_ptr_array_index (page, j);
+              g_string_append_printf (seen, "%s ", rec->instance_id);
+              cursor = rec->cursor;
+            }
+          if (page->len < 2)
+            break;
+        }
+      g_assert_cmpstr (seen->str, ==, cases[i].expected);
+    }
+  remove_dir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -222,5 +283,6 @@ main (int argc, char **argv)
   g_test_add_func ("/store/garbage-moved-aside", test_garbage_moved_aside);
   g_test_add_func ("/store/damaged-page-salvaged", test_damaged_page_salvaged);
   g_test_add_func ("/store/newer-schema-untouched", test_newer_schema_untouched);
+  g_test_add_func ("/store/history-scopes", test_history_scopes);
   return g_test_run ();
 }
