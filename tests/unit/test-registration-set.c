@@ -152,6 +152,8 @@ test_store_agrees (void)
     {
       g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
       g_autofree char *now = NULL;
+      g_autofree char *mine = NULL;
+      g_autofree char *theirs = NULL;
 
       g_assert_no_error (error);
       if (round == 0)
@@ -181,7 +183,9 @@ test_store_agrees (void)
                                                           &error));
           g_assert_cmpint (devbg_store_count_registrations (store, NULL, &error), ==, 18);
         }
-      now = g_strconcat (listed (store, &owner), "/", listed (store, &other), NULL);
+      mine = listed (store, &owner);
+      theirs = listed (store, &other);
+      now = g_strconcat (mine, "/", theirs, NULL);
       g_assert_cmpstr (now, ==, "name 1,name 2,name 3,name 6,name 7,name 9,name 10,name 11,"
                                 "name 13,name 14,name 15,name 17,name 18,name 19,/"
                                 "name 8,name 12,name 16,name 20,");
