@@ -13,9 +13,8 @@
 #include "devbg-backend.h"
 
 #include <errno.h>
-#include <glib-unix.h>
-#include <fcntl.h>
 #include <gio/gunixfdlist.h>
+#include <glib-unix.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -352,16 +351,13 @@ counter_request_free (CounterRequest *request)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CounterRequest, counter_request_free)
 
-/* Keeps the device's counter page, mapped read-only, if the device is
- * still the one it was fetched for. */
+/* Keeps the device's counter page, mapped read-only. */
 static void
-map_counter (DevbgBackendVirtual *self, DevbgDevice *device, int fd)
+map_counter (const char *sim_id, SimEntry *entry, int fd)
 {
-  const char *sim_id = devbg_device_get_backend_key (device);
-  SimEntry *entry = g_hash_table_lookup (self->entries, sim_id);
   void *page;
 
-  if (entry == NULL || entry->device != device || entry->counter != NULL)
+  if (entry->counter != NULL)
     return;
   page = mmap (NULL, sizeof (guint64), PROT_READ, MAP_SHARED, fd, 0);
   if (page == MAP_FAILED)
@@ -378,12 +374,16 @@ on_open_counter_reply (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
   const char *sim_id = devbg_device_get_backend_key (request->device);
+  SimEntry *entry;
   int fd = -1;
 
   reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), &fds,
                                                            res, &error);
   if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return; /* the backend is gone */
+  entry = g_hash_table_lookup (request->self->entries, sim_id);
+  if (entry == NULL || entry->device != request->device)
+    return; /* the device left meanwhile: its counter no longer matters */
   if (reply != NULL && fds != NULL && g_unix_fd_list_get_length (fds) == 1)
     fd = g_unix_fd_list_get (fds, 0, &error);
   if (fd < 0)
@@ -395,7 +395,7 @@ on_open_counter_reply (GObject *source, GAsyncResult *res, gpointer user_data)
                  error != NULL ? error->message : "no fd in the reply");
       return;
     }
-  map_counter (request->self, request->device, fd);
+  map_counter (sim_id, entry, fd);
   close (fd);
 }
 
