@@ -7,8 +7,8 @@ devbg-sim on a private bus:
     simulator to devbgd's DeviceRemoved signal reaching us, over many unplugs
     (an upper bound: it includes our call to the simulator);
   granted-fd throughput: bytes read from the band's channel when the fd came
-    through devbgd (OpenDevice) against the fd taken from the simulator
-    directly (Open), alternating runs.
+    through devbgd (OpenDevice) against a connection made to the band's node
+    directly, alternating runs.
 
 Usage: bench_devices.py BUILD_DIR [ROUNDS]
 """
@@ -91,19 +91,18 @@ class Bench:
         return samples
 
     def open_fd(self, granted):
-        if granted:
-            dest, iface, method, arg = ('org.devbg.Devbg1', 'org.devbg.Devbg1.Devices',
-                                        'OpenDevice', 'virtual-B0A1-0000')
-        else:
-            dest, iface, method, arg = 'org.devbg.Sim1', 'org.devbg.Sim1', 'Open', 'band0'
-        path = '/org/devbg/Sim1' if dest == 'org.devbg.Sim1' else '/org/devbg/Devbg1'
-        reply, fds = self.conn.call_with_unix_fd_list_sync(
-            dest, path, iface, method, GLib.Variant('(s)', (arg,)), None,
-            Gio.DBusCallFlags.NONE, 10000, None, None)
-        fd = fds.get(reply.unpack()[0])
         if not granted:
-            os.close(fds.get(reply.unpack()[1]))  # the counter; only devbgd needs it
-        return socket.socket(fileno=fd)
+            # The band's node (sim/README.md), as devbgd's virtual backend opens it.
+            devices = dict(self.call('org.devbg.Sim1', 'org.devbg.Sim1',
+                                     'ListDevices').unpack()[0])
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(devices['band0']['node'])
+            return sock
+        reply, fds = self.conn.call_with_unix_fd_list_sync(
+            'org.devbg.Devbg1', '/org/devbg/Devbg1', 'org.devbg.Devbg1.Devices', 'OpenDevice',
+            GLib.Variant('(s)', ('virtual-B0A1-0000',)), None, Gio.DBusCallFlags.NONE, 10000,
+            None, None)
+        return socket.socket(fileno=fds.get(reply.unpack()[0]))
 
     def throughput(self, granted):
         sock = self.open_fd(granted)

@@ -7,16 +7,22 @@
 #include <fcntl.h>
 #include <gio/gunixfdlist.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define MAX_LINE 256
 #define MAX_READ_RECORDS 1000
 #define MAX_IMAGE_SIZE (64u << 20)
 #define IO_BUF 65536
+/* Opens waiting to be accepted: devbgd opens a device once per task, so
+ * a few are plenty; more only queue behind a stalled simulator. */
+#define LISTEN_BACKLOG 8
 
 static const GDBusErrorEntry sim_error_entries[] = {
   { DEVBG_SIM_ERROR_NO_SUCH_DEVICE, DEVBG_SIM_DBUS_SERVICE ".Error.NoSuchDevice" },
@@ -52,11 +58,18 @@ typedef struct {
   gboolean   attached;
   guint      opens;
 
+  /* The device's node: a listening socket at <socket dir>/<id> while it
+   * is attached; a connection to it is an open, as open() of a real
+   * device's node is. */
+  char      *node;
+  int        listen_fd;
+  guint      listen_watch;
+
   /* I/O counter, shared with whoever opened the device (a memfd page) */
   int        counter_fd;
   guint64   *counter;
 
-  /* the channel: our end of the socket pair, non-blocking */
+  /* the channel: the last connection accepted on the node, non-blocking */
   int        fd;
   guint      in_watch;
   guint      out_watch;
@@ -100,11 +113,14 @@ struct _DevbgSimServer {
   guint            registration_id;
   GHashTable      *devices; /* id -> SimDevice */
   guint            next_index[2];
+  char            *socket_dir;
+  gboolean         own_socket_dir; /* made by us: removed when we stop */
 };
 
 static void channel_close (SimDevice *dev);
 static void channel_arm (SimDevice *dev);
 static void device_detach (SimDevice *dev);
+static gboolean device_plug (SimDevice *dev, GError **error);
 
 /* ---- small helpers ---- */
 
@@ -145,6 +161,7 @@ device_properties (SimDevice *dev)
   g_variant_builder_add (&b, "{sv}", "container-id", g_variant_new_string (dev->container_id));
   g_variant_builder_add (&b, "{sv}", "serial", g_variant_new_string (dev->serial));
   g_variant_builder_add (&b, "{sv}", "instance", g_variant_new_string (instance));
+  g_variant_builder_add (&b, "{sv}", "node", g_variant_new_string (dev->node));
   if (dev->kind == KIND_DOCK)
     g_variant_builder_add (&b, "{sv}", "firmware-version", g_variant_new_string (dev->fw_version));
   if (dev->has_owner)
@@ -357,6 +374,7 @@ static gboolean
 on_reset_done (gpointer user_data)
 {
   SimDevice *dev = user_data;
+  g_autoptr(GError) error = NULL;
 
   dev->reset_timer = 0;
   if (dev->no_return)
@@ -371,10 +389,12 @@ on_reset_done (gpointer user_data)
     }
   g_clear_pointer (&dev->image, g_byte_array_unref);
   dev->image_verified = FALSE;
-  dev->attached = TRUE;
-  dev->plug++;
+  if (!device_plug (dev, &error))
+    {
+      g_warning ("%s: cannot come back after reset: %s", dev->id, error->message);
+      return G_SOURCE_REMOVE;
+    }
   g_info ("%s: back after reset with firmware %s", dev->id, dev->fw_version);
-  emit (dev, "DeviceAdded", TRUE);
   return G_SOURCE_REMOVE;
 }
 
@@ -598,45 +618,106 @@ channel_close (SimDevice *dev)
   dev->close_after_flush = FALSE;
 }
 
-/* A new channel; returns the caller's end. */
-static int
-channel_open (SimDevice *dev, GError **error)
+/* A new channel: @fd, just accepted. As a device serves one open at a
+ * time, it replaces the previous channel. */
+static void
+channel_serve (SimDevice *dev, int fd)
 {
-  int pair[2];
-
-  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno), "socketpair: %s",
-                   g_strerror (errno));
-      return -1;
-    }
   channel_close (dev);
-  g_unix_set_fd_nonblocking (pair[0], TRUE, NULL);
-  dev->fd = pair[0];
+  dev->fd = fd;
   dev->opens++;
   /* A sync starts from the first record not acknowledged. */
   dev->cursor = dev->transfer_start = dev->first_unacked;
   channel_arm (dev);
-  return pair[1];
+}
+
+/* ---- the node ---- */
+
+static gboolean
+on_node_connection (int listen_fd, GIOCondition cond, gpointer user_data)
+{
+  SimDevice *dev = user_data;
+  int fd = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+  if (fd >= 0)
+    channel_serve (dev, fd);
+  else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+    g_warning ("%s: accept on %s: %s", dev->id, dev->node, g_strerror (errno));
+  return G_SOURCE_CONTINUE;
+}
+
+/* Unplugged: the node goes away, so that an open fails as on a detached
+ * device; connections not yet accepted are reset. */
+static void
+node_close (SimDevice *dev)
+{
+  g_clear_handle_id (&dev->listen_watch, g_source_remove);
+  if (dev->listen_fd < 0)
+    return;
+  close (dev->listen_fd);
+  dev->listen_fd = -1;
+  if (unlink (dev->node) < 0 && errno != ENOENT)
+    g_warning ("%s: cannot remove %s: %s", dev->id, dev->node, g_strerror (errno));
+}
+
+static gboolean
+node_open (SimDevice *dev, GError **error)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  struct stat st;
+  int fd;
+
+  if (dev->listen_fd >= 0)
+    return TRUE;
+  /* A node left by a simulator that was killed: ours to replace. */
+  if (lstat (dev->node, &st) == 0 && S_ISSOCK (st.st_mode))
+    unlink (dev->node);
+  g_strlcpy (addr.sun_path, dev->node, sizeof addr.sun_path);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0 || bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0 ||
+      listen (fd, LISTEN_BACKLOG) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot listen on %s: %s", dev->node, g_strerror (saved));
+      if (fd >= 0)
+        close (fd);
+      return FALSE;
+    }
+  dev->listen_fd = fd;
+  dev->listen_watch = g_unix_fd_add (fd, G_IO_IN, on_node_connection, dev);
+  return TRUE;
 }
 
 /* ---- devices ---- */
 
-static void
-device_attach (SimDevice *dev)
+/* Plugged in: the node first, so that devbgd may open the device as soon
+ * as it hears of it. */
+static gboolean
+device_plug (SimDevice *dev, GError **error)
 {
-  if (dev->attached)
-    return;
+  if (!node_open (dev, error))
+    return FALSE;
   dev->attached = TRUE;
   dev->plug++;
   emit (dev, "DeviceAdded", TRUE);
+  return TRUE;
 }
 
-/* Unplugged: the channel ends, devbgd sees a removal. */
+static gboolean
+device_attach (SimDevice *dev, GError **error)
+{
+  if (dev->attached)
+    return TRUE;
+  return device_plug (dev, error);
+}
+
+/* Unplugged: the channel ends, the node goes, devbgd sees a removal. */
 static void
 device_detach (SimDevice *dev)
 {
   channel_close (dev);
+  node_close (dev);
   if (!dev->attached)
     return;
   dev->attached = FALSE;
@@ -648,6 +729,7 @@ static void
 device_free (SimDevice *dev)
 {
   channel_close (dev);
+  node_close (dev);
   g_clear_handle_id (&dev->reset_timer, g_source_remove);
   if (dev->counter != NULL)
     munmap (dev->counter, sizeof (guint64));
@@ -657,6 +739,7 @@ device_free (SimDevice *dev)
   g_byte_array_unref (dev->out);
   g_clear_pointer (&dev->image, g_byte_array_unref);
   g_free (dev->id);
+  g_free (dev->node);
   g_free (dev->name);
   g_free (dev->serial);
   g_free (dev->protocol);
@@ -780,6 +863,31 @@ sim_setup_owner (SimDevice *dev, GVariant *options)
   dev->owner_gid = opt_uint (options, "group", 0);
 }
 
+/* The device's node, <socket dir>/<id>: the ID names a file of that
+ * directory, and the path must fit a sockaddr_un. */
+static char *
+node_path (DevbgSimServer *sim, const char *id, GError **error)
+{
+  g_autofree char *path = NULL;
+
+  if (id[0] == '\0' || strchr (id, '/') != NULL || g_str_equal (id, ".") ||
+      g_str_equal (id, ".."))
+    {
+      g_set_error (error, DEVBG_SIM_ERROR, DEVBG_SIM_ERROR_INVALID,
+                   "device ID '%s' cannot name a node (empty, '.', '..' or with a '/')", id);
+      return NULL;
+    }
+  path = g_build_filename (sim->socket_dir, id, NULL);
+  if (strlen (path) >= sizeof ((struct sockaddr_un *) NULL)->sun_path)
+    {
+      g_set_error (error, DEVBG_SIM_ERROR, DEVBG_SIM_ERROR_INVALID,
+                   "node %s of device '%s' is too long for a unix socket (at most %zu bytes)",
+                   path, id, sizeof ((struct sockaddr_un *) NULL)->sun_path - 1);
+      return NULL;
+    }
+  return g_steal_pointer (&path);
+}
+
 const char *
 devbg_sim_server_add (DevbgSimServer *sim, const char *kind, GVariant *options, GError **error)
 {
@@ -805,13 +913,18 @@ devbg_sim_server_add (DevbgSimServer *sim, const char *kind, GVariant *options, 
   dev->fd = dev->counter_fd = -1;
   dev->line = g_string_new (NULL);
   dev->out = g_byte_array_new ();
+  dev->listen_fd = -1;
   id = opt_string (options, "id", NULL);
   dev->id = id != NULL ? g_strdup (id) : g_strdup_printf ("%s%u", kind, index);
-  if (g_hash_table_contains (sim->devices, dev->id) || !counter_create (dev, error))
+  if (g_hash_table_contains (sim->devices, dev->id))
     {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, DEVBG_SIM_ERROR, DEVBG_SIM_ERROR_INVALID,
-                     "a device '%s' exists already", dev->id);
+      g_set_error (error, DEVBG_SIM_ERROR, DEVBG_SIM_ERROR_INVALID,
+                   "a device '%s' exists already", dev->id);
+      device_free (dev);
+      return NULL;
+    }
+  if ((dev->node = node_path (sim, dev->id, error)) == NULL || !counter_create (dev, error))
+    {
       device_free (dev);
       return NULL;
     }
@@ -824,7 +937,11 @@ devbg_sim_server_add (DevbgSimServer *sim, const char *kind, GVariant *options, 
   sim_setup_owner (dev, options);
   dev->container_id = g_compute_checksum_for_string (G_CHECKSUM_MD5, dev->serial, -1);
   g_hash_table_insert (sim->devices, dev->id, dev);
-  device_attach (dev);
+  if (!device_attach (dev, error))
+    {
+      g_hash_table_remove (sim->devices, dev->id);
+      return NULL;
+    }
   return dev->id;
 }
 
@@ -921,35 +1038,24 @@ list_devices (DevbgSimServer *sim)
   return g_variant_new ("(a(sa{sv}))", &b);
 }
 
+/* The device's I/O counter, for devbgd to map once: opens go through the
+ * node, so the counter, which no open carries, comes this way. */
 static void
-handle_open (SimDevice *dev, GDBusMethodInvocation *invocation)
+handle_open_counter (SimDevice *dev, GDBusMethodInvocation *invocation)
 {
   g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
   g_autoptr(GError) error = NULL;
-  int channel;
 
-  if (!dev->attached)
+  if (g_unix_fd_list_append (fds, dev->counter_fd, &error) < 0)
     {
-      g_dbus_method_invocation_return_error (invocation, DEVBG_SIM_ERROR,
-                                             DEVBG_SIM_ERROR_NOT_ATTACHED,
-                                             "device '%s' is not attached", dev->id);
-      return;
-    }
-  channel = channel_open (dev, &error);
-  if (channel < 0 || g_unix_fd_list_append (fds, channel, &error) < 0 ||
-      g_unix_fd_list_append (fds, dev->counter_fd, &error) < 0)
-    {
-      if (channel >= 0)
-        close (channel);
       g_dbus_method_invocation_return_gerror (invocation, error);
       return;
     }
-  close (channel); /* the list holds a duplicate */
-  g_dbus_method_invocation_return_value_with_unix_fd_list (
-    invocation, g_variant_new ("(hh)", 0, 1), fds);
+  g_dbus_method_invocation_return_value_with_unix_fd_list (invocation,
+                                                           g_variant_new ("(h)", 0), fds);
 }
 
-/* Methods on one device: Open, RemoveDevice, Attach, Detach, Rename,
+/* Methods on one device: OpenCounter, RemoveDevice, Attach, Detach, Rename,
  * SetFault, GetState. */
 static void
 handle_device_method (DevbgSimServer *sim, const char *method, GVariant *params,
@@ -965,9 +1071,9 @@ handle_device_method (DevbgSimServer *sim, const char *method, GVariant *params,
       g_dbus_method_invocation_return_gerror (invocation, error);
       return;
     }
-  if (g_str_equal (method, "Open"))
+  if (g_str_equal (method, "OpenCounter"))
     {
-      handle_open (dev, invocation);
+      handle_open_counter (dev, invocation);
       return;
     }
   if (g_str_equal (method, "GetState"))
@@ -977,7 +1083,13 @@ handle_device_method (DevbgSimServer *sim, const char *method, GVariant *params,
       return;
     }
   if (g_str_equal (method, "Attach"))
-    device_attach (dev);
+    {
+      if (!device_attach (dev, &error))
+        {
+          g_dbus_method_invocation_return_gerror (invocation, error);
+          return;
+        }
+    }
   else if (g_str_equal (method, "Detach"))
     device_detach (dev);
   else if (g_str_equal (method, "RemoveDevice"))
@@ -1033,8 +1145,32 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
 
 static const GDBusInterfaceVTable sim_vtable = { .method_call = on_method_call };
 
+/* Where the nodes live: @dir (made if missing), or a private directory
+ * of ours, mode 0700, removed when we stop. */
+static gboolean
+socket_dir_setup (DevbgSimServer *sim, const char *dir, GError **error)
+{
+  if (dir == NULL)
+    {
+      sim->socket_dir = g_dir_make_tmp ("devbg-sim-XXXXXX", error);
+      sim->own_socket_dir = sim->socket_dir != NULL;
+      return sim->socket_dir != NULL;
+    }
+  /* devbgd is given the nodes' paths: they must be absolute. */
+  sim->socket_dir = g_canonicalize_filename (dir, NULL);
+  if (g_mkdir_with_parents (sim->socket_dir, 0700) < 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "cannot make the socket directory %s: %s", sim->socket_dir,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 DevbgSimServer *
-devbg_sim_server_new (GDBusConnection *connection, GError **error)
+devbg_sim_server_new (GDBusConnection *connection, const char *socket_dir, GError **error)
 {
   g_autoptr(DevbgSimServer) sim = g_new0 (DevbgSimServer, 1);
   g_autoptr(GBytes) xml = NULL;
@@ -1043,6 +1179,8 @@ devbg_sim_server_new (GDBusConnection *connection, GError **error)
   sim->connection = g_object_ref (connection);
   sim->devices = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                         (GDestroyNotify) device_free);
+  if (!socket_dir_setup (sim, socket_dir, error))
+    return NULL;
   xml = g_resources_lookup_data ("/org/devbg/sim/org.devbg.Sim1.xml", 0, error);
   if (xml == NULL)
     return NULL;
@@ -1062,7 +1200,11 @@ devbg_sim_server_free (DevbgSimServer *sim)
 {
   if (sim->registration_id != 0)
     g_dbus_connection_unregister_object (sim->connection, sim->registration_id);
+  /* The devices first: each removes its node. */
   g_clear_pointer (&sim->devices, g_hash_table_unref);
+  if (sim->own_socket_dir && g_rmdir (sim->socket_dir) < 0)
+    g_warning ("cannot remove %s: %s", sim->socket_dir, g_strerror (errno));
+  g_free (sim->socket_dir);
   g_clear_pointer (&sim->introspection, g_dbus_node_info_unref);
   g_clear_object (&sim->connection);
   g_free (sim);

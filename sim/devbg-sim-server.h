@@ -2,8 +2,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The simulator's core: simulated peripherals (a fitness band and a USB
- * dock, see README.md), each served over a socket pair, exported on a bus
- * as org.devbg.Sim1. devbg-sim is a thin main() around it; a test or a
+ * dock, see README.md), each opened through its node (a listening unix
+ * socket), exported on a bus as org.devbg.Sim1. devbg-sim is a thin main() around it; a test or a
  * benchmark may link it and run a simulator in its own process.
  */
 #pragma once
@@ -28,8 +28,11 @@ GQuark devbg_sim_error_quark (void);
 
 typedef struct _DevbgSimServer DevbgSimServer;
 
-/* Exports the simulator on @connection (the caller owns the bus name). */
-DevbgSimServer *devbg_sim_server_new (GDBusConnection *connection, GError **error);
+/* Exports the simulator on @connection (the caller owns the bus name).
+ * Each attached device listens at @socket_dir/<its ID>; with @socket_dir
+ * NULL, in a private directory removed by devbg_sim_server_free(). */
+DevbgSimServer *devbg_sim_server_new (GDBusConnection *connection, const char *socket_dir,
+                                      GError **error);
 void            devbg_sim_server_free (DevbgSimServer *sim);
 
 /* Adds and attaches a device; @options as AddDevice's (may be NULL).

@@ -112,11 +112,14 @@ static int
 run_serve (int argc, char **argv)
 {
   g_autofree char *address = NULL;
+  g_autofree char *socket_dir = NULL;
   g_auto(GStrv) faults = NULL;
   Serve serve = { .band_records = 100, .reset_delay_ms = 500 };
   gboolean no_band = FALSE, no_dock = FALSE, verbose = FALSE;
   const GOptionEntry entries[] = {
     { "bus-address", 0, 0, G_OPTION_ARG_STRING, &address, "Serve on the bus at ADDRESS", "ADDRESS" },
+    { "socket-dir", 0, 0, G_OPTION_ARG_FILENAME, &socket_dir,
+      "Make the devices' nodes in DIR (default: a private directory, removed at exit)", "DIR" },
     { "band-records", 0, 0, G_OPTION_ARG_INT, &serve.band_records,
       "Activity records the band holds (default 100)", "N" },
     { "rfcomm", 0, 0, G_OPTION_ARG_NONE, &serve.rfcomm, "The band is a Bluetooth RFCOMM band", NULL },
@@ -151,7 +154,7 @@ run_serve (int argc, char **argv)
   serve.dock = !no_dock;
   serve.faults = faults;
   connection = connect_bus (address, &error);
-  if (connection == NULL || (serve.sim = devbg_sim_server_new (connection, &error)) == NULL)
+  if (connection == NULL || (serve.sim = devbg_sim_server_new (connection, socket_dir, &error)) == NULL)
     {
       g_printerr ("devbg-sim: %s\n", error->message);
       return 1;

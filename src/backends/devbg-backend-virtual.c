@@ -3,8 +3,10 @@
  *
  * The virtual backend: devices served by devbg-sim on the bus. It watches
  * the simulator's name and follows its signals, so it sleeps while nothing
- * happens; the I/O counter is a page the simulator shares (a memfd), read
- * with a plain load.
+ * happens. A device is opened as a real one is, through its node: a
+ * connect() to the unix socket the simulator listens on, no message. The
+ * I/O counter is a page the simulator shares (a memfd, fetched once when
+ * the device arrives), read with a plain load.
  */
 #define G_LOG_DOMAIN "devbg-backend-virtual"
 
@@ -12,7 +14,11 @@
 
 #include <errno.h>
 #include <gio/gunixfdlist.h>
+#include <glib-unix.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "devbg-error.h"
@@ -24,7 +30,9 @@
 
 typedef struct {
   DevbgDevice *device;
-  guint64     *counter; /* mapped at the first open; NULL before */
+  guint64     *counter;     /* mapped once OpenCounter answers; NULL before */
+  char        *node;        /* the socket an open connects to; NULL if unusable */
+  char        *node_problem; /* why the node is unusable, for the open's error */
 } SimEntry;
 
 struct _DevbgBackendVirtual {
@@ -51,6 +59,8 @@ entry_free (SimEntry *entry)
   if (entry->counter != NULL)
     munmap (entry->counter, sizeof (guint64));
   g_object_unref (entry->device);
+  g_free (entry->node);
+  g_free (entry->node_problem);
   g_free (entry);
 }
 
@@ -100,7 +110,32 @@ apply_properties (DevbgDevice *device, GVariant *props)
   apply_owner (device, props);
 }
 
+/* The node comes from the simulator, which is trusted as devbgd itself;
+ * it must still be something connect() can take. A device without a
+ * usable node stays listed, so that its open fails with the reason. */
+static void
+apply_node (SimEntry *entry, const char *sim_id, GVariant *props)
+{
+  const char *node = NULL;
+  g_autofree char *problem = NULL;
+
+  if (!g_variant_lookup (props, "node", "&s", &node))
+    problem = g_strdup ("the simulator gave it no node");
+  else if (!g_path_is_absolute (node))
+    problem = g_strdup_printf ("its node '%s' is not an absolute path", node);
+  else if (strlen (node) >= sizeof ((struct sockaddr_un *) NULL)->sun_path)
+    problem = g_strdup_printf ("its node '%s' is too long for a unix socket (at most %zu bytes)",
+                               node, sizeof ((struct sockaddr_un *) NULL)->sun_path - 1);
+  if (problem != NULL && g_strcmp0 (problem, entry->node_problem) != 0)
+    g_warning ("simulated device %s cannot be opened: %s", sim_id, problem);
+  g_free (entry->node);
+  entry->node = problem == NULL ? g_strdup (node) : NULL;
+  g_free (entry->node_problem);
+  entry->node_problem = g_steal_pointer (&problem);
+}
+
 static void device_changed (DevbgBackendVirtual *self, const char *sim_id, GVariant *props);
+static void fetch_counter (DevbgBackendVirtual *self, const char *sim_id, DevbgDevice *device);
 
 static void
 device_arrived (DevbgBackendVirtual *self, const char *sim_id, GVariant *props)
@@ -116,7 +151,9 @@ device_arrived (DevbgBackendVirtual *self, const char *sim_id, GVariant *props)
   entry = g_new0 (SimEntry, 1);
   entry->device = devbg_device_new (DEVBG_BACKEND (self), sim_id);
   apply_properties (entry->device, props);
+  apply_node (entry, sim_id, props);
   g_hash_table_insert (self->entries, g_strdup (sim_id), entry);
+  fetch_counter (self, sim_id, entry->device);
   devbg_backend_emit_added (DEVBG_BACKEND (self), entry->device);
 }
 
@@ -147,6 +184,7 @@ device_changed (DevbgBackendVirtual *self, const char *sim_id, GVariant *props)
     }
   before = devbg_device_to_variant (entry->device);
   apply_properties (entry->device, props);
+  apply_node (entry, sim_id, props);
   after = devbg_device_to_variant (entry->device);
   if (!g_variant_equal (before, after))
     devbg_backend_emit_changed (DEVBG_BACKEND (self), entry->device);
@@ -297,14 +335,29 @@ virtual_start (DevbgBackend *backend)
                                                      self, NULL);
 }
 
+/* ---- the I/O counter ---- */
+
+typedef struct {
+  DevbgBackendVirtual *self;   /* not a reference: the cancellable guards it */
+  DevbgDevice         *device; /* the arrival it was asked for */
+} CounterRequest;
+
+static void
+counter_request_free (CounterRequest *request)
+{
+  g_object_unref (request->device);
+  g_free (request);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CounterRequest, counter_request_free)
+
 /* Keeps the device's counter page, mapped read-only. */
 static void
-map_counter (DevbgBackendVirtual *self, const char *sim_id, int fd)
+map_counter (const char *sim_id, SimEntry *entry, int fd)
 {
-  SimEntry *entry = g_hash_table_lookup (self->entries, sim_id);
   void *page;
 
-  if (entry == NULL || entry->counter != NULL)
+  if (entry->counter != NULL)
     return;
   page = mmap (NULL, sizeof (guint64), PROT_READ, MAP_SHARED, fd, 0);
   if (page == MAP_FAILED)
@@ -314,42 +367,82 @@ map_counter (DevbgBackendVirtual *self, const char *sim_id, int fd)
 }
 
 static void
-on_open_reply (GObject *source, GAsyncResult *res, gpointer user_data)
+on_open_counter_reply (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
-  DevbgBackendVirtual *self = g_task_get_source_object (task);
-  const char *sim_id = g_task_get_task_data (task);
+  g_autoptr(CounterRequest) request = user_data;
   g_autoptr(GUnixFDList) fds = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
-  int channel, counter;
+  const char *sim_id = devbg_device_get_backend_key (request->device);
+  SimEntry *entry;
+  int fd = -1;
 
   reply = g_dbus_connection_call_with_unix_fd_list_finish (G_DBUS_CONNECTION (source), &fds,
                                                            res, &error);
-  if (reply == NULL || fds == NULL || g_unix_fd_list_get_length (fds) < 2)
+  if (reply == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return; /* the backend is gone */
+  entry = g_hash_table_lookup (request->self->entries, sim_id);
+  if (entry == NULL || entry->device != request->device)
+    return; /* the device left meanwhile: its counter no longer matters */
+  if (reply != NULL && fds != NULL && g_unix_fd_list_get_length (fds) == 1)
+    fd = g_unix_fd_list_get (fds, 0, &error);
+  if (fd < 0)
     {
-      g_autofree char *remote = error ? g_dbus_error_get_remote_error (error) : NULL;
       if (error != NULL)
         g_dbus_error_strip_remote_error (error);
-      g_task_return_new_error (task, DEVBG_ERROR,
-                               g_strcmp0 (remote, DEVBG_SIM_DBUS_SERVICE ".Error.NotAttached") == 0 ||
-                               g_strcmp0 (remote, DEVBG_SIM_DBUS_SERVICE ".Error.NoSuchDevice") == 0
-                                 ? DEVBG_ERROR_NO_SUCH_DEVICE : DEVBG_ERROR_FAILED,
-                               "cannot open simulated device %s: %s", sim_id,
-                               error ? error->message : "no fds in the reply");
+      /* Only idleness can no longer be seen on this device. */
+      g_warning ("cannot get the I/O counter of simulated device %s (it reads 0): %s", sim_id,
+                 error != NULL ? error->message : "no fd in the reply");
       return;
     }
-  channel = g_unix_fd_list_get (fds, 0, &error);
-  counter = g_unix_fd_list_get (fds, 1, NULL);
-  if (counter >= 0)
-    {
-      map_counter (self, sim_id, counter);
-      close (counter);
-    }
-  if (channel < 0)
-    g_task_return_error (task, g_steal_pointer (&error));
+  map_counter (sim_id, entry, fd);
+  close (fd);
+}
+
+/* Once per arrival, off the request path. */
+static void
+fetch_counter (DevbgBackendVirtual *self, const char *sim_id, DevbgDevice *device)
+{
+  CounterRequest *request = g_new0 (CounterRequest, 1);
+
+  request->self = self;
+  request->device = g_object_ref (device);
+  g_dbus_connection_call_with_unix_fd_list (self->connection, self->owner, SIM_PATH, SIM_IFACE,
+                                            "OpenCounter", g_variant_new ("(s)", sim_id),
+                                            G_VARIANT_TYPE ("(h)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                                            NULL, self->cancellable, on_open_counter_reply,
+                                            request);
+}
+
+/* ---- opening ---- */
+
+/* A connect() to the node, as open() of a real device's node: it completes
+ * as soon as the connection is queued on the simulator's listener. Returns
+ * the channel, blocking as a device node opened without O_NONBLOCK. */
+static int
+connect_node (const char *sim_id, const char *node, GError **error)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  int fd, saved;
+
+  g_strlcpy (addr.sun_path, node, sizeof addr.sun_path);
+  /* Non-blocking while connecting: a simulator whose queue is full makes
+   * connect() fail with EAGAIN instead of stalling devbgd's main loop. */
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd >= 0 && connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0 &&
+      g_unix_set_fd_nonblocking (fd, FALSE, NULL))
+    return fd;
+  saved = errno;
+  if (fd >= 0)
+    close (fd);
+  if (saved == ENOENT || saved == ECONNREFUSED)
+    g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
+                 "simulated device %s is not attached", sim_id);
   else
-    g_task_return_int (task, channel);
+    g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED,
+                 "cannot open simulated device %s: connect to %s: %s", sim_id, node,
+                 g_strerror (saved));
+  return -1;
 }
 
 static void
@@ -357,21 +450,34 @@ virtual_open_async (DevbgBackend *backend, DevbgDevice *device, GCancellable *ca
                     GAsyncReadyCallback callback, gpointer user_data)
 {
   DevbgBackendVirtual *self = DEVBG_BACKEND_VIRTUAL (backend);
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   const char *sim_id = devbg_device_get_backend_key (device);
+  SimEntry *entry = g_hash_table_lookup (self->entries, sim_id);
+  GError *error = NULL;
+  int fd;
 
-  g_task_set_task_data (task, g_strdup (sim_id), g_free);
-  if (self->owner == NULL || !devbg_device_get_attached (device))
+  if (self->owner == NULL || !devbg_device_get_attached (device) || entry == NULL ||
+      entry->device != device)
     {
       g_task_return_new_error (task, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
                                "simulated device %s is not attached", sim_id);
-      g_object_unref (task);
       return;
     }
-  g_dbus_connection_call_with_unix_fd_list (self->connection, self->owner, SIM_PATH, SIM_IFACE,
-                                            "Open", g_variant_new ("(s)", sim_id),
-                                            G_VARIANT_TYPE ("(hh)"), G_DBUS_CALL_FLAGS_NONE, -1,
-                                            NULL, cancellable, on_open_reply, task);
+  if (entry->node == NULL)
+    {
+      g_task_return_new_error (task, DEVBG_ERROR, DEVBG_ERROR_FAILED,
+                               "cannot open simulated device %s: %s", sim_id,
+                               entry->node_problem);
+      return;
+    }
+  /* The fd always comes back, to be closed in open_finish() when the
+   * caller canceled meanwhile: GTask's own check would drop it open. */
+  g_task_set_check_cancellable (task, FALSE);
+  fd = connect_node (sim_id, entry->node, &error);
+  if (fd < 0)
+    g_task_return_error (task, error);
+  else
+    g_task_return_int (task, fd);
 }
 
 static int
@@ -379,6 +485,12 @@ virtual_open_finish (DevbgBackend *backend, GAsyncResult *result, GError **error
 {
   gssize fd = g_task_propagate_int (G_TASK (result), error);
 
+  if (fd >= 0 && g_cancellable_set_error_if_cancelled (g_task_get_cancellable (G_TASK (result)),
+                                                       error))
+    {
+      close ((int) fd);
+      return -1;
+    }
   return fd < 0 ? -1 : (int) fd;
 }
 
