@@ -411,66 +411,34 @@ handle_register (Call *call, GVariant *params)
   }
 }
 
-/* One page of registrations, packed (lib/devbg-records.h): as many whole
- * records as fit in DEVBG_PACKED_PAGE_MAX_BYTES, made straight from the
- * store's rows. */
-typedef struct {
-  GByteArray *page;
-  gint64      last_cursor;
-  gboolean    more;
-} PackedPage;
-
-static gboolean
-pack_registration (const DevbgRegistrationRecord *reg, gpointer user_data)
-{
-  PackedPage *packed = user_data;
-  const char *trigger = devbg_trigger_type_to_string (reg->trigger);
-  gsize size = strlen (reg->task_id) + strlen (reg->name) + strlen (reg->entry_point) +
-               strlen (trigger) + DEVBG_REGISTRATION_FIELDS;
-
-  if (packed->page->len > 0 && packed->page->len + size > DEVBG_PACKED_PAGE_MAX_BYTES)
-    {
-      packed->more = TRUE;
-      return FALSE;
-    }
-  devbg_records_add (packed->page, reg->task_id);
-  devbg_records_add (packed->page, reg->name);
-  devbg_records_add (packed->page, reg->entry_point);
-  devbg_records_add (packed->page, trigger);
-  packed->last_cursor = reg->cursor;
-  return TRUE;
-}
-
 static void
 handle_list_registrations (Call *call, GVariant *params)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) page = NULL;
   g_autofree char *next = NULL;
-  PackedPage packed = { 0 };
   const char *continuation;
   DevbgOwner owner;
-  gint64 cursor;
+  gint64 cursor, last_cursor;
+  gboolean more;
 
   g_variant_get (params, "(&s)", &continuation);
   if (!require_app (call) || !parse_continuation (call, continuation, &cursor))
     return;
   owner = owner_of (call);
-  /* The whole bound at once: mapped, so only the pages written cost, and
-   * never copied to grow. */
-  packed.page = g_byte_array_sized_new (DEVBG_PACKED_PAGE_MAX_BYTES);
-  if (!devbg_store_foreach_registration (call->daemon->store, &owner, cursor, pack_registration,
-                                         &packed, &error))
+  /* One page of packed records (lib/devbg-records.h), as many whole ones
+   * as fit in DEVBG_PACKED_PAGE_MAX_BYTES. */
+  page = devbg_store_pack_registrations (call->daemon->store, &owner, cursor,
+                                         DEVBG_PACKED_PAGE_MAX_BYTES, &last_cursor, &more, &error);
+  if (page == NULL)
     {
-      g_byte_array_unref (packed.page);
       return_error (call, error);
       return;
     }
-  next = packed.more ? g_strdup_printf ("%" G_GINT64_FORMAT, packed.last_cursor) : g_strdup ("");
-  bytes = g_byte_array_free_to_bytes (packed.page);
+  next = more ? g_strdup_printf ("%" G_GINT64_FORMAT, last_cursor) : g_strdup ("");
   g_dbus_method_invocation_return_value (
     g_steal_pointer (&call->invocation),
-    g_variant_new ("(@ays)", g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE),
+    g_variant_new ("(@ays)", g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, page, TRUE),
                    next));
 }
 

@@ -8,14 +8,16 @@
 #include <string.h>
 
 /* One registration in one allocation: its strings follow the header,
- * each ended by a NUL. */
+ * each ended by a NUL, in the order of its packed record (task ID, name,
+ * entry point, trigger), so that a list copies each whole. */
 typedef struct {
   gint64           cursor;
   gint64           created_us;
   DevbgTriggerType trigger;
   guint32          name_at;        /* offsets into strings */
   guint32          entry_point_at;
-  char             strings[];      /* task ID, name, entry point */
+  guint32          size;           /* of strings, all four with their NULs */
+  char             strings[];
 } Kept;
 
 struct _DevbgRegistrationSet {
@@ -73,16 +75,21 @@ devbg_registration_set_add (DevbgRegistrationSet *set, const DevbgRegistrationRe
   gsize task_id_size = strlen (reg->task_id) + 1;
   gsize name_size = strlen (reg->name) + 1;
   gsize entry_point_size = strlen (reg->entry_point) + 1;
-  Kept *kept = g_malloc (sizeof (Kept) + task_id_size + name_size + entry_point_size);
+  const char *trigger = devbg_trigger_type_to_string (reg->trigger);
+  gsize trigger_size = strlen (trigger) + 1;
+  gsize size = task_id_size + name_size + entry_point_size + trigger_size;
+  Kept *kept = g_malloc (sizeof (Kept) + size);
 
   kept->cursor = reg->cursor;
   kept->created_us = reg->created_us;
   kept->trigger = reg->trigger;
   kept->name_at = (guint32) task_id_size;
   kept->entry_point_at = (guint32) (task_id_size + name_size);
+  kept->size = (guint32) size;
   memcpy (kept->strings, reg->task_id, task_id_size);
   memcpy (kept->strings + kept->name_at, reg->name, name_size);
   memcpy (kept->strings + kept->entry_point_at, reg->entry_point, entry_point_size);
+  memcpy (kept->strings + kept->entry_point_at + entry_point_size, trigger, trigger_size);
   /* SQLite gives a new row a rowid above every other, so this appends;
    * the search keeps the order for any rowid all the same. */
   g_ptr_array_insert (set->in_order, (gint) first_after (set, kept->cursor), kept);
@@ -148,4 +155,35 @@ devbg_registration_set_foreach (const DevbgRegistrationSet *set, gint64 cursor,
       if (!visit (&reg, user_data))
         return;
     }
+}
+
+GBytes *
+devbg_registration_set_pack (const DevbgRegistrationSet *set, gint64 cursor, gsize max_bytes,
+                             gint64 *last_cursor, gboolean *more)
+{
+  guint first = first_after (set, cursor), end = first;
+  gsize size = 0;
+  char *page, *at;
+
+  /* Measured first, so that the page is allocated once at its size. */
+  for (; end < set->in_order->len; end++)
+    {
+      const Kept *kept = g_ptr_array_index (set->in_order, end);
+
+      if (end > first && size + kept->size > max_bytes)
+        break;
+      size += kept->size;
+    }
+  *more = end < set->in_order->len;
+  *last_cursor = cursor;
+  at = page = g_malloc (size);
+  for (guint i = first; i < end; i++)
+    {
+      const Kept *kept = g_ptr_array_index (set->in_order, i);
+
+      memcpy (at, kept->strings, kept->size);
+      at += kept->size;
+      *last_cursor = kept->cursor;
+    }
+  return g_bytes_new_take (page, size);
 }

@@ -45,4 +45,14 @@ void     devbg_registration_set_foreach (const DevbgRegistrationSet *set,
                                          DevbgRegistrationVisitor    visit,
                                          gpointer                    user_data);
 
+/* The registrations after @cursor as one page of packed records
+ * (lib/devbg-records.h; the fields of DEVBG_REGISTRATION_FIELDS): as many
+ * whole ones as fit in @max_bytes, and at least one. *@last_cursor is the
+ * last one's position (@cursor when none), *@more whether any follow. */
+GBytes  *devbg_registration_set_pack (const DevbgRegistrationSet *set,
+                                      gint64                      cursor,
+                                      gsize                       max_bytes,
+                                      gint64                     *last_cursor,
+                                      gboolean                   *more);
+
 G_END_DECLS

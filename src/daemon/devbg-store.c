@@ -711,10 +711,12 @@ owner_set (DevbgStore *store, const DevbgOwner *owner, GError **error)
   return set;
 }
 
-gboolean
-devbg_store_foreach_registration (DevbgStore *store, const DevbgOwner *owner, gint64 cursor,
-                                  DevbgRegistrationVisitor visit, gpointer user_data,
-                                  GError **error)
+/* Visits the registrations of @owner after @cursor, oldest first, without
+ * copying them. */
+static gboolean
+foreach_registration (DevbgStore *store, const DevbgOwner *owner, gint64 cursor,
+                      DevbgRegistrationVisitor visit, gpointer user_data,
+                      GError **error)
 {
   DevbgRegistrationSet *set;
 
@@ -724,6 +726,18 @@ devbg_store_foreach_registration (DevbgStore *store, const DevbgOwner *owner, gi
     return FALSE;
   devbg_registration_set_foreach (set, cursor, visit, user_data);
   return TRUE;
+}
+
+GBytes *
+devbg_store_pack_registrations (DevbgStore *store, const DevbgOwner *owner, gint64 cursor,
+                                gsize max_bytes, gint64 *last_cursor, gboolean *more,
+                                GError **error)
+{
+  DevbgRegistrationSet *set = owner_set (store, owner, error);
+
+  if (set == NULL)
+    return NULL;
+  return devbg_registration_set_pack (set, cursor, max_bytes, last_cursor, more);
 }
 
 static DevbgRegistrationRecord *
@@ -762,7 +776,7 @@ devbg_store_list_registrations (DevbgStore *store, const DevbgOwner *owner, gint
 
   if (limit == 0)
     return g_steal_pointer (&regs);
-  if (!devbg_store_foreach_registration (store, owner, cursor, add_copy, &list, error))
+  if (!foreach_registration (store, owner, cursor, add_copy, &list, error))
     return NULL;
   return g_steal_pointer (&regs);
 }

@@ -88,14 +88,15 @@ gboolean    devbg_store_remove_registration (DevbgStore       *store,
 typedef gboolean (*DevbgRegistrationVisitor) (const DevbgRegistrationRecord *reg,
                                               gpointer                       user_data);
 
-/* Visits the registrations of @owner after @cursor, oldest first, without
- * copying them: the list's page is made straight from the rows. */
-gboolean    devbg_store_foreach_registration (DevbgStore              *store,
-                                              const DevbgOwner        *owner,
-                                              gint64                   cursor,
-                                              DevbgRegistrationVisitor visit,
-                                              gpointer                 user_data,
-                                              GError                 **error);
+/* @owner's registrations after @cursor as one page of packed records, as
+ * devbg_registration_set_pack() makes it; NULL when they cannot be read. */
+GBytes     *devbg_store_pack_registrations (DevbgStore       *store,
+                                            const DevbgOwner *owner,
+                                            gint64            cursor,
+                                            gsize             max_bytes,
+                                            gint64           *last_cursor,
+                                            gboolean         *more,
+                                            GError          **error);
 
 /* Registrations of @owner, oldest first: at most @limit after @cursor. */
 GPtrArray  *devbg_store_list_registrations (DevbgStore       *store,

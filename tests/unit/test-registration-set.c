@@ -121,6 +121,64 @@ test_set (void)
                                                  &found));
 }
 
+/* The packed page: whole records in store order, within the bound but at
+ * least one, and where the next page starts. */
+static void
+test_pack (void)
+{
+  g_autoptr(DevbgRegistrationSet) set = devbg_registration_set_new (&owner);
+  /* "00000000-0000-4000-8000-00000000000N\0name N\0B.EntryN\0use\0": 37 + 7 + 9 + 4 */
+  const gsize use_size = 57, servicing_size = 63;
+  DevbgRegistrationRecord reg;
+  char buf[3][64];
+  gint64 last;
+  gboolean more;
+
+  {
+    g_autoptr(GBytes) empty = devbg_registration_set_pack (set, 0, 1024, &last, &more);
+    g_assert_cmpuint (g_bytes_get_size (empty), ==, 0);
+    g_assert_false (more);
+    g_assert_cmpint (last, ==, 0);
+  }
+  for (guint n = 1; n <= 4; n++)
+    {
+      record (&reg, n, n * 10, buf);
+      devbg_registration_set_add (set, &reg);
+    }
+  {
+    g_autoptr(GBytes) all = devbg_registration_set_pack (set, 0, 1 << 20, &last, &more);
+    gsize size;
+    const char *data = g_bytes_get_data (all, &size);
+
+    g_assert_cmpuint (size, ==, 2 * use_size + 2 * servicing_size);
+    g_assert_false (more);
+    g_assert_cmpint (last, ==, 40);
+    g_assert_cmpmem (data, use_size + 6,
+                     "00000000-0000-4000-8000-000000000001\0name 1\0B.Entry1\0servicing\0",
+                     use_size + 6);
+  }
+  {
+    /* Two fit in 125 bytes (63 + 57 = 120), the third does not. */
+    g_autoptr(GBytes) two = devbg_registration_set_pack (set, 0, 125, &last, &more);
+    g_assert_cmpuint (g_bytes_get_size (two), ==, servicing_size + use_size);
+    g_assert_true (more);
+    g_assert_cmpint (last, ==, 20);
+  }
+  {
+    /* A bound smaller than one record still gives one. */
+    g_autoptr(GBytes) one = devbg_registration_set_pack (set, 20, 1, &last, &more);
+    g_assert_cmpuint (g_bytes_get_size (one), ==, servicing_size);
+    g_assert_true (more);
+    g_assert_cmpint (last, ==, 30);
+  }
+  {
+    g_autoptr(GBytes) rest = devbg_registration_set_pack (set, 30, 1, &last, &more);
+    g_assert_cmpuint (g_bytes_get_size (rest), ==, use_size);
+    g_assert_false (more);
+    g_assert_cmpint (last, ==, 40);
+  }
+}
+
 static char *
 listed (DevbgStore *store, const DevbgOwner *who)
 {
@@ -210,6 +268,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/registration-set/order-paging-removal", test_set);
+  g_test_add_func ("/registration-set/pack", test_pack);
   g_test_add_func ("/registration-set/store-agrees", test_store_agrees);
   return g_test_run ();
 }
