@@ -829,7 +829,7 @@ unfollow_bluez (DevbgBackendBluez *self)
 /* Devices are trusted as devbgd itself: bluetoothd must run as root (or
  * as devbgd's own user), whatever a bus's policy lets own its name. */
 static void
-on_owner_uid (gpointer user_data, const char *owner, guint32 uid)
+on_owner_checked (gpointer user_data, const char *owner, guint32 uid, guint32 pid)
 {
   DevbgBackendBluez *self = user_data;
 
@@ -854,7 +854,7 @@ on_bluez_appeared (GDBusConnection *connection, const char *name, const char *ow
   g_info ("bluez backend: bluetoothd appeared as %s", owner);
   unfollow_bluez (self);
   self->owner = g_strdup (owner);
-  devbg_backend_check_owner_uid (connection, owner, self->cancellable, on_owner_uid, self);
+  devbg_backend_check_owner (connection, owner, self->cancellable, on_owner_checked, self);
 }
 
 static void

@@ -315,7 +315,7 @@ unfollow_avahi (DevbgBackendNet *self)
  * its own system user, never as a desktop user; a name owned by a
  * login user (uid >= 1000) is ignored. */
 static void
-on_owner_uid (gpointer user_data, const char *owner, guint32 uid)
+on_owner_checked (gpointer user_data, const char *owner, guint32 uid, guint32 pid)
 {
   DevbgBackendNet *self = user_data;
 
@@ -340,7 +340,7 @@ on_avahi_appeared (GDBusConnection *connection, const char *name, const char *ow
   g_info ("network backend: avahi-daemon appeared as %s", owner);
   unfollow_avahi (self);
   self->owner = g_strdup (owner);
-  devbg_backend_check_owner_uid (connection, owner, self->cancellable, on_owner_uid, self);
+  devbg_backend_check_owner (connection, owner, self->cancellable, on_owner_checked, self);
 }
 
 static void

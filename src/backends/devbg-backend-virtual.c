@@ -41,6 +41,7 @@ struct _DevbgBackendVirtual {
   guint            watch_id;
   guint            signal_id;
   char            *owner;   /* the simulator's unique name while it runs */
+  pid_t            sim_pid; /* its process, which must serve every node; 0 unknown */
   GCancellable    *cancellable;
   GHashTable      *entries; /* sim device ID -> SimEntry */
 };
@@ -272,7 +273,7 @@ follow_sim (DevbgBackendVirtual *self, GDBusConnection *connection, const char *
  * as devbgd's own user, for a devbgd run unprivileged), whatever a bus's
  * policy lets own its name. */
 static void
-on_sim_owner_uid (gpointer user_data, const char *owner, guint32 uid)
+on_sim_owner (gpointer user_data, const char *owner, guint32 uid, guint32 pid)
 {
   DevbgBackendVirtual *self = user_data;
 
@@ -285,6 +286,7 @@ on_sim_owner_uid (gpointer user_data, const char *owner, guint32 uid)
       g_clear_pointer (&self->owner, g_free);
       return;
     }
+  self->sim_pid = pid != G_MAXUINT32 ? (pid_t) pid : 0;
   follow_sim (self, self->connection, owner);
 }
 
@@ -297,7 +299,8 @@ on_sim_appeared (GDBusConnection *connection, const char *name, const char *owne
   g_info ("virtual backend: devbg-sim appeared as %s", owner);
   g_free (self->owner);
   self->owner = g_strdup (owner);
-  devbg_backend_check_owner_uid (connection, owner, self->cancellable, on_sim_owner_uid, self);
+  self->sim_pid = 0;
+  devbg_backend_check_owner (connection, owner, self->cancellable, on_sim_owner, self);
 }
 
 static void
@@ -418,11 +421,19 @@ fetch_counter (DevbgBackendVirtual *self, const char *sim_id, DevbgDevice *devic
 
 /* A connect() to the node, as open() of a real device's node: it completes
  * as soon as the connection is queued on the simulator's listener. Returns
- * the channel, blocking as a device node opened without O_NONBLOCK. */
+ * the channel, blocking as a device node opened without O_NONBLOCK.
+ *
+ * devbgd connects as root and hands the connection to a task: whatever
+ * socket the path names, only one the simulator itself listens on
+ * (@sim_pid, from the bus) is passed on, so that no path (a stale node, a
+ * link, a misconfigured --socket-dir) can hand a task a connection that
+ * root made to another service's socket. */
 static int
-connect_node (const char *sim_id, const char *node, GError **error)
+connect_node (const char *sim_id, const char *node, pid_t sim_pid, GError **error)
 {
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  struct ucred peer = { 0 };
+  socklen_t peer_size = sizeof peer;
   int fd, saved;
 
   g_strlcpy (addr.sun_path, node, sizeof addr.sun_path);
@@ -430,8 +441,20 @@ connect_node (const char *sim_id, const char *node, GError **error)
    * connect() fail with EAGAIN instead of stalling devbgd's main loop. */
   fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd >= 0 && connect (fd, (struct sockaddr *) &addr, sizeof addr) == 0 &&
-      g_unix_set_fd_nonblocking (fd, FALSE, NULL))
-    return fd;
+      getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) == 0)
+    {
+      if (sim_pid <= 0 || peer.pid != sim_pid)
+        {
+          close (fd);
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED,
+                       "cannot open simulated device %s: its node %s is served by pid %d, "
+                       "not by the simulator (pid %d)", sim_id, node, (int) peer.pid,
+                       (int) sim_pid);
+          return -1;
+        }
+      if (g_unix_set_fd_nonblocking (fd, FALSE, NULL))
+        return fd;
+    }
   saved = errno;
   if (fd >= 0)
     close (fd);
@@ -473,7 +496,7 @@ virtual_open_async (DevbgBackend *backend, DevbgDevice *device, GCancellable *ca
   /* The fd always comes back, to be closed in open_finish() when the
    * caller canceled meanwhile: GTask's own check would drop it open. */
   g_task_set_check_cancellable (task, FALSE);
-  fd = connect_node (sim_id, entry->node, &error);
+  fd = connect_node (sim_id, entry->node, self->sim_pid, &error);
   if (fd < 0)
     g_task_return_error (task, error);
   else

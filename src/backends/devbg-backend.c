@@ -71,34 +71,40 @@ devbg_backend_emit_changed (DevbgBackend *backend, DevbgDevice *device)
 }
 
 typedef struct {
-  DevbgOwnerUidFunc done;
+  DevbgOwnerFunc    done;
   gpointer          user_data; /* not a reference: a canceled call does not touch it */
   char             *owner;
 } OwnerCheck;
 
 static void
-on_owner_uid (GObject *source, GAsyncResult *res, gpointer data)
+on_owner_credentials (GObject *source, GAsyncResult *res, gpointer data)
 {
   OwnerCheck *check = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
                                                              &error);
-  guint32 uid = G_MAXUINT32;
+  guint32 uid = G_MAXUINT32, pid = G_MAXUINT32;
 
   if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     {
       if (reply != NULL)
-        g_variant_get (reply, "(u)", &uid);
-      check->done (check->user_data, check->owner, uid);
+        {
+          g_autoptr(GVariant) credentials = g_variant_get_child_value (reply, 0);
+
+          if (!g_variant_lookup (credentials, "UnixUserID", "u", &uid))
+            uid = G_MAXUINT32;
+          if (!g_variant_lookup (credentials, "ProcessID", "u", &pid))
+            pid = G_MAXUINT32;
+        }
+      check->done (check->user_data, check->owner, uid, pid);
     }
   g_free (check->owner);
   g_free (check);
 }
 
 void
-devbg_backend_check_owner_uid (GDBusConnection *connection, const char *owner,
-                               GCancellable *cancellable, DevbgOwnerUidFunc done,
-                               gpointer user_data)
+devbg_backend_check_owner (GDBusConnection *connection, const char *owner,
+                           GCancellable *cancellable, DevbgOwnerFunc done, gpointer user_data)
 {
   OwnerCheck *check = g_new0 (OwnerCheck, 1);
 
@@ -106,7 +112,7 @@ devbg_backend_check_owner_uid (GDBusConnection *connection, const char *owner,
   check->user_data = user_data;
   check->owner = g_strdup (owner);
   g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "GetConnectionUnixUser",
-                          g_variant_new ("(s)", owner), G_VARIANT_TYPE ("(u)"),
-                          G_DBUS_CALL_FLAGS_NONE, -1, cancellable, on_owner_uid, check);
+                          "org.freedesktop.DBus", "GetConnectionCredentials",
+                          g_variant_new ("(s)", owner), G_VARIANT_TYPE ("(a{sv})"),
+                          G_DBUS_CALL_FLAGS_NONE, -1, cancellable, on_owner_credentials, check);
 }

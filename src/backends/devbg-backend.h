@@ -72,18 +72,20 @@ DevbgBackend *devbg_backend_udev_new (GHashTable *families);
 /* A backend follows a service on the bus (devbg-sim, bluetoothd,
  * avahi-daemon) only when the process that owns its name is trusted, as
  * devbgd itself is, whatever a bus's policy lets own it. This asks the bus
- * which uid owns @owner and calls @done with it (G_MAXUINT32 when the bus
- * did not say); not at all once @cancellable is canceled. Each backend
- * decides which uids it trusts. */
-typedef void (*DevbgOwnerUidFunc) (gpointer    user_data,
-                                   const char *owner,
-                                   guint32     uid);
+ * which uid and process own @owner (GetConnectionCredentials) and calls
+ * @done with them (G_MAXUINT32 for what the bus did not say); not at all
+ * once @cancellable is canceled. Each backend decides which uids it
+ * trusts. */
+typedef void (*DevbgOwnerFunc) (gpointer    user_data,
+                                const char *owner,
+                                guint32     uid,
+                                guint32     pid);
 
-void devbg_backend_check_owner_uid (GDBusConnection  *connection,
-                                    const char       *owner,
-                                    GCancellable     *cancellable,
-                                    DevbgOwnerUidFunc done,
-                                    gpointer          user_data);
+void devbg_backend_check_owner (GDBusConnection *connection,
+                                const char      *owner,
+                                GCancellable    *cancellable,
+                                DevbgOwnerFunc   done,
+                                gpointer         user_data);
 
 /* The BlueZ backend: paired Bluetooth devices' RFCOMM and GATT services,
  * through bluetoothd (org.bluez) on @connection, followed from when it

@@ -240,8 +240,16 @@ def props(serial, node):
             'protocol': GLib.Variant('s', 'usb'),
             'hardware-ids': GLib.Variant('as', ['USB\\VID_1209&PID_B0A1']),
             'serial': GLib.Variant('s', serial), 'node': GLib.Variant('s', node)}
+import os, socket
+# own0: a node this simulator listens on itself; other0: one another
+# process listens on (argv[2]), which devbgd must not hand to anyone.
+own = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+own_path = os.path.join(os.path.dirname(sys.argv[2]), 'own0')
+own.bind(own_path)
+own.listen(8)
 DEVICES = [('rel0', props('REL0', 'relative/rel0')), ('long0', props('LONG0', '/' + 'x' * 120)),
-           ('none0', dict((k, v) for k, v in props('NONE0', '').items() if k != 'node'))]
+           ('none0', dict((k, v) for k, v in props('NONE0', '').items() if k != 'node')),
+           ('own0', props('OWN0', own_path)), ('other0', props('OTHER0', sys.argv[2]))]
 def call(conn, sender, path, iface, method, params, invocation):
     if method == 'ListDevices':
         invocation.return_value(GLib.Variant('(a(sa{sv}))', (DEVICES,)))
@@ -264,7 +272,16 @@ class BadNodeTest(DevbgTestCase):
 
     def test_unusable_nodes_listed_and_open_fails_with_the_reason(self):
         self.devbgd.start()
-        fake = subprocess.Popen(['/usr/bin/python3', '-c', FAKE_SIM, self.bus.address],
+        # A socket of "another service", listened on by this test process.
+        nodes = os.path.join(self.tmpdir, 'nodes')
+        os.mkdir(nodes)
+        other = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(other.close)
+        other.bind(os.path.join(nodes, 'other0'))
+        other.listen(8)
+        other.setblocking(False)
+        fake = subprocess.Popen(['/usr/bin/python3', '-c', FAKE_SIM, self.bus.address,
+                                 os.path.join(nodes, 'other0')],
                                 stdout=subprocess.PIPE, text=True)
         conn = Gio.DBusConnection.new_for_address_sync(
             self.bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
@@ -276,7 +293,7 @@ class BadNodeTest(DevbgTestCase):
                 return dict(conn.call_sync('org.devbg.Devbg1', '/org/devbg/Devbg1', IFACE,
                                            'ListDevices', None, None, Gio.DBusCallFlags.NONE,
                                            5000, None).unpack()[0])
-            wait_for(lambda: len(devices()) == 3, what='the three devices')
+            wait_for(lambda: len(devices()) == 5, what='the five devices')
 
             def open_error(device_id):
                 with self.assertRaises(GLib.Error) as cm:
@@ -292,9 +309,25 @@ class BadNodeTest(DevbgTestCase):
                     message = open_error(device_id)
                     self.assertIn(ERR + 'Failed', message)
                     self.assertIn(reason, message)
+            # Root's connection to another process's socket is closed, not
+            # passed on: the error names who served it.
+            message = open_error('virtual-OTHER0')
+            self.assertIn(ERR + 'Failed', message)
+            self.assertIn('is served by pid %d, not by the simulator (pid %d)'
+                          % (os.getpid(), fake.pid), message)
+            conn_other, _ = other.accept()  # devbgd's connection, closed at once
+            conn_other.settimeout(5)
+            self.assertEqual(conn_other.recv(16), b'')
+            conn_other.close()
+            # The simulator's own node opens.
+            reply, fds = conn.call_with_unix_fd_list_sync(
+                'org.devbg.Devbg1', '/org/devbg/Devbg1', IFACE, 'OpenDevice',
+                GLib.Variant('(s)', ('virtual-OWN0',)), GLib.VariantType('(h)'),
+                Gio.DBusCallFlags.NONE, 5000, None, None)
+            os.close(fds.get(reply.unpack()[0]))
             log = self.devbgd.read_log()
             self.assertEqual(log.count('cannot be opened: its node \'relative/rel0\''), 1)
-            self.assertEqual(log.count('cannot get the I/O counter of simulated device'), 3)
+            self.assertEqual(log.count('cannot get the I/O counter of simulated device'), 5)
         finally:
             conn.close_sync(None)
             fake.terminate()
