@@ -52,9 +52,13 @@ decode_number (const char *const *fields, guint index, guint field, const char *
                gint64 max, gint64 *out, GError **error)
 {
   const char *text = fields[field];
+  const char *digit = text + (text[0] == '-' && min < 0);
+  gboolean digits = *digit != '\0';
 
-  if (!g_ascii_string_to_signed (text, 10, min, max, out, NULL) || *text == '+' ||
-      g_ascii_isspace (*text))
+  /* Strict, where g_ascii_string_to_signed() takes a '+' and a "-0". */
+  for (; digits && *digit != '\0'; digit++)
+    digits = g_ascii_isdigit (*digit);
+  if (!digits || !g_ascii_string_to_signed (text, 10, min, max, out, NULL))
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
                    "History record %u: %s '%.32s' is not a number from %" G_GINT64_FORMAT
