@@ -28,6 +28,11 @@
  *       time from the first sent to the last answered
  *   list-all                         -> OK <ns> <registrations> <pages> <bytes>
  *       every page of ListRegistrations, one after another
+ *   history-all                      -> OK <ns> <entries> <pages> <bytes> <raw-ns>
+ *       every page of History through libdevbg (DevbgTaskInfo objects, as
+ *       an app gets them), pages of DEVBG_HISTORY_PAGE_MAX_ENTRIES; then,
+ *       untimed there, the same pages raw for their bytes, and the time of
+ *       that raw pass decoded by libdevbg's codec without the objects
  *   tally MS                         -> OK <instances> <completed> <extra>
  *       after MS more ms of listening: instances requested since the last
  *       tally, how many got a Completed signal, and how many Completed
@@ -44,6 +49,7 @@
 
 #include <gio/gio.h>
 
+#include "devbg.h"
 #include "devbg-names.h"
 #include "devbg-records.h"
 
@@ -361,6 +367,94 @@ cmd_list_all (App *app)
   printf ("OK %" G_GINT64_FORMAT " %zu %zu %zu\n", now_ns () - t0, count, pages, bytes);
 }
 
+/* The raw History pages, each decoded record by record as libdevbg does;
+ * FALSE after printing the error. */
+static gboolean
+history_raw (App *app, gsize *bytes)
+{
+  g_autofree char *continuation = g_strdup ("");
+  g_autoptr(GError) error = NULL;
+
+  do
+    {
+      g_autoptr(GVariant) reply =
+        g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, MANAGER, "History",
+                                     g_variant_new ("(us)", DEVBG_HISTORY_PAGE_MAX_ENTRIES,
+                                                    continuation),
+                                     G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE,
+                                     30000, NULL, &error);
+      g_autoptr(GVariant) page = NULL;
+      g_autoptr(GPtrArray) fields = NULL;
+      const guint8 *data;
+      gsize size;
+
+      if (reply == NULL)
+        {
+          printf ("ERROR History: %s\n", error->message);
+          return FALSE;
+        }
+      page = g_variant_get_child_value (reply, 0);
+      data = g_variant_get_fixed_array (page, &size, 1);
+      fields = devbg_records_parse (data, size, DEVBG_HISTORY_FIELDS, &error);
+      for (guint i = 0; fields != NULL && i < fields->len; i += DEVBG_HISTORY_FIELDS)
+        {
+          DevbgHistoryRecord record;
+
+          if (!devbg_records_decode_history ((const char *const *) &fields->pdata[i],
+                                             i / DEVBG_HISTORY_FIELDS, &record,
+                                             &error))
+            g_clear_pointer (&fields, g_ptr_array_unref);
+        }
+      if (fields == NULL)
+        {
+          printf ("ERROR History: %s\n", error->message);
+          return FALSE;
+        }
+      *bytes += size;
+      g_free (continuation);
+      g_variant_get_child (reply, 1, "s", &continuation);
+    }
+  while (*continuation != '\0');
+  return TRUE;
+}
+
+static void
+cmd_history_all (App *app)
+{
+  g_autoptr(DevbgClient) client = devbg_client_new_for_connection (app->conn);
+  g_autofree char *continuation = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = now_ns (), ns, raw_ns;
+  gsize count = 0, pages = 0, bytes = 0;
+
+  do
+    {
+      g_autofree char *next = NULL;
+      g_autoptr(GPtrArray) tasks = devbg_client_get_history_sync (client,
+                                                                 DEVBG_HISTORY_PAGE_MAX_ENTRIES,
+                                                                 continuation, &next, NULL,
+                                                                 &error);
+
+      if (tasks == NULL)
+        {
+          printf ("ERROR History: %s\n", error->message);
+          return;
+        }
+      count += tasks->len;
+      pages++;
+      g_free (continuation);
+      continuation = g_steal_pointer (&next);
+    }
+  while (*continuation != '\0');
+  ns = now_ns () - t0;
+  t0 = now_ns ();
+  if (!history_raw (app, &bytes))
+    return;
+  raw_ns = now_ns () - t0;
+  printf ("OK %" G_GINT64_FORMAT " %zu %zu %zu %" G_GINT64_FORMAT "\n", ns, count, pages, bytes,
+          raw_ns);
+}
+
 static void
 cmd_tally (App *app, guint ms)
 {
@@ -447,6 +541,8 @@ main (int argc, char **argv)
         cmd_progress (&app, w);
       else if (strcmp (w[0], "register-many") == 0 && n == 4)
         cmd_register_many (&app, w);
+      else if (strcmp (w[0], "history-all") == 0 && n == 1)
+        cmd_history_all (&app);
       else if (strcmp (w[0], "list-all") == 0 && n == 1)
         cmd_list_all (&app);
       else if (strcmp (w[0], "tally") == 0 && n == 2)

@@ -13,9 +13,17 @@ beside a floor measured in the same run:
     one device among N (from the simulator's call to devbgd's
     DeviceRemoved) at p50 and p99 over distinct devices, against the
     simulator's own DeviceRemoved signal as the floor; devbgd's RSS.
+  scale history N: a history of N entries of the app (seeded into devbgd's
+    database between two starts: N real runs would take minutes), listed
+    whole through libdevbg (every page of History, DevbgTaskInfo objects)
+    at p50, against the floor of as many Peer.Ping round trips as pages;
+    devbgd's RSS before and after the listings.
 
-Usage: bench_scale.py BUILD_DIR [REGISTRATIONS] [DEVICES]
+Usage: bench_scale.py BUILD_DIR [REGISTRATIONS] [DEVICES] [HISTORY,...]
+(HISTORY: the sizes of history to list, 1000,10000 by default; 0 for none)
 """
+import sqlite3
+import uuid
 import os
 import shutil
 import subprocess
@@ -34,6 +42,8 @@ from devbgtest import PrivateBus, Devbgd, DevbgSim, manifest_xml, wait_for  # no
 
 REGISTRATIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 DEVICES = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
+HISTORY = [int(n) for n in (sys.argv[4] if len(sys.argv) > 4 else '1000,10000').split(',')
+           if int(n) > 0]
 BENCH_APP = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-app'))
 BENCH_TASK = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-task'))
 LIST_RUNS = int(os.environ.get("DEVBG_LIST_RUNS", "21"))
@@ -110,6 +120,67 @@ def registrations(tmpdir):
               'after-lists %.1f MiB' % (REGISTRATIONS, pct(lists, 0.5), pages, kib, pages,
                                         pct(floors, 0.5), serial, concurrent, before, after),
               flush=True)
+    finally:
+        app.stop()
+        devbgd.stop()
+        bus.stop()
+
+
+def seed_history(db_path, n, app_id):
+    """N finished instances of @app_id for this user, oldest first, one in
+    ten failed: rows as devbgd writes them (src/daemon/devbg-store.c)."""
+    now = int(time.time() * 1e6)
+    task = str(uuid.uuid4())
+    rows = []
+    for i in range(n):
+        ok = i % 10 != 0
+        finished = now - (n - i) * 1000000
+        rows.append((str(uuid.uuid4()), task, app_id, 'Bench.Latency', 'Bench.Latency', 'use',
+                     'sim:band:S%05d' % (i % 100), os.getuid(), finished - 500000, finished,
+                     1 if ok else 0, '' if ok else 'the device went away',
+                     '' if ok else 'condition-loss'))
+    db = sqlite3.connect(db_path)
+    db.executemany('INSERT INTO history (instance_id, task_id, app_id, name, entry_point, '
+                   'trigger, device_id, uid, started_us, finished_us, success, error, '
+                   'cancel_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)', rows)
+    db.commit()
+    db.close()
+
+
+def history(tmpdir, n):
+    os.makedirs(tmpdir)
+    os.chmod(tmpdir, 0o755)
+    bus = PrivateBus(tmpdir)
+    # [Service] HistoryMaxPerApp: none of the seeded entries is pruned.
+    devbgd = Devbgd(bus, tmpdir, '[Service]\nHistoryMaxPerApp=%d\n' % max(1000, n),
+                    verbose=False)
+    devbgd.write_manifest('bench.xml', manifest_xml(
+        'org.devbg.bench.Scale', BENCH_APP, [('Bench.Latency', ['deviceUse'], BENCH_TASK)]))
+    devbgd.start()
+    devbgd.stop()
+    seed_history(os.path.join(devbgd.state_dir, 'devbg.db'), n, 'org.devbg.bench.Scale')
+    devbgd.start()
+    app = Helper([BENCH_APP], bus.env())
+    try:
+        pid = devbgd.proc.pid
+        before = rss_mib(pid)
+        lists, raws, floors = [], [], []
+        pages = kib = 0
+        for _ in range(LIST_RUNS):
+            ns, count, pages, size, raw_ns = map(int, app.ask('history-all'))
+            if count != n:
+                raise SystemExit('bench: listed %d of %d history entries' % (count, n))
+            kib = size / 1024
+            lists.append(ns / 1e6)
+            raws.append(raw_ns / 1e6)
+            floors.append(sum(int(app.ask('ping')[0]) for _ in range(pages)) / 1e6)
+        after = rss_mib(pid)
+        print('scale history %d list p50 %.1f ms (%d pages, %.0f KiB; floor %d pings %.1f ms) '
+              'memory %.1f MiB after-lists %.1f MiB' % (n, pct(lists, 0.5), pages, kib, pages,
+                                                         pct(floors, 0.5), before, after),
+              flush=True)
+        print('# history %d without the DevbgTaskInfo objects (pages decoded and checked): '
+              'p50 %.1f ms' % (n, pct(raws, 0.5)), flush=True)
     finally:
         app.stop()
         devbgd.stop()
@@ -203,6 +274,8 @@ def main():
     try:
         if REGISTRATIONS > 0:
             registrations(os.path.join(tmpdir, 'r'))
+        for n in HISTORY:
+            history(os.path.join(tmpdir, 'h%d' % n), n)
         if DEVICES == 0:
             return
         bench = DeviceBench(os.path.join(tmpdir, 'd'))

@@ -2848,13 +2848,35 @@ history_page_free (HistoryPage *page)
   g_free (page);
 }
 
+/* One History page (packed records, devbg-records.h; DEVBG_HISTORY_FIELDS
+ * each), or NULL with @error when the page is malformed: devbgd's reply is
+ * checked like any input. */
 static HistoryPage *
-history_page_from_reply (GVariant *reply)
+history_page_from_reply (GVariant *reply, GError **error)
 {
-  HistoryPage *page = g_new0 (HistoryPage, 1);
-  g_autoptr(GVariant) array = g_variant_get_child_value (reply, 0);
+  g_autoptr(GVariant) packed = g_variant_get_child_value (reply, 0);
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  HistoryPage *page;
+  const guint8 *data;
+  gsize size;
 
-  page->tasks = tasks_from_array (array);
+  data = g_variant_get_fixed_array (packed, &size, 1);
+  fields = devbg_records_parse (data, size, DEVBG_HISTORY_FIELDS, error);
+  if (fields == NULL)
+    return NULL;
+  tasks = g_ptr_array_new_full (fields->len / DEVBG_HISTORY_FIELDS, g_object_unref);
+  for (guint i = 0; i < fields->len; i += DEVBG_HISTORY_FIELDS)
+    {
+      DevbgHistoryRecord record;
+
+      if (!devbg_records_decode_history ((const char *const *) &fields->pdata[i],
+                                         i / DEVBG_HISTORY_FIELDS, &record, error))
+        return NULL;
+      g_ptr_array_add (tasks, devbg_task_info_new_from_history (&record));
+    }
+  page = g_new0 (HistoryPage, 1);
+  page->tasks = g_steal_pointer (&tasks);
   g_variant_get_child (reply, 1, "s", &page->next);
   return page;
 }
@@ -2862,8 +2884,13 @@ history_page_from_reply (GVariant *reply)
 static void
 return_history (GTask *task, DevbgClient *client, GVariant *reply)
 {
-  g_task_return_pointer (task, history_page_from_reply (reply),
-                         (GDestroyNotify) history_page_free);
+  GError *error = NULL;
+  HistoryPage *page = history_page_from_reply (reply, &error);
+
+  if (page == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, page, (GDestroyNotify) history_page_free);
 }
 
 static GVariant *
@@ -2875,8 +2902,9 @@ history_params (guint limit, const char *continuation)
 /**
  * devbg_client_get_history_async:
  * @client: a #DevbgClient
- * @limit: the most instances to return, at most %DEVBG_PAGE_MAX_ENTRIES; 0
- *   for 100
+ * @limit: the most instances to return, at most
+ *   %DEVBG_HISTORY_PAGE_MAX_ENTRIES (fewer when the page would pass
+ *   %DEVBG_PACKED_PAGE_MAX_BYTES); 0 for 100
  * @continuation: (nullable): where the previous page ended (its
  *   @next_continuation), %NULL for the newest
  * @cancellable: (nullable): a #GCancellable
@@ -2897,7 +2925,7 @@ devbg_client_get_history_async (DevbgClient *client, guint limit, const char *co
                                     devbg_client_get_history_async);
 
   call_async (client, task, "History", history_params (limit, continuation),
-              G_VARIANT_TYPE ("(aa{sv}s)"), return_history);
+              G_VARIANT_TYPE ("(ays)"), return_history);
 }
 
 static GPtrArray *
@@ -2957,9 +2985,11 @@ devbg_client_get_history_sync (DevbgClient *client, guint limit, const char *con
                                GError **error)
 {
   g_autoptr(GVariant) reply = call_sync (client, "History", history_params (limit, continuation),
-                                         G_VARIANT_TYPE ("(aa{sv}s)"), cancellable, error);
+                                         G_VARIANT_TYPE ("(ays)"), cancellable, error);
+  HistoryPage *page;
 
   if (reply == NULL)
     return NULL;
-  return history_page_take (history_page_from_reply (reply), next_continuation);
+  page = history_page_from_reply (reply, error);
+  return page != NULL ? history_page_take (page, next_continuation) : NULL;
 }

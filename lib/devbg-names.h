@@ -221,6 +221,30 @@
 #define DEVBG_REGISTRATION_FIELDS 4
 
 /**
+ * DEVBG_HISTORY_FIELDS:
+ *
+ * The fields of one record of `History`'s packed page, in order: instance
+ * ID, task ID, app ID, name, entry point, trigger ("use" or "servicing"),
+ * device ID, uid, started-us, finished-us (numbers in decimal ASCII),
+ * success ("0" or "1"), error message, cancel reason (each "" when none).
+ *
+ * Since: 0.2
+ */
+#define DEVBG_HISTORY_FIELDS 13
+
+/**
+ * DEVBG_HISTORY_PAGE_MAX_ENTRIES:
+ *
+ * The most entries in one page of `History` (a larger @limit is cut to
+ * this). A page is bounded by %DEVBG_PACKED_PAGE_MAX_BYTES too: a typical
+ * entry packs into about 200 bytes, so a full page is under 1 MiB, and
+ * one of long error messages ends sooner.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_HISTORY_PAGE_MAX_ENTRIES 4096
+
+/**
  * DEVBG_TASK_DEVICE_FD:
  *
  * The file descriptor of the granted device in a task process.

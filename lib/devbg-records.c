@@ -5,6 +5,7 @@
 
 #include "devbg-records.h"
 #include "devbg-error.h"
+#include "devbg-names.h"
 
 GPtrArray *
 devbg_records_parse (const guint8 *page, gsize size, guint n_fields, GError **error)
@@ -42,4 +43,63 @@ devbg_records_parse (const guint8 *page, gsize size, guint n_fields, GError **er
       return NULL;
     }
   return g_steal_pointer (&fields);
+}
+
+/* A decimal number from @min to @max, as devbgd writes it: digits only,
+ * a leading '-' for a negative one. */
+static gboolean
+decode_number (const char *const *fields, guint index, guint field, const char *what, gint64 min,
+               gint64 max, gint64 *out, GError **error)
+{
+  const char *text = fields[field];
+  const char *digit = text + (text[0] == '-' && min < 0);
+  gboolean digits = *digit != '\0';
+
+  /* Strict, where g_ascii_string_to_signed() takes a '+' and a "-0". */
+  for (; digits && *digit != '\0'; digit++)
+    digits = g_ascii_isdigit (*digit);
+  if (!digits || !g_ascii_string_to_signed (text, 10, min, max, out, NULL))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "History record %u: %s '%.32s' is not a number from %" G_GINT64_FORMAT
+                   " to %" G_GINT64_FORMAT, index, what, text, min, max);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+devbg_records_decode_history (const char *const *f, guint index, DevbgHistoryRecord *r,
+                              GError **error)
+{
+  gint64 uid;
+
+  G_STATIC_ASSERT (DEVBG_HISTORY_FIELDS == 13);
+  if (!devbg_trigger_type_from_string (f[5], &r->trigger))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "History record %u: unknown trigger '%.32s'", index, f[5]);
+      return FALSE;
+    }
+  if (!decode_number (f, index, 7, "uid", 0, G_MAXUINT32, &uid, error) ||
+      !decode_number (f, index, 8, "started-us", G_MININT64, G_MAXINT64, &r->started_us, error) ||
+      !decode_number (f, index, 9, "finished-us", G_MININT64, G_MAXINT64, &r->finished_us, error))
+    return FALSE;
+  if ((f[10][0] != '0' && f[10][0] != '1') || f[10][1] != '\0')
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "History record %u: success '%.32s' is neither 0 nor 1", index, f[10]);
+      return FALSE;
+    }
+  r->instance_id = f[0];
+  r->task_id = f[1];
+  r->app_id = f[2];
+  r->name = f[3];
+  r->entry_point = f[4];
+  r->device_id = f[6];
+  r->uid = (guint32) uid;
+  r->success = f[10][0] == '1';
+  r->error = f[11];
+  r->cancel_reason = f[12];
+  return TRUE;
 }

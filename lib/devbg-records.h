@@ -23,6 +23,8 @@
 
 #include <glib.h>
 
+#include "devbg-enums.h"
+
 G_BEGIN_DECLS
 
 /* Appends one field (a UTF-8 string without NUL). */
@@ -39,5 +41,33 @@ GPtrArray *devbg_records_parse (const guint8 *page,
                                 gsize         size,
                                 guint         n_fields,
                                 GError      **error);
+
+/* One History entry, decoded from its DEVBG_HISTORY_FIELDS fields; the
+ * strings point into the page. */
+typedef struct {
+  const char      *instance_id;
+  const char      *task_id;
+  const char      *app_id;
+  const char      *name;
+  const char      *entry_point;
+  DevbgTriggerType trigger;
+  const char      *device_id;
+  guint32          uid;
+  gint64           started_us;
+  gint64           finished_us;
+  gboolean         success;
+  const char      *error;
+  const char      *cancel_reason;
+} DevbgHistoryRecord;
+
+/* Decodes record @index of a History page from @fields (its
+ * DEVBG_HISTORY_FIELDS fields, as devbg_records_parse() gave them): FALSE
+ * with a DEVBG_ERROR_INVALID_ARGUMENT error naming the record and the
+ * field when a number does not parse, success is not "0" or "1", or the
+ * trigger is unknown. */
+gboolean devbg_records_decode_history (const char *const  *fields,
+                                       guint               index,
+                                       DevbgHistoryRecord *record,
+                                       GError            **error);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include "devbg-records.h"
 #include "devbg-task-info.h"
 
 G_BEGIN_DECLS
@@ -12,5 +13,10 @@ G_BEGIN_DECLS
 /* From one entry of ListTasks, WatchTasks, History, TaskChanged or
  * TaskEnded (a{sv}); missing or mistyped keys read as empty. */
 DevbgTaskInfo *devbg_task_info_new (GVariant *properties);
+
+/* From one packed History record (finished, no state): its properties,
+ * the a{sv} History entries had before they were packed, are made only
+ * when asked for. */
+DevbgTaskInfo *devbg_task_info_new_from_history (const DevbgHistoryRecord *record);
 
 G_END_DECLS

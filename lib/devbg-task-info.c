@@ -35,7 +35,7 @@ devbg_task_info_finalize (GObject *object)
 {
   DevbgTaskInfo *info = DEVBG_TASK_INFO (object);
 
-  g_variant_unref (info->properties);
+  g_clear_pointer (&info->properties, g_variant_unref);
   g_free (info->instance_id);
   g_free (info->task_id);
   g_free (info->app_id);
@@ -211,9 +211,14 @@ static const DevbgFieldProperty field_properties[] = {
  * Since: 0.1
  */
 
+static GVariant *task_info_ensure_properties (DevbgTaskInfo *info);
+
 static void
 devbg_task_info_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
 {
+  /* "properties" is the last: a history entry's is made when asked for. */
+  if (id == G_N_ELEMENTS (field_properties))
+    task_info_ensure_properties (DEVBG_TASK_INFO (object));
   devbg_field_properties_get (object, field_properties, G_N_ELEMENTS (field_properties), id, value,
                               pspec);
 }
@@ -275,6 +280,65 @@ devbg_task_info_new (GVariant *properties)
     info->trigger = DEVBG_TRIGGER_USE;
   info->finished = g_variant_dict_contains (&dict, "finished-us");
   return info;
+}
+
+DevbgTaskInfo *
+devbg_task_info_new_from_history (const DevbgHistoryRecord *r)
+{
+  DevbgTaskInfo *info = g_object_new (DEVBG_TYPE_TASK_INFO, NULL);
+
+  info->instance_id = g_strdup (r->instance_id);
+  info->task_id = g_strdup (r->task_id);
+  info->app_id = g_strdup (r->app_id);
+  info->name = g_strdup (r->name);
+  info->entry_point = g_strdup (r->entry_point);
+  info->trigger = r->trigger;
+  info->device_id = g_strdup (r->device_id);
+  info->uid = r->uid;
+  info->started_us = r->started_us;
+  info->finished_us = r->finished_us;
+  info->success = r->success;
+  info->error_message = g_strdup (r->error);
+  info->cancel_reason = g_strdup (r->cancel_reason);
+  /* As the a{sv} entries had it: no state key, hence "". */
+  info->state = g_strdup ("");
+  info->finished = TRUE;
+  return info;
+}
+
+/* A history entry's a{sv}, with the keys, types and order devbgd's
+ * dictionaries had: building one costs about as much as the rest of the
+ * entry, and few callers look. */
+static GVariant *
+history_properties (DevbgTaskInfo *info)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "instance-id", g_variant_new_string (info->instance_id));
+  g_variant_builder_add (&b, "{sv}", "task-id", g_variant_new_string (info->task_id));
+  g_variant_builder_add (&b, "{sv}", "app-id", g_variant_new_string (info->app_id));
+  g_variant_builder_add (&b, "{sv}", "name", g_variant_new_string (info->name));
+  g_variant_builder_add (&b, "{sv}", "entry-point", g_variant_new_string (info->entry_point));
+  g_variant_builder_add (&b, "{sv}", "trigger",
+                         g_variant_new_string (devbg_trigger_type_to_string (info->trigger)));
+  g_variant_builder_add (&b, "{sv}", "device-id", g_variant_new_string (info->device_id));
+  g_variant_builder_add (&b, "{sv}", "uid", g_variant_new_uint32 (info->uid));
+  g_variant_builder_add (&b, "{sv}", "started-us", g_variant_new_int64 (info->started_us));
+  g_variant_builder_add (&b, "{sv}", "finished-us", g_variant_new_int64 (info->finished_us));
+  g_variant_builder_add (&b, "{sv}", "success", g_variant_new_boolean (info->success));
+  g_variant_builder_add (&b, "{sv}", "error", g_variant_new_string (info->error_message));
+  g_variant_builder_add (&b, "{sv}", "cancel-reason", g_variant_new_string (info->cancel_reason));
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+/* Once, even when two threads ask at the same time. */
+static GVariant *
+task_info_ensure_properties (DevbgTaskInfo *info)
+{
+  if (g_once_init_enter (&info->properties))
+    g_once_init_leave (&info->properties, history_properties (info));
+  return info->properties;
 }
 
 /**
@@ -550,5 +614,5 @@ GVariant *
 devbg_task_info_get_properties (DevbgTaskInfo *info)
 {
   g_return_val_if_fail (DEVBG_IS_TASK_INFO (info), NULL);
-  return info->properties;
+  return task_info_ensure_properties (info);
 }

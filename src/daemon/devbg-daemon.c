@@ -705,29 +705,94 @@ handle_list_tasks (Call *call, GVariant *params)
                                          g_variant_new ("(aa{sv})", &b));
 }
 
-static GVariant *
-history_to_variant (gconstpointer entry, gint64 *cursor, gsize *size_bound)
+/* Appends @r as one packed History record (DEVBG_HISTORY_FIELDS, in the
+ * order lib/devbg-names.h gives) unless @page would pass
+ * DEVBG_PACKED_PAGE_MAX_BYTES with it; FALSE when it is full. */
+static gboolean
+pack_history (GByteArray *page, const DevbgInstanceRecord *r)
 {
-  const DevbgInstanceRecord *r = entry;
-  GVariantBuilder b;
+  const char *trigger = devbg_trigger_type_to_string (r->trigger);
+  char uid[16], started[24], finished[24];
+  gsize size;
 
-  *cursor = r->cursor;
-  *size_bound = 0; /* a dictionary: measured */
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("a{sv}"));
-  devbg_instance_record_add_entries (r, &b);
-  g_variant_builder_add (&b, "{sv}", "finished-us", g_variant_new_int64 (r->finished_us));
-  g_variant_builder_add (&b, "{sv}", "success", g_variant_new_boolean (r->success));
-  g_variant_builder_add (&b, "{sv}", "error", g_variant_new_string (r->error));
-  g_variant_builder_add (&b, "{sv}", "cancel-reason", g_variant_new_string (r->cancel_reason));
-  return g_variant_builder_end (&b);
+  g_snprintf (uid, sizeof uid, "%" G_GUINT32_FORMAT, r->uid);
+  g_snprintf (started, sizeof started, "%" G_GINT64_FORMAT, r->started_us);
+  g_snprintf (finished, sizeof finished, "%" G_GINT64_FORMAT, r->finished_us);
+  size = strlen (r->instance_id) + strlen (r->task_id) + strlen (r->app_id) + strlen (r->name) +
+         strlen (r->entry_point) + strlen (trigger) + strlen (r->device_id) + strlen (uid) +
+         strlen (started) + strlen (finished) + 1 + strlen (r->error) +
+         strlen (r->cancel_reason) + DEVBG_HISTORY_FIELDS;
+  if (page->len > 0 && page->len + size > DEVBG_PACKED_PAGE_MAX_BYTES)
+    return FALSE;
+  devbg_records_add (page, r->instance_id);
+  devbg_records_add (page, r->task_id);
+  devbg_records_add (page, r->app_id);
+  devbg_records_add (page, r->name);
+  devbg_records_add (page, r->entry_point);
+  devbg_records_add (page, trigger);
+  devbg_records_add (page, r->device_id);
+  devbg_records_add (page, uid);
+  devbg_records_add (page, started);
+  devbg_records_add (page, finished);
+  devbg_records_add (page, r->success ? "1" : "0");
+  devbg_records_add (page, r->error);
+  devbg_records_add (page, r->cancel_reason);
+  return TRUE;
+}
+
+/* History rows are read this many at a time while a page fills: a page may
+ * hold thousands, and reading them all at once would hold as many records
+ * in memory besides the page. */
+#define HISTORY_CHUNK 256
+
+/* Fills @page with at most @limit entries of @scope after *@cursor, newest
+ * first; leaves *@cursor at the last one packed and says in @more whether
+ * any follow it. */
+static gboolean
+fill_history_page (DevbgStore *store, const DevbgHistoryScope *scope, guint limit,
+                   GByteArray *page, gint64 *cursor, gboolean *more, GError **error)
+{
+  guint n = 0;
+
+  for (;;)
+    {
+      guint want = MIN (limit - n, HISTORY_CHUNK);
+      /* One more than wanted: whether the history goes on. */
+      g_autoptr(GPtrArray) rows = devbg_store_list_history (store, scope, *cursor, want + 1,
+                                                            error);
+      guint i;
+
+      if (rows == NULL)
+        return FALSE;
+      for (i = 0; i < rows->len && i < want; i++)
+        {
+          const DevbgInstanceRecord *r = g_ptr_array_index (rows, i);
+
+          if (!pack_history (page, r))
+            {
+              *more = TRUE;
+              return TRUE;
+            }
+          *cursor = r->cursor;
+        }
+      n += i;
+      if (rows->len <= want || n == limit)
+        {
+          *more = rows->len > want;
+          return TRUE;
+        }
+    }
 }
 
 static void
 handle_history (Call *call, GVariant *params)
 {
-  g_autoptr(GPtrArray) list = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *next = NULL;
+  GByteArray *page;
   const char *continuation;
+  gboolean more = FALSE;
   guint32 limit;
   gint64 cursor;
   /* The same visibility as devbg_runtime_may_see(). */
@@ -742,9 +807,22 @@ handle_history (Call *call, GVariant *params)
     return;
   if (limit == 0)
     limit = DEFAULT_HISTORY;
-  limit = MIN (limit, PAGE_MAX_ENTRIES);
-  list = devbg_store_list_history (call->daemon->store, &scope, cursor, limit + 1, &error);
-  return_page (call, list, error, "a{sv}", limit, history_to_variant);
+  limit = MIN (limit, DEVBG_HISTORY_PAGE_MAX_ENTRIES);
+  /* Sized for typical entries (about 200 bytes): grown, rarely, for long
+   * error messages. */
+  page = g_byte_array_sized_new (MIN (limit * 256, DEVBG_PACKED_PAGE_MAX_BYTES));
+  if (!fill_history_page (call->daemon->store, &scope, limit, page, &cursor, &more, &error))
+    {
+      g_byte_array_unref (page);
+      return_error (call, error);
+      return;
+    }
+  next = more ? g_strdup_printf ("%" G_GINT64_FORMAT, cursor) : g_strdup ("");
+  bytes = g_byte_array_free_to_bytes (page);
+  g_dbus_method_invocation_return_value (
+    g_steal_pointer (&call->invocation),
+    g_variant_new ("(@ays)", g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE),
+                   next));
 }
 
 /* ---- consent agents and permissions ---- */

@@ -1,15 +1,17 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * libFuzzer target for the packed records decoder (a ListRegistrations
- * page, which libdevbg decodes). The first input byte picks the fields per
- * record (1 to 8); the rest is the page. A page that decodes must encode
- * back to the same bytes: the format has one encoding per list.
+ * libFuzzer target for the packed records decoder (a ListRegistrations or
+ * History page, which libdevbg decodes). The first input byte picks the
+ * fields per record (1 to 8), or 'H' a History page whose records are then
+ * decoded too; the rest is the page. A page that decodes must encode back
+ * to the same bytes: the format has one encoding per list.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "devbg-names.h"
 #include "devbg-records.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -23,7 +25,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   if (size < 1)
     return 0;
-  n_fields = 1 + data[0] % 8;
+  n_fields = data[0] == 'H' ? DEVBG_HISTORY_FIELDS : 1 + data[0] % 8;
   data++;
   size--;
   fields = devbg_records_parse (data, size, n_fields, NULL);
@@ -40,5 +42,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   if (again->len != size || (size > 0 && memcmp (again->data, data, size) != 0))
     abort ();
+  for (guint i = 0; n_fields == DEVBG_HISTORY_FIELDS && i < fields->len; i += n_fields)
+    {
+      const char *const *f = (const char *const *) &fields->pdata[i];
+      DevbgHistoryRecord r;
+      char uid[16];
+
+      if (!devbg_records_decode_history (f, i / n_fields, &r, NULL))
+        continue;
+      /* What decodes is what the fields say. */
+      g_snprintf (uid, sizeof uid, "%" G_GUINT32_FORMAT, r.uid);
+      if (r.success != (f[10][0] == '1') || r.instance_id != f[0] || r.cancel_reason != f[12] ||
+          (f[7][0] != '0' && strcmp (uid, f[7]) != 0))
+        abort ();
+    }
   return 0;
 }

@@ -31,6 +31,14 @@
  *         MANY <runs> <succeeded> <failed> <timed-out>
  *       after one "FAILED <instance-id> <cancel-reason|-> <error>" line per
  *       failed run (the first 20).
+ *   history LIMIT                             -> "OK <pages> <entries>" then
+ *       through libdevbg, every page of History asked with LIMIT:
+ *         PAGE <entries> <next-continuation|->
+ *       then one line per entry, newest first:
+ *         <instance-id> <app-id> <uid> <finished-us> <0|1> <cancel-reason|-> <error|->
+ *   history-pages LIMIT                       -> "OK <pages>" then, per raw
+ *       History page (decoded by libdevbg's codec):
+ *         PAGE <bytes> <records> <next-continuation|->
  *   lib-events SECONDS
  *       through libdevbg: the app's registrations with a "completed" handler
  *       each, for SECONDS; prints, per completion delivered,
@@ -458,6 +466,85 @@ watch_devices (DevbgClient *client, double seconds)
   return 0;
 }
 
+/* History through libdevbg, every page (see "history" above). */
+static int
+print_history (DevbgClient *client, guint limit)
+{
+  g_autofree char *continuation = NULL;
+  g_autoptr(GString) pages_text = g_string_new (NULL);
+  g_autoptr(GString) entries = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  guint pages = 0, count = 0;
+
+  do
+    {
+      g_autofree char *next = NULL;
+      g_autoptr(GPtrArray) page = devbg_client_get_history_sync (client, limit, continuation,
+                                                                &next, NULL, &error);
+
+      if (page == NULL)
+        return fail (error);
+      for (guint i = 0; i < page->len; i++)
+        {
+          DevbgTaskInfo *t = g_ptr_array_index (page, i);
+          const char *reason = devbg_task_info_get_cancel_reason (t);
+          const char *message = devbg_task_info_get_error_message (t);
+
+          g_string_append_printf (entries, "%s %s %u %" G_GINT64_FORMAT " %d %s %s\n",
+                                  devbg_task_info_get_instance_id (t),
+                                  devbg_task_info_get_app_id (t), devbg_task_info_get_uid (t),
+                                  devbg_task_info_get_finished_us (t),
+                                  devbg_task_info_get_success (t), *reason ? reason : "-",
+                                  *message ? message : "-");
+        }
+      g_string_append_printf (pages_text, "PAGE %u %s\n", page->len, *next ? next : "-");
+      count += page->len;
+      pages++;
+      g_free (continuation);
+      continuation = g_steal_pointer (&next);
+    }
+  while (*continuation != '\0');
+  printf ("OK %u %u\n%s%s", pages, count, pages_text->str, entries->str);
+  return 0;
+}
+
+/* History as the bus carries it (see "history-pages" above). */
+static int
+print_history_pages (DevbgClient *client, guint32 limit)
+{
+  g_autofree char *continuation = g_strdup ("");
+  g_autoptr(GString) lines = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  guint pages = 0;
+
+  do
+    {
+      g_autoptr(GVariant) reply = manager_call (devbg_client_get_connection (client), "History",
+                                                g_variant_new ("(us)", limit, continuation),
+                                                &error);
+      g_autoptr(GVariant) page = NULL;
+      g_autoptr(GPtrArray) fields = NULL;
+      const guint8 *data;
+      gsize size;
+
+      if (reply == NULL)
+        return fail (error);
+      page = g_variant_get_child_value (reply, 0);
+      data = g_variant_get_fixed_array (page, &size, 1);
+      fields = devbg_records_parse (data, size, DEVBG_HISTORY_FIELDS, &error);
+      if (fields == NULL)
+        return fail (error);
+      g_free (continuation);
+      g_variant_get_child (reply, 1, "s", &continuation);
+      g_string_append_printf (lines, "PAGE %zu %u %s\n", size, fields->len / DEVBG_HISTORY_FIELDS,
+                              *continuation != '\0' ? continuation : "-");
+      pages++;
+    }
+  while (*continuation != '\0');
+  printf ("OK %u\n%s", pages, lines->str);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -613,6 +700,10 @@ main (int argc, char **argv)
       printf ("OK %u\n%s", pages, lines->str);
       return 0;
     }
+  if (strcmp (argv[1], "history") == 0 && argc == 3)
+    return print_history (client, (guint) g_ascii_strtoull (argv[2], NULL, 10));
+  if (strcmp (argv[1], "history-pages") == 0 && argc == 3)
+    return print_history_pages (client, (guint32) g_ascii_strtoull (argv[2], NULL, 10));
   if (strcmp (argv[1], "repeat") == 0 && (argc == 5 || argc == 6))
     {
       guint64 n = g_ascii_strtoull (argv[2], NULL, 10);

@@ -6,8 +6,9 @@
  * AcknowledgeEvents, ListRegistrations, Request and Unregister from canned
  * data, and sends Progress and Completed signals when the test says so.
  * Covers the routing of events to registration objects, pending events,
- * duplicate suppression, acknowledgements, the sender check, requests and
- * the local argument checks.
+ * duplicate suppression, acknowledgements, the sender check, requests,
+ * the local argument checks, and History's packed pages (the fake answers
+ * the page its continuation names, well formed or not).
  */
 #include <string.h>
 
@@ -72,6 +73,48 @@ handle_request (GVariant *params)
   return g_variant_new ("(usss)", 0, "allowed", "inst-1", "");
 }
 
+/* History pages by the continuation asked with: packed records of
+ * DEVBG_HISTORY_FIELDS (13) fields; each malformed one breaks one rule. */
+#define GOOD_1 "i-new\0t-sync\0org.example.App\0band-sync\0App.Sync\0use\0band0\0" \
+               "1000\0" "1700000000000000\0" "1700000005000000\0" "1\0\0\0"
+#define GOOD_2 "i-old\0t-up\0org.example.App\0dock-up\0App.Up\0servicing\0dock0\0" \
+               "4294967295\0" "-5\0" "9223372036854775807\0" "0\0The dock said no\0abort\0"
+static const struct {
+  const char *name;
+  const char *page;
+  gsize       size;
+  const char *next;
+} history_pages[] = {
+#define PAGE(name, bytes, next) { name, bytes, sizeof bytes - 1, next }
+  PAGE ("good", GOOD_1 GOOD_2, "more"),
+  PAGE ("empty", "", ""),
+  PAGE ("bad-utf8", GOOD_1 "i\0t\0a\xff\0n\0e\0use\0d\0" "1\0" "2\0" "3\0" "1\0\0\0", ""),
+  PAGE ("bad-count", GOOD_1 "i\0t\0a\0n\0e\0use\0d\0" "1\0" "2\0" "3\0" "1\0\0", ""),
+  PAGE ("bad-uid", GOOD_1 "i\0t\0a\0n\0e\0use\0d\0" "4294967296\0" "2\0" "3\0" "1\0\0\0", ""),
+  PAGE ("bad-started", "i\0t\0a\0n\0e\0use\0d\0" "1\0" "12x\0" "3\0" "1\0\0\0", ""),
+  PAGE ("bad-finished", "i\0t\0a\0n\0e\0use\0d\0" "1\0" "2\0" "+3\0" "1\0\0\0", ""),
+  PAGE ("bad-success", "i\0t\0a\0n\0e\0use\0d\0" "1\0" "2\0" "3\0" "true\0\0\0", ""),
+  PAGE ("bad-trigger", "i\0t\0a\0n\0e\0deviceUse\0d\0" "1\0" "2\0" "3\0" "1\0\0\0", ""),
+  PAGE ("bad-end", GOOD_1 "i", ""),
+#undef PAGE
+};
+
+static GVariant *
+handle_history (GVariant *params)
+{
+  const char *continuation;
+  guint32 limit;
+
+  g_variant_get (params, "(u&s)", &limit, &continuation);
+  for (guint i = 0; i < G_N_ELEMENTS (history_pages); i++)
+    if (strcmp (history_pages[i].name, continuation) == 0)
+      return g_variant_new ("(@ays)",
+                            g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, history_pages[i].page,
+                                                       history_pages[i].size, 1),
+                            history_pages[i].next);
+  return NULL;
+}
+
 static void
 fake_method_call (GDBusConnection *connection, const char *sender, const char *path,
                   const char *iface, const char *method, GVariant *params,
@@ -107,6 +150,8 @@ fake_method_call (GDBusConnection *connection, const char *sender, const char *p
     }
   else if (strcmp (method, "Request") == 0)
     g_dbus_method_invocation_return_value (invocation, handle_request (params));
+  else if (strcmp (method, "History") == 0 && handle_history (params) != NULL)
+    g_dbus_method_invocation_return_value (invocation, handle_history (params));
   else if (strcmp (method, "Unregister") == 0 || strcmp (method, "Cancel") == 0 ||
            strcmp (method, "Detach") == 0)
     g_dbus_method_invocation_return_value (invocation, NULL);
@@ -536,6 +581,142 @@ test_completion_result (Fixture *f, gconstpointer data)
   g_assert_cmpstr (error->message, ==, "The task was canceled (abort): canceled");
 }
 
+static void
+check_good_history (GPtrArray *tasks)
+{
+  DevbgTaskInfo *a, *b;
+  g_autoptr(GVariant) expected = NULL;
+  g_autoptr(GVariant) from_property = NULL;
+
+  g_assert_cmpuint (tasks->len, ==, 2);
+  a = g_ptr_array_index (tasks, 0);
+  b = g_ptr_array_index (tasks, 1);
+  g_assert_cmpstr (devbg_task_info_get_instance_id (a), ==, "i-new");
+  g_assert_cmpstr (devbg_task_info_get_task_id (a), ==, "t-sync");
+  g_assert_cmpstr (devbg_task_info_get_app_id (a), ==, "org.example.App");
+  g_assert_cmpstr (devbg_task_info_get_name (a), ==, "band-sync");
+  g_assert_cmpstr (devbg_task_info_get_entry_point (a), ==, "App.Sync");
+  g_assert_cmpint (devbg_task_info_get_trigger_type (a), ==, DEVBG_TRIGGER_USE);
+  g_assert_cmpstr (devbg_task_info_get_device_id (a), ==, "band0");
+  g_assert_cmpuint (devbg_task_info_get_uid (a), ==, 1000);
+  g_assert_cmpint (devbg_task_info_get_started_us (a), ==, 1700000000000000);
+  g_assert_cmpint (devbg_task_info_get_finished_us (a), ==, 1700000005000000);
+  g_assert_true (devbg_task_info_get_success (a));
+  g_assert_cmpstr (devbg_task_info_get_error_message (a), ==, "");
+  g_assert_cmpstr (devbg_task_info_get_cancel_reason (a), ==, "");
+  /* As the a{sv} entries gave it: finished, no state, no progress or limit. */
+  g_assert_true (devbg_task_info_get_finished (a));
+  g_assert_cmpstr (devbg_task_info_get_state (a), ==, "");
+  g_assert_cmpuint (devbg_task_info_get_progress (a), ==, 0);
+  g_assert_cmpuint (devbg_task_info_get_limit_s (a), ==, 0);
+
+  g_assert_cmpint (devbg_task_info_get_trigger_type (b), ==, DEVBG_TRIGGER_SERVICING);
+  g_assert_cmpuint (devbg_task_info_get_uid (b), ==, G_MAXUINT32);
+  g_assert_cmpint (devbg_task_info_get_started_us (b), ==, -5);
+  g_assert_cmpint (devbg_task_info_get_finished_us (b), ==, G_MAXINT64);
+  g_assert_false (devbg_task_info_get_success (b));
+  g_assert_cmpstr (devbg_task_info_get_error_message (b), ==, "The dock said no");
+  g_assert_cmpstr (devbg_task_info_get_cancel_reason (b), ==, "abort");
+
+  /* The properties: the keys, types and order devbgd's dictionaries had. */
+  expected = g_variant_ref_sink (g_variant_new_parsed (
+    "{'instance-id': <'i-old'>, 'task-id': <'t-up'>, 'app-id': <'org.example.App'>, "
+    "'name': <'dock-up'>, 'entry-point': <'App.Up'>, 'trigger': <'servicing'>, "
+    "'device-id': <'dock0'>, 'uid': <uint32 4294967295>, 'started-us': <int64 -5>, "
+    "'finished-us': <int64 9223372036854775807>, 'success': <false>, "
+    "'error': <'The dock said no'>, 'cancel-reason': <'abort'>}"));
+  g_assert_true (g_variant_equal (devbg_task_info_get_properties (b), expected));
+  /* Made once: the getter and the GObject property give the same one. */
+  g_assert_true (devbg_task_info_get_properties (b) == devbg_task_info_get_properties (b));
+  g_object_get (a, "properties", &from_property, NULL);
+  g_assert_true (from_property == devbg_task_info_get_properties (a));
+  g_assert_cmpuint (g_variant_n_children (from_property), ==, 13);
+}
+
+static void
+test_history (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autoptr(GPtrArray) empty = NULL;
+  g_autofree char *next = NULL;
+  g_autofree char *empty_next = NULL;
+
+  tasks = devbg_client_get_history_sync (f->client, 0, "good", &next, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (next, ==, "more");
+  check_good_history (tasks);
+
+  empty = devbg_client_get_history_sync (f->client, 0, "empty", &empty_next, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (empty->len, ==, 0);
+  g_assert_cmpstr (empty_next, ==, "");
+}
+
+static void
+on_history (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GAsyncResult **out = data;
+
+  *out = g_object_ref (result);
+}
+
+static void
+test_history_async (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GAsyncResult) bad = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) tasks = NULL;
+  g_autofree char *next = NULL;
+
+  devbg_client_get_history_async (f->client, 0, "good", NULL, on_history, &result);
+  WAIT_FOR (result != NULL);
+  tasks = devbg_client_get_history_finish (f->client, result, &next, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (next, ==, "more");
+  check_good_history (tasks);
+
+  devbg_client_get_history_async (f->client, 0, "bad-success", NULL, on_history, &bad);
+  WAIT_FOR (bad != NULL);
+  g_assert_null (devbg_client_get_history_finish (f->client, bad, NULL, &error));
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+}
+
+/* Every malformed page is refused with an error that says what is wrong. */
+static void
+test_history_malformed (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *page;
+    const char *message;
+  } cases[] = {
+    { "bad-utf8", "packed records: field 15 is not UTF-8" },
+    { "bad-count", "packed records: 25 fields are not whole records of 13" },
+    { "bad-uid", "History record 1: uid '4294967296' is not a number from 0 to 4294967295" },
+    { "bad-started", "History record 0: started-us '12x' is not a number from "
+                     "-9223372036854775808 to 9223372036854775807" },
+    { "bad-finished", "History record 0: finished-us '+3' is not a number from "
+                      "-9223372036854775808 to 9223372036854775807" },
+    { "bad-success", "History record 0: success 'true' is neither 0 nor 1" },
+    { "bad-trigger", "History record 0: unknown trigger 'deviceUse'" },
+    { "bad-end", "packed records: the page does not end with a NUL" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *next = NULL;
+      g_autoptr(GPtrArray) tasks = devbg_client_get_history_sync (f->client, 0, cases[i].page,
+                                                                  &next, NULL, &error);
+
+      g_assert_null (tasks);
+      g_assert_null (next);
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+      g_assert_cmpstr (error->message, ==, cases[i].message);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -550,6 +731,11 @@ main (int argc, char **argv)
   g_test_add ("/client/events", Fixture, NULL, fixture_setup, test_events, fixture_teardown);
   g_test_add ("/client/request", Fixture, NULL, fixture_setup, test_request, fixture_teardown);
   g_test_add ("/client/completion-result", Fixture, NULL, fixture_setup, test_completion_result,
+              fixture_teardown);
+  g_test_add ("/client/history", Fixture, NULL, fixture_setup, test_history, fixture_teardown);
+  g_test_add ("/client/history-async", Fixture, NULL, fixture_setup, test_history_async,
+              fixture_teardown);
+  g_test_add ("/client/history-malformed", Fixture, NULL, fixture_setup, test_history_malformed,
               fixture_teardown);
   status = g_test_run ();
 

@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+# devbg: device background tasks for Linux
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""History against the real devbgd (issue 12): packed pages of whole
+13-field records, at most DEVBG_HISTORY_PAGE_MAX_ENTRIES entries and
+DEVBG_PACKED_PAGE_MAX_BYTES bytes each, newest first; a history longer
+than a page comes back whole and in order through the continuation, to
+an app (its user's entries of itself) and to root (all), by libdevbg.
+
+The history is seeded straight into devbgd's database (between two
+starts) rather than run task by task: thousands of real runs would take
+minutes."""
+
+import json
+import os
+import sqlite3
+import unittest
+import uuid
+
+from devbgtest import DevbgTestCase, TestApp, manifest_xml
+
+APP = 'org.example.History'
+OTHER = 'org.example.Other'
+HOST = '/usr/libexec/devbg-test/tasks'
+ERR = 'org.devbg.Devbg1.Error.'
+ALICE = 1        # "daemon"
+MALLORY = 65534  # "nobody"
+PAGE_MAX_ENTRIES = 4096         # DEVBG_HISTORY_PAGE_MAX_ENTRIES
+PAGE_MAX_BYTES = 1024 * 1024    # DEVBG_PACKED_PAGE_MAX_BYTES
+FIELDS = 13                     # DEVBG_HISTORY_FIELDS
+
+
+def seed(state_dir, rows):
+    """Appends @rows ((app_id, uid, error) each) to devbgd's history, oldest
+    first; returns their instance IDs in that order."""
+    db = sqlite3.connect(os.path.join(state_dir, 'devbg.db'))
+    ids, values = [], []
+    base = 1700000000000000
+    for i, (app, uid, error) in enumerate(rows):
+        ids.append(str(uuid.uuid4()))
+        values.append((ids[-1], str(uuid.uuid4()), app, 'sync-%d' % i, 'H.Sync', 'use',
+                       'band%d' % (i % 3), uid, base + i * 1000, base + i * 1000 + 500,
+                       0 if error else 1, error, 'abort' if error else ''))
+    db.executemany('INSERT INTO history (instance_id, task_id, app_id, name, entry_point, '
+                   'trigger, device_id, uid, started_us, finished_us, success, error, '
+                   'cancel_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)', values)
+    db.commit()
+    db.close()
+    return ids
+
+
+class HistoryBase(DevbgTestCase):
+    config = '[Service]\nHistoryMaxPerApp=100000\n'
+
+    def setUp(self):
+        super().setUp()
+        self.app = TestApp(self.tmpdir, 'app')
+        self.devbgd.write_manifest('h.xml', manifest_xml(APP, self.app.path, [
+            ('H.Sync', ['deviceUse'], HOST)]))
+        # Once to create the database, then seeded and started again.
+        self.devbgd.start()
+        self.devbgd.stop()
+
+    def history(self, limit, user=MALLORY):
+        """Every page through libdevbg: [(entries, continuation)], [entry]."""
+        lines = self.app.ok(self.bus, 'history', limit, user=user)
+        pages = [(int(l.split()[1]), l.split()[2]) for l in lines if l.startswith('PAGE ')]
+        entries = [l.split(' ', 6) for l in lines[1 + len(pages):]]
+        self.assertEqual(lines[0], 'OK %d %d' % (len(pages), len(entries)))
+        return pages, entries
+
+    def raw_pages(self, limit, user=MALLORY):
+        """Every page as the bus carries it: [(bytes, records, continuation)]."""
+        lines = self.app.ok(self.bus, 'history-pages', limit, user=user)
+        return [(int(l.split()[1]), int(l.split()[2]), l.split()[3])
+                for l in lines if l.startswith('PAGE ')]
+
+
+class HistoryPagesTest(HistoryBase):
+    MINE = PAGE_MAX_ENTRIES + 150  # a full page and a bit more
+
+    def setUp(self):
+        super().setUp()
+        # Mallory's entries of the app, among Alice's and another app's.
+        rows = []
+        for i in range(self.MINE):
+            rows.append((APP, MALLORY, '' if i % 7 else 'failed %d' % i))
+            if i % 1000 == 0:
+                rows += [(APP, ALICE, ''), (OTHER, MALLORY, '')]
+        self.ids = seed(self.devbgd.state_dir, rows)
+        self.mine = [iid for iid, row in zip(self.ids, rows) if row[:2] == (APP, MALLORY)]
+        self.rows = rows
+        self.devbgd.start()
+
+    def test_app_lists_its_history_whole_in_order(self):
+        # limit 0: pages of 100, newest first, through the continuation.
+        pages, entries = self.history(0)
+        self.assertEqual([n for n, _ in pages], [100] * (self.MINE // 100) + [self.MINE % 100])
+        self.assertTrue(all(c != '-' for _, c in pages[:-1]))
+        self.assertEqual(pages[-1][1], '-')
+        self.assertEqual([e[0] for e in entries], self.mine[::-1])
+        # Its user's entries of itself only, every field as stored.
+        self.assertTrue(all(e[1:3] == [APP, str(MALLORY)] for e in entries))
+        failed = [e for e in entries if e[4] == '0']
+        self.assertEqual(len(failed), len([r for r in self.rows
+                                           if r[:2] == (APP, MALLORY) and r[2]]))
+        self.assertTrue(all(e[5] == 'abort' and e[6].startswith('failed ') for e in failed))
+        self.assertTrue(all(e[5:] == ['-', '-'] for e in entries if e[4] == '1'))
+
+        # A large limit: DEVBG_HISTORY_PAGE_MAX_ENTRIES a page, the same list.
+        pages, again = self.history(100000)
+        self.assertEqual([n for n, _ in pages], [PAGE_MAX_ENTRIES, self.MINE - PAGE_MAX_ENTRIES])
+        self.assertEqual(again, entries)
+
+    def test_pages_on_the_bus(self):
+        pages = self.raw_pages(0)
+        self.assertEqual(pages[0][1], 100)
+        pages = self.raw_pages(100000)
+        self.assertEqual([r for _, r, _ in pages], [PAGE_MAX_ENTRIES, self.MINE - PAGE_MAX_ENTRIES])
+        self.assertTrue(all(size <= PAGE_MAX_BYTES for size, _, _ in pages))
+
+    def test_other_user_of_the_app_sees_only_theirs(self):
+        pages, entries = self.history(0, user=ALICE)
+        alice = [iid for iid, row in zip(self.ids, self.rows) if row[:2] == (APP, ALICE)]
+        self.assertEqual([e[0] for e in entries], alice[::-1])
+        self.assertEqual(len(pages), 1)
+
+    def test_root_sees_every_entry(self):
+        # devbgctl (libdevbg) as root, not an app: all, newest first.
+        out = self.devbgctl('--json', 'history', '10000').stdout
+        listed = [e['instance-id'] for e in json.loads(out)]
+        self.assertEqual(listed, self.ids[::-1])
+
+    def test_continuation_not_given_by_devbgd(self):
+        for bad in ('x', 'x1', '-1', '0', '99999999999999999999', ' 5'):
+            name, _ = self.app.error(self.bus, 'call', 'History', '(uint32 0, "%s")' % bad,
+                                     user=MALLORY)
+            self.assertEqual(name, ERR + 'InvalidArgument')
+        self.assertTrue(self.devbgd.owns_name())
+
+
+class HistoryPageBytesTest(HistoryBase):
+    """Entries with long error messages: a page ends at
+    DEVBG_PACKED_PAGE_MAX_BYTES, with whole records, well before
+    DEVBG_HISTORY_PAGE_MAX_ENTRIES; nothing is lost between pages."""
+    # Above a page and its message header, below the history's 1.6 MB.
+    bus_config = '<limit name="max_message_size">1200000</limit>\n'
+    ERROR = 'e' * 4000
+
+    def setUp(self):
+        super().setUp()
+        self.ids = seed(self.devbgd.state_dir, [(APP, MALLORY, self.ERROR)] * 400)
+        self.devbgd.start()
+
+    def test_page_ends_at_the_byte_bound(self):
+        pages = self.raw_pages(100000)
+        self.assertEqual(len(pages), 2)
+        first_bytes, first_records, _ = pages[0]
+        self.assertLessEqual(first_bytes, PAGE_MAX_BYTES)
+        # As full as the bound allows: one more record would not fit.
+        self.assertGreater(first_bytes + first_bytes // first_records, PAGE_MAX_BYTES)
+        self.assertEqual(sum(r for _, r, _ in pages), 400)
+        self.assertTrue(self.devbgd.owns_name())
+        # libdevbg and devbgctl follow the pages.
+        _, entries = self.history(100000)
+        self.assertEqual([e[0] for e in entries], self.ids[::-1])
+        self.assertTrue(all(e[6] == self.ERROR for e in entries))
+        out = self.devbgctl('history', '1000').stdout
+        self.assertEqual(out.count(self.ERROR), 400)
+
+
+if __name__ == '__main__':
+    unittest.main()
