@@ -29,6 +29,7 @@
  *   list-all                         -> OK <ns> <registrations> <pages> <bytes>
  *       every page of ListRegistrations, one after another
  *   history-all                      -> OK <ns> <entries> <pages> <bytes> <raw-ns>
+ *   events-all                       -> OK <ns> <events> <pages>
  *       every page of History through libdevbg (DevbgTaskInfo objects, as
  *       an app gets them), pages of DEVBG_HISTORY_PAGE_MAX_ENTRIES; then,
  *       untimed there, the same pages raw for their bytes, and the time of
@@ -455,6 +456,52 @@ cmd_history_all (App *app)
           raw_ns);
 }
 
+/* The app's pending events as an app reads them at its start: WatchEvents'
+ * first page, then ListEvents for the rest. */
+static void
+cmd_events_all (App *app)
+{
+  g_autofree char *continuation = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = now_ns ();
+  gsize count = 0, pages = 0;
+
+  do
+    {
+      gboolean first = continuation == NULL;
+      g_autoptr(GVariant) reply =
+        g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, MANAGER,
+                                     first ? "WatchEvents" : "ListEvents",
+                                     first ? NULL : g_variant_new ("(s)", continuation),
+                                     G_VARIANT_TYPE ("(a(sssbssx)s)"), G_DBUS_CALL_FLAGS_NONE,
+                                     30000, NULL, &error);
+      g_autoptr(GVariant) events = NULL;
+
+      if (reply == NULL)
+        {
+          printf ("ERROR %s: %s\n", first ? "WatchEvents" : "ListEvents", error->message);
+          return;
+        }
+      /* Read as an app would: every event's fields. */
+      events = g_variant_get_child_value (reply, 0);
+      for (gsize i = 0; i < g_variant_n_children (events); i++)
+        {
+          const char *event_id, *task_id, *instance_id, *message, *reason;
+          gboolean success;
+          gint64 finished_us;
+
+          g_variant_get_child (events, i, "(&s&s&sb&s&sx)", &event_id, &task_id, &instance_id,
+                               &success, &message, &reason, &finished_us);
+          count++;
+        }
+      pages++;
+      g_free (continuation);
+      g_variant_get_child (reply, 1, "s", &continuation);
+    }
+  while (*continuation != '\0');
+  printf ("OK %" G_GINT64_FORMAT " %zu %zu\n", now_ns () - t0, count, pages);
+}
+
 static void
 cmd_tally (App *app, guint ms)
 {
@@ -543,6 +590,8 @@ main (int argc, char **argv)
         cmd_register_many (&app, w);
       else if (strcmp (w[0], "history-all") == 0 && n == 1)
         cmd_history_all (&app);
+      else if (strcmp (w[0], "events-all") == 0 && n == 1)
+        cmd_events_all (&app);
       else if (strcmp (w[0], "list-all") == 0 && n == 1)
         cmd_list_all (&app);
       else if (strcmp (w[0], "tally") == 0 && n == 2)

@@ -44,6 +44,8 @@ REGISTRATIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 DEVICES = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 HISTORY = [int(n) for n in (sys.argv[4] if len(sys.argv) > 4 else '1000,10000').split(',')
            if int(n) > 0]
+EVENTS = [int(n) for n in (sys.argv[5] if len(sys.argv) > 5 else '1000,10000').split(',')
+          if int(n) > 0]
 BENCH_APP = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-app'))
 BENCH_TASK = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-task'))
 LIST_RUNS = int(os.environ.get("DEVBG_LIST_RUNS", "21"))
@@ -187,6 +189,55 @@ def history(tmpdir, n):
         bus.stop()
 
 
+def seed_events(db_path, n, app_id):
+    """N pending completion events of @app_id for this user, oldest first,
+    one in ten failed: rows as devbgd writes them."""
+    now = int(time.time() * 1e6)
+    task = str(uuid.uuid4())
+    rows = []
+    for i in range(n):
+        ok = i % 10 != 0
+        rows.append((str(uuid.uuid4()), app_id, task, str(uuid.uuid4()), 1 if ok else 0,
+                     '' if ok else 'the device went away', '' if ok else 'condition-loss',
+                     now - (n - i) * 1000000, os.getuid()))
+    db = sqlite3.connect(db_path)
+    db.executemany('INSERT INTO events (event_id, app_id, task_id, instance_id, success, error, '
+                   'cancel_reason, finished_us, uid) VALUES (?,?,?,?,?,?,?,?,?)', rows)
+    db.commit()
+    db.close()
+
+
+def events(tmpdir, n):
+    os.makedirs(tmpdir)
+    os.chmod(tmpdir, 0o755)
+    bus = PrivateBus(tmpdir)
+    # [Service] MaxPendingEvents: none of the seeded events is dropped.
+    devbgd = Devbgd(bus, tmpdir, '[Service]\nMaxPendingEvents=%d\n' % max(1000, n),
+                    verbose=False)
+    devbgd.write_manifest('bench.xml', manifest_xml(
+        'org.devbg.bench.Scale', BENCH_APP, [('Bench.Latency', ['deviceUse'], BENCH_TASK)]))
+    devbgd.start()
+    devbgd.stop()
+    seed_events(os.path.join(devbgd.state_dir, 'devbg.db'), n, 'org.devbg.bench.Scale')
+    devbgd.start()
+    app = Helper([BENCH_APP], bus.env())
+    try:
+        lists, floors = [], []
+        pages = 0
+        for _ in range(LIST_RUNS):
+            ns, count, pages = map(int, app.ask('events-all'))
+            if count != n:
+                raise SystemExit('bench: listed %d of %d pending events' % (count, n))
+            lists.append(ns / 1e6)
+            floors.append(sum(int(app.ask('ping')[0]) for _ in range(pages)) / 1e6)
+        print('scale events %d list p50 %.1f ms (%d pages; floor %d pings %.1f ms)'
+              % (n, pct(lists, 0.5), pages, pages, pct(floors, 0.5)), flush=True)
+    finally:
+        app.stop()
+        devbgd.stop()
+        bus.stop()
+
+
 class DeviceBench:
     def __init__(self, tmpdir):
         os.makedirs(tmpdir)
@@ -276,6 +327,8 @@ def main():
             registrations(os.path.join(tmpdir, 'r'))
         for n in HISTORY:
             history(os.path.join(tmpdir, 'h%d' % n), n)
+        for n in EVENTS:
+            events(os.path.join(tmpdir, 'e%d' % n), n)
         if DEVICES == 0:
             return
         bench = DeviceBench(os.path.join(tmpdir, 'd'))
