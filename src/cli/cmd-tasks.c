@@ -263,9 +263,9 @@ fetch_history (Devbgctl *ctl, guint want, GError **error)
   do
     {
       g_autofree char *next = NULL;
-      g_autoptr(GPtrArray) page = devbg_client_get_history_sync (client, MIN (want - n,
-                                                                             DEVBG_PAGE_MAX_ENTRIES),
-                                                                continuation, &next, NULL, error);
+      g_autoptr(GPtrArray) page =
+        devbg_client_get_history_sync (client, MIN (want - n, DEVBG_HISTORY_PAGE_MAX_ENTRIES),
+                                       continuation, &next, NULL, error);
 
       if (page == NULL)
         {
