@@ -77,7 +77,8 @@ void  devbg_device_set_id (DevbgDevice *device, const char *id);
 /* Marks the device gone and emits "removed". */
 void  devbg_device_mark_removed (DevbgDevice *device);
 
-/* Its properties as D-Bus a{sv} (see org.devbg.Devbg1.Devices.xml). */
+/* Its properties as D-Bus a{sv} (see org.devbg.Devbg1.Devices.xml): a new
+ * reference, not floating (kept until the device changes). */
 GVariant *devbg_device_to_variant (DevbgDevice *device);
 
 G_END_DECLS

@@ -39,12 +39,15 @@ G_DEFINE_TYPE (DevbgDevices, devbg_devices, G_TYPE_OBJECT)
 static void
 emit_dbus (DevbgDevices *self, const char *signal, DevbgDevice *device, gboolean with_props)
 {
+  g_autoptr(GVariant) props = NULL;
   GVariant *params;
 
   if (self->registration_id == 0)
     return;
+  if (with_props)
+    props = devbg_device_to_variant (device);
   params = with_props
-    ? g_variant_new ("(s@a{sv})", devbg_device_get_id (device), devbg_device_to_variant (device))
+    ? g_variant_new ("(s@a{sv})", devbg_device_get_id (device), props)
     : g_variant_new ("(s)", devbg_device_get_id (device));
   g_dbus_connection_emit_signal (self->connection, NULL, DEVBG_DBUS_PATH, DEVBG_DBUS_DEVICES_INTERFACE,
                                  signal, params, NULL);
@@ -218,8 +221,11 @@ devbg_devices_return_list (DevbgDevices *self, GDBusMethodInvocation *invocation
     {
       DevbgDevice *device = g_ptr_array_index (list, i);
       if (visible_to (device, viewer))
-        g_variant_builder_add (&b, "(s@a{sv})", devbg_device_get_id (device),
-                               devbg_device_to_variant (device));
+        {
+          g_autoptr(GVariant) props = devbg_device_to_variant (device);
+
+          g_variant_builder_add (&b, "(s@a{sv})", devbg_device_get_id (device), props);
+        }
     }
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a(sa{sv}))", &b));
 }

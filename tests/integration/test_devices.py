@@ -195,6 +195,11 @@ class DevicesTest(DevbgTestCase):
         self.assertEqual(added[2]['hardware-ids'][1], 'USB\\VID_1209&PID_B0A1')
         self.sim.ctl('rename', 'b', 'my band')
         self.assertEqual(self.wait_event('DeviceChanged', 'virtual-SER1')[2]['name'], 'my band')
+        # devbgd keeps each device's properties between changes: the list
+        # and GetDevice give the new name too.
+        self.assertEqual(self.devices()['virtual-SER1']['name'], 'my band')
+        self.assertEqual(self.call('GetDevice', GLib.Variant('(s)', ('virtual-SER1',)))[0]['name'],
+                         'my band')
         self.sim.ctl('detach', 'b')
         self.wait_event('DeviceRemoved', 'virtual-SER1')
         self.assertEqual(self.devices(), {})
