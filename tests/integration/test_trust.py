@@ -6,7 +6,6 @@ and uid 65534, nobody), calls that leaked their message, replies larger
 than the bus allows, stores that grew without bound, two apps on one
 device."""
 import os
-import re
 import sqlite3
 import subprocess
 import unittest
@@ -37,9 +36,10 @@ class TrustTest(RuntimeBase):
     config = RuntimeBase.config + '[Service]\nMaxRegistrationsPerApp=3\nMaxPendingEvents=4\n'
 
     def pending(self, app, user):
-        """The event IDs of the first page of pending events."""
-        out = app.ok(self.bus, 'call', 'WatchEvents', '()', user=user)[0]
-        return re.findall(r"\('([0-9a-f-]{36})'", out)
+        """The event IDs of the pending events (packed pages, decoded by
+        libdevbg's codec)."""
+        lines = app.ok(self.bus, 'events-pages', user=user)
+        return [line.split()[1] for line in lines if line.startswith('EVENT ')]
 
     def history(self, app, user):
         """Every page, through libdevbg (History's pages are packed)."""
