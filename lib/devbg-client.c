@@ -1489,20 +1489,25 @@ client_take_deliverable (DevbgClient *client)
 static void
 client_acknowledge (DevbgClient *client, GPtrArray *event_ids)
 {
-  g_autoptr(GVariant) ids = NULL;
-
-  if (event_ids->len == 0 || client->connection == NULL)
+  if (client->connection == NULL)
     return;
-  ids = g_variant_ref_sink (g_variant_new_strv ((const char * const *) event_ids->pdata,
-                                                event_ids->len));
-  /* Fire and forget: an acknowledgement that is lost only means the
-   * event comes again with the next WatchEvents, and is then recognised
-   * by its ID. */
-  client->acks_unflushed = TRUE;
-  g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
-                          OBJECT_PATH, IFACE, "AcknowledgeEvents",
-                          g_variant_new_tuple (&ids, 1), NULL, G_DBUS_CALL_FLAGS_NONE, -1,
-                          NULL, NULL, NULL);
+  /* At most DEVBG_MAX_ACK_IDS a call (devbgd refuses more): one page of
+   * pending events may hold DEVBG_EVENTS_PAGE_MAX_ENTRIES, all delivered
+   * in one flush. */
+  for (guint i = 0; i < event_ids->len; i += DEVBG_MAX_ACK_IDS)
+    {
+      GVariant *ids = g_variant_new_strv ((const char *const *) event_ids->pdata + i,
+                                          MIN (event_ids->len - i, DEVBG_MAX_ACK_IDS));
+
+      /* Fire and forget: an acknowledgement that is lost only means the
+       * event comes again with the next WatchEvents, and is then
+       * recognised by its ID. */
+      client->acks_unflushed = TRUE;
+      g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                              OBJECT_PATH, IFACE, "AcknowledgeEvents",
+                              g_variant_new_tuple (&ids, 1), NULL, G_DBUS_CALL_FLAGS_NONE, -1,
+                              NULL, NULL, NULL);
+    }
 }
 
 /* The completions still queued for tasks this client unregistered, and
