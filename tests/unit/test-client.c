@@ -18,6 +18,7 @@
 
 #include "devbg-client.h"
 #include "devbg-error.h"
+#include "devbg-names.h"
 
 #define BUS_NAME    "org.devbg.Devbg1"
 #define OBJECT_PATH "/org/devbg/Devbg1"
@@ -36,6 +37,7 @@ typedef struct {
   gboolean         ready;
   guint            watch_calls;   /* under lock */
   guint            list_calls;    /* ListEvents, under lock */
+  guint            ack_calls;     /* AcknowledgeEvents taken, under lock */
   const char      *events_first;  /* WatchEvents' page (events_pages), under lock */
   GPtrArray       *acked;         /* event IDs, under lock */
 } FakeDevbgd;
@@ -79,9 +81,44 @@ static const struct {
 #undef PAGE
 };
 
+/* More events than one AcknowledgeEvents may carry, on one page. */
+#define MANY_EVENTS (DEVBG_MAX_ACK_IDS * 2 + 10)
+#define MANY_EVENTS_LAST 2057  /* MANY_EVENTS - 1, for the event ID */
+G_STATIC_ASSERT (MANY_EVENTS_LAST == MANY_EVENTS - 1);
+
+static void
+add_field (GByteArray *page, const char *field)
+{
+  g_byte_array_append (page, (const guint8 *) field, (guint) strlen (field) + 1);
+}
+
+static GVariant *
+many_events_page (void)
+{
+  g_autoptr(GByteArray) page = g_byte_array_new ();
+
+  for (guint i = 0; i < MANY_EVENTS; i++)
+    {
+      g_autofree char *event_id = g_strdup_printf ("many-%u", i);
+      g_autofree char *instance_id = g_strdup_printf ("i-many-%u", i);
+
+      add_field (page, event_id);
+      add_field (page, "t-sync");
+      add_field (page, instance_id);
+      add_field (page, "1");
+      add_field (page, "");
+      add_field (page, "");
+      add_field (page, "1700000000000000");
+    }
+  return g_variant_new ("(@ays)", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, page->data,
+                                                             page->len, 1), "");
+}
+
 static GVariant *
 events_page (const char *name)
 {
+  if (strcmp (name, "many") == 0)
+    return many_events_page ();
   for (guint i = 0; i < G_N_ELEMENTS (events_pages); i++)
     if (strcmp (events_pages[i].name, name) == 0)
       return g_variant_new ("(@ays)",
@@ -179,7 +216,16 @@ fake_method_call (GDBusConnection *connection, const char *sender, const char *p
       g_autofree const char **ids = NULL;
 
       g_variant_get (params, "(^a&s)", &ids);
+      /* As devbgd: more than DEVBG_MAX_ACK_IDS is refused, none taken. */
+      if (g_strv_length ((char **) ids) > DEVBG_MAX_ACK_IDS)
+        {
+          g_dbus_method_invocation_return_dbus_error (invocation,
+                                                      "org.devbg.Devbg1.Error.InvalidArgument",
+                                                      "too many event IDs");
+          return;
+        }
       g_mutex_lock (&fake.lock);
+      fake.ack_calls++;
       for (guint i = 0; ids[i] != NULL; i++)
         g_ptr_array_add (fake.acked, g_strdup (ids[i]));
       g_mutex_unlock (&fake.lock);
@@ -843,6 +889,30 @@ test_events_pages (Fixture *f, gconstpointer data)
   }
 }
 
+/* More events on a page than one AcknowledgeEvents may carry: all
+ * delivered in order, and acknowledged in calls devbgd takes. */
+static void
+test_events_many (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GHashTable) tasks = all_tasks (f);
+  guint acks_before;
+
+  g_mutex_lock (&fake.lock);
+  acks_before = fake.ack_calls;
+  g_mutex_unlock (&fake.lock);
+  g_signal_connect (g_hash_table_lookup (tasks, "t-sync"), "completed",
+                    G_CALLBACK (on_completed), f);
+  WAIT_FOR (f->completed->len == MANY_EVENTS);
+  WAIT_FOR (fake_acked ("many-0") && fake_acked ("many-" G_STRINGIFY (MANY_EVENTS_LAST)));
+  settle (f);
+  g_assert_cmpstr (g_ptr_array_index (f->completed, 0), ==, "t-sync:many-0");
+  g_assert_cmpstr (g_ptr_array_index (f->completed, MANY_EVENTS - 1), ==,
+                   "t-sync:many-" G_STRINGIFY (MANY_EVENTS_LAST));
+  g_mutex_lock (&fake.lock);
+  g_assert_cmpuint (fake.ack_calls - acks_before, ==, 3);
+  g_mutex_unlock (&fake.lock);
+}
+
 /* An empty page: nothing delivered, no ListEvents. */
 static void
 test_events_empty (Fixture *f, gconstpointer data)
@@ -970,6 +1040,8 @@ main (int argc, char **argv)
   g_test_add ("/client/events-pages", Fixture, "first", fixture_setup, test_events_pages,
               fixture_teardown);
   g_test_add ("/client/events-empty", Fixture, "empty", fixture_setup, test_events_empty,
+              fixture_teardown);
+  g_test_add ("/client/events-many", Fixture, "many", fixture_setup, test_events_many,
               fixture_teardown);
   g_test_add ("/client/events-malformed", Fixture, NULL, fixture_setup, test_events_malformed,
               fixture_teardown);
