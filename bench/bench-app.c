@@ -29,11 +29,14 @@
  *   list-all                         -> OK <ns> <registrations> <pages> <bytes>
  *       every page of ListRegistrations, one after another
  *   history-all                      -> OK <ns> <entries> <pages> <bytes> <raw-ns>
- *   events-all                       -> OK <ns> <events> <pages>
  *       every page of History through libdevbg (DevbgTaskInfo objects, as
  *       an app gets them), pages of DEVBG_HISTORY_PAGE_MAX_ENTRIES; then,
  *       untimed there, the same pages raw for their bytes, and the time of
  *       that raw pass decoded by libdevbg's codec without the objects
+ *   events-all                       -> OK <ns> <events> <pages>
+ *       the app's pending events as it reads them at its start: WatchEvents,
+ *       then ListEvents until the last page, each packed page decoded by
+ *       libdevbg's codec
  *   tally MS                         -> OK <instances> <completed> <extra>
  *       after MS more ms of listening: instances requested since the last
  *       tally, how many got a Completed signal, and how many Completed
@@ -457,7 +460,8 @@ cmd_history_all (App *app)
 }
 
 /* The app's pending events as an app reads them at its start: WatchEvents'
- * first page, then ListEvents for the rest. */
+ * first page, then ListEvents for the rest, each packed page decoded by
+ * libdevbg's codec (every event's fields, as libdevbg reads them). */
 static void
 cmd_events_all (App *app)
 {
@@ -469,30 +473,38 @@ cmd_events_all (App *app)
   do
     {
       gboolean first = continuation == NULL;
+      const char *method = first ? "WatchEvents" : "ListEvents";
       g_autoptr(GVariant) reply =
-        g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, MANAGER,
-                                     first ? "WatchEvents" : "ListEvents",
+        g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, MANAGER, method,
                                      first ? NULL : g_variant_new ("(s)", continuation),
-                                     G_VARIANT_TYPE ("(a(sssbssx)s)"), G_DBUS_CALL_FLAGS_NONE,
-                                     30000, NULL, &error);
-      g_autoptr(GVariant) events = NULL;
+                                     G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE, 30000,
+                                     NULL, &error);
+      g_autoptr(GVariant) page = NULL;
+      g_autoptr(GPtrArray) fields = NULL;
+      const guint8 *data;
+      gsize size;
 
       if (reply == NULL)
         {
-          printf ("ERROR %s: %s\n", first ? "WatchEvents" : "ListEvents", error->message);
+          printf ("ERROR %s: %s\n", method, error->message);
           return;
         }
-      /* Read as an app would: every event's fields. */
-      events = g_variant_get_child_value (reply, 0);
-      for (gsize i = 0; i < g_variant_n_children (events); i++)
+      page = g_variant_get_child_value (reply, 0);
+      data = g_variant_get_fixed_array (page, &size, 1);
+      fields = devbg_records_parse (data, size, DEVBG_EVENT_FIELDS, &error);
+      for (guint i = 0; fields != NULL && i < fields->len; i += DEVBG_EVENT_FIELDS)
         {
-          const char *event_id, *task_id, *instance_id, *message, *reason;
-          gboolean success;
-          gint64 finished_us;
+          DevbgEventEntry e;
 
-          g_variant_get_child (events, i, "(&s&s&sb&s&sx)", &event_id, &task_id, &instance_id,
-                               &success, &message, &reason, &finished_us);
+          if (!devbg_records_decode_event ((const char *const *) &fields->pdata[i],
+                                           i / DEVBG_EVENT_FIELDS, &e, &error))
+            break;
           count++;
+        }
+      if (error != NULL)
+        {
+          printf ("ERROR %s: %s\n", method, error->message);
+          return;
         }
       pages++;
       g_free (continuation);

@@ -191,8 +191,7 @@ devbg_completion_class_init (DevbgCompletionClass *klass)
 
 static void devbg_completion_init (DevbgCompletion *c) { (void) c; }
 
-/* From one (sssbssx) tuple: the Completed signal's arguments, or one
- * element of WatchEvents' pending list. */
+/* From one (sssbssx) tuple: the Completed signal's arguments. */
 static DevbgCompletion *
 completion_new_from_tuple (GVariant *tuple)
 {
@@ -608,6 +607,44 @@ on_completed (GDBusConnection *connection, const char *sender, const char *path,
   client_take_completion (client, completion_new_from_tuple (params));
 }
 
+/* One packed page of WatchEvents or ListEvents (DEVBG_EVENT_FIELDS a
+ * record) as completions, oldest first, or NULL with @error when the page
+ * is malformed: devbgd's reply is checked like any input, and a page is
+ * taken whole or not at all. */
+static GPtrArray *
+completions_from_page (GVariant *packed, GError **error)
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GPtrArray) completions = NULL;
+  const guint8 *data;
+  gsize size;
+
+  data = g_variant_get_fixed_array (packed, &size, 1);
+  fields = devbg_records_parse (data, size, DEVBG_EVENT_FIELDS, error);
+  if (fields == NULL)
+    return NULL;
+  completions = g_ptr_array_new_full (fields->len / DEVBG_EVENT_FIELDS, g_object_unref);
+  for (guint i = 0; i < fields->len; i += DEVBG_EVENT_FIELDS)
+    {
+      DevbgEventEntry e;
+      DevbgCompletion *c;
+
+      if (!devbg_records_decode_event ((const char *const *) &fields->pdata[i],
+                                       i / DEVBG_EVENT_FIELDS, &e, error))
+        return NULL;
+      c = g_object_new (DEVBG_TYPE_COMPLETION, NULL);
+      c->event_id = g_strdup (e.event_id);
+      c->task_id = g_strdup (e.task_id);
+      c->instance_id = g_strdup (e.instance_id);
+      c->success = e.success;
+      c->error_message = g_strdup (e.error);
+      c->cancel_reason = g_strdup (e.cancel_reason);
+      c->finished_us = e.finished_us;
+      g_ptr_array_add (completions, c);
+    }
+  return g_steal_pointer (&completions);
+}
+
 static void
 watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -615,10 +652,9 @@ watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
                                                              &error);
-  g_autoptr(GVariant) pending = NULL;
+  g_autoptr(GVariant) packed = NULL;
+  g_autoptr(GPtrArray) completions = NULL;
   const char *continuation;
-  GVariantIter iter;
-  GVariant *tuple;
 
   if (reply == NULL)
     {
@@ -628,29 +664,31 @@ watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
         g_debug ("devbg: WatchEvents failed: %s", error->message);
       return;
     }
-  pending = g_variant_get_child_value (reply, 0);
-  g_variant_iter_init (&iter, pending);
-  while ((tuple = g_variant_iter_next_value (&iter)) != NULL)
+  packed = g_variant_get_child_value (reply, 0);
+  completions = completions_from_page (packed, &error);
+  if (completions == NULL)
     {
-      client_take_completion (client, completion_new_from_tuple (tuple));
-      g_variant_unref (tuple);
+      /* Neither this page's events nor the rest: devbgd keeps them until
+       * acknowledged, and sends them again at the next WatchEvents. */
+      g_warning ("devbg: refused a page of pending events from devbgd: %s", error->message);
+      return;
     }
+  for (guint i = 0; i < completions->len; i++)
+    client_take_completion (client, g_object_ref (g_ptr_array_index (completions, i)));
   /* devbgd pages the pending events: the rest follow. */
   g_variant_get_child (reply, 1, "&s", &continuation);
   if (*continuation != '\0')
     g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
                             OBJECT_PATH, IFACE, "ListEvents", g_variant_new ("(s)", continuation),
-                            G_VARIANT_TYPE ("(a" DEVBG_EVENT_TUPLE_TYPE "s)"),
-                            G_DBUS_CALL_FLAGS_NONE, -1, client->cancellable, watch_events_done,
-                            g_object_ref (client));
+                            G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                            client->cancellable, watch_events_done, g_object_ref (client));
 }
 
 static void
 client_watch_events (DevbgClient *client)
 {
   g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
-                          OBJECT_PATH, IFACE, "WatchEvents", NULL,
-                          G_VARIANT_TYPE ("(a" DEVBG_EVENT_TUPLE_TYPE "s)"),
+                          OBJECT_PATH, IFACE, "WatchEvents", NULL, G_VARIANT_TYPE ("(ays)"),
                           G_DBUS_CALL_FLAGS_NONE, -1, client->cancellable, watch_events_done,
                           g_object_ref (client));
 }
@@ -1451,20 +1489,25 @@ client_take_deliverable (DevbgClient *client)
 static void
 client_acknowledge (DevbgClient *client, GPtrArray *event_ids)
 {
-  g_autoptr(GVariant) ids = NULL;
-
-  if (event_ids->len == 0 || client->connection == NULL)
+  if (client->connection == NULL)
     return;
-  ids = g_variant_ref_sink (g_variant_new_strv ((const char * const *) event_ids->pdata,
-                                                event_ids->len));
-  /* Fire and forget: an acknowledgement that is lost only means the
-   * event comes again with the next WatchEvents, and is then recognised
-   * by its ID. */
-  client->acks_unflushed = TRUE;
-  g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
-                          OBJECT_PATH, IFACE, "AcknowledgeEvents",
-                          g_variant_new_tuple (&ids, 1), NULL, G_DBUS_CALL_FLAGS_NONE, -1,
-                          NULL, NULL, NULL);
+  /* At most DEVBG_MAX_ACK_IDS a call (devbgd refuses more): one page of
+   * pending events may hold DEVBG_EVENTS_PAGE_MAX_ENTRIES, all delivered
+   * in one flush. */
+  for (guint i = 0; i < event_ids->len; i += DEVBG_MAX_ACK_IDS)
+    {
+      GVariant *ids = g_variant_new_strv ((const char *const *) event_ids->pdata + i,
+                                          MIN (event_ids->len - i, DEVBG_MAX_ACK_IDS));
+
+      /* Fire and forget: an acknowledgement that is lost only means the
+       * event comes again with the next WatchEvents, and is then
+       * recognised by its ID. */
+      client->acks_unflushed = TRUE;
+      g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                              OBJECT_PATH, IFACE, "AcknowledgeEvents",
+                              g_variant_new_tuple (&ids, 1), NULL, G_DBUS_CALL_FLAGS_NONE, -1,
+                              NULL, NULL, NULL);
+    }
 }
 
 /* The completions still queued for tasks this client unregistered, and

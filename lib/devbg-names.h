@@ -245,6 +245,32 @@
 #define DEVBG_HISTORY_PAGE_MAX_ENTRIES 4096
 
 /**
+ * DEVBG_EVENT_FIELDS:
+ *
+ * The fields of one record of the packed pages of `WatchEvents` and
+ * `ListEvents` (an app's pending completion events), in order: event ID,
+ * task ID, instance ID, success ("0" or "1"), error message, cancel
+ * reason word (each "" when none), finished-us (decimal ASCII,
+ * microseconds since the Unix epoch): the fields of
+ * %DEVBG_EVENT_TUPLE_TYPE, in its order.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_EVENT_FIELDS 7
+
+/**
+ * DEVBG_EVENTS_PAGE_MAX_ENTRIES:
+ *
+ * The most events in one page of `WatchEvents` or `ListEvents`. A page is
+ * bounded by %DEVBG_PACKED_PAGE_MAX_BYTES too: a typical event packs into
+ * about 130 bytes, so a full page is far under it, and one of long error
+ * messages ends sooner.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_EVENTS_PAGE_MAX_ENTRIES 4096
+
+/**
  * DEVBG_TASK_DEVICE_FD:
  *
  * The file descriptor of the granted device in a task process.
@@ -267,9 +293,10 @@
  * DEVBG_EVENT_TUPLE_TYPE:
  *
  * The GVariant type string of one completion event, as the Completed
- * signal carries it and WatchEvents and ListEvents list it: event ID, task
- * ID, instance ID, success, error message, cancel reason word, finished
- * time (microseconds since the Unix epoch).
+ * signal carries it (WatchEvents and ListEvents pack the same fields in
+ * the same order, %DEVBG_EVENT_FIELDS): event ID, task ID, instance ID,
+ * success, error message, cancel reason word, finished time (microseconds
+ * since the Unix epoch).
  *
  * Since: 0.1
  */

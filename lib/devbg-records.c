@@ -48,8 +48,8 @@ devbg_records_parse (const guint8 *page, gsize size, guint n_fields, GError **er
 /* A decimal number from @min to @max, as devbgd writes it: digits only,
  * a leading '-' for a negative one. */
 static gboolean
-decode_number (const char *const *fields, guint index, guint field, const char *what, gint64 min,
-               gint64 max, gint64 *out, GError **error)
+decode_number (const char *list, const char *const *fields, guint index, guint field,
+               const char *what, gint64 min, gint64 max, gint64 *out, GError **error)
 {
   const char *text = fields[field];
   const char *digit = text + (text[0] == '-' && min < 0);
@@ -61,10 +61,27 @@ decode_number (const char *const *fields, guint index, guint field, const char *
   if (!digits || !g_ascii_string_to_signed (text, 10, min, max, out, NULL))
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "History record %u: %s '%.32s' is not a number from %" G_GINT64_FORMAT
-                   " to %" G_GINT64_FORMAT, index, what, text, min, max);
+                   "%s record %u: %s '%.32s' is not a number from %" G_GINT64_FORMAT
+                   " to %" G_GINT64_FORMAT, list, index, what, text, min, max);
       return FALSE;
     }
+  return TRUE;
+}
+
+/* "0" or "1", nothing else. */
+static gboolean
+decode_boolean (const char *list, const char *const *fields, guint index, guint field,
+                const char *what, gboolean *out, GError **error)
+{
+  const char *text = fields[field];
+
+  if ((text[0] != '0' && text[0] != '1') || text[1] != '\0')
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "%s record %u: %s '%.32s' is neither 0 nor 1", list, index, what, text);
+      return FALSE;
+    }
+  *out = text[0] == '1';
   return TRUE;
 }
 
@@ -81,16 +98,13 @@ devbg_records_decode_history (const char *const *f, guint index, DevbgHistoryRec
                    "History record %u: unknown trigger '%.32s'", index, f[5]);
       return FALSE;
     }
-  if (!decode_number (f, index, 7, "uid", 0, G_MAXUINT32, &uid, error) ||
-      !decode_number (f, index, 8, "started-us", G_MININT64, G_MAXINT64, &r->started_us, error) ||
-      !decode_number (f, index, 9, "finished-us", G_MININT64, G_MAXINT64, &r->finished_us, error))
+  if (!decode_number ("History", f, index, 7, "uid", 0, G_MAXUINT32, &uid, error) ||
+      !decode_number ("History", f, index, 8, "started-us", G_MININT64, G_MAXINT64,
+                      &r->started_us, error) ||
+      !decode_number ("History", f, index, 9, "finished-us", G_MININT64, G_MAXINT64,
+                      &r->finished_us, error) ||
+      !decode_boolean ("History", f, index, 10, "success", &r->success, error))
     return FALSE;
-  if ((f[10][0] != '0' && f[10][0] != '1') || f[10][1] != '\0')
-    {
-      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "History record %u: success '%.32s' is neither 0 nor 1", index, f[10]);
-      return FALSE;
-    }
   r->instance_id = f[0];
   r->task_id = f[1];
   r->app_id = f[2];
@@ -98,8 +112,24 @@ devbg_records_decode_history (const char *const *f, guint index, DevbgHistoryRec
   r->entry_point = f[4];
   r->device_id = f[6];
   r->uid = (guint32) uid;
-  r->success = f[10][0] == '1';
   r->error = f[11];
   r->cancel_reason = f[12];
+  return TRUE;
+}
+
+gboolean
+devbg_records_decode_event (const char *const *f, guint index, DevbgEventEntry *e,
+                            GError **error)
+{
+  G_STATIC_ASSERT (DEVBG_EVENT_FIELDS == 7);
+  if (!decode_boolean ("Event", f, index, 3, "success", &e->success, error) ||
+      !decode_number ("Event", f, index, 6, "finished-us", G_MININT64, G_MAXINT64,
+                      &e->finished_us, error))
+    return FALSE;
+  e->event_id = f[0];
+  e->task_id = f[1];
+  e->instance_id = f[2];
+  e->error = f[4];
+  e->cancel_reason = f[5];
   return TRUE;
 }

@@ -1,7 +1,8 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Packed records: how devbgd sends a long list (ListRegistrations) as one
+ * Packed records: how devbgd sends a long list (ListRegistrations, History,
+ * the pending events of WatchEvents and ListEvents) as one
  * `ay` per page instead of an array of structs. GDBus serializes and
  * parses an array of structs one value at a time (about 6 us per
  * registration, both sides together); an `ay` crosses the bus as one
@@ -69,5 +70,27 @@ gboolean devbg_records_decode_history (const char *const  *fields,
                                        guint               index,
                                        DevbgHistoryRecord *record,
                                        GError            **error);
+
+/* One pending completion event of a WatchEvents or ListEvents page,
+ * decoded from its DEVBG_EVENT_FIELDS fields; the strings point into the
+ * page. */
+typedef struct {
+  const char *event_id;
+  const char *task_id;
+  const char *instance_id;
+  gboolean    success;
+  const char *error;
+  const char *cancel_reason;
+  gint64      finished_us;
+} DevbgEventEntry;
+
+/* Decodes record @index of an events page from @fields (its
+ * DEVBG_EVENT_FIELDS fields, as devbg_records_parse() gave them): FALSE
+ * with a DEVBG_ERROR_INVALID_ARGUMENT error naming the record and the
+ * field when success is not "0" or "1" or finished-us does not parse. */
+gboolean devbg_records_decode_event (const char *const *fields,
+                                     guint              index,
+                                     DevbgEventEntry   *entry,
+                                     GError           **error);
 
 G_END_DECLS

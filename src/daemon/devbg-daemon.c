@@ -572,30 +572,99 @@ handle_request (Call *call, GVariant *params)
   devbg_runtime_request_async (daemon->runtime, &caller, &request, on_request_done, call);
 }
 
-static GVariant *
-event_to_variant (gconstpointer entry, gint64 *cursor, gsize *size_bound)
+/* Appends @ev as one packed event record (DEVBG_EVENT_FIELDS, in the order
+ * lib/devbg-names.h gives) unless @page would pass
+ * DEVBG_PACKED_PAGE_MAX_BYTES with it; FALSE when it is full. */
+static gboolean
+pack_event (GByteArray *page, const DevbgEventRecord *ev)
 {
-  const DevbgEventRecord *ev = entry;
+  char finished[24];
+  gsize size;
 
-  *cursor = ev->cursor;
-  *size_bound = tuple_size_bound (strlen (ev->event_id) + strlen (ev->task_id) +
-                                  strlen (ev->instance_id) + strlen (ev->error) +
-                                  strlen (ev->cancel_reason), 7);
-  return g_variant_new (DEVBG_EVENT_TUPLE_TYPE, ev->event_id, ev->task_id, ev->instance_id,
-                        ev->success, ev->error, ev->cancel_reason, ev->finished_us);
+  g_snprintf (finished, sizeof finished, "%" G_GINT64_FORMAT, ev->finished_us);
+  size = strlen (ev->event_id) + strlen (ev->task_id) + strlen (ev->instance_id) + 1 +
+         strlen (ev->error) + strlen (ev->cancel_reason) + strlen (finished) + DEVBG_EVENT_FIELDS;
+  if (page->len > 0 && page->len + size > DEVBG_PACKED_PAGE_MAX_BYTES)
+    return FALSE;
+  devbg_records_add (page, ev->event_id);
+  devbg_records_add (page, ev->task_id);
+  devbg_records_add (page, ev->instance_id);
+  devbg_records_add (page, ev->success ? "1" : "0");
+  devbg_records_add (page, ev->error);
+  devbg_records_add (page, ev->cancel_reason);
+  devbg_records_add (page, finished);
+  return TRUE;
 }
 
-/* Answers with one page of the caller's pending events after @cursor. */
+/* Events are read this many at a time while a page fills, as History's
+ * rows are: a page may hold thousands. */
+#define EVENTS_CHUNK 256
+
+/* Fills @page with the caller's pending events after *@cursor, oldest
+ * first, at most DEVBG_EVENTS_PAGE_MAX_ENTRIES; leaves *@cursor at the
+ * last one packed and says in @more whether any follow it. */
+static gboolean
+fill_events_page (Call *call, GByteArray *page, gint64 *cursor, gboolean *more, GError **error)
+{
+  DevbgCaller caller = caller_of (call);
+  guint n = 0;
+
+  for (;;)
+    {
+      guint want = MIN (DEVBG_EVENTS_PAGE_MAX_ENTRIES - n, EVENTS_CHUNK);
+      /* One more than wanted: whether the list goes on. */
+      g_autoptr(GPtrArray) rows = devbg_runtime_list_events (call->daemon->runtime, &caller,
+                                                             *cursor, want + 1, error);
+      guint i;
+
+      if (rows == NULL)
+        return FALSE;
+      for (i = 0; i < rows->len && i < want; i++)
+        {
+          const DevbgEventRecord *ev = g_ptr_array_index (rows, i);
+
+          if (!pack_event (page, ev))
+            {
+              *more = TRUE;
+              return TRUE;
+            }
+          *cursor = ev->cursor;
+        }
+      n += i;
+      if (rows->len <= want || n == DEVBG_EVENTS_PAGE_MAX_ENTRIES)
+        {
+          *more = rows->len > want;
+          return TRUE;
+        }
+    }
+}
+
+/* Answers with one packed page of the caller's pending events after
+ * @cursor: thousands may wait for an app that was away, and it reads
+ * them all at its start. */
 static void
 return_events_page (Call *call, gint64 cursor)
 {
-  g_autoptr(GPtrArray) events = NULL;
   g_autoptr(GError) error = NULL;
-  DevbgCaller caller = caller_of (call);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *next = NULL;
+  gboolean more = FALSE;
+  /* Sized for a page of typical events (about 130 bytes), grown when
+   * error messages are long. */
+  GByteArray *page = g_byte_array_sized_new (EVENTS_CHUNK * 160);
 
-  events = devbg_runtime_list_events (call->daemon->runtime, &caller, cursor,
-                                      PAGE_MAX_ENTRIES + 1, &error);
-  return_page (call, events, error, DEVBG_EVENT_TUPLE_TYPE, PAGE_MAX_ENTRIES, event_to_variant);
+  if (!fill_events_page (call, page, &cursor, &more, &error))
+    {
+      g_byte_array_unref (page);
+      return_error (call, error);
+      return;
+    }
+  next = more ? g_strdup_printf ("%" G_GINT64_FORMAT, cursor) : g_strdup ("");
+  bytes = g_byte_array_free_to_bytes (page);
+  g_dbus_method_invocation_return_value (
+    g_steal_pointer (&call->invocation),
+    g_variant_new ("(@ays)", g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE),
+                   next));
 }
 
 static void

@@ -1,11 +1,12 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * libFuzzer target for the packed records decoder (a ListRegistrations or
- * History page, which libdevbg decodes). The first input byte picks the
- * fields per record (1 to 8), or 'H' a History page whose records are then
- * decoded too; the rest is the page. A page that decodes must encode back
- * to the same bytes: the format has one encoding per list.
+ * libFuzzer target for the packed records decoder (a ListRegistrations,
+ * History, WatchEvents or ListEvents page, which libdevbg decodes). The
+ * first input byte picks the fields per record (1 to 8), or 'H' a History
+ * page or 'E' a page of pending events whose records are then decoded
+ * too; the rest is the page. A page that decodes must encode back to the
+ * same bytes: the format has one encoding per list.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,10 +23,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(GByteArray) again = NULL;
   guint n_fields;
+  uint8_t kind;
 
   if (size < 1)
     return 0;
-  n_fields = data[0] == 'H' ? DEVBG_HISTORY_FIELDS : 1 + data[0] % 8;
+  kind = data[0];
+  n_fields = kind == 'H' ? DEVBG_HISTORY_FIELDS : kind == 'E' ? DEVBG_EVENT_FIELDS : 1 + kind % 8;
   data++;
   size--;
   fields = devbg_records_parse (data, size, n_fields, NULL);
@@ -42,6 +45,22 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   if (again->len != size || (size > 0 && memcmp (again->data, data, size) != 0))
     abort ();
+  for (guint i = 0; kind == 'E' && i < fields->len; i += n_fields)
+    {
+      const char *const *f = (const char *const *) &fields->pdata[i];
+      DevbgEventEntry e;
+      char finished[24];
+
+      if (!devbg_records_decode_event (f, i / n_fields, &e, NULL))
+        continue;
+      /* What decodes is what the fields say, and the number is written
+       * back as devbgd writes it. */
+      g_snprintf (finished, sizeof finished, "%" G_GINT64_FORMAT, e.finished_us);
+      if (e.success != (f[3][0] == '1') || e.event_id != f[0] || e.task_id != f[1] ||
+          e.instance_id != f[2] || e.error != f[4] || e.cancel_reason != f[5] ||
+          (f[6][f[6][0] == '-'] != '0' && strcmp (finished, f[6]) != 0))
+        abort ();
+    }
   for (guint i = 0; n_fields == DEVBG_HISTORY_FIELDS && i < fields->len; i += n_fields)
     {
       const char *const *f = (const char *const *) &fields->pdata[i];

@@ -39,6 +39,13 @@
  *   history-pages LIMIT                       -> "OK <pages>" then, per raw
  *       History page (decoded by libdevbg's codec):
  *         PAGE <bytes> <records> <next-continuation|->
+ *   events-pages                              -> "OK <pages>" then, per raw
+ *       page of WatchEvents and then ListEvents (decoded by libdevbg's
+ *       codec; nothing acknowledged):
+ *         PAGE <bytes> <records> <next-continuation|->
+ *       and after each PAGE line its events, oldest first:
+ *         EVENT <event-id> <task-id> <instance-id> <0|1> <finished-us>
+ *               <cancel-reason|-> <error>
  *   lib-events SECONDS
  *       through libdevbg: the app's registrations with a "completed" handler
  *       each, for SECONDS; prints, per completion delivered,
@@ -150,15 +157,11 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) pending = NULL;
-  g_autoptr(GVariantIter) iter = NULL;
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autoptr(GPtrArray) acks = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *waited_instance = NULL;
   RunState st = { .loop = loop, .acks = acks };
   gboolean detach = FALSE, exit_after_start = FALSE;
-  const char *event_id, *task_id, *instance_id, *err, *reason;
-  gboolean success;
-  gint64 finished;
   int first_flag = run ? 6 : 3;
   int rc = 0;
 
@@ -172,19 +175,32 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
                                       DEVBG_DBUS_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                       on_signal, &st, NULL);
   pending = manager_call (c, "WatchEvents", NULL, &error);
-  /* Pending events come a page at a time. */
+  /* Pending events come a page at a time, packed (decoded by libdevbg's
+   * codec). */
   while (pending != NULL)
     {
+      g_autoptr(GVariant) packed = NULL;
+      g_autoptr(GPtrArray) fields = NULL;
+      const guint8 *data;
       const char *next;
+      gsize size;
 
-      g_variant_get (pending, "(a(sssbssx)&s)", &iter, &next);
-      while (g_variant_iter_next (iter, "(&s&s&sb&s&sx)", &event_id, &task_id, &instance_id,
-                                  &success, &err, &reason, &finished))
+      g_variant_get (pending, "(@ay&s)", &packed, &next);
+      data = g_variant_get_fixed_array (packed, &size, 1);
+      fields = devbg_records_parse (data, size, DEVBG_EVENT_FIELDS, &error);
+      if (fields == NULL)
+        return fail (error);
+      for (guint i = 0; i < fields->len; i += DEVBG_EVENT_FIELDS)
         {
-          print_completion ("PENDING", event_id, task_id, instance_id, success, err, reason);
-          g_ptr_array_add (st.acks, g_strdup (event_id));
+          DevbgEventEntry e;
+
+          if (!devbg_records_decode_event ((const char *const *) &fields->pdata[i],
+                                           i / DEVBG_EVENT_FIELDS, &e, &error))
+            return fail (error);
+          print_completion ("PENDING", e.event_id, e.task_id, e.instance_id, e.success, e.error,
+                            e.cancel_reason);
+          g_ptr_array_add (st.acks, g_strdup (e.event_id));
         }
-      g_clear_pointer (&iter, g_variant_iter_free);
       if (*next == '\0')
         break;
       {
@@ -545,6 +561,57 @@ print_history_pages (DevbgClient *client, guint32 limit)
   return 0;
 }
 
+/* The pending events as the bus carries them (see "events-pages" above). */
+static int
+print_events_pages (DevbgClient *client)
+{
+  g_autofree char *continuation = NULL;
+  g_autoptr(GString) lines = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+  guint pages = 0;
+
+  do
+    {
+      g_autoptr(GVariant) reply = manager_call (devbg_client_get_connection (client),
+                                                continuation == NULL ? "WatchEvents" : "ListEvents",
+                                                continuation == NULL ? NULL
+                                                  : g_variant_new ("(s)", continuation),
+                                                &error);
+      g_autoptr(GVariant) page = NULL;
+      g_autoptr(GPtrArray) fields = NULL;
+      const guint8 *data;
+      gsize size;
+
+      if (reply == NULL)
+        return fail (error);
+      page = g_variant_get_child_value (reply, 0);
+      data = g_variant_get_fixed_array (page, &size, 1);
+      fields = devbg_records_parse (data, size, DEVBG_EVENT_FIELDS, &error);
+      if (fields == NULL)
+        return fail (error);
+      g_free (continuation);
+      g_variant_get_child (reply, 1, "s", &continuation);
+      g_string_append_printf (lines, "PAGE %zu %u %s\n", size, fields->len / DEVBG_EVENT_FIELDS,
+                              *continuation != '\0' ? continuation : "-");
+      for (guint i = 0; i < fields->len; i += DEVBG_EVENT_FIELDS)
+        {
+          DevbgEventEntry e;
+
+          if (!devbg_records_decode_event ((const char *const *) &fields->pdata[i],
+                                           i / DEVBG_EVENT_FIELDS, &e, &error))
+            return fail (error);
+          g_string_append_printf (lines, "EVENT %s %s %s %d %" G_GINT64_FORMAT " %s %s\n",
+                                  e.event_id, e.task_id, e.instance_id, e.success ? 1 : 0,
+                                  e.finished_us, *e.cancel_reason ? e.cancel_reason : "-",
+                                  e.error);
+        }
+      pages++;
+    }
+  while (*continuation != '\0');
+  printf ("OK %u\n%s", pages, lines->str);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -702,6 +769,8 @@ main (int argc, char **argv)
     }
   if (strcmp (argv[1], "history") == 0 && argc == 3)
     return print_history (client, (guint) g_ascii_strtoull (argv[2], NULL, 10));
+  if (strcmp (argv[1], "events-pages") == 0 && argc == 2)
+    return print_events_pages (client);
   if (strcmp (argv[1], "history-pages") == 0 && argc == 3)
     return print_history_pages (client, (guint32) g_ascii_strtoull (argv[2], NULL, 10));
   if (strcmp (argv[1], "repeat") == 0 && (argc == 5 || argc == 6))

@@ -2,10 +2,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * libdevbg's app side against a fake devbgd: a private bus (GTestDBus), a
- * thread that owns org.devbg.Devbg1 and answers WatchEvents,
+ * thread that owns org.devbg.Devbg1 and answers WatchEvents, ListEvents,
  * AcknowledgeEvents, ListRegistrations, Request and Unregister from canned
  * data, and sends Progress and Completed signals when the test says so.
- * Covers the routing of events to registration objects, pending events,
+ * Covers the routing of events to registration objects, pending events
+ * (packed pages: the fake's WatchEvents answers the page the test names,
+ * ListEvents the page its continuation names, well formed or not),
  * duplicate suppression, acknowledgements, the sender check, requests,
  * the local argument checks, and History's packed pages (the fake answers
  * the page its continuation names, well formed or not).
@@ -16,6 +18,7 @@
 
 #include "devbg-client.h"
 #include "devbg-error.h"
+#include "devbg-names.h"
 
 #define BUS_NAME    "org.devbg.Devbg1"
 #define OBJECT_PATH "/org/devbg/Devbg1"
@@ -33,6 +36,9 @@ typedef struct {
   GCond            cond;
   gboolean         ready;
   guint            watch_calls;   /* under lock */
+  guint            list_calls;    /* ListEvents, under lock */
+  guint            ack_calls;     /* AcknowledgeEvents taken, under lock */
+  const char      *events_first;  /* WatchEvents' page (events_pages), under lock */
   GPtrArray       *acked;         /* event IDs, under lock */
 } FakeDevbgd;
 
@@ -46,15 +52,80 @@ completion_tuple (const char *event_id, const char *task_id, const char *instanc
                         cancel_reason, (gint64) 1700000000000000);
 }
 
-static GVariant *
-pending_events (void)
-{
-  GVariantBuilder b;
-
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sssbssx)"));
+/* Pages of pending events by name (WatchEvents answers fake.events_first,
+ * ListEvents the page its continuation names): packed records of
+ * DEVBG_EVENT_FIELDS (7) fields; each malformed one breaks one rule, after
+ * a well-formed record that must not be delivered either. */
+#define EV_GOOD(id) id "\0t-sync\0i-" id "\0" "1\0\0\0" "1700000000000000\0"
+static const struct {
+  const char *name;
+  const char *page;
+  gsize       size;
+  const char *next;
+} events_pages[] = {
+#define PAGE(name, bytes, next) { name, bytes, sizeof bytes - 1, next }
   /* From an earlier run of the app: waits for a registration object. */
-  g_variant_builder_add_value (&b, completion_tuple ("ev1", "t-sync", "i0", TRUE, "", ""));
-  return g_variant_new ("(@a(sssbssx)s)", g_variant_builder_end (&b), "");
+  PAGE ("pending", EV_GOOD ("ev1"), ""),
+  /* Two pages, for two tasks, oldest first. */
+  PAGE ("first", EV_GOOD ("ev-a") "ev-b\0t-update\0i-b\0" "0\0The dock refused\0abort\0"
+        "-9223372036854775808\0", "second"),
+  PAGE ("second", EV_GOOD ("ev-c"), ""),
+  PAGE ("empty", "", ""),
+  /* A good page, then a malformed one: the first is delivered. */
+  PAGE ("lead", EV_GOOD ("ev-lead"), "bad-success"),
+  PAGE ("bad-utf8", EV_GOOD ("ev-u") "e\0t\xff\0i\0" "1\0\0\0" "5\0", ""),
+  PAGE ("bad-count", EV_GOOD ("ev-n") "e\0t\0i\0" "1\0\0\0", ""),
+  PAGE ("bad-success", EV_GOOD ("ev-s") "e\0t\0i\0" "true\0\0\0" "5\0", ""),
+  PAGE ("bad-finished", EV_GOOD ("ev-f") "e\0t\0i\0" "0\0\0\0" "+5\0", ""),
+  PAGE ("bad-end", EV_GOOD ("ev-e") "e\0t", ""),
+#undef PAGE
+};
+
+/* More events than one AcknowledgeEvents may carry, on one page. */
+#define MANY_EVENTS (DEVBG_MAX_ACK_IDS * 2 + 10)
+#define MANY_EVENTS_LAST 2057  /* MANY_EVENTS - 1, for the event ID */
+G_STATIC_ASSERT (MANY_EVENTS_LAST == MANY_EVENTS - 1);
+
+static void
+add_field (GByteArray *page, const char *field)
+{
+  g_byte_array_append (page, (const guint8 *) field, (guint) strlen (field) + 1);
+}
+
+static GVariant *
+many_events_page (void)
+{
+  g_autoptr(GByteArray) page = g_byte_array_new ();
+
+  for (guint i = 0; i < MANY_EVENTS; i++)
+    {
+      g_autofree char *event_id = g_strdup_printf ("many-%u", i);
+      g_autofree char *instance_id = g_strdup_printf ("i-many-%u", i);
+
+      add_field (page, event_id);
+      add_field (page, "t-sync");
+      add_field (page, instance_id);
+      add_field (page, "1");
+      add_field (page, "");
+      add_field (page, "");
+      add_field (page, "1700000000000000");
+    }
+  return g_variant_new ("(@ays)", g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, page->data,
+                                                             page->len, 1), "");
+}
+
+static GVariant *
+events_page (const char *name)
+{
+  if (strcmp (name, "many") == 0)
+    return many_events_page ();
+  for (guint i = 0; i < G_N_ELEMENTS (events_pages); i++)
+    if (strcmp (events_pages[i].name, name) == 0)
+      return g_variant_new ("(@ays)",
+                            g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, events_pages[i].page,
+                                                       events_pages[i].size, 1),
+                            events_pages[i].next);
+  g_assert_not_reached ();
 }
 
 static GVariant *
@@ -122,17 +193,39 @@ fake_method_call (GDBusConnection *connection, const char *sender, const char *p
 {
   if (strcmp (method, "WatchEvents") == 0)
     {
+      GVariant *page;
+
       g_mutex_lock (&fake.lock);
       fake.watch_calls++;
+      page = events_page (fake.events_first);
       g_mutex_unlock (&fake.lock);
-      g_dbus_method_invocation_return_value (invocation, pending_events ());
+      g_dbus_method_invocation_return_value (invocation, page);
+    }
+  else if (strcmp (method, "ListEvents") == 0)
+    {
+      const char *continuation;
+
+      g_variant_get (params, "(&s)", &continuation);
+      g_mutex_lock (&fake.lock);
+      fake.list_calls++;
+      g_mutex_unlock (&fake.lock);
+      g_dbus_method_invocation_return_value (invocation, events_page (continuation));
     }
   else if (strcmp (method, "AcknowledgeEvents") == 0)
     {
       g_autofree const char **ids = NULL;
 
       g_variant_get (params, "(^a&s)", &ids);
+      /* As devbgd: more than DEVBG_MAX_ACK_IDS is refused, none taken. */
+      if (g_strv_length ((char **) ids) > DEVBG_MAX_ACK_IDS)
+        {
+          g_dbus_method_invocation_return_dbus_error (invocation,
+                                                      "org.devbg.Devbg1.Error.InvalidArgument",
+                                                      "too many event IDs");
+          return;
+        }
       g_mutex_lock (&fake.lock);
+      fake.ack_calls++;
       for (guint i = 0; ids[i] != NULL; i++)
         g_ptr_array_add (fake.acked, g_strdup (ids[i]));
       g_mutex_unlock (&fake.lock);
@@ -207,6 +300,7 @@ fake_start (const char *address)
   fake.context = g_main_context_new ();
   fake.loop = g_main_loop_new (fake.context, FALSE);
   fake.acked = g_ptr_array_new_with_free_func (g_free);
+  fake.events_first = "pending";
   g_mutex_init (&fake.lock);
   g_cond_init (&fake.cond);
   fake.thread = g_thread_new ("fake-devbgd", fake_thread, NULL);
@@ -248,6 +342,26 @@ fake_watch_calls (void)
   n = fake.watch_calls;
   g_mutex_unlock (&fake.lock);
   return n;
+}
+
+static guint
+fake_list_calls (void)
+{
+  guint n;
+
+  g_mutex_lock (&fake.lock);
+  n = fake.list_calls;
+  g_mutex_unlock (&fake.lock);
+  return n;
+}
+
+/* The page the next WatchEvents answers. */
+static void
+fake_set_events_first (const char *name)
+{
+  g_mutex_lock (&fake.lock);
+  fake.events_first = name;
+  g_mutex_unlock (&fake.lock);
 }
 
 /* ---- the test's side */
@@ -325,17 +439,41 @@ count_completed (Fixture *f, const char *entry)
   return n;
 }
 
+/* Every field of @c, to compare whole. */
+static void
+on_completed_full (DevbgRegistration *reg, DevbgCompletion *c, gpointer data)
+{
+  Fixture *f = data;
+
+  g_ptr_array_add (f->completed,
+                   g_strdup_printf ("%s:%s:%s:%d:%s:%s:%" G_GINT64_FORMAT,
+                                    devbg_registration_get_task_id (reg),
+                                    devbg_completion_get_event_id (c),
+                                    devbg_completion_get_instance_id (c),
+                                    devbg_completion_get_success (c),
+                                    devbg_completion_get_error_message (c),
+                                    devbg_completion_get_cancel_reason (c),
+                                    devbg_completion_get_finished_us (c)));
+}
+
+/* @data: the page the client's WatchEvents gets ("pending" when NULL). */
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
+  guint watch_before;
 
+  fake_set_events_first (data != NULL ? data : "pending");
+  watch_before = fake_watch_calls ();
   f->connection = g_dbus_connection_new_for_address_sync (fake.address,
       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
       NULL, NULL, &error);
   g_assert_no_error (error);
   f->completed = g_ptr_array_new_with_free_func (g_free);
   f->client = devbg_client_new_for_connection (f->connection);
+  /* WatchEvents is called once the client sees devbgd on the bus: waited
+   * for here, so that a test's own clients get the pages it names. */
+  WAIT_FOR (fake_watch_calls () == watch_before + 1);
 }
 
 static void
@@ -368,10 +506,7 @@ test_events (Fixture *f, gconstpointer data)
   g_autoptr(DevbgRegistration) found = NULL;
   g_autoptr(GDBusConnection) impostor = NULL;
   DevbgRegistration *sync, *update;
-  guint watch_before = fake_watch_calls ();
 
-  /* WatchEvents is called once the client sees devbgd on the bus. */
-  WAIT_FOR (fake_watch_calls () == watch_before + 1);
   /* Pending ev1 comes again as a signal (a duplicate); ev2 arrives for a
    * task with no registration object yet. */
   emit_to_client (fake.connection, f, "Completed",
@@ -717,18 +852,199 @@ test_history_malformed (Fixture *f, gconstpointer data)
     }
 }
 
+/* Pending events over two pages reach their registrations' handlers
+ * whole, each once, oldest first per task, and are acknowledged. */
+static void
+test_events_pages (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GHashTable) tasks = NULL;
+  guint list_before = fake_list_calls ();
+
+  tasks = all_tasks (f);
+  g_signal_connect (g_hash_table_lookup (tasks, "t-sync"), "completed",
+                    G_CALLBACK (on_completed_full), f);
+  g_signal_connect (g_hash_table_lookup (tasks, "t-update"), "completed",
+                    G_CALLBACK (on_completed_full), f);
+  WAIT_FOR (fake_acked ("ev-a") && fake_acked ("ev-b") && fake_acked ("ev-c"));
+  settle (f);
+  g_assert_cmpuint (fake_list_calls (), ==, list_before + 1);
+  g_assert_cmpuint (f->completed->len, ==, 3);
+  g_assert_cmpuint (count_completed (f, "t-update:ev-b:i-b:0:The dock refused:abort:"
+                                        "-9223372036854775808"), ==, 1);
+  /* t-sync's two, in order, though on two pages. */
+  {
+    guint a = G_MAXUINT, c = G_MAXUINT;
+
+    for (guint i = 0; i < f->completed->len; i++)
+      {
+        const char *entry = g_ptr_array_index (f->completed, i);
+
+        if (strcmp (entry, "t-sync:ev-a:i-ev-a:1:::1700000000000000") == 0)
+          a = i;
+        if (strcmp (entry, "t-sync:ev-c:i-ev-c:1:::1700000000000000") == 0)
+          c = i;
+      }
+    g_assert_cmpuint (a, <, c);
+    g_assert_cmpuint (c, <, f->completed->len);
+  }
+}
+
+/* More events on a page than one AcknowledgeEvents may carry: all
+ * delivered in order, and acknowledged in calls devbgd takes. */
+static void
+test_events_many (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GHashTable) tasks = all_tasks (f);
+  guint acks_before;
+
+  g_mutex_lock (&fake.lock);
+  acks_before = fake.ack_calls;
+  g_mutex_unlock (&fake.lock);
+  g_signal_connect (g_hash_table_lookup (tasks, "t-sync"), "completed",
+                    G_CALLBACK (on_completed), f);
+  WAIT_FOR (f->completed->len == MANY_EVENTS);
+  WAIT_FOR (fake_acked ("many-0") && fake_acked ("many-" G_STRINGIFY (MANY_EVENTS_LAST)));
+  settle (f);
+  g_assert_cmpstr (g_ptr_array_index (f->completed, 0), ==, "t-sync:many-0");
+  g_assert_cmpstr (g_ptr_array_index (f->completed, MANY_EVENTS - 1), ==,
+                   "t-sync:many-" G_STRINGIFY (MANY_EVENTS_LAST));
+  g_mutex_lock (&fake.lock);
+  g_assert_cmpuint (fake.ack_calls - acks_before, ==, 3);
+  g_mutex_unlock (&fake.lock);
+}
+
+/* An empty page: nothing delivered, no ListEvents. */
+static void
+test_events_empty (Fixture *f, gconstpointer data)
+{
+  guint list_before = fake_list_calls ();
+  g_autoptr(GHashTable) tasks = NULL;
+
+  tasks = all_tasks (f);
+  g_signal_connect (g_hash_table_lookup (tasks, "t-sync"), "completed",
+                    G_CALLBACK (on_completed_full), f);
+  settle (f);
+  g_assert_cmpuint (f->completed->len, ==, 0);
+  g_assert_cmpuint (fake_list_calls (), ==, list_before);
+}
+
+/* libdevbg's warnings that it refused a page of pending events, kept for
+ * the test to check (g_test_expect_message() does not see structured
+ * logging in GLib 2.74); every other message goes on as usual, a warning
+ * failing the test. */
+#define REFUSED_PAGE "devbg: refused a page of pending events from devbgd: "
+static GMutex refused_lock;
+static GPtrArray *refused_pages;
+
+static GLogWriterOutput
+log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  const char *domain = NULL, *message = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (strcmp (fields[i].key, "GLIB_DOMAIN") == 0)
+        domain = fields[i].value;
+      else if (strcmp (fields[i].key, "MESSAGE") == 0)
+        message = fields[i].value;
+    }
+  if ((level & G_LOG_LEVEL_WARNING) && g_strcmp0 (domain, "libdevbg") == 0 &&
+      message != NULL && g_str_has_prefix (message, REFUSED_PAGE))
+    {
+      g_mutex_lock (&refused_lock);
+      g_ptr_array_add (refused_pages, g_strdup (message + strlen (REFUSED_PAGE)));
+      g_mutex_unlock (&refused_lock);
+      return G_LOG_WRITER_HANDLED;
+    }
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
+static guint
+refused_count (void)
+{
+  guint n;
+
+  g_mutex_lock (&refused_lock);
+  n = refused_pages->len;
+  g_mutex_unlock (&refused_lock);
+  return n;
+}
+
+/* Every malformed page is refused whole, by name (a warning that says
+ * what is wrong), and the pages after it are not asked for; the
+ * well-formed page before it is delivered. */
+static void
+test_events_malformed (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *first;
+    const char *good_id;   /* delivered: the lead page's */
+    const char *bad_id;    /* the good record on the malformed page */
+    const char *message;
+  } cases[] = {
+    { "bad-utf8", NULL, "ev-u", "packed records: field 8 is not UTF-8" },
+    { "bad-count", NULL, "ev-n", "packed records: 13 fields are not whole records of 7" },
+    { "bad-success", NULL, "ev-s", "Event record 1: success 'true' is neither 0 nor 1" },
+    { "bad-finished", NULL, "ev-f", "Event record 1: finished-us '+5' is not a number from "
+                                    "-9223372036854775808 to 9223372036854775807" },
+    { "bad-end", NULL, "ev-e", "packed records: the page does not end with a NUL" },
+    { "lead", "ev-lead", "ev-s", "Event record 1: success 'true' is neither 0 nor 1" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(DevbgClient) client = NULL;
+      g_autoptr(GHashTable) tasks = NULL;
+      g_autoptr(GError) error = NULL;
+      guint watch_before = fake_watch_calls ();
+      guint list_before = fake_list_calls ();
+      guint refused_before = refused_count ();
+      guint lists = cases[i].good_id != NULL ? 1 : 0;
+
+      fake_set_events_first (cases[i].first);
+      client = devbg_client_new_for_connection (f->connection);
+      WAIT_FOR (refused_count () == refused_before + 1);
+      settle (f);
+      g_assert_cmpuint (refused_count (), ==, refused_before + 1);
+      g_assert_cmpstr (g_ptr_array_index (refused_pages, refused_before), ==, cases[i].message);
+      g_assert_cmpuint (fake_watch_calls (), ==, watch_before + 1);
+      /* Handlers for every task now: only the lead page's event comes. */
+      tasks = devbg_client_get_all_tasks_sync (client, NULL, &error);
+      g_assert_no_error (error);
+      g_signal_connect (g_hash_table_lookup (tasks, "t-sync"), "completed",
+                        G_CALLBACK (on_completed_full), f);
+      if (cases[i].good_id != NULL)
+        WAIT_FOR (fake_acked (cases[i].good_id));
+      settle (f);
+      g_assert_false (fake_acked (cases[i].bad_id));
+      g_assert_cmpuint (f->completed->len, ==, lists);
+      g_assert_cmpuint (fake_list_calls (), ==, list_before + lists);
+      g_ptr_array_set_size (f->completed, 0);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   g_autoptr(GTestDBus) bus = NULL;
   int status;
 
+  refused_pages = g_ptr_array_new_with_free_func (g_free);
+  g_log_set_writer_func (log_writer, NULL, NULL);
   g_test_init (&argc, &argv, NULL);
   bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   g_test_dbus_up (bus);
   fake_start (g_test_dbus_get_bus_address (bus));
 
   g_test_add ("/client/events", Fixture, NULL, fixture_setup, test_events, fixture_teardown);
+  g_test_add ("/client/events-pages", Fixture, "first", fixture_setup, test_events_pages,
+              fixture_teardown);
+  g_test_add ("/client/events-empty", Fixture, "empty", fixture_setup, test_events_empty,
+              fixture_teardown);
+  g_test_add ("/client/events-many", Fixture, "many", fixture_setup, test_events_many,
+              fixture_teardown);
+  g_test_add ("/client/events-malformed", Fixture, NULL, fixture_setup, test_events_malformed,
+              fixture_teardown);
   g_test_add ("/client/request", Fixture, NULL, fixture_setup, test_request, fixture_teardown);
   g_test_add ("/client/completion-result", Fixture, NULL, fixture_setup, test_completion_result,
               fixture_teardown);
@@ -741,5 +1057,6 @@ main (int argc, char **argv)
 
   fake_stop ();
   g_test_dbus_down (bus);
+  g_ptr_array_unref (refused_pages);
   return status;
 }
