@@ -2947,7 +2947,8 @@ history_params (guint limit, const char *continuation)
  * @client: a #DevbgClient
  * @limit: the most instances to return, at most
  *   %DEVBG_HISTORY_PAGE_MAX_ENTRIES (fewer when the page would pass
- *   %DEVBG_PACKED_PAGE_MAX_BYTES); 0 for 100
+ *   devbgd's reply bound, %DEVBG_PACKED_PAGE_MAX_BYTES by default); 0 for
+ *   100
  * @continuation: (nullable): where the previous page ended (its
  *   @next_continuation), %NULL for the newest
  * @cancellable: (nullable): a #GCancellable

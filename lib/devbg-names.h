@@ -203,8 +203,11 @@
 /**
  * DEVBG_PACKED_PAGE_MAX_BYTES:
  *
- * The most bytes in one page of a packed list (`ListRegistrations`, an
- * `ay` of records): a page holds as many whole records as fit.
+ * The most bytes in one page of a packed list (`ListRegistrations`,
+ * `History`, `WatchEvents`, `ListEvents`: an `ay` of records) by default:
+ * a page holds as many whole records as fit. devbgd's `[Service]
+ * MaxReplyBytes` sets it lower (or higher) to suit the bus's
+ * max_message_size.
  *
  * Since: 0.2
  */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "devbg-error.h"
+#include "devbg-names.h"
 
 typedef enum {
   KEY_UINT,
@@ -38,6 +39,7 @@ static const KeySpec keys[] = {
   { "Service", "EnableNetworkBackend", KEY_BOOL, F (enable_network_backend), 0, 0 },
   { "Service", "TaskCgroupParent", KEY_PATH, F (task_cgroup_parent), 0, 0 },
   { "Service", "MaxPendingEvents", KEY_UINT, F (max_pending_events), 1, 100000 },
+  { "Service", "MaxReplyBytes", KEY_UINT, F (max_reply_bytes), 65536, 33554432 },
   { "Service", "HistoryMaxPerApp", KEY_UINT, F (history_max_per_app), 0, 1000000 },
   { "Service", "HistoryMaxAge", KEY_SECONDS, F (history_max_age), 60, 10 * 365 * 86400.0 },
   { "Service", "TaskUserForRoot", KEY_USER, F (task_user_for_root), 0, 0 },
@@ -71,6 +73,7 @@ devbg_config_init_defaults (DevbgConfig *config)
     .enable_bluez_backend = TRUE,
     .enable_network_backend = TRUE,
     .max_pending_events = 1000,
+    .max_reply_bytes = DEVBG_PACKED_PAGE_MAX_BYTES,
     .history_max_per_app = 1000,
     .history_max_age = 30 * 86400,
     .use_wall_clock_limit = 10 * 60,

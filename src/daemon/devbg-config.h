@@ -34,6 +34,11 @@ typedef struct {
   /* DNS-SD devices on the local network through avahi-daemon
    * (org.freedesktop.Avahi); idle while it is not on the bus. */
   gboolean enable_network_backend;
+  /* The most bytes of packed records one reply carries (ListRegistrations,
+   * History, WatchEvents, ListEvents pages; at least one whole record):
+   * below the bus's max_message_size, which would otherwise refuse a reply
+   * and drop devbgd's connection with it. */
+  guint    max_reply_bytes;
   /* Completion events kept for one (user, app) before its requests are
    * refused (too-many-pending-events); none is ever dropped. */
   guint    max_pending_events;

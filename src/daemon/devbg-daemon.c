@@ -411,12 +411,90 @@ handle_register (Call *call, GVariant *params)
   }
 }
 
+/* ---- packed pages (lib/devbg-records.h) ----
+ *
+ * The long lists (ListRegistrations, History, WatchEvents, ListEvents)
+ * answer "(ays)": one page of packed records and the continuation. A page
+ * holds whole records only, at most [Service] MaxReplyBytes of them (the
+ * first always goes in), so that no reply passes the bus's
+ * max_message_size, which would drop devbgd's connection. */
+
+typedef struct {
+  GByteArray *bytes;
+  gsize       max_bytes;
+  guint       max_records;
+  guint       records;
+  gint64      last_cursor; /* the store position of the last record in */
+  gboolean    more;        /* a record did not fit: the list goes on */
+} PackedPage;
+
+static void
+packed_page_init (PackedPage *page, DevbgDaemon *daemon, guint max_records, gint64 cursor,
+                  gsize expected_record_size)
+{
+  *page = (PackedPage) {
+    .max_bytes = daemon->config.max_reply_bytes,
+    .max_records = max_records,
+    .last_cursor = cursor,
+  };
+  /* Sized for typical records, grown (rarely) for long ones. */
+  page->bytes = g_byte_array_sized_new ((guint) MIN ((gsize) max_records * expected_record_size,
+                                                     page->max_bytes));
+}
+
+/* Appends one record of @n_fields @fields at store position @cursor;
+ * FALSE, with @page's more set, when it is full. */
+static gboolean
+packed_page_add (PackedPage *page, const char *const *fields, guint n_fields, gint64 cursor)
+{
+  gsize size = n_fields;
+
+  if (page->records == page->max_records)
+    {
+      page->more = TRUE;
+      return FALSE;
+    }
+  for (guint i = 0; i < n_fields; i++)
+    size += strlen (fields[i]);
+  if (page->records > 0 && page->bytes->len + size > page->max_bytes)
+    {
+      page->more = TRUE;
+      return FALSE;
+    }
+  for (guint i = 0; i < n_fields; i++)
+    devbg_records_add (page->bytes, fields[i]);
+  page->records++;
+  page->last_cursor = cursor;
+  return TRUE;
+}
+
+/* Answers "(ays)" with @bytes and where the next page starts ("" at the
+ * end). */
+static void
+return_packed (Call *call, GBytes *bytes, gboolean more, gint64 last_cursor)
+{
+  g_autofree char *next = more ? g_strdup_printf ("%" G_GINT64_FORMAT, last_cursor)
+                               : g_strdup ("");
+
+  g_dbus_method_invocation_return_value (
+    g_steal_pointer (&call->invocation),
+    g_variant_new ("(@ays)", g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE),
+                   next));
+}
+
+static void
+return_packed_page (Call *call, PackedPage *page)
+{
+  g_autoptr(GBytes) bytes = g_byte_array_free_to_bytes (g_steal_pointer (&page->bytes));
+
+  return_packed (call, bytes, page->more, page->last_cursor);
+}
+
 static void
 handle_list_registrations (Call *call, GVariant *params)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) page = NULL;
-  g_autofree char *next = NULL;
   const char *continuation;
   DevbgOwner owner;
   gint64 cursor, last_cursor;
@@ -426,20 +504,16 @@ handle_list_registrations (Call *call, GVariant *params)
   if (!require_app (call) || !parse_continuation (call, continuation, &cursor))
     return;
   owner = owner_of (call);
-  /* One page of packed records (lib/devbg-records.h), as many whole ones
-   * as fit in DEVBG_PACKED_PAGE_MAX_BYTES. */
+  /* Copied whole from the records the store keeps. */
   page = devbg_store_pack_registrations (call->daemon->store, &owner, cursor,
-                                         DEVBG_PACKED_PAGE_MAX_BYTES, &last_cursor, &more, &error);
+                                         call->daemon->config.max_reply_bytes, &last_cursor,
+                                         &more, &error);
   if (page == NULL)
     {
       return_error (call, error);
       return;
     }
-  next = more ? g_strdup_printf ("%" G_GINT64_FORMAT, last_cursor) : g_strdup ("");
-  g_dbus_method_invocation_return_value (
-    g_steal_pointer (&call->invocation),
-    g_variant_new ("(@ays)", g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, page, TRUE),
-                   next));
+  return_packed (call, page, more, last_cursor);
 }
 
 static void
@@ -573,69 +647,46 @@ handle_request (Call *call, GVariant *params)
 }
 
 /* Appends @ev as one packed event record (DEVBG_EVENT_FIELDS, in the order
- * lib/devbg-names.h gives) unless @page would pass
- * DEVBG_PACKED_PAGE_MAX_BYTES with it; FALSE when it is full. */
+ * lib/devbg-names.h gives); FALSE when @page is full. */
 static gboolean
-pack_event (GByteArray *page, const DevbgEventRecord *ev)
+pack_event (PackedPage *page, const DevbgEventRecord *ev)
 {
   char finished[24];
-  gsize size;
+  const char *fields[DEVBG_EVENT_FIELDS] = {
+    ev->event_id, ev->task_id, ev->instance_id, ev->success ? "1" : "0", ev->error,
+    ev->cancel_reason, finished,
+  };
 
   g_snprintf (finished, sizeof finished, "%" G_GINT64_FORMAT, ev->finished_us);
-  size = strlen (ev->event_id) + strlen (ev->task_id) + strlen (ev->instance_id) + 1 +
-         strlen (ev->error) + strlen (ev->cancel_reason) + strlen (finished) + DEVBG_EVENT_FIELDS;
-  if (page->len > 0 && page->len + size > DEVBG_PACKED_PAGE_MAX_BYTES)
-    return FALSE;
-  devbg_records_add (page, ev->event_id);
-  devbg_records_add (page, ev->task_id);
-  devbg_records_add (page, ev->instance_id);
-  devbg_records_add (page, ev->success ? "1" : "0");
-  devbg_records_add (page, ev->error);
-  devbg_records_add (page, ev->cancel_reason);
-  devbg_records_add (page, finished);
-  return TRUE;
+  return packed_page_add (page, fields, DEVBG_EVENT_FIELDS, ev->cursor);
 }
 
 /* Events are read this many at a time while a page fills, as History's
  * rows are: a page may hold thousands. */
 #define EVENTS_CHUNK 256
 
-/* Fills @page with the caller's pending events after *@cursor, oldest
- * first, at most DEVBG_EVENTS_PAGE_MAX_ENTRIES; leaves *@cursor at the
- * last one packed and says in @more whether any follow it. */
+/* Fills @page with the caller's pending events after its cursor, oldest
+ * first. */
 static gboolean
-fill_events_page (Call *call, GByteArray *page, gint64 *cursor, gboolean *more, GError **error)
+fill_events_page (Call *call, PackedPage *page, GError **error)
 {
   DevbgCaller caller = caller_of (call);
-  guint n = 0;
 
   for (;;)
     {
-      guint want = MIN (DEVBG_EVENTS_PAGE_MAX_ENTRIES - n, EVENTS_CHUNK);
-      /* One more than wanted: whether the list goes on. */
-      g_autoptr(GPtrArray) rows = devbg_runtime_list_events (call->daemon->runtime, &caller,
-                                                             *cursor, want + 1, error);
-      guint i;
+      /* One more than there is room for: whether the list goes on. */
+      guint asked = MIN (page->max_records - page->records, EVENTS_CHUNK) + 1;
+      g_autoptr(GPtrArray) rows =
+        devbg_runtime_list_events (call->daemon->runtime, &caller, page->last_cursor, asked,
+                                   error);
 
       if (rows == NULL)
         return FALSE;
-      for (i = 0; i < rows->len && i < want; i++)
-        {
-          const DevbgEventRecord *ev = g_ptr_array_index (rows, i);
-
-          if (!pack_event (page, ev))
-            {
-              *more = TRUE;
-              return TRUE;
-            }
-          *cursor = ev->cursor;
-        }
-      n += i;
-      if (rows->len <= want || n == DEVBG_EVENTS_PAGE_MAX_ENTRIES)
-        {
-          *more = rows->len > want;
+      for (guint i = 0; i < rows->len; i++)
+        if (!pack_event (page, g_ptr_array_index (rows, i)))
           return TRUE;
-        }
+      if (rows->len < asked)
+        return TRUE; /* the end of the list */
     }
 }
 
@@ -646,25 +697,17 @@ static void
 return_events_page (Call *call, gint64 cursor)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = NULL;
-  g_autofree char *next = NULL;
-  gboolean more = FALSE;
-  /* Sized for a page of typical events (about 130 bytes), grown when
-   * error messages are long. */
-  GByteArray *page = g_byte_array_sized_new (EVENTS_CHUNK * 160);
+  PackedPage page;
 
-  if (!fill_events_page (call, page, &cursor, &more, &error))
+  /* Typical events are about 130 bytes. */
+  packed_page_init (&page, call->daemon, DEVBG_EVENTS_PAGE_MAX_ENTRIES, cursor, 160);
+  if (!fill_events_page (call, &page, &error))
     {
-      g_byte_array_unref (page);
+      g_byte_array_unref (page.bytes);
       return_error (call, error);
       return;
     }
-  next = more ? g_strdup_printf ("%" G_GINT64_FORMAT, cursor) : g_strdup ("");
-  bytes = g_byte_array_free_to_bytes (page);
-  g_dbus_method_invocation_return_value (
-    g_steal_pointer (&call->invocation),
-    g_variant_new ("(@ays)", g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE),
-                   next));
+  return_packed_page (call, &page);
 }
 
 static void
@@ -775,38 +818,21 @@ handle_list_tasks (Call *call, GVariant *params)
 }
 
 /* Appends @r as one packed History record (DEVBG_HISTORY_FIELDS, in the
- * order lib/devbg-names.h gives) unless @page would pass
- * DEVBG_PACKED_PAGE_MAX_BYTES with it; FALSE when it is full. */
+ * order lib/devbg-names.h gives); FALSE when @page is full. */
 static gboolean
-pack_history (GByteArray *page, const DevbgInstanceRecord *r)
+pack_history (PackedPage *page, const DevbgInstanceRecord *r)
 {
-  const char *trigger = devbg_trigger_type_to_string (r->trigger);
   char uid[16], started[24], finished[24];
-  gsize size;
+  const char *fields[DEVBG_HISTORY_FIELDS] = {
+    r->instance_id, r->task_id, r->app_id, r->name, r->entry_point,
+    devbg_trigger_type_to_string (r->trigger), r->device_id, uid, started, finished,
+    r->success ? "1" : "0", r->error, r->cancel_reason,
+  };
 
   g_snprintf (uid, sizeof uid, "%" G_GUINT32_FORMAT, r->uid);
   g_snprintf (started, sizeof started, "%" G_GINT64_FORMAT, r->started_us);
   g_snprintf (finished, sizeof finished, "%" G_GINT64_FORMAT, r->finished_us);
-  size = strlen (r->instance_id) + strlen (r->task_id) + strlen (r->app_id) + strlen (r->name) +
-         strlen (r->entry_point) + strlen (trigger) + strlen (r->device_id) + strlen (uid) +
-         strlen (started) + strlen (finished) + 1 + strlen (r->error) +
-         strlen (r->cancel_reason) + DEVBG_HISTORY_FIELDS;
-  if (page->len > 0 && page->len + size > DEVBG_PACKED_PAGE_MAX_BYTES)
-    return FALSE;
-  devbg_records_add (page, r->instance_id);
-  devbg_records_add (page, r->task_id);
-  devbg_records_add (page, r->app_id);
-  devbg_records_add (page, r->name);
-  devbg_records_add (page, r->entry_point);
-  devbg_records_add (page, trigger);
-  devbg_records_add (page, r->device_id);
-  devbg_records_add (page, uid);
-  devbg_records_add (page, started);
-  devbg_records_add (page, finished);
-  devbg_records_add (page, r->success ? "1" : "0");
-  devbg_records_add (page, r->error);
-  devbg_records_add (page, r->cancel_reason);
-  return TRUE;
+  return packed_page_add (page, fields, DEVBG_HISTORY_FIELDS, r->cursor);
 }
 
 /* History rows are read this many at a time while a page fills: a page may
@@ -814,42 +840,25 @@ pack_history (GByteArray *page, const DevbgInstanceRecord *r)
  * in memory besides the page. */
 #define HISTORY_CHUNK 256
 
-/* Fills @page with at most @limit entries of @scope after *@cursor, newest
- * first; leaves *@cursor at the last one packed and says in @more whether
- * any follow it. */
+/* Fills @page with entries of @scope after its cursor, newest first. */
 static gboolean
-fill_history_page (DevbgStore *store, const DevbgHistoryScope *scope, guint limit,
-                   GByteArray *page, gint64 *cursor, gboolean *more, GError **error)
+fill_history_page (DevbgStore *store, const DevbgHistoryScope *scope, PackedPage *page,
+                   GError **error)
 {
-  guint n = 0;
-
   for (;;)
     {
-      guint want = MIN (limit - n, HISTORY_CHUNK);
-      /* One more than wanted: whether the history goes on. */
-      g_autoptr(GPtrArray) rows = devbg_store_list_history (store, scope, *cursor, want + 1,
-                                                            error);
-      guint i;
+      /* One more than there is room for: whether the history goes on. */
+      guint asked = MIN (page->max_records - page->records, HISTORY_CHUNK) + 1;
+      g_autoptr(GPtrArray) rows =
+        devbg_store_list_history (store, scope, page->last_cursor, asked, error);
 
       if (rows == NULL)
         return FALSE;
-      for (i = 0; i < rows->len && i < want; i++)
-        {
-          const DevbgInstanceRecord *r = g_ptr_array_index (rows, i);
-
-          if (!pack_history (page, r))
-            {
-              *more = TRUE;
-              return TRUE;
-            }
-          *cursor = r->cursor;
-        }
-      n += i;
-      if (rows->len <= want || n == limit)
-        {
-          *more = rows->len > want;
+      for (guint i = 0; i < rows->len; i++)
+        if (!pack_history (page, g_ptr_array_index (rows, i)))
           return TRUE;
-        }
+      if (rows->len < asked)
+        return TRUE; /* the end of the list */
     }
 }
 
@@ -857,11 +866,8 @@ static void
 handle_history (Call *call, GVariant *params)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = NULL;
-  g_autofree char *next = NULL;
-  GByteArray *page;
   const char *continuation;
-  gboolean more = FALSE;
+  PackedPage page;
   guint32 limit;
   gint64 cursor;
   /* The same visibility as devbg_runtime_may_see(). */
@@ -877,21 +883,15 @@ handle_history (Call *call, GVariant *params)
   if (limit == 0)
     limit = DEFAULT_HISTORY;
   limit = MIN (limit, DEVBG_HISTORY_PAGE_MAX_ENTRIES);
-  /* Sized for typical entries (about 200 bytes): grown, rarely, for long
-   * error messages. */
-  page = g_byte_array_sized_new (MIN (limit * 256, DEVBG_PACKED_PAGE_MAX_BYTES));
-  if (!fill_history_page (call->daemon->store, &scope, limit, page, &cursor, &more, &error))
+  /* Typical entries are about 200 bytes. */
+  packed_page_init (&page, call->daemon, limit, cursor, 256);
+  if (!fill_history_page (call->daemon->store, &scope, &page, &error))
     {
-      g_byte_array_unref (page);
+      g_byte_array_unref (page.bytes);
       return_error (call, error);
       return;
     }
-  next = more ? g_strdup_printf ("%" G_GINT64_FORMAT, cursor) : g_strdup ("");
-  bytes = g_byte_array_free_to_bytes (page);
-  g_dbus_method_invocation_return_value (
-    g_steal_pointer (&call->invocation),
-    g_variant_new ("(@ays)", g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE),
-                   next));
+  return_packed_page (call, &page);
 }
 
 /* ---- consent agents and permissions ---- */

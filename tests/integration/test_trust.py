@@ -166,33 +166,34 @@ class BoundedStoreTest(RuntimeBase):
 
 class SmallBusLimitTest(RuntimeBase):
     """A bus whose messages may be at most 128 KiB: a reply over it would
-    cost devbgd its connection (and, before paging, the service)."""
+    cost devbgd its connection (and, before paging, the service). Its
+    packed pages are bounded by [Service] MaxReplyBytes, set below the
+    bus's limit as the admin of such a bus must."""
     bus_config = '<limit name="max_message_size">131072</limit>\n'
-    config = RuntimeBase.config + '[Service]\nMaxPendingEvents=1000\n'
+    config = RuntimeBase.config + '[Service]\nMaxPendingEvents=1000\nMaxReplyBytes=65536\n'
 
     def test_large_lists_are_paged(self):
-        # 60 failed runs whose errors are 1.5 KiB each: 90 KiB of events and
-        # history, for one app of one user.
+        # 60 failed runs whose errors are 4000 bytes each: 240 KB of events
+        # and history, for one app of one user.
         tid = self.register(self.app_a, 'Test.Fail', user=MALLORY)
-        message = 'e' * 1500
+        message = 'e' * 4000
         for _ in range(60):
             events = parse(self.app_a.run(self.bus, 'run', tid, BAND, 'message=' + message, 0,
                                           user=MALLORY))
             self.assertFalse(self.completed(events)['success'])
-        # All 60 pending events arrive. Their pages are packed now, bounded
-        # by DEVBG_PACKED_PAGE_MAX_BYTES (1 MiB) as History's are, above
-        # this bus's limit: test_events_pages.py checks pages that end at
-        # the byte bound on a bus that carries one. Under 128 KiB they pass
-        # here.
+        # All 60 pending events arrive, over pages of at most 64 KiB.
+        pages = self.app_a.ok(self.bus, 'events-pages', user=MALLORY)
+        self.assertGreater(len([l for l in pages if l.startswith('PAGE')]), 3, pages)
         pending = self.app_a.run(self.bus, 'watch', '0.5', user=MALLORY)
         self.assertEqual(len([l for l in pending if l.startswith('PENDING')]), 60)
-        # History's packed pages are bounded by DEVBG_PACKED_PAGE_MAX_BYTES
-        # (1 MiB), above this bus's limit: test_history_pages.py checks them
-        # on a bus that carries a page. Small pages still pass here.
-        out = subprocess.run([DEVBGCTL, 'history', '20'],
+        # The most History entries a page may hold, asked for by the app and
+        # by root: pages of 64 KiB, all 60 entries.
+        lines = self.app_a.ok(self.bus, 'history-pages', '100000', user=MALLORY)
+        self.assertGreater(len([l for l in lines if l.startswith('PAGE')]), 3, lines)
+        out = subprocess.run([DEVBGCTL, 'history', '10000'],
                              env=self.bus.env(), capture_output=True, text=True, timeout=30)
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertEqual(out.stdout.count(message), 20)
+        self.assertEqual(out.stdout.count(message), 60)
         # A forged continuation is refused by name.
         name, _ = self.app_a.error(self.bus, 'call', 'History', '(uint32 0, "x1")', user=MALLORY)
         self.assertEqual(name, ERR + 'InvalidArgument')
