@@ -661,33 +661,10 @@ pack_event (PackedPage *page, const DevbgEventRecord *ev)
   return packed_page_add (page, fields, DEVBG_EVENT_FIELDS, ev->cursor);
 }
 
-/* Events are read this many at a time while a page fills, as History's
- * rows are: a page may hold thousands. */
-#define EVENTS_CHUNK 256
-
-/* Fills @page with the caller's pending events after its cursor, oldest
- * first. */
 static gboolean
-fill_events_page (Call *call, PackedPage *page, GError **error)
+visit_event (const DevbgEventRecord *ev, gpointer page)
 {
-  DevbgCaller caller = caller_of (call);
-
-  for (;;)
-    {
-      /* One more than there is room for: whether the list goes on. */
-      guint asked = MIN (page->max_records - page->records, EVENTS_CHUNK) + 1;
-      g_autoptr(GPtrArray) rows =
-        devbg_runtime_list_events (call->daemon->runtime, &caller, page->last_cursor, asked,
-                                   error);
-
-      if (rows == NULL)
-        return FALSE;
-      for (guint i = 0; i < rows->len; i++)
-        if (!pack_event (page, g_ptr_array_index (rows, i)))
-          return TRUE;
-      if (rows->len < asked)
-        return TRUE; /* the end of the list */
-    }
+  return pack_event (page, ev);
 }
 
 /* Answers with one packed page of the caller's pending events after
@@ -697,11 +674,13 @@ static void
 return_events_page (Call *call, gint64 cursor)
 {
   g_autoptr(GError) error = NULL;
+  DevbgOwner owner = owner_of (call);
   PackedPage page;
 
   /* Typical events are about 130 bytes. */
   packed_page_init (&page, call->daemon, DEVBG_EVENTS_PAGE_MAX_ENTRIES, cursor, 160);
-  if (!fill_events_page (call, &page, &error))
+  if (!devbg_store_foreach_event (call->daemon->store, &owner, cursor, visit_event, &page,
+                                  &error))
     {
       g_byte_array_unref (page.bytes);
       return_error (call, error);
@@ -835,31 +814,10 @@ pack_history (PackedPage *page, const DevbgInstanceRecord *r)
   return packed_page_add (page, fields, DEVBG_HISTORY_FIELDS, r->cursor);
 }
 
-/* History rows are read this many at a time while a page fills: a page may
- * hold thousands, and reading them all at once would hold as many records
- * in memory besides the page. */
-#define HISTORY_CHUNK 256
-
-/* Fills @page with entries of @scope after its cursor, newest first. */
 static gboolean
-fill_history_page (DevbgStore *store, const DevbgHistoryScope *scope, PackedPage *page,
-                   GError **error)
+visit_history (const DevbgInstanceRecord *rec, gpointer page)
 {
-  for (;;)
-    {
-      /* One more than there is room for: whether the history goes on. */
-      guint asked = MIN (page->max_records - page->records, HISTORY_CHUNK) + 1;
-      g_autoptr(GPtrArray) rows =
-        devbg_store_list_history (store, scope, page->last_cursor, asked, error);
-
-      if (rows == NULL)
-        return FALSE;
-      for (guint i = 0; i < rows->len; i++)
-        if (!pack_history (page, g_ptr_array_index (rows, i)))
-          return TRUE;
-      if (rows->len < asked)
-        return TRUE; /* the end of the list */
-    }
+  return pack_history (page, rec);
 }
 
 static void
@@ -885,7 +843,8 @@ handle_history (Call *call, GVariant *params)
   limit = MIN (limit, DEVBG_HISTORY_PAGE_MAX_ENTRIES);
   /* Typical entries are about 200 bytes. */
   packed_page_init (&page, call->daemon, limit, cursor, 256);
-  if (!fill_history_page (call->daemon->store, &scope, &page, &error))
+  if (!devbg_store_foreach_history (call->daemon->store, &scope, cursor, visit_history, &page,
+                                    &error))
     {
       g_byte_array_unref (page.bytes);
       return_error (call, error);

@@ -1050,15 +1050,6 @@ devbg_runtime_watch_events (DevbgRuntime *self, const DevbgCaller *caller)
     }
 }
 
-GPtrArray *
-devbg_runtime_list_events (DevbgRuntime *self, const DevbgCaller *caller, gint64 cursor,
-                           guint limit, GError **error)
-{
-  DevbgOwner owner = { .uid = caller->uid, .app_id = caller->app_id };
-
-  return devbg_store_list_events (self->store, &owner, cursor, limit, error);
-}
-
 gboolean
 devbg_runtime_acknowledge (DevbgRuntime *self, const DevbgCaller *caller,
                            const char *const *event_ids, GError **error)

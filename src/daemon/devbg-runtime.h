@@ -86,12 +86,6 @@ gboolean devbg_runtime_request_finish (DevbgRuntime        *runtime,
  * Completed signals from now on. */
 void       devbg_runtime_watch_events (DevbgRuntime      *runtime,
                                        const DevbgCaller *caller);
-/* The owner's pending events, oldest first: at most @limit after @cursor. */
-GPtrArray *devbg_runtime_list_events (DevbgRuntime      *runtime,
-                                      const DevbgCaller *caller,
-                                      gint64             cursor,
-                                      guint              limit,
-                                      GError           **error);
 gboolean   devbg_runtime_acknowledge (DevbgRuntime      *runtime,
                                       const DevbgCaller *caller,
                                       const char *const *event_ids,

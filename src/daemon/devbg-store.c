@@ -753,18 +753,19 @@ registration_copy (const DevbgRegistrationRecord *reg)
   return copy;
 }
 
+/* A list's copies of the rows a visitor sees, up to @limit. */
 typedef struct {
-  GPtrArray *regs;
+  GPtrArray *out;
   guint      limit;
-} ListData;
+} CopyList;
 
 static gboolean
 add_copy (const DevbgRegistrationRecord *reg, gpointer user_data)
 {
-  ListData *list = user_data;
+  CopyList *list = user_data;
 
-  g_ptr_array_add (list->regs, registration_copy (reg));
-  return list->regs->len < list->limit;
+  g_ptr_array_add (list->out, registration_copy (reg));
+  return list->out->len < list->limit;
 }
 
 GPtrArray *
@@ -772,7 +773,7 @@ devbg_store_list_registrations (DevbgStore *store, const DevbgOwner *owner, gint
                                 guint limit, GError **error)
 {
   g_autoptr(GPtrArray) regs = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_registration_record_free);
-  ListData list = { regs, limit };
+  CopyList list = { regs, limit };
 
   if (limit == 0)
     return g_steal_pointer (&regs);
@@ -1042,42 +1043,69 @@ devbg_store_finish_instance (DevbgStore *store, const DevbgInstanceRecord *rec,
   return commit (store, error);
 }
 
+gboolean
+devbg_store_foreach_event (DevbgStore *store, const DevbgOwner *owner, gint64 cursor,
+                           DevbgEventVisitor visit, gpointer user_data, GError **error)
+{
+  g_autoptr(StoreStmt) stmt = prepare (store,
+    "SELECT event_id, task_id, instance_id, success, error, cancel_reason, finished_us, rowid "
+    "FROM events WHERE app_id = ?1 AND uid = ?2 AND rowid > ?3 ORDER BY rowid", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_owner (stmt, 1, 2, owner);
+  sqlite3_bind_int64 (stmt, 3, cursor);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      /* The owner's columns are not read: the query chose them. */
+      DevbgEventRecord ev = {
+        .event_id = (char *) sqlite3_column_text (stmt, 0),
+        .uid = owner->uid,
+        .app_id = (char *) owner->app_id,
+        .task_id = (char *) sqlite3_column_text (stmt, 1),
+        .instance_id = (char *) sqlite3_column_text (stmt, 2),
+        .success = sqlite3_column_int (stmt, 3) != 0,
+        .error = (char *) sqlite3_column_text (stmt, 4),
+        .cancel_reason = (char *) sqlite3_column_text (stmt, 5),
+        .finished_us = sqlite3_column_int64 (stmt, 6),
+        .cursor = sqlite3_column_int64 (stmt, 7),
+      };
+
+      if (!visit (&ev, user_data))
+        return TRUE;
+    }
+  if (rc != SQLITE_DONE)
+    return sql_fail (store, error, "cannot list events");
+  return TRUE;
+}
+
+static gboolean
+copy_event (const DevbgEventRecord *ev, gpointer user_data)
+{
+  CopyList *list = user_data;
+  DevbgEventRecord *copy = g_new0 (DevbgEventRecord, 1);
+
+  *copy = *ev;
+  copy->event_id = g_strdup (ev->event_id);
+  copy->app_id = g_strdup (ev->app_id);
+  copy->task_id = g_strdup (ev->task_id);
+  copy->instance_id = g_strdup (ev->instance_id);
+  copy->error = g_strdup (ev->error);
+  copy->cancel_reason = g_strdup (ev->cancel_reason);
+  g_ptr_array_add (list->out, copy);
+  return list->out->len < list->limit;
+}
+
 GPtrArray *
 devbg_store_list_events (DevbgStore *store, const DevbgOwner *owner, gint64 cursor, guint limit,
                          GError **error)
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_event_record_free);
-  g_autoptr(StoreStmt) stmt = prepare (store,
-    "SELECT event_id, app_id, task_id, instance_id, success, error, cancel_reason, finished_us, "
-    "uid, rowid FROM events WHERE app_id = ?1 AND uid = ?2 AND rowid > ?3 ORDER BY rowid LIMIT ?4",
-    error);
-  int rc;
+  CopyList list = { out, limit };
 
-  if (stmt == NULL)
+  if (limit > 0 && !devbg_store_foreach_event (store, owner, cursor, copy_event, &list, error))
     return NULL;
-  bind_owner (stmt, 1, 2, owner);
-  sqlite3_bind_int64 (stmt, 3, cursor);
-  sqlite3_bind_int64 (stmt, 4, limit);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      DevbgEventRecord *ev = g_new0 (DevbgEventRecord, 1);
-      ev->event_id = column_dup (stmt, 0);
-      ev->app_id = column_dup (stmt, 1);
-      ev->task_id = column_dup (stmt, 2);
-      ev->instance_id = column_dup (stmt, 3);
-      ev->success = sqlite3_column_int (stmt, 4) != 0;
-      ev->error = column_dup (stmt, 5);
-      ev->cancel_reason = column_dup (stmt, 6);
-      ev->finished_us = sqlite3_column_int64 (stmt, 7);
-      ev->uid = (guint32) sqlite3_column_int64 (stmt, 8);
-      ev->cursor = sqlite3_column_int64 (stmt, 9);
-      g_ptr_array_add (out, ev);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      sql_fail (store, error, "cannot list events");
-      return NULL;
-    }
   return g_steal_pointer (&out);
 }
 
@@ -1122,9 +1150,9 @@ devbg_store_ack_events (DevbgStore *store, const DevbgOwner *owner, const char *
   return commit (store, error);
 }
 
-GPtrArray *
-devbg_store_list_history (DevbgStore *store, const DevbgHistoryScope *scope, gint64 cursor,
-                          guint limit, GError **error)
+gboolean
+devbg_store_foreach_history (DevbgStore *store, const DevbgHistoryScope *scope, gint64 cursor,
+                             DevbgHistoryVisitor visit, gpointer user_data, GError **error)
 {
 #define HISTORY_SELECT \
   "SELECT " INSTANCE_COLUMNS ", finished_us, success, error, cancel_reason, rowid FROM history "
@@ -1133,38 +1161,76 @@ devbg_store_list_history (DevbgStore *store, const DevbgHistoryScope *scope, gin
    * keeps SQLite from using either: every page scanned the whole table
    * (one app's page among 50,000 rows: 4.3 ms, against 0.04 ms). */
   static const char *const by_scope[] = {
-    HISTORY_SELECT "WHERE rowid < ?4 ORDER BY rowid DESC LIMIT ?5",
-    HISTORY_SELECT "WHERE uid = ?2 AND rowid < ?4 ORDER BY rowid DESC LIMIT ?5",
-    HISTORY_SELECT "WHERE uid = ?2 AND app_id = ?1 AND rowid < ?4 ORDER BY rowid DESC LIMIT ?5",
+    HISTORY_SELECT "WHERE rowid < ?4 ORDER BY rowid DESC",
+    HISTORY_SELECT "WHERE uid = ?2 AND rowid < ?4 ORDER BY rowid DESC",
+    HISTORY_SELECT "WHERE uid = ?2 AND app_id = ?1 AND rowid < ?4 ORDER BY rowid DESC",
   };
 #undef HISTORY_SELECT
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
   g_autoptr(StoreStmt) stmt = prepare (store,
     by_scope[scope->all ? 0 : scope->app_id == NULL ? 1 : 2], error);
   int rc;
 
   if (stmt == NULL)
-    return NULL;
+    return FALSE;
   sqlite3_bind_text (stmt, 1, scope->app_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 2, scope->uid);
   /* Newest first: a page goes on below the last one's position. */
   sqlite3_bind_int64 (stmt, 4, cursor == DEVBG_STORE_CURSOR_START ? G_MAXINT64 : cursor);
-  sqlite3_bind_int64 (stmt, 5, limit);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      DevbgInstanceRecord *rec = instance_from_columns (stmt);
-      rec->finished_us = sqlite3_column_int64 (stmt, N_INSTANCE_COLUMNS);
-      rec->success = sqlite3_column_int (stmt, N_INSTANCE_COLUMNS + 1) != 0;
-      rec->error = column_dup (stmt, N_INSTANCE_COLUMNS + 2);
-      rec->cancel_reason = column_dup (stmt, N_INSTANCE_COLUMNS + 3);
-      rec->cursor = sqlite3_column_int64 (stmt, N_INSTANCE_COLUMNS + 4);
-      g_ptr_array_add (out, rec);
+      DevbgInstanceRecord rec = {
+        .instance_id = (char *) sqlite3_column_text (stmt, 0),
+        .task_id = (char *) sqlite3_column_text (stmt, 1),
+        .app_id = (char *) sqlite3_column_text (stmt, 2),
+        .name = (char *) sqlite3_column_text (stmt, 3),
+        .entry_point = (char *) sqlite3_column_text (stmt, 4),
+        .trigger = column_trigger (stmt, 5),
+        .device_id = (char *) sqlite3_column_text (stmt, 6),
+        .uid = (guint32) sqlite3_column_int64 (stmt, 7),
+        .started_us = sqlite3_column_int64 (stmt, 8),
+        .finished_us = sqlite3_column_int64 (stmt, N_INSTANCE_COLUMNS),
+        .success = sqlite3_column_int (stmt, N_INSTANCE_COLUMNS + 1) != 0,
+        .error = (char *) sqlite3_column_text (stmt, N_INSTANCE_COLUMNS + 2),
+        .cancel_reason = (char *) sqlite3_column_text (stmt, N_INSTANCE_COLUMNS + 3),
+        .cursor = sqlite3_column_int64 (stmt, N_INSTANCE_COLUMNS + 4),
+      };
+
+      if (!visit (&rec, user_data))
+        return TRUE;
     }
   if (rc != SQLITE_DONE)
-    {
-      sql_fail (store, error, "cannot list the history");
-      return NULL;
-    }
+    return sql_fail (store, error, "cannot list the history");
+  return TRUE;
+}
+
+static gboolean
+copy_history (const DevbgInstanceRecord *rec, gpointer user_data)
+{
+  CopyList *list = user_data;
+  DevbgInstanceRecord *copy = g_new0 (DevbgInstanceRecord, 1);
+
+  *copy = *rec;
+  copy->instance_id = g_strdup (rec->instance_id);
+  copy->task_id = g_strdup (rec->task_id);
+  copy->app_id = g_strdup (rec->app_id);
+  copy->name = g_strdup (rec->name);
+  copy->entry_point = g_strdup (rec->entry_point);
+  copy->device_id = g_strdup (rec->device_id);
+  copy->error = g_strdup (rec->error);
+  copy->cancel_reason = g_strdup (rec->cancel_reason);
+  g_ptr_array_add (list->out, copy);
+  return list->out->len < list->limit;
+}
+
+GPtrArray *
+devbg_store_list_history (DevbgStore *store, const DevbgHistoryScope *scope, gint64 cursor,
+                          guint limit, GError **error)
+{
+  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
+  CopyList list = { out, limit };
+
+  if (limit > 0 && !devbg_store_foreach_history (store, scope, cursor, copy_history, &list, error))
+    return NULL;
   return g_steal_pointer (&out);
 }
 

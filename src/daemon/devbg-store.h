@@ -174,8 +174,21 @@ gboolean   devbg_store_finish_instance (DevbgStore                *store,
                                         const DevbgEventRecord    *event,
                                         GError                   **error);
 
+/* Called per row, its strings the database's, valid during the call
+ * only: a list packs them without copying. Returns FALSE to stop. */
+typedef gboolean (*DevbgEventVisitor) (const DevbgEventRecord *ev,
+                                       gpointer                user_data);
+
+/* Visits @owner's pending completion events after @cursor, oldest first. */
+gboolean   devbg_store_foreach_event (DevbgStore        *store,
+                                      const DevbgOwner  *owner,
+                                      gint64             cursor,
+                                      DevbgEventVisitor  visit,
+                                      gpointer           user_data,
+                                      GError           **error);
+
 /* @owner's pending completion events, oldest first: at most @limit after
- * @cursor. */
+ * @cursor (copies). */
 GPtrArray *devbg_store_list_events (DevbgStore       *store,
                                     const DevbgOwner *owner,
                                     gint64            cursor,
@@ -200,8 +213,21 @@ typedef struct {
   const char *app_id;
 } DevbgHistoryScope;
 
+/* As DevbgEventVisitor, for a finished instance. */
+typedef gboolean (*DevbgHistoryVisitor) (const DevbgInstanceRecord *rec,
+                                         gpointer                   user_data);
+
+/* Visits the finished instances in @scope before @cursor
+ * (DEVBG_STORE_CURSOR_START for the newest), newest first. */
+gboolean   devbg_store_foreach_history (DevbgStore              *store,
+                                        const DevbgHistoryScope *scope,
+                                        gint64                   cursor,
+                                        DevbgHistoryVisitor      visit,
+                                        gpointer                 user_data,
+                                        GError                 **error);
+
 /* Finished instances in @scope, newest first: at most @limit before
- * @cursor (DEVBG_STORE_CURSOR_START for the newest). */
+ * @cursor (copies). */
 GPtrArray *devbg_store_list_history (DevbgStore              *store,
                                      const DevbgHistoryScope *scope,
                                      gint64                   cursor,
