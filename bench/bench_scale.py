@@ -18,9 +18,13 @@ beside a floor measured in the same run:
     whole through libdevbg (every page of History, DevbgTaskInfo objects)
     at p50, against the floor of as many Peer.Ping round trips as pages;
     devbgd's RSS before and after the listings.
+  scale events N: N pending completion events of the app (seeded the same
+    way), read as an app reads them at its start (WatchEvents, then
+    ListEvents to the end, each event decoded by libdevbg's codec) at p50,
+    against as many Peer.Ping round trips as pages.
 
-Usage: bench_scale.py BUILD_DIR [REGISTRATIONS] [DEVICES] [HISTORY,...]
-(HISTORY: the sizes of history to list, 1000,10000 by default; 0 for none)
+Usage: bench_scale.py BUILD_DIR [REGISTRATIONS] [DEVICES] [HISTORY,...] [EVENTS,...]
+(HISTORY, EVENTS: the sizes to list, 1000,10000 by default; 0 for none)
 """
 import sqlite3
 import uuid
@@ -128,6 +132,31 @@ def registrations(tmpdir):
         bus.stop()
 
 
+def insert_rows(db_path, table, columns, rows):
+    db = sqlite3.connect(db_path)
+    db.executemany('INSERT INTO %s (%s) VALUES (%s)' % (table, ', '.join(columns),
+                                                         ','.join('?' * len(columns))), rows)
+    db.commit()
+    db.close()
+
+
+def seeded_devbgd(tmpdir, config, seed):
+    """A private bus and devbgd knowing the bench app, whose database @seed
+    fills (given its path) between a first start, which makes the schema,
+    and the start it runs on: (bus, devbgd, bench app)."""
+    os.makedirs(tmpdir)
+    os.chmod(tmpdir, 0o755)
+    bus = PrivateBus(tmpdir)
+    devbgd = Devbgd(bus, tmpdir, config, verbose=False)
+    devbgd.write_manifest('bench.xml', manifest_xml(
+        'org.devbg.bench.Scale', BENCH_APP, [('Bench.Latency', ['deviceUse'], BENCH_TASK)]))
+    devbgd.start()
+    devbgd.stop()
+    seed(os.path.join(devbgd.state_dir, 'devbg.db'))
+    devbgd.start()
+    return bus, devbgd, Helper([BENCH_APP], bus.env())
+
+
 def seed_history(db_path, n, app_id):
     """N finished instances of @app_id for this user, oldest first, one in
     ten failed: rows as devbgd writes them (src/daemon/devbg-store.c)."""
@@ -141,28 +170,16 @@ def seed_history(db_path, n, app_id):
                      'sim:band:S%05d' % (i % 100), os.getuid(), finished - 500000, finished,
                      1 if ok else 0, '' if ok else 'the device went away',
                      '' if ok else 'condition-loss'))
-    db = sqlite3.connect(db_path)
-    db.executemany('INSERT INTO history (instance_id, task_id, app_id, name, entry_point, '
-                   'trigger, device_id, uid, started_us, finished_us, success, error, '
-                   'cancel_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)', rows)
-    db.commit()
-    db.close()
+    insert_rows(db_path, 'history', ('instance_id', 'task_id', 'app_id', 'name', 'entry_point',
+                                     'trigger', 'device_id', 'uid', 'started_us', 'finished_us',
+                                     'success', 'error', 'cancel_reason'), rows)
 
 
 def history(tmpdir, n):
-    os.makedirs(tmpdir)
-    os.chmod(tmpdir, 0o755)
-    bus = PrivateBus(tmpdir)
     # [Service] HistoryMaxPerApp: none of the seeded entries is pruned.
-    devbgd = Devbgd(bus, tmpdir, '[Service]\nHistoryMaxPerApp=%d\n' % max(1000, n),
-                    verbose=False)
-    devbgd.write_manifest('bench.xml', manifest_xml(
-        'org.devbg.bench.Scale', BENCH_APP, [('Bench.Latency', ['deviceUse'], BENCH_TASK)]))
-    devbgd.start()
-    devbgd.stop()
-    seed_history(os.path.join(devbgd.state_dir, 'devbg.db'), n, 'org.devbg.bench.Scale')
-    devbgd.start()
-    app = Helper([BENCH_APP], bus.env())
+    bus, devbgd, app = seeded_devbgd(
+        tmpdir, '[Service]\nHistoryMaxPerApp=%d\n' % max(1000, n),
+        lambda db: seed_history(db, n, 'org.devbg.bench.Scale'))
     try:
         pid = devbgd.proc.pid
         before = rss_mib(pid)
@@ -200,27 +217,15 @@ def seed_events(db_path, n, app_id):
         rows.append((str(uuid.uuid4()), app_id, task, str(uuid.uuid4()), 1 if ok else 0,
                      '' if ok else 'the device went away', '' if ok else 'condition-loss',
                      now - (n - i) * 1000000, os.getuid()))
-    db = sqlite3.connect(db_path)
-    db.executemany('INSERT INTO events (event_id, app_id, task_id, instance_id, success, error, '
-                   'cancel_reason, finished_us, uid) VALUES (?,?,?,?,?,?,?,?,?)', rows)
-    db.commit()
-    db.close()
+    insert_rows(db_path, 'events', ('event_id', 'app_id', 'task_id', 'instance_id', 'success',
+                                    'error', 'cancel_reason', 'finished_us', 'uid'), rows)
 
 
 def events(tmpdir, n):
-    os.makedirs(tmpdir)
-    os.chmod(tmpdir, 0o755)
-    bus = PrivateBus(tmpdir)
     # [Service] MaxPendingEvents: none of the seeded events is dropped.
-    devbgd = Devbgd(bus, tmpdir, '[Service]\nMaxPendingEvents=%d\n' % max(1000, n),
-                    verbose=False)
-    devbgd.write_manifest('bench.xml', manifest_xml(
-        'org.devbg.bench.Scale', BENCH_APP, [('Bench.Latency', ['deviceUse'], BENCH_TASK)]))
-    devbgd.start()
-    devbgd.stop()
-    seed_events(os.path.join(devbgd.state_dir, 'devbg.db'), n, 'org.devbg.bench.Scale')
-    devbgd.start()
-    app = Helper([BENCH_APP], bus.env())
+    bus, devbgd, app = seeded_devbgd(
+        tmpdir, '[Service]\nMaxPendingEvents=%d\n' % max(1000, n),
+        lambda db: seed_events(db, n, 'org.devbg.bench.Scale'))
     try:
         lists, floors = [], []
         pages = 0
