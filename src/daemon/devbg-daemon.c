@@ -437,9 +437,10 @@ packed_page_init (PackedPage *page, DevbgDaemon *daemon, guint max_records, gint
     .max_records = max_records,
     .last_cursor = cursor,
   };
-  /* Sized for typical records, grown (rarely) for long ones. */
-  page->bytes = g_byte_array_sized_new ((guint) MIN ((gsize) max_records * expected_record_size,
-                                                     page->max_bytes));
+  /* Room for a few hundred typical records at first (most pages are
+   * short), grown by doubling past that. */
+  page->bytes = g_byte_array_sized_new ((guint) MIN ((gsize) MIN (max_records, 256) *
+                                                     expected_record_size, page->max_bytes));
 }
 
 /* Appends one record of @n_fields @fields at store position @cursor;
