@@ -344,7 +344,6 @@ cmd_list_all (App *app)
                                      30000, NULL, &error);
       g_autoptr(GVariant) page = NULL;
       g_autoptr(GPtrArray) fields = NULL;
-      const guint8 *data;
       gsize size;
 
       if (reply == NULL)
@@ -354,8 +353,7 @@ cmd_list_all (App *app)
         }
       /* Decoded as an app would (libdevbg's codec: every field checked). */
       page = g_variant_get_child_value (reply, 0);
-      data = g_variant_get_fixed_array (page, &size, 1);
-      fields = devbg_records_parse (data, size, DEVBG_REGISTRATION_FIELDS, &error);
+      fields = devbg_records_parse_variant (page, DEVBG_REGISTRATION_FIELDS, &size, &error);
       if (fields == NULL)
         {
           printf ("ERROR ListRegistrations: %s\n", error->message);
@@ -389,7 +387,6 @@ history_raw (App *app, gsize *bytes)
                                      30000, NULL, &error);
       g_autoptr(GVariant) page = NULL;
       g_autoptr(GPtrArray) fields = NULL;
-      const guint8 *data;
       gsize size;
 
       if (reply == NULL)
@@ -398,8 +395,7 @@ history_raw (App *app, gsize *bytes)
           return FALSE;
         }
       page = g_variant_get_child_value (reply, 0);
-      data = g_variant_get_fixed_array (page, &size, 1);
-      fields = devbg_records_parse (data, size, DEVBG_HISTORY_FIELDS, &error);
+      fields = devbg_records_parse_variant (page, DEVBG_HISTORY_FIELDS, &size, &error);
       for (guint i = 0; fields != NULL && i < fields->len; i += DEVBG_HISTORY_FIELDS)
         {
           DevbgHistoryRecord record;
@@ -481,8 +477,6 @@ cmd_events_all (App *app)
                                      NULL, &error);
       g_autoptr(GVariant) page = NULL;
       g_autoptr(GPtrArray) fields = NULL;
-      const guint8 *data;
-      gsize size;
 
       if (reply == NULL)
         {
@@ -490,8 +484,7 @@ cmd_events_all (App *app)
           return;
         }
       page = g_variant_get_child_value (reply, 0);
-      data = g_variant_get_fixed_array (page, &size, 1);
-      fields = devbg_records_parse (data, size, DEVBG_EVENT_FIELDS, &error);
+      fields = devbg_records_parse_variant (page, DEVBG_EVENT_FIELDS, NULL, &error);
       for (guint i = 0; fields != NULL && i < fields->len; i += DEVBG_EVENT_FIELDS)
         {
           DevbgEventEntry e;

@@ -616,11 +616,8 @@ completions_from_page (GVariant *packed, GError **error)
 {
   g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(GPtrArray) completions = NULL;
-  const guint8 *data;
-  gsize size;
 
-  data = g_variant_get_fixed_array (packed, &size, 1);
-  fields = devbg_records_parse (data, size, DEVBG_EVENT_FIELDS, error);
+  fields = devbg_records_parse_variant (packed, DEVBG_EVENT_FIELDS, NULL, error);
   if (fields == NULL)
     return NULL;
   completions = g_ptr_array_new_full (fields->len / DEVBG_EVENT_FIELDS, g_object_unref);
@@ -1334,12 +1331,9 @@ add_registrations_page (DevbgClient *client, GHashTable *tasks, GVariant *reply,
   g_autoptr(GVariant) page = NULL;
   g_autoptr(GPtrArray) fields = NULL;
   const char *next;
-  const guint8 *data;
-  gsize size;
 
   g_variant_get (reply, "(@ay&s)", &page, &next);
-  data = g_variant_get_fixed_array (page, &size, 1);
-  fields = devbg_records_parse (data, size, DEVBG_REGISTRATION_FIELDS, error);
+  fields = devbg_records_parse_variant (page, DEVBG_REGISTRATION_FIELDS, NULL, error);
   if (fields == NULL)
     return NULL;
   for (guint i = 0; i < fields->len; i += DEVBG_REGISTRATION_FIELDS)
@@ -2901,11 +2895,8 @@ history_page_from_reply (GVariant *reply, GError **error)
   g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(GPtrArray) tasks = NULL;
   HistoryPage *page;
-  const guint8 *data;
-  gsize size;
 
-  data = g_variant_get_fixed_array (packed, &size, 1);
-  fields = devbg_records_parse (data, size, DEVBG_HISTORY_FIELDS, error);
+  fields = devbg_records_parse_variant (packed, DEVBG_HISTORY_FIELDS, NULL, error);
   if (fields == NULL)
     return NULL;
   tasks = g_ptr_array_new_full (fields->len / DEVBG_HISTORY_FIELDS, g_object_unref);

@@ -45,6 +45,17 @@ devbg_records_parse (const guint8 *page, gsize size, guint n_fields, GError **er
   return g_steal_pointer (&fields);
 }
 
+GPtrArray *
+devbg_records_parse_variant (GVariant *page, guint n_fields, gsize *size, GError **error)
+{
+  gsize n;
+  const guint8 *data = g_variant_get_fixed_array (page, &n, 1);
+
+  if (size != NULL)
+    *size = n;
+  return devbg_records_parse (data, n, n_fields, error);
+}
+
 /* A decimal number from @min to @max, as devbgd writes it: digits only,
  * a leading '-' for a negative one. */
 static gboolean

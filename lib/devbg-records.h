@@ -43,6 +43,13 @@ GPtrArray *devbg_records_parse (const guint8 *page,
                                 guint         n_fields,
                                 GError      **error);
 
+/* The same, of a page as a reply carries it (an `ay` GVariant, which must
+ * outlive the array); *@size (may be NULL) is its length in bytes. */
+GPtrArray *devbg_records_parse_variant (GVariant *page,
+                                        guint     n_fields,
+                                        gsize    *size,
+                                        GError  **error);
+
 /* One History entry, decoded from its DEVBG_HISTORY_FIELDS fields; the
  * strings point into the page. */
 typedef struct {

@@ -181,13 +181,10 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
     {
       g_autoptr(GVariant) packed = NULL;
       g_autoptr(GPtrArray) fields = NULL;
-      const guint8 *data;
       const char *next;
-      gsize size;
 
       g_variant_get (pending, "(@ay&s)", &packed, &next);
-      data = g_variant_get_fixed_array (packed, &size, 1);
-      fields = devbg_records_parse (data, size, DEVBG_EVENT_FIELDS, &error);
+      fields = devbg_records_parse_variant (packed, DEVBG_EVENT_FIELDS, NULL, &error);
       if (fields == NULL)
         return fail (error);
       for (guint i = 0; i < fields->len; i += DEVBG_EVENT_FIELDS)
@@ -540,14 +537,12 @@ print_history_pages (DevbgClient *client, guint32 limit)
                                                 &error);
       g_autoptr(GVariant) page = NULL;
       g_autoptr(GPtrArray) fields = NULL;
-      const guint8 *data;
       gsize size;
 
       if (reply == NULL)
         return fail (error);
       page = g_variant_get_child_value (reply, 0);
-      data = g_variant_get_fixed_array (page, &size, 1);
-      fields = devbg_records_parse (data, size, DEVBG_HISTORY_FIELDS, &error);
+      fields = devbg_records_parse_variant (page, DEVBG_HISTORY_FIELDS, &size, &error);
       if (fields == NULL)
         return fail (error);
       g_free (continuation);
@@ -579,14 +574,12 @@ print_events_pages (DevbgClient *client)
                                                 &error);
       g_autoptr(GVariant) page = NULL;
       g_autoptr(GPtrArray) fields = NULL;
-      const guint8 *data;
       gsize size;
 
       if (reply == NULL)
         return fail (error);
       page = g_variant_get_child_value (reply, 0);
-      data = g_variant_get_fixed_array (page, &size, 1);
-      fields = devbg_records_parse (data, size, DEVBG_EVENT_FIELDS, &error);
+      fields = devbg_records_parse_variant (page, DEVBG_EVENT_FIELDS, &size, &error);
       if (fields == NULL)
         return fail (error);
       g_free (continuation);
@@ -746,14 +739,12 @@ main (int argc, char **argv)
                                                     g_variant_new ("(s)", continuation), &error);
           g_autoptr(GVariant) page = NULL;
           g_autoptr(GPtrArray) fields = NULL;
-          const guint8 *data;
           gsize size;
 
           if (reply == NULL)
             return fail (error);
           page = g_variant_get_child_value (reply, 0);
-          data = g_variant_get_fixed_array (page, &size, 1);
-          fields = devbg_records_parse (data, size, DEVBG_REGISTRATION_FIELDS, &error);
+          fields = devbg_records_parse_variant (page, DEVBG_REGISTRATION_FIELDS, &size, &error);
           if (fields == NULL)
             return fail (error);
           g_free (continuation);
