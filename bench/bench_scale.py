@@ -26,7 +26,6 @@ beside a floor measured in the same run:
 Usage: bench_scale.py BUILD_DIR [REGISTRATIONS] [DEVICES] [HISTORY,...] [EVENTS,...]
 (HISTORY, EVENTS: the sizes to list, 1000,10000 by default; 0 for none)
 """
-import sqlite3
 import uuid
 import os
 import shutil
@@ -42,7 +41,8 @@ sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'integration'))
 sys.path.insert(0, HERE)
 
 from gi.repository import Gio, GLib  # noqa: E402
-from devbgtest import PrivateBus, Devbgd, DevbgSim, manifest_xml, wait_for  # noqa: E402
+from devbgtest import (PrivateBus, Devbgd, DevbgSim, insert_events, insert_history,  # noqa: E402
+                       manifest_xml, wait_for)
 
 REGISTRATIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 DEVICES = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
@@ -132,14 +132,6 @@ def registrations(tmpdir):
         bus.stop()
 
 
-def insert_rows(db_path, table, columns, rows):
-    db = sqlite3.connect(db_path)
-    db.executemany('INSERT INTO %s (%s) VALUES (%s)' % (table, ', '.join(columns),
-                                                         ','.join('?' * len(columns))), rows)
-    db.commit()
-    db.close()
-
-
 def seeded_devbgd(tmpdir, config, seed):
     """A private bus and devbgd knowing the bench app, whose database @seed
     fills (given its path) between a first start, which makes the schema,
@@ -168,11 +160,9 @@ def seed_history(db_path, n, app_id):
         finished = now - (n - i) * 1000000
         rows.append((str(uuid.uuid4()), task, app_id, 'Bench.Latency', 'Bench.Latency', 'use',
                      'sim:band:S%05d' % (i % 100), os.getuid(), finished - 500000, finished,
-                     1 if ok else 0, '' if ok else 'the device went away',
+                     ok, '' if ok else 'the device went away',
                      '' if ok else 'condition-loss'))
-    insert_rows(db_path, 'history', ('instance_id', 'task_id', 'app_id', 'name', 'entry_point',
-                                     'trigger', 'device_id', 'uid', 'started_us', 'finished_us',
-                                     'success', 'error', 'cancel_reason'), rows)
+    insert_history(db_path, rows)
 
 
 def history(tmpdir, n):
@@ -214,11 +204,11 @@ def seed_events(db_path, n, app_id):
     rows = []
     for i in range(n):
         ok = i % 10 != 0
-        rows.append((str(uuid.uuid4()), app_id, task, str(uuid.uuid4()), 1 if ok else 0,
-                     '' if ok else 'the device went away', '' if ok else 'condition-loss',
-                     now - (n - i) * 1000000, os.getuid()))
-    insert_rows(db_path, 'events', ('event_id', 'app_id', 'task_id', 'instance_id', 'success',
-                                    'error', 'cancel_reason', 'finished_us', 'uid'), rows)
+        rows.append((os.getuid(), app_id,
+                     (str(uuid.uuid4()), task, str(uuid.uuid4()), ok,
+                      '' if ok else 'the device went away', '' if ok else 'condition-loss',
+                      now - (n - i) * 1000000)))
+    insert_events(db_path, rows)
 
 
 def events(tmpdir, n):

@@ -144,3 +144,59 @@ devbg_records_decode_event (const char *const *f, guint index, DevbgEventEntry *
   e->cancel_reason = f[5];
   return TRUE;
 }
+
+/* ---- encoding: what devbgd stores and serves ---- */
+
+/* Appends @value in decimal, as decode_number() reads it back: the one
+ * format of the numbers of every record (no printf: a page has thousands). */
+static void
+add_number (GByteArray *page, gint64 value)
+{
+  char text[24];
+  char *p = text + sizeof text;
+  /* Negated as unsigned: -G_MININT64 does not fit a gint64. */
+  guint64 magnitude = value < 0 ? (guint64) 0 - (guint64) value : (guint64) value;
+
+  *--p = '\0';
+  do
+    {
+      *--p = (char) ('0' + magnitude % 10);
+      magnitude /= 10;
+    }
+  while (magnitude != 0);
+  if (value < 0)
+    *--p = '-';
+  g_byte_array_append (page, (const guint8 *) p, (guint) (text + sizeof text - p));
+}
+
+void
+devbg_records_add_history (GByteArray *page, const DevbgHistoryRecord *r)
+{
+  G_STATIC_ASSERT (DEVBG_HISTORY_FIELDS == 13);
+  devbg_records_add (page, r->instance_id);
+  devbg_records_add (page, r->task_id);
+  devbg_records_add (page, r->app_id);
+  devbg_records_add (page, r->name);
+  devbg_records_add (page, r->entry_point);
+  devbg_records_add (page, devbg_trigger_type_to_string (r->trigger));
+  devbg_records_add (page, r->device_id);
+  add_number (page, r->uid);
+  add_number (page, r->started_us);
+  add_number (page, r->finished_us);
+  devbg_records_add (page, r->success ? "1" : "0");
+  devbg_records_add (page, r->error);
+  devbg_records_add (page, r->cancel_reason);
+}
+
+void
+devbg_records_add_event (GByteArray *page, const DevbgEventEntry *e)
+{
+  G_STATIC_ASSERT (DEVBG_EVENT_FIELDS == 7);
+  devbg_records_add (page, e->event_id);
+  devbg_records_add (page, e->task_id);
+  devbg_records_add (page, e->instance_id);
+  devbg_records_add (page, e->success ? "1" : "0");
+  devbg_records_add (page, e->error);
+  devbg_records_add (page, e->cancel_reason);
+  add_number (page, e->finished_us);
+}

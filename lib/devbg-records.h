@@ -100,4 +100,13 @@ gboolean devbg_records_decode_event (const char *const *fields,
                                      DevbgEventEntry   *entry,
                                      GError           **error);
 
+/* Append one whole History record (DEVBG_HISTORY_FIELDS fields) or one
+ * event record (DEVBG_EVENT_FIELDS), in the order and form the decoders
+ * above read: devbgd stores each row so, and a page is its rows' records
+ * back to back. The strings must be UTF-8 without NUL ("" for none). */
+void devbg_records_add_history (GByteArray               *page,
+                                const DevbgHistoryRecord *record);
+void devbg_records_add_event   (GByteArray               *page,
+                                const DevbgEventEntry    *entry);
+
 G_END_DECLS

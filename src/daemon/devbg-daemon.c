@@ -443,27 +443,21 @@ packed_page_init (PackedPage *page, DevbgDaemon *daemon, guint max_records, gint
                                                      expected_record_size, page->max_bytes));
 }
 
-/* Appends one record of @n_fields @fields at store position @cursor;
- * FALSE, with @page's more set, when it is full. */
+/* Appends one whole packed record (a store row's, lib/devbg-records.h) at
+ * store position @cursor: a DevbgRecordVisitor. FALSE, with @page's more
+ * set, when it is full. */
 static gboolean
-packed_page_add (PackedPage *page, const char *const *fields, guint n_fields, gint64 cursor)
+packed_page_add (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
 {
-  gsize size = n_fields;
+  PackedPage *page = user_data;
 
-  if (page->records == page->max_records)
+  if (page->records == page->max_records ||
+      (page->records > 0 && page->bytes->len + size > page->max_bytes))
     {
       page->more = TRUE;
       return FALSE;
     }
-  for (guint i = 0; i < n_fields; i++)
-    size += strlen (fields[i]);
-  if (page->records > 0 && page->bytes->len + size > page->max_bytes)
-    {
-      page->more = TRUE;
-      return FALSE;
-    }
-  for (guint i = 0; i < n_fields; i++)
-    devbg_records_add (page->bytes, fields[i]);
+  g_byte_array_append (page->bytes, record, (guint) size);
   page->records++;
   page->last_cursor = cursor;
   return TRUE;
@@ -647,27 +641,6 @@ handle_request (Call *call, GVariant *params)
   devbg_runtime_request_async (daemon->runtime, &caller, &request, on_request_done, call);
 }
 
-/* Appends @ev as one packed event record (DEVBG_EVENT_FIELDS, in the order
- * lib/devbg-names.h gives); FALSE when @page is full. */
-static gboolean
-pack_event (PackedPage *page, const DevbgEventRecord *ev)
-{
-  char finished[24];
-  const char *fields[DEVBG_EVENT_FIELDS] = {
-    ev->event_id, ev->task_id, ev->instance_id, ev->success ? "1" : "0", ev->error,
-    ev->cancel_reason, finished,
-  };
-
-  g_snprintf (finished, sizeof finished, "%" G_GINT64_FORMAT, ev->finished_us);
-  return packed_page_add (page, fields, DEVBG_EVENT_FIELDS, ev->cursor);
-}
-
-static gboolean
-visit_event (const DevbgEventRecord *ev, gpointer page)
-{
-  return pack_event (page, ev);
-}
-
 /* Answers with one packed page of the caller's pending events after
  * @cursor: thousands may wait for an app that was away, and it reads
  * them all at its start. */
@@ -680,7 +653,7 @@ return_events_page (Call *call, gint64 cursor)
 
   /* Typical events are about 130 bytes. */
   packed_page_init (&page, call->daemon, DEVBG_EVENTS_PAGE_MAX_ENTRIES, cursor, 160);
-  if (!devbg_store_foreach_event (call->daemon->store, &owner, cursor, visit_event, &page,
+  if (!devbg_store_foreach_event (call->daemon->store, &owner, cursor, packed_page_add, &page,
                                   &error))
     {
       g_byte_array_unref (page.bytes);
@@ -797,30 +770,6 @@ handle_list_tasks (Call *call, GVariant *params)
                                          g_variant_new ("(aa{sv})", &b));
 }
 
-/* Appends @r as one packed History record (DEVBG_HISTORY_FIELDS, in the
- * order lib/devbg-names.h gives); FALSE when @page is full. */
-static gboolean
-pack_history (PackedPage *page, const DevbgInstanceRecord *r)
-{
-  char uid[16], started[24], finished[24];
-  const char *fields[DEVBG_HISTORY_FIELDS] = {
-    r->instance_id, r->task_id, r->app_id, r->name, r->entry_point,
-    devbg_trigger_type_to_string (r->trigger), r->device_id, uid, started, finished,
-    r->success ? "1" : "0", r->error, r->cancel_reason,
-  };
-
-  g_snprintf (uid, sizeof uid, "%" G_GUINT32_FORMAT, r->uid);
-  g_snprintf (started, sizeof started, "%" G_GINT64_FORMAT, r->started_us);
-  g_snprintf (finished, sizeof finished, "%" G_GINT64_FORMAT, r->finished_us);
-  return packed_page_add (page, fields, DEVBG_HISTORY_FIELDS, r->cursor);
-}
-
-static gboolean
-visit_history (const DevbgInstanceRecord *rec, gpointer page)
-{
-  return pack_history (page, rec);
-}
-
 static void
 handle_history (Call *call, GVariant *params)
 {
@@ -844,7 +793,7 @@ handle_history (Call *call, GVariant *params)
   limit = MIN (limit, DEVBG_HISTORY_PAGE_MAX_ENTRIES);
   /* Typical entries are about 200 bytes. */
   packed_page_init (&page, call->daemon, limit, cursor, 256);
-  if (!devbg_store_foreach_history (call->daemon->store, &scope, cursor, visit_history, &page,
+  if (!devbg_store_foreach_history (call->daemon->store, &scope, cursor, packed_page_add, &page,
                                     &error))
     {
       g_byte_array_unref (page.bytes);

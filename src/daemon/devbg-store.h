@@ -43,7 +43,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgRegistrationRecord, devbg_registration_recor
 G_DECLARE_FINAL_TYPE (DevbgStore, devbg_store, DEVBG, STORE, GObject)
 
 /* The schema version this build writes. */
-#define DEVBG_STORE_SCHEMA_VERSION 4
+#define DEVBG_STORE_SCHEMA_VERSION 5
 
 /* Opens (creating when missing) devbg.db in @state_dir, checks it (PRAGMA
  * quick_check) and brings its schema up to date. A database from a newer
@@ -174,16 +174,20 @@ gboolean   devbg_store_finish_instance (DevbgStore                *store,
                                         const DevbgEventRecord    *event,
                                         GError                   **error);
 
-/* Called per row, its strings the database's, valid during the call
- * only: a list packs them without copying. Returns FALSE to stop. */
-typedef gboolean (*DevbgEventVisitor) (const DevbgEventRecord *ev,
-                                       gpointer                user_data);
+/* Called per row of a packed list with its record (lib/devbg-records.h:
+ * whole, its last byte a NUL; the database's, valid during the call
+ * only) and its position for the next page: a list copies it into its
+ * page whole. Returns FALSE to stop. */
+typedef gboolean (*DevbgRecordVisitor) (const guint8 *record,
+                                        gsize         size,
+                                        gint64        cursor,
+                                        gpointer      user_data);
 
 /* Visits @owner's pending completion events after @cursor, oldest first. */
 gboolean   devbg_store_foreach_event (DevbgStore        *store,
                                       const DevbgOwner  *owner,
                                       gint64             cursor,
-                                      DevbgEventVisitor  visit,
+                                      DevbgRecordVisitor visit,
                                       gpointer           user_data,
                                       GError           **error);
 
@@ -213,16 +217,12 @@ typedef struct {
   const char *app_id;
 } DevbgHistoryScope;
 
-/* As DevbgEventVisitor, for a finished instance. */
-typedef gboolean (*DevbgHistoryVisitor) (const DevbgInstanceRecord *rec,
-                                         gpointer                   user_data);
-
 /* Visits the finished instances in @scope before @cursor
  * (DEVBG_STORE_CURSOR_START for the newest), newest first. */
 gboolean   devbg_store_foreach_history (DevbgStore              *store,
                                         const DevbgHistoryScope *scope,
                                         gint64                   cursor,
-                                        DevbgHistoryVisitor      visit,
+                                        DevbgRecordVisitor       visit,
                                         gpointer                 user_data,
                                         GError                 **error);
 

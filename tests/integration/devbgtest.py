@@ -278,6 +278,61 @@ def manifest_xml(app_id, executable, entry_points, devices=SIM_DEVICE_CAPABILITI
         app_id, exe, '\n'.join(exts), caps)
 
 
+def packed_record(fields):
+    """One packed record (lib/devbg-records.h) of @fields, as devbgd stores
+    and serves it: each field's text (True/False as 1/0, numbers in
+    decimal) in UTF-8, ended by a NUL."""
+    return b''.join((str(int(f)) if isinstance(f, bool) else str(f)).encode() + b'\0'
+                    for f in fields)
+
+
+def insert_history(db_path, rows):
+    """Appends finished instances to the history table of devbgd's database
+    at @db_path (schema 5, src/daemon/devbg-store.c), oldest first: each row
+    the DEVBG_HISTORY_FIELDS in their order (instance ID, task ID, app ID,
+    name, entry point, trigger, device ID, uid, started-us, finished-us,
+    success, error, cancel reason)."""
+    _insert_records(db_path, 'history', ('instance_id', 'uid', 'app_id', 'finished_us'),
+                    [(r[0], r[7], r[2], r[9], packed_record(r)) for r in rows])
+
+
+def _insert_records(db_path, table, columns, rows):
+    """Appends @rows (@columns' values, then the record) to @table, each at
+    the next list position (seq), as devbgd does."""
+    import sqlite3
+    db = sqlite3.connect(db_path)
+    last = db.execute('SELECT coalesce(max(seq), 0) FROM %s' % table).fetchone()[0]
+    db.executemany('INSERT INTO %s (seq, %s, record) VALUES (?, %s)'
+                   % (table, ', '.join(columns), ', '.join('?' * (len(columns) + 1))),
+                   [(last + 1 + i,) + tuple(row) for i, row in enumerate(rows)])
+    db.commit()
+    db.close()
+
+
+def insert_events(db_path, rows):
+    """Appends pending completion events to devbgd's database at @db_path,
+    oldest first: each row (uid, app ID, the DEVBG_EVENT_FIELDS in their
+    order: event ID, task ID, instance ID, success, error, cancel reason,
+    finished-us)."""
+    _insert_records(db_path, 'events', ('event_id', 'uid', 'app_id'),
+                    [(fields[0], uid, app, packed_record(fields)) for uid, app, fields in rows])
+
+
+def event_fields(db_path, instance_id):
+    """The fields of the pending event of @instance_id in devbgd's database
+    at @db_path, as strings, or None when there is none."""
+    import sqlite3
+    db = sqlite3.connect(db_path)
+    try:
+        for (record,) in db.execute('SELECT record FROM events'):
+            fields = bytes(record).decode().split('\0')[:-1]
+            if fields[2] == instance_id:
+                return fields
+        return None
+    finally:
+        db.close()
+
+
 class TestApp:
     """A copy of devbg-test-client at its own path: an app by executable."""
 

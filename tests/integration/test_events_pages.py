@@ -15,12 +15,11 @@ minutes."""
 
 import collections
 import os
-import sqlite3
 import unittest
 import uuid
 
 from gi.repository import GLib
-from devbgtest import DevbgTestCase, TestApp, manifest_xml
+from devbgtest import DevbgTestCase, TestApp, insert_events, manifest_xml
 
 APP = 'org.example.Events'
 OTHER = 'org.example.Other'
@@ -37,17 +36,13 @@ def seed(state_dir, rows):
     """Appends @rows ((app_id, uid, task_id, error) each) to devbgd's
     pending events, oldest first; returns their event IDs in that order and
     the instance ID of each."""
-    db = sqlite3.connect(os.path.join(state_dir, 'devbg.db'))
     ids, instances, values = [], {}, []
     for i, (app, uid, task, error) in enumerate(rows):
         ids.append(str(uuid.uuid4()))
         instances[ids[-1]] = str(uuid.uuid4())
-        values.append((ids[-1], app, task, instances[ids[-1]], 0 if error else 1, error,
-                       'condition-loss' if error else '', BASE_US + i, uid))
-    db.executemany('INSERT INTO events (event_id, app_id, task_id, instance_id, success, error, '
-                   'cancel_reason, finished_us, uid) VALUES (?,?,?,?,?,?,?,?,?)', values)
-    db.commit()
-    db.close()
+        values.append((uid, app, (ids[-1], task, instances[ids[-1]], not error, error,
+                                  'condition-loss' if error else '', BASE_US + i)))
+    insert_events(os.path.join(state_dir, 'devbg.db'), values)
     return ids, instances
 
 

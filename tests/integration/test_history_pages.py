@@ -13,11 +13,10 @@ minutes."""
 
 import json
 import os
-import sqlite3
 import unittest
 import uuid
 
-from devbgtest import DevbgTestCase, TestApp, manifest_xml
+from devbgtest import DevbgTestCase, TestApp, insert_history, manifest_xml
 
 APP = 'org.example.History'
 OTHER = 'org.example.Other'
@@ -33,19 +32,14 @@ FIELDS = 13                     # DEVBG_HISTORY_FIELDS
 def seed(state_dir, rows):
     """Appends @rows ((app_id, uid, error) each) to devbgd's history, oldest
     first; returns their instance IDs in that order."""
-    db = sqlite3.connect(os.path.join(state_dir, 'devbg.db'))
     ids, values = [], []
     base = 1700000000000000
     for i, (app, uid, error) in enumerate(rows):
         ids.append(str(uuid.uuid4()))
         values.append((ids[-1], str(uuid.uuid4()), app, 'sync-%d' % i, 'H.Sync', 'use',
                        'band%d' % (i % 3), uid, base + i * 1000, base + i * 1000 + 500,
-                       0 if error else 1, error, 'abort' if error else ''))
-    db.executemany('INSERT INTO history (instance_id, task_id, app_id, name, entry_point, '
-                   'trigger, device_id, uid, started_us, finished_us, success, error, '
-                   'cancel_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)', values)
-    db.commit()
-    db.close()
+                       not error, error, 'abort' if error else ''))
+    insert_history(os.path.join(state_dir, 'devbg.db'), values)
     return ids
 
 

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "devbg-store.h"
+#include "store-schema-4.h"
 
 static char *
 make_dir (void)
@@ -125,7 +126,8 @@ test_migrates_from_3 (void)
   g_clear_object (&store);
   /* Back to version 3: as a devbgd of before wrote it. */
   g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_exec (raw, "DROP TABLE consent; PRAGMA user_version = 3;"
+  g_assert_cmpint (sqlite3_exec (raw, STORE_SCHEMA_4_TABLES
+                                 "DROP TABLE consent; PRAGMA user_version = 3;"
                                  "INSERT INTO registrations (task_id, app_id, name, entry_point, "
                                  "trigger, created_us, uid) VALUES ('t', 'org.a.A', 'n', 'e', "
                                  "'use', 1, 1000);", NULL, NULL, NULL), ==, SQLITE_OK);
@@ -133,7 +135,7 @@ test_migrates_from_3 (void)
 
   store = devbg_store_open (dir, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (devbg_store_get_schema_version (store), ==, 4);
+  g_assert_cmpuint (devbg_store_get_schema_version (store), ==, DEVBG_STORE_SCHEMA_VERSION);
   g_assert_cmpint (devbg_store_count_registrations (store, NULL, &error), ==, 1);
   add (store, 1000, "org.a.A", "{m1}");
   g_assert_true (has (store, 1000, "org.a.A", "{m1}"));
