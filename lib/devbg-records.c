@@ -143,6 +143,42 @@ devbg_records_parse_variant (GVariant *page, guint n_fields, gsize *size, GError
   return devbg_records_parse (data, n, n_fields, error);
 }
 
+/* @text as a number from @min to @max: digits only (leading zeros too), a
+ * leading '-' only when @min < 0 ("-0" is 0), no '+', and nothing past
+ * G_MAXINT64 or below G_MININT64. By hand: g_ascii_string_to_signed() and
+ * its strtoll() were a third of decoding a History record. */
+static gboolean
+parse_decimal (const char *text, gint64 min, gint64 max, gint64 *out)
+{
+  gboolean negative = text[0] == '-' && min < 0;
+  const char *digit = text + negative;
+  /* The magnitude of G_MININT64 is one more than G_MAXINT64. */
+  guint64 limit = (guint64) G_MAXINT64 + (negative ? 1 : 0);
+  guint64 magnitude = 0;
+  gint64 value;
+
+  if (*digit == '\0')
+    return FALSE;
+  for (; *digit != '\0'; digit++)
+    {
+      guint d = (guint) ((guchar) *digit - '0');
+
+      if (d > 9 || magnitude > (limit - d) / 10)
+        return FALSE;
+      magnitude = magnitude * 10 + d;
+    }
+  if (!negative)
+    value = (gint64) magnitude;
+  else if (magnitude == limit)
+    value = G_MININT64;
+  else
+    value = -(gint64) magnitude;
+  if (value < min || value > max)
+    return FALSE;
+  *out = value;
+  return TRUE;
+}
+
 /* A decimal number from @min to @max, as devbgd writes it: digits only,
  * a leading '-' for a negative one. */
 static gboolean
@@ -150,13 +186,8 @@ decode_number (const char *list, const char *const *fields, guint index, guint f
                const char *what, gint64 min, gint64 max, gint64 *out, GError **error)
 {
   const char *text = fields[field];
-  const char *digit = text + (text[0] == '-' && min < 0);
-  gboolean digits = *digit != '\0';
 
-  /* Strict, where g_ascii_string_to_signed() takes a '+' and a "-0". */
-  for (; digits && *digit != '\0'; digit++)
-    digits = g_ascii_isdigit (*digit);
-  if (!digits || !g_ascii_string_to_signed (text, 10, min, max, out, NULL))
+  if (!parse_decimal (text, min, max, out))
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
                    "%s record %u: %s '%.32s' is not a number from %" G_GINT64_FORMAT
