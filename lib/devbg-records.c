@@ -7,12 +7,105 @@
 #include "devbg-error.h"
 #include "devbg-names.h"
 
+/* Each byte of the result has its high bit set where @word's byte is 0,
+ * and no other bit: exact, unlike the usual "has a zero byte" test, whose
+ * borrow marks a 0x01 byte above a zero one. */
+static inline guint64
+zero_bytes (guint64 word)
+{
+  const guint64 low7 = G_GUINT64_CONSTANT (0x7f7f7f7f7f7f7f7f);
+
+  return ~(((word & low7) + low7) | word | low7);
+}
+
+/* One pass over a page, eight bytes at a time (a page is up to megabytes):
+ * its number of NULs, hence of fields, and an offset before which it is
+ * all ASCII (size when it all is), so that only the fields ending after
+ * it need a UTF-8 check. */
+static void
+scan_page (const guint8 *page, gsize size, gsize *n_nuls, gsize *ascii_end)
+{
+  const guint64 high = G_GUINT64_CONSTANT (0x8080808080808080);
+  gsize i = 0;
+
+  *n_nuls = 0;
+  *ascii_end = size;
+  for (; i + 8 <= size; i += 8)
+    {
+      guint64 word;
+
+      memcpy (&word, page + i, 8);
+      /* The bytes of zero_bytes() are 0x80 or 0: the multiply sums them. */
+      *n_nuls += ((zero_bytes (word) >> 7) * G_GUINT64_CONSTANT (0x0101010101010101)) >> 56;
+      if ((word & high) != 0 && *ascii_end == size)
+        *ascii_end = i;
+    }
+  for (; i < size; i++)
+    {
+      *n_nuls += page[i] == '\0';
+      if (page[i] >= 0x80 && *ascii_end == size)
+        *ascii_end = i;
+    }
+}
+
+/* Field @index of @page, from @start to its NUL at @nul: checked for UTF-8
+ * unless it ends before @ascii_end (the page is ASCII up to there). */
+static inline gboolean
+take_field (const guint8 *page, gsize start, gsize nul, gsize ascii_end, guint index,
+            gpointer *fields, GError **error)
+{
+  const char *field = (const char *) page + start;
+
+  if (nul > ascii_end && !g_utf8_validate (field, (gssize) (nul - start), NULL))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "packed records: field %u is not UTF-8", index);
+      return FALSE;
+    }
+  fields[index] = (gpointer) field;
+  return TRUE;
+}
+
+/* Points @fields at each field of @page, the NULs found eight bytes at a
+ * time: a strlen() per field cost more than the rest of the parse. */
+static gboolean
+split_fields (const guint8 *page, gsize size, gsize ascii_end, gpointer *fields, GError **error)
+{
+  gsize start = 0, i = 0;
+  guint n = 0;
+
+  for (; i + 8 <= size; i += 8)
+    {
+      guint64 word;
+      guint64 zeros;
+
+      memcpy (&word, page + i, 8);
+      /* Little-endian: the first byte in memory is the lowest. */
+      zeros = zero_bytes (GUINT64_FROM_LE (word));
+      for (; zeros != 0; zeros &= zeros - 1)
+        {
+          gsize nul = i + ((guint) __builtin_ctzll (zeros) >> 3);
+
+          if (!take_field (page, start, nul, ascii_end, n++, fields, error))
+            return FALSE;
+          start = nul + 1;
+        }
+    }
+  for (; i < size; i++)
+    if (page[i] == '\0')
+      {
+        if (!take_field (page, start, i, ascii_end, n++, fields, error))
+          return FALSE;
+        start = i + 1;
+      }
+  return TRUE;
+}
+
 GPtrArray *
 devbg_records_parse (const guint8 *page, gsize size, guint n_fields, GError **error)
 {
-  g_autoptr(GPtrArray) fields = g_ptr_array_new ();
-  const char *p = (const char *) page;
-  const char *end = p + size;
+  g_autoptr(GPtrArray) fields = NULL;
+  gsize n_nuls, ascii_end;
 
   g_return_val_if_fail (n_fields > 0, NULL);
   if (size > 0 && page[size - 1] != '\0')
@@ -21,20 +114,14 @@ devbg_records_parse (const guint8 *page, gsize size, guint n_fields, GError **er
                    "packed records: the page does not end with a NUL");
       return NULL;
     }
-  while (p < end)
-    {
-      const char *nul = memchr (p, '\0', (size_t) (end - p));
-
-      /* Checked above: the last byte is a NUL. */
-      if (!g_utf8_validate (p, nul - p, NULL))
-        {
-          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                       "packed records: field %u is not UTF-8", fields->len);
-          return NULL;
-        }
-      g_ptr_array_add (fields, (gpointer) p);
-      p = nul + 1;
-    }
+  scan_page (page, size, &n_nuls, &ascii_end);
+  /* A GPtrArray holds at most G_MAXINT; a D-Bus array is at most 64 MiB. */
+  g_return_val_if_fail (n_nuls <= G_MAXINT, NULL);
+  /* Sized once: one field a NUL. */
+  fields = g_ptr_array_sized_new ((guint) n_nuls);
+  g_ptr_array_set_size (fields, (gint) n_nuls);
+  if (!split_fields (page, size, ascii_end, fields->pdata, error))
+    return NULL;
   if (fields->len % n_fields != 0)
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
@@ -56,6 +143,42 @@ devbg_records_parse_variant (GVariant *page, guint n_fields, gsize *size, GError
   return devbg_records_parse (data, n, n_fields, error);
 }
 
+/* @text as a number from @min to @max: digits only (leading zeros too), a
+ * leading '-' only when @min < 0 ("-0" is 0), no '+', and nothing past
+ * G_MAXINT64 or below G_MININT64. By hand: g_ascii_string_to_signed() and
+ * its strtoll() were a third of decoding a History record. */
+static gboolean
+parse_decimal (const char *text, gint64 min, gint64 max, gint64 *out)
+{
+  gboolean negative = text[0] == '-' && min < 0;
+  const char *digit = text + negative;
+  /* The magnitude of G_MININT64 is one more than G_MAXINT64. */
+  guint64 limit = (guint64) G_MAXINT64 + (negative ? 1 : 0);
+  guint64 magnitude = 0;
+  gint64 value;
+
+  if (*digit == '\0')
+    return FALSE;
+  for (; *digit != '\0'; digit++)
+    {
+      guint d = (guint) ((guchar) *digit - '0');
+
+      if (d > 9 || magnitude > (limit - d) / 10)
+        return FALSE;
+      magnitude = magnitude * 10 + d;
+    }
+  if (!negative)
+    value = (gint64) magnitude;
+  else if (magnitude == limit)
+    value = G_MININT64;
+  else
+    value = -(gint64) magnitude;
+  if (value < min || value > max)
+    return FALSE;
+  *out = value;
+  return TRUE;
+}
+
 /* A decimal number from @min to @max, as devbgd writes it: digits only,
  * a leading '-' for a negative one. */
 static gboolean
@@ -63,13 +186,8 @@ decode_number (const char *list, const char *const *fields, guint index, guint f
                const char *what, gint64 min, gint64 max, gint64 *out, GError **error)
 {
   const char *text = fields[field];
-  const char *digit = text + (text[0] == '-' && min < 0);
-  gboolean digits = *digit != '\0';
 
-  /* Strict, where g_ascii_string_to_signed() takes a '+' and a "-0". */
-  for (; digits && *digit != '\0'; digit++)
-    digits = g_ascii_isdigit (*digit);
-  if (!digits || !g_ascii_string_to_signed (text, 10, min, max, out, NULL))
+  if (!parse_decimal (text, min, max, out))
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
                    "%s record %u: %s '%.32s' is not a number from %" G_GINT64_FORMAT

@@ -1,6 +1,8 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <string.h>
+
 #include "devbg-field-properties.h"
 #include "devbg-task-info-private.h"
 
@@ -11,6 +13,9 @@ struct _DevbgTaskInfo {
   GVariant         *properties;
   DevbgTriggerType  trigger;
   gboolean          finished;
+  /* The nine strings below, back to back in one allocation (see
+   * task_info_set_strings()): a History page makes thousands of these. */
+  char *strings;
   char *instance_id;
   char *task_id;
   char *app_id;
@@ -36,15 +41,7 @@ devbg_task_info_finalize (GObject *object)
   DevbgTaskInfo *info = DEVBG_TASK_INFO (object);
 
   g_clear_pointer (&info->properties, g_variant_unref);
-  g_free (info->instance_id);
-  g_free (info->task_id);
-  g_free (info->app_id);
-  g_free (info->name);
-  g_free (info->entry_point);
-  g_free (info->device_id);
-  g_free (info->state);
-  g_free (info->error_message);
-  g_free (info->cancel_reason);
+  g_free (info->strings);
   G_OBJECT_CLASS (devbg_task_info_parent_class)->finalize (object);
 }
 
@@ -237,32 +234,82 @@ devbg_task_info_init (DevbgTaskInfo *info)
 {
 }
 
-static char *
+/* The strings of a DevbgTaskInfo, in the order of task_info_set_strings(). */
+enum {
+  STRING_INSTANCE_ID,
+  STRING_TASK_ID,
+  STRING_APP_ID,
+  STRING_NAME,
+  STRING_ENTRY_POINT,
+  STRING_DEVICE_ID,
+  STRING_STATE,
+  STRING_ERROR_MESSAGE,
+  STRING_CANCEL_REASON,
+  N_STRINGS
+};
+
+/* Copies @values into one block that @info owns and points its string
+ * fields into it: one allocation (and one free) instead of nine. */
+static void
+task_info_set_strings (DevbgTaskInfo *info, const char *const values[N_STRINGS])
+{
+  char **const slots[N_STRINGS] = {
+    &info->instance_id, &info->task_id, &info->app_id, &info->name, &info->entry_point,
+    &info->device_id, &info->state, &info->error_message, &info->cancel_reason,
+  };
+  gsize lengths[N_STRINGS];
+  gsize total = 0;
+  char *p;
+
+  for (guint i = 0; i < N_STRINGS; i++)
+    {
+      lengths[i] = strlen (values[i]) + 1;
+      total += lengths[i];
+    }
+  p = info->strings = g_malloc (total);
+  for (guint i = 0; i < N_STRINGS; i++)
+    {
+      memcpy (p, values[i], lengths[i]);
+      *slots[i] = p;
+      p += lengths[i];
+    }
+}
+
+static const char *
 lookup_string (GVariantDict *dict, const char *key)
 {
   const char *value = "";
 
   g_variant_dict_lookup (dict, key, "&s", &value);
-  return g_strdup (value);
+  return value;
+}
+
+/* No construct properties: g_object_new() would parse a varargs list. */
+static DevbgTaskInfo *
+task_info_alloc (void)
+{
+  return (DevbgTaskInfo *) g_object_new_with_properties (DEVBG_TYPE_TASK_INFO, 0, NULL, NULL);
 }
 
 DevbgTaskInfo *
 devbg_task_info_new (GVariant *properties)
 {
-  DevbgTaskInfo *info = g_object_new (DEVBG_TYPE_TASK_INFO, NULL);
+  DevbgTaskInfo *info = task_info_alloc ();
   g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT (properties);
-  g_autofree char *trigger = NULL;
+  const char *strings[N_STRINGS];
 
   info->properties = g_variant_ref_sink (properties);
-  info->instance_id = lookup_string (&dict, "instance-id");
-  info->task_id = lookup_string (&dict, "task-id");
-  info->app_id = lookup_string (&dict, "app-id");
-  info->name = lookup_string (&dict, "name");
-  info->entry_point = lookup_string (&dict, "entry-point");
-  info->device_id = lookup_string (&dict, "device-id");
-  info->state = lookup_string (&dict, "state");
-  info->error_message = lookup_string (&dict, "error");
-  info->cancel_reason = lookup_string (&dict, "cancel-reason");
+  /* The strings point into @properties, which @info holds, until copied. */
+  strings[STRING_INSTANCE_ID] = lookup_string (&dict, "instance-id");
+  strings[STRING_TASK_ID] = lookup_string (&dict, "task-id");
+  strings[STRING_APP_ID] = lookup_string (&dict, "app-id");
+  strings[STRING_NAME] = lookup_string (&dict, "name");
+  strings[STRING_ENTRY_POINT] = lookup_string (&dict, "entry-point");
+  strings[STRING_DEVICE_ID] = lookup_string (&dict, "device-id");
+  strings[STRING_STATE] = lookup_string (&dict, "state");
+  strings[STRING_ERROR_MESSAGE] = lookup_string (&dict, "error");
+  strings[STRING_CANCEL_REASON] = lookup_string (&dict, "cancel-reason");
+  task_info_set_strings (info, strings);
   if (!g_variant_dict_lookup (&dict, "uid", "u", &info->uid))
     info->uid = 0;
   if (!g_variant_dict_lookup (&dict, "progress", "u", &info->progress))
@@ -275,8 +322,7 @@ devbg_task_info_new (GVariant *properties)
     info->finished_us = 0;
   if (!g_variant_dict_lookup (&dict, "success", "b", &info->success))
     info->success = FALSE;
-  trigger = lookup_string (&dict, "trigger");
-  if (!devbg_trigger_type_from_string (trigger, &info->trigger))
+  if (!devbg_trigger_type_from_string (lookup_string (&dict, "trigger"), &info->trigger))
     info->trigger = DEVBG_TRIGGER_USE;
   info->finished = g_variant_dict_contains (&dict, "finished-us");
   return info;
@@ -285,23 +331,26 @@ devbg_task_info_new (GVariant *properties)
 DevbgTaskInfo *
 devbg_task_info_new_from_history (const DevbgHistoryRecord *r)
 {
-  DevbgTaskInfo *info = g_object_new (DEVBG_TYPE_TASK_INFO, NULL);
+  DevbgTaskInfo *info = task_info_alloc ();
+  const char *strings[N_STRINGS] = {
+    [STRING_INSTANCE_ID] = r->instance_id,
+    [STRING_TASK_ID] = r->task_id,
+    [STRING_APP_ID] = r->app_id,
+    [STRING_NAME] = r->name,
+    [STRING_ENTRY_POINT] = r->entry_point,
+    [STRING_DEVICE_ID] = r->device_id,
+    /* As the a{sv} entries had it: no state key, hence "". */
+    [STRING_STATE] = "",
+    [STRING_ERROR_MESSAGE] = r->error,
+    [STRING_CANCEL_REASON] = r->cancel_reason,
+  };
 
-  info->instance_id = g_strdup (r->instance_id);
-  info->task_id = g_strdup (r->task_id);
-  info->app_id = g_strdup (r->app_id);
-  info->name = g_strdup (r->name);
-  info->entry_point = g_strdup (r->entry_point);
+  task_info_set_strings (info, strings);
   info->trigger = r->trigger;
-  info->device_id = g_strdup (r->device_id);
   info->uid = r->uid;
   info->started_us = r->started_us;
   info->finished_us = r->finished_us;
   info->success = r->success;
-  info->error_message = g_strdup (r->error);
-  info->cancel_reason = g_strdup (r->cancel_reason);
-  /* As the a{sv} entries had it: no state key, hence "". */
-  info->state = g_strdup ("");
   info->finished = TRUE;
   return info;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "devbg-error.h"
+#include "devbg-names.h"
 #include "devbg-records.h"
 
 static void
@@ -64,6 +65,243 @@ test_malformed (void)
     }
 }
 
+/* @n ASCII records of 4 fields ("r<i>", "", "x", "yyyyyyy"): long enough
+ * that a fast path scanning words has a head, a body and a tail. */
+static GByteArray *
+ascii_page (guint n)
+{
+  GByteArray *page = g_byte_array_new ();
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("r%u", i);
+
+      devbg_records_add (page, id);
+      devbg_records_add (page, "");
+      devbg_records_add (page, "x");
+      devbg_records_add (page, "yyyyyyy");
+    }
+  return page;
+}
+
+/* The fields of @page parsed from each of the 8 alignments of its start, so
+ * that a word-at-a-time scan meets every position of every byte. */
+static void
+check_all_alignments (GByteArray *page, guint n_fields, const char *message,
+                      const char *const *expected, guint n_expected)
+{
+  for (guint shift = 0; shift < 8; shift++)
+    {
+      g_autofree guint8 *copy = g_malloc (page->len + 8);
+      g_autoptr(GPtrArray) fields = NULL;
+      g_autoptr(GError) error = NULL;
+
+      memcpy (copy + shift, page->data, page->len);
+      fields = devbg_records_parse (copy + shift, page->len, n_fields, &error);
+      if (message != NULL)
+        {
+          g_assert_null (fields);
+          g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+          g_assert_cmpstr (error->message, ==, message);
+          continue;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpuint (fields->len, ==, n_expected);
+      for (guint i = 0; i < n_expected; i++)
+        g_assert_cmpstr (g_ptr_array_index (fields, i), ==, expected[i]);
+    }
+}
+
+/* Non-ASCII UTF-8 (2, 3 and 4 bytes a character) anywhere in the page,
+ * after many ASCII fields too, is taken as it is. */
+static void
+test_non_ascii (void)
+{
+  static const char *const utf8[] = { "É", "日本語", "\xf0\x9f\x98\x80", "a\xc3\xa9z",
+                                      "\xf4\x8f\xbf\xbf", "", "\xef\xbf\xbf", "ü" };
+  g_autoptr(GByteArray) page = ascii_page (100);
+  g_autoptr(GPtrArray) expected = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < 100; i++)
+    {
+      g_ptr_array_add (expected, g_strdup_printf ("r%u", i));
+      g_ptr_array_add (expected, g_strdup (""));
+      g_ptr_array_add (expected, g_strdup ("x"));
+      g_ptr_array_add (expected, g_strdup ("yyyyyyy"));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (utf8); i++)
+    {
+      devbg_records_add (page, utf8[i]);
+      g_ptr_array_add (expected, g_strdup (utf8[i]));
+    }
+  check_all_alignments (page, 4, NULL, (const char *const *) expected->pdata, expected->len);
+}
+
+/* Invalid UTF-8 late in a page, after 4000 ASCII fields (and after valid
+ * non-ASCII ones), is refused naming its field. */
+static void
+test_late_invalid_utf8 (void)
+{
+  static const char *const invalid[] = {
+    "\xff", "\x80", "ab\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80",
+    "abcdefghijklmno\xfe",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (invalid); i++)
+    {
+      g_autoptr(GByteArray) page = ascii_page (1000);
+      g_autoptr(GByteArray) mixed = ascii_page (1000);
+
+      /* Field 4000 is bad, and so is the count: the first error found wins. */
+      devbg_records_add (page, invalid[i]);
+      check_all_alignments (page, 4, "packed records: field 4000 is not UTF-8", NULL, 0);
+      devbg_records_add (mixed, "É");
+      devbg_records_add (mixed, "ok");
+      devbg_records_add (mixed, invalid[i]);
+      devbg_records_add (mixed, "日本");
+      check_all_alignments (mixed, 4, "packed records: field 4002 is not UTF-8", NULL, 0);
+    }
+}
+
+/* A field count that is not whole records is refused after the UTF-8
+ * check passed, and a page without its final NUL before anything else. */
+static void
+test_malformed_order (void)
+{
+  g_autoptr(GByteArray) page = ascii_page (1000);
+
+  devbg_records_add (page, "é");
+  check_all_alignments (page, 4, "packed records: 4001 fields are not whole records of 4",
+                        NULL, 0);
+  g_byte_array_append (page, (const guint8 *) "\xff", 1);
+  check_all_alignments (page, 4, "packed records: the page does not end with a NUL", NULL, 0);
+}
+
+/* Decodes @text as the finished-us of an event record (an int64). */
+static gboolean
+event_finished_us (const char *text, gint64 *out, GError **error)
+{
+  const char *f[DEVBG_EVENT_FIELDS] = { "ev", "t", "i", "1", "", "", text };
+  DevbgEventEntry e;
+
+  if (!devbg_records_decode_event (f, 3, &e, error))
+    return FALSE;
+  *out = e.finished_us;
+  return TRUE;
+}
+
+/* Decodes @text as the uid of a History record (0 to G_MAXUINT32). */
+static gboolean
+history_uid (const char *text, guint32 *out, GError **error)
+{
+  const char *f[DEVBG_HISTORY_FIELDS] = { "i", "t", "a", "n", "e", "use", "d", text,
+                                          "1", "2", "1", "", "" };
+  DevbgHistoryRecord r;
+
+  if (!devbg_records_decode_history (f, 2, &r, error))
+    return FALSE;
+  *out = r.uid;
+  return TRUE;
+}
+
+/* The numbers devbgd writes, and the limits, read back; leading zeros and
+ * "-0" are taken (as g_ascii_string_to_signed() took them). */
+static void
+test_numbers (void)
+{
+  static const struct {
+    const char *text;
+    gint64      value;
+  } good[] = {
+    { "0", 0 }, { "-0", 0 }, { "007", 7 }, { "-007", -7 }, { "1700000000000000", 1700000000000000 },
+    { "9223372036854775807", G_MAXINT64 }, { "-9223372036854775808", G_MININT64 },
+    { "9223372036854775806", G_MAXINT64 - 1 }, { "-9223372036854775807", -G_MAXINT64 },
+    { "000000000000000000000000009223372036854775807", G_MAXINT64 },
+    { "-000000000000000000000000009223372036854775808", G_MININT64 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gint64 value = 12345;
+
+      g_assert_true (event_finished_us (good[i].text, &value, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (value, ==, good[i].value);
+    }
+}
+
+/* Everything else is refused, with the text (cut to 32 bytes) and the range. */
+static void
+test_numbers_malformed (void)
+{
+  static const char *const bad[] = {
+    "", "-", "+1", "+0", "1a", "a1", " 1", "1 ", "--1", "-+1", "1-", "0x10", "1e3", "1.0",
+    "9223372036854775808", "-9223372036854775809", "18446744073709551615",
+    "18446744073709551616", "18446744073709551617", "99999999999999999999999",
+    "-99999999999999999999999", "92233720368547758070", "\xd9\xa1", "１",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *message = NULL;
+      gint64 value = 12345;
+
+      g_assert_false (event_finished_us (bad[i], &value, &error));
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+      message = g_strdup_printf ("Event record 3: finished-us '%s' is not a number from "
+                                 "-9223372036854775808 to 9223372036854775807", bad[i]);
+      g_assert_cmpstr (error->message, ==, message);
+      g_assert_cmpint (value, ==, 12345);
+    }
+  {
+    g_autoptr(GError) error = NULL;
+    gint64 value;
+
+    g_assert_false (event_finished_us ("1234567890123456789012345678901234567890", &value,
+                                       &error));
+    g_assert_cmpstr (error->message, ==, "Event record 3: finished-us "
+                     "'12345678901234567890123456789012' is not a number from "
+                     "-9223372036854775808 to 9223372036854775807");
+  }
+}
+
+/* A range that starts at 0: no sign at all, and the upper limit holds. */
+static void
+test_numbers_unsigned (void)
+{
+  static const struct {
+    const char *text;
+    guint32     value;
+  } good[] = { { "0", 0 }, { "000", 0 }, { "1000", 1000 }, { "4294967295", G_MAXUINT32 },
+               { "04294967295", G_MAXUINT32 } };
+  static const char *const bad[] = { "4294967296", "-0", "-1", "+0", "", "-",
+                                     "9223372036854775808", "18446744073709551616" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      guint32 value = 12345;
+
+      g_assert_true (history_uid (good[i].text, &value, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (value, ==, good[i].value);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *message = NULL;
+      guint32 value;
+
+      g_assert_false (history_uid (bad[i], &value, &error));
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+      message = g_strdup_printf ("History record 2: uid '%s' is not a number from 0 to "
+                                 "4294967295", bad[i]);
+      g_assert_cmpstr (error->message, ==, message);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -71,5 +309,11 @@ main (int argc, char **argv)
   g_test_add_func ("/records/round-trip", test_round_trip);
   g_test_add_func ("/records/empty", test_empty);
   g_test_add_func ("/records/malformed", test_malformed);
+  g_test_add_func ("/records/non-ascii", test_non_ascii);
+  g_test_add_func ("/records/late-invalid-utf8", test_late_invalid_utf8);
+  g_test_add_func ("/records/malformed-order", test_malformed_order);
+  g_test_add_func ("/records/numbers", test_numbers);
+  g_test_add_func ("/records/numbers-malformed", test_numbers_malformed);
+  g_test_add_func ("/records/numbers-unsigned", test_numbers_unsigned);
   return g_test_run ();
 }
