@@ -18,6 +18,30 @@ zero_bytes (guint64 word)
   return ~(((word & low7) + low7) | word | low7);
 }
 
+/* The bytes of zero_bytes() are 0x80 or 0: the multiply sums them. */
+static inline guint
+count_zero_bytes (guint64 word)
+{
+  return (guint) (((zero_bytes (word) >> 7) * G_GUINT64_CONSTANT (0x0101010101010101)) >> 56);
+}
+
+gsize
+devbg_records_count_nuls (const guint8 *data, gsize size)
+{
+  gsize n = 0, i = 0;
+
+  for (; i + 8 <= size; i += 8)
+    {
+      guint64 word;
+
+      memcpy (&word, data + i, 8);
+      n += count_zero_bytes (word);
+    }
+  for (; i < size; i++)
+    n += data[i] == '\0';
+  return n;
+}
+
 /* One pass over a page, eight bytes at a time (a page is up to megabytes):
  * its number of NULs, hence of fields, and an offset before which it is
  * all ASCII (size when it all is), so that only the fields ending after
@@ -35,8 +59,7 @@ scan_page (const guint8 *page, gsize size, gsize *n_nuls, gsize *ascii_end)
       guint64 word;
 
       memcpy (&word, page + i, 8);
-      /* The bytes of zero_bytes() are 0x80 or 0: the multiply sums them. */
-      *n_nuls += ((zero_bytes (word) >> 7) * G_GUINT64_CONSTANT (0x0101010101010101)) >> 56;
+      *n_nuls += count_zero_bytes (word);
       if ((word & high) != 0 && *ascii_end == size)
         *ascii_end = i;
     }

@@ -35,6 +35,11 @@ devbg_records_add (GByteArray *page, const char *field)
   g_byte_array_append (page, (const guint8 *) field, (guint) strlen (field) + 1);
 }
 
+/* The number of NUL bytes in @data (of a packed page or record: its
+ * number of fields when it ends with one), counted eight at a time. */
+gsize devbg_records_count_nuls (const guint8 *data,
+                                gsize         size);
+
 /* The fields of @page, each pointing into @page (which must outlive the
  * array), in order: n_records = len / n_fields. NULL with a
  * DEVBG_ERROR_INVALID_ARGUMENT error when the page is malformed. */

@@ -1130,14 +1130,8 @@ devbg_store_finish_instance (DevbgStore *store, const DevbgInstanceRecord *rec,
 static gboolean
 record_is_whole (const guint8 *record, gsize size, guint n_fields)
 {
-  gsize nuls = 0;
-
-  if (record == NULL || size == 0 || record[size - 1] != '\0')
-    return FALSE;
-  /* One pass the compiler vectorizes, not a call per field. */
-  for (gsize i = 0; i < size; i++)
-    nuls += record[i] == '\0';
-  return nuls == n_fields;
+  return record != NULL && size > 0 && record[size - 1] == '\0' &&
+         devbg_records_count_nuls (record, size) == n_fields;
 }
 
 /* Steps @stmt, whose columns are the record and its seq, through

@@ -302,6 +302,66 @@ test_numbers_unsigned (void)
     }
 }
 
+/* The NUL count, eight bytes at a time, against one byte at a time: every
+ * length and start offset around a word, NULs beside 0x01 and 0x80 bytes
+ * (which a "has a zero byte" shortcut miscounts). */
+static void
+test_count_nuls (void)
+{
+  static const guint8 bytes[] = { 0, 1, 0x80, 'a', 0xff, 0, 0, 0x7f, 1, 0, 0x81, 0, 0, 0, 1, 0,
+                                  0x80, 0, 'z', 0, 0, 1, 1, 0, 0xfe, 0 };
+
+  for (gsize start = 0; start < 9; start++)
+    for (gsize size = 0; start + size <= sizeof bytes; size++)
+      {
+        gsize expected = 0;
+
+        for (gsize i = 0; i < size; i++)
+          expected += bytes[start + i] == 0;
+        g_assert_cmpuint (devbg_records_count_nuls (bytes + start, size), ==, expected);
+      }
+}
+
+/* What devbgd writes for a History entry and an event decodes back to
+ * the same values, numbers at their limits included. */
+static void
+test_encode (void)
+{
+  static const char history_record[] =
+    "i\0t\0org.a.B\0n\0e\0servicing\0d\0" "4294967295\0-9223372036854775808\0"
+    "9223372036854775807\0" "1\0\xc3\xa9\0";
+  static const char event_record[] = "ev\0t\0i\0" "0\0x\0abort\0" "0";
+  const DevbgHistoryRecord h = {
+    "i", "t", "org.a.B", "n", "e", DEVBG_TRIGGER_SERVICING, "d", G_MAXUINT32, G_MININT64,
+    G_MAXINT64, TRUE, "é", "",
+  };
+  const DevbgEventEntry e = { "ev", "t", "i", FALSE, "x", "abort", 0 };
+  g_autoptr(GByteArray) page = g_byte_array_new ();
+  g_autoptr(GPtrArray) fields = NULL;
+  DevbgHistoryRecord h2;
+  DevbgEventEntry e2;
+
+  devbg_records_add_history (page, &h);
+  /* Each literal ends with the last field's NUL. */
+  g_assert_cmpmem (page->data, page->len, history_record, sizeof history_record);
+  fields = devbg_records_parse (page->data, page->len, DEVBG_HISTORY_FIELDS, NULL);
+  g_assert_nonnull (fields);
+  g_assert_true (devbg_records_decode_history ((const char *const *) fields->pdata, 0, &h2, NULL));
+  g_assert_cmpuint (h2.uid, ==, G_MAXUINT32);
+  g_assert_cmpint (h2.started_us, ==, G_MININT64);
+  g_assert_cmpint (h2.finished_us, ==, G_MAXINT64);
+  g_assert_cmpstr (h2.error, ==, "é");
+  g_clear_pointer (&fields, g_ptr_array_unref);
+  g_byte_array_set_size (page, 0);
+  devbg_records_add_event (page, &e);
+  g_assert_cmpmem (page->data, page->len, event_record, sizeof event_record);
+  fields = devbg_records_parse (page->data, page->len, DEVBG_EVENT_FIELDS, NULL);
+  g_assert_nonnull (fields);
+  g_assert_true (devbg_records_decode_event ((const char *const *) fields->pdata, 0, &e2, NULL));
+  g_assert_false (e2.success);
+  g_assert_cmpint (e2.finished_us, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -315,5 +375,7 @@ main (int argc, char **argv)
   g_test_add_func ("/records/numbers", test_numbers);
   g_test_add_func ("/records/numbers-malformed", test_numbers_malformed);
   g_test_add_func ("/records/numbers-unsigned", test_numbers_unsigned);
+  g_test_add_func ("/records/count-nuls", test_count_nuls);
+  g_test_add_func ("/records/encode", test_encode);
   return g_test_run ();
 }
