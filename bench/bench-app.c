@@ -34,10 +34,13 @@
  *       until the last one is in; then, untimed there, the same pages raw
  *       for their bytes, the time of that raw pass decoded by libdevbg's
  *       codec without the objects, and the time of freeing the objects
- *   events-all                       -> OK <ns> <events> <pages>
- *       the app's pending events as it reads them at its start: WatchEvents,
- *       then ListEvents until the last page, each packed page decoded by
- *       libdevbg's codec
+ *   events-all                       -> OK <ns> <events> <pages> <bytes>
+ *       the app's pending events as libdevbg reads them at its start:
+ *       WatchEvents, then ListEvents until the last page, the next page
+ *       asked for before a page is decoded by libdevbg's codec
+ *   echo SIZE...                     -> OK <ns>
+ *       one call of bench-echo's Page per SIZE, in turn (the bytes of a
+ *       list's pages through the bus, and nothing else: its floor)
  *   tally MS                         -> OK <instances> <completed> <extra>
  *       after MS more ms of listening: instances requested since the last
  *       tally, how many got a Completed signal, and how many Completed
@@ -462,56 +465,123 @@ cmd_history_all (App *app)
           count, pages, bytes, raw_ns, free_ns);
 }
 
-/* The app's pending events as an app reads them at its start: WatchEvents'
- * first page, then ListEvents for the rest, each packed page decoded by
+/* The app's pending events as an app reads them at its start, the way
+ * libdevbg does: WatchEvents' first page, then ListEvents for the rest,
+ * each page checked, the next one asked for, and then the page decoded by
  * libdevbg's codec (every event's fields, as libdevbg reads them). */
+typedef struct {
+  GDBusConnection *conn;
+  GVariant        *reply;   /* the last page's, until taken */
+  GError          *error;
+  gboolean         waiting;
+} EventsRead;
+
+static void
+on_events_page (GObject *source, GAsyncResult *result, gpointer data)
+{
+  EventsRead *read = data;
+
+  read->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &read->error);
+  read->waiting = FALSE;
+}
+
+static void
+ask_events_page (EventsRead *read, const char *continuation)
+{
+  read->waiting = TRUE;
+  g_dbus_connection_call (read->conn, BUS_NAME, OBJ_PATH, MANAGER,
+                          continuation == NULL ? "WatchEvents" : "ListEvents",
+                          continuation == NULL ? NULL : g_variant_new ("(s)", continuation),
+                          G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL,
+                          on_events_page, read);
+}
+
 static void
 cmd_events_all (App *app)
 {
-  g_autofree char *continuation = NULL;
-  g_autoptr(GError) error = NULL;
+  EventsRead read = { .conn = app->conn };
   gint64 t0 = now_ns ();
-  gsize count = 0, pages = 0;
+  gsize count = 0, pages = 0, bytes = 0;
+  gboolean more = TRUE;
 
-  do
+  ask_events_page (&read, NULL);
+  while (more)
     {
-      gboolean first = continuation == NULL;
-      const char *method = first ? "WatchEvents" : "ListEvents";
-      g_autoptr(GVariant) reply =
-        g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, MANAGER, method,
-                                     first ? NULL : g_variant_new ("(s)", continuation),
-                                     G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE, 30000,
-                                     NULL, &error);
+      g_autoptr(GVariant) reply = NULL;
       g_autoptr(GVariant) page = NULL;
       g_autoptr(GPtrArray) fields = NULL;
+      const char *continuation;
+      gsize size = 0;
 
-      if (reply == NULL)
+      while (read.waiting)
+        g_main_context_iteration (NULL, TRUE);
+      if (read.reply == NULL)
         {
-          printf ("ERROR %s: %s\n", method, error->message);
+          printf ("ERROR %s: %s\n", pages == 0 ? "WatchEvents" : "ListEvents",
+                  read.error->message);
+          g_clear_error (&read.error);
           return;
         }
+      reply = g_steal_pointer (&read.reply);
       page = g_variant_get_child_value (reply, 0);
-      fields = devbg_records_parse_variant (page, DEVBG_EVENT_FIELDS, NULL, &error);
-      for (guint i = 0; fields != NULL && i < fields->len; i += DEVBG_EVENT_FIELDS)
+      fields = devbg_records_parse_variant (page, DEVBG_EVENT_FIELDS, &size, &read.error);
+      if (fields == NULL)
+        {
+          printf ("ERROR events page: %s\n", read.error->message);
+          g_clear_error (&read.error);
+          return;
+        }
+      g_variant_get_child (reply, 1, "&s", &continuation);
+      more = *continuation != '\0';
+      if (more)
+        ask_events_page (&read, continuation);
+      for (guint i = 0; i < fields->len; i += DEVBG_EVENT_FIELDS)
         {
           DevbgEventEntry e;
 
           if (!devbg_records_decode_event ((const char *const *) &fields->pdata[i],
-                                           i / DEVBG_EVENT_FIELDS, &e, &error))
-            break;
+                                           i / DEVBG_EVENT_FIELDS, &e, &read.error))
+            {
+              printf ("ERROR events page: %s\n", read.error->message);
+              g_clear_error (&read.error);
+              /* The next page is in flight: its answer is dropped with it. */
+              while (read.waiting)
+                g_main_context_iteration (NULL, TRUE);
+              g_clear_pointer (&read.reply, g_variant_unref);
+              g_clear_error (&read.error);
+              return;
+            }
           count++;
         }
-      if (error != NULL)
+      pages++;
+      bytes += size;
+    }
+  printf ("OK %" G_GINT64_FORMAT " %zu %zu %zu\n", now_ns () - t0, count, pages, bytes);
+}
+
+static void
+cmd_echo (App *app, char **sizes)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = now_ns ();
+
+  for (; *sizes != NULL; sizes++)
+    {
+      g_autoptr(GVariant) reply =
+        g_dbus_connection_call_sync (app->conn, "org.devbg.bench.Echo", "/org/devbg/bench/Echo",
+                                     "org.devbg.bench.Echo", "Page",
+                                     g_variant_new ("(u)", (guint32) g_ascii_strtoull (*sizes,
+                                                                                      NULL, 10)),
+                                     G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE, 30000,
+                                     NULL, &error);
+
+      if (reply == NULL)
         {
-          printf ("ERROR %s: %s\n", method, error->message);
+          printf ("ERROR Page: %s\n", error->message);
           return;
         }
-      pages++;
-      g_free (continuation);
-      g_variant_get_child (reply, 1, "s", &continuation);
     }
-  while (*continuation != '\0');
-  printf ("OK %" G_GINT64_FORMAT " %zu %zu\n", now_ns () - t0, count, pages);
+  printf ("OK %" G_GINT64_FORMAT "\n", now_ns () - t0);
 }
 
 static void
@@ -606,6 +676,8 @@ main (int argc, char **argv)
         cmd_events_all (&app);
       else if (strcmp (w[0], "list-all") == 0 && n == 1)
         cmd_list_all (&app);
+      else if (strcmp (w[0], "echo") == 0 && n >= 2)
+        cmd_echo (&app, w + 1);
       else if (strcmp (w[0], "tally") == 0 && n == 2)
         cmd_tally (&app, (guint) g_ascii_strtoull (w[1], NULL, 10));
       else

@@ -52,6 +52,7 @@ EVENTS = [int(n) for n in (sys.argv[5] if len(sys.argv) > 5 else '1000,10000').s
           if int(n) > 0]
 BENCH_APP = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-app'))
 BENCH_TASK = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-task'))
+BENCH_ECHO = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-echo'))
 LIST_RUNS = int(os.environ.get("DEVBG_LIST_RUNS", "21"))
 REMOVALS = 200
 
@@ -128,6 +129,7 @@ def registrations(tmpdir):
               flush=True)
     finally:
         app.stop()
+        echo.stop()
         devbgd.stop()
         bus.stop()
 
@@ -135,7 +137,7 @@ def registrations(tmpdir):
 def seeded_devbgd(tmpdir, config, seed):
     """A private bus and devbgd knowing the bench app, whose database @seed
     fills (given its path) between a first start, which makes the schema,
-    and the start it runs on: (bus, devbgd, bench app)."""
+    and the start it runs on: (bus, devbgd, bench app, bench-echo)."""
     os.makedirs(tmpdir)
     os.chmod(tmpdir, 0o755)
     bus = PrivateBus(tmpdir)
@@ -146,7 +148,29 @@ def seeded_devbgd(tmpdir, config, seed):
     devbgd.stop()
     seed(os.path.join(devbgd.state_dir, 'devbg.db'))
     devbgd.start()
-    return bus, devbgd, Helper([BENCH_APP], bus.env())
+    return bus, devbgd, Helper([BENCH_APP], bus.env()), Echo(bus)
+
+
+def echo_floor(app, pages, size):
+    """The floor of a list of @size bytes in @pages pages: the same bytes in
+    as many calls of bench-echo (a service that only answers a page of the
+    size asked) on the same bus, in ms."""
+    sizes = [size // pages + (1 if i < size % pages else 0) for i in range(pages)]
+    return int(app.ask('echo', *sizes)[0]) / 1e6
+
+
+class Echo:
+    """bench-echo on @bus, for echo_floor()."""
+
+    def __init__(self, bus):
+        self.proc = subprocess.Popen([BENCH_ECHO], stdout=subprocess.PIPE, text=True,
+                                     env=bus.env())
+        if self.proc.stdout.readline().strip() != 'READY':
+            raise SystemExit('bench: bench-echo did not start')
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait(10)
 
 
 def seed_history(db_path, n, app_id):
@@ -167,7 +191,7 @@ def seed_history(db_path, n, app_id):
 
 def history(tmpdir, n):
     # [Service] HistoryMaxPerApp: none of the seeded entries is pruned.
-    bus, devbgd, app = seeded_devbgd(
+    bus, devbgd, app, echo = seeded_devbgd(
         tmpdir, '[Service]\nHistoryMaxPerApp=%d\n' % max(1000, n),
         lambda db: seed_history(db, n, 'org.devbg.bench.Scale'))
     try:
@@ -183,17 +207,18 @@ def history(tmpdir, n):
             lists.append(ns / 1e6)
             raws.append(raw_ns / 1e6)
             frees.append(free_ns / 1e6)
-            floors.append(sum(int(app.ask('ping')[0]) for _ in range(pages)) / 1e6)
+            floors.append(echo_floor(app, pages, size))
         after = rss_mib(pid)
-        print('scale history %d list p50 %.1f ms (%d pages, %.0f KiB; floor %d pings %.1f ms) '
-              'memory %.1f MiB after-lists %.1f MiB' % (n, pct(lists, 0.5), pages, kib, pages,
-                                                         pct(floors, 0.5), before, after),
-              flush=True)
+        print('scale history %d list p50 %.1f ms (%d pages, %.0f KiB; floor: the same bytes '
+              'through the bus %.1f ms, ratio %.2fx) memory %.1f MiB after-lists %.1f MiB'
+              % (n, pct(lists, 0.5), pages, kib, pct(floors, 0.5),
+                 pct(lists, 0.5) / pct(floors, 0.5), before, after), flush=True)
         print('# history %d without the DevbgTaskInfo objects (pages decoded and checked): '
               'p50 %.1f ms; freeing the objects after the list: p50 %.1f ms'
               % (n, pct(raws, 0.5), pct(frees, 0.5)), flush=True)
     finally:
         app.stop()
+        echo.stop()
         devbgd.stop()
         bus.stop()
 
@@ -215,22 +240,25 @@ def seed_events(db_path, n, app_id):
 
 def events(tmpdir, n):
     # [Service] MaxPendingEvents: none of the seeded events is dropped.
-    bus, devbgd, app = seeded_devbgd(
+    bus, devbgd, app, echo = seeded_devbgd(
         tmpdir, '[Service]\nMaxPendingEvents=%d\n' % max(1000, n),
         lambda db: seed_events(db, n, 'org.devbg.bench.Scale'))
     try:
         lists, floors = [], []
         pages = 0
         for _ in range(LIST_RUNS):
-            ns, count, pages = map(int, app.ask('events-all'))
+            ns, count, pages, size = map(int, app.ask('events-all'))
             if count != n:
                 raise SystemExit('bench: listed %d of %d pending events' % (count, n))
             lists.append(ns / 1e6)
-            floors.append(sum(int(app.ask('ping')[0]) for _ in range(pages)) / 1e6)
-        print('scale events %d list p50 %.1f ms (%d pages; floor %d pings %.1f ms)'
-              % (n, pct(lists, 0.5), pages, pages, pct(floors, 0.5)), flush=True)
+            floors.append(echo_floor(app, pages, size))
+        print('scale events %d list p50 %.1f ms (%d pages, %.0f KiB; floor: the same bytes '
+              'through the bus %.1f ms, ratio %.2fx)'
+              % (n, pct(lists, 0.5), pages, size / 1024, pct(floors, 0.5),
+                 pct(lists, 0.5) / pct(floors, 0.5)), flush=True)
     finally:
         app.stop()
+        echo.stop()
         devbgd.stop()
         bus.stop()
 

@@ -608,38 +608,45 @@ on_completed (GDBusConnection *connection, const char *sender, const char *path,
 }
 
 /* One packed page of WatchEvents or ListEvents (DEVBG_EVENT_FIELDS a
- * record) as completions, oldest first, or NULL with @error when the page
- * is malformed: devbgd's reply is checked like any input, and a page is
- * taken whole or not at all. */
-static GPtrArray *
-completions_from_page (GVariant *packed, GError **error)
+ * record) decoded, oldest first, or NULL with @error when the page is
+ * malformed: devbgd's reply is checked like any input, and a page is
+ * taken whole or not at all. The entries point into @packed. */
+static GArray *
+events_from_page (GVariant *packed, GError **error)
 {
   g_autoptr(GPtrArray) fields = NULL;
-  g_autoptr(GPtrArray) completions = NULL;
+  g_autoptr(GArray) events = NULL;
 
   fields = devbg_records_parse_variant (packed, DEVBG_EVENT_FIELDS, NULL, error);
   if (fields == NULL)
     return NULL;
-  completions = g_ptr_array_new_full (fields->len / DEVBG_EVENT_FIELDS, g_object_unref);
+  events = g_array_sized_new (FALSE, FALSE, sizeof (DevbgEventEntry),
+                              fields->len / DEVBG_EVENT_FIELDS);
   for (guint i = 0; i < fields->len; i += DEVBG_EVENT_FIELDS)
     {
       DevbgEventEntry e;
-      DevbgCompletion *c;
 
       if (!devbg_records_decode_event ((const char *const *) &fields->pdata[i],
                                        i / DEVBG_EVENT_FIELDS, &e, error))
         return NULL;
-      c = g_object_new (DEVBG_TYPE_COMPLETION, NULL);
-      c->event_id = g_strdup (e.event_id);
-      c->task_id = g_strdup (e.task_id);
-      c->instance_id = g_strdup (e.instance_id);
-      c->success = e.success;
-      c->error_message = g_strdup (e.error);
-      c->cancel_reason = g_strdup (e.cancel_reason);
-      c->finished_us = e.finished_us;
-      g_ptr_array_add (completions, c);
+      g_array_append_val (events, e);
     }
-  return g_steal_pointer (&completions);
+  return g_steal_pointer (&events);
+}
+
+static DevbgCompletion *
+completion_new_from_entry (const DevbgEventEntry *e)
+{
+  DevbgCompletion *c = g_object_new (DEVBG_TYPE_COMPLETION, NULL);
+
+  c->event_id = g_strdup (e->event_id);
+  c->task_id = g_strdup (e->task_id);
+  c->instance_id = g_strdup (e->instance_id);
+  c->success = e->success;
+  c->error_message = g_strdup (e->error);
+  c->cancel_reason = g_strdup (e->cancel_reason);
+  c->finished_us = e->finished_us;
+  return c;
 }
 
 static void
@@ -650,7 +657,7 @@ watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
                                                              &error);
   g_autoptr(GVariant) packed = NULL;
-  g_autoptr(GPtrArray) completions = NULL;
+  g_autoptr(GArray) events = NULL;
   const char *continuation;
 
   if (reply == NULL)
@@ -662,23 +669,26 @@ watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   packed = g_variant_get_child_value (reply, 0);
-  completions = completions_from_page (packed, &error);
-  if (completions == NULL)
+  events = events_from_page (packed, &error);
+  if (events == NULL)
     {
       /* Neither this page's events nor the rest: devbgd keeps them until
        * acknowledged, and sends them again at the next WatchEvents. */
       g_warning ("devbg: refused a page of pending events from devbgd: %s", error->message);
       return;
     }
-  for (guint i = 0; i < completions->len; i++)
-    client_take_completion (client, g_object_ref (g_ptr_array_index (completions, i)));
-  /* devbgd pages the pending events: the rest follow. */
+  /* devbgd pages the pending events: the next page is asked for before
+   * this one's are handed out, so that devbgd sends it meanwhile. Its
+   * answer is handled after this one's: in order. */
   g_variant_get_child (reply, 1, "&s", &continuation);
   if (*continuation != '\0')
     g_dbus_connection_call (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
                             OBJECT_PATH, IFACE, "ListEvents", g_variant_new ("(s)", continuation),
                             G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE, -1,
                             client->cancellable, watch_events_done, g_object_ref (client));
+  for (guint i = 0; i < events->len; i++)
+    client_take_completion (client,
+                            completion_new_from_entry (&g_array_index (events, DevbgEventEntry, i)));
 }
 
 static void

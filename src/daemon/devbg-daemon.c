@@ -14,6 +14,7 @@
 #include "devbg-log.h"
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
+#include "devbg-read-ahead.h"
 #include "devbg-records.h"
 #include "devbg-runtime.h"
 #include "devbg-store.h"
@@ -59,6 +60,10 @@ struct _DevbgDaemon {
    * resolved, and when the manifests were last reloaded for one. */
   gint64           late_exe_resolved_us;
   gint64           late_exe_reload_us;
+  /* Pages of long lists packed before they are asked for, and the
+   * callers one is being packed for (sender -> its idle source ID). */
+  DevbgReadAhead  *read_ahead;
+  GHashTable      *reading_ahead;
 };
 
 G_DEFINE_TYPE (DevbgDaemon, devbg_daemon, G_TYPE_OBJECT)
@@ -477,12 +482,177 @@ return_packed (Call *call, GBytes *bytes, gboolean more, gint64 last_cursor)
                    next));
 }
 
-static void
-return_packed_page (Call *call, PackedPage *page)
-{
-  g_autoptr(GBytes) bytes = g_byte_array_free_to_bytes (g_steal_pointer (&page->bytes));
+/* ---- History and pending events: pages, read ahead ----
+ *
+ * A caller that reads one of these lists to its end asks for page after
+ * page. Once a page is answered, devbgd (idle while it crosses the bus,
+ * and while the caller decodes it) packs the next one at low priority
+ * and keeps it, for that caller and position only, while no row of the
+ * database changes (devbg-read-ahead.h). At most READ_AHEAD_MAX_PAGES
+ * pages are kept or being packed, none longer than READ_AHEAD_KEEP_MS. */
 
-  return_packed (call, bytes, page->more, page->last_cursor);
+#define READ_AHEAD_MAX_PAGES 8
+#define READ_AHEAD_KEEP_MS   2000
+
+typedef enum {
+  LIST_EVENTS,
+  LIST_HISTORY,
+} ListKind;
+
+/* One page of a long list as asked for: by whom (whose identity is fixed
+ * with the connection), of what, from where. Owns its strings. */
+typedef struct {
+  DevbgDaemon      *daemon;
+  ListKind          kind;
+  char             *sender;
+  guint32           uid;
+  char             *app_id;  /* NULL for no app identity */
+  gboolean          all;     /* History: every user's */
+  guint             limit;   /* History */
+  gint64            cursor;
+} ListQuery;
+
+static void
+list_query_free (ListQuery *q)
+{
+  g_free (q->sender);
+  g_free (q->app_id);
+  g_free (q);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ListQuery, list_query_free)
+
+static char *
+list_query_key (const ListQuery *q)
+{
+  /* Starts with the sender and a newline: devbg_read_ahead_forget_sender(). */
+  return g_strdup_printf ("%s\n%s\n%u\n%" G_GINT64_FORMAT, q->sender,
+                          q->kind == LIST_EVENTS ? "events" : "history", q->limit, q->cursor);
+}
+
+/* Packs the page @q asks for from the store. */
+static gboolean
+list_query_fill (const ListQuery *q, DevbgReadAheadPage *out, GError **error)
+{
+  DevbgStore *store = q->daemon->store;
+  PackedPage page;
+  gboolean ok;
+
+  if (q->kind == LIST_EVENTS)
+    {
+      DevbgOwner owner = { .uid = q->uid, .app_id = q->app_id };
+
+      /* Typical events are about 130 bytes. */
+      packed_page_init (&page, q->daemon, DEVBG_EVENTS_PAGE_MAX_ENTRIES, q->cursor, 160);
+      ok = devbg_store_foreach_event (store, &owner, q->cursor, packed_page_add, &page, error);
+    }
+  else
+    {
+      DevbgHistoryScope scope = { .all = q->all, .uid = q->uid, .app_id = q->app_id };
+
+      /* Typical entries are about 200 bytes. */
+      packed_page_init (&page, q->daemon, q->limit, q->cursor, 256);
+      ok = devbg_store_foreach_history (store, &scope, q->cursor, packed_page_add, &page, error);
+    }
+  if (!ok)
+    {
+      g_byte_array_unref (page.bytes);
+      return FALSE;
+    }
+  *out = (DevbgReadAheadPage) {
+    .bytes = g_byte_array_free_to_bytes (page.bytes),
+    .more = page.more,
+    .last_cursor = page.last_cursor,
+  };
+  return TRUE;
+}
+
+static gboolean
+on_read_ahead (gpointer data)
+{
+  ListQuery *q = data;
+  DevbgDaemon *daemon = q->daemon;
+  g_autoptr(GError) error = NULL;
+  gpointer stolen_key = NULL;
+  DevbgReadAheadPage page;
+
+  if (list_query_fill (q, &page, &error))
+    {
+      g_autofree char *key = list_query_key (q);
+
+      devbg_read_ahead_put (daemon->read_ahead, key, devbg_store_get_generation (daemon->store),
+                            &page);
+      g_bytes_unref (page.bytes);
+    }
+  /* An error is not said: the caller's own call, if it comes, packs the
+   * page again and answers it. Done: out of the table without removing
+   * this source, which is returning. */
+  g_hash_table_steal_extended (daemon->reading_ahead, q->sender, &stolen_key, NULL);
+  g_free (stolen_key);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+remove_source (gpointer id)
+{
+  g_source_remove (GPOINTER_TO_UINT (id));
+}
+
+/* Packs the page after @q's, whose answer ended at @last_cursor, once
+ * devbgd is idle: one at a time per caller, and a bounded number. */
+static void
+read_ahead (const ListQuery *q, gint64 last_cursor)
+{
+  DevbgDaemon *daemon = q->daemon;
+  ListQuery *next;
+  guint id;
+
+  if (g_hash_table_contains (daemon->reading_ahead, q->sender) ||
+      g_hash_table_size (daemon->reading_ahead) >= READ_AHEAD_MAX_PAGES)
+    return;
+  next = g_new0 (ListQuery, 1);
+  *next = *q;
+  next->sender = g_strdup (q->sender);
+  next->app_id = g_strdup (q->app_id);
+  next->cursor = last_cursor;
+  id = g_idle_add_full (G_PRIORITY_LOW, on_read_ahead, next, (GDestroyNotify) list_query_free);
+  g_hash_table_insert (daemon->reading_ahead, g_strdup (q->sender), GUINT_TO_POINTER (id));
+}
+
+/* Answers @q: the page read ahead for it when the database is as it was
+ * then, else one packed now; then reads ahead the next. */
+static void
+return_list_page (Call *call, const ListQuery *q)
+{
+  DevbgDaemon *daemon = call->daemon;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = list_query_key (q);
+  DevbgReadAheadPage page;
+
+  if (!devbg_read_ahead_take (daemon->read_ahead, key,
+                              devbg_store_get_generation (daemon->store), &page) &&
+      !list_query_fill (q, &page, &error))
+    {
+      return_error (call, error);
+      return;
+    }
+  return_packed (call, page.bytes, page.more, page.last_cursor);
+  g_bytes_unref (page.bytes);
+  if (page.more)
+    read_ahead (q, page.last_cursor);
+}
+
+static ListQuery
+list_query_of (Call *call, ListKind kind, gint64 cursor)
+{
+  return (ListQuery) {
+    .daemon = call->daemon,
+    .kind = kind,
+    .sender = (char *) g_dbus_method_invocation_get_sender (call->invocation),
+    .uid = call->caller->uid,
+    .app_id = call->caller->app_id,
+    .cursor = cursor,
+  };
 }
 
 static void
@@ -647,20 +817,9 @@ handle_request (Call *call, GVariant *params)
 static void
 return_events_page (Call *call, gint64 cursor)
 {
-  g_autoptr(GError) error = NULL;
-  DevbgOwner owner = owner_of (call);
-  PackedPage page;
+  ListQuery q = list_query_of (call, LIST_EVENTS, cursor);
 
-  /* Typical events are about 130 bytes. */
-  packed_page_init (&page, call->daemon, DEVBG_EVENTS_PAGE_MAX_ENTRIES, cursor, 160);
-  if (!devbg_store_foreach_event (call->daemon->store, &owner, cursor, packed_page_add, &page,
-                                  &error))
-    {
-      g_byte_array_unref (page.bytes);
-      return_error (call, error);
-      return;
-    }
-  return_packed_page (call, &page);
+  return_list_page (call, &q);
 }
 
 static void
@@ -773,34 +932,21 @@ handle_list_tasks (Call *call, GVariant *params)
 static void
 handle_history (Call *call, GVariant *params)
 {
-  g_autoptr(GError) error = NULL;
   const char *continuation;
-  PackedPage page;
   guint32 limit;
   gint64 cursor;
-  /* The same visibility as devbg_runtime_may_see(). */
-  DevbgHistoryScope scope = {
-    .all = call->caller->app_id == NULL && call->caller->uid == 0,
-    .uid = call->caller->uid,
-    .app_id = call->caller->app_id,
-  };
+  ListQuery q;
 
   g_variant_get (params, "(u&s)", &limit, &continuation);
   if (!parse_continuation (call, continuation, &cursor))
     return;
   if (limit == 0)
     limit = DEFAULT_HISTORY;
-  limit = MIN (limit, DEVBG_HISTORY_PAGE_MAX_ENTRIES);
-  /* Typical entries are about 200 bytes. */
-  packed_page_init (&page, call->daemon, limit, cursor, 256);
-  if (!devbg_store_foreach_history (call->daemon->store, &scope, cursor, packed_page_add, &page,
-                                    &error))
-    {
-      g_byte_array_unref (page.bytes);
-      return_error (call, error);
-      return;
-    }
-  return_packed_page (call, &page);
+  q = list_query_of (call, LIST_HISTORY, cursor);
+  q.limit = MIN (limit, DEVBG_HISTORY_PAGE_MAX_ENTRIES);
+  /* The same visibility as devbg_runtime_may_see(). */
+  q.all = call->caller->app_id == NULL && call->caller->uid == 0;
+  return_list_page (call, &q);
 }
 
 /* ---- consent agents and permissions ---- */
@@ -1463,6 +1609,8 @@ on_name_owner_changed (GDBusConnection *connection, const char *sender, const ch
   if (new_owner[0] == '\0')
     {
       g_hash_table_remove (daemon->identities, name);
+      g_hash_table_remove (daemon->reading_ahead, name);
+      devbg_read_ahead_forget_sender (daemon->read_ahead, name);
       if (daemon->runtime != NULL)
         devbg_runtime_peer_vanished (daemon->runtime, name);
     }
@@ -1535,6 +1683,8 @@ devbg_daemon_dispose (GObject *object)
       daemon->name_owner_subscription = 0;
     }
   g_clear_pointer (&daemon->identities, g_hash_table_unref);
+  g_clear_pointer (&daemon->reading_ahead, g_hash_table_unref);
+  g_clear_pointer (&daemon->read_ahead, devbg_read_ahead_free);
   g_clear_handle_id (&daemon->reload_source, g_source_remove);
   for (guint i = 0; daemon->monitors != NULL && i < daemon->monitors->len; i++)
     g_signal_handlers_disconnect_by_data (g_ptr_array_index (daemon->monitors, i), daemon);
@@ -1570,4 +1720,6 @@ devbg_daemon_init (DevbgDaemon *daemon)
   daemon->identities = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                               (GDestroyNotify) peer_free);
   daemon->monitors = g_ptr_array_new_with_free_func (g_object_unref);
+  daemon->read_ahead = devbg_read_ahead_new (READ_AHEAD_MAX_PAGES, READ_AHEAD_KEEP_MS);
+  daemon->reading_ahead = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, remove_source);
 }

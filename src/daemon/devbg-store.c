@@ -345,6 +345,14 @@ prepare (DevbgStore *store, const char *sql, GError **error)
   return stmt;
 }
 
+guint64
+devbg_store_get_generation (DevbgStore *store)
+{
+  /* Every row inserted, changed or deleted on this connection, which is
+   * the database's only writer for as long as the store is open. */
+  return (guint64) sqlite3_total_changes64 (store->db);
+}
+
 guint
 devbg_store_get_schema_version (DevbgStore *store)
 {

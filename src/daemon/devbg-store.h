@@ -60,6 +60,10 @@ GPtrArray  *devbg_store_take_salvaged_instances (DevbgStore *store);
 
 guint       devbg_store_get_schema_version (DevbgStore *store);
 
+/* Changes whenever a row does: what was read at one generation reads the
+ * same while it lasts. */
+guint64     devbg_store_get_generation (DevbgStore *store);
+
 gboolean    devbg_store_add_registration (DevbgStore              *store,
                                           const DevbgRegistrationRecord *reg,
                                           GError                 **error);

@@ -39,9 +39,11 @@
  *   history-pages LIMIT                       -> "OK <pages>" then, per raw
  *       History page (decoded by libdevbg's codec):
  *         PAGE <bytes> <records> <next-continuation|->
- *   events-pages                              -> "OK <pages>" then, per raw
+ *   events-pages [ACK-ID...]                  -> "OK <pages>" then, per raw
  *       page of WatchEvents and then ListEvents (decoded by libdevbg's
- *       codec; nothing acknowledged):
+ *       codec; nothing acknowledged but the ACK-IDs, with one
+ *       AcknowledgeEvents after the first page, 200 ms after it came, on
+ *       the same connection):
  *         PAGE <bytes> <records> <next-continuation|->
  *       and after each PAGE line its events, oldest first:
  *         EVENT <event-id> <task-id> <instance-id> <0|1> <finished-us>
@@ -558,7 +560,7 @@ print_history_pages (DevbgClient *client, guint32 limit)
 
 /* The pending events as the bus carries them (see "events-pages" above). */
 static int
-print_events_pages (DevbgClient *client)
+print_events_pages (DevbgClient *client, const char *const *ack_ids)
 {
   g_autofree char *continuation = NULL;
   g_autoptr(GString) lines = g_string_new (NULL);
@@ -586,6 +588,17 @@ print_events_pages (DevbgClient *client)
       g_variant_get_child (reply, 1, "s", &continuation);
       g_string_append_printf (lines, "PAGE %zu %u %s\n", size, fields->len / DEVBG_EVENT_FIELDS,
                               *continuation != '\0' ? continuation : "-");
+      if (pages == 0 && ack_ids[0] != NULL)
+        {
+          g_autoptr(GVariant) acked = NULL;
+
+          /* devbgd has had the time to pack the next page ahead. */
+          g_usleep (200 * 1000);
+          acked = manager_call (devbg_client_get_connection (client), "AcknowledgeEvents",
+                                g_variant_new ("(^as)", ack_ids), &error);
+          if (acked == NULL)
+            return fail (error);
+        }
       for (guint i = 0; i < fields->len; i += DEVBG_EVENT_FIELDS)
         {
           DevbgEventEntry e;
@@ -760,8 +773,8 @@ main (int argc, char **argv)
     }
   if (strcmp (argv[1], "history") == 0 && argc == 3)
     return print_history (client, (guint) g_ascii_strtoull (argv[2], NULL, 10));
-  if (strcmp (argv[1], "events-pages") == 0 && argc == 2)
-    return print_events_pages (client);
+  if (strcmp (argv[1], "events-pages") == 0)
+    return print_events_pages (client, (const char *const *) argv + 2);
   if (strcmp (argv[1], "history-pages") == 0 && argc == 3)
     return print_history_pages (client, (guint32) g_ascii_strtoull (argv[2], NULL, 10));
   if (strcmp (argv[1], "repeat") == 0 && (argc == 5 || argc == 6))

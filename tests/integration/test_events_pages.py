@@ -69,11 +69,12 @@ class EventsBase(DevbgTestCase):
         out = (app or self.app).ok(self.bus, 'register', name, 'E.Sync', 'use', user=user)
         return out[0].split()[1]
 
-    def pages(self, app=None, user=MALLORY):
+    def pages(self, app=None, user=MALLORY, ack=()):
         """Every page as the bus carries it, [(bytes, records, continuation)],
         and the events, [[event-id, task-id, instance-id, success,
-        finished-us, cancel-reason, error]], in the order of the pages."""
-        lines = (app or self.app).ok(self.bus, 'events-pages', user=user)
+        finished-us, cancel-reason, error]], in the order of the pages; the
+        events @ack are acknowledged after the first page."""
+        lines = (app or self.app).ok(self.bus, 'events-pages', *ack, user=user)
         pages = [(int(l.split()[1]), int(l.split()[2]), l.split()[3])
                  for l in lines if l.startswith('PAGE ')]
         events = [l.split(' ', 7)[1:] for l in lines if l.startswith('EVENT ')]
@@ -147,6 +148,15 @@ class EventsPagesTest(EventsBase):
         self.assertEqual([e[0] for e in self.pages(user=ALICE)[1]], alice)
         other = [e for e in self.ids if self.rows[e][0] == OTHER]
         self.assertEqual([e[0] for e in self.pages(app=self.other, user=MALLORY)[1]], other)
+
+    def test_page_read_ahead_is_not_served_after_a_change(self):
+        # devbgd packs the second page while the first one is read; ten
+        # of its events, acknowledged meanwhile, are not in it when asked.
+        second = self.mine[PAGE_MAX_ENTRIES:PAGE_MAX_ENTRIES + 10]
+        pages, events = self.pages(ack=second)
+        self.assertEqual([r for _, r, _ in pages],
+                         [PAGE_MAX_ENTRIES, self.MINE - PAGE_MAX_ENTRIES - len(second)])
+        self.assertEqual([e[0] for e in events], [e for e in self.mine if e not in second])
 
     def test_other_user_and_other_app_get_only_theirs(self):
         pages, events = self.pages(user=ALICE)
