@@ -489,9 +489,11 @@ return_packed (Call *call, GBytes *bytes, gboolean more, gint64 last_cursor)
  * and while the caller decodes it) packs the next one at low priority
  * and keeps it, for that caller and position only, while no row of the
  * database changes (devbg-read-ahead.h). At most READ_AHEAD_MAX_PAGES
- * pages are kept or being packed, none longer than READ_AHEAD_KEEP_MS. */
+ * pages (READ_AHEAD_MAX_BYTES) are kept, as many being packed, none kept
+ * longer than READ_AHEAD_KEEP_MS. */
 
 #define READ_AHEAD_MAX_PAGES 8
+#define READ_AHEAD_MAX_BYTES (8 * 1024 * 1024)
 #define READ_AHEAD_KEEP_MS   2000
 
 typedef enum {
@@ -636,10 +638,11 @@ return_list_page (Call *call, const ListQuery *q)
       return_error (call, error);
       return;
     }
-  return_packed (call, page.bytes, page.more, page.last_cursor);
-  g_bytes_unref (page.bytes);
+  /* Before the answer, which frees the invocation, and @q's sender with it. */
   if (page.more)
     read_ahead (q, page.last_cursor);
+  return_packed (call, page.bytes, page.more, page.last_cursor);
+  g_bytes_unref (page.bytes);
 }
 
 static ListQuery
@@ -1720,6 +1723,7 @@ devbg_daemon_init (DevbgDaemon *daemon)
   daemon->identities = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                               (GDestroyNotify) peer_free);
   daemon->monitors = g_ptr_array_new_with_free_func (g_object_unref);
-  daemon->read_ahead = devbg_read_ahead_new (READ_AHEAD_MAX_PAGES, READ_AHEAD_KEEP_MS);
+  daemon->read_ahead = devbg_read_ahead_new (READ_AHEAD_MAX_PAGES, READ_AHEAD_MAX_BYTES,
+                                            READ_AHEAD_KEEP_MS);
   daemon->reading_ahead = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, remove_source);
 }

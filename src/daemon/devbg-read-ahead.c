@@ -13,8 +13,10 @@ typedef struct {
 } KeptPage;
 
 struct _DevbgReadAhead {
-  GQueue pages;   /* of KeptPage, oldest first: at most max_pages */
+  GQueue pages;   /* of KeptPage, oldest first: at most max_pages, max_bytes */
   guint  max_pages;
+  gsize  max_bytes;
+  gsize  bytes;   /* of the pages kept */
   gint64 keep_us;
   guint  expiry_id;
 };
@@ -28,12 +30,13 @@ kept_page_free (KeptPage *kept)
 }
 
 DevbgReadAhead *
-devbg_read_ahead_new (guint max_pages, guint keep_ms)
+devbg_read_ahead_new (guint max_pages, gsize max_bytes, guint keep_ms)
 {
   DevbgReadAhead *self = g_new0 (DevbgReadAhead, 1);
 
   g_queue_init (&self->pages);
   self->max_pages = max_pages;
+  self->max_bytes = max_bytes;
   self->keep_us = (gint64) keep_ms * 1000;
   return self;
 }
@@ -46,6 +49,17 @@ devbg_read_ahead_free (DevbgReadAhead *self)
   g_clear_handle_id (&self->expiry_id, g_source_remove);
   g_queue_clear_full (&self->pages, (GDestroyNotify) kept_page_free);
   g_free (self);
+}
+
+/* Takes @link's page out, its bytes no longer counted. */
+static KeptPage *
+unlink_page (DevbgReadAhead *self, GList *link)
+{
+  KeptPage *kept = link->data;
+
+  self->bytes -= g_bytes_get_size (kept->page.bytes);
+  g_queue_delete_link (&self->pages, link);
+  return kept;
 }
 
 static void schedule_expiry (DevbgReadAhead *self);
@@ -61,7 +75,7 @@ on_expiry (gpointer data)
   self->expiry_id = 0;
   while ((oldest = g_queue_peek_head (&self->pages)) != NULL &&
          now - oldest->kept_us >= self->keep_us)
-    kept_page_free (g_queue_pop_head (&self->pages));
+    kept_page_free (unlink_page (self, self->pages.head));
   schedule_expiry (self);
   return G_SOURCE_REMOVE;
 }
@@ -92,17 +106,15 @@ devbg_read_ahead_put (DevbgReadAhead *self, const char *key, guint64 generation,
                       const DevbgReadAheadPage *page)
 {
   GList *same = find (self, key);
+  gsize size = g_bytes_get_size (page->bytes);
   KeptPage *kept;
 
-  if (self->max_pages == 0)
-    return;
   if (same != NULL)
-    {
-      kept_page_free (same->data);
-      g_queue_delete_link (&self->pages, same);
-    }
-  while (self->pages.length >= self->max_pages)
-    kept_page_free (g_queue_pop_head (&self->pages));
+    kept_page_free (unlink_page (self, same));
+  if (self->max_pages == 0 || size > self->max_bytes)
+    return;
+  while (self->pages.length >= self->max_pages || self->bytes + size > self->max_bytes)
+    kept_page_free (unlink_page (self, self->pages.head));
   kept = g_new0 (KeptPage, 1);
   kept->key = g_strdup (key);
   kept->generation = generation;
@@ -110,6 +122,7 @@ devbg_read_ahead_put (DevbgReadAhead *self, const char *key, guint64 generation,
   kept->page = *page;
   kept->page.bytes = g_bytes_ref (page->bytes);
   g_queue_push_tail (&self->pages, kept);
+  self->bytes += size;
   schedule_expiry (self);
 }
 
@@ -123,8 +136,7 @@ devbg_read_ahead_take (DevbgReadAhead *self, const char *key, guint64 generation
 
   if (link == NULL)
     return FALSE;
-  kept = link->data;
-  g_queue_delete_link (&self->pages, link);
+  kept = unlink_page (self, link);
   valid = kept->generation == generation;
   if (valid)
     {
@@ -149,10 +161,7 @@ devbg_read_ahead_forget_sender (DevbgReadAhead *self, const char *sender)
       GList *next = l->next;
 
       if (g_str_has_prefix (((KeptPage *) l->data)->key, prefix))
-        {
-          kept_page_free (l->data);
-          g_queue_delete_link (&self->pages, l);
-        }
+        kept_page_free (unlink_page (self, l));
       l = next;
     }
 }

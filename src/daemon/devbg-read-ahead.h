@@ -23,16 +23,18 @@ typedef struct {
   gint64   last_cursor;
 } DevbgReadAheadPage;
 
-/* Holds at most @max_pages pages, each for @keep_ms at most: a caller
- * that stops reading leaves nothing behind for long. */
+/* Holds at most @max_pages pages of @max_bytes in all, each for @keep_ms
+ * at most: a caller that stops reading leaves nothing behind for long. */
 DevbgReadAhead *devbg_read_ahead_new  (guint max_pages,
+                                       gsize max_bytes,
                                        guint keep_ms);
 void            devbg_read_ahead_free (DevbgReadAhead *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgReadAhead, devbg_read_ahead_free)
 
 /* Keeps @page as the answer to @key (which names the caller, the list,
  * its parameters and the position the page starts after) while the
- * store's generation is @generation; the oldest page goes when full. */
+ * store's generation is @generation; the oldest pages go to make room,
+ * and a page larger than all the room is not kept. */
 void            devbg_read_ahead_put  (DevbgReadAhead           *self,
                                        const char               *key,
                                        guint64                   generation,

@@ -38,7 +38,7 @@ take (DevbgReadAhead *ra, const char *key, guint64 generation)
 static void
 test_served_once_for_its_key_and_generation (void)
 {
-  g_autoptr(DevbgReadAhead) ra = devbg_read_ahead_new (4, 60000);
+  g_autoptr(DevbgReadAhead) ra = devbg_read_ahead_new (4, 1024, 60000);
   g_autofree char *served = NULL;
   g_autofree char *again = NULL;
   g_autofree char *other = NULL;
@@ -66,7 +66,7 @@ test_served_once_for_its_key_and_generation (void)
 static void
 test_bounded_and_forgotten (void)
 {
-  g_autoptr(DevbgReadAhead) ra = devbg_read_ahead_new (2, 60000);
+  g_autoptr(DevbgReadAhead) ra = devbg_read_ahead_new (2, 1024, 60000);
   g_autofree char *first = NULL;
   g_autofree char *second = NULL;
   g_autofree char *replaced = NULL;
@@ -90,9 +90,27 @@ test_bounded_and_forgotten (void)
   second = take (ra, ":1.30\nhistory\n100\n5", 1);
   g_assert_cmpstr (second, ==, "d");
 
+  /* Bounded in bytes too: a page of 6 bytes where 8 are allowed pushes
+   * out what is there; one larger than them all is not kept. */
+  {
+    g_autoptr(DevbgReadAhead) small = devbg_read_ahead_new (4, 8, 60000);
+    g_autofree char *big = NULL;
+    g_autofree char *kept = NULL;
+
+    put (small, ":1.1\nevents\n0\n1", 1, "ab");      /* 3 bytes */
+    put (small, ":1.2\nevents\n0\n1", 1, "cd");      /* 6 in all */
+    put (small, ":1.3\nevents\n0\n1", 1, "efghi");   /* 6: both go */
+    g_assert_cmpuint (devbg_read_ahead_count (small), ==, 1);
+    put (small, ":1.4\nevents\n0\n1", 1, "123456789"); /* 10: never */
+    big = take (small, ":1.4\nevents\n0\n1", 1);
+    g_assert_null (big);
+    kept = take (small, ":1.3\nevents\n0\n1", 1);
+    g_assert_cmpstr (kept, ==, "efghi");
+  }
+
   /* None kept at all. */
   {
-    g_autoptr(DevbgReadAhead) none = devbg_read_ahead_new (0, 60000);
+    g_autoptr(DevbgReadAhead) none = devbg_read_ahead_new (0, 1024, 60000);
 
     put (none, ":1.1\nevents\n0\n1", 1, "a");
     g_assert_cmpuint (devbg_read_ahead_count (none), ==, 0);
@@ -121,7 +139,7 @@ wait_for_count (DevbgReadAhead *ra, guint count)
 static void
 test_expires (void)
 {
-  g_autoptr(DevbgReadAhead) ra = devbg_read_ahead_new (4, 500);
+  g_autoptr(DevbgReadAhead) ra = devbg_read_ahead_new (4, 1024, 500);
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
   g_autofree char *second = NULL;
   gint64 start = g_get_monotonic_time ();
