@@ -102,6 +102,7 @@ def registrations(tmpdir):
         'org.devbg.bench.Scale', BENCH_APP, [('Bench.Latency', ['deviceUse'], BENCH_TASK)]))
     devbgd.start()
     app = Helper([BENCH_APP], bus.env())
+    echo = Echo(bus)
     try:
         pid = devbgd.proc.pid
         half = REGISTRATIONS // 2
@@ -120,12 +121,13 @@ def registrations(tmpdir):
                 raise SystemExit('bench: listed %d of %d' % (count, REGISTRATIONS))
             kib = size / 1024
             lists.append(ns / 1e6)
-            floors.append(sum(int(app.ask('ping')[0]) for _ in range(pages)) / 1e6)
+            floors.append(echo_floor(app, pages, size))
         after = rss_mib(pid)
-        print('scale registrations %d list p50 %.1f ms (%d pages, %.0f KiB; floor %d pings '
-              '%.1f ms) register %.0f/s serial %.0f/s 32-in-flight memory %.1f MiB '
-              'after-lists %.1f MiB' % (REGISTRATIONS, pct(lists, 0.5), pages, kib, pages,
-                                        pct(floors, 0.5), serial, concurrent, before, after),
+        print('scale registrations %d list p50 %.1f ms (%d pages, %.0f KiB; floor: the same '
+              'bytes through the bus %.1f ms, ratio %.2fx) register %.0f/s serial %.0f/s '
+              '32-in-flight memory %.1f MiB after-lists %.1f MiB'
+              % (REGISTRATIONS, pct(lists, 0.5), pages, kib, pct(floors, 0.5),
+                 pct(lists, 0.5) / pct(floors, 0.5), serial, concurrent, before, after),
               flush=True)
     finally:
         app.stop()
