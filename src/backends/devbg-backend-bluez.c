@@ -736,8 +736,10 @@ on_managed_objects (GObject *source, GAsyncResult *res, gpointer user_data)
 
   if (reply == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_warning ("bluez backend: cannot list bluetoothd's objects: %s", error->message);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      g_warning ("bluez backend: cannot list bluetoothd's objects: %s", error->message);
+      devbg_backend_emit_settled (DEVBG_BACKEND (user_data));
       return;
     }
   self = user_data;
@@ -760,6 +762,7 @@ on_managed_objects (GObject *source, GAsyncResult *res, gpointer user_data)
     }
   for (guint i = 0; i < devices->len; i++)
     sync_device (self, g_ptr_array_index (devices, i));
+  devbg_backend_emit_settled (DEVBG_BACKEND (self));
 }
 
 static void
@@ -840,6 +843,7 @@ on_owner_checked (gpointer user_data, const char *owner, guint32 uid, guint32 pi
       g_warning ("bluez backend: ignoring %s, which owns org.bluez as uid %d, not root",
                  owner, uid == G_MAXUINT32 ? -1 : (int) uid);
       g_clear_pointer (&self->owner, g_free);
+      devbg_backend_emit_settled (DEVBG_BACKEND (self));
       return;
     }
   follow_bluez (self);
@@ -865,6 +869,8 @@ on_bluez_vanished (GDBusConnection *connection, const char *name, gpointer user_
   if (self->owner != NULL)
     g_info ("bluez backend: bluetoothd left the bus");
   unfollow_bluez (self);
+  /* Not there (at the start): nothing to list. */
+  devbg_backend_emit_settled (DEVBG_BACKEND (self));
 }
 
 /* ---- RFCOMM: our Profile1 object ---- */

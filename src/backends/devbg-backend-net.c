@@ -371,6 +371,9 @@ net_start (DevbgBackend *backend)
                                                      G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                      on_avahi_appeared, on_avahi_vanished,
                                                      self, NULL);
+  /* Settled at once: instances answer over the network as they will, and
+   * devbgd's start does not wait for the network. */
+  devbg_backend_emit_settled (backend);
 }
 
 static void

@@ -552,6 +552,7 @@ udev_start (DevbgBackend *backend)
   /* bench/bench_udev.py reads this line. */
   g_info ("udev backend: %u devices, enumerated in %.1f ms", g_hash_table_size (self->entries),
           (double) (g_get_monotonic_time () - start) / 1000.0);
+  devbg_backend_emit_settled (backend);
 }
 
 typedef struct {

@@ -244,8 +244,10 @@ on_list_devices (GObject *source, GAsyncResult *res, gpointer user_data)
   reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
   if (reply == NULL)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        g_warning ("cannot list the simulator's devices: %s", error->message);
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      g_warning ("cannot list the simulator's devices: %s", error->message);
+      devbg_backend_emit_settled (DEVBG_BACKEND (user_data));
       return;
     }
   self = user_data;
@@ -255,6 +257,7 @@ on_list_devices (GObject *source, GAsyncResult *res, gpointer user_data)
       device_arrived (self, id, props);
       g_variant_unref (props);
     }
+  devbg_backend_emit_settled (DEVBG_BACKEND (self));
 }
 
 static void
@@ -284,6 +287,7 @@ on_sim_owner (gpointer user_data, const char *owner, guint32 uid, guint32 pid)
       g_warning ("virtual backend: ignoring %s, which owns org.devbg.Sim1 as uid %d, not root",
                  owner, uid == G_MAXUINT32 ? -1 : (int) uid);
       g_clear_pointer (&self->owner, g_free);
+      devbg_backend_emit_settled (DEVBG_BACKEND (self));
       return;
     }
   self->sim_pid = pid != G_MAXUINT32 ? (pid_t) pid : 0;
@@ -316,6 +320,8 @@ on_sim_vanished (GDBusConnection *connection, const char *name, gpointer user_da
     }
   g_clear_pointer (&self->owner, g_free);
   remove_all (self);
+  /* Not there (at the start): nothing to list. */
+  devbg_backend_emit_settled (DEVBG_BACKEND (self));
 }
 
 /* ---- the interface ---- */

@@ -7,6 +7,7 @@
 
 enum { SIGNAL_ADDED, SIGNAL_REMOVED, SIGNAL_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
+static guint settled_signal;
 
 G_DEFINE_INTERFACE (DevbgBackend, devbg_backend, G_TYPE_OBJECT)
 
@@ -18,6 +19,8 @@ devbg_backend_default_init (DevbgBackendInterface *iface)
   for (int i = 0; i < N_SIGNALS; i++)
     signals[i] = g_signal_new (names[i], G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0,
                                NULL, NULL, NULL, G_TYPE_NONE, 1, DEVBG_TYPE_DEVICE);
+  settled_signal = g_signal_new ("settled", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST, 0,
+                                 NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 const char *
@@ -68,6 +71,12 @@ void
 devbg_backend_emit_changed (DevbgBackend *backend, DevbgDevice *device)
 {
   g_signal_emit (backend, signals[SIGNAL_CHANGED], 0, device);
+}
+
+void
+devbg_backend_emit_settled (DevbgBackend *backend)
+{
+  g_signal_emit (backend, settled_signal, 0);
 }
 
 typedef struct {

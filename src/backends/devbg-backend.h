@@ -31,7 +31,8 @@ struct _DevbgBackendInterface {
 
   /* "virtual", "udev", "bluez": the first part of the devices' IDs. */
   const char *(*get_name) (DevbgBackend *backend);
-  /* Enumerates and starts watching; devices come as "device-added". */
+  /* Enumerates and starts watching; devices come as "device-added", and
+   * "settled" once the devices there at the start are in. */
   void        (*start) (DevbgBackend *backend);
   void        (*open_async) (DevbgBackend *backend, DevbgDevice *device,
                              GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -56,6 +57,10 @@ guint64     devbg_backend_get_io_counter (DevbgBackend *backend, DevbgDevice *de
 void devbg_backend_emit_added (DevbgBackend *backend, DevbgDevice *device);
 void devbg_backend_emit_removed (DevbgBackend *backend, DevbgDevice *device);
 void devbg_backend_emit_changed (DevbgBackend *backend, DevbgDevice *device);
+/* "settled": the backend's first listing is done, its devices added, or
+ * there is nothing to list (its service is not there, or refused). May
+ * come again (the service restarted); only the first one matters. */
+void devbg_backend_emit_settled (DevbgBackend *backend);
 
 /* The virtual backend: devices served by devbg-sim (org.devbg.Sim1) on
  * @connection, followed from when the simulator appears on the bus. */

@@ -20,6 +20,7 @@ struct _DevbgDevices {
   GDBusConnection *connection;
   gboolean         allow_open; /* OpenDevice over D-Bus: virtual backend only */
   GPtrArray       *backends;   /* of DevbgBackend */
+  GHashTable      *unsettled;  /* the backends whose first listing is not in yet */
   GHashTable      *devices;    /* ID -> DevbgDevice, attached only */
   GDBusNodeInfo   *introspection;
   guint            registration_id;
@@ -105,10 +106,21 @@ on_backend_changed (DevbgBackend *backend, DevbgDevice *device, gpointer user_da
   emit_dbus (self, "DeviceChanged", device, TRUE);
 }
 
+static void
+on_backend_settled (DevbgBackend *backend, gpointer user_data)
+{
+  DevbgDevices *self = user_data;
+
+  if (g_hash_table_remove (self->unsettled, backend))
+    g_debug ("%s backend: its devices are in", devbg_backend_get_name (backend));
+}
+
 void
 devbg_devices_add_backend (DevbgDevices *self, DevbgBackend *backend)
 {
   g_ptr_array_add (self->backends, g_object_ref (backend));
+  g_hash_table_add (self->unsettled, backend);
+  g_signal_connect_object (backend, "settled", G_CALLBACK (on_backend_settled), self, 0);
   g_signal_connect_object (backend, "device-added", G_CALLBACK (on_backend_added), self, 0);
   g_signal_connect_object (backend, "device-removed", G_CALLBACK (on_backend_removed), self, 0);
   g_signal_connect_object (backend, "device-changed", G_CALLBACK (on_backend_changed), self, 0);
@@ -116,6 +128,32 @@ devbg_devices_add_backend (DevbgDevices *self, DevbgBackend *backend)
 }
 
 /* ---- the C API ---- */
+
+static gboolean
+on_settle_deadline (gpointer data)
+{
+  *(guint *) data = 0;
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+devbg_devices_wait_settled (DevbgDevices *self, guint timeout_ms)
+{
+  /* Wakes the loop at the deadline even when nothing else happens. */
+  guint deadline = 0;
+  GHashTableIter iter;
+  gpointer backend;
+
+  deadline = g_timeout_add (timeout_ms, on_settle_deadline, &deadline);
+  while (g_hash_table_size (self->unsettled) > 0 && deadline != 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_clear_handle_id (&deadline, g_source_remove);
+  g_hash_table_iter_init (&iter, self->unsettled);
+  while (g_hash_table_iter_next (&iter, &backend, NULL))
+    g_warning ("%s backend: its devices were not all in after %u ms; going on without them "
+               "(they are added as they come)", devbg_backend_get_name (backend), timeout_ms);
+  return g_hash_table_size (self->unsettled) == 0;
+}
 
 DevbgDevice *
 devbg_devices_lookup (DevbgDevices *self, const char *id)
@@ -518,6 +556,7 @@ devbg_devices_dispose (GObject *object)
   if (self->registration_id != 0)
     g_dbus_connection_unregister_object (self->connection, self->registration_id);
   self->registration_id = 0;
+  g_clear_pointer (&self->unsettled, g_hash_table_unref);
   g_clear_pointer (&self->backends, g_ptr_array_unref);
   g_clear_pointer (&self->devices, g_hash_table_unref);
   g_clear_pointer (&self->introspection, g_dbus_node_info_unref);
@@ -540,5 +579,6 @@ static void
 devbg_devices_init (DevbgDevices *self)
 {
   self->backends = g_ptr_array_new_with_free_func (g_object_unref);
+  self->unsettled = g_hash_table_new (NULL, NULL);
   self->devices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
 }

@@ -54,6 +54,12 @@ DevbgDevices *devbg_devices_new (const DevbgConfig *config, GDBusConnection *con
 /* Adds a backend and starts it (for tests, and for backends made elsewhere). */
 void          devbg_devices_add_backend (DevbgDevices *devices, DevbgBackend *backend);
 
+/* Runs the main loop until every backend has listed the devices there at
+ * its start (each backend's "settled"), for @timeout_ms at most: FALSE,
+ * with a warning naming each late backend, when some were not. Their
+ * devices are added whenever they come. */
+gboolean      devbg_devices_wait_settled (DevbgDevices *devices, guint timeout_ms);
+
 /* Serves org.devbg.Devbg1.Devices on the devices' connection at
  * /org/devbg/Devbg1. */
 gboolean      devbg_devices_export (DevbgDevices *devices, GError **error);

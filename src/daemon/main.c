@@ -25,6 +25,9 @@
 #define DEFAULT_FLATPAK_HOME_DIR LOCALSTATEDIR "/lib/devbg-flatpak-home"
 #define DEFAULT_MANIFEST_DIR DATADIR "/devbg/manifests"
 #define DEFAULT_METADATA_DIR DATADIR "/devbg/metadata"
+/* How long devbgd waits at its start for the backends to list the devices
+ * already there (devbg_devices_wait_settled()). */
+#define SETTLE_TIMEOUT_MS 2000
 
 typedef struct {
   GMainLoop *loop;
@@ -239,6 +242,11 @@ main (int argc, char **argv)
       return 1;
     }
   devbg_daemon_set_devices (daemon, devices);
+  /* The devices there at the start are in before the name is taken: a
+   * request in devbgd's first moment finds them, where it was refused
+   * no-such-device (fwupd likewise coldplugs first). Bounded: a backend's
+   * service that does not answer delays the start, never stops it. */
+  devbg_devices_wait_settled (devices, SETTLE_TIMEOUT_MS);
   owner_id = g_bus_own_name_on_connection (connection, DEVBG_DBUS_SERVICE,
                                            G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
                                            on_name_acquired, on_name_lost, &service, NULL);
