@@ -38,6 +38,11 @@
  *       the app's pending events as libdevbg reads them at its start:
  *       WatchEvents, then ListEvents until the last page, the next page
  *       asked for before a page is decoded by libdevbg's codec
+ *   devices-all                      -> OK <ns> <devices> <pages> <bytes> <raw-ns>
+ *       every device through libdevbg (devbg_client_list_devices_sync():
+ *       every page of ListDevices, DevbgDeviceInfo objects, as an app gets
+ *       them); then the same pages raw, undecoded, for their count, bytes
+ *       and time (devbgd and the bus without libdevbg's decoding)
  *   echo SIZE...                     -> OK <ns>
  *       one call of bench-echo's Page per SIZE, in turn (the bytes of a
  *       list's pages through the bus, and nothing else: its floor)
@@ -465,6 +470,64 @@ cmd_history_all (App *app)
           count, pages, bytes, raw_ns, free_ns);
 }
 
+/* The pages of ListDevices, unread: how many, and their bytes. */
+static gboolean
+devices_raw (App *app, guint *pages, gsize *bytes)
+{
+  g_autofree char *continuation = g_strdup ("");
+  g_autoptr(GError) error = NULL;
+
+  *pages = 0;
+  *bytes = 0;
+  do
+    {
+      g_autoptr(GVariant) reply =
+        g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, DEVBG_DBUS_DEVICES_INTERFACE,
+                                     "ListDevices", g_variant_new ("(s)", continuation),
+                                     G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE,
+                                     30000, NULL, &error);
+      g_autoptr(GVariant) page = NULL;
+
+      if (reply == NULL)
+        {
+          printf ("ERROR ListDevices: %s\n", error->message);
+          return FALSE;
+        }
+      page = g_variant_get_child_value (reply, 0);
+      *bytes += g_variant_get_size (page);
+      (*pages)++;
+      g_free (continuation);
+      g_variant_get_child (reply, 1, "s", &continuation);
+    }
+  while (*continuation != '\0');
+  return TRUE;
+}
+
+static void
+cmd_devices_all (App *app)
+{
+  g_autoptr(DevbgClient) client = devbg_client_new_for_connection (app->conn);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) devices = NULL;
+  gint64 t0 = now_ns (), ns, raw_ns;
+  gsize bytes;
+  guint pages;
+
+  devices = devbg_client_list_devices_sync (client, NULL, &error);
+  ns = now_ns () - t0;
+  if (devices == NULL)
+    {
+      printf ("ERROR ListDevices: %s\n", error->message);
+      return;
+    }
+  t0 = now_ns ();
+  if (!devices_raw (app, &pages, &bytes))
+    return;
+  raw_ns = now_ns () - t0;
+  printf ("OK %" G_GINT64_FORMAT " %u %u %zu %" G_GINT64_FORMAT "\n", ns, devices->len, pages,
+          bytes, raw_ns);
+}
+
 /* The app's pending events as an app reads them at its start, the way
  * libdevbg does: WatchEvents' first page, then ListEvents for the rest,
  * each page checked, the next one asked for, and then the page decoded by
@@ -674,6 +737,8 @@ main (int argc, char **argv)
         cmd_history_all (&app);
       else if (strcmp (w[0], "events-all") == 0 && n == 1)
         cmd_events_all (&app);
+      else if (strcmp (w[0], "devices-all") == 0 && n == 1)
+        cmd_devices_all (&app);
       else if (strcmp (w[0], "list-all") == 0 && n == 1)
         cmd_list_all (&app);
       else if (strcmp (w[0], "echo") == 0 && n >= 2)

@@ -26,7 +26,7 @@ os.environ['DEVBG_BUILD_DIR'] = BUILD_DIR
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'integration'))
 
 from gi.repository import Gio, GLib  # noqa: E402
-from devbgtest import PrivateBus, Devbgd, DevbgSim  # noqa: E402
+from devbgtest import PrivateBus, Devbgd, DevbgSim, list_devices  # noqa: E402
 
 ROUNDS = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 TRANSFER = 256 << 20  # bytes per throughput run
@@ -67,8 +67,7 @@ class Bench:
                                    Gio.DBusCallFlags.NONE, 10000, None)
 
     def devices(self):
-        return self.call('org.devbg.Devbg1', 'org.devbg.Devbg1.Devices',
-                         'ListDevices').unpack()[0]
+        return list_devices(self.conn)
 
     def sim_call(self, method, *args):
         self.call('org.devbg.Sim1', 'org.devbg.Sim1', method,

@@ -9,8 +9,10 @@ beside a floor measured in the same run:
     ListRegistrations) at p50, against the floor of as many D-Bus round
     trips to devbgd (Peer.Ping) as the listing took pages; devbgd's RSS
     before and after.
-  scale devices N: N simulated bands; ListDevices at p50; the removal of
-    one device among N (from the simulator's call to devbgd's
+  scale devices N: N simulated bands; the full list through libdevbg
+    (every page of ListDevices, DevbgDeviceInfo objects) at p50, against
+    the floor of the same bytes in as many calls of bench-echo; the
+    removal of one device among N (from the simulator's call to devbgd's
     DeviceRemoved) at p50 and p99 over distinct devices, against the
     simulator's own DeviceRemoved signal as the floor; devbgd's RSS.
   scale history N: a history of N entries of the app (seeded into devbgd's
@@ -42,7 +44,7 @@ sys.path.insert(0, HERE)
 
 from gi.repository import Gio, GLib  # noqa: E402
 from devbgtest import (PrivateBus, Devbgd, DevbgSim, insert_events, insert_history,  # noqa: E402
-                       manifest_xml, wait_for)
+                       list_devices, manifest_xml, wait_for)
 
 REGISTRATIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 DEVICES = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
@@ -272,7 +274,12 @@ class DeviceBench:
         self.bus = PrivateBus(tmpdir)
         self.devbgd = Devbgd(self.bus, tmpdir, '[Service]\nEnableVirtualBackend=true\n',
                              verbose=False)
+        # The list is timed as an app gets it (bench-app, through libdevbg),
+        # the app declaring the simulated bands.
+        self.devbgd.write_manifest('bench.xml', manifest_xml(
+            'org.devbg.bench.Scale', BENCH_APP, [('Bench.Latency', ['deviceUse'], BENCH_TASK)]))
         self.devbgd.start()
+        self.app = self.echo = None
         self.sim = DevbgSim(self.bus, tmpdir, ['--no-dock', '--no-band']).start()
         self.conn = Gio.DBusConnection.new_for_address_sync(
             self.bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
@@ -307,7 +314,7 @@ class DeviceBench:
                                    Gio.DBusCallFlags.NONE, 30000, None)
 
     def list_devices(self):
-        return self.call('org.devbg.Devbg1', 'org.devbg.Devbg1.Devices', 'ListDevices').unpack()[0]
+        return list_devices(self.conn, timeout_ms=30000)
 
     def run(self):
         ids = []
@@ -317,11 +324,17 @@ class DeviceBench:
         self.iterate(lambda: len(self.list_devices()) >= DEVICES, 'all devices in devbgd')
         pid = self.devbgd.proc.pid
         memory = rss_mib(pid)
-        lists = []
+        self.app = Helper([BENCH_APP], self.bus.env())
+        self.echo = Echo(self.bus)
+        lists, raws, floors = [], [], []
+        pages = size = 0
         for _ in range(LIST_RUNS):
-            t0 = time.perf_counter()
-            self.call('org.devbg.Devbg1', 'org.devbg.Devbg1.Devices', 'ListDevices')
-            lists.append((time.perf_counter() - t0) * 1000)
+            ns, count, pages, size, raw_ns = map(int, self.app.ask('devices-all'))
+            if count != DEVICES:
+                raise SystemExit('bench: listed %d of %d devices' % (count, DEVICES))
+            lists.append(ns / 1e6)
+            raws.append(raw_ns / 1e6)
+            floors.append(echo_floor(self.app, pages, size))
         removal, floor = [], []
         for dev in ids[:REMOVALS]:
             self.drain()
@@ -332,12 +345,19 @@ class DeviceBench:
                          'DeviceRemoved')
             removal.append((self.seen[('org.devbg.Devbg1.Devices', 'DeviceRemoved')] - t0) * 1000)
             floor.append((self.seen[('org.devbg.Sim1', 'DeviceRemoved')] - t0) * 1000)
-        print('scale devices %d list p50 %.1f ms removal p50 %.2f ms p99 %.2f ms max %.2f ms '
+        print('scale devices %d list p50 %.1f ms (%d pages, %.0f KiB; floor: the same bytes '
+              'through the bus %.1f ms, ratio %.2fx) removal p50 %.2f ms p99 %.2f ms max %.2f ms '
               '(floor: the simulator\'s own signal p50 %.2f ms p99 %.2f ms) memory %.1f MiB'
-              % (DEVICES, pct(lists, 0.5), pct(removal, 0.5), pct(removal, 0.99), max(removal),
-                 pct(floor, 0.5), pct(floor, 0.99), memory), flush=True)
+              % (DEVICES, pct(lists, 0.5), pages, size / 1024, pct(floors, 0.5),
+                 pct(lists, 0.5) / pct(floors, 0.5), pct(removal, 0.5), pct(removal, 0.99),
+                 max(removal), pct(floor, 0.5), pct(floor, 0.99), memory), flush=True)
+        print('# devices %d: the same pages undecoded (devbgd and the bus only): p50 %.1f ms'
+              % (DEVICES, pct(raws, 0.5)), flush=True)
 
     def stop(self):
+        for helper in (self.app, self.echo):
+            if helper is not None:
+                helper.stop()
         self.sim.stop()
         self.devbgd.stop()
         self.bus.stop()

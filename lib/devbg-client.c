@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "devbg-device-info-private.h"
+#include "devbg-device-page.h"
 #include "devbg-enum-types.h"
 #include "devbg-task-info-private.h"
 #include "devbg-error.h"
@@ -2581,27 +2582,76 @@ devbg_registration_unregister_finish (DevbgRegistration *reg, GAsyncResult *resu
 
 /* ---- devices: what devbgd knows, and changes to it */
 
-static GPtrArray *
-devices_from_reply (GVariant *reply)
+/* Appends the devices of one ListDevices reply "(ays)" (a page asked for
+ * after *@continuation, devbg-device-page.h) to @devices and moves
+ * *@continuation to the next page's ("" at the end). FALSE with @error
+ * set, and nothing appended, when the page is malformed. */
+static gboolean
+devices_page_take (GVariant *reply, GPtrArray *devices, char **continuation, GError **error)
 {
-  GPtrArray *devices = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(GVariantIter) iter = NULL;
+  g_autoptr(GVariant) bytes_value = g_variant_get_child_value (reply, 0);
+  g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (bytes_value);
+  g_autoptr(GVariant) page = NULL;
+  const char *next;
+  GVariantIter iter;
   const char *id;
   GVariant *properties;
 
-  g_variant_get (reply, "(a(sa{sv}))", &iter);
-  while (g_variant_iter_next (iter, "(&s@a{sv})", &id, &properties))
+  g_variant_get_child (reply, 1, "&s", &next);
+  page = devbg_device_page_check (bytes, *continuation, next, error);
+  if (page == NULL)
+    return FALSE;
+  g_variant_iter_init (&iter, page);
+  while (g_variant_iter_next (&iter, "(&s@a{sv})", &id, &properties))
     {
       g_ptr_array_add (devices, devbg_device_info_new (id, properties));
       g_variant_unref (properties);
     }
-  return devices;
+  g_free (*continuation);
+  *continuation = g_strdup (next);
+  return TRUE;
+}
+
+/* An async list of every device: the pages read so far, and where the
+ * next one starts. */
+typedef struct {
+  GPtrArray *devices;
+  char      *continuation;
+} DevicesRead;
+
+static void
+devices_read_free (DevicesRead *read)
+{
+  g_ptr_array_unref (read->devices);
+  g_free (read->continuation);
+  g_free (read);
+}
+
+static void ask_devices_page (DevbgClient *client, GTask *task);
+
+static void
+take_devices_page (GTask *task, DevbgClient *client, GVariant *reply)
+{
+  DevicesRead *read = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!devices_page_take (reply, read->devices, &read->continuation, &error))
+    g_task_return_error (task, error);
+  else if (*read->continuation != '\0')
+    ask_devices_page (client, task);
+  else
+    g_task_return_pointer (task, g_ptr_array_ref (read->devices),
+                           (GDestroyNotify) g_ptr_array_unref);
 }
 
 static void
-return_devices (GTask *task, DevbgClient *client, GVariant *reply)
+ask_devices_page (DevbgClient *client, GTask *task)
 {
-  g_task_return_pointer (task, devices_from_reply (reply), (GDestroyNotify) g_ptr_array_unref);
+  DevicesRead *read = g_task_get_task_data (task);
+
+  call_async_on (client, DEVBG_DBUS_DEVICES_INTERFACE, task, "ListDevices",
+                 g_variant_new ("(s)", read->continuation), G_VARIANT_TYPE ("(ays)"),
+                 take_devices_page);
 }
 
 /**
@@ -2617,6 +2667,9 @@ return_devices (GTask *task, DevbgClient *client, GVariant *reply)
  * #DevbgClient::device-added, #DevbgClient::device-removed and
  * #DevbgClient::device-changed first.
  *
+ * devbgd answers a page of devices at a time; this reads every page, in ID
+ * order, and fails with %DEVBG_ERROR_INVALID_ARGUMENT on a malformed one.
+ *
  * Since: 0.1
  */
 void
@@ -2625,9 +2678,12 @@ devbg_client_list_devices_async (DevbgClient *client, GCancellable *cancellable,
 {
   g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data,
                                     devbg_client_list_devices_async);
+  DevicesRead *read = g_new0 (DevicesRead, 1);
 
-  call_async_on (client, DEVBG_DBUS_DEVICES_INTERFACE, task, "ListDevices", NULL,
-                 G_VARIANT_TYPE ("(a(sa{sv}))"), return_devices);
+  read->devices = g_ptr_array_new_with_free_func (g_object_unref);
+  read->continuation = g_strdup ("");
+  g_task_set_task_data (task, read, (GDestroyNotify) devices_read_free);
+  ask_devices_page (client, task);
 }
 
 /**
@@ -2663,19 +2719,31 @@ devbg_client_list_devices_finish (DevbgClient *client, GAsyncResult *result, GEr
 GPtrArray *
 devbg_client_list_devices_sync (DevbgClient *client, GCancellable *cancellable, GError **error)
 {
-  g_autoptr(GVariant) reply =
-    g_dbus_connection_call_sync (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
-                                 OBJECT_PATH, DEVBG_DBUS_DEVICES_INTERFACE, "ListDevices", NULL,
-                                 G_VARIANT_TYPE ("(a(sa{sv}))"), G_DBUS_CALL_FLAGS_NONE, -1,
-                                 cancellable, error);
+  g_autoptr(GPtrArray) devices = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *continuation = g_strdup ("");
 
-  if (reply == NULL)
+  /* Page after page: devbg_device_page_check() refuses a page that does
+   * not advance, so this ends. */
+  do
     {
-      if (error != NULL && *error != NULL)
-        g_dbus_error_strip_remote_error (*error);
-      return NULL;
+      g_autoptr(GVariant) reply =
+        g_dbus_connection_call_sync (client->connection, client->peer_to_peer ? NULL : BUS_NAME,
+                                     OBJECT_PATH, DEVBG_DBUS_DEVICES_INTERFACE, "ListDevices",
+                                     g_variant_new ("(s)", continuation),
+                                     G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                                     cancellable, error);
+
+      if (reply == NULL)
+        {
+          if (error != NULL && *error != NULL)
+            g_dbus_error_strip_remote_error (*error);
+          return NULL;
+        }
+      if (!devices_page_take (reply, devices, &continuation, error))
+        return NULL;
     }
-  return devices_from_reply (reply);
+  while (*continuation != '\0');
+  return g_steal_pointer (&devices);
 }
 
 /* ---- tasks, for tools: running, watched, and the history */

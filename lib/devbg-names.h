@@ -274,6 +274,30 @@
 #define DEVBG_EVENTS_PAGE_MAX_ENTRIES 4096
 
 /**
+ * DEVBG_DEVICES_PAGE_MAX_ENTRIES:
+ *
+ * The most devices in one page of `ListDevices`. A page is bounded by
+ * devbgd's `[Service] MaxReplyBytes` too (%DEVBG_PACKED_PAGE_MAX_BYTES
+ * unless set): a typical device serializes into about 370 bytes, so a
+ * full page of them is under 1.5 MiB, and one of long properties ends
+ * sooner. A page always holds at least one device, so that it advances.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_DEVICES_PAGE_MAX_ENTRIES 4096
+
+/**
+ * DEVBG_DEVICES_PAGE_TYPE:
+ *
+ * The GVariant type string of one `ListDevices` page, sent as the bytes of
+ * its serialized form (little-endian, normal form): each device's ID and
+ * its properties, in ID order.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_DEVICES_PAGE_TYPE "a(sa{sv})"
+
+/**
  * DEVBG_TASK_DEVICE_FD:
  *
  * The file descriptor of the granted device in a task process.

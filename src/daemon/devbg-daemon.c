@@ -1407,9 +1407,11 @@ static void
 handle_list_devices (Call *call, GVariant *params)
 {
   DevbgDevicesViewer viewer = viewer_of (call);
+  const char *continuation;
 
-  (void) params;
-  devbg_devices_return_list (call->daemon->devices, g_steal_pointer (&call->invocation), &viewer);
+  g_variant_get (params, "(&s)", &continuation);
+  devbg_devices_return_list (call->daemon->devices, g_steal_pointer (&call->invocation), &viewer,
+                             continuation, call->daemon->config.max_reply_bytes);
 }
 
 static void

@@ -28,6 +28,7 @@ struct _DevbgDevices {
    * GetDevice once the caller is identified (devbg_devices_return_*). */
   DevbgDevicesRouter router;
   gpointer           router_data;
+  gsize              max_reply_bytes; /* [Service] MaxReplyBytes, without a router */
 };
 
 enum { SIGNAL_ADDED, SIGNAL_REMOVED, SIGNAL_CHANGED, N_SIGNALS };
@@ -247,25 +248,95 @@ visible_to (DevbgDevice *device, const DevbgDevicesViewer *viewer)
                                          devbg_device_get_hardware_ids (device));
 }
 
+/* The index of the first device in @list (sorted by ID) whose ID sorts
+ * after @after; "" sorts before every ID. */
+static guint
+first_after (GPtrArray *list, const char *after)
+{
+  guint low = 0, high = list->len;
+
+  while (low < high)
+    {
+      guint mid = low + (high - low) / 2;
+
+      if (strcmp (devbg_device_get_id (g_ptr_array_index (list, mid)), after) <= 0)
+        low = mid + 1;
+      else
+        high = mid;
+    }
+  return low;
+}
+
+/* An upper bound of the bytes @id and @props take as one element of an
+ * a(sa{sv}): the ID and its NUL, up to 7 bytes of padding before the
+ * a{sv} (8-aligned) and 8 of the tuple's offset of the ID's end, then up
+ * to 7 bytes of padding before the element and 8 of the array's offset of
+ * its end. */
+static gsize
+entry_size_bound (const char *id, GVariant *props)
+{
+  return strlen (id) + 1 + 7 + g_variant_get_size (props) + 8 + 7 + 8;
+}
+
 void
 devbg_devices_return_list (DevbgDevices *self, GDBusMethodInvocation *invocation,
-                           const DevbgDevicesViewer *viewer)
+                           const DevbgDevicesViewer *viewer, const char *continuation,
+                           gsize max_bytes)
 {
-  g_autoptr(GPtrArray) list = devbg_devices_list (self);
+  g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GVariant) page = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  const char *last = "";
+  gboolean more = FALSE;
+  guint n = 0;
+  gsize size = 0;
   GVariantBuilder b;
 
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sa{sv})"));
-  for (guint i = 0; i < list->len; i++)
+  if (strlen (continuation) > DEVBG_MAX_DEVICE_ID)
+    {
+      g_dbus_method_invocation_return_error (invocation, DEVBG_ERROR,
+                                             DEVBG_ERROR_INVALID_ARGUMENT,
+                                             "continuation of %" G_GSIZE_FORMAT " bytes is longer than a "
+                                             "device ID (%d)", strlen (continuation),
+                                             DEVBG_MAX_DEVICE_ID);
+      return;
+    }
+  list = devbg_devices_list (self);
+  g_variant_builder_init (&b, G_VARIANT_TYPE (DEVBG_DEVICES_PAGE_TYPE));
+  for (guint i = first_after (list, continuation); i < list->len; i++)
     {
       DevbgDevice *device = g_ptr_array_index (list, i);
-      if (visible_to (device, viewer))
-        {
-          g_autoptr(GVariant) props = devbg_device_to_variant (device);
+      const char *id = devbg_device_get_id (device);
+      g_autoptr(GVariant) props = NULL;
+      gsize bound;
 
-          g_variant_builder_add (&b, "(s@a{sv})", devbg_device_get_id (device), props);
-        }
+      if (!visible_to (device, viewer))
+        continue;
+      props = devbg_device_to_variant (device);
+      bound = entry_size_bound (id, props);
+      /* The first always goes in, so that every page advances. */
+      more = n == DEVBG_DEVICES_PAGE_MAX_ENTRIES || (n > 0 && size + bound > max_bytes);
+      if (more)
+        break;
+      g_variant_builder_add (&b, "(s@a{sv})", id, props);
+      size += bound;
+      last = id;
+      n++;
     }
-  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a(sa{sv}))", &b));
+  page = g_variant_ref_sink (g_variant_builder_end (&b));
+#if G_BYTE_ORDER == G_BIG_ENDIAN
+  {
+    GVariant *swapped = g_variant_byteswap (page);
+
+    g_variant_unref (page);
+    page = swapped;
+  }
+#endif
+  bytes = g_variant_get_data_as_bytes (page);
+  g_dbus_method_invocation_return_value (
+    invocation, g_variant_new ("(@ays)",
+                               g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE),
+                               more ? last : ""));
 }
 
 void
@@ -398,7 +469,12 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
       self->router != NULL)
     self->router (method, invocation, self->router_data);
   else if (g_str_equal (method, "ListDevices"))
-    devbg_devices_return_list (self, invocation, NULL);
+    {
+      const char *continuation;
+
+      g_variant_get (params, "(&s)", &continuation);
+      devbg_devices_return_list (self, invocation, NULL, continuation, self->max_reply_bytes);
+    }
   else if (g_str_equal (method, "GetDevice"))
     devbg_devices_return_device (self, invocation, NULL);
   else if (g_str_equal (method, "OpenDevice"))
@@ -527,6 +603,7 @@ devbg_devices_new (const DevbgConfig *config, GDBusConnection *connection,
 
   self->connection = g_object_ref (connection);
   self->allow_open = config->enable_virtual_backend;
+  self->max_reply_bytes = config->max_reply_bytes;
   if (config->enable_virtual_backend)
     {
       g_autoptr(DevbgBackend) virtual = devbg_backend_virtual_new (connection);

@@ -75,9 +75,16 @@ typedef struct {
  * as @viewer may see it: an app sees only the devices a DeviceCapability
  * of its manifest covers (devbg_manifest_declares_device(), the rule of
  * the request's device-not-declared), GetDevice of another answers
- * NoSuchDevice; @viewer NULL sees all. Consumes @invocation. */
+ * NoSuchDevice; @viewer NULL sees all. Consumes @invocation.
+ * ListDevices answers one page: the visible devices whose IDs sort after
+ * @continuation ("" for the first page), at most
+ * DEVBG_DEVICES_PAGE_MAX_ENTRIES of them in at most @max_bytes serialized
+ * (but always one), as the bytes of a DEVBG_DEVICES_PAGE_TYPE
+ * (devbg-device-page.h) and the next page's continuation. A continuation
+ * longer than DEVBG_MAX_DEVICE_ID answers InvalidArgument. */
 void          devbg_devices_return_list (DevbgDevices *devices, GDBusMethodInvocation *invocation,
-                                         const DevbgDevicesViewer *viewer);
+                                         const DevbgDevicesViewer *viewer,
+                                         const char *continuation, gsize max_bytes);
 void          devbg_devices_return_device (DevbgDevices *devices,
                                            GDBusMethodInvocation *invocation,
                                            const DevbgDevicesViewer *viewer);

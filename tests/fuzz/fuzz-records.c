@@ -8,11 +8,15 @@
  * too; the rest is the page. A page that decodes must encode back to the
  * same bytes: the format has one encoding per list. A record that decodes
  * must decode the same once devbgd's encoder has written it again.
+ * 'D' feeds the rest to libdevbg's ListDevices page check
+ * (devbg-device-page.h), which must never crash: a page it takes is in
+ * normal form, its IDs in order after the continuation asked with.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "devbg-device-page.h"
 #include "devbg-names.h"
 #include "devbg-records.h"
 
@@ -66,6 +70,47 @@ check_history_encodes_back (const DevbgHistoryRecord *r)
     abort ();
 }
 
+/* A ListDevices page: the first byte picks the continuation the reply
+ * came with (none, or a given one, each asked after "" or after an ID);
+ * a page taken must be what the check says. */
+static void
+fuzz_devices_page (const uint8_t *data, size_t size)
+{
+  static const char *const afters[] = { "", "virtual-B0A1-0000" };
+  static const char *const nexts[] = { "", "virtual-B0A1-0000", "virtual-D0C1-0000" };
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GVariant) page = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *after, *next;
+
+  if (size < 1)
+    return;
+  after = afters[data[0] % G_N_ELEMENTS (afters)];
+  next = nexts[(data[0] / G_N_ELEMENTS (afters)) % G_N_ELEMENTS (nexts)];
+  bytes = g_bytes_new (data + 1, size - 1);
+  page = devbg_device_page_check (bytes, after, next, &error);
+  if ((page == NULL) == (error == NULL))
+    abort ();
+  if (page == NULL)
+    return;
+  if (!g_variant_is_normal_form (page) ||
+      !g_variant_is_of_type (page, G_VARIANT_TYPE (DEVBG_DEVICES_PAGE_TYPE)) ||
+      (*next != '\0' && g_variant_n_children (page) == 0))
+    abort ();
+  for (gsize i = 0; i < g_variant_n_children (page); i++)
+    {
+      const char *id;
+      g_autoptr(GVariant) properties = NULL;
+
+      g_variant_get_child (page, i, "(&s@a{sv})", &id, &properties);
+      if (strcmp (id, after) <= 0 || !g_utf8_validate (id, -1, NULL))
+        abort ();
+      after = id;
+    }
+  if (*next != '\0' && strcmp (after, next) != 0)
+    abort ();
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -77,6 +122,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (size < 1)
     return 0;
   kind = data[0];
+  if (kind == 'D')
+    {
+      fuzz_devices_page (data + 1, size - 1);
+      return 0;
+    }
   n_fields = kind == 'H' ? DEVBG_HISTORY_FIELDS : kind == 'E' ? DEVBG_EVENT_FIELDS : 1 + kind % 8;
   data++;
   size--;

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -284,6 +285,52 @@ def packed_record(fields):
     decimal) in UTF-8, ended by a NUL."""
     return b''.join((str(int(f)) if isinstance(f, bool) else str(f)).encode() + b'\0'
                     for f in fields)
+
+
+DEVICES_PAGE_TYPE = 'a(sa{sv})'
+
+
+def decode_devices_page(data):
+    """[(id, {property: value})] of one ListDevices page (its bytes: a
+    serialized a(sa{sv}), little-endian, normal form), checked as libdevbg
+    checks it."""
+    from gi.repository import GLib
+    page = GLib.Variant.new_from_bytes(GLib.VariantType(DEVICES_PAGE_TYPE),
+                                       GLib.Bytes.new(bytes(data)), False)
+    assert page.is_normal_form(), 'ListDevices page of %d bytes not in normal form' % len(data)
+    if sys.byteorder == 'big':
+        page = page.byteswap()
+    return page.unpack()
+
+
+def list_devices(conn, pages=None, timeout_ms=10000):
+    """Every device devbgd lists to @conn (a Gio.DBusConnection, or a
+    PrivateBus to connect to), page after page of ListDevices:
+    [(id, {property: value})] in ID order. Each page's
+    (size in bytes, [ids], next_continuation) is appended to @pages when
+    given. Fails when a page does not advance."""
+    from gi.repository import Gio, GLib
+    if not isinstance(conn, Gio.DBusConnection):
+        conn = Gio.DBusConnection.new_for_address_sync(
+            conn.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+    devices, continuation = [], ''
+    while True:
+        reply = conn.call_sync('org.devbg.Devbg1', '/org/devbg/Devbg1',
+                               'org.devbg.Devbg1.Devices', 'ListDevices',
+                               GLib.Variant('(s)', (continuation,)), GLib.VariantType('(ays)'),
+                               Gio.DBusCallFlags.NONE, timeout_ms, None)
+        data = reply.get_child_value(0).get_data_as_bytes().get_data()
+        entries = decode_devices_page(data)
+        following = reply.get_child_value(1).get_string()
+        if pages is not None:
+            pages.append((len(data), [e[0] for e in entries], following))
+        devices.extend(entries)
+        if not following:
+            return devices
+        assert entries and following == entries[-1][0], \
+            'ListDevices page does not advance: next %r after %r' % (following, entries)
+        continuation = following
 
 
 def insert_history(db_path, rows):

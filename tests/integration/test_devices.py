@@ -12,7 +12,7 @@ import zlib
 
 from gi.repository import Gio, GLib
 
-from devbgtest import DevbgTestCase, DevbgSim, DEVBG_SIM, wait_for
+from devbgtest import DevbgTestCase, DevbgSim, DEVBG_SIM, decode_devices_page, list_devices, wait_for
 
 IFACE = 'org.devbg.Devbg1.Devices'
 ERR = 'org.devbg.Devbg1.Error.'
@@ -118,7 +118,7 @@ class DevicesTest(DevbgTestCase):
                                    None, Gio.DBusCallFlags.NONE, 5000, None).unpack()
 
     def devices(self):
-        return dict(self.call('ListDevices')[0])
+        return dict(list_devices(self.conn))
 
     def open(self, device_id):
         reply, fds = self.conn.call_with_unix_fd_list_sync(
@@ -255,8 +255,11 @@ class DevicesTest(DevbgTestCase):
             self.open('virtual-nope')
         r = self.run_as_nobody('OpenDevice', BAND)
         self.assertIn(ERR + 'AccessDenied', r.stderr)
-        r = self.run_as_nobody('ListDevices')
-        self.assertIn(BAND, r.stdout)
+        r = self.run_as_nobody('ListDevices', "''")
+        page, following = GLib.Variant.parse(GLib.VariantType('(ays)'), r.stdout.strip(),
+                                             None, None).unpack()
+        self.assertIn(BAND, dict(decode_devices_page(page)))
+        self.assertEqual(following, '')
 
     def run_as_nobody(self, method, *args):
         import subprocess

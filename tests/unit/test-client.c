@@ -9,8 +9,10 @@
  * (packed pages: the fake's WatchEvents answers the page the test names,
  * ListEvents the page its continuation names, well formed or not),
  * duplicate suppression, acknowledgements, the sender check, requests,
- * the local argument checks, and History's packed pages (the fake answers
- * the page its continuation names, well formed or not).
+ * the local argument checks, History's packed pages (the fake answers
+ * the page its continuation names, well formed or not), and ListDevices'
+ * pages (org.devbg.Devbg1.Devices: the set the test names, page by
+ * continuation, well formed or not).
  */
 #include <string.h>
 
@@ -23,6 +25,7 @@
 #define BUS_NAME    "org.devbg.Devbg1"
 #define OBJECT_PATH "/org/devbg/Devbg1"
 #define IFACE       "org.devbg.Devbg1.Manager"
+#define DEVICES_IFACE "org.devbg.Devbg1.Devices"
 
 /* ---- the fake devbgd, in its own thread and main context */
 
@@ -40,6 +43,8 @@ typedef struct {
   guint            ack_calls;     /* AcknowledgeEvents taken, under lock */
   const char      *events_first;  /* WatchEvents' page (events_pages), under lock */
   GPtrArray       *acked;         /* event IDs, under lock */
+  const char      *devices;       /* ListDevices' pages (devices_pages), under lock */
+  guint            devices_calls; /* ListDevices, under lock */
 } FakeDevbgd;
 
 static FakeDevbgd fake;
@@ -186,6 +191,79 @@ handle_history (GVariant *params)
   return NULL;
 }
 
+/* ListDevices pages by set (fake.devices) and continuation: the IDs of a
+ * page's devices (comma-separated; each device's one property is its
+ * name, its ID) and its next continuation. "good" is three pages; each
+ * other set breaks one rule. */
+static const struct {
+  const char *set;
+  const char *continuation;
+  const char *ids;
+  const char *next;
+  gboolean    not_normal;  /* the page's last offset bumped */
+} devices_pages[] = {
+  { "good", "", "band-a,band-b", "band-b", FALSE },
+  { "good", "band-b", "dock-c", "dock-c", FALSE },
+  { "good", "dock-c", "watch-d", "", FALSE },
+  { "not-normal", "", "band-a", "", TRUE },
+  { "bad-next", "", "band-a,band-b", "band-a", FALSE },
+  { "empty-more", "", "", "band-a", FALSE },
+  { "backwards", "", "band-b", "band-b", FALSE },
+  { "backwards", "band-b", "band-a", "", FALSE },
+};
+
+/* A page as devbgd sends it: the serialized a(sa{sv}), little-endian. */
+static GVariant *
+devices_page_bytes (const char *ids, gboolean not_normal)
+{
+  g_auto(GStrv) list = g_strsplit (ids, ",", -1);
+  g_autoptr(GVariant) page = NULL;
+  g_autoptr(GByteArray) bytes = g_byte_array_new ();
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE (DEVBG_DEVICES_PAGE_TYPE));
+  for (guint i = 0; list[i] != NULL && *list[i] != '\0'; i++)
+    {
+      GVariantBuilder props;
+
+      g_variant_builder_init (&props, G_VARIANT_TYPE_VARDICT);
+      g_variant_builder_add (&props, "{sv}", "name", g_variant_new_string (list[i]));
+      g_variant_builder_add (&b, "(sa{sv})", list[i], &props);
+    }
+  page = g_variant_ref_sink (g_variant_builder_end (&b));
+  if (G_BYTE_ORDER == G_BIG_ENDIAN)
+    {
+      GVariant *swapped = g_variant_byteswap (page);
+
+      g_variant_unref (page);
+      page = swapped;
+    }
+  g_byte_array_append (bytes, g_variant_get_data (page), (guint) g_variant_get_size (page));
+  if (not_normal)
+    bytes->data[bytes->len - 1]++;
+  return g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, bytes->data, bytes->len, 1);
+}
+
+static GVariant *
+handle_list_devices (GVariant *params)
+{
+  const char *continuation;
+  const char *set;
+
+  g_variant_get (params, "(&s)", &continuation);
+  g_mutex_lock (&fake.lock);
+  fake.devices_calls++;
+  set = fake.devices;
+  g_mutex_unlock (&fake.lock);
+  for (guint i = 0; i < G_N_ELEMENTS (devices_pages); i++)
+    if (strcmp (devices_pages[i].set, set) == 0 &&
+        strcmp (devices_pages[i].continuation, continuation) == 0)
+      return g_variant_new ("(@ays)", devices_page_bytes (devices_pages[i].ids,
+                                                          devices_pages[i].not_normal),
+                            devices_pages[i].next);
+  g_error ("the fake has no ListDevices page of set %s after '%s'", set, continuation);
+}
+
 static void
 fake_method_call (GDBusConnection *connection, const char *sender, const char *path,
                   const char *iface, const char *method, GVariant *params,
@@ -245,6 +323,8 @@ fake_method_call (GDBusConnection *connection, const char *sender, const char *p
     g_dbus_method_invocation_return_value (invocation, handle_request (params));
   else if (strcmp (method, "History") == 0 && handle_history (params) != NULL)
     g_dbus_method_invocation_return_value (invocation, handle_history (params));
+  else if (strcmp (method, "ListDevices") == 0)
+    g_dbus_method_invocation_return_value (invocation, handle_list_devices (params));
   else if (strcmp (method, "Unregister") == 0 || strcmp (method, "Cancel") == 0 ||
            strcmp (method, "Detach") == 0)
     g_dbus_method_invocation_return_value (invocation, NULL);
@@ -261,6 +341,8 @@ fake_thread (gpointer data)
   g_autoptr(GError) error = NULL;
   g_autofree char *xml = NULL;
   g_autoptr(GDBusNodeInfo) node = NULL;
+  g_autofree char *devices_xml = NULL;
+  g_autoptr(GDBusNodeInfo) devices_node = NULL;
   g_autoptr(GVariant) reply = NULL;
 
   g_main_context_push_thread_default (fake.context);
@@ -273,6 +355,14 @@ fake_thread (gpointer data)
   g_assert_no_error (error);
   g_dbus_connection_register_object (fake.connection, OBJECT_PATH,
                                      g_dbus_node_info_lookup_interface (node, IFACE),
+                                     &fake_vtable, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (DEVBG_DBUS_DEVICES_XML, &devices_xml, NULL, &error));
+  devices_node = g_dbus_node_info_new_for_xml (devices_xml, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_register_object (fake.connection, OBJECT_PATH,
+                                     g_dbus_node_info_lookup_interface (devices_node,
+                                                                        DEVICES_IFACE),
                                      &fake_vtable, NULL, NULL, &error);
   g_assert_no_error (error);
   reply = g_dbus_connection_call_sync (fake.connection, "org.freedesktop.DBus",
@@ -301,6 +391,7 @@ fake_start (const char *address)
   fake.loop = g_main_loop_new (fake.context, FALSE);
   fake.acked = g_ptr_array_new_with_free_func (g_free);
   fake.events_first = "pending";
+  fake.devices = "good";
   g_mutex_init (&fake.lock);
   g_cond_init (&fake.cond);
   fake.thread = g_thread_new ("fake-devbgd", fake_thread, NULL);
@@ -1023,6 +1114,106 @@ test_events_malformed (Fixture *f, gconstpointer data)
     }
 }
 
+/* The devices ListDevices answers from now on (devices_pages' set). */
+static void
+fake_set_devices (const char *set)
+{
+  g_mutex_lock (&fake.lock);
+  fake.devices = set;
+  g_mutex_unlock (&fake.lock);
+}
+
+static guint
+fake_devices_calls (void)
+{
+  guint n;
+
+  g_mutex_lock (&fake.lock);
+  n = fake.devices_calls;
+  g_mutex_unlock (&fake.lock);
+  return n;
+}
+
+static void
+check_good_devices (GPtrArray *devices)
+{
+  static const char *const ids[] = { "band-a", "band-b", "dock-c", "watch-d" };
+
+  g_assert_nonnull (devices);
+  g_assert_cmpuint (devices->len, ==, G_N_ELEMENTS (ids));
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      DevbgDeviceInfo *info = g_ptr_array_index (devices, i);
+
+      g_assert_cmpstr (devbg_device_info_get_id (info), ==, ids[i]);
+      g_assert_cmpstr (devbg_device_info_get_name (info), ==, ids[i]);
+    }
+}
+
+/* Three pages make one list, each device once, in order, sync and async. */
+static void
+test_devices_pages (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autoptr(GPtrArray) again = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  guint calls = fake_devices_calls ();
+
+  fake_set_devices ("good");
+  devices = devbg_client_list_devices_sync (f->client, NULL, &error);
+  g_assert_no_error (error);
+  check_good_devices (devices);
+  g_assert_cmpuint (fake_devices_calls (), ==, calls + 3);
+
+  devbg_client_list_devices_async (f->client, NULL, on_history, &result);
+  WAIT_FOR (result != NULL);
+  again = devbg_client_list_devices_finish (f->client, result, &error);
+  g_assert_no_error (error);
+  check_good_devices (again);
+  g_assert_cmpuint (fake_devices_calls (), ==, calls + 6);
+}
+
+/* Every malformed page is refused with an error that says what is wrong,
+ * sync and async, and a service that does not advance is not asked again. */
+static void
+test_devices_malformed (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *set;
+    const char *message;
+    guint       calls;
+  } cases[] = {
+    { "not-normal", "devices page: 29 bytes are not an a(sa{sv}) in normal form", 1 },
+    { "bad-next", "devices page: the continuation 'band-a' is not the page's last ID 'band-b'",
+      1 },
+    { "empty-more", "devices page: the page is empty but has a continuation 'band-a'", 1 },
+    { "backwards", "devices page: device 0 'band-a' is not after 'band-b'", 2 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) async_error = NULL;
+      g_autoptr(GAsyncResult) result = NULL;
+      guint calls = fake_devices_calls ();
+
+      fake_set_devices (cases[i].set);
+      g_assert_null (devbg_client_list_devices_sync (f->client, NULL, &error));
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+      g_assert_cmpstr (error->message, ==, cases[i].message);
+      g_assert_cmpuint (fake_devices_calls (), ==, calls + cases[i].calls);
+
+      devbg_client_list_devices_async (f->client, NULL, on_history, &result);
+      WAIT_FOR (result != NULL);
+      g_assert_null (devbg_client_list_devices_finish (f->client, result, &async_error));
+      g_assert_error (async_error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+      g_assert_cmpstr (async_error->message, ==, cases[i].message);
+      g_assert_cmpuint (fake_devices_calls (), ==, calls + 2 * cases[i].calls);
+    }
+  fake_set_devices ("good");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1052,6 +1243,10 @@ main (int argc, char **argv)
   g_test_add ("/client/history-async", Fixture, NULL, fixture_setup, test_history_async,
               fixture_teardown);
   g_test_add ("/client/history-malformed", Fixture, NULL, fixture_setup, test_history_malformed,
+              fixture_teardown);
+  g_test_add ("/client/devices-pages", Fixture, NULL, fixture_setup, test_devices_pages,
+              fixture_teardown);
+  g_test_add ("/client/devices-malformed", Fixture, NULL, fixture_setup, test_devices_malformed,
               fixture_teardown);
   status = g_test_run ();
 
