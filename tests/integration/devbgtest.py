@@ -380,6 +380,23 @@ def event_fields(db_path, instance_id):
         db.close()
 
 
+# The end of a fake simulator, a `python3 -c` program whose XML (the
+# org.devbg.Sim1 interface it has) and call(conn, sender, path, iface,
+# method, params, invocation) come first: serves them as org.devbg.Sim1 on
+# the bus at argv[1] and prints "ready" once it owns the name.
+FAKE_SIM_SERVE = r'''
+conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+    None, None)
+conn.register_object('/org/devbg/Sim1', Gio.DBusNodeInfo.new_for_xml(XML).interfaces[0],
+                     call, None, None)
+loop = GLib.MainLoop()
+Gio.bus_own_name_on_connection(conn, 'org.devbg.Sim1', Gio.BusNameOwnerFlags.DO_NOT_QUEUE,
+                               lambda *a: print('ready', flush=True), lambda *a: loop.quit())
+loop.run()
+'''
+
+
 class TestApp:
     """A copy of devbg-test-client at its own path: an app by executable."""
 

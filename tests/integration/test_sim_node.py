@@ -12,7 +12,8 @@ import subprocess
 
 from gi.repository import Gio, GLib
 
-from devbgtest import DevbgTestCase, DevbgSim, DEVBG_SIM, wait_for
+from devbgtest import (DevbgTestCase, DevbgSim, DEVBG_SIM, FAKE_SIM_SERVE, list_devices,
+                       wait_for)
 
 IFACE = 'org.devbg.Devbg1.Devices'
 ERR = 'org.devbg.Devbg1.Error.'
@@ -66,7 +67,7 @@ class SimNodeTest(DevbgTestCase):
                                    None, Gio.DBusCallFlags.NONE, 5000, None).unpack()
 
     def has_device(self, device_id):
-        return device_id in dict(self.call('ListDevices')[0])
+        return device_id in dict(list_devices(self.conn))
 
     def open_device(self, device_id=BAND):
         reply, fds = self.conn.call_with_unix_fd_list_sync(
@@ -255,16 +256,7 @@ def call(conn, sender, path, iface, method, params, invocation):
         invocation.return_value(GLib.Variant('(a(sa{sv}))', (DEVICES,)))
     else:
         invocation.return_dbus_error('org.devbg.Sim1.Error.NoSuchDevice', 'no counter here')
-conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
-    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
-    None, None)
-conn.register_object('/org/devbg/Sim1', Gio.DBusNodeInfo.new_for_xml(XML).interfaces[0],
-                     call, None, None)
-loop = GLib.MainLoop()
-Gio.bus_own_name_on_connection(conn, 'org.devbg.Sim1', Gio.BusNameOwnerFlags.DO_NOT_QUEUE,
-                               lambda *a: print('ready', flush=True), lambda *a: loop.quit())
-loop.run()
-'''
+''' + FAKE_SIM_SERVE
 
 
 class BadNodeTest(DevbgTestCase):
@@ -290,9 +282,7 @@ class BadNodeTest(DevbgTestCase):
             self.assertEqual(fake.stdout.readline().strip(), 'ready')
 
             def devices():
-                return dict(conn.call_sync('org.devbg.Devbg1', '/org/devbg/Devbg1', IFACE,
-                                           'ListDevices', None, None, Gio.DBusCallFlags.NONE,
-                                           5000, None).unpack()[0])
+                return dict(list_devices(conn))
             wait_for(lambda: len(devices()) == 5, what='the five devices')
 
             def open_error(device_id):

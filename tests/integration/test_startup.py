@@ -11,7 +11,7 @@ import time
 
 from gi.repository import Gio, GLib
 
-from devbgtest import DevbgTestCase
+from devbgtest import DevbgTestCase, FAKE_SIM_SERVE
 
 IFACE = 'org.devbg.Devbg1.Devices'
 
@@ -38,16 +38,7 @@ def call(conn, sender, path, iface, method, params, invocation):
     else:
         GLib.timeout_add(delay, lambda: invocation.return_value(
             GLib.Variant('(a(sa{sv}))', (DEVICES,))) or False)
-conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
-    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
-    None, None)
-conn.register_object('/org/devbg/Sim1', Gio.DBusNodeInfo.new_for_xml(XML).interfaces[0],
-                     call, None, None)
-loop = GLib.MainLoop()
-Gio.bus_own_name_on_connection(conn, 'org.devbg.Sim1', Gio.BusNameOwnerFlags.DO_NOT_QUEUE,
-                               lambda *a: print('ready', flush=True), lambda *a: loop.quit())
-loop.run()
-'''
+''' + FAKE_SIM_SERVE
 
 
 class StartupTest(DevbgTestCase):
