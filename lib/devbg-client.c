@@ -192,16 +192,30 @@ devbg_completion_class_init (DevbgCompletionClass *klass)
 
 static void devbg_completion_init (DevbgCompletion *c) { (void) c; }
 
+static DevbgCompletion *
+completion_new_from_entry (const DevbgEventEntry *e)
+{
+  DevbgCompletion *c = g_object_new (DEVBG_TYPE_COMPLETION, NULL);
+
+  c->event_id = g_strdup (e->event_id);
+  c->task_id = g_strdup (e->task_id);
+  c->instance_id = g_strdup (e->instance_id);
+  c->success = e->success;
+  c->error_message = g_strdup (e->error);
+  c->cancel_reason = g_strdup (e->cancel_reason);
+  c->finished_us = e->finished_us;
+  return c;
+}
+
 /* From one (sssbssx) tuple: the Completed signal's arguments. */
 static DevbgCompletion *
 completion_new_from_tuple (GVariant *tuple)
 {
-  DevbgCompletion *c = g_object_new (DEVBG_TYPE_COMPLETION, NULL);
+  DevbgEventEntry e;
 
-  g_variant_get (tuple, DEVBG_EVENT_TUPLE_TYPE, &c->event_id, &c->task_id, &c->instance_id,
-                 &c->success,
-                 &c->error_message, &c->cancel_reason, &c->finished_us);
-  return c;
+  g_variant_get (tuple, "(&s&s&sb&s&sx)", &e.event_id, &e.task_id, &e.instance_id, &e.success,
+                 &e.error, &e.cancel_reason, &e.finished_us);
+  return completion_new_from_entry (&e);
 }
 
 /**
@@ -633,21 +647,6 @@ events_from_page (GVariant *packed, GError **error)
       g_array_append_val (events, e);
     }
   return g_steal_pointer (&events);
-}
-
-static DevbgCompletion *
-completion_new_from_entry (const DevbgEventEntry *e)
-{
-  DevbgCompletion *c = g_object_new (DEVBG_TYPE_COMPLETION, NULL);
-
-  c->event_id = g_strdup (e->event_id);
-  c->task_id = g_strdup (e->task_id);
-  c->instance_id = g_strdup (e->instance_id);
-  c->success = e->success;
-  c->error_message = g_strdup (e->error);
-  c->cancel_reason = g_strdup (e->cancel_reason);
-  c->finished_us = e->finished_us;
-  return c;
 }
 
 static void

@@ -522,8 +522,6 @@ list_query_free (ListQuery *q)
   g_free (q);
 }
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ListQuery, list_query_free)
-
 static char *
 list_query_key (const ListQuery *q)
 {

@@ -1192,31 +1192,16 @@ typedef struct {
   const DevbgOwner *owner;
 } CopyRecords;
 
-/* The fields of one record that record_is_whole() passed: as many as
- * asked, each pointing into @record. */
-static void
-split_record (const guint8 *record, const char **fields, guint n_fields)
-{
-  const char *p = (const char *) record;
-
-  for (guint i = 0; i < n_fields; i++)
-    {
-      fields[i] = p;
-      p += strlen (p) + 1;
-    }
-}
-
 static gboolean
 copy_event (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
 {
   CopyRecords *list = user_data;
-  const char *f[DEVBG_EVENT_FIELDS];
+  g_autoptr(GPtrArray) f = devbg_records_parse (record, size, DEVBG_EVENT_FIELDS, NULL);
   DevbgEventEntry e;
   DevbgEventRecord *copy;
 
-  (void) size;
-  split_record (record, f, DEVBG_EVENT_FIELDS);
-  if (!devbg_records_decode_event (f, list->out->len, &e, NULL))
+  if (f == NULL ||
+      !devbg_records_decode_event ((const char *const *) f->pdata, list->out->len, &e, NULL))
     return TRUE;
   copy = g_new0 (DevbgEventRecord, 1);
   copy->event_id = g_strdup (e.event_id);
@@ -1317,13 +1302,12 @@ static gboolean
 copy_history (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
 {
   CopyRecords *list = user_data;
-  const char *f[DEVBG_HISTORY_FIELDS];
+  g_autoptr(GPtrArray) f = devbg_records_parse (record, size, DEVBG_HISTORY_FIELDS, NULL);
   DevbgHistoryRecord r;
   DevbgInstanceRecord *copy;
 
-  (void) size;
-  split_record (record, f, DEVBG_HISTORY_FIELDS);
-  if (!devbg_records_decode_history (f, list->out->len, &r, NULL))
+  if (f == NULL ||
+      !devbg_records_decode_history ((const char *const *) f->pdata, list->out->len, &r, NULL))
     return TRUE;
   copy = g_new0 (DevbgInstanceRecord, 1);
   copy->instance_id = g_strdup (r.instance_id);
