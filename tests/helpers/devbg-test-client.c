@@ -13,7 +13,9 @@
  *   call-devices METHOD 'GVARIANT-TEXT'       -> the same on org.devbg.Devbg1.Devices
  *   repeat N METHOD 'GVARIANT-TEXT' [BIG]     -> "OK <n-replies> <n-errors>"
  *       the same call N times on one connection; with BIG, each "@BIG@" in
- *       the text becomes BIG bytes of 'x' first (beyond argv's limits)
+ *       the text becomes BIG bytes of 'x' first (beyond argv's limits);
+ *       METHOD "Devices.M" calls M of the Devices interface, any other the
+ *       Manager's
  *   run TASK_ID DEVICE ARGS DURATION [detach] [exit-after-start] [ack]
  *       WatchEvents, Request, then the events of that instance until it
  *       completes (or exits right after "RESULT" with exit-after-start):
@@ -796,8 +798,13 @@ main (int argc, char **argv)
         return fail (error);
       for (guint64 i = 0; i < n; i++)
         {
-          g_autoptr(GVariant) reply =
-            manager_call (devbg_client_get_connection (client), argv[3], params, &error);
+          /* "Devices.M" is M of the Devices interface, anything else the Manager's. */
+          gboolean devices = g_str_has_prefix (argv[3], "Devices.");
+          g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+            devbg_client_get_connection (client), DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
+            devices ? DEVBG_DBUS_DEVICES_INTERFACE : DEVBG_DBUS_MANAGER_INTERFACE,
+            argv[3] + (devices ? strlen ("Devices.") : 0), params, NULL, G_DBUS_CALL_FLAGS_NONE,
+            -1, NULL, &error);
           if (reply != NULL)
             replies++;
           else
