@@ -43,57 +43,89 @@ devbg_records_count_nuls (const guint8 *data, gsize size)
 }
 
 /* One pass over a page, eight bytes at a time (a page is up to megabytes):
- * its number of NULs, hence of fields, and an offset before which it is
- * all ASCII (size when it all is), so that only the fields ending after
- * it need a UTF-8 check. */
+ * its number of NULs, hence of fields, its number of 0xFF bytes (repeat
+ * marks, or a malformed page), and an offset before which it is all
+ * ASCII but for 0xFF bytes (size when it all is), so that only the
+ * fields ending after it need a UTF-8 check. */
 static void
-scan_page (const guint8 *page, gsize size, gsize *n_nuls, gsize *ascii_end)
+scan_page (const guint8 *page, gsize size, gsize *n_nuls, gsize *n_marks, gsize *ascii_end)
 {
   const guint64 high = G_GUINT64_CONSTANT (0x8080808080808080);
   gsize i = 0;
 
   *n_nuls = 0;
+  *n_marks = 0;
   *ascii_end = size;
   for (; i + 8 <= size; i += 8)
     {
       guint64 word;
+      guint64 marks;
 
       memcpy (&word, page + i, 8);
+      marks = zero_bytes (~word);
       *n_nuls += count_zero_bytes (word);
-      if ((word & high) != 0 && *ascii_end == size)
+      *n_marks += count_zero_bytes (~word);
+      if ((word & high & ~marks) != 0 && *ascii_end == size)
         *ascii_end = i;
     }
   for (; i < size; i++)
     {
       *n_nuls += page[i] == '\0';
-      if (page[i] >= 0x80 && *ascii_end == size)
+      *n_marks += page[i] == DEVBG_RECORDS_REPEAT_MARK;
+      if (page[i] >= 0x80 && page[i] != DEVBG_RECORDS_REPEAT_MARK && *ascii_end == size)
         *ascii_end = i;
     }
 }
 
-/* Field @index of @page, from @start to its NUL at @nul: checked for UTF-8
- * unless it ends before @ascii_end (the page is ASCII up to there). */
-static inline gboolean
-take_field (const guint8 *page, gsize start, gsize nul, gsize ascii_end, guint index,
-            gpointer *fields, GError **error)
-{
-  const char *field = (const char *) page + start;
+/* Where split_fields() is: the fields so far, and how many were repeat
+ * marks. */
+typedef struct {
+  const guint8 *page;
+  gsize         ascii_end;
+  guint         n_fields;
+  gpointer     *fields;
+  gsize         n_repeats;
+} Split;
 
-  if (nul > ascii_end && !g_utf8_validate (field, (gssize) (nul - start), NULL))
+/* Field @index of the page, from @start to its NUL at @nul: a repeat mark
+ * takes the field above it (the same field of the record before);
+ * another is checked for UTF-8 unless it ends before ascii_end (the page
+ * is ASCII, or 0xFF, up to there; devbg_records_parse() counts the 0xFF
+ * bytes that are not marks). */
+static inline gboolean
+take_field (Split *s, gsize start, gsize nul, guint index, GError **error)
+{
+  const char *field = (const char *) s->page + start;
+
+  if (nul - start == 1 && s->page[start] == DEVBG_RECORDS_REPEAT_MARK)
+    {
+      if (index < s->n_fields)
+        {
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                       "packed records: field %u repeats a field of no record before it",
+                       index);
+          return FALSE;
+        }
+      s->fields[index] = s->fields[index - s->n_fields];
+      s->n_repeats++;
+      return TRUE;
+    }
+  if (nul > s->ascii_end && !g_utf8_validate (field, (gssize) (nul - start), NULL))
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
                    "packed records: field %u is not UTF-8", index);
       return FALSE;
     }
-  fields[index] = (gpointer) field;
+  s->fields[index] = (gpointer) field;
   return TRUE;
 }
 
-/* Points @fields at each field of @page, the NULs found eight bytes at a
- * time: a strlen() per field cost more than the rest of the parse. */
+/* Points the fields at each field of the page, the NULs found eight bytes
+ * at a time: a strlen() per field cost more than the rest of the parse. */
 static gboolean
-split_fields (const guint8 *page, gsize size, gsize ascii_end, gpointer *fields, GError **error)
+split_fields (Split *s, gsize size, GError **error)
 {
+  const guint8 *page = s->page;
   gsize start = 0, i = 0;
   guint n = 0;
 
@@ -109,7 +141,7 @@ split_fields (const guint8 *page, gsize size, gsize ascii_end, gpointer *fields,
         {
           gsize nul = i + ((guint) __builtin_ctzll (zeros) >> 3);
 
-          if (!take_field (page, start, nul, ascii_end, n++, fields, error))
+          if (!take_field (s, start, nul, n++, error))
             return FALSE;
           start = nul + 1;
         }
@@ -117,18 +149,39 @@ split_fields (const guint8 *page, gsize size, gsize ascii_end, gpointer *fields,
   for (; i < size; i++)
     if (page[i] == '\0')
       {
-        if (!take_field (page, start, i, ascii_end, n++, fields, error))
+        if (!take_field (s, start, i, n++, error))
           return FALSE;
         start = i + 1;
       }
   return TRUE;
 }
 
+/* The index of the first field of @page (whole fields, each ended by a
+ * NUL) holding a 0xFF byte without being a repeat mark: a slow pass, for
+ * the error only. */
+static guint
+first_field_with_stray_mark (const guint8 *page, gsize size)
+{
+  guint index = 0;
+
+  for (gsize start = 0; start < size; index++)
+    {
+      const guint8 *nul = memchr (page + start, '\0', size - start);
+      gsize length = (gsize) (nul - (page + start));
+
+      if (length != 1 && memchr (page + start, DEVBG_RECORDS_REPEAT_MARK, length) != NULL)
+        break;
+      start += length + 1;
+    }
+  return index;
+}
+
 GPtrArray *
 devbg_records_parse (const guint8 *page, gsize size, guint n_fields, GError **error)
 {
   g_autoptr(GPtrArray) fields = NULL;
-  gsize n_nuls, ascii_end;
+  gsize n_nuls, n_marks, ascii_end;
+  Split split;
 
   g_return_val_if_fail (n_fields > 0, NULL);
   if (size > 0 && page[size - 1] != '\0')
@@ -137,14 +190,25 @@ devbg_records_parse (const guint8 *page, gsize size, guint n_fields, GError **er
                    "packed records: the page does not end with a NUL");
       return NULL;
     }
-  scan_page (page, size, &n_nuls, &ascii_end);
+  scan_page (page, size, &n_nuls, &n_marks, &ascii_end);
   /* A GPtrArray holds at most G_MAXINT; a D-Bus array is at most 64 MiB. */
   g_return_val_if_fail (n_nuls <= G_MAXINT, NULL);
   /* Sized once: one field a NUL. */
   fields = g_ptr_array_sized_new ((guint) n_nuls);
   g_ptr_array_set_size (fields, (gint) n_nuls);
-  if (!split_fields (page, size, ascii_end, fields->pdata, error))
+  split = (Split) { .page = page, .ascii_end = ascii_end, .n_fields = n_fields,
+                    .fields = fields->pdata };
+  if (!split_fields (&split, size, error))
     return NULL;
+  /* A 0xFF byte is never UTF-8: one that is not a whole field, even
+   * before ascii_end, makes its field malformed. */
+  if (split.n_repeats != n_marks)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "packed records: field %u is not UTF-8",
+                   first_field_with_stray_mark (page, size));
+      return NULL;
+    }
   if (fields->len % n_fields != 0)
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
@@ -340,4 +404,79 @@ devbg_records_add_event (GByteArray *page, const DevbgEventEntry *e)
   devbg_records_add (page, e->error);
   devbg_records_add (page, e->cancel_reason);
   add_number (page, e->finished_us);
+}
+
+void
+devbg_records_writer_init (DevbgRecordsWriter *w, GByteArray *page, guint n_fields)
+{
+  g_return_if_fail (n_fields > 0 && n_fields <= DEVBG_RECORDS_MAX_FIELDS);
+  *w = (DevbgRecordsWriter) { .page = page, .n_fields = n_fields };
+}
+
+/* The end of each field of @record (the offset of its NUL), found eight
+ * bytes at a time: FALSE unless @record is exactly @n_fields fields. */
+static gboolean
+split_record (const guint8 *record, gsize size, guint n_fields, gsize *ends)
+{
+  gsize i = 0;
+  guint n = 0;
+
+  for (; i + 8 <= size; i += 8)
+    {
+      guint64 word;
+      guint64 zeros;
+
+      memcpy (&word, record + i, 8);
+      zeros = zero_bytes (GUINT64_FROM_LE (word));
+      for (; zeros != 0; zeros &= zeros - 1)
+        {
+          if (n == n_fields)
+            return FALSE;
+          ends[n++] = i + ((guint) __builtin_ctzll (zeros) >> 3);
+        }
+    }
+  for (; i < size; i++)
+    if (record[i] == '\0')
+      {
+        if (n == n_fields)
+          return FALSE;
+        ends[n++] = i;
+      }
+  return n == n_fields && ends[n - 1] == size - 1;
+}
+
+gboolean
+devbg_records_writer_add (DevbgRecordsWriter *w, const guint8 *record, gsize size)
+{
+  GByteArray *page = w->page;
+  gsize ends[DEVBG_RECORDS_MAX_FIELDS];
+  guint out = page->len;
+  gsize in = 0;
+
+  if (size > G_MAXUINT - page->len || !split_record (record, size, w->n_fields, ends))
+    return FALSE;
+  /* Room for the record written whole; what marks save is given back. */
+  g_byte_array_set_size (page, page->len + (guint) size);
+  for (guint f = 0; f < w->n_fields; f++)
+    {
+      guint length = (guint) (ends[f] - in);
+
+      if (w->n_records > 0 && length >= 2 && length == w->above_length[f] &&
+          memcmp (page->data + w->above_offset[f], record + in, length) == 0)
+        {
+          page->data[out++] = DEVBG_RECORDS_REPEAT_MARK;
+          page->data[out++] = '\0';
+        }
+      else
+        {
+          memcpy (page->data + out, record + in, length + 1);
+          w->above_offset[f] = out;
+          w->above_length[f] = length;
+          out += length + 1;
+        }
+      in = ends[f] + 1;
+    }
+  g_byte_array_set_size (page, out);
+  w->n_records++;
+  return TRUE;
 }

@@ -10,11 +10,18 @@
  *
  *   a page is a sequence of records; a record is exactly N fields (N is
  *   fixed per list); a field is a UTF-8 string without NUL, ended by a
- *   NUL byte. An empty page is zero bytes.
+ *   NUL byte. An empty page is zero bytes. A field that is the single
+ *   byte 0xFF (never UTF-8), a repeat mark, stands for the same field of
+ *   the record before it on the page.
+ *
+ * Repeat marks exist because a History or events page repeats most of a
+ * registration's fields from one entry to the next (90 of a History
+ * entry's 187 bytes): the bus's cost is per byte, and so is the decoder's.
  *
  * The decoder trusts nothing (devbgd's reply is checked like any input):
  * it refuses a page that does not end with a NUL, a field that is not
- * UTF-8, and a field count that is not a multiple of N.
+ * UTF-8 and not a repeat mark, a repeat mark in the first record, and a
+ * field count that is not a multiple of N.
  *
  * Internal to devbg (devbgd and libdevbg); not an installed header.
  */
@@ -34,6 +41,11 @@ devbg_records_add (GByteArray *page, const char *field)
 {
   g_byte_array_append (page, (const guint8 *) field, (guint) strlen (field) + 1);
 }
+
+#define DEVBG_RECORDS_REPEAT_MARK 0xFF
+
+/* The most fields a record has (History's). */
+#define DEVBG_RECORDS_MAX_FIELDS 16
 
 /* The number of NUL bytes in @data (of a packed page or record: its
  * number of fields when it ends with one), counted eight at a time. */
@@ -113,5 +125,29 @@ void devbg_records_add_history (GByteArray               *page,
                                 const DevbgHistoryRecord *record);
 void devbg_records_add_event   (GByteArray               *page,
                                 const DevbgEventEntry    *entry);
+
+/* Appends whole records to a page, each field that repeats the same
+ * field of the record before it as a repeat mark (when that saves bytes:
+ * a field of two bytes or more). */
+typedef struct {
+  GByteArray *page;
+  guint       n_fields;
+  guint       n_records;
+  /* Where the text of each field of the last record is in @page (the
+   * record where it was last written out, not marked). */
+  guint       above_offset[DEVBG_RECORDS_MAX_FIELDS];
+  guint       above_length[DEVBG_RECORDS_MAX_FIELDS];
+} DevbgRecordsWriter;
+
+void     devbg_records_writer_init (DevbgRecordsWriter *writer,
+                                    GByteArray         *page,
+                                    guint               n_fields);
+
+/* Appends @record, exactly the writer's n_fields fields, each ended by a
+ * NUL (as devbg_records_add() writes them and devbgd stores them): FALSE,
+ * and nothing appended, when it is not. */
+gboolean devbg_records_writer_add (DevbgRecordsWriter *writer,
+                                    const guint8       *record,
+                                    gsize               size);
 
 G_END_DECLS

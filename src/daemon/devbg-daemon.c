@@ -426,6 +426,7 @@ handle_register (Call *call, GVariant *params)
 
 typedef struct {
   GByteArray *bytes;
+  DevbgRecordsWriter writer; /* writes to bytes, repeats marked */
   gsize       max_bytes;
   guint       max_records;
   guint       records;
@@ -434,8 +435,8 @@ typedef struct {
 } PackedPage;
 
 static void
-packed_page_init (PackedPage *page, DevbgDaemon *daemon, guint max_records, gint64 cursor,
-                  gsize expected_record_size)
+packed_page_init (PackedPage *page, DevbgDaemon *daemon, guint n_fields, guint max_records,
+                  gint64 cursor, gsize expected_record_size)
 {
   *page = (PackedPage) {
     .max_bytes = daemon->config.max_reply_bytes,
@@ -446,11 +447,13 @@ packed_page_init (PackedPage *page, DevbgDaemon *daemon, guint max_records, gint
    * short), grown by doubling past that. */
   page->bytes = g_byte_array_sized_new ((guint) MIN ((gsize) MIN (max_records, 256) *
                                                      expected_record_size, page->max_bytes));
+  devbg_records_writer_init (&page->writer, page->bytes, n_fields);
 }
 
 /* Appends one whole packed record (a store row's, lib/devbg-records.h) at
- * store position @cursor: a DevbgRecordVisitor. FALSE, with @page's more
- * set, when it is full. */
+ * store position @cursor, its repeats of the record before marked: a
+ * DevbgRecordVisitor. FALSE, with @page's more set, when it is full (the
+ * record counted whole). */
 static gboolean
 packed_page_add (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
 {
@@ -462,7 +465,9 @@ packed_page_add (const guint8 *record, gsize size, gint64 cursor, gpointer user_
       page->more = TRUE;
       return FALSE;
     }
-  g_byte_array_append (page->bytes, record, (guint) size);
+  /* The store passes whole records only. */
+  if (!devbg_records_writer_add (&page->writer, record, size))
+    g_return_val_if_reached (TRUE);
   page->records++;
   page->last_cursor = cursor;
   return TRUE;
@@ -543,7 +548,8 @@ list_query_fill (const ListQuery *q, DevbgReadAheadPage *out, GError **error)
       DevbgOwner owner = { .uid = q->uid, .app_id = q->app_id };
 
       /* Typical events are about 130 bytes. */
-      packed_page_init (&page, q->daemon, DEVBG_EVENTS_PAGE_MAX_ENTRIES, q->cursor, 160);
+      packed_page_init (&page, q->daemon, DEVBG_EVENT_FIELDS, DEVBG_EVENTS_PAGE_MAX_ENTRIES,
+                        q->cursor, 160);
       ok = devbg_store_foreach_event (store, &owner, q->cursor, packed_page_add, &page, error);
     }
   else
@@ -551,7 +557,7 @@ list_query_fill (const ListQuery *q, DevbgReadAheadPage *out, GError **error)
       DevbgHistoryScope scope = { .all = q->all, .uid = q->uid, .app_id = q->app_id };
 
       /* Typical entries are about 200 bytes. */
-      packed_page_init (&page, q->daemon, q->limit, q->cursor, 256);
+      packed_page_init (&page, q->daemon, DEVBG_HISTORY_FIELDS, q->limit, q->cursor, 256);
       ok = devbg_store_foreach_history (store, &scope, q->cursor, packed_page_add, &page, error);
     }
   if (!ok)

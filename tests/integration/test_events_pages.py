@@ -196,12 +196,14 @@ class EventsPageBytesTest(EventsBase):
     DEVBG_EVENTS_PAGE_MAX_ENTRIES; nothing is lost between pages."""
     # Above a page and its message header, below the events' 1.6 MB.
     bus_config = '<limit name="max_message_size">1200000</limit>\n'
-    ERROR = 'e' * 4000
+    # Each a different text: a repeat of the event above would be sent as
+    # a repeat mark, two bytes.
+    ERRORS = ['%04d' % i + 'e' * 3996 for i in range(400)]
 
     def setUp(self):
         super().setUp()
         self.ids, _ = seed(self.devbgd.state_dir,
-                           [(APP, MALLORY, self.tasks[0], self.ERROR)] * 400)
+                           [(APP, MALLORY, self.tasks[0], e) for e in self.ERRORS])
         self.devbgd.start()
 
     def test_page_ends_at_the_byte_bound(self):
@@ -212,7 +214,7 @@ class EventsPageBytesTest(EventsBase):
         # As full as the bound allows: one more record would not fit.
         self.assertGreater(first_bytes + first_bytes // first_records, PAGE_MAX_BYTES)
         self.assertEqual([e[0] for e in events], self.ids)
-        self.assertTrue(all(e[6] == self.ERROR for e in events))
+        self.assertEqual([e[6] for e in events], self.ERRORS)
         self.assertTrue(self.devbgd.owns_name())
         # libdevbg follows the pages.
         lines = self.app.run(self.bus, 'lib-events', '3', user=MALLORY)

@@ -16,6 +16,8 @@ import os
 import unittest
 import uuid
 
+from gi.repository import GLib
+
 from devbgtest import DevbgTestCase, TestApp, insert_history, manifest_xml
 
 APP = 'org.example.History'
@@ -113,6 +115,29 @@ class HistoryPagesTest(HistoryBase):
         self.assertEqual([r for _, r, _ in pages], [PAGE_MAX_ENTRIES, self.MINE - PAGE_MAX_ENTRIES])
         self.assertTrue(all(size <= PAGE_MAX_BYTES for size, _, _ in pages))
 
+    def test_repeats_are_marked_on_the_bus(self):
+        # A field equal to the one above it (the app ID, the entry point,
+        # the trigger, the uid here) crosses the bus as the byte 0xFF; the
+        # interface file's recipe reads it back.
+        out = self.app.ok(self.bus, 'call', 'History', '(uint32 200, "")', user=MALLORY)[0]
+        page, _ = GLib.Variant.parse(GLib.VariantType('(ays)'), out[len('OK '):],
+                                     None, None).unpack()
+        raw = bytes(page).split(b'\0')[:-1]
+        fields = list(raw)
+        for i, f in enumerate(fields):
+            if f == b'\xff':
+                fields[i] = fields[i - FIELDS]
+        records = [fields[i:i + FIELDS] for i in range(0, len(fields), FIELDS)]
+        self.assertEqual(len(records), 200)
+        self.assertNotIn(b'\xff', raw[:FIELDS])
+        for r in range(1, 200):
+            self.assertEqual([raw[r * FIELDS + f] for f in (2, 4, 5, 7)], [b'\xff'] * 4)
+        self.assertEqual([r[0].decode() for r in records], self.mine[::-1][:200])
+        self.assertTrue(all(r[2] == APP.encode() and r[4] == b'H.Sync' and r[5] == b'use' and
+                            r[7] == str(MALLORY).encode() for r in records))
+        # Fields unlike the one above are sent whole, however short.
+        self.assertTrue(all(raw[r * FIELDS + 10] in (b'0', b'1') for r in range(200)))
+
     def test_other_user_of_the_app_sees_only_theirs(self):
         pages, entries = self.history(0, user=ALICE)
         alice = [iid for iid, row in zip(self.ids, self.rows) if row[:2] == (APP, ALICE)]
@@ -139,11 +164,13 @@ class HistoryPageBytesTest(HistoryBase):
     DEVBG_HISTORY_PAGE_MAX_ENTRIES; nothing is lost between pages."""
     # Above a page and its message header, below the history's 1.6 MB.
     bus_config = '<limit name="max_message_size">1200000</limit>\n'
-    ERROR = 'e' * 4000
+    # Each a different text: a repeat of the entry above would be sent as
+    # a repeat mark, two bytes.
+    ERRORS = ['%04d' % i + 'e' * 3996 for i in range(400)]
 
     def setUp(self):
         super().setUp()
-        self.ids = seed(self.devbgd.state_dir, [(APP, MALLORY, self.ERROR)] * 400)
+        self.ids = seed(self.devbgd.state_dir, [(APP, MALLORY, e) for e in self.ERRORS])
         self.devbgd.start()
 
     def test_page_ends_at_the_byte_bound(self):
@@ -158,9 +185,9 @@ class HistoryPageBytesTest(HistoryBase):
         # libdevbg and devbgctl follow the pages.
         _, entries = self.history(100000)
         self.assertEqual([e[0] for e in entries], self.ids[::-1])
-        self.assertTrue(all(e[6] == self.ERROR for e in entries))
+        self.assertEqual([e[6] for e in entries], self.ERRORS[::-1])
         out = self.devbgctl('history', '1000').stdout
-        self.assertEqual(out.count(self.ERROR), 400)
+        self.assertTrue(all(e in out for e in self.ERRORS))
 
 
 if __name__ == '__main__':

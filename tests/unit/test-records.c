@@ -143,7 +143,7 @@ static void
 test_late_invalid_utf8 (void)
 {
   static const char *const invalid[] = {
-    "\xff", "\x80", "ab\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80",
+    "a\xff", "\xff\xff", "\x80", "ab\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf4\x90\x80\x80",
     "abcdefghijklmno\xfe",
   };
 
@@ -175,6 +175,104 @@ test_malformed_order (void)
                         NULL, 0);
   g_byte_array_append (page, (const guint8 *) "\xff", 1);
   check_all_alignments (page, 4, "packed records: the page does not end with a NUL", NULL, 0);
+}
+
+/* A field that is the byte 0xFF alone stands for the field above it, over
+ * marks too, anywhere in the page; every other 0xFF is refused, naming its
+ * field, and so is a mark with no record above it. */
+static void
+test_repeat_marks (void)
+{
+  static const char *const expected[] = {
+    "id-1", "name", "", "x", "id-2", "name", "", "x", "id-3", "name", "", "y", "É", "name", "", "y",
+  };
+  static const char page[] = "id-1\0name\0\0x\0"
+                             "id-2\0\xff\0\xff\0\xff\0"
+                             "id-3\0\xff\0\0y\0"
+                             "É\0\xff\0\xff\0\xff\0";
+  static const struct {
+    const char *page;
+    gsize       size;
+    const char *message;
+  } malformed[] = {
+    { "\xff\0b\0c\0d\0", 8, "packed records: field 0 repeats a field of no record before it" },
+    { "a\0b\0c\0\xff\0", 8, "packed records: field 3 repeats a field of no record before it" },
+    { "a\0b\0c\0d\0e\0f\0g\xff\0h\0", 17, "packed records: field 6 is not UTF-8" },
+    { "a\0b\0c\0d\0\xff\xff\0f\0g\0h\0", 17, "packed records: field 4 is not UTF-8" },
+    { "a\0b\0c\0d\0\xff\0\xff\0\xff\0\xff\xff\0", 17, "packed records: field 7 is not UTF-8" },
+    { "a\0b\0c\0d\0\xff\0\xffÉ\0g\0h\0", 18, "packed records: field 5 is not UTF-8" },
+  };
+  g_autoptr(GByteArray) bytes = g_byte_array_new ();
+
+  g_byte_array_append (bytes, (const guint8 *) page, sizeof page - 1);
+  check_all_alignments (bytes, 4, NULL, expected, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (malformed); i++)
+    {
+      g_autoptr(GByteArray) bad = g_byte_array_new ();
+
+      g_byte_array_append (bad, (const guint8 *) malformed[i].page, (guint) malformed[i].size);
+      check_all_alignments (bad, 4, malformed[i].message, NULL, 0);
+    }
+}
+
+/* Records through the writer read back as they were written; a field
+ * repeating the one above it is marked when that is shorter (two bytes
+ * or more), and a record that is not whole is refused, the page as it
+ * was. */
+static void
+test_writer (void)
+{
+  static const char *const in[] = {
+    "id-1", "org.example.App", "", "1", "a",
+    "id-2", "org.example.App", "", "1", "a",
+    "id-3", "org.example.App", "", "0", "bb",
+    "id-4", "org.example.Ap", "", "0", "bb",
+    "id-5", "org.example.Ap", "x", "0", "bb",
+  };
+  g_autoptr(GByteArray) page = g_byte_array_new ();
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GError) error = NULL;
+  DevbgRecordsWriter writer;
+  gsize whole = 0;
+
+  devbg_records_writer_init (&writer, page, 5);
+  for (guint r = 0; r < G_N_ELEMENTS (in) / 5; r++)
+    {
+      g_autoptr(GByteArray) record = g_byte_array_new ();
+
+      for (guint f = 0; f < 5; f++)
+        devbg_records_add (record, in[r * 5 + f]);
+      whole += record->len;
+      g_assert_true (devbg_records_writer_add (&writer, record->data, record->len));
+    }
+  /* Marked: each app ID where it repeats, "bb" twice, not the short
+   * ones (a mark is 2 bytes). */
+  g_assert_cmpuint (page->len, ==, whole - 2 * (15 - 1) - (14 - 1) - 2 * (2 - 1));
+  fields = devbg_records_parse (page->data, page->len, 5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (fields->len, ==, G_N_ELEMENTS (in));
+  for (guint i = 0; i < G_N_ELEMENTS (in); i++)
+    g_assert_cmpstr (g_ptr_array_index (fields, i), ==, in[i]);
+
+  {
+    static const struct {
+      const char *record;
+      gsize       size;
+    } torn[] = {
+      { "a\0b\0c\0d\0", 8 },              /* 4 fields of 5 */
+      { "a\0b\0c\0d\0e\0f\0", 12 },       /* 6 */
+      { "a\0b\0c\0d\0e", 9 },             /* no final NUL */
+      { "", 0 },
+    };
+    guint len = page->len;
+
+    for (guint i = 0; i < G_N_ELEMENTS (torn); i++)
+      {
+        g_assert_false (devbg_records_writer_add (&writer, (const guint8 *) torn[i].record,
+                                                  torn[i].size));
+        g_assert_cmpuint (page->len, ==, len);
+      }
+  }
 }
 
 /* Decodes @text as the finished-us of an event record (an int64). */
@@ -372,6 +470,8 @@ main (int argc, char **argv)
   g_test_add_func ("/records/non-ascii", test_non_ascii);
   g_test_add_func ("/records/late-invalid-utf8", test_late_invalid_utf8);
   g_test_add_func ("/records/malformed-order", test_malformed_order);
+  g_test_add_func ("/records/repeat-marks", test_repeat_marks);
+  g_test_add_func ("/records/writer", test_writer);
   g_test_add_func ("/records/numbers", test_numbers);
   g_test_add_func ("/records/numbers-malformed", test_numbers_malformed);
   g_test_add_func ("/records/numbers-unsigned", test_numbers_unsigned);
