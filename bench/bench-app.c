@@ -43,6 +43,10 @@
  *       every page of ListDevices, DevbgDeviceInfo objects, as an app gets
  *       them); then the same pages raw, undecoded, for their count, bytes
  *       and time (devbgd and the bus without libdevbg's decoding)
+ *   permissions-all                  -> OK <ns> <permissions> <pages> <bytes>
+ *       every page of ListPermissions through libdevbg (DevbgPermission
+ *       objects, as an app gets them); then, untimed, the same pages raw
+ *       for their bytes
  *   echo SIZE...                     -> OK <ns>
  *       one call of bench-echo's Page per SIZE, in turn (the bytes of a
  *       list's pages through the bus, and nothing else: its floor)
@@ -470,6 +474,61 @@ cmd_history_all (App *app)
           count, pages, bytes, raw_ns, free_ns);
 }
 
+static void
+cmd_permissions_all (App *app)
+{
+  g_autoptr(DevbgClient) client = devbg_client_new_for_connection (app->conn);
+  g_autofree char *continuation = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  gint64 t0 = now_ns (), ns;
+  gsize count = 0, bytes = 0;
+  guint pages;
+
+  do
+    {
+      g_autofree char *next = NULL;
+      GPtrArray *permissions = devbg_client_list_permissions_sync (client, continuation, &next,
+                                                                   NULL, &error);
+
+      if (permissions == NULL)
+        {
+          printf ("ERROR ListPermissions: %s\n", error->message);
+          return;
+        }
+      count += permissions->len;
+      g_ptr_array_add (kept, permissions);
+      g_free (continuation);
+      continuation = g_steal_pointer (&next);
+    }
+  while (*continuation != '\0');
+  ns = now_ns () - t0;
+  pages = kept->len;
+  g_free (continuation);
+  continuation = g_strdup ("");
+  do
+    {
+      g_autoptr(GVariant) reply =
+        g_dbus_connection_call_sync (app->conn, BUS_NAME, OBJ_PATH, MANAGER, "ListPermissions",
+                                     g_variant_new ("(s)", continuation),
+                                     G_VARIANT_TYPE ("(ays)"), G_DBUS_CALL_FLAGS_NONE, 30000,
+                                     NULL, &error);
+      g_autoptr(GVariant) page = NULL;
+
+      if (reply == NULL)
+        {
+          printf ("ERROR ListPermissions: %s\n", error->message);
+          return;
+        }
+      page = g_variant_get_child_value (reply, 0);
+      bytes += g_variant_get_size (page);
+      g_free (continuation);
+      g_variant_get_child (reply, 1, "s", &continuation);
+    }
+  while (*continuation != '\0');
+  printf ("OK %" G_GINT64_FORMAT " %zu %u %zu\n", ns, count, pages, bytes);
+}
+
 /* The pages of ListDevices, unread: how many, and their bytes. */
 static gboolean
 devices_raw (App *app, guint *pages, gsize *bytes)
@@ -739,6 +798,8 @@ main (int argc, char **argv)
         cmd_events_all (&app);
       else if (strcmp (w[0], "devices-all") == 0 && n == 1)
         cmd_devices_all (&app);
+      else if (strcmp (w[0], "permissions-all") == 0 && n == 1)
+        cmd_permissions_all (&app);
       else if (strcmp (w[0], "list-all") == 0 && n == 1)
         cmd_list_all (&app);
       else if (strcmp (w[0], "echo") == 0 && n >= 2)

@@ -20,13 +20,19 @@ beside a floor measured in the same run:
     whole through libdevbg (every page of History, DevbgTaskInfo objects)
     at p50, against the floor of as many Peer.Ping round trips as pages;
     devbgd's RSS before and after the listings.
+  scale permissions N: N stored use consents of the app's user for the
+    app (seeded the same way), listed whole through libdevbg (every page
+    of ListPermissions, DevbgPermission objects) at p50, against the floor
+    of the same bytes in as many calls of bench-echo.
   scale events N: N pending completion events of the app (seeded the same
     way), read as an app reads them at its start (WatchEvents, then
     ListEvents to the end, each event decoded by libdevbg's codec) at p50,
     against as many Peer.Ping round trips as pages.
 
 Usage: bench_scale.py BUILD_DIR [REGISTRATIONS] [DEVICES] [HISTORY,...] [EVENTS,...]
-(HISTORY, EVENTS: the sizes to list, 1000,10000 by default; 0 for none)
+                      [PERMISSIONS,...]
+(HISTORY, EVENTS, PERMISSIONS: the sizes to list, 1000,10000 by default
+(PERMISSIONS: 10000); 0 for none)
 """
 import uuid
 import os
@@ -55,6 +61,8 @@ EVENTS = [int(n) for n in (sys.argv[5] if len(sys.argv) > 5 else '1000,10000').s
 BENCH_APP = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-app'))
 BENCH_TASK = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-task'))
 BENCH_ECHO = os.path.realpath(os.path.join(BUILD_DIR, 'bench', 'bench-echo'))
+PERMISSIONS = [int(n) for n in (sys.argv[6] if len(sys.argv) > 6 else '10000').split(',')
+               if int(n) > 0]
 LIST_RUNS = int(os.environ.get("DEVBG_LIST_RUNS", "21"))
 REMOVALS = 200
 
@@ -267,6 +275,42 @@ def events(tmpdir, n):
         bus.stop()
 
 
+def seed_permissions(db_path, n, app_id):
+    """N stored use consents of this user for @app_id, one a device model,
+    oldest first: rows as devbgd writes them (src/daemon/devbg-store.c)."""
+    import sqlite3
+    now = int(time.time() * 1e6)
+    db = sqlite3.connect(db_path)
+    db.executemany('INSERT INTO consent (uid, app_id, model_id, created_us) VALUES (?, ?, ?, ?)',
+                   [(os.getuid(), app_id, 'vidpid:1209 %04X' % i, now - (n - i) * 1000000)
+                    for i in range(n)])
+    db.commit()
+    db.close()
+
+
+def permissions(tmpdir, n):
+    bus, devbgd, app, echo = seeded_devbgd(
+        tmpdir, '', lambda db: seed_permissions(db, n, 'org.devbg.bench.Scale'))
+    try:
+        lists, floors = [], []
+        pages = size = 0
+        for _ in range(LIST_RUNS):
+            ns, count, pages, size = map(int, app.ask('permissions-all'))
+            if count != n:
+                raise SystemExit('bench: listed %d of %d stored consents' % (count, n))
+            lists.append(ns / 1e6)
+            floors.append(echo_floor(app, pages, size))
+        print('scale permissions %d list p50 %.1f ms (%d pages, %.0f KiB; floor: the same bytes '
+              'through the bus %.1f ms, ratio %.2fx)'
+              % (n, pct(lists, 0.5), pages, size / 1024, pct(floors, 0.5),
+                 pct(lists, 0.5) / pct(floors, 0.5)), flush=True)
+    finally:
+        app.stop()
+        echo.stop()
+        devbgd.stop()
+        bus.stop()
+
+
 class DeviceBench:
     def __init__(self, tmpdir):
         os.makedirs(tmpdir)
@@ -376,6 +420,8 @@ def main():
             history(os.path.join(tmpdir, 'h%d' % n), n)
         for n in EVENTS:
             events(os.path.join(tmpdir, 'e%d' % n), n)
+        for n in PERMISSIONS:
+            permissions(os.path.join(tmpdir, 'p%d' % n), n)
         if DEVICES == 0:
             return
         bench = DeviceBench(os.path.join(tmpdir, 'd'))

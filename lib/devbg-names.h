@@ -183,8 +183,10 @@
 /**
  * DEVBG_PAGE_MAX_ENTRIES:
  *
- * devbgd answers every list a page at a time, with a continuation for the
- * rest: at most this many entries in one page.
+ * The most entries in one page of a typed list (an array of structs).
+ * Every long list is now a packed page with its own bound
+ * (%DEVBG_PERMISSIONS_PAGE_MAX_ENTRIES and the like); kept for programs
+ * built against 0.1.
  *
  * Since: 0.1
  */
@@ -193,8 +195,9 @@
 /**
  * DEVBG_PAGE_MAX_BYTES:
  *
- * The most bytes of entries in one page (far below the bus's message
- * limit: a reply over it would cost devbgd its connection).
+ * The most bytes of entries in one page of a typed list. Every long list
+ * is now a packed page, bounded by %DEVBG_PACKED_PAGE_MAX_BYTES; kept for
+ * programs built against 0.1.
  *
  * Since: 0.1
  */
@@ -204,7 +207,8 @@
  * DEVBG_PACKED_PAGE_MAX_BYTES:
  *
  * The most bytes in one page of a packed list (`ListRegistrations`,
- * `History`, `WatchEvents`, `ListEvents`: an `ay` of records) by default:
+ * `History`, `WatchEvents`, `ListEvents`, `ListPermissions`: an `ay` of
+ * records) by default:
  * a page holds as many whole records as fit. devbgd's `[Service]
  * MaxReplyBytes` sets it lower (or higher) to suit the bus's
  * max_message_size.
@@ -272,6 +276,28 @@
  * Since: 0.2
  */
 #define DEVBG_EVENTS_PAGE_MAX_ENTRIES 4096
+
+/**
+ * DEVBG_PERMISSION_FIELDS:
+ *
+ * The fields of one record of `ListPermissions`' packed page, in order:
+ * uid (decimal ASCII), app ID, device model ID ("" for devices with none),
+ * created-us (decimal ASCII, microseconds since the Unix epoch).
+ *
+ * Since: 0.2
+ */
+#define DEVBG_PERMISSION_FIELDS 4
+
+/**
+ * DEVBG_PERMISSIONS_PAGE_MAX_ENTRIES:
+ *
+ * The most stored consents in one page of `ListPermissions`. A page is
+ * bounded by %DEVBG_PACKED_PAGE_MAX_BYTES too: a typical consent packs
+ * into under 60 bytes, so a full page is far under it.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_PERMISSIONS_PAGE_MAX_ENTRIES 4096
 
 /**
  * DEVBG_DEVICES_PAGE_MAX_ENTRIES:

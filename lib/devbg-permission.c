@@ -8,6 +8,7 @@
 
 #include "devbg-error.h"
 #include "devbg-names.h"
+#include "devbg-records.h"
 
 struct _DevbgPermission {
   GObject  parent;
@@ -109,12 +110,14 @@ devbg_permission_init (DevbgPermission *permission)
 }
 
 static DevbgPermission *
-permission_new_from_tuple (GVariant *tuple)
+permission_new_from_entry (const DevbgPermissionEntry *entry)
 {
   DevbgPermission *permission = g_object_new (DEVBG_TYPE_PERMISSION, NULL);
 
-  g_variant_get (tuple, "(ussx)", &permission->uid, &permission->app_id, &permission->model_id,
-                 &permission->created_us);
+  permission->uid = entry->uid;
+  permission->app_id = g_strdup (entry->app_id);
+  permission->model_id = g_strdup (entry->model_id);
+  permission->created_us = entry->created_us;
   return permission;
 }
 
@@ -272,23 +275,32 @@ finish_reply (DevbgClient *client, GAsyncResult *result, gpointer tag, GError **
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* One ListPermissions page (packed records, devbg-records.h;
+ * DEVBG_PERMISSION_FIELDS each), or NULL with @error when the page is
+ * malformed: devbgd's reply is checked like any input. */
 static GPtrArray *
-permissions_from_reply (GVariant *reply, char **next_continuation)
+permissions_from_reply (GVariant *reply, char **next_continuation, GError **error)
 {
-  g_autoptr(GVariant) array = g_variant_get_child_value (reply, 0);
-  GPtrArray *permissions = g_ptr_array_new_full (g_variant_n_children (array), g_object_unref);
-  GVariantIter iter;
-  GVariant *tuple;
+  g_autoptr(GVariant) packed = g_variant_get_child_value (reply, 0);
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GPtrArray) permissions = NULL;
 
-  g_variant_iter_init (&iter, array);
-  while ((tuple = g_variant_iter_next_value (&iter)) != NULL)
+  fields = devbg_records_parse_variant (packed, DEVBG_PERMISSION_FIELDS, NULL, error);
+  if (fields == NULL)
+    return NULL;
+  permissions = g_ptr_array_new_full (fields->len / DEVBG_PERMISSION_FIELDS, g_object_unref);
+  for (guint i = 0; i < fields->len; i += DEVBG_PERMISSION_FIELDS)
     {
-      g_ptr_array_add (permissions, permission_new_from_tuple (tuple));
-      g_variant_unref (tuple);
+      DevbgPermissionEntry entry;
+
+      if (!devbg_records_decode_permission ((const char *const *) &fields->pdata[i],
+                                            i / DEVBG_PERMISSION_FIELDS, &entry, error))
+        return NULL;
+      g_ptr_array_add (permissions, permission_new_from_entry (&entry));
     }
   if (next_continuation != NULL)
     g_variant_get_child (reply, 1, "s", next_continuation);
-  return permissions;
+  return g_steal_pointer (&permissions);
 }
 
 /**
@@ -303,7 +315,7 @@ permissions_from_reply (GVariant *reply, char **next_continuation)
  * Asks devbgd for one page of the stored use consent the caller may see,
  * oldest first (ListPermissions): root sees every user's, another program
  * its own user's, an app its own user's of itself. A page holds at most
- * %DEVBG_PAGE_MAX_ENTRIES entries; ask again with its @next_continuation
+ * %DEVBG_PERMISSIONS_PAGE_MAX_ENTRIES entries; ask again with its @next_continuation
  * until that is "". Finish with devbg_client_list_permissions_finish().
  *
  * Since: 0.2
@@ -324,7 +336,7 @@ devbg_client_list_permissions_async (DevbgClient *client, const char *continuati
       g_task_return_error (task, error);
       return;
     }
-  manager_call_async (client, task, "ListPermissions", list_params (continuation), "(a(ussx)s)");
+  manager_call_async (client, task, "ListPermissions", list_params (continuation), "(ays)");
 }
 
 /**
@@ -348,7 +360,7 @@ devbg_client_list_permissions_finish (DevbgClient *client, GAsyncResult *result,
   g_autoptr(GVariant) reply = finish_reply (client, result, devbg_client_list_permissions_async,
                                             error);
 
-  return reply != NULL ? permissions_from_reply (reply, next_continuation) : NULL;
+  return reply != NULL ? permissions_from_reply (reply, next_continuation, error) : NULL;
 }
 
 /**
@@ -380,8 +392,8 @@ devbg_client_list_permissions_sync (DevbgClient *client, const char *continuatio
   if (!check_continuation (continuation, error))
     return NULL;
   reply = manager_call_sync (client, "ListPermissions", list_params (continuation),
-                             "(a(ussx)s)", cancellable, error);
-  return reply != NULL ? permissions_from_reply (reply, next_continuation) : NULL;
+                             "(ays)", cancellable, error);
+  return reply != NULL ? permissions_from_reply (reply, next_continuation, error) : NULL;
 }
 
 /**

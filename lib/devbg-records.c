@@ -350,6 +350,29 @@ devbg_records_decode_event (const char *const *f, guint index, DevbgEventEntry *
   return TRUE;
 }
 
+gboolean
+devbg_records_decode_permission (const char *const *f, guint index, DevbgPermissionEntry *p,
+                                 GError **error)
+{
+  gint64 uid;
+
+  G_STATIC_ASSERT (DEVBG_PERMISSION_FIELDS == 4);
+  if (!decode_number ("Permission", f, index, 0, "uid", 0, G_MAXUINT32, &uid, error) ||
+      !decode_number ("Permission", f, index, 3, "created-us", G_MININT64, G_MAXINT64,
+                      &p->created_us, error))
+    return FALSE;
+  if (*f[1] == '\0')
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "Permission record %u: the app ID is empty", index);
+      return FALSE;
+    }
+  p->uid = (guint32) uid;
+  p->app_id = f[1];
+  p->model_id = f[2];
+  return TRUE;
+}
+
 /* ---- encoding: what devbgd stores and serves ---- */
 
 /* Appends @value in decimal, as decode_number() reads it back: the one
@@ -391,6 +414,16 @@ devbg_records_add_history (GByteArray *page, const DevbgHistoryRecord *r)
   devbg_records_add (page, r->success ? "1" : "0");
   devbg_records_add (page, r->error);
   devbg_records_add (page, r->cancel_reason);
+}
+
+void
+devbg_records_add_permission (GByteArray *page, const DevbgPermissionEntry *p)
+{
+  G_STATIC_ASSERT (DEVBG_PERMISSION_FIELDS == 4);
+  add_number (page, p->uid);
+  devbg_records_add (page, p->app_id);
+  devbg_records_add (page, p->model_id);
+  add_number (page, p->created_us);
 }
 
 void

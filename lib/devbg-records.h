@@ -117,14 +117,35 @@ gboolean devbg_records_decode_event (const char *const *fields,
                                      DevbgEventEntry   *entry,
                                      GError           **error);
 
-/* Append one whole History record (DEVBG_HISTORY_FIELDS fields) or one
- * event record (DEVBG_EVENT_FIELDS), in the order and form the decoders
+/* One stored use consent of a ListPermissions page, decoded from its
+ * DEVBG_PERMISSION_FIELDS fields; the strings point into the page. */
+typedef struct {
+  guint32     uid;
+  const char *app_id;
+  const char *model_id;
+  gint64      created_us;
+} DevbgPermissionEntry;
+
+/* Decodes record @index of a ListPermissions page from @fields: FALSE
+ * with a DEVBG_ERROR_INVALID_ARGUMENT error naming the record and the
+ * field when the uid or created-us does not parse, or the app ID is
+ * empty. */
+gboolean devbg_records_decode_permission (const char *const     *fields,
+                                          guint                  index,
+                                          DevbgPermissionEntry  *entry,
+                                          GError               **error);
+
+/* Append one whole History record (DEVBG_HISTORY_FIELDS fields), one
+ * event record (DEVBG_EVENT_FIELDS) or one consent record
+ * (DEVBG_PERMISSION_FIELDS), in the order and form the decoders
  * above read: devbgd stores each row so, and a page is its rows' records
  * back to back. The strings must be UTF-8 without NUL ("" for none). */
 void devbg_records_add_history (GByteArray               *page,
                                 const DevbgHistoryRecord *record);
 void devbg_records_add_event   (GByteArray               *page,
                                 const DevbgEventEntry    *entry);
+void devbg_records_add_permission (GByteArray                 *page,
+                                   const DevbgPermissionEntry *entry);
 
 /* Appends whole records to a page, each field that repeats the same
  * field of the record before it as a repeat mark (when that saves bytes:

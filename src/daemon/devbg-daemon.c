@@ -28,8 +28,6 @@
  * message limit (dbus-daemon's default is 32 MiB on the system bus, and a
  * reply over it costs devbgd its connection): at most this many entries
  * and bytes, with a continuation for the rest. */
-#define PAGE_MAX_ENTRIES DEVBG_PAGE_MAX_ENTRIES
-#define PAGE_MAX_BYTES DEVBG_PAGE_MAX_BYTES
 
 struct _DevbgDaemon {
   GObject          parent;
@@ -164,77 +162,6 @@ parse_continuation (Call *call, const char *text, gint64 *cursor)
     }
   *cursor = (gint64) value;
   return TRUE;
-}
-
-/* Fills one page of @type from @entries (read with one more than fits, so
- * that a full page knows whether more follow), within PAGE_MAX_ENTRIES and
- * PAGE_MAX_BYTES; returns the continuation ("" when all are in). */
-typedef GVariant *(*EntryToVariant) (gconstpointer entry, gint64 *cursor, gsize *size_bound);
-
-/* An upper bound of the serialized size of a tuple of @n_fields whose
- * strings add up to @text bytes: each field takes at most its NUL, 8 bytes
- * of framing offset and 8 of alignment or fixed-size value, and the tuple
- * 8 more for its own offset in the array. Computing it costs nothing,
- * where measuring would serialize every entry twice. */
-static gsize
-tuple_size_bound (gsize text, guint n_fields)
-{
-  return text + 17 * (gsize) n_fields + 8;
-}
-
-static char *
-build_page (GVariantBuilder *b, const GVariantType *type, GPtrArray *entries, guint max_entries,
-            EntryToVariant to_variant);
-
-/* Answers with one page of @entry_type entries from @entries (as read
- * from the store, one more than a page; NULL when reading failed, with
- * @error): "(a<entry_type>s)", the entries and their continuation. */
-static void
-return_page (Call *call, GPtrArray *entries, GError *error, const char *entry_type,
-             guint max_entries, EntryToVariant to_variant)
-{
-  g_autofree char *array_type = g_strdup_printf ("a%s", entry_type);
-  g_autofree char *reply_type = g_strdup_printf ("(a%ss)", entry_type);
-  g_autofree char *next = NULL;
-  GVariantBuilder b;
-
-  if (entries == NULL)
-    {
-      return_error (call, error);
-      return;
-    }
-  next = build_page (&b, G_VARIANT_TYPE (array_type), entries, max_entries, to_variant);
-  g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation),
-                                         g_variant_new (reply_type, &b, next));
-}
-
-static char *
-build_page (GVariantBuilder *b, const GVariantType *type, GPtrArray *entries, guint max_entries,
-            EntryToVariant to_variant)
-{
-  gsize bytes = 0;
-  gint64 last_cursor = 0;
-  guint n = 0;
-
-  g_variant_builder_init (b, type);
-  for (; n < entries->len && n < max_entries; n++)
-    {
-      gint64 cursor = 0;
-      gsize size = 0;
-      g_autoptr(GVariant) entry = g_variant_ref_sink (to_variant (g_ptr_array_index (entries, n),
-                                                                  &cursor, &size));
-
-      if (size == 0)
-        size = g_variant_get_size (entry) + 16; /* with its offset and alignment */
-      if (n > 0 && bytes + size > PAGE_MAX_BYTES)
-        break;
-      bytes += size;
-      g_variant_builder_add_value (b, entry);
-      last_cursor = cursor;
-    }
-  if (n == entries->len)
-    return g_strdup ("");
-  return g_strdup_printf ("%" G_GINT64_FORMAT, last_cursor);
 }
 
 static gboolean
@@ -1011,34 +938,36 @@ handle_unregister_consent_agent (Call *call, GVariant *params)
   g_dbus_method_invocation_return_value (g_steal_pointer (&call->invocation), NULL);
 }
 
-static GVariant *
-permission_to_variant (gconstpointer entry, gint64 *cursor, gsize *size_bound)
-{
-  const DevbgConsentRecord *rec = entry;
-
-  *cursor = rec->cursor;
-  *size_bound = tuple_size_bound (strlen (rec->app_id) + strlen (rec->model_id), 4);
-  return g_variant_new ("(ussx)", rec->uid, rec->app_id, rec->model_id, rec->created_us);
-}
-
 /* Who sees and revokes which stored consent: root every user's, another
  * program its own user's, an app only its own user's of itself. */
+/* One packed page of the stored consents the caller may see, their
+ * repeats marked, at most DEVBG_PERMISSIONS_PAGE_MAX_ENTRIES and
+ * MaxReplyBytes (the first always goes in). */
 static void
 handle_list_permissions (Call *call, GVariant *params)
 {
-  g_autoptr(GPtrArray) list = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
   const char *continuation;
+  PackedPage page;
   gint64 cursor;
 
   g_variant_get (params, "(&s)", &continuation);
   if (!parse_continuation (call, continuation, &cursor))
     return;
-  list = devbg_store_list_consents (call->daemon->store,
+  packed_page_init (&page, call->daemon, DEVBG_PERMISSION_FIELDS,
+                    DEVBG_PERMISSIONS_PAGE_MAX_ENTRIES, cursor, 64);
+  if (!devbg_store_foreach_consent (call->daemon->store,
                                     call->caller->app_id == NULL && call->caller->uid == 0,
                                     call->caller->uid, call->caller->app_id, cursor,
-                                    PAGE_MAX_ENTRIES + 1, &error);
-  return_page (call, list, error, "(ussx)", PAGE_MAX_ENTRIES, permission_to_variant);
+                                    packed_page_add, &page, &error))
+    {
+      g_byte_array_unref (page.bytes);
+      return_error (call, error);
+      return;
+    }
+  bytes = g_byte_array_free_to_bytes (page.bytes);
+  return_packed (call, bytes, page.more, page.last_cursor);
 }
 
 static void

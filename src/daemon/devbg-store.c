@@ -1372,16 +1372,6 @@ devbg_store_prune_history (DevbgStore *store, const DevbgOwner *owner, guint max
 
 /* ---- stored consent ---- */
 
-void
-devbg_consent_record_free (DevbgConsentRecord *rec)
-{
-  if (rec == NULL)
-    return;
-  g_free (rec->app_id);
-  g_free (rec->model_id);
-  g_free (rec);
-}
-
 gboolean
 devbg_store_add_consent (DevbgStore *store, const DevbgOwner *owner, const char *model_id,
                          gint64 created_us, GError **error)
@@ -1422,40 +1412,58 @@ devbg_store_has_consent (DevbgStore *store, const DevbgOwner *owner, const char 
   return -1;
 }
 
-GPtrArray *
-devbg_store_list_consents (DevbgStore *store, gboolean all, guint32 uid, const char *app_id,
-                           gint64 cursor, guint limit, GError **error)
+/* Column @column of @stmt's row as UTF-8 text: NULL when it is not
+ * (damage; the row is passed over). */
+static const char *
+column_utf8 (sqlite3_stmt *stmt, int column)
 {
-  g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_consent_record_free);
+  const char *text = (const char *) sqlite3_column_text (stmt, column);
+
+  return text != NULL && g_utf8_validate (text, -1, NULL) ? text : NULL;
+}
+
+gboolean
+devbg_store_foreach_consent (DevbgStore *store, gboolean all, guint32 uid, const char *app_id,
+                             gint64 cursor, DevbgRecordVisitor visit, gpointer user_data,
+                             GError **error)
+{
   g_autoptr(StoreStmt) stmt = prepare (store,
     "SELECT uid, app_id, model_id, created_us, rowid FROM consent "
     "WHERE (?1 OR (uid = ?2 AND (?3 IS NULL OR app_id = ?3))) AND rowid > ?4 "
-    "ORDER BY rowid LIMIT ?5", error);
+    "ORDER BY rowid", error);
+  g_autoptr(GByteArray) record = g_byte_array_sized_new (128);
   int rc;
 
   if (stmt == NULL)
-    return NULL;
+    return FALSE;
   sqlite3_bind_int (stmt, 1, all ? 1 : 0);
   sqlite3_bind_int64 (stmt, 2, uid);
   sqlite3_bind_text (stmt, 3, app_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 4, cursor);
-  sqlite3_bind_int64 (stmt, 5, limit);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      DevbgConsentRecord *rec = g_new0 (DevbgConsentRecord, 1);
-      rec->uid = (guint32) sqlite3_column_int64 (stmt, 0);
-      rec->app_id = column_dup (stmt, 1);
-      rec->model_id = column_dup (stmt, 2);
-      rec->created_us = sqlite3_column_int64 (stmt, 3);
-      rec->cursor = sqlite3_column_int64 (stmt, 4);
-      g_ptr_array_add (out, rec);
+      DevbgPermissionEntry entry = {
+        .uid = (guint32) sqlite3_column_int64 (stmt, 0),
+        .app_id = column_utf8 (stmt, 1),
+        .model_id = column_utf8 (stmt, 2),
+        .created_us = sqlite3_column_int64 (stmt, 3),
+      };
+      gint64 seq = sqlite3_column_int64 (stmt, 4);
+
+      if (entry.app_id == NULL || *entry.app_id == '\0' || entry.model_id == NULL)
+        {
+          g_warning ("%s: consent row %" G_GINT64_FORMAT " is damaged (its app or model ID "
+                     "is no UTF-8 text); passed over", store->path, seq);
+          continue;
+        }
+      g_byte_array_set_size (record, 0);
+      devbg_records_add_permission (record, &entry);
+      if (!visit (record->data, record->len, seq, user_data))
+        return TRUE;
     }
   if (rc != SQLITE_DONE)
-    {
-      sql_fail (store, error, "cannot list the stored consent");
-      return NULL;
-    }
-  return g_steal_pointer (&out);
+    return sql_fail (store, error, "cannot list the stored consent");
+  return TRUE;
 }
 
 gint64

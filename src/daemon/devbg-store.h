@@ -246,19 +246,6 @@ gboolean   devbg_store_prune_history (DevbgStore       *store,
                                       gint64            min_finished_us,
                                       GError          **error);
 
-/* One stored use consent: @uid's @app_id may use devices of @model_id
- * ("" for devices with no model ID) in the background. */
-typedef struct {
-  guint32  uid;
-  char    *app_id;
-  char    *model_id;
-  gint64   created_us;
-  gint64   cursor;     /* its position, for the next page */
-} DevbgConsentRecord;
-
-void devbg_consent_record_free (DevbgConsentRecord *rec);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgConsentRecord, devbg_consent_record_free)
-
 /* Stores @owner's use consent for @model_id; durable when it returns. */
 gboolean   devbg_store_add_consent (DevbgStore       *store,
                                     const DevbgOwner *owner,
@@ -272,15 +259,18 @@ int        devbg_store_has_consent (DevbgStore       *store,
                                     const char       *model_id,
                                     GError          **error);
 
-/* Every user's consents (@all), or @uid's (of @app_id only when set),
- * oldest first: at most @limit after @cursor. */
-GPtrArray *devbg_store_list_consents (DevbgStore *store,
-                                      gboolean    all,
-                                      guint32     uid,
-                                      const char *app_id,
-                                      gint64      cursor,
-                                      guint       limit,
-                                      GError    **error);
+/* Visits every user's consents (@all), or @uid's (of @app_id only when
+ * set), after @cursor (0 for the first), oldest first: each as a packed
+ * ListPermissions record (DevbgPermissionEntry's fields). A row whose
+ * text is damaged is passed over, and said. */
+gboolean   devbg_store_foreach_consent (DevbgStore        *store,
+                                        gboolean           all,
+                                        guint32            uid,
+                                        const char        *app_id,
+                                        gint64             cursor,
+                                        DevbgRecordVisitor visit,
+                                        gpointer           user_data,
+                                        GError           **error);
 
 /* Forgets @owner's consent for @model_id (for every model when NULL);
  * returns how many were removed, or -1 with @error. */

@@ -4,7 +4,8 @@
  * libFuzzer target for the packed records decoder (a ListRegistrations,
  * History, WatchEvents or ListEvents page, which libdevbg decodes). The
  * first input byte picks the fields per record (1 to 8), or 'H' a History
- * page or 'E' a page of pending events whose records are then decoded
+ * page, 'E' a page of pending events or 'P' a ListPermissions page, whose
+ * records are then decoded
  * too; the rest is the page. A page that decodes must encode back to the
  * same bytes when it has no repeat marks (then the format has one
  * encoding), and read back field for field once devbgd's writer has
@@ -49,6 +50,21 @@ check_event_encodes_back (const DevbgEventEntry *e)
       strcmp (back.instance_id, e->instance_id) != 0 || back.success != e->success ||
       strcmp (back.error, e->error) != 0 || strcmp (back.cancel_reason, e->cancel_reason) != 0 ||
       back.finished_us != e->finished_us)
+    abort ();
+}
+
+static void
+check_permission_encodes_back (const DevbgPermissionEntry *p)
+{
+  g_autoptr(GByteArray) page = g_byte_array_new ();
+  g_autoptr(GPtrArray) fields = NULL;
+  DevbgPermissionEntry back;
+
+  devbg_records_add_permission (page, p);
+  fields = reparse (page, DEVBG_PERMISSION_FIELDS);
+  if (!devbg_records_decode_permission ((const char *const *) fields->pdata, 0, &back, NULL) ||
+      back.uid != p->uid || strcmp (back.app_id, p->app_id) != 0 ||
+      strcmp (back.model_id, p->model_id) != 0 || back.created_us != p->created_us)
     abort ();
 }
 
@@ -160,7 +176,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       fuzz_devices_page (data + 1, size - 1);
       return 0;
     }
-  n_fields = kind == 'H' ? DEVBG_HISTORY_FIELDS : kind == 'E' ? DEVBG_EVENT_FIELDS : 1 + kind % 8;
+  n_fields = kind == 'H' ? DEVBG_HISTORY_FIELDS : kind == 'E' ? DEVBG_EVENT_FIELDS :
+             kind == 'P' ? DEVBG_PERMISSION_FIELDS : 1 + kind % 8;
   data++;
   size--;
   fields = devbg_records_parse (data, size, n_fields, NULL);
@@ -180,6 +197,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       (again->len != size || (size > 0 && memcmp (again->data, data, size) != 0)))
     abort ();
   check_writer_reads_back (again, fields, n_fields);
+  for (guint i = 0; kind == 'P' && i < fields->len; i += n_fields)
+    {
+      const char *const *f = (const char *const *) &fields->pdata[i];
+      DevbgPermissionEntry p;
+
+      if (!devbg_records_decode_permission (f, i / n_fields, &p, NULL))
+        continue;
+      check_permission_encodes_back (&p);
+    }
   for (guint i = 0; kind == 'E' && i < fields->len; i += n_fields)
     {
       const char *const *f = (const char *const *) &fields->pdata[i];

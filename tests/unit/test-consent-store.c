@@ -9,6 +9,8 @@
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 
+#include "devbg-names.h"
+#include "devbg-records.h"
 #include "devbg-store.h"
 #include "store-schema-4.h"
 
@@ -57,6 +59,54 @@ add (DevbgStore *store, guint32 uid, const char *app, const char *model)
   g_assert_no_error (error);
 }
 
+/* A consent as the store's visitor sees it, decoded, and its position. */
+typedef struct {
+  DevbgPermissionEntry entry;
+  gint64               cursor;
+  GPtrArray           *fields; /* the record's, which the entry points into */
+  GByteArray          *record;
+} Listed;
+
+static void
+listed_free (Listed *l)
+{
+  g_ptr_array_unref (l->fields);
+  g_byte_array_unref (l->record);
+  g_free (l);
+}
+
+static gboolean
+collect (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
+{
+  Listed *l = g_new0 (Listed, 1);
+  g_autoptr(GError) error = NULL;
+
+  l->record = g_byte_array_new ();
+  g_byte_array_append (l->record, record, (guint) size);
+  l->fields = devbg_records_parse (l->record->data, l->record->len, DEVBG_PERMISSION_FIELDS,
+                                   &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (l->fields->len, ==, DEVBG_PERMISSION_FIELDS);
+  g_assert_true (devbg_records_decode_permission ((const char *const *) l->fields->pdata, 0,
+                                                  &l->entry, &error));
+  l->cursor = cursor;
+  g_ptr_array_add (user_data, l);
+  return TRUE;
+}
+
+/* The consents devbg_store_foreach_consent() visits. */
+static GPtrArray *
+list_consents (DevbgStore *store, gboolean all, guint32 uid, const char *app_id, gint64 cursor)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) listed_free);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (devbg_store_foreach_consent (store, all, uid, app_id, cursor, collect, out,
+                                              &error));
+  g_assert_no_error (error);
+  return out;
+}
+
 static void
 test_per_user_app_and_model (void)
 {
@@ -77,19 +127,20 @@ test_per_user_app_and_model (void)
   g_assert_false (has (store, 1000, "org.b.B", "{m1}")); /* another app's */
   g_assert_false (has (store, 1000, "org.a.A", "{m2}")); /* another model */
 
-  all = devbg_store_list_consents (store, TRUE, 0, NULL, 0, 100, &error);
-  g_assert_no_error (error);
+  all = list_consents (store, TRUE, 0, NULL, 0);
   g_assert_cmpuint (all->len, ==, 4);
-  mine = devbg_store_list_consents (store, FALSE, 1000, NULL, 0, 100, &error);
+  mine = list_consents (store, FALSE, 1000, NULL, 0);
   g_assert_cmpuint (mine->len, ==, 3);
-  app_only = devbg_store_list_consents (store, FALSE, 1000, "org.b.B", 0, 100, &error);
+  app_only = list_consents (store, FALSE, 1000, "org.b.B", 0);
   g_assert_cmpuint (app_only->len, ==, 1);
-  g_assert_cmpstr (((DevbgConsentRecord *) app_only->pdata[0])->model_id, ==, "{m2}");
-  g_assert_cmpint (((DevbgConsentRecord *) app_only->pdata[0])->created_us, ==, 42);
+  g_assert_cmpuint (((Listed *) app_only->pdata[0])->entry.uid, ==, 1000);
+  g_assert_cmpstr (((Listed *) app_only->pdata[0])->entry.app_id, ==, "org.b.B");
+  g_assert_cmpstr (((Listed *) app_only->pdata[0])->entry.model_id, ==, "{m2}");
+  g_assert_cmpint (((Listed *) app_only->pdata[0])->entry.created_us, ==, 42);
   {
     /* Paged: after the first, the rest. */
-    g_autoptr(GPtrArray) rest = devbg_store_list_consents (
-      store, FALSE, 1000, NULL, ((DevbgConsentRecord *) mine->pdata[0])->cursor, 100, &error);
+    g_autoptr(GPtrArray) rest = list_consents (store, FALSE, 1000, NULL,
+                                               ((Listed *) mine->pdata[0])->cursor);
     g_assert_cmpuint (rest->len, ==, 2);
   }
 

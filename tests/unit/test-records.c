@@ -460,6 +460,51 @@ test_encode (void)
   g_assert_cmpint (e2.finished_us, ==, 0);
 }
 
+/* A ListPermissions record: written as decoded, numbers at their limits;
+ * a uid past 32 bits, a created-us that is no number and an empty app ID
+ * are refused by record and field. */
+static void
+test_permission (void)
+{
+  static const char record[] = "4294967295\0org.a.B\0\0" "-9223372036854775808";
+  static const struct {
+    const char *fields[DEVBG_PERMISSION_FIELDS];
+    const char *message;
+  } bad[] = {
+    { { "4294967296", "org.a.B", "m", "1" },
+      "Permission record 2: uid '4294967296' is not a number from 0 to 4294967295" },
+    { { "-1", "org.a.B", "m", "1" },
+      "Permission record 2: uid '-1' is not a number from 0 to 4294967295" },
+    { { "0", "org.a.B", "m", "1x" },
+      "Permission record 2: created-us '1x' is not a number from -9223372036854775808 to "
+      "9223372036854775807" },
+    { { "0", "", "m", "1" }, "Permission record 2: the app ID is empty" },
+  };
+  const DevbgPermissionEntry p = { G_MAXUINT32, "org.a.B", "", G_MININT64 };
+  g_autoptr(GByteArray) page = g_byte_array_new ();
+  g_autoptr(GPtrArray) fields = NULL;
+  DevbgPermissionEntry back;
+
+  devbg_records_add_permission (page, &p);
+  g_assert_cmpmem (page->data, page->len, record, sizeof record);
+  fields = devbg_records_parse (page->data, page->len, DEVBG_PERMISSION_FIELDS, NULL);
+  g_assert_nonnull (fields);
+  g_assert_true (devbg_records_decode_permission ((const char *const *) fields->pdata, 0, &back,
+                                                  NULL));
+  g_assert_cmpuint (back.uid, ==, G_MAXUINT32);
+  g_assert_cmpstr (back.app_id, ==, "org.a.B");
+  g_assert_cmpstr (back.model_id, ==, "");
+  g_assert_cmpint (back.created_us, ==, G_MININT64);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_false (devbg_records_decode_permission (bad[i].fields, 2, &back, &error));
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT);
+      g_assert_cmpstr (error->message, ==, bad[i].message);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -477,5 +522,6 @@ main (int argc, char **argv)
   g_test_add_func ("/records/numbers-unsigned", test_numbers_unsigned);
   g_test_add_func ("/records/count-nuls", test_count_nuls);
   g_test_add_func ("/records/encode", test_encode);
+  g_test_add_func ("/records/permission", test_permission);
   return g_test_run ();
 }
