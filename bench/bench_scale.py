@@ -50,7 +50,7 @@ sys.path.insert(0, HERE)
 
 from gi.repository import Gio, GLib  # noqa: E402
 from devbgtest import (PrivateBus, Devbgd, DevbgSim, insert_events, insert_history,  # noqa: E402
-                       list_devices, manifest_xml, wait_for)
+                       list_devices, manifest_xml)
 
 REGISTRATIONS = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
 DEVICES = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
@@ -235,6 +235,24 @@ def history(tmpdir, n):
         bus.stop()
 
 
+def time_list(app, name, n, command, what):
+    """Times @app's @command (a whole list of @n @what, answering
+    "OK <ns> <count> <pages> <bytes>") LIST_RUNS times, each beside its
+    floor, and prints the "scale @name" line."""
+    lists, floors = [], []
+    pages = size = 0
+    for _ in range(LIST_RUNS):
+        ns, count, pages, size = map(int, app.ask(command))
+        if count != n:
+            raise SystemExit('bench: listed %d of %d %s' % (count, n, what))
+        lists.append(ns / 1e6)
+        floors.append(echo_floor(app, pages, size))
+    print('scale %s %d list p50 %.1f ms (%d pages, %.0f KiB; floor: the same bytes '
+          'through the bus %.1f ms, ratio %.2fx)'
+          % (name, n, pct(lists, 0.5), pages, size / 1024, pct(floors, 0.5),
+             pct(lists, 0.5) / pct(floors, 0.5)), flush=True)
+
+
 def seed_events(db_path, n, app_id):
     """N pending completion events of @app_id for this user, oldest first,
     one in ten failed: rows as devbgd writes them."""
@@ -256,18 +274,7 @@ def events(tmpdir, n):
         tmpdir, '[Service]\nMaxPendingEvents=%d\n' % max(1000, n),
         lambda db: seed_events(db, n, 'org.devbg.bench.Scale'))
     try:
-        lists, floors = [], []
-        pages = 0
-        for _ in range(LIST_RUNS):
-            ns, count, pages, size = map(int, app.ask('events-all'))
-            if count != n:
-                raise SystemExit('bench: listed %d of %d pending events' % (count, n))
-            lists.append(ns / 1e6)
-            floors.append(echo_floor(app, pages, size))
-        print('scale events %d list p50 %.1f ms (%d pages, %.0f KiB; floor: the same bytes '
-              'through the bus %.1f ms, ratio %.2fx)'
-              % (n, pct(lists, 0.5), pages, size / 1024, pct(floors, 0.5),
-                 pct(lists, 0.5) / pct(floors, 0.5)), flush=True)
+        time_list(app, 'events', n, 'events-all', 'pending events')
     finally:
         app.stop()
         echo.stop()
@@ -292,18 +299,7 @@ def permissions(tmpdir, n):
     bus, devbgd, app, echo = seeded_devbgd(
         tmpdir, '', lambda db: seed_permissions(db, n, 'org.devbg.bench.Scale'))
     try:
-        lists, floors = [], []
-        pages = size = 0
-        for _ in range(LIST_RUNS):
-            ns, count, pages, size = map(int, app.ask('permissions-all'))
-            if count != n:
-                raise SystemExit('bench: listed %d of %d stored consents' % (count, n))
-            lists.append(ns / 1e6)
-            floors.append(echo_floor(app, pages, size))
-        print('scale permissions %d list p50 %.1f ms (%d pages, %.0f KiB; floor: the same bytes '
-              'through the bus %.1f ms, ratio %.2fx)'
-              % (n, pct(lists, 0.5), pages, size / 1024, pct(floors, 0.5),
-                 pct(lists, 0.5) / pct(floors, 0.5)), flush=True)
+        time_list(app, 'permissions', n, 'permissions-all', 'stored consents')
     finally:
         app.stop()
         echo.stop()

@@ -42,6 +42,35 @@ devbg_records_count_nuls (const guint8 *data, gsize size)
   return n;
 }
 
+/* Calls @visit with the offset of each NUL of @data, in order, found
+ * eight bytes at a time (a strlen() per field cost more than the rest of
+ * a page's parse); stops, returning FALSE, when @visit does. Always
+ * inlined, so that the compiler inlines @visit too: called through a
+ * pointer per field, the parse took 37% longer. */
+G_ALWAYS_INLINE static inline gboolean
+foreach_nul (const guint8 *data, gsize size, gboolean (*visit) (gsize nul, gpointer user_data),
+             gpointer user_data)
+{
+  gsize i = 0;
+
+  for (; i + 8 <= size; i += 8)
+    {
+      guint64 word;
+      guint64 zeros;
+
+      memcpy (&word, data + i, 8);
+      /* Little-endian: the first byte in memory is the lowest. */
+      zeros = zero_bytes (GUINT64_FROM_LE (word));
+      for (; zeros != 0; zeros &= zeros - 1)
+        if (!visit (i + ((guint) __builtin_ctzll (zeros) >> 3), user_data))
+          return FALSE;
+    }
+  for (; i < size; i++)
+    if (data[i] == '\0' && !visit (i, user_data))
+      return FALSE;
+  return TRUE;
+}
+
 /* One pass over a page, eight bytes at a time (a page is up to megabytes):
  * its number of NULs, hence of fields, its number of 0xFF bytes (repeat
  * marks, or a malformed page), and an offset before which it is all
@@ -85,6 +114,9 @@ typedef struct {
   guint         n_fields;
   gpointer     *fields;
   gsize         n_repeats;
+  gsize         start;     /* of the field being split */
+  guint         n;         /* fields split so far */
+  GError      **error;
 } Split;
 
 /* Field @index of the page, from @start to its NUL at @nul: a repeat mark
@@ -120,39 +152,15 @@ take_field (Split *s, gsize start, gsize nul, guint index, GError **error)
   return TRUE;
 }
 
-/* Points the fields at each field of the page, the NULs found eight bytes
- * at a time: a strlen() per field cost more than the rest of the parse. */
-static gboolean
-split_fields (Split *s, gsize size, GError **error)
+/* The field ending at @nul: a foreach_nul() visitor. */
+static inline gboolean
+split_at (gsize nul, gpointer user_data)
 {
-  const guint8 *page = s->page;
-  gsize start = 0, i = 0;
-  guint n = 0;
+  Split *s = user_data;
 
-  for (; i + 8 <= size; i += 8)
-    {
-      guint64 word;
-      guint64 zeros;
-
-      memcpy (&word, page + i, 8);
-      /* Little-endian: the first byte in memory is the lowest. */
-      zeros = zero_bytes (GUINT64_FROM_LE (word));
-      for (; zeros != 0; zeros &= zeros - 1)
-        {
-          gsize nul = i + ((guint) __builtin_ctzll (zeros) >> 3);
-
-          if (!take_field (s, start, nul, n++, error))
-            return FALSE;
-          start = nul + 1;
-        }
-    }
-  for (; i < size; i++)
-    if (page[i] == '\0')
-      {
-        if (!take_field (s, start, i, n++, error))
-          return FALSE;
-        start = i + 1;
-      }
+  if (!take_field (s, s->start, nul, s->n++, s->error))
+    return FALSE;
+  s->start = nul + 1;
   return TRUE;
 }
 
@@ -197,8 +205,8 @@ devbg_records_parse (const guint8 *page, gsize size, guint n_fields, GError **er
   fields = g_ptr_array_sized_new ((guint) n_nuls);
   g_ptr_array_set_size (fields, (gint) n_nuls);
   split = (Split) { .page = page, .ascii_end = ascii_end, .n_fields = n_fields,
-                    .fields = fields->pdata };
-  if (!split_fields (&split, size, error))
+                    .fields = fields->pdata, .error = error };
+  if (!foreach_nul (page, size, split_at, &split))
     return NULL;
   /* A 0xFF byte is never UTF-8: one that is not a whole field, even
    * before ascii_end, makes its field malformed. */
@@ -446,36 +454,33 @@ devbg_records_writer_init (DevbgRecordsWriter *w, GByteArray *page, guint n_fiel
   *w = (DevbgRecordsWriter) { .page = page, .n_fields = n_fields };
 }
 
-/* The end of each field of @record (the offset of its NUL), found eight
- * bytes at a time: FALSE unless @record is exactly @n_fields fields. */
+/* Where split_record() is. */
+typedef struct {
+  gsize *ends;
+  guint  n_fields;
+  guint  n;
+} RecordSplit;
+
+static gboolean
+end_field (gsize nul, gpointer user_data)
+{
+  RecordSplit *r = user_data;
+
+  if (r->n == r->n_fields)
+    return FALSE;
+  r->ends[r->n++] = nul;
+  return TRUE;
+}
+
+/* The end of each field of @record (the offset of its NUL): FALSE unless
+ * @record is exactly @n_fields fields. */
 static gboolean
 split_record (const guint8 *record, gsize size, guint n_fields, gsize *ends)
 {
-  gsize i = 0;
-  guint n = 0;
+  RecordSplit r = { ends, n_fields, 0 };
 
-  for (; i + 8 <= size; i += 8)
-    {
-      guint64 word;
-      guint64 zeros;
-
-      memcpy (&word, record + i, 8);
-      zeros = zero_bytes (GUINT64_FROM_LE (word));
-      for (; zeros != 0; zeros &= zeros - 1)
-        {
-          if (n == n_fields)
-            return FALSE;
-          ends[n++] = i + ((guint) __builtin_ctzll (zeros) >> 3);
-        }
-    }
-  for (; i < size; i++)
-    if (record[i] == '\0')
-      {
-        if (n == n_fields)
-          return FALSE;
-        ends[n++] = i;
-      }
-  return n == n_fields && ends[n - 1] == size - 1;
+  return foreach_nul (record, size, end_field, &r) && r.n == n_fields &&
+         ends[n_fields - 1] == size - 1;
 }
 
 gboolean

@@ -287,6 +287,18 @@ def packed_record(fields):
                     for f in fields)
 
 
+def unpack_records(page, n_fields):
+    """The raw fields of one packed page (its bytes) and its records of
+    @n_fields fields, each repeat mark (the field b'\\xff') replaced by the
+    field above it: the interface file's recipe."""
+    raw = bytes(page).split(b'\0')[:-1]
+    fields = list(raw)
+    for i, f in enumerate(fields):
+        if f == b'\xff':
+            fields[i] = fields[i - n_fields]
+    return raw, [fields[i:i + n_fields] for i in range(0, len(fields), n_fields)]
+
+
 DEVICES_PAGE_TYPE = 'a(sa{sv})'
 
 

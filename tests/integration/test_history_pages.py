@@ -18,7 +18,7 @@ import uuid
 
 from gi.repository import GLib
 
-from devbgtest import DevbgTestCase, TestApp, insert_history, manifest_xml
+from devbgtest import DevbgTestCase, TestApp, insert_history, manifest_xml, unpack_records
 
 APP = 'org.example.History'
 OTHER = 'org.example.Other'
@@ -122,12 +122,7 @@ class HistoryPagesTest(HistoryBase):
         out = self.app.ok(self.bus, 'call', 'History', '(uint32 200, "")', user=MALLORY)[0]
         page, _ = GLib.Variant.parse(GLib.VariantType('(ays)'), out[len('OK '):],
                                      None, None).unpack()
-        raw = bytes(page).split(b'\0')[:-1]
-        fields = list(raw)
-        for i, f in enumerate(fields):
-            if f == b'\xff':
-                fields[i] = fields[i - FIELDS]
-        records = [fields[i:i + FIELDS] for i in range(0, len(fields), FIELDS)]
+        raw, records = unpack_records(page, FIELDS)
         self.assertEqual(len(records), 200)
         self.assertNotIn(b'\xff', raw[:FIELDS])
         for r in range(1, 200):

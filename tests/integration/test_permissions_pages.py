@@ -18,7 +18,7 @@ import subprocess
 
 from gi.repository import GLib
 
-from devbgtest import DEVBGCTL, DevbgTestCase, TestApp, manifest_xml
+from devbgtest import DEVBGCTL, DevbgTestCase, TestApp, manifest_xml, unpack_records
 
 APP = 'org.example.Consented'
 OTHER = 'org.example.Other'
@@ -75,13 +75,8 @@ class PermissionsPagesTest(DevbgTestCase):
                           user=user)[0]
         page, following = GLib.Variant.parse(GLib.VariantType('(ays)'), out[len('OK '):],
                                              None, None).unpack()
-        raw = bytes(page).split(b'\0')[:-1]
-        fields = list(raw)
-        for i, f in enumerate(fields):
-            if f == b'\xff':
-                fields[i] = fields[i - FIELDS]
-        records = [(int(fields[i]), fields[i + 1].decode(), fields[i + 2].decode(),
-                    int(fields[i + 3])) for i in range(0, len(fields), FIELDS)]
+        raw, unpacked = unpack_records(page, FIELDS)
+        records = [(int(r[0]), r[1].decode(), r[2].decode(), int(r[3])) for r in unpacked]
         return raw, records, following
 
     def test_app_pages_on_the_bus(self):
