@@ -24,10 +24,6 @@
 #define MAX_ARGUMENTS DEVBG_MAX_ARGUMENTS
 #define MAX_EXPECTED_DURATION DEVBG_MAX_EXPECTED_DURATION_S
 #define DEFAULT_HISTORY 100
-/* Every list is answered a page at a time, each far below the bus's
- * message limit (dbus-daemon's default is 32 MiB on the system bus, and a
- * reply over it costs devbgd its connection): at most this many entries
- * and bytes, with a continuation for the rest. */
 
 struct _DevbgDaemon {
   GObject          parent;
@@ -345,11 +341,12 @@ handle_register (Call *call, GVariant *params)
 
 /* ---- packed pages (lib/devbg-records.h) ----
  *
- * The long lists (ListRegistrations, History, WatchEvents, ListEvents)
- * answer "(ays)": one page of packed records and the continuation. A page
- * holds whole records only, at most [Service] MaxReplyBytes of them (the
- * first always goes in), so that no reply passes the bus's
- * max_message_size, which would drop devbgd's connection. */
+ * The long lists (ListRegistrations, History, WatchEvents, ListEvents,
+ * ListPermissions) answer "(ays)": one page of packed records and the
+ * continuation. A page holds whole records only, at most [Service]
+ * MaxReplyBytes of them (the first always goes in), so that no reply
+ * passes the bus's max_message_size, which would drop devbgd's
+ * connection. */
 
 typedef struct {
   GByteArray *bytes;
@@ -414,7 +411,7 @@ return_packed (Call *call, GBytes *bytes, gboolean more, gint64 last_cursor)
                    next));
 }
 
-/* ---- History and pending events: pages, read ahead ----
+/* ---- History, pending events, stored consent: pages, read ahead ----
  *
  * A caller that reads one of these lists to its end asks for page after
  * page. Once a page is answered, devbgd (idle while it crosses the bus,
@@ -431,7 +428,10 @@ return_packed (Call *call, GBytes *bytes, gboolean more, gint64 last_cursor)
 typedef enum {
   LIST_EVENTS,
   LIST_HISTORY,
+  LIST_PERMISSIONS,
 } ListKind;
+
+static const char *const list_kind_names[] = { "events", "history", "permissions" };
 
 /* One page of a long list as asked for: by whom (whose identity is fixed
  * with the connection), of what, from where. Owns its strings. */
@@ -441,8 +441,8 @@ typedef struct {
   char             *sender;
   guint32           uid;
   char             *app_id;  /* NULL for no app identity */
-  gboolean          all;     /* History: every user's */
-  guint             limit;   /* History */
+  gboolean          all;     /* History, permissions: every user's */
+  guint             limit;   /* the most records a page holds */
   gint64            cursor;
 } ListQuery;
 
@@ -459,7 +459,7 @@ list_query_key (const ListQuery *q)
 {
   /* Starts with the sender and a newline: devbg_read_ahead_forget_sender(). */
   return g_strdup_printf ("%s\n%s\n%u\n%" G_GINT64_FORMAT, q->sender,
-                          q->kind == LIST_EVENTS ? "events" : "history", q->limit, q->cursor);
+                          list_kind_names[q->kind], q->limit, q->cursor);
 }
 
 /* Packs the page @q asks for from the store. */
@@ -469,23 +469,27 @@ list_query_fill (const ListQuery *q, DevbgReadAheadPage *out, GError **error)
   DevbgStore *store = q->daemon->store;
   PackedPage page;
   gboolean ok;
+  DevbgListScope scope = { .all = q->all, .uid = q->uid, .app_id = q->app_id };
+  DevbgOwner owner = { .uid = q->uid, .app_id = q->app_id };
 
-  if (q->kind == LIST_EVENTS)
+  switch (q->kind)
     {
-      DevbgOwner owner = { .uid = q->uid, .app_id = q->app_id };
-
+    case LIST_EVENTS:
       /* Typical events are about 130 bytes. */
-      packed_page_init (&page, q->daemon, DEVBG_EVENT_FIELDS, DEVBG_EVENTS_PAGE_MAX_ENTRIES,
-                        q->cursor, 160);
+      packed_page_init (&page, q->daemon, DEVBG_EVENT_FIELDS, q->limit, q->cursor, 160);
       ok = devbg_store_foreach_event (store, &owner, q->cursor, packed_page_add, &page, error);
-    }
-  else
-    {
-      DevbgHistoryScope scope = { .all = q->all, .uid = q->uid, .app_id = q->app_id };
-
+      break;
+    case LIST_HISTORY:
       /* Typical entries are about 200 bytes. */
       packed_page_init (&page, q->daemon, DEVBG_HISTORY_FIELDS, q->limit, q->cursor, 256);
       ok = devbg_store_foreach_history (store, &scope, q->cursor, packed_page_add, &page, error);
+      break;
+    case LIST_PERMISSIONS:
+    default:
+      /* Typical consents are about 50 bytes. */
+      packed_page_init (&page, q->daemon, DEVBG_PERMISSION_FIELDS, q->limit, q->cursor, 64);
+      ok = devbg_store_foreach_consent (store, &scope, q->cursor, packed_page_add, &page, error);
+      break;
     }
   if (!ok)
     {
@@ -576,8 +580,11 @@ return_list_page (Call *call, const ListQuery *q)
   g_bytes_unref (page.bytes);
 }
 
+/* @kind's page after @cursor, of at most @limit records, as @call's
+ * caller sees it: root without an app identity every user's (History and
+ * stored consent, as devbg_runtime_may_see()), another its own. */
 static ListQuery
-list_query_of (Call *call, ListKind kind, gint64 cursor)
+list_query_of (Call *call, ListKind kind, guint limit, gint64 cursor)
 {
   return (ListQuery) {
     .daemon = call->daemon,
@@ -585,6 +592,8 @@ list_query_of (Call *call, ListKind kind, gint64 cursor)
     .sender = (char *) g_dbus_method_invocation_get_sender (call->invocation),
     .uid = call->caller->uid,
     .app_id = call->caller->app_id,
+    .all = call->caller->app_id == NULL && call->caller->uid == 0,
+    .limit = limit,
     .cursor = cursor,
   };
 }
@@ -751,7 +760,7 @@ handle_request (Call *call, GVariant *params)
 static void
 return_events_page (Call *call, gint64 cursor)
 {
-  ListQuery q = list_query_of (call, LIST_EVENTS, cursor);
+  ListQuery q = list_query_of (call, LIST_EVENTS, DEVBG_EVENTS_PAGE_MAX_ENTRIES, cursor);
 
   return_list_page (call, &q);
 }
@@ -876,10 +885,7 @@ handle_history (Call *call, GVariant *params)
     return;
   if (limit == 0)
     limit = DEFAULT_HISTORY;
-  q = list_query_of (call, LIST_HISTORY, cursor);
-  q.limit = MIN (limit, DEVBG_HISTORY_PAGE_MAX_ENTRIES);
-  /* The same visibility as devbg_runtime_may_see(). */
-  q.all = call->caller->app_id == NULL && call->caller->uid == 0;
+  q = list_query_of (call, LIST_HISTORY, MIN (limit, DEVBG_HISTORY_PAGE_MAX_ENTRIES), cursor);
   return_list_page (call, &q);
 }
 
@@ -940,34 +946,18 @@ handle_unregister_consent_agent (Call *call, GVariant *params)
 
 /* Who sees and revokes which stored consent: root every user's, another
  * program its own user's, an app only its own user's of itself. */
-/* One packed page of the stored consents the caller may see, their
- * repeats marked, at most DEVBG_PERMISSIONS_PAGE_MAX_ENTRIES and
- * MaxReplyBytes (the first always goes in). */
 static void
 handle_list_permissions (Call *call, GVariant *params)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) bytes = NULL;
   const char *continuation;
-  PackedPage page;
   gint64 cursor;
+  ListQuery q;
 
   g_variant_get (params, "(&s)", &continuation);
   if (!parse_continuation (call, continuation, &cursor))
     return;
-  packed_page_init (&page, call->daemon, DEVBG_PERMISSION_FIELDS,
-                    DEVBG_PERMISSIONS_PAGE_MAX_ENTRIES, cursor, 64);
-  if (!devbg_store_foreach_consent (call->daemon->store,
-                                    call->caller->app_id == NULL && call->caller->uid == 0,
-                                    call->caller->uid, call->caller->app_id, cursor,
-                                    packed_page_add, &page, &error))
-    {
-      g_byte_array_unref (page.bytes);
-      return_error (call, error);
-      return;
-    }
-  bytes = g_byte_array_free_to_bytes (page.bytes);
-  return_packed (call, bytes, page.more, page.last_cursor);
+  q = list_query_of (call, LIST_PERMISSIONS, DEVBG_PERMISSIONS_PAGE_MAX_ENTRIES, cursor);
+  return_list_page (call, &q);
 }
 
 static void

@@ -2,9 +2,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The next page of a long list, packed while the one before it travels:
- * a caller that reads History or its pending events to the end asks for
- * page after page, and devbgd, idle while a page crosses the bus, packs
- * the next one then. It is served only to the same caller, for the same
+ * a caller that reads History, its pending events or the stored consent
+ * to the end asks for page after page, and devbgd, idle while a page
+ * crosses the bus, packs the next one then. It is served only to the same caller, for the same
  * list and position, and only while the database has not changed since:
  * what it holds is exactly what the store would answer.
  */

@@ -1277,7 +1277,7 @@ devbg_store_ack_events (DevbgStore *store, const DevbgOwner *owner, const char *
 }
 
 gboolean
-devbg_store_foreach_history (DevbgStore *store, const DevbgHistoryScope *scope, gint64 cursor,
+devbg_store_foreach_history (DevbgStore *store, const DevbgListScope *scope, gint64 cursor,
                              DevbgRecordVisitor visit, gpointer user_data, GError **error)
 {
   /* One statement per scope, each a plain range of an index (one app's:
@@ -1334,7 +1334,7 @@ copy_history (const guint8 *record, gsize size, gint64 cursor, gpointer user_dat
 }
 
 GPtrArray *
-devbg_store_list_history (DevbgStore *store, const DevbgHistoryScope *scope, gint64 cursor,
+devbg_store_list_history (DevbgStore *store, const DevbgListScope *scope, gint64 cursor,
                           guint limit, GError **error)
 {
   g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) devbg_instance_record_free);
@@ -1423,9 +1423,8 @@ column_utf8 (sqlite3_stmt *stmt, int column)
 }
 
 gboolean
-devbg_store_foreach_consent (DevbgStore *store, gboolean all, guint32 uid, const char *app_id,
-                             gint64 cursor, DevbgRecordVisitor visit, gpointer user_data,
-                             GError **error)
+devbg_store_foreach_consent (DevbgStore *store, const DevbgListScope *scope, gint64 cursor,
+                             DevbgRecordVisitor visit, gpointer user_data, GError **error)
 {
   g_autoptr(StoreStmt) stmt = prepare (store,
     "SELECT uid, app_id, model_id, created_us, rowid FROM consent "
@@ -1436,9 +1435,9 @@ devbg_store_foreach_consent (DevbgStore *store, gboolean all, guint32 uid, const
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int (stmt, 1, all ? 1 : 0);
-  sqlite3_bind_int64 (stmt, 2, uid);
-  sqlite3_bind_text (stmt, 3, app_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 1, scope->all ? 1 : 0);
+  sqlite3_bind_int64 (stmt, 2, scope->uid);
+  sqlite3_bind_text (stmt, 3, scope->app_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 4, cursor);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {

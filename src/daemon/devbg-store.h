@@ -213,18 +213,18 @@ gboolean   devbg_store_ack_events (DevbgStore        *store,
                                    const char *const *event_ids,
                                    GError           **error);
 
-/* Which finished instances a caller sees: every user's (@all), or those run
- * as @uid, and of those only @app_id's when it is set. */
+/* Which rows of History or of the stored consent a caller sees: every
+ * user's (@all), or @uid's, and of those only @app_id's when it is set. */
 typedef struct {
   gboolean    all;
   guint32     uid;
   const char *app_id;
-} DevbgHistoryScope;
+} DevbgListScope;
 
 /* Visits the finished instances in @scope before @cursor
  * (DEVBG_STORE_CURSOR_START for the newest), newest first. */
 gboolean   devbg_store_foreach_history (DevbgStore              *store,
-                                        const DevbgHistoryScope *scope,
+                                        const DevbgListScope *scope,
                                         gint64                   cursor,
                                         DevbgRecordVisitor       visit,
                                         gpointer                 user_data,
@@ -233,7 +233,7 @@ gboolean   devbg_store_foreach_history (DevbgStore              *store,
 /* Finished instances in @scope, newest first: at most @limit before
  * @cursor (copies). */
 GPtrArray *devbg_store_list_history (DevbgStore              *store,
-                                     const DevbgHistoryScope *scope,
+                                     const DevbgListScope *scope,
                                      gint64                   cursor,
                                      guint                    limit,
                                      GError                 **error);
@@ -259,18 +259,16 @@ int        devbg_store_has_consent (DevbgStore       *store,
                                     const char       *model_id,
                                     GError          **error);
 
-/* Visits every user's consents (@all), or @uid's (of @app_id only when
- * set), after @cursor (0 for the first), oldest first: each as a packed
- * ListPermissions record (DevbgPermissionEntry's fields). A row whose
- * text is damaged is passed over, and said. */
-gboolean   devbg_store_foreach_consent (DevbgStore        *store,
-                                        gboolean           all,
-                                        guint32            uid,
-                                        const char        *app_id,
-                                        gint64             cursor,
-                                        DevbgRecordVisitor visit,
-                                        gpointer           user_data,
-                                        GError           **error);
+/* Visits the stored consents in @scope after @cursor (0 for the first),
+ * oldest first: each as a packed ListPermissions record
+ * (DevbgPermissionEntry's fields). A row whose text is damaged is passed
+ * over, and said. */
+gboolean   devbg_store_foreach_consent (DevbgStore            *store,
+                                        const DevbgListScope  *scope,
+                                        gint64                 cursor,
+                                        DevbgRecordVisitor     visit,
+                                        gpointer               user_data,
+                                        GError               **error);
 
 /* Forgets @owner's consent for @model_id (for every model when NULL);
  * returns how many were removed, or -1 with @error. */

@@ -516,9 +516,12 @@ class DevbgTestCase(unittest.TestCase):
             shutil.copy2(src, paths[-1])
         return paths
 
-    def devbgctl(self, *args, check=True):
-        r = subprocess.run([DEVBGCTL] + list(args), env=self.bus.env(), capture_output=True,
-                           text=True, timeout=30)
+    def devbgctl(self, *args, check=True, user=None):
+        """devbgctl @args on the test bus, as root or as @user."""
+        cmd = [DEVBGCTL] + list(args)
+        if user is not None:
+            cmd = ['setpriv', '--reuid=%d' % user, '--regid=%d' % user, '--clear-groups'] + cmd
+        r = subprocess.run(cmd, env=self.bus.env(), capture_output=True, text=True, timeout=30)
         if check and r.returncode != 0:
             raise AssertionError('devbgctl %s failed (%d): %s' % (args, r.returncode, r.stderr))
         return r

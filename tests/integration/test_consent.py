@@ -115,12 +115,7 @@ class ConsentBase(DevbgTestCase):
         return None
 
     def permissions(self, user=None):
-        cmd = [DEVBGCTL, '--json', 'permissions']
-        if user is not None:
-            cmd = ['setpriv', '--reuid=%d' % user, '--regid=%d' % user, '--clear-groups'] + cmd
-        r = subprocess.run(cmd, env=self.bus.env(), capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return json.loads(r.stdout)
+        return json.loads(self.devbgctl('--json', 'permissions', user=user).stdout)
 
 
 class ConsentTest(ConsentBase):

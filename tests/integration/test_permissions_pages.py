@@ -14,11 +14,10 @@ starts): thousands given through the consent agent would take minutes."""
 import json
 import os
 import sqlite3
-import subprocess
 
 from gi.repository import GLib
 
-from devbgtest import DEVBGCTL, DevbgTestCase, TestApp, manifest_xml, unpack_records
+from devbgtest import DevbgTestCase, TestApp, manifest_xml, unpack_records
 
 APP = 'org.example.Consented'
 OTHER = 'org.example.Other'
@@ -57,13 +56,8 @@ class PermissionsPagesTest(DevbgTestCase):
         self.devbgd.start()
 
     def listed(self, user=None):
-        cmd = [DEVBGCTL, '--json', 'permissions']
-        if user is not None:
-            cmd = ['setpriv', '--reuid=%d' % user, '--regid=%d' % user, '--clear-groups'] + cmd
-        r = subprocess.run(cmd, env=self.bus.env(), capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 0, r.stderr)
         return [(p['uid'], p['app-id'], p['model-id'], p['created-us'])
-                for p in json.loads(r.stdout)]
+                for p in json.loads(self.devbgctl('--json', 'permissions', user=user).stdout)]
 
     def test_root_and_a_user_list_theirs_whole_in_order(self):
         self.assertEqual(self.listed(), self.rows)

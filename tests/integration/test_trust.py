@@ -246,6 +246,8 @@ class LeakTest(RuntimeBase):
         ('Cancel', '("00000000-0000-4000-8000-000000000000",)', None),
         ('ListTasks', '()', None),
         ('History', '(uint32 0, "")', None),
+        ('ListPermissions', '("",)', None),
+        ('ListPermissions', '("bogus",)', None),
         ('Devices.ListDevices', '("",)', None),
         ('Devices.ListDevices', '("@BIG@",)', 2048),
         ('NoSuchMethod', '()', None),

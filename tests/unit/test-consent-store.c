@@ -99,10 +99,10 @@ static GPtrArray *
 list_consents (DevbgStore *store, gboolean all, guint32 uid, const char *app_id, gint64 cursor)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) listed_free);
+  DevbgListScope scope = { .all = all, .uid = uid, .app_id = app_id };
   g_autoptr(GError) error = NULL;
 
-  g_assert_true (devbg_store_foreach_consent (store, all, uid, app_id, cursor, collect, out,
-                                              &error));
+  g_assert_true (devbg_store_foreach_consent (store, &scope, cursor, collect, out, &error));
   g_assert_no_error (error);
   return out;
 }

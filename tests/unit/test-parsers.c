@@ -455,8 +455,8 @@ test_store (void)
     /* Events and history per owner; the history pruned by count and age. */
     DevbgOwner owner = { .uid = 1000, .app_id = "org.a.B" };
     DevbgOwner other_user = { .uid = 1001, .app_id = "org.a.B" };
-    DevbgHistoryScope mine = { .uid = 1000, .app_id = "org.a.B" };
-    DevbgHistoryScope all = { .all = TRUE };
+    DevbgListScope mine = { .uid = 1000, .app_id = "org.a.B" };
+    DevbgListScope all = { .all = TRUE };
     g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
     g_autoptr(GPtrArray) hist = NULL;
     g_autoptr(GPtrArray) evs = NULL;

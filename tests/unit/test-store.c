@@ -224,7 +224,7 @@ test_history_scopes (void)
   g_autoptr(GError) error = NULL;
   g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
   static const struct {
-    DevbgHistoryScope scope;
+    DevbgListScope scope;
     const char       *expected;
   } cases[] = {
     { { TRUE, 0, NULL }, "9 8 7 6 5 4 3 2 1 0 " },
@@ -317,7 +317,7 @@ test_records_migrated_from_4 (void)
   g_autofree char *db = g_build_filename (dir, "devbg.db", NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(DevbgStore) store = devbg_store_open (dir, &error);
-  DevbgHistoryScope all = { TRUE, 0, NULL };
+  DevbgListScope all = { TRUE, 0, NULL };
   DevbgOwner owner = { .uid = 4294967294u, .app_id = "org.a.B" };
   const DevbgHistoryRecord failed = {
     "i-failed", "t", "org.a.B", "sync", "B.Sync", DEVBG_TRIGGER_SERVICING, "sim:band:1",
