@@ -744,9 +744,13 @@ on_device_checked (GObject *source, GAsyncResult *res, gpointer data)
   if (reply != NULL)
     {
       g_autoptr(GVariant) properties = g_variant_get_child_value (reply, 0);
-      g_autoptr(DevbgDeviceInfo) info = devbg_device_info_new (seen->id, properties);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(DevbgDeviceInfo) info = devbg_device_info_new (seen->id, properties, &error);
 
-      g_signal_emit (seen->client, client_signals[seen->signal_id], 0, info);
+      if (info != NULL)
+        g_signal_emit (seen->client, client_signals[seen->signal_id], 0, info);
+      else
+        g_warning ("GetDevice '%.64s': %s", seen->id, error->message);
     }
   g_object_unref (seen->client);
   g_free (seen->id);
@@ -2581,6 +2585,23 @@ devbg_registration_unregister_finish (DevbgRegistration *reg, GAsyncResult *resu
 
 /* ---- devices: what devbgd knows, and changes to it */
 
+typedef struct {
+  GBytes    *bytes;   /* the page */
+  GPtrArray *devices; /* read from it so far */
+} DevicesPageRead;
+
+static gboolean
+take_device (const char *id, DevbgSerialized properties, gpointer data, GError **error)
+{
+  DevicesPageRead *read = data;
+  DevbgDeviceInfo *info = devbg_device_info_new_serialized (id, read->bytes, properties, error);
+
+  if (info == NULL)
+    return FALSE;
+  g_ptr_array_add (read->devices, info);
+  return TRUE;
+}
+
 /* Appends the devices of one ListDevices reply "(ays)" (a page asked for
  * after *@continuation, devbg-device-page.h) to @devices and moves
  * *@continuation to the next page's ("" at the end). FALSE with @error
@@ -2590,22 +2611,14 @@ devices_page_take (GVariant *reply, GPtrArray *devices, char **continuation, GEr
 {
   g_autoptr(GVariant) bytes_value = g_variant_get_child_value (reply, 0);
   g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (bytes_value);
-  g_autoptr(GVariant) page = NULL;
+  g_autoptr(GPtrArray) page = g_ptr_array_new_with_free_func (g_object_unref);
+  DevicesPageRead read = { bytes, page };
   const char *next;
-  GVariantIter iter;
-  const char *id;
-  GVariant *properties;
 
   g_variant_get_child (reply, 1, "&s", &next);
-  page = devbg_device_page_check (bytes, *continuation, next, error);
-  if (page == NULL)
+  if (!devbg_device_page_foreach (bytes, *continuation, next, take_device, &read, error))
     return FALSE;
-  g_variant_iter_init (&iter, page);
-  while (g_variant_iter_next (&iter, "(&s@a{sv})", &id, &properties))
-    {
-      g_ptr_array_add (devices, devbg_device_info_new (id, properties));
-      g_variant_unref (properties);
-    }
+  g_ptr_array_extend_and_steal (devices, g_steal_pointer (&page));
   g_free (*continuation);
   *continuation = g_strdup (next);
   return TRUE;
@@ -2721,7 +2734,7 @@ devbg_client_list_devices_sync (DevbgClient *client, GCancellable *cancellable, 
   g_autoptr(GPtrArray) devices = g_ptr_array_new_with_free_func (g_object_unref);
   g_autofree char *continuation = g_strdup ("");
 
-  /* Page after page: devbg_device_page_check() refuses a page that does
+  /* Page after page: devbg_device_page_foreach() refuses a page that does
    * not advance, so this ends. */
   do
     {

@@ -6,12 +6,21 @@
 #pragma once
 
 #include "devbg-device-info.h"
+#include "devbg-serialized.h"
 
 G_BEGIN_DECLS
 
-/* From devbgd's (id, a{sv}) of ListDevices, DeviceAdded, DeviceChanged.
- * Missing or mistyped properties read as empty. */
-DevbgDeviceInfo *devbg_device_info_new (const char *id,
-                                        GVariant   *properties);
+/* From a device's ID and properties (a{sv}) as GetDevice answers them;
+ * NULL with a DEVBG_ERROR_INVALID_ARGUMENT error when they are not in
+ * normal form. Missing or mistyped properties read as empty. */
+DevbgDeviceInfo *devbg_device_info_new            (const char       *id,
+                                                   GVariant         *properties,
+                                                   GError          **error);
+/* The same from the serialized properties (little-endian) in @bytes, as
+ * a ListDevices page holds them; the info keeps a reference to @bytes. */
+DevbgDeviceInfo *devbg_device_info_new_serialized (const char       *id,
+                                                   GBytes           *bytes,
+                                                   DevbgSerialized   properties,
+                                                   GError          **error);
 
 G_END_DECLS

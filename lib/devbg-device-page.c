@@ -8,83 +8,143 @@
 #include "devbg-error.h"
 #include "devbg-names.h"
 
-/* Each ID non-empty, within the limit, and after the one before: a page
- * in ID order, as the continuation assumes. */
+/* @id non-empty, within the limit, and after @last: a page in ID order,
+ * as the continuation assumes. */
 static gboolean
-check_ids (GVariant *page, const char *after, const char **last, GError **error)
+check_id (const char *id, gsize index, const char *last, GError **error)
 {
-  gsize n = g_variant_n_children (page);
+  gsize length = strlen (id);
 
-  *last = after;
-  for (gsize i = 0; i < n; i++)
+  if (length == 0 || length > DEVBG_MAX_DEVICE_ID)
     {
-      g_autoptr(GVariant) entry = g_variant_get_child_value (page, i);
-      const char *id;
-      gsize length;
-
-      g_variant_get_child (entry, 0, "&s", &id);
-      length = strlen (id);
-      if (length == 0 || length > DEVBG_MAX_DEVICE_ID)
-        {
-          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                       "devices page: device %" G_GSIZE_FORMAT "'s ID is %s", i,
-                       length == 0 ? "empty" : "too long");
-          return FALSE;
-        }
-      if (strcmp (id, *last) <= 0)
-        {
-          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                       "devices page: device %" G_GSIZE_FORMAT " '%.64s' is not after '%.64s'",
-                       i, id, *last);
-          return FALSE;
-        }
-      /* Points into @page, which the caller holds. */
-      *last = id;
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "devices page: device %" G_GSIZE_FORMAT "'s ID is %s", index,
+                   length == 0 ? "empty" : "too long");
+      return FALSE;
+    }
+  if (strcmp (id, last) <= 0)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "devices page: device %" G_GSIZE_FORMAT " '%.64s' is not after '%.64s'",
+                   index, id, last);
+      return FALSE;
     }
   return TRUE;
 }
 
-GVariant *
-devbg_device_page_check (GBytes *bytes, const char *after, const char *next_continuation,
-                         GError **error)
+gboolean
+devbg_device_page_foreach (GBytes *bytes, const char *after, const char *next_continuation,
+                           DevbgDevicePageVisit visit, gpointer data, GError **error)
 {
-  g_autoptr(GVariant) page =
-    g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (DEVBG_DEVICES_PAGE_TYPE),
-                                                  bytes, FALSE));
-  const char *last;
+  DevbgSerialized page = { g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes) };
+  DevbgSerializedArray iter;
+  const char *last = after;
+  gsize index = 0;
 
-  if (!g_variant_is_normal_form (page))
+  if (!devbg_serialized_array_init (&iter, page, DEVBG_SERIALIZED_ALIGN_8))
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
                    "devices page: %" G_GSIZE_FORMAT " bytes are not an " DEVBG_DEVICES_PAGE_TYPE
-                   " in normal form", g_bytes_get_size (bytes));
-      return NULL;
+                   " in normal form", page.size);
+      return FALSE;
     }
-#if G_BYTE_ORDER == G_BIG_ENDIAN
-  {
-    GVariant *swapped = g_variant_byteswap (page);
+  for (;; index++)
+    {
+      DevbgSerialized device, properties;
+      gboolean done;
+      const char *id;
 
-    g_variant_unref (page);
-    page = swapped;
-  }
-#endif
-  if (!check_ids (page, after, &last, error))
-    return NULL;
+      if (!devbg_serialized_array_next (&iter, &device, &done) ||
+          (!done && !devbg_serialized_pair (device, DEVBG_SERIALIZED_ALIGN_8, &id, &properties)))
+        {
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                       "devices page: device %" G_GSIZE_FORMAT " is not an (sa{sv}) in normal "
+                       "form", index);
+          return FALSE;
+        }
+      if (done)
+        break;
+      if (!check_id (id, index, last, error))
+        return FALSE;
+      if (!visit (id, properties, data, error))
+        {
+          g_prefix_error (error, "devices page: device '%.64s': ", id);
+          return FALSE;
+        }
+      /* Points into @bytes, which the caller holds. */
+      last = id;
+    }
   /* A reader follows the continuation: one that is not the page's last
    * ID could send it back, or round in circles. */
-  if (*next_continuation != '\0' && g_variant_n_children (page) == 0)
+  if (*next_continuation != '\0' && index == 0)
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
                    "devices page: the page is empty but has a continuation '%.64s'",
                    next_continuation);
-      return NULL;
+      return FALSE;
     }
   if (*next_continuation != '\0' && strcmp (next_continuation, last) != 0)
     {
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
                    "devices page: the continuation '%.64s' is not the page's last ID '%.64s'",
                    next_continuation, last);
-      return NULL;
+      return FALSE;
     }
-  return g_steal_pointer (&page);
+  return TRUE;
+}
+
+/* @value, of @type (@type_length bytes), in normal form: the types
+ * devbgd sends read here, any other (one newer than this library)
+ * through GVariant, with a copy. */
+static gboolean
+value_is_normal (const char *type, gsize type_length, DevbgSerialized value)
+{
+  gboolean ignored;
+  const char *string;
+  g_autoptr(GVariant) other = NULL;
+
+  if (type_length == 1 && *type == 's')
+    return devbg_serialized_string (value, &string);
+  if (type_length == 1 && *type == 'b')
+    return devbg_serialized_boolean (value, &ignored);
+  if (type_length == 2 && memcmp (type, "as", 2) == 0)
+    return devbg_serialized_strv (value, NULL);
+  other = g_variant_ref_sink (g_variant_new_from_data ((const GVariantType *) type, value.data,
+                                                       value.size, FALSE, NULL, NULL));
+  return g_variant_is_normal_form (other);
+}
+
+gboolean
+devbg_device_properties_foreach (DevbgSerialized properties, DevbgDevicePropertyVisit visit,
+                                 gpointer data, GError **error)
+{
+  DevbgSerializedArray iter;
+
+  if (!devbg_serialized_array_init (&iter, properties, DEVBG_SERIALIZED_ALIGN_8))
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                   "its properties are not an a{sv} in normal form");
+      return FALSE;
+    }
+  for (gsize index = 0;; index++)
+    {
+      DevbgSerialized entry, variant, value;
+      const char *key = NULL, *type;
+      gsize type_length;
+      gboolean done;
+
+      if (!devbg_serialized_array_next (&iter, &entry, &done) ||
+          (!done && (!devbg_serialized_pair (entry, DEVBG_SERIALIZED_ALIGN_8, &key, &variant) ||
+                     !devbg_serialized_variant (variant, &type, &type_length, &value) ||
+                     !value_is_normal (type, type_length, value))))
+        {
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
+                       "its property %" G_GSIZE_FORMAT " ('%.64s') is not an {sv} in normal form",
+                       index, key != NULL ? key : "?");
+          return FALSE;
+        }
+      if (done)
+        return TRUE;
+      visit (key, type, type_length, value, data);
+    }
 }

@@ -14,6 +14,7 @@
 #include "devbg-hwid.h"
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
+#include "devbg-serialized.h"
 
 struct _DevbgDevices {
   GObject          parent;
@@ -284,13 +285,12 @@ devbg_devices_return_list (DevbgDevices *self, GDBusMethodInvocation *invocation
                            gsize max_bytes)
 {
   g_autoptr(GPtrArray) list = NULL;
-  g_autoptr(GVariant) page = NULL;
   g_autoptr(GBytes) bytes = NULL;
+  DevbgSerializedWriter page;
   const char *last = "";
   gboolean more = FALSE;
   guint n = 0;
   gsize size = 0;
-  GVariantBuilder b;
 
   if (strlen (continuation) > DEVBG_MAX_DEVICE_ID)
     {
@@ -302,7 +302,9 @@ devbg_devices_return_list (DevbgDevices *self, GDBusMethodInvocation *invocation
       return;
     }
   list = devbg_devices_list (self);
-  g_variant_builder_init (&b, G_VARIANT_TYPE (DEVBG_DEVICES_PAGE_TYPE));
+  /* Written as GVariant would serialize the a(sa{sv}), from each device's
+   * kept a{sv}: no GVariant per device (devbg-serialized.h). */
+  devbg_serialized_writer_init (&page);
   for (guint i = first_after (list, continuation); i < list->len; i++)
     {
       DevbgDevice *device = g_ptr_array_index (list, i);
@@ -313,26 +315,26 @@ devbg_devices_return_list (DevbgDevices *self, GDBusMethodInvocation *invocation
       if (!visible_to (device, viewer))
         continue;
       props = devbg_device_to_variant (device);
+#if G_BYTE_ORDER == G_BIG_ENDIAN
+      {
+        GVariant *swapped = g_variant_byteswap (props);
+
+        g_variant_unref (props);
+        props = swapped;
+      }
+#endif
       bound = entry_size_bound (id, props);
       /* The first always goes in, so that every page advances. */
       more = n == DEVBG_DEVICES_PAGE_MAX_ENTRIES || (n > 0 && size + bound > max_bytes);
       if (more)
         break;
-      g_variant_builder_add (&b, "(s@a{sv})", id, props);
+      devbg_serialized_writer_add_pair (&page, id, g_variant_get_data (props),
+                                        g_variant_get_size (props));
       size += bound;
       last = id;
       n++;
     }
-  page = g_variant_ref_sink (g_variant_builder_end (&b));
-#if G_BYTE_ORDER == G_BIG_ENDIAN
-  {
-    GVariant *swapped = g_variant_byteswap (page);
-
-    g_variant_unref (page);
-    page = swapped;
-  }
-#endif
-  bytes = g_variant_get_data_as_bytes (page);
+  bytes = devbg_serialized_writer_end (&page);
   g_dbus_method_invocation_return_value (
     invocation, g_variant_new ("(@ays)",
                                g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE),

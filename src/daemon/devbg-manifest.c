@@ -691,13 +691,18 @@ id_has_prefix (const char *id, const char *prefix)
   return g_ascii_strncasecmp (id, prefix, strlen (prefix)) == 0;
 }
 
+/* Whether @needle is in @id, ASCII letters in any case. Without a copy:
+ * ListDevices asks this of every device for an app (1,000 devices, each
+ * with a few IDs, for each device its manifest declares). */
 static gboolean
 id_contains (const char *id, const char *needle)
 {
-  g_autofree char *a = g_ascii_strdown (id, -1);
-  g_autofree char *b = g_ascii_strdown (needle, -1);
+  gsize length = strlen (needle);
 
-  return strstr (a, b) != NULL;
+  for (; *id != '\0'; id++)
+    if (g_ascii_strncasecmp (id, needle, length) == 0)
+      return TRUE;
+  return length == 0;
 }
 
 /* USB\VID_1209&PID_B0A1..., HID\VID_...; Bluetooth's
@@ -705,9 +710,12 @@ id_contains (const char *id, const char *needle)
 static gboolean
 ids_match_vidpid (const char *const *ids, guint16 vid, guint16 pid)
 {
-  g_autofree char *usb = g_strdup_printf ("VID_%04X&PID_%04X", vid, pid);
-  g_autofree char *bt1 = g_strdup_printf ("VID&0001%04X_PID&%04X", vid, pid);
-  g_autofree char *bt2 = g_strdup_printf ("VID&0002%04X_PID&%04X", vid, pid);
+  char usb[sizeof "VID_FFFF&PID_FFFF"], bt1[sizeof "VID&0001FFFF_PID&FFFF"],
+    bt2[sizeof "VID&0002FFFF_PID&FFFF"];
+
+  g_snprintf (usb, sizeof usb, "VID_%04X&PID_%04X", vid, pid);
+  g_snprintf (bt1, sizeof bt1, "VID&0001%04X_PID&%04X", vid, pid);
+  g_snprintf (bt2, sizeof bt2, "VID&0002%04X_PID&%04X", vid, pid);
 
   for (const char *const *id = ids; *id; id++)
     if (id_contains (*id, usb) || id_contains (*id, bt1) || id_contains (*id, bt2))
@@ -743,7 +751,8 @@ usb_function_matches (const char *function, const char *const *ids)
   for (const char *const *id = ids; *id; id++)
     {
       char c[3] = "", s[3] = "", p[3] = "";
-      if (sscanf (*id, "USB\\Class_%2[0-9a-fA-F]&SubClass_%2[0-9a-fA-F]&Prot_%2[0-9a-fA-F]",
+      if (!id_has_prefix (*id, "USB\\Class_") ||
+          sscanf (*id, "USB\\Class_%2[0-9a-fA-F]&SubClass_%2[0-9a-fA-F]&Prot_%2[0-9a-fA-F]",
                   c, s, p) != 3)
         continue;
       class_known = TRUE;
@@ -763,7 +772,8 @@ hid_function_matches (const char *function, const char *const *ids)
   for (const char *const *id = ids; *id; id++)
     {
       char page[5] = "", usage[5] = "";
-      if (sscanf (*id, "HID_DEVICE_UP:%4[0-9a-fA-F]_U:%4[0-9a-fA-F]", page, usage) != 2)
+      if (!id_has_prefix (*id, "HID_DEVICE_UP:") ||
+          sscanf (*id, "HID_DEVICE_UP:%4[0-9a-fA-F]_U:%4[0-9a-fA-F]", page, usage) != 2)
         continue;
       usage_known = TRUE;
       if (field_matches (want[0], page) && field_matches (want[1], usage))

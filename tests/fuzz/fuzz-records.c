@@ -11,15 +11,17 @@
  * encoding), and read back field for field once devbgd's writer has
  * marked its repeats. A record that decodes
  * must decode the same once devbgd's encoder has written it again.
- * 'D' feeds the rest to libdevbg's ListDevices page check
- * (devbg-device-page.h), which must never crash: a page it takes is in
- * normal form, its IDs in order after the continuation asked with.
+ * 'D' feeds the rest to libdevbg's ListDevices page reader
+ * (devbg-device-page.h), which must never crash and must take a page
+ * exactly when GVariant finds it in normal form with its IDs in order
+ * after the continuation asked with.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "devbg-device-page.h"
+#include "../common/device-page-glib.h"
 #include "devbg-names.h"
 #include "devbg-records.h"
 
@@ -88,44 +90,54 @@ check_history_encodes_back (const DevbgHistoryRecord *r)
     abort ();
 }
 
+static void
+count_property (const char *key, const char *type, gsize type_length, DevbgSerialized value,
+                gpointer data)
+{
+  (void) key; (void) type; (void) type_length; (void) value;
+  (*(gsize *) data)++;
+}
+
+/* Reads each device's properties, and writes the device again in
+ * @data, a DevbgSerializedWriter. */
+static gboolean
+read_device (const char *id, DevbgSerialized properties, gpointer data, GError **error)
+{
+  gsize n = 0;
+
+  devbg_serialized_writer_add_pair (data, id, properties.data, properties.size);
+  return devbg_device_properties_foreach (properties, count_property, &n, error);
+}
+
 /* A ListDevices page: the first byte picks the continuation the reply
- * came with (none, or a given one, each asked after "" or after an ID);
- * a page taken must be what the check says. */
+ * came with (none, or a given one, each asked after "" or after an ID).
+ * libdevbg's in-place reader (devbg-serialized.h) must take exactly the
+ * pages GVariant says are in normal form and in order, and devbgd's
+ * writer write a page taken again byte for byte (normal form is one
+ * encoding). */
 static void
 fuzz_devices_page (const uint8_t *data, size_t size)
 {
   static const char *const afters[] = { "", "virtual-B0A1-0000" };
   static const char *const nexts[] = { "", "virtual-B0A1-0000", "virtual-D0C1-0000" };
   g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(GVariant) page = NULL;
+  g_autoptr(GBytes) written = NULL;
   g_autoptr(GError) error = NULL;
+  DevbgSerializedWriter writer;
   const char *after, *next;
+  gboolean taken;
 
   if (size < 1)
     return;
   after = afters[data[0] % G_N_ELEMENTS (afters)];
   next = nexts[(data[0] / G_N_ELEMENTS (afters)) % G_N_ELEMENTS (nexts)];
   bytes = g_bytes_new (data + 1, size - 1);
-  page = devbg_device_page_check (bytes, after, next, &error);
-  if ((page == NULL) == (error == NULL))
+  devbg_serialized_writer_init (&writer);
+  taken = devbg_device_page_foreach (bytes, after, next, read_device, &writer, &error);
+  written = devbg_serialized_writer_end (&writer);
+  if (taken == (error != NULL) || (taken && !g_bytes_equal (written, bytes)))
     abort ();
-  if (page == NULL)
-    return;
-  if (!g_variant_is_normal_form (page) ||
-      !g_variant_is_of_type (page, G_VARIANT_TYPE (DEVBG_DEVICES_PAGE_TYPE)) ||
-      (*next != '\0' && g_variant_n_children (page) == 0))
-    abort ();
-  for (gsize i = 0; i < g_variant_n_children (page); i++)
-    {
-      const char *id;
-      g_autoptr(GVariant) properties = NULL;
-
-      g_variant_get_child (page, i, "(&s@a{sv})", &id, &properties);
-      if (strcmp (id, after) <= 0 || !g_utf8_validate (id, -1, NULL))
-        abort ();
-      after = id;
-    }
-  if (*next != '\0' && strcmp (after, next) != 0)
+  if (taken != device_page_glib_takes (bytes, after, next))
     abort ();
 }
 
