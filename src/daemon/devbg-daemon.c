@@ -374,11 +374,12 @@ packed_page_init (PackedPage *page, DevbgDaemon *daemon, guint n_fields, guint m
   devbg_records_writer_init (&page->writer, page->bytes, n_fields);
 }
 
-/* Appends one whole packed record (a store row's, lib/devbg-records.h) at
+/* Appends one packed record (a store row's, lib/devbg-records.h) at
  * store position @cursor, its repeats of the record before marked: a
- * DevbgRecordVisitor. FALSE, with @page's more set, when it is full (the
- * record counted whole). */
-static gboolean
+ * DevbgRecordVisitor. Full, with @page's more set, when it is (the record
+ * counted whole); damaged, and the page unchanged, when the record is not
+ * the list's fields. */
+static DevbgRecordVisit
 packed_page_add (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
 {
   PackedPage *page = user_data;
@@ -387,14 +388,13 @@ packed_page_add (const guint8 *record, gsize size, gint64 cursor, gpointer user_
       (page->records > 0 && page->bytes->len + size > page->max_bytes))
     {
       page->more = TRUE;
-      return FALSE;
+      return DEVBG_RECORD_FULL;
     }
-  /* The store passes whole records only. */
   if (!devbg_records_writer_add (&page->writer, record, size))
-    g_return_val_if_reached (TRUE);
+    return DEVBG_RECORD_DAMAGED;
   page->records++;
   page->last_cursor = cursor;
-  return TRUE;
+  return DEVBG_RECORD_TAKEN;
 }
 
 /* Answers "(ays)" with @bytes and where the next page starts ("" at the

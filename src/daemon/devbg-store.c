@@ -1136,19 +1136,11 @@ devbg_store_finish_instance (DevbgStore *store, const DevbgInstanceRecord *rec,
   return commit (store, error);
 }
 
-/* Whether @record is whole: @n_fields fields, each ended by a NUL. A row
- * is written whole, so a torn one is damage: it is passed over (and
- * said), never served to a client that would refuse the whole page. The
- * fields' UTF-8 was checked before they were stored. */
-static gboolean
-record_is_whole (const guint8 *record, gsize size, guint n_fields)
-{
-  return record != NULL && size > 0 && record[size - 1] == '\0' &&
-         devbg_records_count_nuls (record, size) == n_fields;
-}
-
 /* Steps @stmt, whose columns are the record and its seq, through
- * @visit; @what names the list in messages. */
+ * @visit; @what names the list in messages. A row the visitor finds
+ * damaged (torn by a disk fault, or written by hand) is passed over and
+ * said, never served to a client that would refuse the whole page. The
+ * fields' UTF-8 was checked before they were stored. */
 static gboolean
 visit_records (DevbgStore *store, sqlite3_stmt *stmt, guint n_fields, const char *what,
                DevbgRecordVisitor visit, gpointer user_data, GError **error)
@@ -1160,15 +1152,14 @@ visit_records (DevbgStore *store, sqlite3_stmt *stmt, guint n_fields, const char
       const guint8 *record = sqlite3_column_blob (stmt, 0);
       gsize size = (gsize) sqlite3_column_bytes (stmt, 0);
       gint64 seq = sqlite3_column_int64 (stmt, 1);
+      DevbgRecordVisit visited = record != NULL ? visit (record, size, seq, user_data)
+                                                : DEVBG_RECORD_DAMAGED;
 
-      if (!record_is_whole (record, size, n_fields))
-        {
-          g_warning ("%s: %s row %" G_GINT64_FORMAT " is damaged (not %u whole fields); "
-                     "passed over", store->path, what, seq, n_fields);
-          continue;
-        }
-      if (!visit (record, size, seq, user_data))
+      if (visited == DEVBG_RECORD_FULL)
         return TRUE;
+      if (visited == DEVBG_RECORD_DAMAGED)
+        g_warning ("%s: %s row %" G_GINT64_FORMAT " is damaged (not %u whole fields); "
+                   "passed over", store->path, what, seq, n_fields);
     }
   if (rc != SQLITE_DONE)
     return sql_fail (store, error, what[0] == 'h' ? "cannot list the history"
@@ -1197,7 +1188,7 @@ typedef struct {
   const DevbgOwner *owner;
 } CopyRecords;
 
-static gboolean
+static DevbgRecordVisit
 copy_event (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
 {
   CopyRecords *list = user_data;
@@ -1207,7 +1198,7 @@ copy_event (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
 
   if (f == NULL ||
       !devbg_records_decode_event ((const char *const *) f->pdata, list->out->len, &e, NULL))
-    return TRUE;
+    return DEVBG_RECORD_DAMAGED;
   copy = g_new0 (DevbgEventRecord, 1);
   copy->event_id = g_strdup (e.event_id);
   copy->uid = list->owner->uid;
@@ -1220,7 +1211,7 @@ copy_event (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
   copy->finished_us = e.finished_us;
   copy->cursor = cursor;
   g_ptr_array_add (list->out, copy);
-  return list->out->len < list->limit;
+  return list->out->len < list->limit ? DEVBG_RECORD_TAKEN : DEVBG_RECORD_FULL;
 }
 
 GPtrArray *
@@ -1303,7 +1294,7 @@ devbg_store_foreach_history (DevbgStore *store, const DevbgListScope *scope, gin
   return visit_records (store, stmt, DEVBG_HISTORY_FIELDS, "history", visit, user_data, error);
 }
 
-static gboolean
+static DevbgRecordVisit
 copy_history (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
 {
   CopyRecords *list = user_data;
@@ -1313,7 +1304,7 @@ copy_history (const guint8 *record, gsize size, gint64 cursor, gpointer user_dat
 
   if (f == NULL ||
       !devbg_records_decode_history ((const char *const *) f->pdata, list->out->len, &r, NULL))
-    return TRUE;
+    return DEVBG_RECORD_DAMAGED;
   copy = g_new0 (DevbgInstanceRecord, 1);
   copy->instance_id = g_strdup (r.instance_id);
   copy->task_id = g_strdup (r.task_id);
@@ -1330,7 +1321,7 @@ copy_history (const guint8 *record, gsize size, gint64 cursor, gpointer user_dat
   copy->cancel_reason = g_strdup (r.cancel_reason);
   copy->cursor = cursor;
   g_ptr_array_add (list->out, copy);
-  return list->out->len < list->limit;
+  return list->out->len < list->limit ? DEVBG_RECORD_TAKEN : DEVBG_RECORD_FULL;
 }
 
 GPtrArray *
@@ -1457,7 +1448,8 @@ devbg_store_foreach_consent (DevbgStore *store, const DevbgListScope *scope, gin
         }
       g_byte_array_set_size (record, 0);
       devbg_records_add_permission (record, &entry);
-      if (!visit (record->data, record->len, seq, user_data))
+      /* Whole as just written: not damaged. */
+      if (visit (record->data, record->len, seq, user_data) == DEVBG_RECORD_FULL)
         return TRUE;
     }
   if (rc != SQLITE_DONE)

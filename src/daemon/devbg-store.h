@@ -178,14 +178,21 @@ gboolean   devbg_store_finish_instance (DevbgStore                *store,
                                         const DevbgEventRecord    *event,
                                         GError                   **error);
 
-/* Called per row of a packed list with its record (lib/devbg-records.h:
- * whole, its last byte a NUL; the database's, valid during the call
- * only) and its position for the next page: a list copies it into its
- * page whole. Returns FALSE to stop. */
-typedef gboolean (*DevbgRecordVisitor) (const guint8 *record,
-                                        gsize         size,
-                                        gint64        cursor,
-                                        gpointer      user_data);
+/* What a DevbgRecordVisitor made of a row. */
+typedef enum {
+  DEVBG_RECORD_TAKEN,   /* go on */
+  DEVBG_RECORD_FULL,    /* stop here */
+  DEVBG_RECORD_DAMAGED, /* not whole (lib/devbg-records.h): the store passes it over, and says so */
+} DevbgRecordVisit;
+
+/* Called per row of a packed list with its record (lib/devbg-records.h;
+ * the database's, valid during the call only, its wholeness the
+ * visitor's to check: a page's writer splits it into fields anyway) and
+ * its position for the next page. */
+typedef DevbgRecordVisit (*DevbgRecordVisitor) (const guint8 *record,
+                                                gsize         size,
+                                                gint64        cursor,
+                                                gpointer      user_data);
 
 /* Visits @owner's pending completion events after @cursor, oldest first. */
 gboolean   devbg_store_foreach_event (DevbgStore        *store,

@@ -75,7 +75,7 @@ listed_free (Listed *l)
   g_free (l);
 }
 
-static gboolean
+static DevbgRecordVisit
 collect (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
 {
   Listed *l = g_new0 (Listed, 1);
@@ -91,7 +91,7 @@ collect (const guint8 *record, gsize size, gint64 cursor, gpointer user_data)
                                                   &l->entry, &error));
   l->cursor = cursor;
   g_ptr_array_add (user_data, l);
-  return TRUE;
+  return DEVBG_RECORD_TAKEN;
 }
 
 /* The consents devbg_store_foreach_consent() visits. */
