@@ -112,7 +112,9 @@ devbg_permission_init (DevbgPermission *permission)
 static DevbgPermission *
 permission_new_from_entry (const DevbgPermissionEntry *entry)
 {
-  DevbgPermission *permission = g_object_new (DEVBG_TYPE_PERMISSION, NULL);
+  /* Without varargs, as task_info_alloc(): a page makes thousands. */
+  DevbgPermission *permission =
+    (DevbgPermission *) g_object_new_with_properties (DEVBG_TYPE_PERMISSION, 0, NULL, NULL);
 
   permission->uid = entry->uid;
   permission->app_id = g_strdup (entry->app_id);
