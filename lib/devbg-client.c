@@ -2585,20 +2585,15 @@ devbg_registration_unregister_finish (DevbgRegistration *reg, GAsyncResult *resu
 
 /* ---- devices: what devbgd knows, and changes to it */
 
-typedef struct {
-  GBytes    *bytes;   /* the page */
-  GPtrArray *devices; /* read from it so far */
-} DevicesPageRead;
-
+/* Appends the device to @data, the devices read from a page so far. */
 static gboolean
 take_device (const char *id, DevbgSerialized properties, gpointer data, GError **error)
 {
-  DevicesPageRead *read = data;
-  DevbgDeviceInfo *info = devbg_device_info_new_serialized (id, read->bytes, properties, error);
+  DevbgDeviceInfo *info = devbg_device_info_new_serialized (id, properties, error);
 
   if (info == NULL)
     return FALSE;
-  g_ptr_array_add (read->devices, info);
+  g_ptr_array_add (data, info);
   return TRUE;
 }
 
@@ -2612,11 +2607,10 @@ devices_page_take (GVariant *reply, GPtrArray *devices, char **continuation, GEr
   g_autoptr(GVariant) bytes_value = g_variant_get_child_value (reply, 0);
   g_autoptr(GBytes) bytes = g_variant_get_data_as_bytes (bytes_value);
   g_autoptr(GPtrArray) page = g_ptr_array_new_with_free_func (g_object_unref);
-  DevicesPageRead read = { bytes, page };
   const char *next;
 
   g_variant_get_child (reply, 1, "&s", &next);
-  if (!devbg_device_page_foreach (bytes, *continuation, next, take_device, &read, error))
+  if (!devbg_device_page_foreach (bytes, *continuation, next, take_device, page, error))
     return FALSE;
   g_ptr_array_extend_and_steal (devices, g_steal_pointer (&page));
   g_free (*continuation);

@@ -16,10 +16,9 @@ G_BEGIN_DECLS
 DevbgDeviceInfo *devbg_device_info_new            (const char       *id,
                                                    GVariant         *properties,
                                                    GError          **error);
-/* The same from the serialized properties (little-endian) in @bytes, as
- * a ListDevices page holds them; the info keeps a reference to @bytes. */
+/* The same from the serialized properties (little-endian), as a
+ * ListDevices page holds them; the info keeps a copy of their bytes. */
 DevbgDeviceInfo *devbg_device_info_new_serialized (const char       *id,
-                                                   GBytes           *bytes,
                                                    DevbgSerialized   properties,
                                                    GError          **error);
 

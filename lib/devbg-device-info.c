@@ -185,15 +185,12 @@ take_property (const char *key, const char *type, gsize type_length, DevbgSerial
 }
 
 DevbgDeviceInfo *
-devbg_device_info_new_serialized (const char *id, GBytes *bytes, DevbgSerialized properties,
-                                  GError **error)
+devbg_device_info_new_serialized (const char *id, DevbgSerialized properties, GError **error)
 {
-  g_autoptr(DevbgDeviceInfo) info = g_object_new (DEVBG_TYPE_DEVICE_INFO, NULL);
-  const guint8 *start = g_bytes_get_data (bytes, NULL);
+  g_autoptr(DevbgDeviceInfo) info =
+    (DevbgDeviceInfo *) g_object_new_with_properties (DEVBG_TYPE_DEVICE_INFO, 0, NULL, NULL);
+  g_autoptr(GBytes) copy = NULL;
 
-  g_return_val_if_fail (properties.data >= start &&
-                        properties.data + properties.size <= start + g_bytes_get_size (bytes),
-                        NULL);
   info->id = g_strdup (id);
   info->name = g_strdup ("");
   info->protocol = DEVBG_PROTOCOL_UNKNOWN;
@@ -206,13 +203,13 @@ devbg_device_info_new_serialized (const char *id, GBytes *bytes, DevbgSerialized
     return NULL;
   if (info->hardware_ids == NULL)
     info->hardware_ids = g_new0 (char *, 1);
-  /* Checked above, but kept untrusted: GVariant checks again what an app
-   * reads of it, the types this library does not know included. */
-  info->properties = g_variant_ref_sink (
-    g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT,
-                              g_bytes_new_from_bytes (bytes, properties.data - start,
-                                                      properties.size),
-                              FALSE));
+  /* A copy of the device's own bytes, so that a device kept does not keep
+   * its whole page. Checked above, but kept untrusted: GVariant checks
+   * again what an app reads of it, the types this library does not know
+   * included. */
+  copy = g_bytes_new (properties.data, properties.size);
+  info->properties = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARDICT, copy,
+                                                                   FALSE));
 #if G_BYTE_ORDER == G_BIG_ENDIAN
   {
     GVariant *swapped = g_variant_byteswap (info->properties);
@@ -228,7 +225,6 @@ DevbgDeviceInfo *
 devbg_device_info_new (const char *id, GVariant *properties, GError **error)
 {
   g_autoptr(GVariant) little_endian = NULL;
-  g_autoptr(GBytes) bytes = NULL;
 
   g_return_val_if_fail (g_variant_is_of_type (properties, G_VARIANT_TYPE_VARDICT), NULL);
 #if G_BYTE_ORDER == G_BIG_ENDIAN
@@ -236,9 +232,8 @@ devbg_device_info_new (const char *id, GVariant *properties, GError **error)
 #else
   little_endian = g_variant_ref_sink (properties);
 #endif
-  bytes = g_variant_get_data_as_bytes (little_endian);
   return devbg_device_info_new_serialized (
-    id, bytes, (DevbgSerialized) { g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes) },
+    id, (DevbgSerialized) { g_variant_get_data (little_endian), g_variant_get_size (little_endian) },
     error);
 }
 

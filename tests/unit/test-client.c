@@ -269,6 +269,8 @@ fake_method_call (GDBusConnection *connection, const char *sender, const char *p
                   const char *iface, const char *method, GVariant *params,
                   GDBusMethodInvocation *invocation, gpointer data)
 {
+  GVariant *reply;
+
   if (strcmp (method, "WatchEvents") == 0)
     {
       GVariant *page;
@@ -321,8 +323,8 @@ fake_method_call (GDBusConnection *connection, const char *sender, const char *p
     }
   else if (strcmp (method, "Request") == 0)
     g_dbus_method_invocation_return_value (invocation, handle_request (params));
-  else if (strcmp (method, "History") == 0 && handle_history (params) != NULL)
-    g_dbus_method_invocation_return_value (invocation, handle_history (params));
+  else if (strcmp (method, "History") == 0 && (reply = handle_history (params)) != NULL)
+    g_dbus_method_invocation_return_value (invocation, reply);
   else if (strcmp (method, "ListDevices") == 0)
     g_dbus_method_invocation_return_value (invocation, handle_list_devices (params));
   else if (strcmp (method, "Unregister") == 0 || strcmp (method, "Cancel") == 0 ||
