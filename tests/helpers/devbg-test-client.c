@@ -730,8 +730,8 @@ main (int argc, char **argv)
                                            strcmp (argv[1], "call") == 0
                                              ? DEVBG_DBUS_MANAGER_INTERFACE
                                              : DEVBG_DBUS_DEVICES_INTERFACE, argv[2],
-                                           g_steal_pointer (&params), NULL,
-                                           G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+                                           params /* parsed: not floating, still ours */,
+                                           NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
       if (reply == NULL)
         return fail (error);
       text = g_variant_print (reply, FALSE);
@@ -793,7 +793,7 @@ main (int argc, char **argv)
           g_free (text);
           text = g_strjoinv (big, parts);
         }
-      params = g_variant_ref_sink (g_variant_parse (NULL, text, NULL, NULL, &error));
+      params = g_variant_parse (NULL, text, NULL, NULL, &error); /* not floating */
       if (params == NULL)
         return fail (error);
       for (guint64 i = 0; i < n; i++)
