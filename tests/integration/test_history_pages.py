@@ -13,6 +13,7 @@ minutes."""
 
 import json
 import os
+import sqlite3
 import unittest
 import uuid
 
@@ -183,6 +184,39 @@ class HistoryPageBytesTest(HistoryBase):
         self.assertEqual([e[6] for e in entries], self.ERRORS[::-1])
         out = self.devbgctl('history', '1000').stdout
         self.assertTrue(all(e in out for e in self.ERRORS))
+
+
+class HistoryDamagedRowsTest(HistoryBase):
+    """Rows torn after they were stored (by a disk fault, or by hand) are
+    passed over and said, each time a page would hold them: the rest
+    still lists, and a client never gets a page it would refuse whole."""
+
+    def setUp(self):
+        super().setUp()
+        self.ids = seed(self.devbgd.state_dir, [(APP, MALLORY, '') for _ in range(6)])
+        whole = sqlite3.connect(os.path.join(self.devbgd.state_dir, 'devbg.db'))
+        record = whole.execute('SELECT record FROM history WHERE instance_id = ?',
+                               (self.ids[0],)).fetchone()[0]
+        torn = {1: record + b'extra\0',          # a 14th field
+                2: record[:record.index(b'\0') + 1],  # one field
+                3: record[:-1],                   # no NUL at its end
+                4: b''}                           # nothing
+        for i, value in torn.items():
+            whole.execute('UPDATE history SET record = ? WHERE instance_id = ?',
+                          (value, self.ids[i]))
+        whole.commit()
+        whole.close()
+        self.devbgd.start()
+
+    def test_torn_rows_passed_over_and_said(self):
+        _, entries = self.history(0)
+        self.assertEqual([e[0] for e in entries], [self.ids[5], self.ids[0]])
+        log = self.devbgd.read_log()
+        # seq is the list position: the second to fifth rows seeded.
+        for seq in (2, 3, 4, 5):
+            self.assertIn('history row %d is damaged (not 13 whole fields); passed over' % seq,
+                          log)
+        self.assertTrue(self.devbgd.owns_name())
 
 
 if __name__ == '__main__':
