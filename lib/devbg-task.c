@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -901,6 +902,11 @@ task_run_entry (const char *program, const DevbgTaskEntryPoint *entry_points,
   DevbgTaskInstance self = { 0 };
   int status;
 
+  /* devbgd starts a task with every signal at its default: a write to a
+   * device that went away (a socket, an RFCOMM link) would kill it with
+   * SIGPIPE before devbgd, told of the removal a moment later, cancels it
+   * for condition-loss. The write fails with EPIPE instead. */
+  signal (SIGPIPE, SIG_IGN);
   if (!check_channel_fd (DEVBG_TASK_CHANNEL_FD, &error))
     return fail_start (-1, error->message);
   trigger = receive_trigger (DEVBG_TASK_CHANNEL_FD, &error);
@@ -941,6 +947,10 @@ task_run_entry (const char *program, const DevbgTaskEntryPoint *entry_points,
  * the control channel, runs the entry point they name from @entry_points,
  * waits for the task to complete and sends the completion to devbgd.
  *
+ * It ignores SIGPIPE: a write to a device that went away fails with
+ * %EPIPE instead of killing the task, and devbgd's cancel (reason
+ * condition-loss) follows.
+ *
  * Returns: the exit status for main(): 0 completed successfully, 1
  *   completed with an error, 2 could not start (not started by devbgd, bad
  *   channel, unknown entry point: this is also reported to devbgd as a
@@ -964,7 +974,8 @@ devbg_task_main (int argc, char **argv, const DevbgTaskEntryPoint *entry_points)
  * task written in a language binding (a Python task calls
  * `sys.exit(Devbg.task_run(run))`). @run dispatches on the entry point's
  * name itself and completes the instance with
- * devbg_task_instance_complete() if it does not succeed.
+ * devbg_task_instance_complete() if it does not succeed. SIGPIPE is
+ * ignored, as there.
  *
  * Returns: the exit status for the process, as devbg_task_main() returns it
  *

@@ -261,7 +261,23 @@ class RuntimeTest(RuntimeBase):
         time.sleep(0.3)
         self.sim.ctl('detach', 'band0')
         done = self.completed(self.finish_background(proc))
-        self.assertEqual(done['reason'], 'condition-loss')
+        self.assertEqual(done['reason'], 'condition-loss', done)
+        self.assertIn(BAND, done['error'])
+
+    def test_device_removal_noticed_late_is_condition_loss(self):
+        # devbgd learns of the removal after the task's next write to the
+        # device: the task (libdevbg's runtime ignores SIGPIPE) sees EPIPE
+        # and goes on until devbgd cancels it, instead of dying of it.
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Io', 'count=0 interval_ms=20')
+        time.sleep(0.3)
+        os.kill(self.devbgd.proc.pid, signal.SIGSTOP)
+        try:
+            self.sim.ctl('detach', 'band0')
+            time.sleep(0.3)
+        finally:
+            os.kill(self.devbgd.proc.pid, signal.SIGCONT)
+        done = self.completed(self.finish_background(proc))
+        self.assertEqual(done['reason'], 'condition-loss', done)
         self.assertIn(BAND, done['error'])
 
     def test_grace_period_then_kill_with_children(self):
