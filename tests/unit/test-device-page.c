@@ -195,20 +195,11 @@ test_offset_widths (void)
 }
 
 static gboolean
-read_quietly (const char *id, DevbgSerialized properties, gpointer data, GError **error)
-{
-  Reading *reading = data;
-
-  (void) id;
-  return devbg_device_properties_foreach (properties, note_property, reading->seen, error);
-}
-
-static gboolean
 reader_takes (GBytes *bytes)
 {
   Reading reading = { g_string_new ("") };
   g_autoptr(GError) error = NULL;
-  gboolean taken = devbg_device_page_foreach (bytes, "", "", read_quietly, &reading, &error);
+  gboolean taken = devbg_device_page_foreach (bytes, "", "", note_device, &reading, &error);
 
   g_string_free (reading.seen, TRUE);
   g_assert_true (taken == (error == NULL));
