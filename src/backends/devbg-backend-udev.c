@@ -739,6 +739,19 @@ udev_get_io_counter (DevbgBackend *backend, DevbgDevice *device)
   return entry->node_events + (entry->usb_syspath != NULL ? read_urbnum (entry->usb_syspath) : 0);
 }
 
+/* The kernel takes a device's node out of sysfs as it unplugs it, before
+ * udev has handled the removal and told devbgd. */
+static gboolean
+udev_is_gone (DevbgBackend *backend, DevbgDevice *device)
+{
+  DevbgBackendUdev *self = DEVBG_BACKEND_UDEV (backend);
+  UdevEntry *entry = g_hash_table_lookup (self->entries, devbg_device_get_backend_key (device));
+
+  if (entry == NULL || entry->device != device)
+    return TRUE; /* its removal has come */
+  return access (entry->syspath, F_OK) != 0 && errno == ENOENT;
+}
+
 static void
 backend_iface_init (DevbgBackendInterface *iface)
 {
@@ -747,6 +760,7 @@ backend_iface_init (DevbgBackendInterface *iface)
   iface->open_async = udev_open_async;
   iface->open_finish = udev_open_finish;
   iface->get_io_counter = udev_get_io_counter;
+  iface->is_gone = udev_is_gone;
 }
 
 gboolean

@@ -55,6 +55,14 @@ devbg_backend_get_io_counter (DevbgBackend *backend, DevbgDevice *device)
   return DEVBG_BACKEND_GET_IFACE (backend)->get_io_counter (backend, device);
 }
 
+gboolean
+devbg_backend_is_gone (DevbgBackend *backend, DevbgDevice *device)
+{
+  DevbgBackendInterface *iface = DEVBG_BACKEND_GET_IFACE (backend);
+
+  return iface->is_gone != NULL && iface->is_gone (backend, device);
+}
+
 void
 devbg_backend_emit_added (DevbgBackend *backend, DevbgDevice *device)
 {

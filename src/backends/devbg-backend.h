@@ -41,6 +41,11 @@ struct _DevbgBackendInterface {
   /* A counter that grows with I/O to the device, since some origin; only
    * its changes mean something. 0 when the backend cannot tell yet. */
   guint64     (*get_io_counter) (DevbgBackend *backend, DevbgDevice *device);
+  /* Optional: whether @device is gone now, though its removal has not
+   * come as an event yet (a task's write to it fails before udev has
+   * told of the unplug). FALSE when the backend cannot tell but from its
+   * events. */
+  gboolean    (*is_gone) (DevbgBackend *backend, DevbgDevice *device);
 };
 
 const char *devbg_backend_get_name (DevbgBackend *backend);
@@ -52,6 +57,7 @@ void        devbg_backend_open_async (DevbgBackend *backend, DevbgDevice *device
 int         devbg_backend_open_finish (DevbgBackend *backend, GAsyncResult *result,
                                        GError **error);
 guint64     devbg_backend_get_io_counter (DevbgBackend *backend, DevbgDevice *device);
+gboolean    devbg_backend_is_gone (DevbgBackend *backend, DevbgDevice *device);
 
 /* For implementations. */
 void devbg_backend_emit_added (DevbgBackend *backend, DevbgDevice *device);

@@ -221,6 +221,13 @@ devbg_devices_get_io_counter (DevbgDevices *self, DevbgDevice *device)
   return devbg_backend_get_io_counter (devbg_device_get_backend (device), device);
 }
 
+gboolean
+devbg_devices_is_gone (DevbgDevices *self, DevbgDevice *device)
+{
+  (void) self;
+  return devbg_backend_is_gone (devbg_device_get_backend (device), device);
+}
+
 /* ---- D-Bus ---- */
 
 static DevbgDevice *

@@ -109,5 +109,8 @@ void          devbg_devices_open_async (DevbgDevices *devices, DevbgDevice *devi
 int           devbg_devices_open_finish (DevbgDevices *devices, GAsyncResult *result,
                                          GError **error);
 guint64       devbg_devices_get_io_counter (DevbgDevices *devices, DevbgDevice *device);
+/* Whether @device is gone now, its removal not yet heard of: what its
+ * backend can tell without waiting for the event (devbg-backend.h). */
+gboolean      devbg_devices_is_gone (DevbgDevices *devices, DevbgDevice *device);
 
 G_END_DECLS

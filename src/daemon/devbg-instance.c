@@ -488,6 +488,41 @@ cancel_if_flatpak_gone (DevbgInstance *self)
                            "the app was updated; its tasks run the new version from now on");
 }
 
+/* The device's removal is the reason a task ended in failure, though the
+ * task had no cancel of it: it completed, or left, first. A task on a
+ * device that goes away most often notices first (its next write fails)
+ * and reports that, or dies of it, before devbgd has heard of the
+ * removal; the reason is the same whichever came first. */
+static void
+note_removal (DevbgInstance *self)
+{
+  DevbgVerdict verdict = devbg_policy_check_removal (self->record.trigger,
+                                                     self->record.device_id);
+
+  if (verdict.cancel && !self->canceled && !(self->completed && self->completed_ok))
+    {
+      self->canceled = TRUE;
+      self->cancel_reason = verdict.reason;
+      self->cancel_detail = g_strdup (verdict.detail);
+      devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
+                          "instance %s: ended after its device left (%s): %s",
+                          self->record.instance_id,
+                          devbg_cancel_reason_to_string (verdict.reason), verdict.detail);
+    }
+  devbg_verdict_clear (&verdict);
+}
+
+/* A task on a device that ends by itself may have ended of the device's
+ * removal, which devbgd hears of from udev after the kernel has taken the
+ * device out: how it ended is decided against the device as it is now,
+ * as cancel_if_flatpak_gone() does for the app. */
+static void
+note_removal_if_device_gone (DevbgInstance *self)
+{
+  if (self->device != NULL && devbg_devices_is_gone (self->devices, self->device))
+    note_removal (self);
+}
+
 static void
 on_child_exit (GPid pid, int status, gpointer user_data)
 {
@@ -500,6 +535,7 @@ on_child_exit (GPid pid, int status, gpointer user_data)
   devbg_task_process_reaped (self->process);
   g_object_ref (self);
   cancel_if_flatpak_gone (self);
+  note_removal_if_device_gone (self);
   finish (self);
   g_object_unref (self);
 }
@@ -784,7 +820,12 @@ on_device_removed (DevbgDevices *devices, DevbgDevice *device, gpointer user_dat
   if (g_strcmp0 (devbg_device_get_id (device), self->record.device_id) != 0)
     return;
   g_clear_object (&self->device);
-  cancel_on_verdict (self, devbg_policy_check_removal (self->record.trigger, self->record.device_id));
+  /* One that completed is leaving and takes no cancel. */
+  if (self->completed)
+    note_removal (self);
+  else
+    cancel_on_verdict (self, devbg_policy_check_removal (self->record.trigger,
+                                                         self->record.device_id));
 }
 
 /* Rounded up: a timer set for a limit must not fire before it. */

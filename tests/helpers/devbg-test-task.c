@@ -9,7 +9,8 @@
  *                     from a main-loop timer under a deferral, then
  *                     completes successfully
  *   Test.Fail         completes with an error: message=... (one word) or a
- *                     default message
+ *                     default message; after delay_ms (0), and then stays
+ *                     stay_ms (0) before it leaves, as a slow task does
  *   Test.IgnoreCancel forks a child that sleeps (keeping fds 3 and 4),
  *                     reports the child's pid as progress, and never
  *                     completes, even when canceled
@@ -179,12 +180,48 @@ run_io (DevbgTaskInstance *task, gpointer data)
 
 /* ---- the others */
 
+typedef struct {
+  DevbgTaskInstance *task;
+  DevbgTaskDeferral *deferral;
+} FailState;
+
+static void
+fail_now (DevbgTaskInstance *task, DevbgTaskDeferral *deferral)
+{
+  g_autofree char *message = arg (task, "message", "Test.Fail failed as asked");
+  guint stay_ms = arg_uint (task, "stay_ms", 0);
+
+  if (deferral != NULL)
+    devbg_task_deferral_complete (deferral, FALSE, message);
+  else
+    devbg_task_instance_complete (task, FALSE, message);
+  /* The completion is sent: what devbgd hears of meanwhile comes after it. */
+  if (stay_ms > 0)
+    g_usleep ((gulong) stay_ms * 1000);
+}
+
+static gboolean
+fail_later (gpointer data)
+{
+  FailState *s = data;
+
+  fail_now (s->task, s->deferral);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 run_fail (DevbgTaskInstance *task, gpointer data)
 {
-  g_autofree char *message = arg (task, "message", "Test.Fail failed as asked");
+  static FailState state;
+  guint delay_ms = arg_uint (task, "delay_ms", 0);
 
-  devbg_task_instance_complete (task, FALSE, message);
+  if (delay_ms == 0)
+    {
+      fail_now (task, NULL);
+      return;
+    }
+  state = (FailState) { task, devbg_task_instance_get_deferral (task) };
+  g_timeout_add (delay_ms, fail_later, &state);
 }
 
 static void

@@ -280,6 +280,28 @@ class RuntimeTest(RuntimeBase):
         self.assertEqual(done['reason'], 'condition-loss', done)
         self.assertIn(BAND, done['error'])
 
+    def test_device_removal_after_failure_is_condition_loss(self):
+        # The task noticed first: it completed with its own failure and is
+        # still leaving when devbgd hears of the removal. The removal is
+        # the reason, and what the task said is kept.
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Fail',
+                                               'message=band-gone stay_ms=700')
+        time.sleep(0.3)
+        self.sim.ctl('detach', 'band0')
+        done = self.completed(self.finish_background(proc))
+        self.assertFalse(done['success'], done)
+        self.assertEqual(done['reason'], 'condition-loss', done)
+        self.assertIn(BAND, done['error'])
+        self.assertIn('band-gone', done['error'])
+
+    def test_failure_with_device_attached_has_no_reason(self):
+        # The device stays: a failure of the task's own is not a cancel.
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Fail',
+                                               'message=own-fault stay_ms=300')
+        done = self.completed(self.finish_background(proc))
+        self.assertEqual(done['reason'], '-', done)  # none
+        self.assertEqual(done['error'], 'own-fault', done)
+
     def test_grace_period_then_kill_with_children(self):
         proc, tid, iid = self.start_background(self.app_a, 'Test.IgnoreCancel')
         child = None

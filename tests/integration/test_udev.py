@@ -47,7 +47,7 @@ from devbgtest import (DevbgTestCase, Devbgd, TestApp, manifest_xml, wait_for,  
 TEST_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-test-task')
 UDEV_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-udev-task')
 APP = 'org.devbg.test.UdevApp'
-ENTRY_POINTS = ['Test.Progress', 'Test.Idle', 'Test.Io', 'Test.ReportFds']
+ENTRY_POINTS = ['Test.Progress', 'Test.Idle', 'Test.Io', 'Test.ReportFds', 'Test.Fail']
 
 HUB = '/devices/pci0000:00/0000:00:14.0/usb1'
 ROOT_HUB = '''P: %s
@@ -523,6 +523,23 @@ class TaskTest(UdevTestCase):
         self.unplug(band()[0])
         done = self.completed(parse(self.rest_of(proc)))
         self.assertEqual(done['reason'], 'condition-loss')
+
+    def test_failure_after_unplug_not_yet_told_is_condition_loss(self):
+        # The kernel has taken the band out of sysfs, and udev has not yet
+        # told devbgd (no uevent here at all): the task fails first, of
+        # the band's going, and leaves. Its removal is still the reason.
+        proc = self.start_background('Test.Fail', BAND, 'message=band-gone delay_ms=800')
+        time.sleep(0.3)
+        self.testbed.remove_device('/sys' + band()[0])
+        done = self.completed(parse(self.rest_of(proc)))
+        self.assertFalse(done['success'], done)
+        self.assertEqual(done['reason'], 'condition-loss', done)
+        self.assertIn('band-gone', done['error'])
+
+    def test_failure_with_band_attached_has_no_reason(self):
+        proc = self.start_background('Test.Fail', BAND, 'message=own-fault delay_ms=300')
+        done = self.completed(parse(self.rest_of(proc)))
+        self.assertEqual((done['reason'], done['error']), ('-', 'own-fault'), done)  # no reason
 
     def test_serial_port_is_handed_in_raw_mode(self):
         master = self.testbed.get_dev_fd('/dev/ttyACM0')
