@@ -17,6 +17,7 @@
 #include <glib-unix.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -534,6 +535,22 @@ virtual_get_io_counter (DevbgBackend *backend, DevbgDevice *device)
   return __atomic_load_n (entry->counter, __ATOMIC_RELAXED);
 }
 
+/* devbg-sim takes a device's node away as it unplugs it, before it tells
+ * of the removal, as the kernel does with a device's sysfs node. */
+static gboolean
+virtual_is_gone (DevbgBackend *backend, DevbgDevice *device)
+{
+  DevbgBackendVirtual *self = DEVBG_BACKEND_VIRTUAL (backend);
+  SimEntry *entry = g_hash_table_lookup (self->entries, devbg_device_get_backend_key (device));
+  struct stat st;
+
+  if (entry == NULL || entry->device != device)
+    return TRUE; /* its removal has come */
+  if (entry->node == NULL)
+    return FALSE;
+  return lstat (entry->node, &st) != 0 && errno == ENOENT;
+}
+
 static void
 backend_iface_init (DevbgBackendInterface *iface)
 {
@@ -542,6 +559,7 @@ backend_iface_init (DevbgBackendInterface *iface)
   iface->open_async = virtual_open_async;
   iface->open_finish = virtual_open_finish;
   iface->get_io_counter = virtual_get_io_counter;
+  iface->is_gone = virtual_is_gone;
 }
 
 DevbgBackend *

@@ -294,6 +294,23 @@ class RuntimeTest(RuntimeBase):
         self.assertIn(BAND, done['error'])
         self.assertIn('band-gone', done['error'])
 
+    def test_failure_before_removal_told_is_condition_loss(self):
+        # The task fails of the band's going and leaves before devbgd (held
+        # stopped) hears of the removal: the band's node was gone, so the
+        # removal is the reason, as for a udev device's sysfs node.
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Fail',
+                                               'message=band-gone delay_ms=600')
+        time.sleep(0.2)
+        os.kill(self.devbgd.proc.pid, signal.SIGSTOP)
+        try:
+            self.sim.ctl('detach', 'band0')
+            time.sleep(0.8)  # the task has failed and exited meanwhile
+        finally:
+            os.kill(self.devbgd.proc.pid, signal.SIGCONT)
+        done = self.completed(self.finish_background(proc))
+        self.assertEqual(done['reason'], 'condition-loss', done)
+        self.assertIn('band-gone', done['error'])
+
     def test_failure_with_device_attached_has_no_reason(self):
         # The device stays: a failure of the task's own is not a cancel.
         proc, tid, iid = self.start_background(self.app_a, 'Test.Fail',
