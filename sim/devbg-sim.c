@@ -245,6 +245,8 @@ run_ctl (int argc, char **argv)
   g_autoptr(GDBusConnection) c = NULL;
   g_autoptr(GVariant) reply = NULL;
 
+  /* Its usage says "devbg-sim ctl", not the "ctl" of the argv it gets. */
+  g_set_prgname ("devbg-sim ctl");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_description (ctx,
     "Commands: list | state ID | add band|dock [key=value...] | remove ID |\n"

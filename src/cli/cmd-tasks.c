@@ -338,6 +338,12 @@ devbgctl_cmd_cancel (Devbgctl *ctl, int argc, char **argv)
       g_printerr ("devbgctl cancel: needs one instance ID (see devbgctl tasks)\n");
       return 2;
     }
+  if (!g_uuid_string_is_valid (argv[1]))
+    {
+      g_printerr ("devbgctl cancel: instance ID '%s' is not a UUID (see devbgctl tasks)\n",
+                  argv[1]);
+      return 2;
+    }
   if ((client = devbgctl_client (ctl)) == NULL)
     return 1;
   if (!devbg_client_cancel_sync (client, argv[1], NULL, &error))

@@ -22,7 +22,8 @@ static const DevbgctlCommand commands[] = {
     devbgctl_cmd_devices },
   { "agent", "[--allow|--deny]", "Be the consent agent of this session: show prompts, answer",
     devbgctl_cmd_agent },
-  { "permissions", "[revoke APP [MODEL]]", "List stored consent; revoke an app's",
+  { "permissions", "[revoke APP_ID [MODEL_ID] [--uid UID]]",
+    "List stored consent; revoke an app's (another user's: root only)",
     devbgctl_cmd_permissions },
   { "monitor", "", "Live full-screen view of the tasks you may see; c cancels, q quits",
     devbgctl_cmd_monitor },
@@ -87,11 +88,36 @@ help_text (void)
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     {
       g_autofree char *usage = g_strdup_printf ("%s %s", commands[i].name, commands[i].args);
-      g_string_append_printf (s, "  %-28s %s\n", usage, commands[i].summary);
+
+      /* A long usage gets a line of its own. */
+      if (strlen (usage) > 28)
+        g_string_append_printf (s, "  %s\n  %-28s %s\n", usage, "", commands[i].summary);
+      else
+        g_string_append_printf (s, "  %-28s %s\n", usage, commands[i].summary);
     }
-  g_string_append (s, "\ndevbgctl talks to devbgd on the system bus, or on the bus named by\n"
-                      "DBUS_SYSTEM_BUS_ADDRESS. See devbgctl(1).");
+  g_string_append (s, "\n'devbgctl COMMAND --help' shows a command's usage. devbgctl talks to\n"
+                      "devbgd on the system bus, or on the bus named by DBUS_SYSTEM_BUS_ADDRESS.\n"
+                      "See devbgctl(1).");
   return g_string_free (s, FALSE);
+}
+
+/* "-h" or "--help" anywhere among a command's arguments asks for its
+ * usage, not for the command. */
+static gboolean
+wants_help (int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "-h") == 0 || strcmp (argv[i], "--help") == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static int
+print_command_help (const DevbgctlCommand *command)
+{
+  g_print ("Usage:\n  devbgctl [--json] %s%s%s\n\n%s.\n\nSee devbgctl(1).\n", command->name,
+           *command->args != '\0' ? " " : "", command->args, command->summary);
+  return 0;
 }
 
 int
@@ -134,6 +160,8 @@ main (int argc, char **argv)
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
     if (strcmp (commands[i].name, argv[1]) == 0)
       {
+        if (wants_help (argc - 1, argv + 1))
+          return print_command_help (&commands[i]);
         rc = commands[i].run (&ctl, argc - 1, argv + 1);
         g_clear_object (&ctl.client);
         return rc;

@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """What a vendor trying devbg for the first time tripped over (issue 11):
 `devbg-example-app --help` needed a bus, `devbg-sim ctl add` printed a raw
-GVariant instead of the new device's ID."""
+GVariant instead of the new device's ID; later, `devbgctl COMMAND --help`
+was taken as the command's argument (`cancel --help` asked devbgd to
+cancel an instance named "--help")."""
 import os
 import subprocess
 import unittest
 
-from devbgtest import DevbgTestCase, DevbgSim, BUILD_DIR, DEVBG_SIM
+from devbgtest import DevbgTestCase, DevbgSim, BUILD_DIR, DEVBG_SIM, DEVBGCTL
 
 EXAMPLE_APP = os.path.join(BUILD_DIR, 'examples', 'devbg-example-app')
 NO_BUS = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS='unix:path=/nonexistent/bus')
@@ -39,6 +41,26 @@ class NewcomerTest(DevbgTestCase):
         generated = sim.ctl('add', 'dock').strip()
         self.assertRegex(generated, r'^[A-Za-z0-9_.-]+$')
         sim.ctl('remove', generated)
+
+    def test_devbgctl_command_help_needs_no_bus(self):
+        commands = ('status', 'registrations', 'tasks', 'history', 'cancel', 'devices',
+                    'agent', 'permissions', 'monitor')
+        for command in commands:
+            for args in ([command, '--help'], [command, '-h'], [command, 'revoke', '--help']):
+                r = subprocess.run([DEVBGCTL] + args, env=NO_BUS, capture_output=True,
+                                   text=True, timeout=30)
+                self.assertEqual(r.returncode, 0, (args, r.stderr))
+                self.assertIn('devbgctl [--json] %s' % command, r.stdout)
+                self.assertEqual(r.stderr, '')
+        r = subprocess.run([DEVBGCTL, 'permissions', '--help'], env=NO_BUS,
+                           capture_output=True, text=True, timeout=30)
+        self.assertIn('--uid UID', r.stdout)
+
+    def test_devbgctl_cancel_of_no_uuid_is_usage(self):
+        r = subprocess.run([DEVBGCTL, 'cancel', 'xyz'], env=NO_BUS, capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("instance ID 'xyz' is not a UUID", r.stderr)
 
 
 if __name__ == '__main__':
