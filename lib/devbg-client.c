@@ -13,6 +13,7 @@
 #include "devbg-task-info-private.h"
 #include "devbg-error.h"
 #include "devbg-names.h"
+#include "devbg-utf8.h"
 
 #define BUS_NAME    DEVBG_DBUS_SERVICE
 #define OBJECT_PATH DEVBG_DBUS_PATH
@@ -750,7 +751,11 @@ on_device_checked (GObject *source, GAsyncResult *res, gpointer data)
       if (info != NULL)
         g_signal_emit (seen->client, client_signals[seen->signal_id], 0, info);
       else
-        g_warning ("GetDevice '%.64s': %s", seen->id, error->message);
+        {
+          g_autofree char *quoted = devbg_utf8_excerpt (seen->id, 64);
+
+          g_warning ("GetDevice '%s': %s", quoted, error->message);
+        }
     }
   g_object_unref (seen->client);
   g_free (seen->id);

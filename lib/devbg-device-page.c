@@ -7,6 +7,7 @@
 
 #include "devbg-error.h"
 #include "devbg-names.h"
+#include "devbg-utf8.h"
 
 /* @id non-empty, within the limit, and after @last: a page in ID order,
  * as the continuation assumes. */
@@ -24,9 +25,12 @@ check_id (const char *id, gsize index, const char *last, GError **error)
     }
   if (strcmp (id, last) <= 0)
     {
+      g_autofree char *quoted = devbg_utf8_excerpt (id, 64);
+      g_autofree char *quoted_last = devbg_utf8_excerpt (last, 64);
+
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "devices page: device %" G_GSIZE_FORMAT " '%.64s' is not after '%.64s'",
-                   index, id, last);
+                   "devices page: device %" G_GSIZE_FORMAT " '%s' is not after '%s'",
+                   index, quoted, quoted_last);
       return FALSE;
     }
   return TRUE;
@@ -68,7 +72,9 @@ devbg_device_page_foreach (GBytes *bytes, const char *after, const char *next_co
         return FALSE;
       if (!visit (id, properties, data, error))
         {
-          g_prefix_error (error, "devices page: device '%.64s': ", id);
+          g_autofree char *quoted = devbg_utf8_excerpt (id, 64);
+
+          g_prefix_error (error, "devices page: device '%s': ", quoted);
           return FALSE;
         }
       /* Points into @bytes, which the caller holds. */
@@ -78,16 +84,20 @@ devbg_device_page_foreach (GBytes *bytes, const char *after, const char *next_co
    * ID could send it back, or round in circles. */
   if (*next_continuation != '\0' && index == 0)
     {
+      g_autofree char *quoted = devbg_utf8_excerpt (next_continuation, 64);
+
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "devices page: the page is empty but has a continuation '%.64s'",
-                   next_continuation);
+                   "devices page: the page is empty but has a continuation '%s'", quoted);
       return FALSE;
     }
   if (*next_continuation != '\0' && strcmp (next_continuation, last) != 0)
     {
+      g_autofree char *quoted = devbg_utf8_excerpt (next_continuation, 64);
+      g_autofree char *quoted_last = devbg_utf8_excerpt (last, 64);
+
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "devices page: the continuation '%.64s' is not the page's last ID '%.64s'",
-                   next_continuation, last);
+                   "devices page: the continuation '%s' is not the page's last ID '%s'",
+                   quoted, quoted_last);
       return FALSE;
     }
   return TRUE;
@@ -138,9 +148,11 @@ devbg_device_properties_foreach (DevbgSerialized properties, DevbgDeviceProperty
                      !devbg_serialized_variant (variant, &type, &type_length, &value) ||
                      !value_is_normal (type, type_length, value))))
         {
+          g_autofree char *quoted = devbg_utf8_excerpt (key != NULL ? key : "?", 64);
+
           g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                       "its property %" G_GSIZE_FORMAT " ('%.64s') is not an {sv} in normal form",
-                       index, key != NULL ? key : "?");
+                       "its property %" G_GSIZE_FORMAT " ('%s') is not an {sv} in normal form",
+                       index, quoted);
           return FALSE;
         }
       if (done)

@@ -6,6 +6,7 @@
 #include "devbg-records.h"
 #include "devbg-error.h"
 #include "devbg-names.h"
+#include "devbg-utf8.h"
 
 /* Each byte of the result has its high bit set where @word's byte is 0,
  * and no other bit: exact, unlike the usual "has a zero byte" test, whose
@@ -288,9 +289,11 @@ decode_number (const char *list, const char *const *fields, guint index, guint f
 
   if (!parse_decimal (text, min, max, out))
     {
+      g_autofree char *quoted = devbg_utf8_excerpt (text, 32);
+
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "%s record %u: %s '%.32s' is not a number from %" G_GINT64_FORMAT
-                   " to %" G_GINT64_FORMAT, list, index, what, text, min, max);
+                   "%s record %u: %s '%s' is not a number from %" G_GINT64_FORMAT
+                   " to %" G_GINT64_FORMAT, list, index, what, quoted, min, max);
       return FALSE;
     }
   return TRUE;
@@ -305,8 +308,10 @@ decode_boolean (const char *list, const char *const *fields, guint index, guint 
 
   if ((text[0] != '0' && text[0] != '1') || text[1] != '\0')
     {
+      g_autofree char *quoted = devbg_utf8_excerpt (text, 32);
+
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "%s record %u: %s '%.32s' is neither 0 nor 1", list, index, what, text);
+                   "%s record %u: %s '%s' is neither 0 nor 1", list, index, what, quoted);
       return FALSE;
     }
   *out = text[0] == '1';
@@ -322,8 +327,10 @@ devbg_records_decode_history (const char *const *f, guint index, DevbgHistoryRec
   G_STATIC_ASSERT (DEVBG_HISTORY_FIELDS == 13);
   if (!devbg_trigger_type_from_string (f[5], &r->trigger))
     {
+      g_autofree char *quoted = devbg_utf8_excerpt (f[5], 32);
+
       g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                   "History record %u: unknown trigger '%.32s'", index, f[5]);
+                   "History record %u: unknown trigger '%s'", index, quoted);
       return FALSE;
     }
   if (!decode_number ("History", f, index, 7, "uid", 0, G_MAXUINT32, &uid, error) ||

@@ -18,6 +18,7 @@
 #include "devbg-records.h"
 #include "devbg-runtime.h"
 #include "devbg-store.h"
+#include "devbg-utf8.h"
 
 #define MAX_REGISTRATION_NAME DEVBG_MAX_NAME
 #define MAX_DEVICE_ID DEVBG_MAX_DEVICE_ID
@@ -152,8 +153,10 @@ parse_continuation (Call *call, const char *text, gint64 *cursor)
     return TRUE;
   if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &value, NULL))
     {
+      g_autofree char *quoted = devbg_utf8_excerpt (text, 32);
+
       return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT,
-                        "continuation '%.32s' is not one that devbgd gave", text);
+                        "continuation '%s' is not one that devbgd gave", quoted);
       return FALSE;
     }
   *cursor = (gint64) value;
@@ -184,9 +187,12 @@ check_text_argument (Call *call, const char *what, const char *value, gsize max)
 static gboolean
 check_uuid (Call *call, const char *what, const char *value)
 {
+  g_autofree char *quoted = NULL;
+
   if (g_uuid_string_is_valid (value))
     return TRUE;
-  return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT, "%s '%.64s' is not a UUID", what, value);
+  quoted = devbg_utf8_excerpt (value, 64);
+  return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT, "%s '%s' is not a UUID", what, quoted);
   return FALSE;
 }
 
@@ -275,8 +281,10 @@ handle_register (Call *call, GVariant *params)
     return;
   if (!devbg_trigger_type_from_string (trigger_str, &trigger))
     {
+      g_autofree char *quoted = devbg_utf8_excerpt (trigger_str, 32);
+
       return_new_error (call, DEVBG_ERROR_INVALID_ARGUMENT,
-                        "trigger '%.32s' is neither 'use' nor 'servicing'", trigger_str);
+                        "trigger '%s' is neither 'use' nor 'servicing'", quoted);
       return;
     }
 

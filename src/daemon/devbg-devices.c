@@ -15,6 +15,7 @@
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
 #include "devbg-serialized.h"
+#include "devbg-utf8.h"
 
 struct _DevbgDevices {
   GObject          parent;
@@ -239,8 +240,12 @@ lookup_or_fail (DevbgDevices *self, GVariant *params, GDBusMethodInvocation *inv
   g_variant_get (params, "(&s)", &id);
   device = devbg_devices_lookup (self, id);
   if (device == NULL)
-    g_dbus_method_invocation_return_error (invocation, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
-                                           "no attached device '%.128s'", id);
+    {
+      g_autofree char *quoted = devbg_utf8_excerpt (id, 128);
+
+      g_dbus_method_invocation_return_error (invocation, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
+                                             "no attached device '%s'", quoted);
+    }
   return device;
 }
 
@@ -363,14 +368,16 @@ devbg_devices_return_device (DevbgDevices *self, GDBusMethodInvocation *invocati
   if (device != NULL && !visible_to (device, viewer))
     {
       g_dbus_method_invocation_return_error (invocation, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
-                                             "device '%.128s' is not one that app %s's manifest "
+                                             "device '%s' is not one that app %s's manifest "
                                              "declares", id, viewer->app_id);
       return;
     }
   if (device == NULL)
     {
+      g_autofree char *quoted = devbg_utf8_excerpt (id, 128);
+
       g_dbus_method_invocation_return_error (invocation, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_DEVICE,
-                                             "no attached device '%.128s'", id);
+                                             "no attached device '%s'", quoted);
       return;
     }
   props = devbg_device_to_variant (device);

@@ -23,6 +23,7 @@
 #include "devbg-names.h"
 #include "devbg-spawn.h"
 #include "devbg-task-watch.h"
+#include "devbg-utf8.h"
 
 #define MAX_ACK_IDS DEVBG_MAX_ACK_IDS
 #define LOGIND_BUS_NAME "org.freedesktop.login1"
@@ -1059,8 +1060,10 @@ devbg_runtime_acknowledge (DevbgRuntime *self, const DevbgCaller *caller,
   for (const char *const *id = event_ids; *id != NULL; id++, n++)
     if (!g_uuid_string_is_valid (*id))
       {
+        g_autofree char *quoted = devbg_utf8_excerpt (*id, 64);
+
         g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_INVALID_ARGUMENT,
-                     "event ID '%.64s' is not a UUID", *id);
+                     "event ID '%s' is not a UUID", quoted);
         return FALSE;
       }
   if (n > MAX_ACK_IDS)

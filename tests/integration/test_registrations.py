@@ -113,6 +113,23 @@ class RegistrationTest(DevbgTestCase):
         # Nothing changed.
         self.assertEqual(list(self.list(self.app_a)), [tid])
 
+    def test_quoted_arguments_are_cut_between_characters(self):
+        # Each message quotes at most so many bytes of what the caller sent:
+        # cut in the middle of 'é', it was no UTF-8, which GDBus refused as
+        # an error's text (the caller got "[Invalid UTF-8]", devbgd's log a
+        # GLib-CRITICAL at every such call).
+        text = 'a' + '\u00e9' * 40
+        cases = [('Register', '("x", "A.Sync", "%s")' % text, "trigger 'a" + '\u00e9' * 15 + "'"),
+                 ('Unregister', '("%s", true)' % text, "task ID 'a" + '\u00e9' * 31 + "'"),
+                 ('ListRegistrations', '("%s",)' % text, "continuation 'a" + '\u00e9' * 15 + "'"),
+                 ('AcknowledgeEvents', '(["%s"],)' % text,
+                  "event ID 'a" + '\u00e9' * 31 + "'")]
+        for method, args, quoted in cases:
+            name, line = self.app_a.error(self.bus, 'call', method, args)
+            self.assertEqual(name, ERR + 'InvalidArgument', (method, line))
+            self.assertIn(quoted, line, method)
+        self.assertNotIn('CRITICAL', self.devbgd.read_log())
+
     def test_registration_limit(self):
         self.devbgd.stop()
         self.devbgd.write_config('[Service]\nMaxRegistrationsPerApp=2\n')
