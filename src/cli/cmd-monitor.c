@@ -86,9 +86,12 @@ terminal_columns (void)
 static void
 put_line (GString *screen, guint columns, const char *text)
 {
-  /* Cut to the width (bytes: devbgd's words are ASCII), cleared to the end
-   * of the line so that nothing of the last frame stays. */
-  g_string_append_len (screen, text, MIN (strlen (text), columns));
+  /* What apps, tasks and devices said cannot drive the terminal; cut to
+   * the width (in bytes), cleared to the end of the line so that nothing
+   * of the last frame stays. */
+  g_autofree char *printable = devbgctl_printable (text, FALSE);
+
+  g_string_append_len (screen, printable, MIN (strlen (printable), columns));
   g_string_append (screen, "\033[K\r\n");
 }
 

@@ -54,6 +54,54 @@ devbgctl_fail (const char *context, const GError *error)
   return 1;
 }
 
+char *
+devbgctl_printable (const char *text, gboolean keep_newlines)
+{
+  GString *out = g_string_sized_new (strlen (text));
+
+  for (const char *p = text; *p != '\0';)
+    {
+      gunichar c = g_utf8_get_char_validated (p, -1);
+      const char *next;
+
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append_printf (out, "\\x%02x", (guchar) *p);
+          p++;
+          continue;
+        }
+      next = g_utf8_next_char (p);
+      if ((c < 0x20 && !(keep_newlines && (c == '\n' || c == '\t'))) || c == 0x7f)
+        g_string_append_printf (out, "\\x%02x", c);
+      else if (c >= 0x80 && c < 0xa0)
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_len (out, p, next - p);
+      p = next;
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* Everything devbgctl prints in text passes here (g_print(), g_printerr()):
+ * what devbgd says comes from apps, tasks and devices (an error message, a
+ * USB product name), and none of it may drive the terminal. devbgctl's
+ * own terminal commands go to stdout directly. */
+static void
+print_printable (const char *string)
+{
+  g_autofree char *printable = devbgctl_printable (string, TRUE);
+
+  fputs (printable, stdout);
+}
+
+static void
+printerr_printable (const char *string)
+{
+  g_autofree char *printable = devbgctl_printable (string, TRUE);
+
+  fputs (printable, stderr);
+}
+
 void
 devbgctl_print_json (JsonBuilder *builder)
 {
@@ -136,6 +184,8 @@ main (int argc, char **argv)
   int rc;
 
   setlocale (LC_ALL, "");
+  g_set_print_handler (print_printable);
+  g_set_printerr_handler (printerr_printable);
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_summary (ctx, "Inspect and control devbgd, the device background task service.");
   g_option_context_set_description (ctx, help);

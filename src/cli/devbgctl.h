@@ -30,6 +30,11 @@ DevbgClient *devbgctl_client (Devbgctl *ctl);
 /* Prints @error as "devbgctl: CONTEXT: message" and returns exit code 1. */
 int          devbgctl_fail (const char *context, const GError *error);
 
+/* @text with what a terminal takes as a command escaped: C0 controls
+ * ("\x1b"; but newlines and tabs when @keep_newlines), DEL, C1 controls
+ * ("\u009b") and bytes that are no UTF-8. */
+char        *devbgctl_printable (const char *text, gboolean keep_newlines);
+
 /* Prints the document @builder built, pretty, on stdout. */
 void         devbgctl_print_json (JsonBuilder *builder);
 

@@ -4,6 +4,7 @@
 test task (tests/helpers/devbg-test-task.c): requests, task processes,
 every cancel reason, events and their delivery after a reconnect or a
 restart of the service."""
+import json
 import os
 import signal
 import subprocess
@@ -310,6 +311,22 @@ class RuntimeTest(RuntimeBase):
         done = self.completed(self.finish_background(proc))
         self.assertEqual(done['reason'], 'condition-loss', done)
         self.assertIn('band-gone', done['error'])
+
+    def test_task_text_cannot_drive_the_terminal(self):
+        # A task's error message is its own text, shown by devbgctl to
+        # whoever lists the history (root too): terminal commands in it
+        # (a title, a clear screen, hidden text) are printed escaped.
+        evil = '\x1b]0;owned\x07\x1b[2J\x1b[8m\u009bfake'
+        proc, tid, iid = self.start_background(self.app_a, 'Test.Fail', 'message=' + evil)
+        done = self.completed(self.finish_background(proc))
+        self.assertEqual(done['error'], evil)
+        out = self.devbgctl('history').stdout
+        self.assertIn('\\x1b]0;owned\\x07\\x1b[2J\\x1b[8m\\u009bfake', out)
+        for control in ('\x1b', '\x07', '\u009b'):
+            self.assertNotIn(control, out)
+        # JSON keeps the text exact, escaped as JSON escapes it.
+        h = json.loads(self.devbgctl('--json', 'history').stdout)
+        self.assertIn(evil, [e.get('error') for e in h])
 
     def test_failure_with_device_attached_has_no_reason(self):
         # The device stays: a failure of the task's own is not a cancel.
