@@ -114,11 +114,15 @@ on_notified (GObject *source, GAsyncResult *res, gpointer user_data)
   g_variant_get (reply, "(u)", &p->notification_id);
 }
 
+/* Shows @p's notification, its body escaped when the server reads markup
+ * in it: the app's and the device's names are not the agent's text (a USB
+ * device names itself), and a prompt must say what it asks and no more. */
 static void
-show (Agent *agent, Prompt *p)
+notify (Agent *agent, Prompt *p, gboolean body_markup)
 {
   gboolean servicing = devbg_consent_prompt_get_trigger_type (p->prompt) == DEVBG_TRIGGER_SERVICING;
-  g_autofree char *body = prompt_body (p->prompt, servicing);
+  g_autofree char *text = prompt_body (p->prompt, servicing);
+  g_autofree char *body = body_markup ? g_markup_escape_text (text, -1) : g_strdup (text);
   const char *actions[] = { "allow", "Allow", "deny", "Deny", NULL };
   GVariantBuilder hints;
   Notifying *n = g_new0 (Notifying, 1);
@@ -138,6 +142,40 @@ show (Agent *agent, Prompt *p)
                                          body, actions, &hints, 0),
                           G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
                           on_notified, n);
+}
+
+static void
+on_capabilities (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Notifying *n = user_data;
+  Agent *agent = n->agent;
+  Prompt *p = n->prompt;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res,
+                                                             NULL);
+  g_autofree const char **capabilities = NULL;
+
+  g_free (n);
+  if (!g_ptr_array_find (agent->prompts, p, NULL))
+    return; /* withdrawn meanwhile */
+  /* No answer: the Notify that follows finds the server gone, or a server
+   * that does not say; markup is then assumed, the escaped text being
+   * the safe side. */
+  if (reply != NULL)
+    g_variant_get (reply, "(^a&s)", &capabilities);
+  notify (agent, p, reply == NULL || g_strv_contains (capabilities, "body-markup"));
+}
+
+/* Asked again for each prompt: the server may have changed since. */
+static void
+show (Agent *agent, Prompt *p)
+{
+  Notifying *n = g_new0 (Notifying, 1);
+
+  n->agent = agent;
+  n->prompt = p;
+  g_dbus_connection_call (agent->session, NOTIFY_NAME, NOTIFY_PATH, NOTIFY_NAME,
+                          "GetCapabilities", NULL, G_VARIANT_TYPE ("(as)"),
+                          G_DBUS_CALL_FLAGS_NONE, 10000, NULL, on_capabilities, n);
 }
 
 static void

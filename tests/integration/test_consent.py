@@ -437,7 +437,7 @@ class DesktopAgentTest(ConsentBase):
         self.session_address = self.session_proc.stdout.readline().strip()
         env = self.session_env()
         self.mock = subprocess.Popen(['/usr/bin/python3', '-m', 'dbusmock', '--template',
-                                      'notification_daemon'], env=env,
+                                      'notification_daemon'] + self.mock_parameters(), env=env,
                                      stdout=subprocess.DEVNULL)
         self.addCleanup(lambda: (self.mock.terminate(), self.mock.wait()))
         self.session = Gio.DBusConnection.new_for_address_sync(
@@ -450,6 +450,11 @@ class DesktopAgentTest(ConsentBase):
                                       stderr=open(os.path.join(self.tmpdir, 'agent.log'), 'w'))
         self.agents.append(self.agent)
         wait_for(lambda: 'registered for uid' in self.devbgd.read_log(), what='devbg-agent')
+
+    def mock_parameters(self):
+        """The notification daemon's: dbusmock's default capabilities,
+        body-markup among them."""
+        return []
 
     def session_env(self):
         env = self.bus.env()
@@ -511,6 +516,34 @@ class DesktopAgentTest(ConsentBase):
         self.mock_call('EmitSignal', self.GLib.Variant('(sssav)', (
             'org.freedesktop.Notifications', 'NotificationClosed', 'uu',
             [self.GLib.Variant('u', 1), self.GLib.Variant('u', 2)])))
+        self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
+
+    def test_names_cannot_add_markup_to_the_prompt(self):
+        # A device names itself (a USB product string): its name goes into
+        # the prompt as text, escaped for a server that reads markup.
+        self.sim.ctl('rename', 'band0', '<b>Trusted</b> & <a href="x">y</a>')
+        proc = self.start_request(self.app_a)
+        wait_for(lambda: len(self.notifications()) == 1, what='the notification')
+        body = self.notifications()[0][4]
+        self.assertIn('sync with &lt;b&gt;Trusted&lt;/b&gt; &amp; &lt;a href=&quot;x&quot;&gt;y'
+                      '&lt;/a&gt; in the background', body)
+        self.assertNotIn('<b>', body)
+        self.act(1, 'deny')
+        self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
+
+
+class PlainTextAgentTest(DesktopAgentTest):
+    """A notification server without body-markup shows the body as it is."""
+
+    def mock_parameters(self):
+        return ['-p', '{"capabilities": "body actions"}']
+
+    def test_names_cannot_add_markup_to_the_prompt(self):
+        self.sim.ctl('rename', 'band0', '<b>Band</b> & co')
+        proc = self.start_request(self.app_a)
+        wait_for(lambda: len(self.notifications()) == 1, what='the notification')
+        self.assertIn('sync with <b>Band</b> & co in the background', self.notifications()[0][4])
+        self.act(1, 'deny')
         self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
 
 
