@@ -89,13 +89,13 @@ agent_pid=$!
 sleep 0.5
 
 # Tasks never run as root: a root caller's task runs as TaskUserForRoot
-# (nobody), so the example task's output directory must be writable by it.
+# (devbg-task), so the example task's output directory must be writable by it.
 mkdir -p "$work/.local/share/devbg-example-app"
 if [ "$(id -u)" = 0 ]; then
-	chown nobody "$work/.local/share/devbg-example-app"
+	chown devbg-task "$work/.local/share/devbg-example-app"
 fi
 
-step "the example app syncs the fitness band in the background (DeviceUseTrigger): the agent asks first (run as root, its task runs as nobody)"
+step "the example app syncs the fitness band in the background (DeviceUseTrigger): the agent asks first (run as root, its task runs as devbg-task)"
 HOME="$work" "$build/examples/devbg-example-app" sync virtual-B0A1-0000
 
 step "a second sync asks nothing: use consent is stored per user, app and device model"

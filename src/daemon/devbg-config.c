@@ -88,7 +88,7 @@ devbg_config_init_defaults (DevbgConfig *config)
     .cancel_grace_period = 5,
     .require_foreground = TRUE,
     .headless_consent = DEVBG_HEADLESS_CONSENT_DENY,
-    .task_user_for_root = "nobody",
+    .task_user_for_root = "devbg-task", /* data/sysusers.d/devbgd.conf */
     .consent_timeout = 60,
     .use_protocols = PROTO_BIT (DEVBG_PROTOCOL_USB) | PROTO_BIT (DEVBG_PROTOCOL_HID) |
                      PROTO_BIT (DEVBG_PROTOCOL_BLUETOOTH_RFCOMM) |

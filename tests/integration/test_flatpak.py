@@ -435,19 +435,20 @@ class FlatpakAppTest(DevbgTestCase):
 
     def test_root_callers_task_runs_as_the_task_user_in_the_sandbox(self):
         # Tasks never run as root: a root caller's runs as TaskUserForRoot
-        # (nobody), with a home that devbgd makes for it.
+        # (devbg-task), with a home that devbgd makes for it.
+        task_user = pwd.getpwnam('devbg-task').pw_uid
         self.install()
         report = os.path.join(self.reports, 'root-%s' % os.path.basename(self.tmpdir))
         tid = self.register('Test.ReportFds', uid=0)
         events = parse(self.in_app('run', tid, BAND, 'path=' + report, 0, uid=0))
         self.assertEqual([f for k, f in events if k == 'COMPLETED'][0][2], '1', events)
         rep = dict(l.split('=', 1) for l in open(report).read().splitlines() if '=' in l)
-        self.assertEqual((rep['uid'], rep['fds']), (str(NOBODY), '0,1,2,3,4'))
-        self.assertTrue(os.path.isdir(os.path.join(self.devbgd.flatpak_home_dir, str(NOBODY),
+        self.assertEqual((rep['uid'], rep['fds']), (str(task_user), '0,1,2,3,4'))
+        self.assertTrue(os.path.isdir(os.path.join(self.devbgd.flatpak_home_dir, str(task_user),
                                                    '.var', 'app', APP)))
 
     def test_root_callers_own_installation_runs_no_task(self):
-        # root's own installation is root's: its task would run as nobody.
+        # root's own installation is root's: its task would run as devbg-task.
         user_dir = self.devbgd.flatpak_user_dir.replace('%u', '0')
         os.makedirs(user_dir)
         env = dict(os.environ, FLATPAK_USER_DIR=user_dir, HOME=self.home)
@@ -459,7 +460,8 @@ class FlatpakAppTest(DevbgTestCase):
         lines = self.in_app('run', tid, BAND, '', 0, uid=0, user_dir=user_dir)
         self.assertFalse(any(l.startswith('RESULT 0 allowed') for l in lines), lines)
         self.assertIn("comes from uid 0's own Flatpak installation, whose tasks run only as that "
-                      "user, not as uid %d" % NOBODY, self.devbgd.read_log() + '\n'.join(lines))
+                      "user, not as uid %d" % pwd.getpwnam('devbg-task').pw_uid,
+                      self.devbgd.read_log() + '\n'.join(lines))
 
     def test_task_sandbox_names_the_app_and_cancel_kills_the_tree(self):
         self.install()

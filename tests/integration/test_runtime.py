@@ -6,6 +6,7 @@ every cancel reason, events and their delivery after a reconnect or a
 restart of the service."""
 import json
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -625,10 +626,11 @@ class ExampleAppTest(RuntimeBase):
 
     def example(self, *args):
         # The app runs as root, and a root caller's task as TaskUserForRoot
-        # (nobody): the task's output directory must be writable by it.
+        # (devbg-task): the task's output directory must be writable by it.
+        task_user = pwd.getpwnam('devbg-task')
         out = os.path.join(self.tmpdir, '.local', 'share', 'devbg-example-app')
         os.makedirs(out, exist_ok=True)
-        os.chown(out, NOBODY, NOBODY)
+        os.chown(out, task_user.pw_uid, task_user.pw_gid)
         env = self.bus.env()
         env['HOME'] = self.tmpdir
         env.pop('XDG_DATA_HOME', None)

@@ -120,11 +120,15 @@ class RootCallerTest(SpawnBase):
     capability."""
 
     def test_root_callers_task_runs_unprivileged(self):
+        # As devbg-task, a user of its own: not nobody, whom other services
+        # share and whose processes could signal or trace root's tasks.
         facts = self.report('')
-        nobody = pwd.getpwnam('nobody')
+        task_user = pwd.getpwnam('devbg-task')
         for key in ('uid', 'euid'):
             self.assertNotEqual(facts[key], '0', facts)
-            self.assertEqual(facts[key], str(nobody.pw_uid), facts)
+            self.assertEqual(facts[key], str(task_user.pw_uid), facts)
+        for key in ('gid', 'egid'):
+            self.assertEqual(facts[key], str(task_user.pw_gid), facts)
         for key in ('gid', 'egid'):
             self.assertNotEqual(facts[key], '0', facts)
         self.assertNotIn('0', facts['groups'].split(','), facts)
@@ -149,6 +153,21 @@ class RootUserConfigTest(SpawnBase):
         self.assertEqual(events[0][0], 'RESULT', events)
         self.assertEqual(events[0][1][:2], ['2', 'spawn-failed'], events)
         self.assertIn('tasks never run as root', self.devbgd.read_log())
+        self.assertFalse(os.path.exists(os.path.join(self.reports, 'never')))
+
+
+@unittest.skipUnless(os.geteuid() == 0, 'needs root: the caller must be root')
+class MissingRootUserTest(SpawnBase):
+    """A TaskUserForRoot that does not exist (devbg-task not made at
+    install) refuses root callers' requests, naming the user."""
+    config = SpawnBase.config.replace('[Service]\n',
+                                      '[Service]\nTaskUserForRoot=devbg-no-such-user\n')
+
+    def test_missing_task_user_is_refused(self):
+        events = self.run_task('Test.ReportFds', 'path=' + os.path.join(self.reports, 'never'))
+        self.assertEqual(events[0][1][:2], ['2', 'spawn-failed'], events)
+        self.assertIn('TaskUserForRoot=devbg-no-such-user, the user a root caller\'s task runs '
+                      'as, does not exist', self.devbgd.read_log())
         self.assertFalse(os.path.exists(os.path.join(self.reports, 'never')))
 
 
