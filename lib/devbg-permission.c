@@ -86,7 +86,10 @@ devbg_permission_class_init (DevbgPermissionClass *klass)
   /**
    * DevbgPermission:model-id:
    *
-   * The device model it covers, "" for devices that have no model ID.
+   * The device model it covers: a device's model ID, or for a device
+   * without one the product it names itself as, its hardware ID without
+   * a revision (`USB\\VID_1209&PID_B0A1`). ("" is consent given with devbg
+   * 0.1 for any device without a model ID; it covers none now.)
    *
    * Since: 0.2
    */
@@ -157,8 +160,9 @@ devbg_permission_get_app_id (DevbgPermission *permission)
  * devbg_permission_get_model_id:
  * @permission: a #DevbgPermission
  *
- * Returns: (transfer none): the device model the consent covers, "" for
- *   devices that have no model ID
+ * Returns: (transfer none): the device model the consent covers: a
+ *   model ID, or a hardware ID for a device without one (see
+ *   #DevbgPermission:model-id)
  *
  * Since: 0.2
  */
@@ -403,8 +407,8 @@ devbg_client_list_permissions_sync (DevbgClient *client, const char *continuatio
  * @client: a #DevbgClient
  * @uid: the user whose consent it is (another user's needs root)
  * @app_id: the app it lets run
- * @model_id: (nullable): the device model, "" for devices that have no
- *   model ID, %NULL (or %DEVBG_PERMISSION_EVERY_MODEL) for every model
+ * @model_id: (nullable): the device model, as #DevbgPermission:model-id
+ *   names it, %NULL (or %DEVBG_PERMISSION_EVERY_MODEL) for every model
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async): called with the answer
  * @user_data: (closure callback): data for @callback
@@ -471,8 +475,8 @@ devbg_client_revoke_permission_finish (DevbgClient *client, GAsyncResult *result
  * @client: a #DevbgClient
  * @uid: the user whose consent it is (another user's needs root)
  * @app_id: the app it lets run
- * @model_id: (nullable): the device model, "" for devices that have no
- *   model ID, %NULL (or %DEVBG_PERMISSION_EVERY_MODEL) for every model
+ * @model_id: (nullable): the device model, as #DevbgPermission:model-id
+ *   names it, %NULL (or %DEVBG_PERMISSION_EVERY_MODEL) for every model
  * @n_removed: (out) (optional): how many stored consents were removed
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError

@@ -5,6 +5,8 @@
 
 #include "devbg-device.h"
 
+#include <string.h>
+
 #include "devbg-backend.h"
 
 struct _DevbgDevice {
@@ -69,6 +71,19 @@ devbg_device_get_hardware_ids (DevbgDevice *d)
   static const char *const none[] = { NULL };
 
   return d->hardware_ids ? (const char *const *) d->hardware_ids : none;
+}
+
+const char *
+devbg_device_get_consent_model (DevbgDevice *d)
+{
+  const char *const *ids = devbg_device_get_hardware_ids (d);
+
+  if (d->model_id != NULL && *d->model_id != '\0')
+    return d->model_id;
+  for (guint i = 0; ids[i] != NULL; i++)
+    if (strstr (ids[i], "&REV_") == NULL)
+      return ids[i];
+  return ids[0] != NULL ? ids[0] : devbg_device_get_id (d);
 }
 
 static void

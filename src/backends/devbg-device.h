@@ -35,6 +35,12 @@ DevbgProtocol  devbg_device_get_protocol (DevbgDevice *device);
 /* Most specific first, e.g. USB\VID_1209&PID_D0C1&REV_0100, USB\VID_1209&PID_D0C1 */
 const char *const *devbg_device_get_hardware_ids (DevbgDevice *device);
 const char    *devbg_device_get_model_id (DevbgDevice *device);     /* "" when none */
+/* The model use consent is stored for: the model ID; without one, the
+ * product as the device names it, its most specific hardware ID without a
+ * revision (a firmware update asks nothing again); else its most specific
+ * hardware ID, else its device ID. Never "": devices without a model ID
+ * are not one model. */
+const char    *devbg_device_get_consent_model (DevbgDevice *device);
 const char    *devbg_device_get_container_id (DevbgDevice *device); /* "" when none */
 const char    *devbg_device_get_serial (DevbgDevice *device);       /* "" when none */
 const char    *devbg_device_get_firmware_version (DevbgDevice *device); /* "" when unknown */

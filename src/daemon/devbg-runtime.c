@@ -606,7 +606,7 @@ gather_facts (DevbgRuntime *self, RequestData *data, DevbgDecisionFacts *f, GErr
                                                 : md->any_application);
       f->consent_stored = data->trigger == DEVBG_TRIGGER_USE &&
         devbg_consent_is_stored (self->consent, data->uid, data->app_id,
-                                 devbg_device_get_model_id (device));
+                                 devbg_device_get_consent_model (device));
     }
   /* Pending events are capped per owner, and none is ever dropped: an app
    * that does not acknowledge its completions gets no new task. */
@@ -700,7 +700,7 @@ ask_consent (GTask *task, DevbgDevice *device)
     .trigger = data->trigger,
     .device_id = data->device_id,
     .device_name = devbg_device_get_name (device),
-    .model_id = devbg_device_get_model_id (device),
+    .model_id = devbg_device_get_consent_model (device),
     .expected_duration_s = data->expected_duration_s,
   };
 
@@ -1406,7 +1406,7 @@ devbg_runtime_cancel_for_consent (DevbgRuntime *self, guint32 uid, const char *a
     {
       const DevbgInstanceRecord *r = devbg_instance_get_record (value);
       DevbgDevice *device = devbg_devices_lookup (self->devices, r->device_id);
-      const char *model = device != NULL ? devbg_device_get_model_id (device) : NULL;
+      const char *model = device != NULL ? devbg_device_get_consent_model (device) : NULL;
 
       if (r->trigger == DEVBG_TRIGGER_USE && r->uid == uid && strcmp (r->app_id, app_id) == 0 &&
           (model_id == NULL || g_strcmp0 (model, model_id) == 0))

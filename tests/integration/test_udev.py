@@ -47,6 +47,7 @@ from devbgtest import (DevbgTestCase, Devbgd, TestApp, manifest_xml, wait_for,  
 TEST_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-test-task')
 UDEV_TASK = os.path.join(BUILD_DIR, 'tests', 'helpers', 'devbg-udev-task')
 APP = 'org.devbg.test.UdevApp'
+AGENT_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'consent_agent.py')
 ENTRY_POINTS = ['Test.Progress', 'Test.Idle', 'Test.Io', 'Test.ReportFds', 'Test.Fail']
 
 HUB = '/devices/pci0000:00/0000:00:14.0/usb1'
@@ -566,6 +567,43 @@ class TaskTest(UdevTestCase):
             events = self.run_task('Test.Progress', dev, 'count=2', trigger='servicing',
                                    duration=60)
             self.assertTrue(self.completed(events)['success'], (dev, events))
+
+
+class ConsentModelTest(UdevTestCase):
+    """Use consent is stored per device model. A device without a model ID
+    (no DEVBG_MODEL_ID, as most are) is the model of its product: one
+    answer for the band used to be stored for model "", which then covered
+    every device without a model ID, the combo here, or a hostile one
+    plugged in later."""
+    config = UdevTestCase.config + 'HeadlessConsent=deny\n'
+    devices = (band()[2], composite()[3])
+
+    def test_consent_for_one_product_covers_no_other(self):
+        self.wait_device(BAND_USB)
+        self.wait_device(COMBO_USB)
+        devices = self.devices_json()
+        self.assertEqual((devices[BAND_USB]['model-id'], devices[COMBO_USB]['model-id']), ('', ''))
+        log = os.path.join(self.tmpdir, 'agent.log')
+        agent = subprocess.Popen(['/usr/bin/python3', AGENT_SCRIPT, '--mode', 'allow', '--log', log],
+                                 env=self.bus.env(), stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: (agent.terminate(), agent.wait(10)))
+        self.assertEqual(agent.stdout.readline().strip(), 'ready')
+
+        def prompts():
+            with open(log) as f:
+                return [json.loads(l)['details'] for l in f if 'RequestConsent' in l]
+
+        for device in (BAND_USB, BAND_USB, COMBO_USB):
+            events = self.run_task('Test.Progress', device, 'count=2 interval_ms=10')
+            self.assertEqual([f[:2] for k, f in events if k == 'RESULT'], [['0', 'allowed']],
+                             events)
+        # Asked for the band once (the second run was covered), then for
+        # the combo: another product.
+        self.assertEqual([p['model-id'] for p in prompts()],
+                         ['USB\\VID_1209&PID_B0A1', 'USB\\VID_1209&PID_C0C0'])
+        stored = json.loads(self.devbgctl('--json', 'permissions').stdout)
+        self.assertEqual(sorted(p['model-id'] for p in stored),
+                         ['USB\\VID_1209&PID_B0A1', 'USB\\VID_1209&PID_C0C0'])
 
 
 class ContainerMetadataTest(UdevTestCase):
