@@ -54,7 +54,7 @@ check_conditions (const DevbgConfig *config, const DevbgDecisionFacts *f, DevbgR
     *why = DEVBG_REASON_NOT_FOREGROUND;
   else if (config->require_foreground && f->session_locked)
     *why = DEVBG_REASON_SESSION_LOCKED;
-  else if (f->app_task_running)
+  else if (f->app_task_running || f->app_consent_waiting)
     *why = DEVBG_REASON_ALREADY_RUNNING;
   else if (f->too_many_pending)
     *why = DEVBG_REASON_TOO_MANY_PENDING_EVENTS;
@@ -131,7 +131,10 @@ devbg_decision_explain (const DevbgConfig *config, const DevbgDecisionFacts *f,
     case DEVBG_REASON_SESSION_LOCKED:
       return g_strdup ("the caller's session is locked");
     case DEVBG_REASON_ALREADY_RUNNING:
-      return g_strdup ("this user's copy of the app already runs a device task; one at a time");
+      return g_strdup (f->app_task_running
+                       ? "this user's copy of the app already runs a device task; one at a time"
+                       : "this user's copy of the app already waits for its user's answer to a "
+                         "consent prompt; one at a time");
     case DEVBG_REASON_TOO_MANY_PENDING_EVENTS:
       return g_strdup_printf ("the app has %u or more completion events not acknowledged",
                               config->max_pending_events);

@@ -73,6 +73,7 @@ typedef struct {
   gboolean         session_active;       /* active on its seat */
   gboolean         session_locked;       /* LockedHint */
   gboolean         app_task_running;     /* another device task of (uid, app) */
+  gboolean         app_consent_waiting;  /* another request of (uid, app) awaits its user's answer */
   gboolean         too_many_pending;     /* MaxPendingEvents reached for (uid, app) */
   gboolean         device_busy;          /* another task holds the device */
   DevbgPowerFacts  power;

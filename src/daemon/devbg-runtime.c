@@ -398,6 +398,7 @@ typedef struct {
   DevbgInstance   *instance;
   GError          *prepare_error; /* the task's process could not be made ready */
   DevbgRequestOutcome outcome;
+  gboolean         asking_consent; /* its consent prompt waits for the person */
 } RequestData;
 
 static void
@@ -519,6 +520,24 @@ running_instance_of (DevbgRuntime *self, const DevbgCaller *caller)
   return NULL;
 }
 
+/* A request of the same owner that waits for the person's answer counts
+ * as its task: an app that could queue prompt after prompt would fill its
+ * user's session's prompt queue, and other apps' requests would then be
+ * refused without the person being asked. */
+static gboolean
+owner_waits_for_consent (DevbgRuntime *self, const RequestData *data)
+{
+  for (guint i = 0; i < self->requests->len; i++)
+    {
+      const RequestData *other = g_ptr_array_index (self->requests, i);
+
+      if (other != data && other->asking_consent && other->uid == data->uid &&
+          g_strcmp0 (other->app_id, data->app_id) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* A device is granted to one task at a time, starting, running or still
  * leaving after a cancel: a second open would take the first one's. */
 static DevbgInstance *
@@ -582,6 +601,7 @@ gather_facts (DevbgRuntime *self, RequestData *data, DevbgDecisionFacts *f, GErr
     .session_locked = data->session != NULL &&
                       devbg_session_is_locked (self->session, data->session->id),
     .app_task_running = running_instance_of (self, &caller) != NULL,
+    .app_consent_waiting = owner_waits_for_consent (self, data),
     .device_busy = instance_on_device (self, data->device_id) != NULL,
     .power = devbg_power_get_facts (self->power),
     .consent = data->consent,
@@ -671,6 +691,7 @@ on_consent_answer (GObject *source, GAsyncResult *res, gpointer user_data)
   gboolean allowed = devbg_consent_ask_finish (DEVBG_CONSENT (source), res, &data->consent_why,
                                                &error);
 
+  data->asking_consent = FALSE;
   if (error != NULL)
     {
       devbg_log_request (G_LOG_LEVEL_WARNING, data->app_id, data->task_id, data->device_id,
@@ -704,6 +725,7 @@ ask_consent (GTask *task, DevbgDevice *device)
     .expected_duration_s = data->expected_duration_s,
   };
 
+  data->asking_consent = TRUE;
   /* Without the session at hand (RequireForeground=false), devbgd finds the
    * caller's session itself: an agent serves its own session only. */
   if (q.session_id == NULL)

@@ -125,6 +125,26 @@ class ConsentTest(ConsentBase):
         self.assertIn('no consent agent runs; HeadlessConsent=deny', self.devbgd.read_log())
         self.assertEqual(self.permissions(), [])
 
+    def test_one_prompt_at_a_time_per_app(self):
+        # An app's request that waits for its user's answer is its task:
+        # a second one is refused at once (already-running), so that no
+        # app can fill the session's prompt queue and get another app's
+        # request refused unasked, as if its user had said no.
+        _, log = self.start_agent('silent')
+        waiting = self.start_request(self.app_a)
+        wait_for(lambda: len(self.prompts(log)) == 1, what="app A's prompt")
+        for _ in range(3):
+            self.assertEqual(self.request(self.app_a), (2, 'already-running'))
+        self.assertIn("already waits for its user's answer to a consent prompt",
+                      self.devbgd.read_log())
+        # Another app of the same user is asked.
+        other = self.start_request(self.app_b)
+        wait_for(lambda: len(self.prompts(log)) == 2, what="app B's prompt")
+        self.assertEqual([p['app-id'] for p in self.prompts(log)], [APP_A, APP_B])
+        for proc in (waiting, other):
+            proc.kill()
+            proc.wait()
+
     def test_agent_refuses(self):
         _, log = self.start_agent('deny')
         self.assertEqual(self.request(self.app_a), (1, 'denied-by-user'))

@@ -60,6 +60,7 @@ static void no_session (DevbgDecisionFacts *f) { f->in_session = FALSE; f->sessi
 static void inactive (DevbgDecisionFacts *f) { f->session_active = FALSE; }
 static void locked (DevbgDecisionFacts *f) { f->session_locked = TRUE; }
 static void running (DevbgDecisionFacts *f) { f->app_task_running = TRUE; }
+static void asking (DevbgDecisionFacts *f) { f->app_consent_waiting = TRUE; }
 static void pending (DevbgDecisionFacts *f) { f->too_many_pending = TRUE; }
 static void busy (DevbgDecisionFacts *f) { f->device_busy = TRUE; }
 static void battery_33 (DevbgDecisionFacts *f) { f->power.percent = 33; }
@@ -90,6 +91,7 @@ static const Row rows[] = {
   { "inactive-session", inactive, DEVBG_REASON_NOT_FOREGROUND, DEVBG_REASON_NOT_FOREGROUND },
   { "locked", locked, DEVBG_REASON_SESSION_LOCKED, DEVBG_REASON_SESSION_LOCKED },
   { "one-task", running, DEVBG_REASON_ALREADY_RUNNING, DEVBG_REASON_ALREADY_RUNNING },
+  { "one-prompt", asking, DEVBG_REASON_ALREADY_RUNNING, DEVBG_REASON_ALREADY_RUNNING },
   { "pending-events", pending, DEVBG_REASON_TOO_MANY_PENDING_EVENTS, DEVBG_REASON_TOO_MANY_PENDING_EVENTS },
   { "device-busy", busy, DEVBG_REASON_DEVICE_BUSY, DEVBG_REASON_DEVICE_BUSY },
   { "battery-33", battery_33, DEVBG_REASON_ALLOWED, DEVBG_REASON_LOW_BATTERY },
