@@ -1140,6 +1140,21 @@ dispatch (DevbgDaemon *daemon, Peer *peer, Call *call, MethodHandler handler, GV
       return;
     }
   call->caller = devbg_identity_copy (peer->identity);
+  /* A program of the user that is no app is a tool (devbgctl), with its
+   * user's rights over every app of theirs; a sandbox is not: one that is
+   * no app devbgd knows (its app ships no devbg manifest, or its
+   * .flatpak-info is not trusted) may only ask who devbgd takes it for. */
+  if (call->caller->sandboxed && call->caller->app_id == NULL &&
+      strcmp (g_dbus_method_invocation_get_method_name (call->invocation), "GetStatus") != 0)
+    {
+      return_new_error (call, DEVBG_ERROR_UNKNOWN_APP,
+                        "the caller (pid %d, uid %u) is a sandbox that is no app devbgd knows, "
+                        "and has no rights of its user's own programs: %s",
+                        (int) call->caller->pid, (unsigned) call->caller->uid,
+                        call->caller->detail);
+      call_free (call);
+      return;
+    }
   g_debug ("%s from %s: pid %d uid %u app %s (%s)",
            g_dbus_method_invocation_get_method_name (call->invocation),
            g_dbus_method_invocation_get_sender (call->invocation), (int) call->caller->pid,

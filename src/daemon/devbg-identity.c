@@ -537,9 +537,11 @@ resolve_app (DevbgIdentity *id, const char *proc_root, GHashTable *apps, DevbgFl
   switch (open_flatpak_info (proc_root, id->pid, id->uid, &flatpak_info, &len, &why))
     {
     case FLATPAK_INFO_FOUND:
+      id->sandboxed = TRUE;
       resolve_flatpak (id, flatpak_info, len, apps, flatpak);
       return;
     case FLATPAK_INFO_REFUSED:
+      id->sandboxed = TRUE;
       id->detail = g_strdup_printf ("process %d is refused as a Flatpak app: %s",
                                     (int) id->pid, why);
       return;

@@ -41,6 +41,7 @@ typedef struct {
   gboolean            stamped; /* FALSE when the process was gone already */
   DevbgProcessStamp   stamp;
   DevbgFlatpakOrigin *flatpak; /* a Flatpak app: the deployment its sandbox runs */
+  gboolean            sandboxed; /* its root has a /.flatpak-info, trusted or not */
 } DevbgIdentity;
 
 void devbg_identity_free (DevbgIdentity *identity);

@@ -167,6 +167,58 @@ class InstallationIdentityTest(DevbgTestCase):
         self.assert_refused(prefix, 'is not installed in')
 
 
+
+class UnknownSandboxTest(DevbgTestCase):
+    """A sandbox that is no app devbgd knows (its app ships no devbg
+    manifest, or its .flatpak-info is not trusted) is not a tool of its
+    user either: a user's own programs (devbgctl) see, cancel and revoke
+    what every app of theirs does; a sandboxed game was let do the same to
+    the user's device apps (found by a hostile-user review)."""
+    config = ('[Service]\nEnableVirtualBackend=true\n'
+              '[Policy]\nCancelGracePeriod=1\nCpuFloorMs=0\nIoActivityWindow=3600\n')
+
+    sandbox_prefix = InstallationIdentityTest.sandbox_prefix
+    status = InstallationIdentityTest.status
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest('needs root for mount namespaces and setpriv')
+        self.sim = DevbgSim(self.bus, self.tmpdir).start()
+        self.addCleanup(self.sim.stop)
+        task, = self.copy_tasks(TEST_TASK)
+        self.app = TestApp(self.tmpdir, 'client')
+        self.victim = TestApp(self.tmpdir, 'victim-app')
+        self.devbgd.write_manifest('victim.xml', manifest_xml('org.devbg.test.Victim',
+                                                              self.victim.path,
+                                                              [('Test.Idle', ['deviceUse'], task)]))
+        self.root = os.path.join(self.tmpdir, 'sandbox')
+        os.makedirs(self.root)
+        os.chmod(self.root, 0o755)
+        self.devbgd.start()
+        wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
+
+    def test_unknown_sandbox_has_no_rights_of_its_user(self):
+        tid = self.victim.ok(self.bus, 'register', 'idle', 'Test.Idle', 'use',
+                             user=NOBODY)[0].split()[1]
+        out = self.victim.run(self.bus, 'run', tid, BAND, '', 0, 'detach', 'exit-after-start',
+                              user=NOBODY)
+        iid = [l.split()[3] for l in out if l.startswith('RESULT 0')][0]
+        # A Flatpak app of the same user, installed, with no devbg manifest.
+        prefix = self.sandbox_prefix(self.devbgd.fake_flatpak_deployment('org.example.Game'))
+        st = self.status(prefix)
+        self.assertEqual((st['app-id'], st['identity'], st['uid']), ('', 'flatpak', str(NOBODY)))
+        for method, args in [('ListTasks', '()'), ('Cancel', '("%s",)' % iid),
+                             ('History', '(uint32 10, "")'), ('ListPermissions', '("",)'),
+                             ('RevokePermission', '(uint32 %d, "org.devbg.test.Victim", "*")'
+                              % NOBODY)]:
+            name, line = self.app.error(self.bus, 'call', method, args, prefix=prefix)
+            self.assertEqual(name, ERR + 'UnknownApp', (method, line))
+            self.assertIn('is a sandbox that is no app devbgd knows', line)
+        # The victim's task runs on, untouched.
+        self.assertIn(iid, self.victim.ok(self.bus, 'call', 'ListTasks', '()', user=NOBODY)[0])
+        self.victim.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid, user=NOBODY)
+
 class OwnInstallation:
     """An installation root of the test's (not devbgd's), with the same
     fake_flatpak_deployment()."""
