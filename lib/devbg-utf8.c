@@ -11,8 +11,8 @@ devbg_utf8_excerpt (const char *text, gsize max_bytes)
 
   g_utf8_validate (text, -1, &valid_end);
   length = MIN ((gsize) (valid_end - text), max_bytes);
-  /* Within the valid part, a byte 10xxxxxx continues a character: the
-   * cut goes back to where that character begins. */
+  /* Within the valid part, a byte whose top two bits are 10 continues a
+   * character: the cut goes back to where that character begins. */
   while (length > 0 && length < (gsize) (valid_end - text) &&
          ((guchar) text[length] & 0xC0) == 0x80)
     length--;
