@@ -6,10 +6,12 @@ GVariant instead of the new device's ID; later, `devbgctl COMMAND --help`
 was taken as the command's argument (`cancel --help` asked devbgd to
 cancel an instance named "--help")."""
 import os
+import re
 import subprocess
 import unittest
 
-from devbgtest import DevbgTestCase, DevbgSim, BUILD_DIR, DEVBG_SIM, DEVBGCTL
+from devbgtest import (DevbgTestCase, DevbgSim, BUILD_DIR, SOURCE_DIR, DEVBG_SIM, DEVBGCTL,
+                       DEVBGD)
 
 EXAMPLE_APP = os.path.join(BUILD_DIR, 'examples', 'devbg-example-app')
 NO_BUS = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS='unix:path=/nonexistent/bus')
@@ -61,6 +63,26 @@ class NewcomerTest(DevbgTestCase):
                            text=True, timeout=30)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("instance ID 'xyz' is not a UUID", r.stderr)
+
+    def test_every_option_of_help_is_in_the_man_page(self):
+        """Each installed program's man page names every option its
+        --help prints (devbg-agent had no man page at all)."""
+        programs = ((DEVBGD, [], 'devbgd.8'), (DEVBGCTL, [], 'devbgctl.1'),
+                    (DEVBG_SIM, [], 'devbg-sim.1'), (DEVBG_SIM, ['ctl'], 'devbg-sim.1'),
+                    (os.path.join(BUILD_DIR, 'src', 'agent', 'devbg-agent'), [],
+                     'devbg-agent.1'))
+        for program, args, page in programs:
+            r = subprocess.run([program] + args + ['--help'], env=NO_BUS, capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, (program, r.stderr))
+            options = set(re.findall(r'(?<![\w-])(--[a-z][a-z-]*|-[a-z])\b', r.stdout))
+            self.assertIn('--help', options)
+            with open(os.path.join(SOURCE_DIR, 'docs', page)) as f:
+                # roff: \- is a minus, \fB..\fR are fonts.
+                man = re.sub(r'\\f[BIRP]', '', f.read()).replace('\\-', '-')
+            for option in sorted(options):
+                self.assertRegex(man, r'(?<![\w-])%s(?![\w-])' % re.escape(option),
+                                 '%s: %s of --help is not in docs/%s' % (program, option, page))
 
 
 if __name__ == '__main__':
