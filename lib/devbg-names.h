@@ -133,6 +133,17 @@
 #define DEVBG_MAX_NAME 255
 
 /**
+ * DEVBG_MAX_DISPLAY_NAME:
+ *
+ * The longest display name, in characters, that an app's manifest may
+ * give itself (`<VisualElements DisplayName="..."/>`): the name a consent
+ * prompt shows, beside the app ID.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_MAX_DISPLAY_NAME 64
+
+/**
  * DEVBG_MAX_DEVICE_ID:
  *
  * The longest device ID, in bytes.

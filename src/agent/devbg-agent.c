@@ -66,15 +66,18 @@ prompt_body (DevbgConsentPrompt *prompt, gboolean servicing)
 {
   GString *body = g_string_new (NULL);
   guint duration = devbg_consent_prompt_get_expected_duration_s (prompt);
+  const char *app_name = devbg_consent_prompt_get_app_name (prompt);
+  const char *app_id = devbg_consent_prompt_get_app_id (prompt);
 
-  if (servicing)
-    g_string_append_printf (body, "%s wants to update %s in the background.",
-                            devbg_consent_prompt_get_app_name (prompt),
-                            devbg_consent_prompt_get_device_name (prompt));
+  /* The name is the app's own claim (its manifest's DisplayName): the ID
+   * beside it is what devbgd vouches for. */
+  if (g_strcmp0 (app_name, app_id) != 0)
+    g_string_append_printf (body, "%s (%s)", app_name, app_id);
   else
-    g_string_append_printf (body, "%s wants to sync with %s in the background.",
-                            devbg_consent_prompt_get_app_name (prompt),
-                            devbg_consent_prompt_get_device_name (prompt));
+    g_string_append (body, app_id);
+  g_string_append_printf (body, servicing ? " wants to update %s in the background."
+                                          : " wants to sync with %s in the background.",
+                          devbg_consent_prompt_get_device_name (prompt));
   if (devbg_consent_prompt_get_remembered (prompt))
     g_string_append (body, " Your answer is remembered for this kind of device.");
   for (const char * const *w = devbg_consent_prompt_get_warnings (prompt); *w != NULL; w++)

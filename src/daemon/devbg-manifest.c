@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "devbg-error.h"
+#include "devbg-names.h"
 #include "devbg-xml.h"
 
 #define MAX_NAME_LEN 255
@@ -89,6 +90,34 @@ entry_point_name_is_valid (const char *name)
   return TRUE;
 }
 
+/* A name a person reads in a consent prompt: printable text only. Control
+ * characters would drive a terminal agent; format characters (bidi
+ * overrides, zero-width) and line separators would make the text shown
+ * differ from the text read, or push the app ID out of sight. */
+static gboolean
+display_name_is_valid (const char *name)
+{
+  glong n = g_utf8_strlen (name, -1);
+  gboolean visible = FALSE;
+
+  if (n < 1 || n > DEVBG_MAX_DISPLAY_NAME)
+    return FALSE;
+  for (const char *c = name; *c != '\0'; c = g_utf8_next_char (c))
+    {
+      gunichar u = g_utf8_get_char (c);
+      GUnicodeType type = g_unichar_type (u);
+
+      if (type == G_UNICODE_CONTROL || type == G_UNICODE_FORMAT ||
+          type == G_UNICODE_LINE_SEPARATOR || type == G_UNICODE_PARAGRAPH_SEPARATOR ||
+          type == G_UNICODE_UNASSIGNED || type == G_UNICODE_PRIVATE_USE ||
+          type == G_UNICODE_SURROGATE)
+        return FALSE;
+      if (!g_unichar_isspace (u))
+        visible = TRUE;
+    }
+  return visible;
+}
+
 static void
 skip (ParseData *pd, ParseState back)
 {
@@ -114,6 +143,37 @@ start_application (ParseData *pd, GMarkupParseContext *ctx, const char **names,
     return devbg_xml_fail (ctx, error, "Executable '%s' is not an absolute path", exe);
   pd->manifest->app_id = g_strdup (id);
   pd->manifest->executable = g_strdup (exe);
+  return TRUE;
+}
+
+/* Windows' <uap:VisualElements DisplayName="..." ...>: of its many
+ * attributes (logos, colours, a description) devbg reads the name only. A
+ * name that is a resource reference ("ms-resource:...") names nothing
+ * devbg can read. */
+static gboolean
+start_visual_elements (ParseData *pd, GMarkupParseContext *ctx, const char **names,
+                       const char **values, GError **error)
+{
+  const char *name = NULL;
+
+  for (guint i = 0; names[i] != NULL; i++)
+    if (strcmp (names[i], "DisplayName") == 0)
+      name = values[i];
+  if (name == NULL)
+    return TRUE;
+  if (pd->manifest->display_name != NULL)
+    return devbg_xml_fail (ctx, error, "a second DisplayName; an app has one name");
+  if (g_str_has_prefix (name, "ms-resource:"))
+    {
+      g_debug ("%s: DisplayName '%s' is a resource reference; ignored", pd->manifest->origin, name);
+      return TRUE;
+    }
+  if (!display_name_is_valid (name))
+    return devbg_xml_fail (ctx, error,
+                           "DisplayName is not a name to show (1 to %d characters, not all "
+                           "spaces, no control, format or line-separator characters)",
+                           DEVBG_MAX_DISPLAY_NAME);
+  pd->manifest->display_name = g_strdup (name);
   return TRUE;
 }
 
@@ -413,6 +473,11 @@ on_start (GMarkupParseContext *ctx, const char *element, const char **names,
         pd->state = IN_CAPABILITIES;
       else if (strcmp (local, "Executables") == 0)
         pd->state = IN_EXECUTABLES;
+      else if (strcmp (local, "VisualElements") == 0)
+        {
+          if (start_visual_elements (pd, ctx, names, values, error))
+            skip (pd, IN_APPLICATION); /* its tiles and splash screen */
+        }
       else
         {
           g_debug ("%s: <%s> ignored", pd->manifest->origin, element);
@@ -642,6 +707,7 @@ devbg_manifest_unref (DevbgManifest *manifest)
     return;
   g_free (manifest->origin);
   g_free (manifest->app_id);
+  g_free (manifest->display_name);
   g_free (manifest->executable);
   free (manifest->executable_real);
   g_strfreev (manifest->helpers);

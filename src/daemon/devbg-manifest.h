@@ -40,6 +40,9 @@ typedef struct {
   gint       ref_count;
   char      *origin;     /* the file it came from */
   char      *app_id;
+  /* <VisualElements DisplayName>: the name a prompt shows, a claim of the
+   * app's (shown beside its ID); may be NULL */
+  char      *display_name;
   char      *executable; /* the app's own executable, may be NULL */
   char      *executable_real; /* its canonical path when it exists (for identity) */
   GStrv      helpers;    /* more executables of the app (<Executables>), may be NULL */

@@ -715,7 +715,8 @@ ask_consent (GTask *task, DevbgDevice *device)
     .uid = data->uid,
     .app_id = data->app_id,
     .task_id = data->task_id,
-    .app_display_name = data->app_id,
+    .app_display_name = data->manifest != NULL && data->manifest->display_name != NULL
+                        ? data->manifest->display_name : data->app_id,
     .sender = data->sender,
     .session_id = data->session != NULL ? data->session->id : NULL,
     .trigger = data->trigger,

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import unittest
+import xml.sax.saxutils
 
 BUILD_DIR = os.environ.get('DEVBG_BUILD_DIR', os.path.join(os.path.dirname(__file__), '..', '..', 'build'))
 SOURCE_DIR = os.environ.get('DEVBG_SOURCE_DIR', os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -264,9 +265,11 @@ class Devbgd:
             f.write(text)
 
 
-def manifest_xml(app_id, executable, entry_points, devices=SIM_DEVICE_CAPABILITIES):
+def manifest_xml(app_id, executable, entry_points, devices=SIM_DEVICE_CAPABILITIES,
+                 display_name=None):
     """entry_points: list of (name, task_types, host executable); devices:
-    the <Capabilities> content (by default devbg-sim's devices)."""
+    the <Capabilities> content (by default devbg-sim's devices);
+    display_name: the app's <VisualElements DisplayName>, if any."""
     exts = []
     for name, types, host in entry_points:
         tasks = ''.join('<Task Type="%s"/>' % t for t in types)
@@ -275,8 +278,10 @@ def manifest_xml(app_id, executable, entry_points, devices=SIM_DEVICE_CAPABILITI
                     % (name, host, tasks))
     exe = ' Executable="%s"' % executable if executable else ''
     caps = '<Capabilities>%s</Capabilities>\n' % devices if devices else ''
-    return '<Application Id="%s"%s>\n<Extensions>\n%s\n</Extensions>\n%s</Application>\n' % (
-        app_id, exe, '\n'.join(exts), caps)
+    visual = ('<VisualElements DisplayName="%s"/>\n' % xml.sax.saxutils.escape(display_name, {'"': '&quot;'})
+              if display_name else '')
+    return '<Application Id="%s"%s>\n%s<Extensions>\n%s\n</Extensions>\n%s</Application>\n' % (
+        app_id, exe, visual, '\n'.join(exts), caps)
 
 
 def packed_record(fields):

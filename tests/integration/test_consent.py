@@ -31,6 +31,10 @@ NOBODY = 65534
 ENTRY_POINTS = ['Test.Progress', 'Test.Idle']
 
 
+# App B names itself in its manifest (<VisualElements DisplayName>); A does not.
+APP_B_NAME = 'Band Sync & Co'
+
+
 class ConsentBase(DevbgTestCase):
     consent_timeout = 3
     config = ('[Service]\nEnableVirtualBackend=true\n'
@@ -50,7 +54,8 @@ class ConsentBase(DevbgTestCase):
         self.app_b = TestApp(self.tmpdir, 'app-b')
         eps = [(ep, ['deviceUse', 'deviceServicing'], self.task_exe) for ep in ENTRY_POINTS]
         self.devbgd.write_manifest('a.xml', manifest_xml(APP_A, self.app_a.path, eps))
-        self.devbgd.write_manifest('b.xml', manifest_xml(APP_B, self.app_b.path, eps))
+        self.devbgd.write_manifest('b.xml', manifest_xml(APP_B, self.app_b.path, eps,
+                                                         display_name=APP_B_NAME))
         self.devbgd.start()
         wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
         self.agents = []
@@ -144,6 +149,15 @@ class ConsentTest(ConsentBase):
         for proc in (waiting, other):
             proc.kill()
             proc.wait()
+
+    def test_prompt_names_the_app_by_its_display_name(self):
+        _, log = self.start_agent('deny')
+        self.assertEqual(self.request(self.app_b), (1, 'denied-by-user'))
+        self.assertEqual(self.request(self.app_a), (1, 'denied-by-user'))
+        b, a = self.prompts(log)
+        self.assertEqual((b['app-id'], b['app-name']), (APP_B, APP_B_NAME))
+        # Without a DisplayName the ID is the name.
+        self.assertEqual((a['app-id'], a['app-name']), (APP_A, APP_A))
 
     def test_agent_refuses(self):
         _, log = self.start_agent('deny')
@@ -445,6 +459,7 @@ class DesktopAgentTest(ConsentBase):
     """devbg-agent on a private session bus, with python-dbusmock's
     notification daemon in place of the desktop's."""
     consent_timeout = 20
+    body_markup = True  # the server reads markup in a body (dbusmock's default)
 
     def setUp(self):
         super().setUp()
@@ -530,6 +545,16 @@ class DesktopAgentTest(ConsentBase):
         self.act(2, 'deny')
         self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
 
+    def test_display_name_is_shown_beside_the_app_id(self):
+        # The name is the app's claim: the ID devbgd vouches for goes with it.
+        proc = self.start_request(self.app_b)
+        wait_for(lambda: len(self.notifications()) == 1, what='the notification')
+        body = self.notifications()[0][4]
+        name = APP_B_NAME.replace('&', '&amp;') if self.body_markup else APP_B_NAME
+        self.assertIn('%s (%s) wants to sync with' % (name, APP_B), body)
+        self.act(1, 'deny')
+        self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
+
     def test_closed_notification_is_denial(self):
         proc = self.start_request(self.app_a)
         wait_for(lambda: len(self.notifications()) == 1, what='the notification')
@@ -554,6 +579,7 @@ class DesktopAgentTest(ConsentBase):
 
 class PlainTextAgentTest(DesktopAgentTest):
     """A notification server without body-markup shows the body as it is."""
+    body_markup = False
 
     def mock_parameters(self):
         return ['-p', '{"capabilities": "body actions"}']

@@ -12,6 +12,7 @@
 #include "devbg-identity.h"
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
+#include "devbg-names.h"
 #include "devbg-store.h"
 
 /* ---- config ---- */
@@ -83,6 +84,9 @@ test_manifest_parse (void)
 {
   const char *xml =
     "<Application Id=\"org.example.App\" Executable=\"/usr/bin/app\" xmlns:m2=\"urn:x\">\n"
+    "<uap:VisualElements DisplayName=\"Example Sync \xc3\xa9\" Description=\"d\" "
+    "BackgroundColor=\"transparent\"><uap:DefaultTile Wide310x150Logo=\"w.png\"/>"
+    "</uap:VisualElements>\n"
     "<Extensions>\n"
     EXT ("A.Sync", "/usr/libexec/tasks", "<m2:Task Type=\"deviceUse\"/>")
     "<Extension Category=\"windows.backgroundTasks\" EntryPoint=\"A.Both\">"
@@ -95,6 +99,7 @@ test_manifest_parse (void)
 
   g_assert_no_error (error);
   g_assert_cmpstr (m->app_id, ==, "org.example.App");
+  g_assert_cmpstr (m->display_name, ==, "Example Sync \xc3\xa9");
   g_assert_cmpstr (m->executable, ==, "/usr/bin/app");
   ep = devbg_manifest_find_entry_point (m, "A.Sync");
   g_assert_cmpstr (ep->executable, ==, "/usr/libexec/tasks");
@@ -136,6 +141,22 @@ test_manifest_errors (void)
     { "", "empty" },
     { "<Application Id=\"a.b\"/><Application Id=\"a.b\"/>", "one app per manifest" }, /* fuzz */
     { "<!-- nothing -->", "no <Application>" },
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\"\"/></Application>",
+      "DisplayName is not a name to show" },
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\"   \"/></Application>",
+      "DisplayName is not a name to show" },
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\"a&#27;[2Jb\"/></Application>",
+      "DisplayName is not a name to show" },
+    /* U+202E, right-to-left override: "Sync" read as "cnyS" */
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\"\xe2\x80\xaeSync\"/></Application>",
+      "no control, format or line-separator" },
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\"a&#x2028;b\"/></Application>",
+      "DisplayName is not a name to show" },
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\""
+      "12345678901234567890123456789012345678901234567890123456789012345\"/></Application>",
+      "1 to 64 characters" },
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\"A\"/>"
+      "<VisualElements DisplayName=\"B\"/></Application>", "an app has one name" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -148,6 +169,43 @@ test_manifest_errors (void)
       if (strstr (error->message, cases[i].message) == NULL)
         g_error ("case %zu: '%s' lacks '%s'", i, error->message, cases[i].message);
       g_assert_true (g_str_has_prefix (error->message, "bad.xml: "));
+    }
+}
+
+static void
+test_manifest_display_name (void)
+{
+  static const struct { const char *xml; const char *name; } cases[] = {
+    { "<Application Id=\"a.b\"/>", NULL },
+    { "<Application Id=\"a.b\"><VisualElements Description=\"x\"/></Application>", NULL },
+    /* A resource reference names nothing devbgd can read. */
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\"ms-resource:AppName\"/>"
+      "</Application>", NULL },
+    /* 64 characters of two bytes each: the limit counts characters. */
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\""
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"/>"
+      "</Application>", NULL /* checked below */ },
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\" Fitness &amp; Co \"/>"
+      "</Application>", " Fitness & Co " },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(DevbgManifest) m = devbg_manifest_parse (cases[i].xml, -1, "n.xml", &error);
+
+      g_assert_no_error (error);
+      if (i == 3)
+        g_assert_cmpint (g_utf8_strlen (m->display_name, -1), ==, DEVBG_MAX_DISPLAY_NAME);
+      else
+        g_assert_cmpstr (m->display_name, ==, cases[i].name);
     }
 }
 
@@ -527,6 +585,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manifest/parse", test_manifest_parse);
   g_test_add_func ("/manifest/errors", test_manifest_errors);
   g_test_add_func ("/manifest/app-id", test_app_id);
+  g_test_add_func ("/manifest/display-name", test_manifest_display_name);
   g_test_add_func ("/manifest/executable-appeared", test_manifest_executable_appeared);
   g_test_add_func ("/metadata/match", test_metadata_match);
   g_test_add_func ("/metadata/errors", test_metadata_errors);
