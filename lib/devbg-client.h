@@ -25,8 +25,12 @@
  * in the client, unacknowledged, and is delivered from an idle callback
  * once such an object is handed out again (so the app can connect its
  * handlers first) or the next event arrives; devbgd forgets it
- * (AcknowledgeEvents) only after delivery. Each event is delivered once.
- * Progress is not queued: it goes to live objects, or nowhere.
+ * (AcknowledgeEvents) only after delivery. Each event is delivered once
+ * to a running app, and again at the next start only if the app ended
+ * before its acknowledgement was written out (killed, or exited without
+ * releasing its client): an app that acts on a completion once and for
+ * all keeps the event IDs it acted on. Progress is not queued: it goes to
+ * live objects, or nowhere.
  *
  * Threads: use a client and its objects from the thread whose
  * thread-default main context was current when the client was made; the
@@ -71,8 +75,12 @@ G_BEGIN_DECLS
  * unacknowledged, and is delivered from an idle callback once such an
  * object is handed out again (so the app can connect its handlers first)
  * or the next event arrives; devbgd forgets it (AcknowledgeEvents) only
- * after delivery. Each event is delivered once. Progress is not queued: it
- * goes to live objects, or nowhere.
+ * after delivery. Each event is delivered once to a running app, and
+ * again at the next start only if the app ended before its
+ * acknowledgement was written out (killed, or exited without releasing
+ * its client): an app that acts on a completion once and for all keeps
+ * the event IDs it acted on. Progress is not queued: it goes to live
+ * objects, or nowhere.
  *
  * Threads: use a client and its objects from the thread whose
  * thread-default main context was current when the client was made; the

@@ -1128,7 +1128,16 @@ dispatch (DevbgDaemon *daemon, Peer *peer, Call *call, MethodHandler handler, GV
       call_free (call);
       return;
     }
-  if (!devbg_identity_check (daemon->proc_root, peer->identity, &error))
+  /* An acknowledgement is served after its process has exited: an app
+   * often quits right after its "completed" handler, and its last message
+   * is then read after its end. Refused, the event would come again at the
+   * app's next start. The connection keeps the identity it was given
+   * while the process lived, and acknowledging only forgets that (uid,
+   * app)'s own events. Any other call (and any call once the process
+   * has run another program) is refused. */
+  if (!devbg_identity_check (daemon->proc_root, peer->identity, &error) &&
+      !(handler == handle_acknowledge_events &&
+        devbg_identity_has_exited (daemon->proc_root, peer->identity)))
     {
       g_warning ("refused %s from %s (pid %d, uid %u, app %s): %s",
                  g_dbus_method_invocation_get_method_name (call->invocation),

@@ -269,6 +269,15 @@ stamps_equal (const DevbgProcessStamp *a, const DevbgProcessStamp *b)
 }
 
 gboolean
+devbg_identity_has_exited (const char *proc_root, const DevbgIdentity *identity)
+{
+  DevbgProcessStamp now;
+
+  return identity->stamped && (!devbg_process_stamp_read (proc_root, identity->pid, &now) ||
+                               now.start_time != identity->stamp.start_time);
+}
+
+gboolean
 devbg_identity_check (const char *proc_root, const DevbgIdentity *identity, GError **error)
 {
   DevbgProcessStamp now;

@@ -87,6 +87,11 @@ gboolean devbg_identity_check (const char          *proc_root,
                                const DevbgIdentity *identity,
                                GError             **error);
 
+/* Has the process identified as @identity (when it connected) exited
+ * since: no process of its pid, or one that started at another time? */
+gboolean devbg_identity_has_exited (const char          *proc_root,
+                                    const DevbgIdentity *identity);
+
 /* Looks up the app of process @pid (owned by @uid, as the bus said) under
  * @proc_root (normally "/proc"). @apps maps app ID -> DevbgManifest. A
  * Flatpak sandbox is an app only when @flatpak finds its deployment in an

@@ -11,6 +11,11 @@
  *   status                                    -> "OK" then key=value lines
  *   call METHOD 'GVARIANT-TEXT'               -> "OK <reply>"
  *   call-devices METHOD 'GVARIANT-TEXT'       -> the same on org.devbg.Devbg1.Devices
+ *   send-and-exit METHOD 'GVARIANT-TEXT'
+ *       GetStatus (so that devbgd has identified this process), "READY",
+ *       then after a line on stdin sends METHOD of the Manager without
+ *       waiting for its reply, flushes the connection and exits 0: the
+ *       last message of an app that quits (its reply, if any, unread)
  *   repeat N METHOD 'GVARIANT-TEXT' [BIG]     -> "OK <n-replies> <n-errors>"
  *       the same call N times on one connection; with BIG, each "@BIG@" in
  *       the text becomes BIG bytes of 'x' first (beyond argv's limits);
@@ -736,6 +741,33 @@ main (int argc, char **argv)
         return fail (error);
       text = g_variant_print (reply, FALSE);
       printf ("OK %s\n", text);
+      return 0;
+    }
+  if (strcmp (argv[1], "send-and-exit") == 0 && argc == 4)
+    {
+      GDBusConnection *c = devbg_client_get_connection (client);
+      g_autoptr(GVariant) params = g_variant_parse (NULL, argv[3], NULL, NULL, &error);
+      g_autoptr(GVariant) status = NULL;
+      g_autoptr(GDBusMessage) message = NULL;
+      char line[16];
+
+      if (params == NULL)
+        return fail (error);
+      status = manager_call (c, "GetStatus", NULL, &error);
+      if (status == NULL)
+        return fail (error);
+      printf ("READY\n");
+      fflush (stdout);
+      if (fgets (line, sizeof line, stdin) == NULL)
+        return 1;
+      message = g_dbus_message_new_method_call (DEVBG_DBUS_SERVICE, DEVBG_DBUS_PATH,
+                                                DEVBG_DBUS_MANAGER_INTERFACE, argv[2]);
+      g_dbus_message_set_body (message, params);
+      g_dbus_message_set_flags (message, G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
+      if (!g_dbus_connection_send_message (c, message, G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL,
+                                           &error) ||
+          !g_dbus_connection_flush_sync (c, NULL, &error))
+        return fail (error);
       return 0;
     }
   if (strcmp (argv[1], "list-pages") == 0 && argc == 2)

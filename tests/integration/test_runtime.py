@@ -371,6 +371,43 @@ class RuntimeTest(RuntimeBase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual((r.returncode, r.stdout), (0, ''))
 
+    def send_and_exit_while_devbgd_is_stopped(self, app, method, args):
+        """@app sends @method (without waiting for the reply) and exits;
+        devbgd reads the call only after the process is gone."""
+        proc = subprocess.Popen([app.path, 'send-and-exit', method, args], env=self.bus.env(),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self.assertEqual(proc.stdout.readline().strip(), 'READY')  # identified
+        os.kill(self.devbgd.proc.pid, signal.SIGSTOP)
+        try:
+            proc.communicate('go\n', timeout=30)
+            self.assertEqual(proc.returncode, 0)
+        finally:
+            os.kill(self.devbgd.proc.pid, signal.SIGCONT)
+
+    def test_acknowledgement_of_an_app_that_quit_is_kept(self):
+        # An app quits right after its "completed" handler (the tutorial's
+        # way): its acknowledgement is read after its end, and is kept;
+        # else the event came again at its next start.
+        tid = self.register(self.app_a, 'Test.Progress')
+        self.app_a.run(self.bus, 'run', tid, BAND, 'count=1 interval_ms=10', 0)
+        [event] = [f for k, f in parse(self.app_a.run(self.bus, 'watch', '0.2')) if k == 'PENDING']
+        self.send_and_exit_while_devbgd_is_stopped(self.app_a, 'AcknowledgeEvents',
+                                                   '(["%s"],)' % event[0])
+        wait_for(lambda: 'AcknowledgeEvents' in self.devbgd.read_log(),
+                 what='devbgd to read the call', timeout=10)
+        r = subprocess.run([self.app_a.path, 'watch', '0.2'], env=self.bus.env(),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual((r.returncode, r.stdout), (0, ''))
+        self.assertNotIn('refused AcknowledgeEvents', self.devbgd.read_log())
+        # Any other call of a process that has gone is refused: a
+        # registration sent so is not made.
+        self.send_and_exit_while_devbgd_is_stopped(
+            self.app_a, 'Register', '("late", "Test.Progress", "use")')
+        wait_for(lambda: 'refused Register' in self.devbgd.read_log(), what='the refusal',
+                 timeout=10)
+        self.assertNotIn(' late ', ' '.join(self.app_a.ok(self.bus, 'list')))
+
     def test_devbgctl_tasks_watch(self):
         watch = subprocess.Popen([DEVBGCTL, 'tasks', '--watch'], env=self.bus.env(),
                                  stdout=subprocess.PIPE, text=True)
