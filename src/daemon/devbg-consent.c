@@ -180,7 +180,11 @@ prompt_finish (Prompt *prompt, gboolean allow, gboolean answered, const char *wh
                      prompt->app_id, (unsigned) prompt->uid,
                      devbg_trigger_type_to_string (prompt->trigger), prompt->device_id,
                      allow ? "allowed" : "denied", why);
-  if (allow && prompt->trigger == DEVBG_TRIGGER_USE)
+  /* A person's "allow" of a use task is kept until revoked; HeadlessConsent
+   * is the administrator's default for when nobody can be asked, read
+   * again at each request: an allow of its is no one's answer to keep, and
+   * would outlive the setting. */
+  if (allow && prompt->trigger == DEVBG_TRIGGER_USE && prompt->agent_sender != NULL)
     {
       DevbgOwner owner = { .uid = prompt->uid, .app_id = prompt->app_id };
       if (!devbg_store_add_consent (consent->store, &owner, prompt->model_id, g_get_real_time (),

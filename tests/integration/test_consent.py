@@ -455,6 +455,20 @@ class SessionTest(ConsentBase):
         self.assertIn('no consent agent runs; HeadlessConsent=deny', self.devbgd.read_log())
 
 
+class HeadlessAllowTest(ConsentBase):
+    config = ConsentBase.config.replace('HeadlessConsent=deny', 'HeadlessConsent=allow')
+
+    def test_headless_allow_is_not_stored(self):
+        # The administrator's default for when nobody can be asked is no
+        # one's answer: it is read again at each request, so an allow of
+        # its does not outlive the setting.
+        self.assertEqual(self.request(self.app_a), (0, 'allowed'))
+        self.assertEqual(self.permissions(), [])
+        _, log = self.start_agent('deny')
+        self.assertEqual(self.request(self.app_a), (1, 'denied-by-user'))
+        self.assertEqual(len(self.prompts(log)), 1)
+
+
 class DesktopAgentTest(ConsentBase):
     """devbg-agent on a private session bus, with python-dbusmock's
     notification daemon in place of the desktop's."""
