@@ -144,6 +144,26 @@
 #define DEVBG_MAX_DISPLAY_NAME 64
 
 /**
+ * DEVBG_MAX_EVENT_LISTENERS:
+ *
+ * The most connections of one app of one user (uid, app ID) that may
+ * watch its events (WatchEvents) at once: a client of libdevbg is one.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_MAX_EVENT_LISTENERS 16
+
+/**
+ * DEVBG_MAX_TASK_WATCHERS:
+ *
+ * The most connections of one user that may watch tasks (WatchTasks,
+ * `devbgctl tasks --watch`, `devbgctl monitor`) at once.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_MAX_TASK_WATCHERS 16
+
+/**
  * DEVBG_MAX_DEVICE_ID:
  *
  * The longest device ID, in bytes.

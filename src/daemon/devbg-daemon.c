@@ -776,13 +776,18 @@ return_events_page (Call *call, gint64 cursor)
 static void
 handle_watch_events (Call *call, GVariant *params)
 {
+  g_autoptr(GError) error = NULL;
   DevbgCaller caller;
 
   (void) params;
   if (!require_app (call) || !require_runtime (call))
     return;
   caller = caller_of (call);
-  devbg_runtime_watch_events (call->daemon->runtime, &caller);
+  if (!devbg_runtime_watch_events (call->daemon->runtime, &caller, &error))
+    {
+      return_error (call, error);
+      return;
+    }
   return_events_page (call, DEVBG_STORE_CURSOR_START);
 }
 
@@ -1029,6 +1034,7 @@ static void
 handle_watch_tasks (Call *call, GVariant *params)
 {
   g_autoptr(GPtrArray) list = NULL;
+  g_autoptr(GError) error = NULL;
   DevbgCaller caller;
   GVariantBuilder b;
 
@@ -1036,7 +1042,12 @@ handle_watch_tasks (Call *call, GVariant *params)
   if (!require_runtime (call))
     return;
   caller = caller_of (call);
-  list = devbg_runtime_watch_tasks (call->daemon->runtime, &caller);
+  list = devbg_runtime_watch_tasks (call->daemon->runtime, &caller, &error);
+  if (list == NULL)
+    {
+      return_error (call, error);
+      return;
+    }
   g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < list->len; i++)
     g_variant_builder_add_value (&b, devbg_instance_to_variant (g_ptr_array_index (list, i)));

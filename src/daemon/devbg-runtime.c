@@ -31,6 +31,11 @@
  * answer (not in the foreground, no grant) is taken. */
 #define SYSTEM_CALL_TIMEOUT_MS 5000
 
+/* Progress signals a connection may have unread before it must answer a
+ * Ping (devbg-peer-flow.h), and how long it gets to answer one. */
+#define PROGRESS_WINDOW 64
+#define PROGRESS_PING_TIMEOUT_MS 25000
+
 struct _DevbgRuntime {
   GObject            parent;
   const DevbgConfig *config;
@@ -47,6 +52,7 @@ struct _DevbgRuntime {
   GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
   GHashTable        *listeners;    /* unique name -> Listener */
   DevbgTaskWatch    *task_watch;   /* tools following all tasks they may see */
+  DevbgPeerFlow     *progress_flow; /* listeners' and watchers' unread progress */
   GQueue             unstored;     /* Completions the store refused, oldest first */
   guint              retry_id;     /* their retry timer: only while there are some */
   guint              retry_delay_s;
@@ -194,9 +200,17 @@ release_inhibitor (DevbgRuntime *self, const char *instance_id)
 
 /* ---- events to the app ---- */
 
+static gboolean
+listens_to (const Listener *listener, const DevbgInstanceRecord *r)
+{
+  return listener->uid == r->uid && strcmp (listener->app_id, r->app_id) == 0;
+}
+
+/* @progress: a Progress signal, which a listener that does not read goes
+ * without (devbg-peer-flow.h); a Completed is always sent. */
 static void
 emit_to_owner (DevbgRuntime *self, const DevbgInstanceRecord *r, const char *signal,
-               GVariant *params)
+               GVariant *params, gboolean progress)
 {
   GHashTableIter iter;
   gpointer name, value;
@@ -204,20 +218,51 @@ emit_to_owner (DevbgRuntime *self, const DevbgInstanceRecord *r, const char *sig
   g_variant_ref_sink (params);
   g_hash_table_iter_init (&iter, self->listeners);
   while (g_hash_table_iter_next (&iter, &name, &value))
-    if (((Listener *) value)->uid == r->uid && strcmp (((Listener *) value)->app_id, r->app_id) == 0)
+    if (listens_to (value, r) && (!progress || devbg_peer_flow_take (self->progress_flow, name)))
       g_dbus_connection_emit_signal (self->connection, name, self->object_path, self->interface,
                                      signal, params, NULL);
   g_variant_unref (params);
 }
 
+static GVariant *
+progress_params (DevbgInstance *instance)
+{
+  const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
+
+  return g_variant_new (DEVBG_PROGRESS_TUPLE_TYPE, r->task_id, r->instance_id,
+                        devbg_instance_get_progress (instance));
+}
+
 static void
 on_instance_progress (DevbgInstance *instance, guint progress, gpointer user_data)
 {
-  DevbgRuntime *self = user_data;
-  const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
+  (void) progress;
+  emit_to_owner (user_data, devbg_instance_get_record (instance), "Progress",
+                 progress_params (instance), TRUE);
+}
 
-  emit_to_owner (self, r, "Progress",
-               g_variant_new (DEVBG_PROGRESS_TUPLE_TYPE, r->task_id, r->instance_id, progress));
+/* @peer read again after it was paused, and missed some progress: it
+ * gets the latest of every instance it follows. */
+static void
+on_progress_flow_resumed (const char *peer, gpointer user_data)
+{
+  DevbgRuntime *self = user_data;
+  Listener *listener = g_hash_table_lookup (self->listeners, peer);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->instances);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      DevbgInstance *instance = value;
+
+      if (listener != NULL && listens_to (listener, devbg_instance_get_record (instance)) &&
+          devbg_peer_flow_take (self->progress_flow, peer))
+        g_dbus_connection_emit_signal (self->connection, peer, self->object_path,
+                                       self->interface, "Progress", progress_params (instance),
+                                       NULL);
+      devbg_task_watch_resend (self->task_watch, peer, instance);
+    }
 }
 
 static void
@@ -297,7 +342,7 @@ store_completion (DevbgRuntime *self, Completion *c, GError **error)
   emit_to_owner (self, r, "Completed",
                  g_variant_new (DEVBG_EVENT_TUPLE_TYPE, c->event_id, r->task_id, r->instance_id,
                                 r->success,
-                              r->error, r->cancel_reason, r->finished_us));
+                              r->error, r->cancel_reason, r->finished_us), FALSE);
   return TRUE;
 }
 
@@ -366,9 +411,24 @@ on_instance_finished (DevbgInstance *instance, gpointer user_data)
   g_autofree char *id = g_strdup (devbg_instance_get_record (instance)->instance_id);
 
   /* A start that failed never reached the store and is not an instance
-   * the app was told about; only running ones complete. */
+   * the app was told about; only running ones complete. A listener paused
+   * for not reading (devbg-peer-flow.h) may have missed the last
+   * progress: it is sent the instance's last before its Completed, once,
+   * as the Completed itself. */
   if (devbg_instance_get_record (instance)->pid != 0)
-    complete (self, devbg_instance_get_record (instance));
+    {
+      GHashTableIter iter;
+      gpointer name, value;
+
+      g_hash_table_iter_init (&iter, self->listeners);
+      while (g_hash_table_iter_next (&iter, &name, &value))
+        if (listens_to (value, devbg_instance_get_record (instance)) &&
+            devbg_peer_flow_missed (self->progress_flow, name))
+          g_dbus_connection_emit_signal (self->connection, name, self->object_path,
+                                         self->interface, "Progress",
+                                         progress_params (instance), NULL);
+      complete (self, devbg_instance_get_record (instance));
+    }
   g_signal_handlers_disconnect_by_data (instance, self);
   forget_instance (self, id);
 }
@@ -459,6 +519,7 @@ devbg_runtime_peer_vanished (DevbgRuntime *self, const char *name)
   /* It listens no more; its requests still being decided start nothing
    * (start_instance() checks); its instances already made are canceled. */
   g_hash_table_remove (self->listeners, name);
+  devbg_peer_flow_forget (self->progress_flow, name);
   for (guint i = 0; i < self->requests->len; i++)
     {
       RequestData *data = g_ptr_array_index (self->requests, i);
@@ -1060,18 +1121,35 @@ on_energy_saver_changed (DevbgPower *power, gboolean saving, gpointer user_data)
                   "the machine went to power saving");
 }
 
-void
-devbg_runtime_watch_events (DevbgRuntime *self, const DevbgCaller *caller)
+gboolean
+devbg_runtime_watch_events (DevbgRuntime *self, const DevbgCaller *caller, GError **error)
 {
   if (!g_hash_table_contains (self->listeners, caller->sender))
     {
-      Listener *listener = g_new0 (Listener, 1);
+      DevbgInstanceRecord owner = { .uid = caller->uid, .app_id = (char *) caller->app_id };
+      GHashTableIter iter;
+      gpointer value;
+      guint of_owner = 0;
+      Listener *listener;
+
+      g_hash_table_iter_init (&iter, self->listeners);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        of_owner += listens_to (value, &owner);
+      if (of_owner >= DEVBG_MAX_EVENT_LISTENERS)
+        {
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_LIMIT_EXCEEDED,
+                       "app %s of uid %u already watches its events on %u connections, the "
+                       "most there may be", caller->app_id, (unsigned) caller->uid, of_owner);
+          return FALSE;
+        }
+      listener = g_new0 (Listener, 1);
 
       listener->uid = caller->uid;
       listener->app_id = g_strdup (caller->app_id);
       /* Until it leaves: devbg_runtime_peer_vanished(). */
       g_hash_table_insert (self->listeners, g_strdup (caller->sender), listener);
     }
+  return TRUE;
 }
 
 gboolean
@@ -1306,7 +1384,10 @@ devbg_runtime_new (const DevbgConfig *config, DevbgStore *store, DevbgDevices *d
   self->object_path = g_strdup (object_path);
   self->interface = g_strdup (interface);
   self->cpu_mhz = read_cpu_mhz ();
-  self->task_watch = devbg_task_watch_new (connection, object_path, interface);
+  self->progress_flow = devbg_peer_flow_new (connection, PROGRESS_WINDOW, PROGRESS_PING_TIMEOUT_MS,
+                                             on_progress_flow_resumed, self);
+  self->task_watch = devbg_task_watch_new (connection, object_path, interface,
+                                           self->progress_flow);
   self->cgroup_parent = *config->task_cgroup_parent != '\0' ? g_strdup (config->task_cgroup_parent)
                                                              : devbg_cgroup_default_parent ();
   g_info ("task cgroups under %s", self->cgroup_parent ? self->cgroup_parent
@@ -1373,6 +1454,7 @@ devbg_runtime_finalize (GObject *object)
   g_ptr_array_unref (self->requests);
   g_hash_table_unref (self->listeners);
   g_clear_pointer (&self->task_watch, devbg_task_watch_free);
+  g_clear_pointer (&self->progress_flow, devbg_peer_flow_free);
   g_hash_table_unref (self->inhibitors);
   g_hash_table_unref (self->instance_sessions);
   g_free (self->object_path);
@@ -1470,9 +1552,10 @@ devbg_runtime_cancel_flatpak (DevbgRuntime *self, const DevbgFlatpakOrigin *befo
 /* ---- tools watching tasks ---- */
 
 GPtrArray *
-devbg_runtime_watch_tasks (DevbgRuntime *self, const DevbgCaller *caller)
+devbg_runtime_watch_tasks (DevbgRuntime *self, const DevbgCaller *caller, GError **error)
 {
   /* Watching first: no change after the list is missed. */
-  devbg_task_watch_add (self->task_watch, caller);
+  if (!devbg_task_watch_add (self->task_watch, caller, error))
+    return NULL;
   return devbg_runtime_list (self, caller);
 }

@@ -83,9 +83,11 @@ gboolean devbg_runtime_request_finish (DevbgRuntime        *runtime,
                                        GError             **error);
 
 /* The caller's connection receives its owner's (uid, app) Progress and
- * Completed signals from now on. */
-void       devbg_runtime_watch_events (DevbgRuntime      *runtime,
-                                       const DevbgCaller *caller);
+ * Completed signals from now on; FALSE with DEVBG_ERROR_LIMIT_EXCEEDED
+ * when DEVBG_MAX_EVENT_LISTENERS of that owner's connections already do. */
+gboolean   devbg_runtime_watch_events (DevbgRuntime      *runtime,
+                                       const DevbgCaller *caller,
+                                       GError           **error);
 gboolean   devbg_runtime_acknowledge (DevbgRuntime      *runtime,
                                       const DevbgCaller *caller,
                                       const char *const *event_ids,
@@ -151,8 +153,11 @@ guint      devbg_runtime_cancel_flatpak (DevbgRuntime             *runtime,
 
 /* WatchTasks: @caller is sent TaskChanged and TaskEnded for the instances
  * it may see, from now on while its connection lasts; returns those
- * running now, as devbg_runtime_list(). */
+ * running now, as devbg_runtime_list(). NULL with
+ * DEVBG_ERROR_LIMIT_EXCEEDED when DEVBG_MAX_TASK_WATCHERS connections of
+ * the caller's user already watch. */
 GPtrArray *devbg_runtime_watch_tasks (DevbgRuntime      *runtime,
-                                      const DevbgCaller *caller);
+                                      const DevbgCaller *caller,
+                                      GError           **error);
 
 G_END_DECLS

@@ -5,6 +5,9 @@
 
 #include "devbg-task-watch.h"
 
+#include "devbg-error.h"
+#include "devbg-names.h"
+
 /* One watching connection: who it is, for devbg_runtime_may_see(). */
 typedef struct {
   char   *sender;
@@ -18,6 +21,7 @@ struct _DevbgTaskWatch {
   char            *object_path;
   char            *interface;
   GHashTable      *watchers;   /* unique name -> Watcher */
+  DevbgPeerFlow   *flow;       /* not owned */
   gulong           hooks[3];
   guint            hook_signals[3];
 };
@@ -33,7 +37,21 @@ watcher_free (Watcher *w)
 }
 
 static void
-notify (DevbgTaskWatch *watch, DevbgInstance *instance, gboolean ended)
+send (DevbgTaskWatch *watch, Watcher *w, const DevbgInstanceRecord *r, GVariant *entry,
+      gboolean ended)
+{
+  g_dbus_connection_emit_signal (watch->connection, w->sender, watch->object_path,
+                                 watch->interface, ended ? "TaskEnded" : "TaskChanged",
+                                 ended ? g_variant_new ("(s@a{sv})", r->instance_id, entry)
+                                       : g_variant_new ("(@a{sv})", entry),
+                                 NULL);
+}
+
+/* @progress: the change is new progress only, which a watcher that does
+ * not read goes without (devbg-peer-flow.h); a new state and the end are
+ * few, one each per instance, and always sent. */
+static void
+notify (DevbgTaskWatch *watch, DevbgInstance *instance, gboolean progress, gboolean ended)
 {
   const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
   g_autoptr(GVariant) entry = g_variant_ref_sink (devbg_instance_to_variant (instance));
@@ -46,13 +64,27 @@ notify (DevbgTaskWatch *watch, DevbgInstance *instance, gboolean ended)
       Watcher *w = value;
       DevbgCaller caller = { .sender = w->sender, .app_id = w->app_id, .uid = w->uid };
 
-      if (!devbg_runtime_may_see (&caller, r))
+      if (!devbg_runtime_may_see (&caller, r) ||
+          (progress && !devbg_peer_flow_take (watch->flow, w->sender)))
         continue;
-      g_dbus_connection_emit_signal (watch->connection, w->sender, watch->object_path,
-                                     watch->interface, ended ? "TaskEnded" : "TaskChanged",
-                                     ended ? g_variant_new ("(s@a{sv})", r->instance_id, entry)
-                                           : g_variant_new ("(@a{sv})", entry),
-                                     NULL);
+      send (watch, w, r, entry, ended);
+    }
+}
+
+void
+devbg_task_watch_resend (DevbgTaskWatch *watch, const char *peer, DevbgInstance *instance)
+{
+  Watcher *w = g_hash_table_lookup (watch->watchers, peer);
+  const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
+  DevbgCaller caller;
+
+  if (w == NULL)
+    return;
+  caller = (DevbgCaller) { .sender = w->sender, .app_id = w->app_id, .uid = w->uid };
+  if (devbg_runtime_may_see (&caller, r) && devbg_peer_flow_take (watch->flow, peer))
+    {
+      g_autoptr(GVariant) entry = g_variant_ref_sink (devbg_instance_to_variant (instance));
+      send (watch, w, r, entry, FALSE);
     }
 }
 
@@ -66,13 +98,14 @@ on_instance_signal (GSignalInvocationHint *hint, guint n_params, const GValue *p
   DevbgInstance *instance = g_value_get_object (&params[0]);
 
   if (g_hash_table_size (watch->watchers) > 0)
-    notify (watch, instance, hint->signal_id == watch->hook_signals[2]);
+    notify (watch, instance, hint->signal_id == watch->hook_signals[1],
+            hint->signal_id == watch->hook_signals[2]);
   return TRUE;
 }
 
 DevbgTaskWatch *
 devbg_task_watch_new (GDBusConnection *connection, const char *object_path,
-                      const char *interface)
+                      const char *interface, DevbgPeerFlow *flow)
 {
   static const char *const signals[] = { "state-changed", "progress", "finished" };
   DevbgTaskWatch *watch = g_new0 (DevbgTaskWatch, 1);
@@ -80,6 +113,7 @@ devbg_task_watch_new (GDBusConnection *connection, const char *object_path,
   /* The signals exist once the class does: made now, kept for good. */
   g_type_class_unref (g_type_class_ref (DEVBG_TYPE_INSTANCE));
   watch->connection = g_object_ref (connection);
+  watch->flow = flow;
   watch->object_path = g_strdup (object_path);
   watch->interface = g_strdup (interface);
   watch->watchers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -115,13 +149,26 @@ on_watcher_vanished (GDBusConnection *connection, const char *name, gpointer use
   g_hash_table_remove (watch->watchers, name);
 }
 
-void
-devbg_task_watch_add (DevbgTaskWatch *watch, const DevbgCaller *caller)
+gboolean
+devbg_task_watch_add (DevbgTaskWatch *watch, const DevbgCaller *caller, GError **error)
 {
+  GHashTableIter iter;
+  gpointer value;
+  guint of_user = 0;
   Watcher *w;
 
   if (g_hash_table_contains (watch->watchers, caller->sender))
-    return;
+    return TRUE;
+  g_hash_table_iter_init (&iter, watch->watchers);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    of_user += ((Watcher *) value)->uid == caller->uid;
+  if (of_user >= DEVBG_MAX_TASK_WATCHERS)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_LIMIT_EXCEEDED,
+                   "uid %u already watches tasks on %u connections, the most there may be",
+                   (unsigned) caller->uid, of_user);
+      return FALSE;
+    }
   w = g_new0 (Watcher, 1);
   w->sender = g_strdup (caller->sender);
   w->app_id = g_strdup (caller->app_id);
@@ -132,4 +179,5 @@ devbg_task_watch_add (DevbgTaskWatch *watch, const DevbgCaller *caller)
   w->name_watch = g_bus_watch_name_on_connection (watch->connection, caller->sender,
                                                   G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
                                                   on_watcher_vanished, watch, NULL);
+  return TRUE;
 }

@@ -12,19 +12,31 @@
 #include <gio/gio.h>
 
 #include "devbg-instance.h"
+#include "devbg-peer-flow.h"
 #include "devbg-runtime.h"
 
 G_BEGIN_DECLS
 
 typedef struct _DevbgTaskWatch DevbgTaskWatch;
 
+/* A TaskChanged that only carries new progress goes through @flow (not
+ * owned): see devbg-peer-flow.h. */
 DevbgTaskWatch *devbg_task_watch_new (GDBusConnection *connection,
                                       const char      *object_path,
-                                      const char      *interface);
+                                      const char      *interface,
+                                      DevbgPeerFlow   *flow);
 void            devbg_task_watch_free (DevbgTaskWatch *watch);
-/* From now on, while its connection lasts, @caller is sent the changes. */
-void            devbg_task_watch_add (DevbgTaskWatch    *watch,
-                                      const DevbgCaller *caller);
+/* From now on, while its connection lasts, @caller is sent the changes;
+ * FALSE with DEVBG_ERROR_LIMIT_EXCEEDED when DEVBG_MAX_TASK_WATCHERS
+ * connections of its user already watch. */
+gboolean        devbg_task_watch_add (DevbgTaskWatch    *watch,
+                                      const DevbgCaller *caller,
+                                      GError           **error);
+/* Sends @instance's state to @peer, if it watches and may see it: what
+ * it missed while its flow was paused. */
+void            devbg_task_watch_resend (DevbgTaskWatch *watch,
+                                         const char     *peer,
+                                         DevbgInstance  *instance);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgTaskWatch, devbg_task_watch_free)
 

@@ -31,7 +31,8 @@
  *         COMPLETED <event-id> <instance-id> <0|1> <cancel-reason|-> <error>
  *       with ack, every completion seen is acknowledged.
  *   watch SECONDS [ack]
- *       WatchEvents and print the events (as above) for SECONDS.
+ *       WatchEvents and print the events (as above) for SECONDS
+ *       ("WATCHING" on stderr once WatchEvents answered).
  *   run-many TASK_ID DEVICE COUNT SECONDS
  *       COUNT requests one after the other (at most SECONDS in all), each
  *       waited for until its Completed signal and acknowledged; then
@@ -218,6 +219,12 @@ watch_and_maybe_run (GDBusConnection *c, int argc, char **argv, gboolean run)
     }
   if (pending == NULL)
     return fail (error);
+  if (!run)
+    {
+      /* On stderr: stdout is the events alone. */
+      fprintf (stderr, "WATCHING\n");
+      fflush (stderr);
+    }
 
   if (run)
     {

@@ -463,6 +463,117 @@ class RuntimeTest(RuntimeBase):
         self.assertEqual(self.completed(self.finish_background(proc))['reason'], 'abort')
 
 
+class SlowReaderTest(RuntimeBase):
+    """A connection that does not read gets at most a window of progress
+    signals (src/daemon/devbg-peer-flow.h): dbus-daemon charges what it
+    has not read to devbgd's own quota, and a full quota stops devbgd for
+    everyone."""
+
+    def start_watch(self, seconds):
+        proc = subprocess.Popen([self.app_a.path, 'watch', str(seconds)], env=self.bus.env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self.assertEqual(proc.stderr.readline().strip(), 'WATCHING')
+        return proc
+
+    def test_a_listener_that_does_not_read_gets_a_window_of_progress(self):
+        reading = self.start_watch(8)
+        stopped = self.start_watch(8)
+        os.kill(stopped.pid, signal.SIGSTOP)
+        try:
+            tid, events = self.run_task(self.app_a, 'Test.Progress', 'count=100 interval_ms=3')
+        finally:
+            os.kill(stopped.pid, signal.SIGCONT)
+        self.assertEqual(self.completed(events)['success'], True)
+
+        def progress(proc):
+            out, _ = proc.communicate(timeout=30)
+            return [int(f[1]) for k, f in parse(out.splitlines()) if k == 'PROGRESS']
+        read, unread = progress(reading), progress(stopped)
+        # The task reported more than the window: the reading listener saw it.
+        self.assertGreater(len(read), 70, read)
+        self.assertEqual(read[-1], 100)
+        # The stopped one had at most the window (64) unread, then the
+        # last value once more before the completion.
+        self.assertLessEqual(len(unread), 64 + 2, unread)
+        self.assertEqual(unread[-1], 100)
+
+    WATCHER = """
+import sys
+from gi.repository import Gio, GLib
+bus = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+    None, None)
+changes = []
+bus.signal_subscribe('org.devbg.Devbg1', 'org.devbg.Devbg1.Manager', 'TaskChanged',
+                     '/org/devbg/Devbg1', None, Gio.DBusSignalFlags.NONE,
+                     lambda *a: changes.append(a[5].unpack()[0].get('progress', -1)))
+bus.call_sync('org.devbg.Devbg1', '/org/devbg/Devbg1', 'org.devbg.Devbg1.Manager',
+              'WatchTasks', None, None, Gio.DBusCallFlags.NONE, 10000, None)
+print('READY', flush=True)
+loop = GLib.MainLoop()
+GLib.timeout_add(float(sys.argv[2]) * 1000, loop.quit)
+loop.run()
+print(' '.join(map(str, changes)))
+"""
+
+    def test_a_task_watcher_that_does_not_read_gets_a_window_of_progress(self):
+        procs = []
+        for _ in range(2):
+            proc = subprocess.Popen(['/usr/bin/python3', '-c', self.WATCHER, self.bus.address, '6'],
+                                    stdout=subprocess.PIPE, text=True)
+            self.addCleanup(lambda p=proc: p.poll() is None and p.kill())
+            self.assertEqual(proc.stdout.readline().strip(), 'READY')
+            procs.append(proc)
+        reading, stopped = procs
+        os.kill(stopped.pid, signal.SIGSTOP)
+        try:
+            tid, events = self.run_task(self.app_a, 'Test.Progress', 'count=100 interval_ms=3')
+        finally:
+            os.kill(stopped.pid, signal.SIGCONT)
+        read = reading.communicate(timeout=30)[0].split()
+        unread = stopped.communicate(timeout=30)[0].split()
+        self.assertGreater(len(read), 70, read)
+        # The window (64), and the state changes, which are always sent.
+        self.assertLessEqual(len(unread), 64 + 4, unread)
+
+    def test_listeners_of_an_app_are_bounded(self):
+        watchers = [self.start_watch(10) for _ in range(16)]
+        r = subprocess.run([self.app_a.path, 'watch', '1'], env=self.bus.env(),
+                           capture_output=True, text=True, timeout=30)
+        self.assertIn('LimitExceeded', r.stdout)
+        self.assertIn('16 connections', r.stdout)
+        # Another app of the same user has its own.
+        r = subprocess.run([self.app_b.path, 'watch', '0.1'], env=self.bus.env(),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        # One that leaves makes room.
+        watchers[0].kill()
+        watchers[0].wait()
+        wait_for(lambda: subprocess.run([self.app_a.path, 'watch', '0.1'], env=self.bus.env(),
+                                        capture_output=True, text=True,
+                                        timeout=30).returncode == 0,
+                 what='room for one more listener')
+
+    def test_task_watchers_of_a_user_are_bounded(self):
+        from gi.repository import Gio, GLib
+        conns = []
+        for i in range(17):
+            c = Gio.DBusConnection.new_for_address_sync(
+                self.bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+                Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+            conns.append(c)
+            try:
+                c.call_sync('org.devbg.Devbg1', '/org/devbg/Devbg1', 'org.devbg.Devbg1.Manager',
+                            'WatchTasks', None, None, Gio.DBusCallFlags.NONE, 10000, None)
+                self.assertLess(i, 16)
+            except GLib.Error as e:
+                self.assertEqual(i, 16)
+                self.assertIn('LimitExceeded', e.message)
+        for c in conns:
+            c.close_sync(None)
+
+
 class RuntimePolicyTest(RuntimeBase):
     """Each runtime limit, shrunk."""
     config = ('[Service]\nEnableVirtualBackend=true\n'
