@@ -20,6 +20,7 @@
 #include "devbg-power.h"
 #include "devbg-session.h"
 #include "devbg-log.h"
+#include "devbg-log-limit.h"
 #include "devbg-names.h"
 #include "devbg-spawn.h"
 #include "devbg-task-watch.h"
@@ -35,6 +36,12 @@
  * Ping (devbg-peer-flow.h), and how long it gets to answer one. */
 #define PROGRESS_WINDOW 64
 #define PROGRESS_PING_TIMEOUT_MS 25000
+
+/* Refused requests logged per app of a user: a caller makes these at
+ * will (devbg-log-limit.h). */
+#define DENIALS_LOGGED_BURST 20
+#define DENIALS_LOGGED_INTERVAL_US (60 * G_USEC_PER_SEC)
+#define DENIALS_LOGGED_MAX_KEYS 1024
 
 struct _DevbgRuntime {
   GObject            parent;
@@ -53,6 +60,7 @@ struct _DevbgRuntime {
   GHashTable        *listeners;    /* unique name -> Listener */
   DevbgTaskWatch    *task_watch;   /* tools following all tasks they may see */
   DevbgPeerFlow     *progress_flow; /* listeners' and watchers' unread progress */
+  DevbgLogLimit     *denials_logged; /* refusals logged, per (uid, app) */
   GQueue             unstored;     /* Completions the store refused, oldest first */
   guint              retry_id;     /* their retry timer: only while there are some */
   guint              retry_delay_s;
@@ -552,17 +560,33 @@ deny (GTask *task, DevbgRequestReason reason, char *detail)
   data->outcome.reason = devbg_request_reason_to_string (reason);
   data->outcome.detail = detail;
   /* A request that failed as it started had its instance: named too. */
-  if (data->instance != NULL)
+  if (data->instance == NULL)
+    {
+      DevbgRuntime *self = g_task_get_source_object (task);
+      g_autofree char *key = g_strdup_printf ("%u %s", (unsigned) data->uid, data->app_id);
+      g_autofree char *device = devbg_utf8_excerpt (data->device_id, 128);
+      g_autofree char *why = devbg_utf8_excerpt (detail, 512);
+      g_autofree char *unlogged = NULL;
+      guint left_out = 0;
+
+      if (devbg_log_limit_allow (self->denials_logged, key, g_get_monotonic_time (), &left_out))
+        {
+          if (left_out > 0)
+            unlogged = g_strdup_printf ("; %u refusals of this app before it were not logged "
+                                        "(at most %d a minute are)", left_out,
+                                        DENIALS_LOGGED_BURST);
+          devbg_log_request (G_LOG_LEVEL_INFO, data->app_id, data->task_id, data->device_id,
+                             data->uid, "request of %s (uid %u) for %s on %s denied (%s): %s%s",
+                             data->app_id, (unsigned) data->uid, data->entry_point, device,
+                             data->outcome.reason, why, unlogged ? unlogged : "");
+        }
+    }
+  else
     devbg_log_instance (G_LOG_LEVEL_INFO, devbg_instance_get_record (data->instance),
                         "request of %s (uid %u) for %s on %s denied (%s): %s; instance %s "
                         "not started", data->app_id, (unsigned) data->uid, data->entry_point,
                         data->device_id, data->outcome.reason, detail,
                         devbg_instance_get_record (data->instance)->instance_id);
-  else
-    devbg_log_request (G_LOG_LEVEL_INFO, data->app_id, data->task_id, data->device_id, data->uid,
-                       "request of %s (uid %u) for %s on %s denied (%s): %s", data->app_id,
-                       (unsigned) data->uid, data->entry_point, data->device_id,
-                       data->outcome.reason, detail);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -1388,6 +1412,8 @@ devbg_runtime_new (const DevbgConfig *config, DevbgStore *store, DevbgDevices *d
                                              on_progress_flow_resumed, self);
   self->task_watch = devbg_task_watch_new (connection, object_path, interface,
                                            self->progress_flow);
+  self->denials_logged = devbg_log_limit_new (DENIALS_LOGGED_BURST, DENIALS_LOGGED_INTERVAL_US,
+                                              DENIALS_LOGGED_MAX_KEYS);
   self->cgroup_parent = *config->task_cgroup_parent != '\0' ? g_strdup (config->task_cgroup_parent)
                                                              : devbg_cgroup_default_parent ();
   g_info ("task cgroups under %s", self->cgroup_parent ? self->cgroup_parent
@@ -1455,6 +1481,7 @@ devbg_runtime_finalize (GObject *object)
   g_hash_table_unref (self->listeners);
   g_clear_pointer (&self->task_watch, devbg_task_watch_free);
   g_clear_pointer (&self->progress_flow, devbg_peer_flow_free);
+  g_clear_pointer (&self->denials_logged, devbg_log_limit_free);
   g_hash_table_unref (self->inhibitors);
   g_hash_table_unref (self->instance_sessions);
   g_free (self->object_path);

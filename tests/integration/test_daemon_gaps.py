@@ -221,6 +221,21 @@ class LogFieldsTest(GapsBase):
         self.assert_fields(tid, TASK=tid, APP=APP)
         self.assert_fields('consent prompt', TASK=tid, APP=APP, DEVICE=BAND)
 
+    def test_refusals_logged_per_app_are_bounded(self):
+        # A caller makes refusals at will: at most 20 a minute of one app
+        # of a user are logged, so the journal (10,000 lines a service in
+        # 30 s) does not drop what devbgd says about everyone else.
+        tid = self.register(self.app, 'Test.Progress')
+        out = self.app.ok(self.bus, 'repeat', '40', 'Request',
+                          '("%s", "%s", "", uint32 0)' % (tid, DOCK))
+        self.assertEqual(out[0], 'OK 40 0')
+        self.assertEqual(len(self.lines_mentioning('denied (device-not-declared)')), 20)
+        # Another app's own are logged.
+        oid = self.register(self.other, 'Test.Progress')
+        self.other.ok(self.bus, 'call', 'Request', '("%s", "%s", "", uint32 0)' % (oid, BAND))
+        self.assertEqual(len([l for l in self.lines_mentioning('denied (')
+                              if OTHER in l.split(' [DEVBG_', 1)[0]]), 1)
+
     def test_denied_and_failed_requests_carry_their_fields(self):
         tid = self.register(self.app, 'Test.Progress')
         parse(self.app.run(self.bus, 'run', tid, DOCK, '', 0))
