@@ -749,11 +749,26 @@ decide_and_act (GTask *task)
     case DEVBG_DECISION_DENY:
       {
         char *why = devbg_decision_explain (self->config, &facts, decision);
+        DevbgCaller caller;
+        DevbgInstance *running;
+
         if (data->consent_why != NULL && decision.reason == DEVBG_REASON_DENIED_BY_USER)
           {
             g_free (why);
             why = g_strdup (data->consent_why);
           }
+        caller_of_request (data, &caller);
+        if (decision.reason == DEVBG_REASON_ALREADY_RUNNING &&
+            (running = running_instance_of (self, &caller)) != NULL)
+          {
+            char *with_id = g_strdup_printf ("%s (instance %s)", why,
+                                             devbg_instance_get_record (running)->instance_id);
+            g_free (why);
+            why = with_id;
+          }
+        /* The rule that refused and its facts concern the app's own
+         * request: its developer is told, as the log says it. */
+        data->outcome.app_detail = g_strdup (why);
         deny (task, decision.reason, why);
         g_object_unref (task);
         return;

@@ -135,6 +135,31 @@ class SpawnFailureDetailTest(GapsBase):
         self.assertEqual(lines[1], 'DETAIL ', lines)
 
 
+class RefusalDetailTest(GapsBase):
+    """A refused request tells the app's developer which rule refused and
+    why, in Request's detail (an app developer's review found "" there)."""
+
+    def test_refusal_says_why(self):
+        tid = self.register(self.app, 'Test.Idle')
+        events = parse(self.app.run(self.bus, 'run', tid, DOCK, '', 0))
+        self.assertEqual(events[0], ('RESULT', ['2', 'device-not-declared', '-']), events)
+        self.assertEqual(events[1], ('DETAIL', ["no DeviceCapability of the app's manifest "
+                                                "covers the device"]), events)
+        # Already running: which instance.
+        proc = subprocess.Popen([self.app.path, 'run', tid, BAND, '', '0'], env=self.bus.env(),
+                                stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        first = proc.stdout.readline().split()
+        self.assertEqual(first[:3], ['RESULT', '0', 'allowed'], first)
+        events = parse(self.app.run(self.bus, 'run', tid, BAND, '', 0))
+        self.assertEqual(events[0], ('RESULT', ['2', 'already-running', '-']), events)
+        self.assertEqual(events[1][0], 'DETAIL')
+        self.assertIn('already runs a device task; one at a time (instance %s)' % first[3],
+                      events[1][1][0])
+        self.app.ok(self.bus, 'call', 'Cancel', '("%s",)' % first[3])
+        proc.communicate(timeout=30)
+
+
 class LateExecutableTest(GapsBase):
     """A manifest naming an executable that is installed after it: the
     executable identifies the app once it exists, without a reload of

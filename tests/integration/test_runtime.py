@@ -194,7 +194,7 @@ class RuntimeTest(RuntimeBase):
         name, _ = self.app_b.error(self.bus, 'call', 'Request', '("%s", "%s", "", uint32 0)' % (tid, BAND))
         self.assertEqual(name, ERR + 'NoSuchRegistration')
         out = self.app_a.ok(self.bus, 'call', 'Request', '("%s", "virtual-NOPE", "", uint32 0)' % tid)[0]
-        self.assertIn("(2, 'no-such-device', '', '')", out)
+        self.assertIn("(2, 'no-such-device', '', 'the device is not attached')", out)
         stid = self.register(self.app_a, 'Test.Progress', 'servicing')
         out = self.app_a.ok(self.bus, 'call', 'Request', '("%s", "%s", "", uint32 1800)' % (stid, DOCK))[0]
         self.assertIn("'estimate-too-long'", out)
