@@ -890,6 +890,13 @@ devbg_client_new_for_connection (GDBusConnection *connection)
  * client of devbgd on it. Blocks: an app with a main loop uses
  * devbg_client_new_async().
  *
+ * devbgd need not run: the client follows it, and whatever it registered
+ * it watches again when devbgd comes (back). A call made while devbgd is
+ * not on the bus fails with %G_DBUS_ERROR_SERVICE_UNKNOWN (devbgd is not
+ * installed or cannot be started) or %G_DBUS_ERROR_NAME_HAS_NO_OWNER
+ * (it is not running), not with a #DEVBG_ERROR: that is how an app tells
+ * "devbgd is not there" from devbgd's answers.
+ *
  * Returns: (transfer full): a new client, or %NULL with @error set
  *
  * Since: 0.1
