@@ -664,8 +664,11 @@ watch_events_done (GObject *source, GAsyncResult *result, gpointer data)
   if (reply == NULL)
     {
       /* Not fatal: an app that is no devbg app, or an older devbgd, just
-       * gets no events. */
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+       * gets no events. One with too many clients watching is told: its
+       * completions would seem lost. */
+      if (g_error_matches (error, DEVBG_ERROR, DEVBG_ERROR_LIMIT_EXCEEDED))
+        g_warning ("devbg: this client gets no completion events: %s", error->message);
+      else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_debug ("devbg: WatchEvents failed: %s", error->message);
       return;
     }
