@@ -164,6 +164,38 @@
 #define DEVBG_MAX_TASK_WATCHERS 16
 
 /**
+ * DEVBG_MAX_ENTRY_POINTS:
+ *
+ * The most entry points one app manifest may declare (distinct
+ * `EntryPoint` names of its `windows.backgroundTasks` extensions); a
+ * manifest declaring more is refused, as a malformed one is.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_MAX_ENTRY_POINTS 256
+
+/**
+ * DEVBG_MAX_DEVICE_DECLARATIONS:
+ *
+ * The most `<Device>` elements one app manifest may hold, in all its
+ * `<DeviceCapability>` elements together; a manifest holding more is
+ * refused, as a malformed one is.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_MAX_DEVICE_DECLARATIONS 256
+
+/**
+ * DEVBG_MAX_DEVICE_FUNCTIONS:
+ *
+ * The most `<Function>` elements one `<Device>` of an app manifest may
+ * hold; a manifest with more is refused, as a malformed one is.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_MAX_DEVICE_FUNCTIONS 64
+
+/**
  * DEVBG_MAX_DEVICE_ID:
  *
  * The longest device ID, in bytes.

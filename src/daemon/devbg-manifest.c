@@ -224,6 +224,18 @@ start_task (ParseData *pd, GMarkupParseContext *ctx, const char **names,
 
   if (!devbg_xml_collect (ctx, "Task", names, values, error, "Type", &type, NULL))
     return FALSE;
+  /* Each new entry point is compared with all before it (add_entry_point()),
+   * so their number is bounded. Checked at its first device task, where
+   * the error can name a line, and where an extension devbg ignores (no
+   * device task) or one more of an entry point already declared does not
+   * count. */
+  if ((strcmp (type, "deviceUse") == 0 || strcmp (type, "deviceServicing") == 0) &&
+      pd->current->triggers == 0 &&
+      pd->manifest->entry_points->len >= DEVBG_MAX_ENTRY_POINTS &&
+      devbg_manifest_find_entry_point (pd->manifest, pd->current->name) == NULL)
+    return devbg_xml_fail (ctx, error, "entry point '%s' is past the limit: a manifest "
+                           "declares at most %d entry points (DEVBG_MAX_ENTRY_POINTS)",
+                           pd->current->name, DEVBG_MAX_ENTRY_POINTS);
   if (strcmp (type, "deviceUse") == 0)
     pd->current->triggers |= 1u << DEVBG_TRIGGER_USE;
   else if (strcmp (type, "deviceServicing") == 0)
@@ -303,6 +315,11 @@ start_device (ParseData *pd, GMarkupParseContext *ctx, const char **names,
 
   if (!devbg_xml_collect (ctx, "Device", names, values, error, "Id", &id, NULL))
     return FALSE;
+  /* Every device an app's list shows is checked against each of them. */
+  if (pd->manifest->devices->len >= DEVBG_MAX_DEVICE_DECLARATIONS)
+    return devbg_xml_fail (ctx, error, "more than %d <Device> declarations; a manifest holds "
+                           "at most %d (DEVBG_MAX_DEVICE_DECLARATIONS)",
+                           DEVBG_MAX_DEVICE_DECLARATIONS, DEVBG_MAX_DEVICE_DECLARATIONS);
   decl = g_new0 (DevbgDeviceDecl, 1);
   decl->kind = pd->decl_kind;
   if (strcmp (id, "any") == 0)
@@ -406,6 +423,10 @@ start_function (ParseData *pd, GMarkupParseContext *ctx, const char **names,
 
   if (!devbg_xml_collect (ctx, "Function", names, values, error, "Type", &type, NULL))
     return FALSE;
+  if (pd->functions->len >= DEVBG_MAX_DEVICE_FUNCTIONS)
+    return devbg_xml_fail (ctx, error, "more than %d <Function> elements in one <Device>; it "
+                           "holds at most %d (DEVBG_MAX_DEVICE_FUNCTIONS)",
+                           DEVBG_MAX_DEVICE_FUNCTIONS, DEVBG_MAX_DEVICE_FUNCTIONS);
   normal = normalize_function (pd->decl_kind, type);
   if (normal == NULL)
     return devbg_xml_fail (ctx, error, "Function Type '%s' is not valid for this "
@@ -597,7 +618,7 @@ add_entry_point (ParseData *pd, GMarkupParseContext *ctx, GError **error)
       entry_point_free (ep);
       return TRUE;
     }
-  g_ptr_array_add (eps, ep);
+  g_ptr_array_add (eps, ep); /* within DEVBG_MAX_ENTRY_POINTS: see start_task() */
   return TRUE;
 }
 

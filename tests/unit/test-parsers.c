@@ -172,6 +172,79 @@ test_manifest_errors (void)
     }
 }
 
+/* A manifest of @n extensions (entry points E0, E1, ... or all "E" when
+ * @same_name), @devices <Device> declarations and @functions <Function>
+ * elements in the first one. */
+static char *
+manifest_of_size (guint n, gboolean same_name, guint devices, guint functions)
+{
+  GString *xml = g_string_new ("<Application Id=\"a.b\" Executable=\"/x\">\n<Extensions>\n");
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *name = same_name ? g_strdup ("E") : g_strdup_printf ("E%u", i);
+      g_string_append_printf (xml, "<Extension Category=\"windows.backgroundTasks\" "
+                              "EntryPoint=\"%s\"><BackgroundTasks><Task Type=\"deviceUse\"/>"
+                              "</BackgroundTasks></Extension>\n", name);
+    }
+  g_string_append (xml, "</Extensions>\n<Capabilities><DeviceCapability Name=\"usb\">\n");
+  for (guint i = 0; i < devices; i++)
+    {
+      g_string_append_printf (xml, "<Device Id=\"vidpid:1209 %04X\">", i);
+      for (guint f = 0; i == 0 && f < functions; f++)
+        g_string_append (xml, "<Function Type=\"classId:ff * *\"/>");
+      g_string_append (xml, "</Device>\n");
+    }
+  g_string_append (xml, "</DeviceCapability></Capabilities></Application>\n");
+  return g_string_free (xml, FALSE);
+}
+
+static void
+expect_limit (const char *xml, const char *message)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(DevbgManifest) m = devbg_manifest_parse (xml, -1, "big.xml", &error);
+
+  g_assert_null (m);
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MANIFEST);
+  if (strstr (error->message, message) == NULL || !g_str_has_prefix (error->message, "big.xml: ") ||
+      strstr (error->message, "line ") == NULL)
+    g_error ("'%s' lacks the file, its line or '%s'", error->message, message);
+}
+
+/* Entry points, <Device>s and their <Function>s are bounded: each entry
+ * point is compared with every one before it, and every device an app
+ * lists is checked against every declaration. At the limit a manifest
+ * loads; past it, it is refused with the limit named. */
+static void
+test_manifest_limits (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *at_limit = manifest_of_size (DEVBG_MAX_ENTRY_POINTS, FALSE,
+                                                DEVBG_MAX_DEVICE_DECLARATIONS,
+                                                DEVBG_MAX_DEVICE_FUNCTIONS);
+  g_autofree char *same = manifest_of_size (DEVBG_MAX_ENTRY_POINTS * 2, TRUE, 1, 1);
+  g_autofree char *eps = manifest_of_size (DEVBG_MAX_ENTRY_POINTS + 1, FALSE, 1, 1);
+  g_autofree char *devices = manifest_of_size (1, FALSE, DEVBG_MAX_DEVICE_DECLARATIONS + 1, 1);
+  g_autofree char *functions = manifest_of_size (1, FALSE, 1, DEVBG_MAX_DEVICE_FUNCTIONS + 1);
+  g_autoptr(DevbgManifest) m = devbg_manifest_parse (at_limit, -1, "big.xml", &error);
+  g_autoptr(DevbgManifest) one = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (m->entry_points->len, ==, DEVBG_MAX_ENTRY_POINTS);
+  g_assert_cmpuint (m->devices->len, ==, DEVBG_MAX_DEVICE_DECLARATIONS);
+  /* The same entry point declared again is the same one, not one more. */
+  one = devbg_manifest_parse (same, -1, "big.xml", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (one->entry_points->len, ==, 1);
+  expect_limit (eps, "entry point 'E256' is past the limit: a manifest declares at most 256 "
+                "entry points (DEVBG_MAX_ENTRY_POINTS)");
+  expect_limit (devices, "more than 256 <Device> declarations; a manifest holds at most 256 "
+                "(DEVBG_MAX_DEVICE_DECLARATIONS)");
+  expect_limit (functions, "more than 64 <Function> elements in one <Device>; it holds at "
+                "most 64 (DEVBG_MAX_DEVICE_FUNCTIONS)");
+}
+
 static void
 test_manifest_display_name (void)
 {
@@ -586,6 +659,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manifest/errors", test_manifest_errors);
   g_test_add_func ("/manifest/app-id", test_app_id);
   g_test_add_func ("/manifest/display-name", test_manifest_display_name);
+  g_test_add_func ("/manifest/limits", test_manifest_limits);
   g_test_add_func ("/manifest/executable-appeared", test_manifest_executable_appeared);
   g_test_add_func ("/metadata/match", test_metadata_match);
   g_test_add_func ("/metadata/errors", test_metadata_errors);
