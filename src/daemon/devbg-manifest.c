@@ -5,6 +5,7 @@
 
 #include "devbg-manifest.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,10 @@
 #include "devbg-xml.h"
 
 #define MAX_NAME_LEN 255
+/* The entry points an error message lists (devbg_manifest_list_entry_points()):
+ * it goes back to the caller, and a reply is only sent once the bus has
+ * room for it; 256 names of 255 bytes would be 70 KB a refused call. */
+#define MAX_LISTED_ENTRY_POINTS 10
 
 typedef enum {
   IN_NONE,
@@ -118,6 +123,22 @@ display_name_is_valid (const char *name)
   return visible;
 }
 
+/* An executable's path: absolute, and no longer than a program's path can
+ * be (execve() refuses a longer one with ENAMETOOLONG). It is quoted in
+ * what a failed start tells the app, so a longer one would only make that
+ * message as long as the manifest. */
+static gboolean
+check_executable_path (GMarkupParseContext *ctx, GError **error, const char *what,
+                       const char *path)
+{
+  if (strlen (path) >= PATH_MAX)
+    return devbg_xml_fail (ctx, error, "%s is longer than %d bytes, the longest path of a "
+                           "program", what, PATH_MAX - 1);
+  if (!g_path_is_absolute (path))
+    return devbg_xml_fail (ctx, error, "%s '%s' is not an absolute path", what, path);
+  return TRUE;
+}
+
 static void
 skip (ParseData *pd, ParseState back)
 {
@@ -139,8 +160,8 @@ start_application (ParseData *pd, GMarkupParseContext *ctx, const char **names,
     return devbg_xml_fail (ctx, error,
                            "Id '%s' is not a valid app ID (reverse-DNS, like org.example.App)",
                            id);
-  if (exe != NULL && !g_path_is_absolute (exe))
-    return devbg_xml_fail (ctx, error, "Executable '%s' is not an absolute path", exe);
+  if (exe != NULL && !check_executable_path (ctx, error, "Executable", exe))
+    return FALSE;
   pd->manifest->app_id = g_strdup (id);
   pd->manifest->executable = g_strdup (exe);
   return TRUE;
@@ -205,8 +226,8 @@ start_extension (ParseData *pd, GMarkupParseContext *ctx, const char **names,
     return devbg_xml_fail (ctx, error,
                            "entry point '%s' names no Executable, and the Application none either",
                            entry_point);
-  if (!g_path_is_absolute (exe))
-    return devbg_xml_fail (ctx, error, "Executable '%s' is not an absolute path", exe);
+  if (!check_executable_path (ctx, error, "Executable", exe))
+    return FALSE;
 
   pd->current = g_new0 (DevbgEntryPoint, 1);
   pd->current->name = g_strdup (entry_point);
@@ -525,11 +546,8 @@ on_start (GMarkupParseContext *ctx, const char *element, const char **names,
           }
         if (!devbg_xml_collect (ctx, "Executable", names, values, error, "Path", &path, NULL))
           return;
-        if (!g_path_is_absolute (path))
-          {
-            devbg_xml_fail (ctx, error, "Executable Path '%s' is not an absolute path", path);
-            return;
-          }
+        if (!check_executable_path (ctx, error, "Executable Path", path))
+          return;
         g_ptr_array_add (pd->helpers, g_strdup (path));
         skip (pd, IN_EXECUTABLES);
         return;
@@ -756,8 +774,9 @@ char *
 devbg_manifest_list_entry_points (const DevbgManifest *manifest)
 {
   GString *s = g_string_new (NULL);
+  guint n = manifest->entry_points->len;
 
-  for (guint i = 0; i < manifest->entry_points->len; i++)
+  for (guint i = 0; i < n && i < MAX_LISTED_ENTRY_POINTS; i++)
     {
       const DevbgEntryPoint *ep = g_ptr_array_index (manifest->entry_points, i);
       g_string_append_printf (s, "%s'%s' (%s%s%s)", i ? ", " : "", ep->name,
@@ -765,6 +784,8 @@ devbg_manifest_list_entry_points (const DevbgManifest *manifest)
                               ep->triggers == 3 ? ", " : "",
                               (ep->triggers & (1u << DEVBG_TRIGGER_SERVICING)) ? "deviceServicing" : "");
     }
+  if (n > MAX_LISTED_ENTRY_POINTS)
+    g_string_append_printf (s, " and %u more", n - MAX_LISTED_ENTRY_POINTS);
   if (s->len == 0)
     g_string_append (s, "none");
   return g_string_free (s, FALSE);

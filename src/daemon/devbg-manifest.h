@@ -73,7 +73,8 @@ gboolean devbg_manifest_declares_device (const DevbgManifest *manifest,
                                          DevbgProtocol        protocol,
                                          const char *const   *hardware_ids);
 
-/* The declared entry point names, ", "-separated, for error messages. */
+/* The declared entry point names, ", "-separated, for error messages: the
+ * first 10 with their task types, then "and N more". */
 char *devbg_manifest_list_entry_points (const DevbgManifest *manifest);
 
 /* Did a manifest of @apps (app ID -> DevbgManifest) name an executable

@@ -317,6 +317,21 @@ class ManifestAndMetadataTest(DevbgTestCase):
         self.assertIn("'DeviceLibrary.SyncContent' (deviceUse)", line)
         self.assertIn("'DeviceLibrary.UpdateFirmware' (deviceServicing)", line)
 
+    def test_undeclared_entry_point_error_is_bounded(self):
+        # 256 entry points of 200 bytes: listed whole, a refused Register
+        # was 55 KB, a reply that waits on the bus for a caller that never
+        # reads it (found by a hostile-user review). The first 10 only.
+        app = TestApp(self.tmpdir, 'many')
+        eps = [('E%03d.%s' % (i, 'x' * 195), ['deviceUse'], HOST) for i in range(256)]
+        self.devbgd.write_manifest('many.xml', manifest_xml('org.devbg.test.Many', app.path, eps))
+        self.devbgd.start()
+        name, line = app.error(self.bus, 'register', 'x', 'Nope', 'use')
+        self.assertEqual(name, ERR + 'EntryPointNotDeclared')
+        self.assertIn("'E009.", line)
+        self.assertNotIn("'E010.", line)
+        self.assertIn(' and 246 more', line)
+        self.assertLess(len(line), 4096)
+
 
 class ServiceTest(DevbgTestCase):
     def run_devbgd(self, *args):

@@ -5,6 +5,7 @@
  * identity parsing, and the store.
  */
 #include <glib/gstdio.h>
+#include <limits.h>
 #include <string.h>
 
 #include "devbg-config.h"
@@ -243,6 +244,38 @@ test_manifest_limits (void)
                 "(DEVBG_MAX_DEVICE_DECLARATIONS)");
   expect_limit (functions, "more than 64 <Function> elements in one <Device>; it holds at "
                 "most 64 (DEVBG_MAX_DEVICE_FUNCTIONS)");
+}
+
+/* What error messages quote of a manifest is bounded: the entry points a
+ * refused Register lists (the first 10, then how many more), and an
+ * executable path (a failed start quotes it) no longer than a program's. */
+static void
+test_manifest_quoted_bounded (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *xml = manifest_of_size (DEVBG_MAX_ENTRY_POINTS, FALSE, 1, 1);
+  g_autoptr(DevbgManifest) m = devbg_manifest_parse (xml, -1, "big.xml", &error);
+  g_autofree char *listed = NULL;
+  g_autofree char *few_xml = manifest_of_size (2, FALSE, 1, 1);
+  g_autoptr(DevbgManifest) few = devbg_manifest_parse (few_xml, -1, "few.xml", &error);
+  g_autofree char *few_listed = NULL;
+  g_autofree char *long_path = g_strnfill (PATH_MAX, 'x');
+  g_autofree char *long_xml = NULL;
+
+  g_assert_no_error (error);
+  listed = devbg_manifest_list_entry_points (m);
+  g_assert_true (g_str_has_prefix (listed, "'E0' (deviceUse), 'E1' (deviceUse), "));
+  g_assert_true (g_str_has_suffix (listed, "'E9' (deviceUse) and 246 more"));
+  g_assert_null (strstr (listed, "'E10'"));
+  few_listed = devbg_manifest_list_entry_points (few);
+  g_assert_cmpstr (few_listed, ==, "'E0' (deviceUse), 'E1' (deviceUse)");
+
+  long_path[0] = '/';
+  long_xml = g_strdup_printf ("<Application Id=\"a.b\" Executable=\"%s\"/>", long_path);
+  g_assert_null (devbg_manifest_parse (long_xml, -1, "long.xml", &error));
+  g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MANIFEST);
+  g_assert_nonnull (strstr (error->message, "Executable is longer than 4095 bytes"));
+  g_assert_cmpuint (strlen (error->message), <, 200);
 }
 
 static void
@@ -660,6 +693,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manifest/app-id", test_app_id);
   g_test_add_func ("/manifest/display-name", test_manifest_display_name);
   g_test_add_func ("/manifest/limits", test_manifest_limits);
+  g_test_add_func ("/manifest/quoted-bounded", test_manifest_quoted_bounded);
   g_test_add_func ("/manifest/executable-appeared", test_manifest_executable_appeared);
   g_test_add_func ("/metadata/match", test_metadata_match);
   g_test_add_func ("/metadata/errors", test_metadata_errors);
