@@ -294,19 +294,27 @@ handle_register (Call *call, GVariant *params)
     {
       g_autofree char *declared = manifest ? devbg_manifest_list_entry_points (manifest)
                                            : g_strdup ("none");
+      /* A typo in a category or task type drops the entry point without
+       * refusing the manifest: what was ignored points at it. */
+      g_autofree char *ignored = manifest ? devbg_manifest_describe_ignored (manifest) : NULL;
+
       return_new_error (call, DEVBG_ERROR_ENTRY_POINT_NOT_DECLARED,
                         "app %s declares no entry point '%s' in its manifest (names are "
-                        "case-sensitive); it declares: %s",
-                        call->caller->app_id, entry_point, declared);
+                        "case-sensitive); it declares: %s%s%s",
+                        call->caller->app_id, entry_point, declared,
+                        ignored != NULL ? "; ignored in it: " : "", ignored != NULL ? ignored : "");
       return;
     }
   if ((ep->triggers & (1u << trigger)) == 0)
     {
+      g_autofree char *ignored = devbg_manifest_describe_ignored (manifest);
+
       return_new_error (call, DEVBG_ERROR_WRONG_TRIGGER_TYPE,
                         "entry point '%s' of app %s is not declared for the %s trigger "
-                        "(its manifest declares %s)", entry_point, call->caller->app_id,
+                        "(its manifest declares %s)%s%s", entry_point, call->caller->app_id,
                         trigger_str,
-                        (ep->triggers & (1u << DEVBG_TRIGGER_USE)) ? "deviceUse" : "deviceServicing");
+                        (ep->triggers & (1u << DEVBG_TRIGGER_USE)) ? "deviceUse" : "deviceServicing",
+                        ignored != NULL ? "; ignored in it: " : "", ignored != NULL ? ignored : "");
       return;
     }
 
@@ -1436,8 +1444,14 @@ log_manifest_changes (GHashTable *before, GHashTable *now)
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       DevbgManifest *m = value, *old = before ? g_hash_table_lookup (before, key) : NULL;
-      if (old == NULL || strcmp (old->origin, m->origin) != 0)
-        g_info ("app %s: manifest %s loaded", m->app_id, m->origin);
+      g_autofree char *what = NULL;
+
+      /* Said again when a fix of the same file changed what it declares. */
+      if (old != NULL && strcmp (old->origin, m->origin) == 0 &&
+          old->entry_points->len == m->entry_points->len && old->n_ignored == m->n_ignored)
+        continue;
+      what = devbg_manifest_describe (m);
+      g_info ("app %s: manifest %s loaded: %s", m->app_id, m->origin, what);
     }
   if (before == NULL)
     return;

@@ -360,8 +360,12 @@ log_loaded (Installation *inst, GHashTable *before)
       DevbgManifest *old = before != NULL ? g_hash_table_lookup (before, m->app_id) : NULL;
 
       if (old == NULL || strcmp (old->flatpak->commit, m->flatpak->commit) != 0)
-        g_info ("Flatpak app %s commit %.12s: manifest %s loaded", m->app_id,
-                m->flatpak->commit, m->origin);
+        {
+          g_autofree char *what = devbg_manifest_describe (m);
+
+          g_info ("Flatpak app %s commit %.12s: manifest %s loaded: %s", m->app_id,
+                  m->flatpak->commit, m->origin, what);
+        }
     }
 }
 

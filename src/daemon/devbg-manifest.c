@@ -12,6 +12,7 @@
 
 #include "devbg-error.h"
 #include "devbg-names.h"
+#include "devbg-utf8.h"
 #include "devbg-xml.h"
 
 #define MAX_NAME_LEN 255
@@ -19,6 +20,12 @@
  * it goes back to the caller, and a reply is only sent once the bus has
  * room for it; 256 names of 255 bytes would be 70 KB a refused call. */
 #define MAX_LISTED_ENTRY_POINTS 10
+/* What a note of something ignored quotes of a word the manifest gave
+ * (a category, a task type, an entry point not checked): enough to
+ * recognize it; the notes go into log lines and error messages. */
+#define MAX_QUOTED_WORD 64
+/* Two edits at most: a letter left out, doubled or swapped. */
+#define MAX_TYPO_DISTANCE 2
 
 typedef enum {
   IN_NONE,
@@ -46,6 +53,7 @@ typedef struct {
   DevbgDeviceDecl *decl;         /* its Device being read */
   GPtrArray       *functions;    /* that Device's Functions */
   GPtrArray       *helpers;      /* <Executables> read so far */
+  guint            n_typos;      /* likely typos at the start of manifest->ignored */
 } ParseData;
 
 static void
@@ -139,6 +147,75 @@ check_executable_path (GMarkupParseContext *ctx, GError **error, const char *wha
   return TRUE;
 }
 
+/* The edit distance between @a and @b, ASCII letters in any case, or
+ * MAX_TYPO_DISTANCE + 1 when it is more than that. */
+static guint
+typo_distance (const char *a, const char *b)
+{
+  gsize la = strlen (a), lb = strlen (b);
+  guint row[64], prev_diag, best;
+
+  if (lb >= G_N_ELEMENTS (row) || la > lb + MAX_TYPO_DISTANCE || lb > la + MAX_TYPO_DISTANCE)
+    return MAX_TYPO_DISTANCE + 1;
+  for (gsize j = 0; j <= lb; j++)
+    row[j] = (guint) j;
+  for (gsize i = 1; i <= la; i++)
+    {
+      prev_diag = row[0];
+      row[0] = (guint) i;
+      best = row[0];
+      for (gsize j = 1; j <= lb; j++)
+        {
+          guint up = row[j];
+          guint cost = g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 1]) ? 0 : 1;
+
+          row[j] = MIN (MIN (row[j - 1] + 1, up + 1), prev_diag + cost);
+          prev_diag = up;
+          best = MIN (best, row[j]);
+        }
+      if (best > MAX_TYPO_DISTANCE)
+        return MAX_TYPO_DISTANCE + 1;
+    }
+  return row[lb];
+}
+
+/* ", likely a typo of 'deviceUse'" when @word is close to one of @names
+ * (NULL-terminated), naming letter case when that is all that differs;
+ * NULL when it is close to none. */
+static char *
+likely_typo (const char *word, const char *const *names)
+{
+  for (const char *const *n = names; *n != NULL; n++)
+    {
+      if (g_ascii_strcasecmp (word, *n) == 0)
+        return g_strdup_printf ("; likely a typo of '%s': names are case-sensitive", *n);
+      if (typo_distance (word, *n) <= MAX_TYPO_DISTANCE)
+        return g_strdup_printf ("; likely a typo of '%s'", *n);
+    }
+  return NULL;
+}
+
+/* Keeps why something of the manifest was ignored (@reason, taken): a
+ * manifest that loads with its entry point dropped over a typo only shows
+ * it at Register otherwise. Bounded, likely typos first, as those are
+ * what the manifest's author is looking for. */
+static void
+note_ignored (ParseData *pd, gboolean typo, char *reason)
+{
+  GPtrArray *ignored = pd->manifest->ignored;
+
+  g_debug ("%s: ignored: %s", pd->manifest->origin, reason);
+  pd->manifest->n_ignored++;
+  if (typo)
+    g_ptr_array_insert (ignored, (gint) MIN (pd->n_typos, ignored->len), reason);
+  else
+    g_ptr_array_add (ignored, reason);
+  if (typo && pd->n_typos < DEVBG_MANIFEST_MAX_IGNORED)
+    pd->n_typos++;
+  if (ignored->len > DEVBG_MANIFEST_MAX_IGNORED)
+    g_ptr_array_remove_index (ignored, ignored->len - 1);
+}
+
 static void
 skip (ParseData *pd, ParseState back)
 {
@@ -211,8 +288,19 @@ start_extension (ParseData *pd, GMarkupParseContext *ctx, const char **names,
   if (strcmp (category, "windows.backgroundTasks") != 0)
     {
       /* Other kinds of extension (file types, protocols...) are the app's
-       * business, not devbg's. */
-      g_debug ("%s: Extension Category '%s' ignored", pd->manifest->origin, category);
+       * business, not devbg's; said, as a typo here drops an entry point. */
+      static const char *const background_tasks[] = { "windows.backgroundTasks", NULL };
+      g_autofree char *typo = likely_typo (category, background_tasks);
+      g_autofree char *quoted = devbg_utf8_excerpt (category, MAX_QUOTED_WORD);
+      g_autofree char *ep_quoted = entry_point != NULL
+                                   ? devbg_utf8_excerpt (entry_point, MAX_QUOTED_WORD) : NULL;
+
+      note_ignored (pd, typo != NULL,
+                    g_strdup_printf ("Extension Category '%s'%s%s%s (not "
+                                     "windows.backgroundTasks%s)", quoted,
+                                     ep_quoted != NULL ? " of entry point '" : "",
+                                     ep_quoted != NULL ? ep_quoted : "",
+                                     ep_quoted != NULL ? "'" : "", typo != NULL ? typo : ""));
       skip (pd, IN_EXTENSIONS);
       return TRUE;
     }
@@ -265,8 +353,14 @@ start_task (ParseData *pd, GMarkupParseContext *ctx, const char **names,
     {
       /* A real Windows manifest has timers, push notifications...: not
        * devbg's, and no reason to refuse the app's device tasks. */
-      g_debug ("%s: Task Type '%s' of entry point '%s' ignored (devbg runs deviceUse and "
-               "deviceServicing)", pd->manifest->origin, type, pd->current->name);
+      static const char *const device_tasks[] = { "deviceUse", "deviceServicing", NULL };
+      g_autofree char *typo = likely_typo (type, device_tasks);
+      g_autofree char *quoted = devbg_utf8_excerpt (type, MAX_QUOTED_WORD);
+
+      note_ignored (pd, typo != NULL,
+                    g_strdup_printf ("Task Type '%s' of entry point '%s' (not deviceUse or "
+                                     "deviceServicing%s)", quoted, pd->current->name,
+                                     typo != NULL ? typo : ""));
       pd->other_tasks++;
     }
   return TRUE;
@@ -704,6 +798,7 @@ devbg_manifest_parse (const char *data, gssize length, const char *origin, GErro
   manifest->origin = g_strdup (origin);
   manifest->entry_points = g_ptr_array_new_with_free_func ((GDestroyNotify) entry_point_free);
   manifest->devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_decl_free);
+  manifest->ignored = g_ptr_array_new_with_free_func (g_free);
 
   ctx = g_markup_parse_context_new (&parser, G_MARKUP_PREFIX_ERROR_POSITION, &pd, NULL);
   if (!g_markup_parse_context_parse (ctx, data, length, &local_error) ||
@@ -753,6 +848,7 @@ devbg_manifest_unref (DevbgManifest *manifest)
   g_strfreev (manifest->helpers_real);
   g_ptr_array_unref (manifest->entry_points);
   g_ptr_array_unref (manifest->devices);
+  g_ptr_array_unref (manifest->ignored);
   if (manifest->flatpak != NULL)
     manifest->flatpak_free (manifest->flatpak);
   g_free (manifest);
@@ -789,6 +885,32 @@ devbg_manifest_list_entry_points (const DevbgManifest *manifest)
   if (s->len == 0)
     g_string_append (s, "none");
   return g_string_free (s, FALSE);
+}
+
+char *
+devbg_manifest_describe_ignored (const DevbgManifest *manifest)
+{
+  GString *s;
+
+  if (manifest->ignored->len == 0)
+    return NULL;
+  s = g_string_new (NULL);
+  for (guint i = 0; i < manifest->ignored->len; i++)
+    g_string_append_printf (s, "%s%s", i ? "; " : "",
+                            (const char *) g_ptr_array_index (manifest->ignored, i));
+  if (manifest->n_ignored > manifest->ignored->len)
+    g_string_append_printf (s, " and %u more", manifest->n_ignored - manifest->ignored->len);
+  return g_string_free (s, FALSE);
+}
+
+char *
+devbg_manifest_describe (const DevbgManifest *manifest)
+{
+  g_autofree char *ignored = devbg_manifest_describe_ignored (manifest);
+  guint n = manifest->entry_points->len;
+
+  return g_strdup_printf ("%u entry point%s%s%s", n, n == 1 ? "" : "s",
+                          ignored != NULL ? "; ignored: " : "", ignored != NULL ? ignored : "");
 }
 
 /* ---- which devices the manifest declares ---- */

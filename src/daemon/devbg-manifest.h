@@ -49,6 +49,12 @@ typedef struct {
   GStrv      helpers_real; /* their canonical paths, those that exist */
   GPtrArray *entry_points; /* of DevbgEntryPoint */
   GPtrArray *devices;      /* of DevbgDeviceDecl: what the app may use */
+  /* Why extensions and task types were ignored (another category, another
+   * task type), for the person who wrote the manifest: at most
+   * DEVBG_MANIFEST_MAX_IGNORED texts, likely typos first; n_ignored counts
+   * them all. */
+  GPtrArray *ignored;      /* of char * */
+  guint      n_ignored;
   /* Shipped by a Flatpak app (devbg-flatpak.h): the deployment it came
    * from, its paths the sandbox's; NULL for a host manifest. */
   struct _DevbgFlatpakOrigin *flatpak;
@@ -76,6 +82,17 @@ gboolean devbg_manifest_declares_device (const DevbgManifest *manifest,
 /* The declared entry point names, ", "-separated, for error messages: the
  * first 10 with their task types, then "and N more". */
 char *devbg_manifest_list_entry_points (const DevbgManifest *manifest);
+
+#define DEVBG_MANIFEST_MAX_IGNORED 8
+
+/* What was ignored of @manifest's extensions and task types, "; "-
+ * separated (at most DEVBG_MANIFEST_MAX_IGNORED, then "and N more"), or
+ * NULL when nothing was. */
+char *devbg_manifest_describe_ignored (const DevbgManifest *manifest);
+
+/* For the "manifest ... loaded" log line: "2 entry points", and what was
+ * ignored, "0 entry points; ignored: Task Type 'deviceuse' of ...". */
+char *devbg_manifest_describe (const DevbgManifest *manifest);
 
 /* Did a manifest of @apps (app ID -> DevbgManifest) name an executable
  * that did not exist when it was loaded, and is that executable @exe (a

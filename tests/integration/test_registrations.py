@@ -332,6 +332,26 @@ class ManifestAndMetadataTest(DevbgTestCase):
         self.assertIn(' and 246 more', line)
         self.assertLess(len(line), 4096)
 
+    def test_typo_in_task_type_is_said(self):
+        # An app developer's review: <Task Type="deviceuse"/> loaded "fine"
+        # with its entry point dropped (said at debug level only), and
+        # Register blamed the name ("it declares: none").
+        app = TestApp(self.tmpdir, 'gadget')
+        self.devbgd.write_manifest('gadget.xml', manifest_xml(
+            'org.devbg.test.Gadget', app.path,
+            [('Gadget.Sync', ['deviceuse'], HOST), ('Gadget.Tick', ['timer'], HOST)]))
+        path = os.path.join(self.devbgd.manifest_dir, 'gadget.xml')
+        self.devbgd.start()
+        typo = ("Task Type 'deviceuse' of entry point 'Gadget.Sync' (not deviceUse or "
+                "deviceServicing; likely a typo of 'deviceUse': names are case-sensitive)")
+        self.assertIn('app org.devbg.test.Gadget: manifest %s loaded: 0 entry points; ignored: %s; '
+                      "Task Type 'timer' of entry point 'Gadget.Tick' (not deviceUse or "
+                      'deviceServicing)' % (path, typo), self.devbgd.read_log())
+        name, line = app.error(self.bus, 'register', 'x', 'Gadget.Sync', 'use')
+        self.assertEqual(name, ERR + 'EntryPointNotDeclared')
+        self.assertIn("declares no entry point 'Gadget.Sync' in its manifest (names are "
+                      'case-sensitive); it declares: none; ignored in it: ' + typo, line)
+
 
 class ServiceTest(DevbgTestCase):
     def run_devbgd(self, *args):

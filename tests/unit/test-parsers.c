@@ -278,6 +278,101 @@ test_manifest_quoted_bounded (void)
   g_assert_cmpuint (strlen (error->message), <, 200);
 }
 
+static DevbgManifest *
+parse_ok (const char *xml)
+{
+  g_autoptr(GError) error = NULL;
+  DevbgManifest *m = devbg_manifest_parse (xml, -1, "m.xml", &error);
+
+  g_assert_no_error (error);
+  return m;
+}
+
+/* A typo in a task type or category drops the entry point, not the
+ * manifest (the rest of a Windows manifest is no reason to refuse it):
+ * what was ignored is kept to be said, likely typos named as such and
+ * first, at most 8 of them. */
+static void
+test_manifest_ignored (void)
+{
+  g_autoptr(DevbgManifest) task_typo = parse_ok (
+    "<Application Id=\"a.b\"><Extensions>" EXT ("Gadget.Sync", "/x", "<Task Type=\"deviceuse\"/>")
+    "</Extensions></Application>");
+  g_autoptr(DevbgManifest) category_typo = parse_ok (
+    "<Application Id=\"a.b\"><Extensions><Extension Category=\"windows.backgroundTask\" "
+    "EntryPoint=\"Gadget.Sync\" Executable=\"/x\"><BackgroundTasks><Task Type=\"deviceUse\"/>"
+    "</BackgroundTasks></Extension></Extensions></Application>");
+  g_autoptr(DevbgManifest) windows = parse_ok (
+    "<Application Id=\"a.b\"><Extensions>"
+    EXT ("A.Sync", "/x", "<Task Type=\"deviceUse\"/><Task Type=\"timer\"/>")
+    "<Extension Category=\"windows.fileTypeAssociation\"><Whatever/></Extension>"
+    EXT ("A.Servicing", "/x", "<Task Type=\"deviceServicng\"/>")
+    "</Extensions></Application>");
+  g_autoptr(DevbgManifest) clean = parse_ok (
+    "<Application Id=\"a.b\"><Extensions>" EXT ("A.Sync", "/x", "<Task Type=\"deviceUse\"/>")
+    "</Extensions></Application>");
+  g_autoptr(GString) many_xml = g_string_new ("<Application Id=\"a.b\"><Extensions>");
+  g_autoptr(DevbgManifest) many = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *long_xml = NULL;
+  g_autoptr(DevbgManifest) long_category = NULL;
+
+  g_assert_cmpuint (task_typo->entry_points->len, ==, 0);
+  text = devbg_manifest_describe (task_typo);
+  g_assert_cmpstr (text, ==, "0 entry points; ignored: Task Type 'deviceuse' of entry point "
+                   "'Gadget.Sync' (not deviceUse or deviceServicing; likely a typo of "
+                   "'deviceUse': names are case-sensitive)");
+  g_clear_pointer (&text, g_free);
+
+  g_assert_cmpuint (category_typo->entry_points->len, ==, 0);
+  text = devbg_manifest_describe_ignored (category_typo);
+  g_assert_cmpstr (text, ==, "Extension Category 'windows.backgroundTask' of entry point "
+                   "'Gadget.Sync' (not windows.backgroundTasks; likely a typo of "
+                   "'windows.backgroundTasks')");
+  g_clear_pointer (&text, g_free);
+
+  /* A real Windows manifest loads; what is not devbg's is said so, plainly,
+   * and the typo first. */
+  g_assert_cmpuint (windows->entry_points->len, ==, 1);
+  text = devbg_manifest_describe (windows);
+  g_assert_cmpstr (text, ==, "1 entry point; ignored: Task Type 'deviceServicng' of entry point "
+                   "'A.Servicing' (not deviceUse or deviceServicing; likely a typo of "
+                   "'deviceServicing'); Task Type 'timer' of entry point 'A.Sync' (not deviceUse "
+                   "or deviceServicing); Extension Category 'windows.fileTypeAssociation' (not "
+                   "windows.backgroundTasks)");
+  g_clear_pointer (&text, g_free);
+
+  g_assert_null (devbg_manifest_describe_ignored (clean));
+  text = devbg_manifest_describe (clean);
+  g_assert_cmpstr (text, ==, "1 entry point");
+  g_clear_pointer (&text, g_free);
+
+  /* Bounded: 8 kept, the typo among 20 others still first. */
+  for (guint i = 0; i < 20; i++)
+    g_string_append_printf (many_xml, "<Extension Category=\"windows.other%u\"/>", i);
+  g_string_append (many_xml, EXT ("A.Late", "/x", "<Task Type=\"DeviceUse\"/>")
+                   "</Extensions></Application>");
+  many = parse_ok (many_xml->str);
+  g_assert_cmpuint (many->ignored->len, ==, DEVBG_MANIFEST_MAX_IGNORED);
+  g_assert_cmpuint (many->n_ignored, ==, 21);
+  text = devbg_manifest_describe_ignored (many);
+  g_assert_true (g_str_has_prefix (text, "Task Type 'DeviceUse' of entry point 'A.Late'"));
+  g_assert_true (g_str_has_suffix (text, "'windows.other6' (not windows.backgroundTasks) "
+                                   "and 13 more"));
+  g_clear_pointer (&text, g_free);
+
+  /* What is quoted of the manifest's words is bounded. */
+  {
+    g_autofree char *category = g_strnfill (100000, 'c');
+    long_xml = g_strdup_printf ("<Application Id=\"a.b\"><Extensions><Extension Category=\"%s\" "
+                                "EntryPoint=\"%s\"/></Extensions></Application>",
+                                category, category);
+  }
+  long_category = parse_ok (long_xml);
+  text = devbg_manifest_describe_ignored (long_category);
+  g_assert_cmpuint (strlen (text), <, 300);
+}
+
 static void
 test_manifest_display_name (void)
 {
@@ -694,6 +789,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manifest/display-name", test_manifest_display_name);
   g_test_add_func ("/manifest/limits", test_manifest_limits);
   g_test_add_func ("/manifest/quoted-bounded", test_manifest_quoted_bounded);
+  g_test_add_func ("/manifest/ignored", test_manifest_ignored);
   g_test_add_func ("/manifest/executable-appeared", test_manifest_executable_appeared);
   g_test_add_func ("/metadata/match", test_metadata_match);
   g_test_add_func ("/metadata/errors", test_metadata_errors);
