@@ -13,12 +13,30 @@
 #include <unistd.h>
 
 #include "devbg-manifest.h"
+#include "devbg-utf8.h"
 
 /* A manifest is a few KiB; a larger file is not one. */
 #define MAX_MANIFEST_SIZE (1024 * 1024)
 /* flatpak writes <installation>/.changed on every install, update and
  * removal; one reload a moment later covers the rest of the transaction. */
 #define RELOAD_DELAY_MS 200
+
+/* A user's own installation is the user's to fill and to touch, and it is
+ * read on devbgd's main loop: what one load reads of it, and how often it
+ * is reloaded, are bounded (a hostile-user review blocked devbgd 2.9 s a
+ * load with 60 apps of 1 MiB manifests, reloaded every 200 ms). The system
+ * installation is root's, and read whole. */
+/* The apps read, the first by app ID (the same ones at every reload). */
+#define USER_MAX_APPS 256
+/* Entries of its app/ directory looked at, to find them. */
+#define USER_MAX_DIR_ENTRIES (USER_MAX_APPS * 16)
+/* Manifest bytes read in all in one load: 16 manifests of the 1 MiB most. */
+#define USER_MAX_MANIFEST_BYTES (16 * 1024 * 1024)
+/* A change during the quiet time after a reload is picked up at its end. */
+#define USER_RELOAD_INTERVAL_MS 5000
+/* One load's skipped manifests are one log line, naming the first few. */
+#define USER_PROBLEMS_NAMED 3
+#define USER_PROBLEM_EXCERPT 256
 
 /* ---- origins and .flatpak-info ---- */
 
@@ -152,6 +170,7 @@ typedef struct {
   GHashTable   *manifests; /* app ID -> DevbgManifest, those that ship one */
   GFileMonitor *monitor;
   guint         reload_source;
+  gint64        last_reload; /* monotonic, µs: when the last reload ended */
 } Installation;
 
 struct _DevbgFlatpak {
@@ -244,10 +263,12 @@ deploy_dir (const DevbgFlatpakOrigin *o)
 
 /* Reads the file a deployment ships at files/share/devbg/<app-id>.xml,
  * never through a final symlink, as its owner's regular file. NULL with
- * *@why NULL when the app ships none. */
+ * *@why NULL when the app ships none. With @budget, a file larger than
+ * what is left of it is not read (NULL, *@over_budget set), and what is
+ * read is taken from it. */
 static char *
-read_shipped_manifest (Installation *inst, const DevbgFlatpakOrigin *o, char **path_out,
-                       gsize *length, char **why)
+read_shipped_manifest (Installation *inst, const DevbgFlatpakOrigin *o, gsize *budget,
+                       gboolean *over_budget, char **path_out, gsize *length, char **why)
 {
   g_autofree char *dir = deploy_dir (o);
   g_autofree char *name = g_strconcat (o->app_id, ".xml", NULL);
@@ -272,6 +293,8 @@ read_shipped_manifest (Installation *inst, const DevbgFlatpakOrigin *o, char **p
     }
   if (fstat (path_fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_size > MAX_MANIFEST_SIZE)
     *why = g_strdup_printf ("%s is not a regular file of at most 1 MiB", path);
+  else if (budget != NULL && (gsize) st.st_size > *budget)
+    *over_budget = TRUE;
   else if (owned_right (&st, inst, path, why))
     {
       g_autofree char *reopen = g_strdup_printf ("/proc/self/fd/%d", path_fd);
@@ -288,6 +311,8 @@ read_shipped_manifest (Installation *inst, const DevbgFlatpakOrigin *o, char **p
         }
       else
         data[size] = '\0';
+      if (budget != NULL)
+        *budget -= size;
       if (fd >= 0)
         close (fd);
     }
@@ -309,7 +334,8 @@ origin_destroy (gpointer data)
  * and it gives no identity by executable (its paths are the sandbox's,
  * /app/..., and mean nothing on the host). */
 static DevbgManifest *
-load_shipped (Installation *inst, const DevbgFlatpakOrigin *o, GPtrArray *problems)
+load_shipped (Installation *inst, const DevbgFlatpakOrigin *o, gsize *budget,
+              gboolean *over_budget, GPtrArray *problems)
 {
   g_autofree char *why = NULL;
   g_autofree char *path = NULL;
@@ -318,7 +344,7 @@ load_shipped (Installation *inst, const DevbgFlatpakOrigin *o, GPtrArray *proble
   g_autoptr(DevbgManifest) m = NULL;
   gsize len = 0;
 
-  data = read_shipped_manifest (inst, o, &path, &len, &why);
+  data = read_shipped_manifest (inst, o, budget, over_budget, &path, &len, &why);
   if (data == NULL)
     {
       if (why != NULL)
@@ -369,32 +395,129 @@ log_loaded (Installation *inst, GHashTable *before)
     }
 }
 
+/* What one load of a user's installation left out, and why. */
+typedef struct {
+  gboolean   entries_cut;  /* app/ had more than USER_MAX_DIR_ENTRIES entries */
+  guint      apps_past;    /* app IDs past the first USER_MAX_APPS */
+  GPtrArray *not_read;     /* app IDs whose manifest was past USER_MAX_MANIFEST_BYTES */
+} UserLimits;
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* One line for what a load of a user's installation left out, so that a
+ * user's thousands of apps are not thousands of lines. */
+static void
+log_user_limits (Installation *inst, const UserLimits *limits)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+
+  if (limits->entries_cut)
+    g_string_append_printf (s, "; entries of its app directory past the first %d not looked at",
+                            USER_MAX_DIR_ENTRIES);
+  if (limits->apps_past > 0)
+    g_string_append_printf (s, "; %u app IDs past its first %d apps (in order of ID) ignored",
+                            limits->apps_past, USER_MAX_APPS);
+  if (limits->not_read->len > 0)
+    {
+      g_string_append_printf (s, "; %u manifests past %d MiB in all not read (",
+                              limits->not_read->len, USER_MAX_MANIFEST_BYTES / (1024 * 1024));
+      for (guint i = 0; i < limits->not_read->len && i < USER_PROBLEMS_NAMED; i++)
+        g_string_append_printf (s, "%s%s", i ? ", " : "",
+                                (const char *) g_ptr_array_index (limits->not_read, i));
+      if (limits->not_read->len > USER_PROBLEMS_NAMED)
+        g_string_append_printf (s, " and %u more", limits->not_read->len - USER_PROBLEMS_NAMED);
+      g_string_append (s, ")");
+    }
+  if (s->len > 0)
+    g_warning ("Flatpak installation %s of uid %u is past devbgd's limits for a user's "
+               "installation%s", inst->path, (unsigned) inst->owner, s->str);
+}
+
+/* A user's installation: its skipped manifests as one line, the first few
+ * named (each cut: what a user's manifest makes a parser say is theirs). */
+static void
+log_user_problems (Installation *inst, GPtrArray *problems)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+
+  if (problems->len == 0)
+    return;
+  for (guint i = 0; i < problems->len && i < USER_PROBLEMS_NAMED; i++)
+    {
+      g_autofree char *excerpt = devbg_utf8_excerpt (g_ptr_array_index (problems, i),
+                                                     USER_PROBLEM_EXCERPT);
+      g_string_append_printf (s, "%s%s", i ? "; " : "", excerpt);
+    }
+  if (problems->len > USER_PROBLEMS_NAMED)
+    g_string_append_printf (s, "; and %u more", problems->len - USER_PROBLEMS_NAMED);
+  g_warning ("Flatpak installation %s of uid %u: %u manifests skipped: %s", inst->path,
+             (unsigned) inst->owner, problems->len, s->str);
+}
+
 static void
 installation_load (Installation *inst, GHashTable **deployed_out, GHashTable **manifests_out)
 {
   g_autofree char *apps_dir = g_build_filename (inst->path, "app", NULL);
   g_autoptr(GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) not_read = g_ptr_array_new ();
   GHashTable *deployed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, origin_destroy);
   GHashTable *manifests = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                  (GDestroyNotify) devbg_manifest_unref);
+  UserLimits limits = { .not_read = not_read };
+  gsize budget = USER_MAX_MANIFEST_BYTES;
+  guint entries = 0;
   DIR *dir = opendir (apps_dir);
   struct dirent *e;
 
   while (dir != NULL && (e = readdir (dir)) != NULL)
     {
-      DevbgFlatpakOrigin *o;
-      DevbgManifest *m;
-
-      if (!devbg_app_id_is_valid (e->d_name) || (o = read_deployment (inst, e->d_name)) == NULL)
-        continue;
-      g_hash_table_insert (deployed, g_strdup (e->d_name), o);
-      if ((m = load_shipped (inst, o, problems)) != NULL)
-        g_hash_table_insert (manifests, g_strdup (e->d_name), m);
+      if (inst->user && ++entries > USER_MAX_DIR_ENTRIES)
+        {
+          limits.entries_cut = TRUE;
+          break;
+        }
+      if (devbg_app_id_is_valid (e->d_name))
+        g_ptr_array_add (names, g_strdup (e->d_name));
     }
   if (dir != NULL)
     closedir (dir);
-  for (guint i = 0; i < problems->len; i++)
-    g_warning ("skipped Flatpak manifest: %s", (const char *) g_ptr_array_index (problems, i));
+  /* In order, so that a user's installation past the limit keeps the
+   * same apps from one reload to the next, whatever readdir()'s order. */
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = g_ptr_array_index (names, i);
+      gboolean over_budget = FALSE;
+      DevbgFlatpakOrigin *o;
+      DevbgManifest *m;
+
+      if (inst->user && g_hash_table_size (deployed) >= USER_MAX_APPS)
+        {
+          limits.apps_past = names->len - i;
+          break;
+        }
+      if ((o = read_deployment (inst, name)) == NULL)
+        continue;
+      g_hash_table_insert (deployed, g_strdup (name), o);
+      if ((m = load_shipped (inst, o, inst->user ? &budget : NULL, &over_budget,
+                             problems)) != NULL)
+        g_hash_table_insert (manifests, g_strdup (name), m);
+      else if (over_budget)
+        g_ptr_array_add (not_read, (gpointer) name);
+    }
+  if (inst->user)
+    {
+      log_user_limits (inst, &limits);
+      log_user_problems (inst, problems);
+    }
+  else
+    for (guint i = 0; i < problems->len; i++)
+      g_warning ("skipped Flatpak manifest: %s", (const char *) g_ptr_array_index (problems, i));
   *deployed_out = deployed;
   *manifests_out = manifests;
 }
@@ -433,6 +556,7 @@ installation_reload (Installation *inst)
   log_loaded (inst, old_manifests);
   if (before != NULL)
     report_changes (inst, before);
+  inst->last_reload = g_get_monotonic_time ();
 }
 
 static gboolean
@@ -450,10 +574,18 @@ on_installation_changed (GFileMonitor *monitor, GFile *file, GFile *other,
                          GFileMonitorEvent event, gpointer user_data)
 {
   Installation *inst = user_data;
+  gint64 delay_ms = RELOAD_DELAY_MS;
 
   (void) monitor; (void) file; (void) other; (void) event;
-  if (inst->reload_source == 0)
-    inst->reload_source = g_timeout_add (RELOAD_DELAY_MS, on_reload, inst);
+  if (inst->reload_source != 0)
+    return; /* the reload to come sees this change too */
+  /* A user touching their installation without end gets at most one
+   * reload per USER_RELOAD_INTERVAL_MS; the last change is never lost:
+   * its reload runs when the quiet time ends. */
+  if (inst->user)
+    delay_ms = MAX (delay_ms, (inst->last_reload - g_get_monotonic_time ()) / 1000 +
+                              USER_RELOAD_INTERVAL_MS);
+  inst->reload_source = g_timeout_add ((guint) delay_ms, on_reload, inst);
 }
 
 static Installation *

@@ -219,6 +219,125 @@ class UnknownSandboxTest(DevbgTestCase):
         self.assertIn(iid, self.victim.ok(self.bus, 'call', 'ListTasks', '()', user=NOBODY)[0])
         self.victim.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid, user=NOBODY)
 
+class UserInstallationBoundsTest(DevbgTestCase):
+    """A user's own installation is the user's to fill and to touch, and
+    devbgd reads it on its main loop: at most 256 apps and 16 MiB of
+    manifests a load, one reload per 5 s, and one log line for a load's
+    skipped manifests (a hostile-user review blocked devbgd 2.9 s a load
+    with 60 apps of 1 MiB manifests reloaded every 200 ms, and made 15,000
+    warning lines a second with 5,000 bad ones)."""
+
+    sandbox_prefix = InstallationIdentityTest.sandbox_prefix
+    status = InstallationIdentityTest.status
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest('needs root for mount namespaces and setpriv')
+        self.app = TestApp(self.tmpdir, 'client')
+        self.user_dir = self.devbgd.flatpak_user_dir.replace('%u', str(NOBODY))
+        os.makedirs(self.user_dir)
+        os.chown(self.user_dir, NOBODY, NOBODY)
+        self.root = os.path.join(self.tmpdir, 'sandbox')
+        os.makedirs(self.root)
+        os.chmod(self.root, 0o755)
+
+    def user_app(self, app_id, manifest, commit='ab' * 32):
+        """A deployment of @app_id in nobody's own installation, laid out as
+        flatpak makes one, shipping @manifest (text or bytes); the
+        .flatpak-info text of a sandbox of it."""
+        app_dir = os.path.join(self.user_dir, 'app', app_id)
+        deploy = os.path.join(app_dir, 'x86_64', 'stable', commit)
+        shipped = os.path.join(deploy, 'files', 'share', 'devbg')
+        os.makedirs(shipped)
+        open(os.path.join(deploy, 'deploy'), 'w').close()
+        os.symlink('x86_64/stable', os.path.join(app_dir, 'current'))
+        os.symlink(commit, os.path.join(app_dir, 'x86_64', 'stable', 'active'))
+        path = os.path.join(shipped, app_id + '.xml')
+        with open(path, 'wb') as f:
+            f.write(manifest.encode() if isinstance(manifest, str) else manifest)
+        for d, dirs, files in os.walk(os.path.join(self.user_dir, 'app')):
+            for name in dirs + files + ['.']:
+                os.lchown(os.path.join(d, name), NOBODY, NOBODY)
+        return ('[Application]\nname=%s\nruntime=runtime/x/y/z\n\n[Instance]\n'
+                'app-path=%s/files\napp-commit=%s\narch=x86_64\nbranch=stable\n'
+                % (app_id, deploy, commit))
+
+    @staticmethod
+    def manifest(app_id, pad=0):
+        text = manifest_xml(app_id, None, [('U.Sync', ['deviceUse'], '/app/bin/task')])
+        return text + ('<!--%s-->\n' % ('x' * pad) if pad else '')
+
+    def app_id_of(self, info):
+        st = self.status(self.sandbox_prefix(info))
+        self.assertEqual((st['identity'], st['uid']), ('flatpak', str(NOBODY)))
+        return st['app-id']
+
+    def reloads(self):
+        return self.devbgd.read_log().count('Flatpak installation %s: ' % self.user_dir)
+
+    def test_apps_past_the_limit_ignored_with_one_line(self):
+        infos = [self.user_app('org.devbg.test.U%03d' % i, self.manifest('org.devbg.test.U%03d' % i))
+                 for i in range(300)]
+        self.devbgd.start()
+        self.assertEqual(self.app_id_of(infos[0]), 'org.devbg.test.U000')
+        self.assertEqual(self.app_id_of(infos[255]), 'org.devbg.test.U255')
+        # The 257th by app ID is deployed, but devbgd read no manifest of it.
+        self.assertEqual(self.app_id_of(infos[256]), '')
+        log = self.devbgd.read_log()
+        self.assertEqual(log.count('44 app IDs past its first 256 apps (in order of ID) ignored'),
+                         1, log[-3000:])
+        self.assertIn('Flatpak installation %s: 256 apps, 256 with a devbg manifest'
+                      % self.user_dir, log)
+
+    def test_manifest_bytes_bounded(self):
+        # 20 manifests of nearly 1 MiB: 16 fit in 16 MiB, 4 are not read.
+        infos = [self.user_app('org.devbg.test.B%02d' % i,
+                               self.manifest('org.devbg.test.B%02d' % i, pad=1040000))
+                 for i in range(20)]
+        self.devbgd.start()
+        self.assertEqual(self.app_id_of(infos[0]), 'org.devbg.test.B00')
+        self.assertEqual(self.app_id_of(infos[15]), 'org.devbg.test.B15')
+        self.assertEqual(self.app_id_of(infos[16]), '')
+        log = self.devbgd.read_log()
+        self.assertEqual(log.count('4 manifests past 16 MiB in all not read (org.devbg.test.B16, '
+                                   'org.devbg.test.B17, org.devbg.test.B18 and 1 more)'), 1,
+                         log[-3000:])
+
+    def test_bad_manifests_are_one_line(self):
+        infos = [self.user_app('org.devbg.test.X%03d' % i, '<a>') for i in range(50)]
+        self.devbgd.start()
+        self.assertEqual(self.app_id_of(infos[0]), '')
+        log = self.devbgd.read_log()
+        self.assertNotIn('skipped Flatpak manifest', log)
+        lines = [l for l in log.splitlines() if '50 manifests skipped: ' in l]
+        self.assertEqual(len(lines), 1, log[-3000:])
+        self.assertIn('X000.xml', lines[0])
+        self.assertIn('; and 47 more', lines[0])
+
+    def test_reloads_rate_limited_and_last_change_kept(self):
+        import time
+        first = self.user_app('org.devbg.test.First', self.manifest('org.devbg.test.First'))
+        self.devbgd.start()
+        self.assertEqual(self.app_id_of(first), 'org.devbg.test.First')
+        self.assertEqual(self.reloads(), 1)
+        changed = os.path.join(self.user_dir, '.changed')
+        start = time.monotonic()
+        late = None
+        while time.monotonic() - start < 3:
+            open(changed, 'w').close()
+            if late is None and time.monotonic() - start > 1:
+                # Installed during the quiet time: read at its end.
+                late = self.user_app('org.devbg.test.Late', self.manifest('org.devbg.test.Late'))
+                open(changed, 'w').close()
+            time.sleep(0.1)
+        # 30 changes in 3 s: no reload yet (one every 200 ms before).
+        self.assertEqual(self.reloads(), 1)
+        wait_for(lambda: 'share/devbg/org.devbg.test.Late.xml loaded' in self.devbgd.read_log(),
+                 what='the change made during the quiet time')
+        self.assertEqual(self.reloads(), 2)
+        self.assertEqual(self.app_id_of(late), 'org.devbg.test.Late')
+
 class OwnInstallation:
     """An installation root of the test's (not devbgd's), with the same
     fake_flatpak_deployment()."""
