@@ -57,7 +57,8 @@ G_BEGIN_DECLS
  *
  * What the process gets from devbgd (see docs/task-channel.md): fd 0 on
  * /dev/null; fds 1 and 2, pipes to devbgd's log (each line logged with the
- * instance's ID, the first 64 KiB of each); %DEVBG_TASK_DEVICE_FD, the granted device;
+ * instance's ID, up to 64 KiB of the two together, each line counted as its
+ * length plus 128 bytes: 512 lines at most); %DEVBG_TASK_DEVICE_FD, the granted device;
  * %DEVBG_TASK_CHANNEL_FD, the control channel (SOCK_SEQPACKET); and no
  * other fd. Its environment holds PATH, LANG, DEVBG_INSTANCE_ID,
  * DEVBG_DEVICE_FD=3 and DEVBG_CHANNEL_FD=4.

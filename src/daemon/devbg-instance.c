@@ -27,10 +27,16 @@
  * task flooding progress cannot starve the rest of devbgd. */
 #define MAX_MESSAGES_PER_DISPATCH 512
 /* A task's stdout and stderr go to devbgd's log, a line at a time with the
- * instance's ID, so a vendor can debug a task; at most this much of each,
- * the rest is read and dropped (a chatty task must not flood the journal,
- * nor block on a full pipe). */
+ * instance's ID, so a vendor can debug a task; at most this much of the two
+ * together, the rest is read and dropped (a chatty task must not flood the
+ * journal, nor block on a full pipe). Each line costs its length plus
+ * TASK_OUTPUT_LINE_COST: a log message weighs far more than its text, and
+ * counted as 1 byte, an empty line let one task have devbgd log 131,074
+ * messages, past journald's rate limit (10,000 a service per 30 s), which
+ * then drops devbgd's own messages about what that user does next. So at
+ * most MAX_TASK_OUTPUT / TASK_OUTPUT_LINE_COST (512) lines an instance. */
 #define MAX_TASK_OUTPUT (64 * 1024)
+#define TASK_OUTPUT_LINE_COST 128
 #define MAX_TASK_OUTPUT_LINE 1024
 
 /* One of the task's output streams, read from a pipe into devbgd's log. */
@@ -39,7 +45,6 @@ typedef struct {
   int         fd;       /* the read end; -1 when closed */
   guint       watch;
   GString    *line;     /* a line not yet ended */
-  gsize       logged;   /* bytes logged so far, up to MAX_TASK_OUTPUT */
 } TaskOutput;
 
 struct _DevbgInstance {
@@ -91,6 +96,7 @@ struct _DevbgInstance {
   gboolean            screen_locked; /* decides the CPU window's length */
   guint64             cpu_last_us;
   TaskOutput          output[2];      /* stdout, stderr: to the log */
+  gsize               output_logged;  /* of both, up to MAX_TASK_OUTPUT */
   /* A KEEP_ALIVE arrived in the current I/O or CPU window: the task says
    * it waits on purpose (a device rebooting), so that window is not held
    * against it. The wall-clock limit still bounds it. */
@@ -1014,20 +1020,23 @@ flatpak_task_home (DevbgInstance *self, const TaskIdentity *identity, GError **e
 static void
 log_task_piece (DevbgInstance *self, TaskOutput *out, const char *line, gsize len)
 {
-  g_autofree char *valid = g_utf8_make_valid (line, (gssize) len);
+  g_autofree char *valid = NULL;
 
-  if (out->logged >= MAX_TASK_OUTPUT)
+  if (self->output_logged >= MAX_TASK_OUTPUT)
     return;
-  out->logged += len + 1;
+  self->output_logged += len + TASK_OUTPUT_LINE_COST;
+  valid = g_utf8_make_valid (line, (gssize) len);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_INFO,
                     "DEVBG_INSTANCE", self->record.instance_id,
                     "DEVBG_APP", self->record.app_id,
                     "DEVBG_TASK_OUTPUT", out->name,
                     "MESSAGE", "instance %s: %s: %s", self->record.instance_id, out->name, valid);
-  if (out->logged >= MAX_TASK_OUTPUT)
+  /* Said once, whichever stream spent the budget. */
+  if (self->output_logged >= MAX_TASK_OUTPUT)
     devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
-                        "instance %s: %s: more than %d bytes; the rest is not logged",
-                        self->record.instance_id, out->name, MAX_TASK_OUTPUT);
+                        "instance %s: its output reached %d bytes (each line counted as %d "
+                        "more than its length); the rest of the task's output is dropped",
+                        self->record.instance_id, MAX_TASK_OUTPUT, TASK_OUTPUT_LINE_COST);
 }
 
 /* A long line is logged in pieces of at most MAX_TASK_OUTPUT_LINE bytes. */

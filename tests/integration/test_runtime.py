@@ -22,7 +22,10 @@ APP_B = 'org.devbg.test.AppB'
 BAND = 'virtual-B0A1-0000'
 DOCK = 'virtual-D0C1-0000'
 ENTRY_POINTS = ['Test.Progress', 'Test.Fail', 'Test.IgnoreCancel', 'Test.Idle', 'Test.Exit',
-                'Test.Io', 'Test.ReportFds', 'Test.Garbage', 'Test.Unsupervised', 'Test.Lingering']
+                'Test.Io', 'Test.ReportFds', 'Test.Garbage', 'Test.Unsupervised', 'Test.Lingering',
+                'Test.BlankLines']
+# A COMPLETE success packet (docs/task-channel.md), as printf writes it.
+COMPLETE_OK = '\\001\\023\\000\\000\\005\\000\\000\\000\\001\\000\\000\\000\\000'
 ERR = 'org.devbg.Devbg1.Error.'
 NOBODY = 65534
 
@@ -64,13 +67,20 @@ class RuntimeBase(DevbgTestCase):
             f.write('#!/bin/sh\nprintf "\\001\\023\\000\\000\\005\\000\\000\\000'
                     '\\001\\000\\000\\000\\000" >&4\nexec sleep 30\n')
         os.chmod(self.lingering_exe, 0o755)
+        # One that writes 64 KiB of empty lines to stdout and to stderr,
+        # then completes.
+        blank_lines_exe = self.write_raw_task(
+            tasks, 'blank-lines-task',
+            "head -c 65536 /dev/zero | tr '\\0' '\\n'\n"
+            "head -c 65536 /dev/zero | tr '\\0' '\\n' >&2\n"
+            'printf "%s" >&4\n' % COMPLETE_OK)
         self.reports = os.path.join(self.tmpdir, 'reports')
         os.makedirs(self.reports)
         os.chmod(self.reports, 0o777)
         self.app_a = TestApp(self.tmpdir, 'app-a')
         self.app_b = TestApp(self.tmpdir, 'app-b')
         hosts = {'Test.Garbage': self.garbage_exe, 'Test.Unsupervised': self.unsupervised_exe,
-                 'Test.Lingering': self.lingering_exe}
+                 'Test.Lingering': self.lingering_exe, 'Test.BlankLines': blank_lines_exe}
         eps = [(ep, ['deviceUse', 'deviceServicing'], hosts.get(ep, self.task_exe))
                for ep in ENTRY_POINTS]
         self.devbgd.write_manifest('a.xml', manifest_xml(APP_A, self.app_a.path, eps))
@@ -79,6 +89,20 @@ class RuntimeBase(DevbgTestCase):
         wait_for(lambda: BAND in self.devbgctl('devices').stdout, what='the band')
 
     # ---- helpers ----
+
+    @staticmethod
+    def write_raw_task(directory, name, body):
+        """A shell task that speaks the channel itself (no libdevbg)."""
+        path = os.path.join(directory, name)
+        with open(path, 'w') as f:
+            f.write('#!/bin/sh\n' + body)
+        os.chmod(path, 0o755)
+        return path
+
+    def instance_output_lines(self, iid):
+        """The lines of the task's output that devbgd logged."""
+        prefixes = tuple('instance %s: %s: ' % (iid, s) for s in ('stdout', 'stderr'))
+        return [l for l in self.devbgd.read_log().splitlines() if any(p in l for p in prefixes)]
 
     def register(self, app, ep, trigger='use', user=None):
         return app.ok(self.bus, 'register', ep.lower(), ep, trigger, user=user)[0].split()[1]
@@ -230,6 +254,22 @@ class RuntimeTest(RuntimeBase):
         self.assertRegex(done['error'], 'closed its control channel without completing|'
                                         'cannot send the trigger details')
         self.assertIn('killed by signal 9', done['error'])
+
+    def test_empty_lines_cannot_flood_the_log(self):
+        # 64 KiB of "\n" on each stream made devbgd log 131,074 messages
+        # (a hostile review): journald drops a service's messages past
+        # 10,000 per 30 s, hiding what came next. Each line now costs 128
+        # bytes of the instance's 64 KiB: 512 lines at most, and one
+        # notice that the rest is dropped.
+        _, events = self.run_task(self.app_a, 'Test.BlankLines')
+        done = self.completed(events)
+        self.assertTrue(done['success'], done)
+        notice = 'instance %s: its output reached 65536 bytes' % done['instance']
+        wait_for(lambda: notice in self.devbgd.read_log(), what='the notice')
+        log = self.devbgd.read_log()
+        self.assertEqual(log.count(notice), 1)
+        self.assertIn("the rest of the task's output is dropped", log)
+        self.assertEqual(len(self.instance_output_lines(done['instance'])), 512)
 
     def test_completed_task_that_stays_is_ended_keeping_its_result(self):
         start = time.monotonic()
