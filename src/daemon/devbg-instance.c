@@ -38,13 +38,24 @@
 #define MAX_TASK_OUTPUT (64 * 1024)
 #define TASK_OUTPUT_LINE_COST 128
 #define MAX_TASK_OUTPUT_LINE 1024
+/* Past the budget, the rest is dropped at most TASK_OUTPUT_DROP_BYTES per
+ * stream every TASK_OUTPUT_DROP_PAUSE_MS (640 KiB/s): read as fast as a task
+ * could write it (cat /dev/zero), it kept devbgd (nice 0) at 100% of a core
+ * for the task's life, the task's nice 10 and SCHED_BATCH notwithstanding.
+ * A task that writes faster waits on its full pipe. Closing the pipe
+ * instead would kill a shell task, or a C one outside libdevbg, with
+ * SIGPIPE, and make Python's print() raise BrokenPipeError. */
+#define TASK_OUTPUT_DROP_BYTES (64 * 1024)
+#define TASK_OUTPUT_DROP_PAUSE_MS 100
+#define TASK_OUTPUT_READ_SIZE 4096
 
 /* One of the task's output streams, read from a pipe into devbgd's log. */
 typedef struct {
   const char *name;     /* "stdout", "stderr" */
   int         fd;       /* the read end; -1 when closed */
-  guint       watch;
+  guint       watch;    /* the fd's watch, or the pause of a drop */
   GString    *line;     /* a line not yet ended */
+  DevbgInstance *instance; /* not owned: it owns this */
 } TaskOutput;
 
 struct _DevbgInstance {
@@ -1086,14 +1097,59 @@ close_task_output (TaskOutput *out)
   out->line = NULL;
 }
 
+static gboolean on_task_output (int fd, GIOCondition condition, gpointer user_data);
+
+static gboolean
+on_task_output_pause_over (gpointer user_data)
+{
+  TaskOutput *out = user_data;
+
+  out->watch = g_unix_fd_add (out->fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_task_output,
+                              out->instance);
+  return G_SOURCE_REMOVE;
+}
+
+/* The budget is spent: reads and drops at most TASK_OUTPUT_DROP_BYTES,
+ * then pauses before watching the pipe again. Called from the pipe's
+ * watch, whose source it always ends. */
+static gboolean
+drop_task_output (TaskOutput *out)
+{
+  char buf[TASK_OUTPUT_READ_SIZE];
+  gsize dropped = 0;
+
+  g_string_truncate (out->line, 0);
+  while (dropped < TASK_OUTPUT_DROP_BYTES)
+    {
+      ssize_t n = read (out->fd, buf, sizeof buf);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        break;
+      if (n <= 0)
+        {
+          out->watch = 0;
+          close_task_output (out);
+          return G_SOURCE_REMOVE;
+        }
+      dropped += (gsize) n;
+    }
+  out->watch = g_timeout_add (TASK_OUTPUT_DROP_PAUSE_MS, on_task_output_pause_over, out);
+  return G_SOURCE_REMOVE;
+}
+
 static gboolean
 on_task_output (int fd, GIOCondition condition, gpointer user_data)
 {
   DevbgInstance *self = user_data;
   TaskOutput *out = fd == self->output[0].fd ? &self->output[0] : &self->output[1];
-  char buf[4096];
-  ssize_t n = read (fd, buf, sizeof buf);
+  char buf[TASK_OUTPUT_READ_SIZE];
+  ssize_t n;
 
+  if (self->output_logged >= MAX_TASK_OUTPUT)
+    return drop_task_output (out);
+  n = read (fd, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return G_SOURCE_CONTINUE;
   if (n <= 0)
@@ -1115,6 +1171,7 @@ open_task_output (DevbgInstance *self, TaskOutput *out, const char *name)
 {
   int fds[2];
 
+  out->instance = self;
   out->name = name;
   if (!g_unix_open_pipe (fds, FD_CLOEXEC, NULL))
     return -1;

@@ -23,9 +23,10 @@ BAND = 'virtual-B0A1-0000'
 DOCK = 'virtual-D0C1-0000'
 ENTRY_POINTS = ['Test.Progress', 'Test.Fail', 'Test.IgnoreCancel', 'Test.Idle', 'Test.Exit',
                 'Test.Io', 'Test.ReportFds', 'Test.Garbage', 'Test.Unsupervised', 'Test.Lingering',
-                'Test.BlankLines']
+                'Test.BlankLines', 'Test.Zeros']
 # A COMPLETE success packet (docs/task-channel.md), as printf writes it.
 COMPLETE_OK = '\\001\\023\\000\\000\\005\\000\\000\\000\\001\\000\\000\\000\\000'
+ZEROS_SECONDS = 3
 ERR = 'org.devbg.Devbg1.Error.'
 NOBODY = 65534
 
@@ -74,13 +75,22 @@ class RuntimeBase(DevbgTestCase):
             "head -c 65536 /dev/zero | tr '\\0' '\\n'\n"
             "head -c 65536 /dev/zero | tr '\\0' '\\n' >&2\n"
             'printf "%s" >&4\n' % COMPLETE_OK)
+        # One that writes zeros to stdout and stderr as fast as it can for
+        # ZEROS_SECONDS, then completes.
+        zeros_exe = self.write_raw_task(
+            tasks, 'zeros-task',
+            'timeout %d cat /dev/zero &\n'
+            'timeout %d cat /dev/zero >&2\n'
+            'wait\n'
+            'printf "%s" >&4\n' % (ZEROS_SECONDS, ZEROS_SECONDS, COMPLETE_OK))
         self.reports = os.path.join(self.tmpdir, 'reports')
         os.makedirs(self.reports)
         os.chmod(self.reports, 0o777)
         self.app_a = TestApp(self.tmpdir, 'app-a')
         self.app_b = TestApp(self.tmpdir, 'app-b')
         hosts = {'Test.Garbage': self.garbage_exe, 'Test.Unsupervised': self.unsupervised_exe,
-                 'Test.Lingering': self.lingering_exe, 'Test.BlankLines': blank_lines_exe}
+                 'Test.Lingering': self.lingering_exe, 'Test.BlankLines': blank_lines_exe,
+                 'Test.Zeros': zeros_exe}
         eps = [(ep, ['deviceUse', 'deviceServicing'], hosts.get(ep, self.task_exe))
                for ep in ENTRY_POINTS]
         self.devbgd.write_manifest('a.xml', manifest_xml(APP_A, self.app_a.path, eps))
@@ -270,6 +280,27 @@ class RuntimeTest(RuntimeBase):
         self.assertEqual(log.count(notice), 1)
         self.assertIn("the rest of the task's output is dropped", log)
         self.assertEqual(len(self.instance_output_lines(done['instance'])), 512)
+
+    def devbgd_cpu_seconds(self):
+        """devbgd's CPU time so far (utime + stime)."""
+        stat = open('/proc/%d/stat' % self.devbgd.proc.pid).read().rsplit(')', 1)[1].split()
+        return (int(stat[11]) + int(stat[12])) / os.sysconf('SC_CLK_TCK')
+
+    def test_output_past_the_budget_costs_devbgd_no_cpu(self):
+        # devbgd read on, 4 KiB at a time, what it no longer logged: a task
+        # writing zeros to stdout and stderr kept it at 100% of a core (a
+        # hostile review), bypassing the task's nice 10. Past the budget it
+        # now drops at most 64 KiB a stream every 100 ms; the task waits
+        # on its full pipe meanwhile.
+        cpu, start = self.devbgd_cpu_seconds(), time.monotonic()
+        _, events = self.run_task(self.app_a, 'Test.Zeros')
+        cpu, wall = self.devbgd_cpu_seconds() - cpu, time.monotonic() - start
+        done = self.completed(events)
+        self.assertTrue(done['success'], done)
+        self.assertGreaterEqual(wall, ZEROS_SECONDS)
+        self.assertLess(cpu, 0.1 * wall, 'devbgd used %.2f s of CPU in %.2f s' % (cpu, wall))
+        log = self.devbgd.read_log()
+        self.assertEqual(log.count('instance %s: its output reached' % done['instance']), 1)
 
     def test_completed_task_that_stays_is_ended_keeping_its_result(self):
         start = time.monotonic()
