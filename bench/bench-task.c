@@ -8,8 +8,9 @@
  * path: the task runs with a cwd of / and a clean environment).
  *
  *   Bench.Latency   completes at once (successfully)
- *   Bench.Progress  reports progress 1..count (count=200000) as fast as
- *                   it can through devbg_task_instance_report_progress(),
+ *   Bench.Progress  reports progress i % 101 for i in 1..count
+ *                   (count=200000; progress is 0 to 100) as fast as it
+ *                   can through devbg_task_instance_report_progress(),
  *                   then completes successfully
  *
  * The same executable, started by bench-spawn-floor rather than devbgd,
@@ -84,7 +85,7 @@ progress_run (DevbgTaskInstance *task, gpointer data)
 
   (void) data;
   for (guint i = 1; i <= count; i++)
-    devbg_task_instance_report_progress (task, i);
+    devbg_task_instance_report_progress (task, i % 101);
   if (!write_stamp (task, entered))
     devbg_task_instance_complete (task, FALSE, "cannot write the out= file");
 }

@@ -239,7 +239,7 @@ class Bench:
                 continue
             rates.append(REPORTS / (int(ns) / 1e9))
             signals.append(int(n))
-            wrong_last += int(last) != REPORTS
+            wrong_last += int(last) != REPORTS % 101  # bench-task's last report
         instances, completed, extra = (int(x) for x in self.app.ask('tally', 500))
         lost = PROGRESS_REQUESTS - completed
         line = 'progress events %.0f/s lost-completions %d' % (

@@ -5,21 +5,23 @@
  * libdevbg's task side. Arguments are "key=value" words separated by
  * spaces.
  *
- *   Test.Progress     reports progress 1..count (count=10, interval_ms=10)
- *                     from a main-loop timer under a deferral, then
- *                     completes successfully
+ *   Test.Progress     reports progress 1..count (count=10, interval_ms=10;
+ *                     never above 100) from a main-loop timer under a
+ *                     deferral, then completes successfully
  *   Test.Fail         completes with an error: message=... (one word) or a
  *                     default message; after delay_ms (0), and then stays
  *                     stay_ms (0) before it leaves, as a slow task does
  *   Test.IgnoreCancel forks a child that sleeps (keeping fds 3 and 4),
- *                     reports the child's pid as progress, and never
- *                     completes, even when canceled
+ *                     writes the child's pid to path=FILE (if given),
+ *                     reports progress 0, and never completes, even when
+ *                     canceled
  *   Test.Idle         reports progress 0 (so a test knows it runs), then
  *                     does nothing until canceled; then completes with the
  *                     error "canceled: <reason>: <detail>"
  *   Test.Exit         exits with status 3 without completing (status=N)
  *   Test.Io           every interval_ms (100) writes one byte '.' to the
- *                     device fd and reads what is there; progress = rounds;
+ *                     device fd and reads what is there; progress = rounds
+ *                     (at most 100);
  *                     completes after count rounds (0: until canceled)
  *   Test.ReportFds    writes, to path=FILE (or stdout), the fds it had at
  *                     start-up (before libraries opened any), its uid, gid,
@@ -148,7 +150,8 @@ ticker_tick (gpointer data)
   if (t->io)
     ticker_do_io (t);
   t->done++;
-  devbg_task_instance_report_progress (t->task, t->done);
+  /* Progress is a percentage: a long run stays at 100. */
+  devbg_task_instance_report_progress (t->task, MIN (t->done, 100));
   if (t->count > 0 && t->done >= t->count)
     return ticker_finish (t, TRUE, NULL);
   return G_SOURCE_CONTINUE;
@@ -227,6 +230,9 @@ run_fail (DevbgTaskInstance *task, gpointer data)
 static void
 run_ignore_cancel (DevbgTaskInstance *task, gpointer data)
 {
+  g_autofree char *path = arg (task, "path", NULL);
+  g_autofree char *pid = NULL;
+  g_autoptr(GError) error = NULL;
   pid_t child = fork ();
 
   if (child == 0)
@@ -236,7 +242,11 @@ run_ignore_cancel (DevbgTaskInstance *task, gpointer data)
         pause ();
     }
   devbg_task_instance_get_deferral (task); /* never completed */
-  devbg_task_instance_report_progress (task, child > 0 ? (guint) child : 0);
+  /* Written before the progress: a test that saw the progress finds it. */
+  pid = g_strdup_printf ("%d\n", (int) child);
+  if (path != NULL && !g_file_set_contents (path, pid, -1, &error))
+    g_printerr ("Test.IgnoreCancel: %s\n", error->message);
+  devbg_task_instance_report_progress (task, 0);
 }
 
 typedef struct {

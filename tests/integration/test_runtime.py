@@ -409,13 +409,14 @@ class RuntimeTest(RuntimeBase):
         self.assertEqual(done['error'], 'own-fault', done)
 
     def test_grace_period_then_kill_with_children(self):
-        proc, tid, iid = self.start_background(self.app_a, 'Test.IgnoreCancel')
-        child = None
+        child_path = os.path.join(self.reports, 'child')
+        proc, tid, iid = self.start_background(self.app_a, 'Test.IgnoreCancel',
+                                               'path=' + child_path)
+        # It wrote its child's pid before it reported progress.
         for line in iter(proc.stdout.readline, ''):
-            if line.startswith('PROGRESS') and int(line.split()[2]) > 0:
-                child = int(line.split()[2])
+            if line.startswith('PROGRESS'):
                 break
-        self.assertIsNotNone(child)
+        child = int(open(child_path).read())
         os.kill(child, 0)  # alive
         start = time.monotonic()
         self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid)

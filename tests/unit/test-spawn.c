@@ -656,14 +656,20 @@ check_kill_tree (const char *parent)
   Task t = { NULL, -1, -1 };
   g_autoptr(DevbgChannelMessage) progress = NULL;
   g_autoptr(GError) error = NULL;
+  g_autofree char *child_path = g_build_filename (scratch_dir, "ignore-cancel-child", NULL);
+  g_autofree char *args = g_strdup_printf ("path=%s", child_path);
+  g_autofree char *child_text = NULL;
   pid_t child;
   int status;
 
-  task_start (&t, NULL, "Test.IgnoreCancel", "", parent);
+  task_start (&t, NULL, "Test.IgnoreCancel", args, parent);
   progress = task_recv (&t);
   g_assert_nonnull (progress);
   g_assert_cmpint (progress->type, ==, DEVBG_CHANNEL_MSG_PROGRESS);
-  child = (pid_t) progress->progress;
+  /* The task wrote its child's pid before it reported progress. */
+  g_assert_true (g_file_get_contents (child_path, &child_text, NULL, NULL));
+  g_unlink (child_path);
+  child = (pid_t) g_ascii_strtoll (child_text, NULL, 10);
   g_assert_cmpint (child, >, 0);
   g_assert_false (process_is_dead (child));
   g_assert_cmpint (getpgid (child), ==, t.process->pgid);
