@@ -52,6 +52,12 @@ typedef enum {
  * runs at most 30 minutes anyway. */
 #define DEVBG_CHANNEL_MAX_REOPEN_TIMEOUT_MS (30u * 60u * 1000u)
 
+/* PROGRESS is a percentage, at most this. The decoder takes any u32: a
+ * report above it is no broken packet but bad input, which devbgd ignores
+ * (warning once an instance) rather than end the task for; the task side
+ * refuses to send one. */
+#define DEVBG_CHANNEL_MAX_PROGRESS 100u
+
 typedef enum {
   DEVBG_CHANNEL_TO_TASK,    /* what a task decodes */
   DEVBG_CHANNEL_TO_SERVICE, /* what devbgd decodes */

@@ -236,9 +236,13 @@ devbg_task_deferral_complete (DevbgTaskDeferral *deferral, gboolean success, con
 /**
  * devbg_task_instance_report_progress:
  * @instance: a #DevbgTaskInstance
- * @progress: the progress, 0 to 100
+ * @progress: the progress, a percentage: 0 to 100
  *
  * Sends progress to the app (through devbgd); the last value is kept.
+ *
+ * A @progress above 100 is a programming error: it is refused with a
+ * critical warning, nothing is sent and the last value stays (devbgd
+ * would ignore it anyway, see docs/task-channel.md).
  *
  * Since: 0.1
  */
@@ -247,6 +251,7 @@ devbg_task_instance_report_progress (DevbgTaskInstance *self, guint progress)
 {
   DevbgChannelMessage msg = { .type = DEVBG_CHANNEL_MSG_PROGRESS, .progress = progress };
 
+  g_return_if_fail (progress <= DEVBG_CHANNEL_MAX_PROGRESS);
   g_atomic_int_set (&self->progress, (gint) progress);
   send_or_warn (self, &msg);
 }

@@ -89,6 +89,7 @@ struct _DevbgInstance {
   guint32             progress;
   gboolean            progress_dirty;
   guint               progress_idle;
+  gboolean            progress_refused; /* one above 100 came, and was logged */
 
   gboolean            completed;       /* the task sent COMPLETE */
   gboolean            completed_ok;
@@ -288,6 +289,19 @@ handle_message (DevbgInstance *self, DevbgChannelMessage *msg)
   switch (msg->type)
     {
     case DEVBG_CHANNEL_MSG_PROGRESS:
+      /* A percentage: above 100 is the task's bug, not for the app to show,
+       * nor worth ending the task for. Said once: a task may send many. */
+      if (msg->progress > DEVBG_CHANNEL_MAX_PROGRESS)
+        {
+          if (!self->progress_refused)
+            devbg_log_instance (G_LOG_LEVEL_WARNING, &self->record,
+                                "instance %s: the task reported progress %u, above %u: ignored, "
+                                "as every such report of this instance will be",
+                                self->record.instance_id, (guint) msg->progress,
+                                DEVBG_CHANNEL_MAX_PROGRESS);
+          self->progress_refused = TRUE;
+          break;
+        }
       self->progress = msg->progress;
       self->progress_dirty = TRUE;
       /* Coalesce: one signal per main-loop iteration carries the latest. */

@@ -23,10 +23,12 @@ BAND = 'virtual-B0A1-0000'
 DOCK = 'virtual-D0C1-0000'
 ENTRY_POINTS = ['Test.Progress', 'Test.Fail', 'Test.IgnoreCancel', 'Test.Idle', 'Test.Exit',
                 'Test.Io', 'Test.ReportFds', 'Test.Garbage', 'Test.Unsupervised', 'Test.Lingering',
-                'Test.BlankLines', 'Test.Zeros']
+                'Test.BlankLines', 'Test.Zeros', 'Test.Overshoot']
 # A COMPLETE success packet (docs/task-channel.md), as printf writes it.
 COMPLETE_OK = '\\001\\023\\000\\000\\005\\000\\000\\000\\001\\000\\000\\000\\000'
 ZEROS_SECONDS = 3
+# PROGRESS packets of these values: a percentage, then values above 100.
+OVERSHOOT = [50, 150, 150, 101, 0xffffffff]
 ERR = 'org.devbg.Devbg1.Error.'
 NOBODY = 65534
 
@@ -83,6 +85,12 @@ class RuntimeBase(DevbgTestCase):
             'timeout %d cat /dev/zero >&2\n'
             'wait\n'
             'printf "%s" >&4\n' % (ZEROS_SECONDS, ZEROS_SECONDS, COMPLETE_OK))
+        # One that reports the OVERSHOOT progress values, then completes.
+        overshoot_exe = self.write_raw_task(
+            tasks, 'overshoot-task',
+            ''.join('printf "\\001\\021\\000\\000\\004\\000\\000\\000%s" >&4\n'
+                    % ''.join('\\%03o' % b for b in v.to_bytes(4, 'little')) for v in OVERSHOOT) +
+            'printf "%s" >&4\n' % COMPLETE_OK)
         self.reports = os.path.join(self.tmpdir, 'reports')
         os.makedirs(self.reports)
         os.chmod(self.reports, 0o777)
@@ -90,7 +98,7 @@ class RuntimeBase(DevbgTestCase):
         self.app_b = TestApp(self.tmpdir, 'app-b')
         hosts = {'Test.Garbage': self.garbage_exe, 'Test.Unsupervised': self.unsupervised_exe,
                  'Test.Lingering': self.lingering_exe, 'Test.BlankLines': blank_lines_exe,
-                 'Test.Zeros': zeros_exe}
+                 'Test.Zeros': zeros_exe, 'Test.Overshoot': overshoot_exe}
         eps = [(ep, ['deviceUse', 'deviceServicing'], hosts.get(ep, self.task_exe))
                for ep in ENTRY_POINTS]
         self.devbgd.write_manifest('a.xml', manifest_xml(APP_A, self.app_a.path, eps))
@@ -301,6 +309,19 @@ class RuntimeTest(RuntimeBase):
         self.assertLess(cpu, 0.1 * wall, 'devbgd used %.2f s of CPU in %.2f s' % (cpu, wall))
         log = self.devbgd.read_log()
         self.assertEqual(log.count('instance %s: its output reached' % done['instance']), 1)
+
+    def test_progress_above_100_is_ignored_with_one_warning(self):
+        # A task's progress above 100 reached the app as it was (an app
+        # developer's review): devbgd ignores it now, and says so once per
+        # instance however many come.
+        _, events = self.run_task(self.app_a, 'Test.Overshoot')
+        done = self.completed(events)
+        self.assertTrue(done['success'], done)
+        self.assertEqual([int(f[1]) for k, f in events if k == 'PROGRESS'], [50], events)
+        log = self.devbgd.read_log()
+        warning = 'instance %s: the task reported progress 150, above 100: ignored' % done['instance']
+        self.assertEqual(log.count(warning), 1, log[-3000:])
+        self.assertEqual(log.count('instance %s: the task reported progress' % done['instance']), 1)
 
     def test_completed_task_that_stays_is_ended_keeping_its_result(self):
         start = time.monotonic()

@@ -6,7 +6,8 @@
  * devbg_task_main() with the other end at fd 4 and a device at fd 3.
  * Covers devbg_task_instance_reopen_device(): the answer handed from the
  * reader thread to the waiting caller, the new fd taking fd 3's place, a
- * failed reopen, and a cancel while waiting.
+ * failed reopen, and a cancel while waiting; and
+ * devbg_task_instance_report_progress() refusing a value above 100.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -46,8 +47,22 @@ reopen_run (DevbgTaskInstance *task, gpointer data)
     devbg_task_instance_complete (task, FALSE, "cannot write to the new device");
 }
 
+/* Reports 50, then 150, which is refused: a critical, nothing sent, and
+ * the last value kept. */
+static void
+overshoot_run (DevbgTaskInstance *task, gpointer data)
+{
+  devbg_task_instance_report_progress (task, 50);
+  g_test_expect_message ("libdevbg", G_LOG_LEVEL_CRITICAL, "*assertion 'progress <= *' failed*");
+  devbg_task_instance_report_progress (task, 150);
+  g_test_assert_expected_messages ();
+  if (devbg_task_instance_get_progress (task) != 50)
+    devbg_task_instance_complete (task, FALSE, "the refused progress was kept");
+}
+
 static const DevbgTaskEntryPoint entry_points[] = {
   { "Test.Reopen", reopen_run, NULL },
+  { "Test.Overshoot", overshoot_run, NULL },
   { NULL, NULL, NULL },
 };
 
@@ -72,13 +87,13 @@ child_place_fds (int channel, int device)
 }
 
 static void
-fake_service_start (FakeService *fs)
+fake_service_start (FakeService *fs, const char *entry_point)
 {
   int sv[2], dev[2];
   struct timeval tv = { .tv_sec = 10 };
   DevbgChannelMessage trigger = {
     .type = DEVBG_CHANNEL_MSG_TRIGGER, .instance_id = (char *) "7", .task_id = (char *) "t1",
-    .entry_point = (char *) "Test.Reopen", .device_id = (char *) "virtual-D0C1-0000",
+    .entry_point = (char *) entry_point, .device_id = (char *) "virtual-D0C1-0000",
     .expected_duration_ms = 60000, .trigger_type = DEVBG_TRIGGER_SERVICING,
   };
 
@@ -149,7 +164,7 @@ test_reopen_ok (void)
   char buf[4] = { 0 };
   g_autofree char *message = NULL;
 
-  fake_service_start (&fs);
+  fake_service_start (&fs, "Test.Reopen");
   expect_reopen_request (&fs);
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, dev), ==, 0);
   g_assert_true (devbg_channel_send_device_reopened (fs.service, dev[1], NULL, NULL));
@@ -170,7 +185,7 @@ test_reopen_failed (void)
   FakeService fs;
   g_autofree char *message = NULL;
 
-  fake_service_start (&fs);
+  fake_service_start (&fs, "Test.Reopen");
   expect_reopen_request (&fs);
   g_assert_true (devbg_channel_send_device_reopened (fs.service, -1,
                                                      "virtual-D0C1-0000 did not come back "
@@ -187,7 +202,7 @@ test_reopen_canceled (void)
   g_autofree char *message = NULL;
   int dev[2];
 
-  fake_service_start (&fs);
+  fake_service_start (&fs, "Test.Reopen");
   expect_reopen_request (&fs);
   g_assert_true (devbg_channel_send_bytes (fs.service, cancel, NULL));
   /* An answer that comes after the cancel finds nobody waiting (or the
@@ -200,6 +215,22 @@ test_reopen_canceled (void)
   close (dev[0]);
 }
 
+static void
+test_progress_above_100 (void)
+{
+  FakeService fs;
+  g_autoptr(DevbgChannelMessage) msg = NULL;
+  g_autofree char *message = NULL;
+
+  fake_service_start (&fs, "Test.Overshoot");
+  msg = fake_service_recv (&fs);
+  g_assert_cmpint (msg->type, ==, DEVBG_CHANNEL_MSG_PROGRESS);
+  g_assert_cmpuint (msg->progress, ==, 50);
+  /* The next message is the COMPLETE: 150 was never sent. */
+  message = fake_service_finish (&fs, TRUE);
+  g_assert_cmpstr (message, ==, "");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -207,5 +238,6 @@ main (int argc, char **argv)
   g_test_add_func ("/task/reopen/ok", test_reopen_ok);
   g_test_add_func ("/task/reopen/failed", test_reopen_failed);
   g_test_add_func ("/task/reopen/canceled", test_reopen_canceled);
+  g_test_add_func ("/task/progress/above-100", test_progress_above_100);
   return g_test_run ();
 }
