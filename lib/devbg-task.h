@@ -140,7 +140,8 @@ typedef void (*DevbgTaskRunFunc) (DevbgTaskInstance *instance,
  *
  * Called once, from the main loop, when devbgd cancels the instance (or the
  * channel to devbgd closes: reason %DEVBG_CANCEL_TERMINATING). The task
- * should stop and complete soon; after the grace period it is killed.
+ * should stop and complete soon; after the grace period it is killed (and
+ * the completion's error says so).
  *
  * Since: 0.1
  */

@@ -98,6 +98,7 @@ struct _DevbgInstance {
   gboolean            canceled;
   DevbgCancelReason   cancel_reason;
   char               *cancel_detail;
+  gboolean            grace_killed;    /* canceled, it did not stop in time */
   gboolean            detached;
 
   gint64              started_mono;
@@ -448,11 +449,19 @@ compute_outcome (DevbgInstance *self)
   else if (self->canceled)
     {
       r->success = FALSE;
-      r->error = g_strdup_printf ("canceled (%s): %s%s%s",
+      g_autofree char *killed = NULL;
+
+      /* The app should know the task ignored the cancel, not only why it
+       * was canceled. */
+      if (self->grace_killed)
+        killed = g_strdup_printf ("; the task was killed for not stopping within the grace "
+                                  "period (%g s)", self->config->cancel_grace_period);
+      r->error = g_strdup_printf ("canceled (%s): %s%s%s%s",
                                   devbg_cancel_reason_to_string (self->cancel_reason),
                                   self->cancel_detail,
                                   self->completed && !self->completed_ok ? "; the task said: " : "",
-                                  self->completed && !self->completed_ok ? self->completed_error : "");
+                                  self->completed && !self->completed_ok ? self->completed_error : "",
+                                  killed != NULL ? killed : "");
     }
   else if (self->failure != NULL)
     {
@@ -715,6 +724,8 @@ on_grace_over (gpointer user_data)
   devbg_log_instance (G_LOG_LEVEL_INFO, &self->record,
                       "instance %s: grace period over; killing its processes",
                       self->record.instance_id);
+  /* One that completed did stop; it is only slow to leave. */
+  self->grace_killed = !self->completed && !self->exited;
   kill_tree (self);
   return G_SOURCE_REMOVE;
 }

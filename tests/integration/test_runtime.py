@@ -343,6 +343,7 @@ class RuntimeTest(RuntimeBase):
         done = self.completed(self.finish_background(proc))
         self.assertEqual(done['reason'], 'abort')
         self.assertIn('unregistered', done['error'])
+        self.assertNotIn('killed', done['error'])  # it stopped in time
 
     def test_unregister_without_cancel_lets_it_finish(self):
         proc, tid, iid = self.start_background(self.app_a, 'Test.Progress', 'count=10 interval_ms=50')
@@ -444,6 +445,10 @@ class RuntimeTest(RuntimeBase):
         done = self.completed(self.finish_background(proc))
         self.assertGreaterEqual(time.monotonic() - start, 0.9)  # waited the grace period
         self.assertEqual(done['reason'], 'abort')
+        # The completion says the task ignored the cancel, not only why it
+        # was canceled (an app developer's review).
+        self.assertRegex(done['error'], r'^canceled \(abort\): .*; the task was killed for not '
+                                        r'stopping within the grace period \(1 s\)$')
         wait_for(lambda: not os.path.exists('/proc/%d' % child) or
                  open('/proc/%d/stat' % child).read().split(') ')[1][0] == 'Z',
                  what='the child to die')
@@ -688,6 +693,16 @@ class IoPolicyTest(RuntimeBase):
         done = self.completed(events)
         self.assertEqual(done['reason'], 'idle-task')
         self.assertIn('no I/O', done['error'])
+
+    def test_idle_task_that_ignores_the_cancel_is_said_killed(self):
+        # The app developer's case: the reason stays idle-task, and the
+        # error says the task was then killed.
+        _, events = self.run_task(self.app_a, 'Test.IgnoreCancel')
+        done = self.completed(events)
+        self.assertEqual(done['reason'], 'idle-task')
+        self.assertEqual(done['error'], 'canceled (idle-task): no I/O to the device in 1 s; the '
+                                        'task was killed for not stopping within the grace '
+                                        'period (1 s)')
 
     def test_regular_io_keeps_running(self):
         _, events = self.run_task(self.app_a, 'Test.Io', 'count=15 interval_ms=100')
