@@ -62,7 +62,7 @@ static const DevbgFieldProperty field_properties[] = {
   { "uid", "the user it runs as", 'u', NULL, G_STRUCT_OFFSET (DevbgTaskInfo, uid) },
   { "state", "starting, running, canceling, finished; empty in the history", 's', NULL,
     G_STRUCT_OFFSET (DevbgTaskInfo, state) },
-  { "progress", "the progress it last reported", 'u', NULL,
+  { "progress", "the progress it last reported, 0 to 100; 0 in the history", 'u', NULL,
     G_STRUCT_OFFSET (DevbgTaskInfo, progress) },
   { "started-us", "when it started, in microseconds since the Unix epoch", 'x', NULL,
     G_STRUCT_OFFSET (DevbgTaskInfo, started_us) },
@@ -147,7 +147,8 @@ static const DevbgFieldProperty field_properties[] = {
 /**
  * DevbgTaskInfo:progress:
  *
- * The progress it last reported.
+ * The progress it last reported, 0 to 100, while it runs; always 0 for an
+ * entry of the history, which keeps no progress.
  *
  * Since: 0.1
  */
@@ -545,7 +546,9 @@ devbg_task_info_get_uid (DevbgTaskInfo *info)
  * devbg_task_info_get_progress:
  * @info: a #DevbgTaskInfo
  *
- * Returns: the progress it last reported
+ * Returns: the progress it last reported, 0 to 100; always 0 for an entry
+ *   of the history (devbg_client_get_history_async()), which keeps no
+ *   progress
  *
  * Since: 0.1
  */

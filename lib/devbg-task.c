@@ -158,6 +158,10 @@ send_completion (DevbgTaskInstance *self)
  * Completes the task now, whatever deferrals are outstanding; later
  * completions are ignored.
  *
+ * Only a failure carries a message: with @success %TRUE, @error_message is
+ * dropped, and the app's completion (and the history) says "" (a
+ * successful COMPLETE has no message, docs/task-channel.md).
+ *
  * Since: 0.1
  */
 void
@@ -206,7 +210,9 @@ devbg_task_instance_get_deferral (DevbgTaskInstance *self)
  * @error_message: (nullable): what went wrong; required when @success is %FALSE
  *
  * Completes @deferral and frees it. The first failure wins: a task completes
- * successfully only if every deferral did.
+ * successfully only if every deferral did. As with
+ * devbg_task_instance_complete(), @error_message is dropped with @success
+ * %TRUE.
  *
  * Since: 0.1
  */

@@ -6,8 +6,10 @@
  * devbg_task_main() with the other end at fd 4 and a device at fd 3.
  * Covers devbg_task_instance_reopen_device(): the answer handed from the
  * reader thread to the waiting caller, the new fd taking fd 3's place, a
- * failed reopen, and a cancel while waiting; and
- * devbg_task_instance_report_progress() refusing a value above 100.
+ * failed reopen, and a cancel while waiting;
+ * devbg_task_instance_report_progress() refusing a value above 100; and a
+ * successful devbg_task_instance_complete() dropping its message, as its
+ * documentation says.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -60,9 +62,16 @@ overshoot_run (DevbgTaskInstance *task, gpointer data)
     devbg_task_instance_complete (task, FALSE, "the refused progress was kept");
 }
 
+static void
+success_with_message_run (DevbgTaskInstance *task, gpointer data)
+{
+  devbg_task_instance_complete (task, TRUE, "all went well");
+}
+
 static const DevbgTaskEntryPoint entry_points[] = {
   { "Test.Reopen", reopen_run, NULL },
   { "Test.Overshoot", overshoot_run, NULL },
+  { "Test.SuccessWithMessage", success_with_message_run, NULL },
   { NULL, NULL, NULL },
 };
 
@@ -231,6 +240,17 @@ test_progress_above_100 (void)
   g_assert_cmpstr (message, ==, "");
 }
 
+static void
+test_success_drops_its_message (void)
+{
+  FakeService fs;
+  g_autofree char *message = NULL;
+
+  fake_service_start (&fs, "Test.SuccessWithMessage");
+  message = fake_service_finish (&fs, TRUE);
+  g_assert_cmpstr (message, ==, "");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -239,5 +259,6 @@ main (int argc, char **argv)
   g_test_add_func ("/task/reopen/failed", test_reopen_failed);
   g_test_add_func ("/task/reopen/canceled", test_reopen_canceled);
   g_test_add_func ("/task/progress/above-100", test_progress_above_100);
+  g_test_add_func ("/task/complete/success-drops-its-message", test_success_drops_its_message);
   return g_test_run ();
 }
