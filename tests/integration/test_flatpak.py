@@ -219,6 +219,7 @@ class UnknownSandboxTest(DevbgTestCase):
         self.assertIn(iid, self.victim.ok(self.bus, 'call', 'ListTasks', '()', user=NOBODY)[0])
         self.victim.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid, user=NOBODY)
 
+
 class UserInstallationBoundsTest(DevbgTestCase):
     """A user's own installation is the user's to fill and to touch, and
     devbgd reads it on its main loop: at most 256 apps and 16 MiB of
