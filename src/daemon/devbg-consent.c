@@ -81,6 +81,39 @@ find_agent (DevbgConsent *consent, guint32 uid, const char *session)
   return NULL;
 }
 
+static gboolean
+has_agent_of_user (DevbgConsent *consent, guint32 uid)
+{
+  for (guint i = 0; i < consent->agents->len; i++)
+    if (((Agent *) g_ptr_array_index (consent->agents, i))->uid == uid)
+      return TRUE;
+  return FALSE;
+}
+
+/* With no agent of the user in any session, nobody can be asked, whatever
+ * the session: HeadlessConsent answers at once, as it would at the head of
+ * the queue, without a prompt, a session lookup or a watch of the app
+ * (a request's time, on every request, with HeadlessConsent=allow). */
+static gboolean
+answer_headless_if_no_agent (DevbgConsent *consent, const DevbgConsentQuestion *question,
+                             GTask *task)
+{
+  gboolean allow = consent->config->headless_consent == DEVBG_HEADLESS_CONSENT_ALLOW;
+  const char *why = allow ? "no consent agent runs; HeadlessConsent=allow"
+                          : "no consent agent runs; HeadlessConsent=deny";
+
+  if (has_agent_of_user (consent, question->uid))
+    return FALSE;
+  devbg_log_request (G_LOG_LEVEL_INFO, question->app_id, question->task_id, question->device_id,
+                     question->uid, "consent for %s of uid %u (%s on %s): %s: %s",
+                     question->app_id, (unsigned) question->uid,
+                     devbg_trigger_type_to_string (question->trigger), question->device_id,
+                     allow ? "allowed" : "denied", why);
+  g_task_set_task_data (task, g_strdup (why), g_free);
+  g_task_return_boolean (task, allow);
+  return TRUE;
+}
+
 /* ---- prompts ---- */
 
 typedef struct {
@@ -393,6 +426,8 @@ devbg_consent_ask_async (DevbgConsent *consent, const DevbgConsentQuestion *ques
   GQueue *queue = g_hash_table_lookup (consent->queues, key);
   Prompt *prompt;
 
+  if (answer_headless_if_no_agent (consent, question, task))
+    return;
   if (queue != NULL && g_queue_get_length (queue) >= DEVBG_CONSENT_MAX_PROMPTS_PER_SESSION)
     {
       g_autofree char *why = g_strdup_printf ("%u consent prompts already wait in this session, "
@@ -786,10 +821,16 @@ devbg_consent_ask_for_sender_async (DevbgConsent *consent, const DevbgConsentQue
                                     gpointer user_data)
 {
   GTask *task = g_task_new (consent, cancellable, callback, user_data);
-  SenderAsk *ask = g_new0 (SenderAsk, 1);
+  SenderAsk *ask;
   const char *strings[] = { question->app_id, question->app_display_name, question->sender,
                             question->device_id, question->device_name, question->model_id, NULL };
 
+  if (answer_headless_if_no_agent (consent, question, task))
+    {
+      g_object_unref (task);
+      return;
+    }
+  ask = g_new0 (SenderAsk, 1);
   G_STATIC_ASSERT (G_N_ELEMENTS (strings) == G_N_ELEMENTS (ask->strings));
   for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
     ask->strings[i] = g_strdup (strings[i]);

@@ -244,7 +244,7 @@ class LogFieldsTest(GapsBase):
         # The registration's own lines carry the task and the app; the
         # consent decision, the request's task, app and device.
         self.assert_fields(tid, TASK=tid, APP=APP)
-        self.assert_fields('consent prompt', TASK=tid, APP=APP, DEVICE=BAND)
+        self.assert_fields('consent for ', TASK=tid, APP=APP, DEVICE=BAND)
 
     def test_refusals_logged_per_app_are_bounded(self):
         # A caller makes refusals at will: at most 20 a minute of one app
