@@ -26,7 +26,7 @@ EXPECT = {
                './usr/share/dbus-1/interfaces/org.devbg.Devbg1.xml',
                './etc/devbg/devbgd.conf', './usr/share/man/man8/devbgd.8.gz',
                './usr/lib/sysusers.d/devbgd.conf'],
-    'libdevbg0': ['./usr/lib/x86_64-linux-gnu/libdevbg.so.0.1.0'],
+    'libdevbg0': ['./usr/lib/x86_64-linux-gnu/libdevbg.so.0.2.0'],
     'libdevbg-dev': ['./usr/include/devbg-1/devbg.h', './usr/include/devbg-1/devbg-names.h',
                      './usr/include/devbg-1/devbg-enum-types.h',
                      './usr/lib/x86_64-linux-gnu/pkgconfig/devbg-1.pc',
@@ -96,13 +96,13 @@ def main():
             print('FAIL: dpkg-buildpackage exited %d' % r.returncode)
             return 1
         r = run(['lintian', '--fail-on', 'error', '--tag-display-limit', '0',
-                 os.path.join(tmp, 'devbg_0.1.0_amd64.changes')], capture_output=True, text=True)
+                 os.path.join(tmp, 'devbg_0.2.0_amd64.changes')], capture_output=True, text=True)
         print(r.stdout, end='')
         if r.returncode != 0 or any(line.startswith('E: ') for line in r.stdout.splitlines()):
             problems.append('lintian reports errors')
         root = os.path.join(tmp, 'root')
         for pkg, paths in EXPECT.items():
-            deb = os.path.join(tmp, '%s_0.1.0_amd64.deb' % pkg)
+            deb = os.path.join(tmp, '%s_0.2.0_amd64.deb' % pkg)
             if not os.path.exists(deb):
                 problems.append('no package %s' % pkg)
                 continue
