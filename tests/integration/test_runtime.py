@@ -23,7 +23,7 @@ BAND = 'virtual-B0A1-0000'
 DOCK = 'virtual-D0C1-0000'
 ENTRY_POINTS = ['Test.Progress', 'Test.Fail', 'Test.IgnoreCancel', 'Test.Idle', 'Test.Exit',
                 'Test.Io', 'Test.ReportFds', 'Test.Garbage', 'Test.Unsupervised', 'Test.Lingering',
-                'Test.BlankLines', 'Test.Zeros', 'Test.Overshoot']
+                'Test.BlankLines', 'Test.Zeros', 'Test.Overshoot', 'Test.ReportsThenWaits']
 # A COMPLETE success packet (docs/task-channel.md), as printf writes it.
 COMPLETE_OK = '\\001\\023\\000\\000\\005\\000\\000\\000\\001\\000\\000\\000\\000'
 ZEROS_SECONDS = 3
@@ -91,6 +91,14 @@ class RuntimeBase(DevbgTestCase):
             ''.join('printf "\\001\\021\\000\\000\\004\\000\\000\\000%s" >&4\n'
                     % ''.join('\\%03o' % b for b in v.to_bytes(4, 'little')) for v in OVERSHOOT) +
             'printf "%s" >&4\n' % COMPLETE_OK)
+        # One that reports progress 1..100, each a moment apart, then
+        # waits (for a cancel) without reporting more.
+        waits_exe = self.write_raw_task(
+            tasks, 'reports-then-waits-task',
+            ''.join('printf "\\001\\021\\000\\000\\004\\000\\000\\000%s" >&4; sleep 0.005\n'
+                    % ''.join('\\%03o' % b for b in v.to_bytes(4, 'little'))
+                    for v in range(1, 101)) +
+            'exec sleep 60\n')
         self.reports = os.path.join(self.tmpdir, 'reports')
         os.makedirs(self.reports)
         os.chmod(self.reports, 0o777)
@@ -98,7 +106,8 @@ class RuntimeBase(DevbgTestCase):
         self.app_b = TestApp(self.tmpdir, 'app-b')
         hosts = {'Test.Garbage': self.garbage_exe, 'Test.Unsupervised': self.unsupervised_exe,
                  'Test.Lingering': self.lingering_exe, 'Test.BlankLines': blank_lines_exe,
-                 'Test.Zeros': zeros_exe, 'Test.Overshoot': overshoot_exe}
+                 'Test.Zeros': zeros_exe, 'Test.Overshoot': overshoot_exe,
+                 'Test.ReportsThenWaits': waits_exe}
         eps = [(ep, ['deviceUse', 'deviceServicing'], hosts.get(ep, self.task_exe))
                for ep in ENTRY_POINTS]
         self.devbgd.write_manifest('a.xml', manifest_xml(APP_A, self.app_a.path, eps))
@@ -634,6 +643,29 @@ print(' '.join(map(str, changes)))
         self.assertGreater(len(read), 70, read)
         # The window (64), and the state changes, which are always sent.
         self.assertLessEqual(len(unread), 64 + 4, unread)
+
+    def test_a_listener_that_reads_again_gets_the_latest_progress(self):
+        # Paused, it missed progress 65 to 100; when it answers its Ping it
+        # is sent the latest (100) while the task still runs, though the
+        # task reports nothing more.
+        stopped = self.start_watch(20)
+        os.kill(stopped.pid, signal.SIGSTOP)
+        try:
+            proc, tid, iid = self.start_background(self.app_a, 'Test.ReportsThenWaits')
+            for line in proc.stdout:
+                if line.split() == ['PROGRESS', iid, '100']:
+                    break
+        finally:
+            os.kill(stopped.pid, signal.SIGCONT)
+        seen = []
+        for line in stopped.stdout:
+            seen.append(line.split())
+            if line.split() == ['PROGRESS', iid, '100']:
+                break
+        self.assertEqual(seen[-1], ['PROGRESS', iid, '100'], seen)
+        self.assertLessEqual(len(seen), 64 + 1, seen)
+        self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid)
+        self.finish_background(proc)
 
     def test_listeners_of_an_app_are_bounded(self):
         watchers = [self.start_watch(10) for _ in range(16)]
