@@ -104,7 +104,9 @@ answer_headless_if_no_agent (DevbgConsent *consent, const DevbgConsentQuestion *
 
   if (has_agent_of_user (consent, question->uid))
     return FALSE;
-  devbg_log_request (G_LOG_LEVEL_INFO, question->app_id, question->task_id, question->device_id,
+  /* Debug: a caller makes these at will; the request's refusal, logged
+   * within a limit per app, says the outcome. */
+  devbg_log_request (G_LOG_LEVEL_DEBUG, question->app_id, question->task_id, question->device_id,
                      question->uid, "consent for %s of uid %u (%s on %s): %s: %s",
                      question->app_id, (unsigned) question->uid,
                      devbg_trigger_type_to_string (question->trigger), question->device_id,
@@ -432,7 +434,7 @@ devbg_consent_ask_async (DevbgConsent *consent, const DevbgConsentQuestion *ques
     {
       g_autofree char *why = g_strdup_printf ("%u consent prompts already wait in this session, "
                                               "the most allowed", g_queue_get_length (queue));
-      devbg_log_request (G_LOG_LEVEL_INFO, question->app_id, question->task_id, question->device_id,
+      devbg_log_request (G_LOG_LEVEL_DEBUG, question->app_id, question->task_id, question->device_id,
                          question->uid, "consent for %s of uid %u on %s: denied: %s",
                          question->app_id, (unsigned) question->uid, question->device_id, why);
       g_task_set_task_data (task, g_steal_pointer (&why), g_free);

@@ -1152,8 +1152,9 @@ dispatch (DevbgDaemon *daemon, Peer *peer, Call *call, MethodHandler handler, GV
    * is then read after its end. Refused, the event would come again at the
    * app's next start. The connection keeps the identity it was given
    * while the process lived, and acknowledging only forgets that (uid,
-   * app)'s own events. Any other call (and any call once the process
-   * has run another program) is refused. */
+   * app)'s own events. Any other call is refused, and so is any call
+   * while the process runs another program (once it has exited, only its
+   * connection's holders can still send, as for any app that quit). */
   if (!devbg_identity_check (daemon->proc_root, peer->identity, &error) &&
       !(handler == handle_acknowledge_events &&
         devbg_identity_has_exited (daemon->proc_root, peer->identity)))

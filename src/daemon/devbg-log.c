@@ -74,9 +74,6 @@ devbg_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
   g_autoptr(GString) extra = g_string_new (NULL);
   g_autofree char *line = NULL;
 
-  if (g_log_writer_is_journald (fileno (stderr)) &&
-      g_log_writer_journald (level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
-    return G_LOG_WRITER_HANDLED;
   for (gsize i = 0; i < n_fields; i++)
     {
       if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
@@ -84,7 +81,13 @@ devbg_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
       else if (g_str_has_prefix (fields[i].key, "DEVBG_") && fields[i].length < 0)
         g_string_append_printf (extra, " %s=%s", fields[i].key, (const char *) fields[i].value);
     }
+  /* Debug messages (one per call) only with --verbose, in the journal
+   * too: GLib hands every message to the writer, and a caller would
+   * otherwise fill journald's quota for devbgd with calls. */
   if (g_log_writer_default_would_drop (level, domain))
+    return G_LOG_WRITER_HANDLED;
+  if (g_log_writer_is_journald (fileno (stderr)) &&
+      g_log_writer_journald (level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)
     return G_LOG_WRITER_HANDLED;
   line = g_log_writer_format_fields (level, fields, n_fields, FALSE);
   fprintf (stderr, "%s%s%s%s\n", line, extra->len > 0 ? " [" : "", extra->len > 0 ? extra->str + 1 : "",

@@ -1,21 +1,27 @@
 /* devbg: device background tasks for Linux
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * How many of devbgd's progress signals a connection may have unread.
+ * The signals devbgd sends a connection, unasked (Progress, Completed,
+ * TaskChanged, TaskEnded), within what it has read.
  *
  * dbus-daemon charges every message devbgd sent and a recipient has not
  * read yet to devbgd's own quota (max_incoming_bytes): a connection that
- * never reads, sent Progress and TaskChanged as fast as a task reports,
- * fills it, and dbus-daemon then stops reading devbgd at all, for every
- * user. So each connection gets a window of such signals; the signal that
- * uses its last credit is followed by a Peer.Ping, and the connection gets
- * none until it answers (GDBus answers in its own thread, so a client that
- * reads answers at once, whatever its main loop does). One that does not
- * read has at most the window and one Ping unread.
+ * never reads fills it, and dbus-daemon then stops reading devbgd at all,
+ * for every user. So each connection gets a window of signals; the one
+ * that uses its last credit is followed by a Peer.Ping, and until it
+ * answers (GDBus answers in its own thread, so a client that reads
+ * answers at once, whatever its main loop does) its signals wait in a
+ * queue here, in order, the latest progress of an instance replacing the
+ * one before. The answer sends them. A connection whose queue outgrows its
+ * bound does not read: it is dropped (sent nothing more), and its owner
+ * told. One that does not read thus holds at most the window and one Ping
+ * unread, and the bounded queue here.
  *
- * Only signals whose loss is harmless go through it: progress, of which
- * the latest value is all that counts. What a paused connection missed is
- * its owner's to send again when it answers (the resumed callback).
+ * Pings are calls: dbus-daemon keeps each one unanswered as a pending
+ * reply of devbgd, which may have 128, without a timeout by default. So a
+ * connection has at most one out, without a timeout of devbgd's either,
+ * and there are at most DEVBG_PEER_FLOW_MAX_PINGS out at once, and
+ * DEVBG_PEER_FLOW_MAX_PINGS_PER_UID for the connections of one user.
  */
 #pragma once
 
@@ -23,36 +29,46 @@
 
 G_BEGIN_DECLS
 
+#define DEVBG_PEER_FLOW_MAX_PINGS 64
+#define DEVBG_PEER_FLOW_MAX_PINGS_PER_UID 8
+
 typedef struct _DevbgPeerFlow DevbgPeerFlow;
 
-/* @peer answered its Ping: it has its whole window again, and missed
- * something since it was paused. */
-typedef void (*DevbgPeerFlowResumed) (const char *peer,
+/* @peer's queue outgrew its bound: it is sent nothing more until reset. */
+typedef void (*DevbgPeerFlowDropped) (const char *peer,
                                       gpointer    user_data);
 
 DevbgPeerFlow *devbg_peer_flow_new    (GDBusConnection      *connection,
+                                       const char           *object_path,
+                                       const char           *interface,
                                        guint                 window,
-                                       guint                 ping_timeout_ms,
-                                       DevbgPeerFlowResumed  resumed,
+                                       guint                 max_queued,
+                                       DevbgPeerFlowDropped  dropped,
                                        gpointer              user_data);
 void           devbg_peer_flow_free   (DevbgPeerFlow        *flow);
 
-/* Whether one more such signal may go to @peer now (taking a credit):
- * FALSE while it has not answered its Ping; the caller then skips it and
- * hears of @peer again through the resumed callback. */
-gboolean       devbg_peer_flow_take   (DevbgPeerFlow        *flow,
+/* Sends @signal with @params (floating or not) to @peer, a connection of
+ * @uid: now while it has credit, else when it has answered its Ping.
+ * @coalesce_key (may be NULL): a signal still queued with the same key is
+ * replaced (this one goes at the end), as only the latest counts. */
+void           devbg_peer_flow_send   (DevbgPeerFlow        *flow,
+                                       const char           *peer,
+                                       guint32               uid,
+                                       const char           *signal,
+                                       GVariant             *params,
+                                       const char           *coalesce_key);
+
+/* @peer asks again (WatchEvents, WatchTasks): if it was dropped, it is
+ * sent signals again; a Ping it owes is still awaited. */
+void           devbg_peer_flow_reset  (DevbgPeerFlow        *flow,
                                        const char           *peer);
 
-/* Whether @peer is paused and had a signal skipped since. */
-gboolean       devbg_peer_flow_missed (DevbgPeerFlow        *flow,
-                                       const char           *peer);
-
-/* @peer left the bus: forgotten, with its Ping's answer. */
+/* @peer left the bus: forgotten, with what was queued for it. */
 void           devbg_peer_flow_forget (DevbgPeerFlow        *flow,
                                        const char           *peer);
 
-/* The connections known (for tests of the bound). */
-guint          devbg_peer_flow_size   (DevbgPeerFlow        *flow);
+/* The Pings out now (for tests of the bound). */
+guint          devbg_peer_flow_pings  (DevbgPeerFlow        *flow);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgPeerFlow, devbg_peer_flow_free)
 

@@ -32,10 +32,11 @@
  * answer (not in the foreground, no grant) is taken. */
 #define SYSTEM_CALL_TIMEOUT_MS 5000
 
-/* Progress signals a connection may have unread before it must answer a
- * Ping (devbg-peer-flow.h), and how long it gets to answer one. */
-#define PROGRESS_WINDOW 64
-#define PROGRESS_PING_TIMEOUT_MS 25000
+/* Signals a connection may have unread before it must answer a Ping, and
+ * how many more wait here meanwhile before it is dropped
+ * (devbg-peer-flow.h). */
+#define SIGNAL_WINDOW 64
+#define SIGNALS_QUEUED_MAX 256
 
 /* Refused requests logged per app of a user: a caller makes these at
  * will (devbg-log-limit.h). */
@@ -59,7 +60,7 @@ struct _DevbgRuntime {
   GHashTable        *inhibitors;   /* instance ID -> logind inhibitor fd */
   GHashTable        *listeners;    /* unique name -> Listener */
   DevbgTaskWatch    *task_watch;   /* tools following all tasks they may see */
-  DevbgPeerFlow     *progress_flow; /* listeners' and watchers' unread progress */
+  DevbgPeerFlow     *signal_flow;  /* listeners' and watchers' unread signals */
   DevbgLogLimit     *denials_logged; /* refusals logged, per (uid, app) */
   GQueue             unstored;     /* Completions the store refused, oldest first */
   guint              retry_id;     /* their retry timer: only while there are some */
@@ -214,63 +215,65 @@ listens_to (const Listener *listener, const DevbgInstanceRecord *r)
   return listener->uid == r->uid && strcmp (listener->app_id, r->app_id) == 0;
 }
 
-/* @progress: a Progress signal, which a listener that does not read goes
- * without (devbg-peer-flow.h); a Completed is always sent. */
+/* To every listener of @r's owner, within what each reads
+ * (devbg-peer-flow.h); @progress: a Progress signal, of which only the
+ * latest of an instance counts. */
 static void
 emit_to_owner (DevbgRuntime *self, const DevbgInstanceRecord *r, const char *signal,
                GVariant *params, gboolean progress)
 {
+  g_autofree char *key = progress ? g_strconcat ("Progress ", r->instance_id, NULL) : NULL;
   GHashTableIter iter;
   gpointer name, value;
 
   g_variant_ref_sink (params);
   g_hash_table_iter_init (&iter, self->listeners);
   while (g_hash_table_iter_next (&iter, &name, &value))
-    if (listens_to (value, r) && (!progress || devbg_peer_flow_take (self->progress_flow, name)))
-      g_dbus_connection_emit_signal (self->connection, name, self->object_path, self->interface,
-                                     signal, params, NULL);
+    if (listens_to (value, r))
+      devbg_peer_flow_send (self->signal_flow, name, ((Listener *) value)->uid, signal, params,
+                            key);
   g_variant_unref (params);
-}
-
-static GVariant *
-progress_params (DevbgInstance *instance)
-{
-  const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
-
-  return g_variant_new (DEVBG_PROGRESS_TUPLE_TYPE, r->task_id, r->instance_id,
-                        devbg_instance_get_progress (instance));
 }
 
 static void
 on_instance_progress (DevbgInstance *instance, guint progress, gpointer user_data)
 {
-  (void) progress;
-  emit_to_owner (user_data, devbg_instance_get_record (instance), "Progress",
-                 progress_params (instance), TRUE);
+  const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
+
+  emit_to_owner (user_data, r, "Progress",
+                 g_variant_new (DEVBG_PROGRESS_TUPLE_TYPE, r->task_id, r->instance_id, progress),
+                 TRUE);
 }
 
-/* @peer read again after it was paused, and missed some progress: it
- * gets the latest of every instance it follows. */
-static void
-on_progress_flow_resumed (const char *peer, gpointer user_data)
+typedef struct {
+  DevbgRuntime *runtime;
+  char         *peer;
+} DroppedPeer;
+
+static gboolean
+drop_peer (gpointer user_data)
 {
-  DevbgRuntime *self = user_data;
-  Listener *listener = g_hash_table_lookup (self->listeners, peer);
-  GHashTableIter iter;
-  gpointer value;
+  DroppedPeer *d = user_data;
 
-  g_hash_table_iter_init (&iter, self->instances);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      DevbgInstance *instance = value;
+  g_hash_table_remove (d->runtime->listeners, d->peer);
+  devbg_task_watch_remove (d->runtime->task_watch, d->peer);
+  g_object_unref (d->runtime);
+  g_free (d->peer);
+  g_free (d);
+  return G_SOURCE_REMOVE;
+}
 
-      if (listener != NULL && listens_to (listener, devbg_instance_get_record (instance)) &&
-          devbg_peer_flow_take (self->progress_flow, peer))
-        g_dbus_connection_emit_signal (self->connection, peer, self->object_path,
-                                       self->interface, "Progress", progress_params (instance),
-                                       NULL);
-      devbg_task_watch_resend (self->task_watch, peer, instance);
-    }
+/* @peer does not read its signals: it listens and watches no more (its
+ * app gets its events at its next WatchEvents). Later: the tables are
+ * being walked to send it one. */
+static void
+on_signal_flow_dropped (const char *peer, gpointer user_data)
+{
+  DroppedPeer *d = g_new0 (DroppedPeer, 1);
+
+  d->runtime = g_object_ref (user_data);
+  d->peer = g_strdup (peer);
+  g_idle_add (drop_peer, d);
 }
 
 static void
@@ -419,24 +422,9 @@ on_instance_finished (DevbgInstance *instance, gpointer user_data)
   g_autofree char *id = g_strdup (devbg_instance_get_record (instance)->instance_id);
 
   /* A start that failed never reached the store and is not an instance
-   * the app was told about; only running ones complete. A listener paused
-   * for not reading (devbg-peer-flow.h) may have missed the last
-   * progress: it is sent the instance's last before its Completed, once,
-   * as the Completed itself. */
+   * the app was told about; only running ones complete. */
   if (devbg_instance_get_record (instance)->pid != 0)
-    {
-      GHashTableIter iter;
-      gpointer name, value;
-
-      g_hash_table_iter_init (&iter, self->listeners);
-      while (g_hash_table_iter_next (&iter, &name, &value))
-        if (listens_to (value, devbg_instance_get_record (instance)) &&
-            devbg_peer_flow_missed (self->progress_flow, name))
-          g_dbus_connection_emit_signal (self->connection, name, self->object_path,
-                                         self->interface, "Progress",
-                                         progress_params (instance), NULL);
-      complete (self, devbg_instance_get_record (instance));
-    }
+    complete (self, devbg_instance_get_record (instance));
   g_signal_handlers_disconnect_by_data (instance, self);
   forget_instance (self, id);
 }
@@ -527,7 +515,8 @@ devbg_runtime_peer_vanished (DevbgRuntime *self, const char *name)
   /* It listens no more; its requests still being decided start nothing
    * (start_instance() checks); its instances already made are canceled. */
   g_hash_table_remove (self->listeners, name);
-  devbg_peer_flow_forget (self->progress_flow, name);
+  devbg_task_watch_remove (self->task_watch, name);
+  devbg_peer_flow_forget (self->signal_flow, name);
   for (guint i = 0; i < self->requests->len; i++)
     {
       RequestData *data = g_ptr_array_index (self->requests, i);
@@ -1181,6 +1170,7 @@ devbg_runtime_watch_events (DevbgRuntime *self, const DevbgCaller *caller, GErro
                        "most there may be", caller->app_id, (unsigned) caller->uid, of_owner);
           return FALSE;
         }
+      devbg_peer_flow_reset (self->signal_flow, caller->sender);
       listener = g_new0 (Listener, 1);
 
       listener->uid = caller->uid;
@@ -1423,10 +1413,9 @@ devbg_runtime_new (const DevbgConfig *config, DevbgStore *store, DevbgDevices *d
   self->object_path = g_strdup (object_path);
   self->interface = g_strdup (interface);
   self->cpu_mhz = read_cpu_mhz ();
-  self->progress_flow = devbg_peer_flow_new (connection, PROGRESS_WINDOW, PROGRESS_PING_TIMEOUT_MS,
-                                             on_progress_flow_resumed, self);
-  self->task_watch = devbg_task_watch_new (connection, object_path, interface,
-                                           self->progress_flow);
+  self->signal_flow = devbg_peer_flow_new (connection, object_path, interface, SIGNAL_WINDOW,
+                                           SIGNALS_QUEUED_MAX, on_signal_flow_dropped, self);
+  self->task_watch = devbg_task_watch_new (self->signal_flow);
   self->denials_logged = devbg_log_limit_new (DENIALS_LOGGED_BURST, DENIALS_LOGGED_INTERVAL_US,
                                               DENIALS_LOGGED_MAX_KEYS);
   self->cgroup_parent = *config->task_cgroup_parent != '\0' ? g_strdup (config->task_cgroup_parent)
@@ -1495,7 +1484,7 @@ devbg_runtime_finalize (GObject *object)
   g_ptr_array_unref (self->requests);
   g_hash_table_unref (self->listeners);
   g_clear_pointer (&self->task_watch, devbg_task_watch_free);
-  g_clear_pointer (&self->progress_flow, devbg_peer_flow_free);
+  g_clear_pointer (&self->signal_flow, devbg_peer_flow_free);
   g_clear_pointer (&self->denials_logged, devbg_log_limit_free);
   g_hash_table_unref (self->inhibitors);
   g_hash_table_unref (self->instance_sessions);

@@ -13,15 +13,11 @@ typedef struct {
   char   *sender;
   char   *app_id;   /* NULL for a tool */
   uid_t   uid;
-  guint   name_watch;
 } Watcher;
 
 struct _DevbgTaskWatch {
-  GDBusConnection *connection;
-  char            *object_path;
-  char            *interface;
-  GHashTable      *watchers;   /* unique name -> Watcher */
   DevbgPeerFlow   *flow;       /* not owned */
+  GHashTable      *watchers;   /* unique name -> Watcher */
   gulong           hooks[3];
   guint            hook_signals[3];
 };
@@ -29,32 +25,19 @@ struct _DevbgTaskWatch {
 static void
 watcher_free (Watcher *w)
 {
-  if (w->name_watch != 0)
-    g_bus_unwatch_name (w->name_watch);
   g_free (w->sender);
   g_free (w->app_id);
   g_free (w);
 }
 
+/* TaskChanged carries the instance's whole state: only the latest of an
+ * instance counts while a watcher has not read (devbg-peer-flow.h). */
 static void
-send (DevbgTaskWatch *watch, Watcher *w, const DevbgInstanceRecord *r, GVariant *entry,
-      gboolean ended)
-{
-  g_dbus_connection_emit_signal (watch->connection, w->sender, watch->object_path,
-                                 watch->interface, ended ? "TaskEnded" : "TaskChanged",
-                                 ended ? g_variant_new ("(s@a{sv})", r->instance_id, entry)
-                                       : g_variant_new ("(@a{sv})", entry),
-                                 NULL);
-}
-
-/* @progress: the change is new progress only, which a watcher that does
- * not read goes without (devbg-peer-flow.h); a new state and the end are
- * few, one each per instance, and always sent. */
-static void
-notify (DevbgTaskWatch *watch, DevbgInstance *instance, gboolean progress, gboolean ended)
+notify (DevbgTaskWatch *watch, DevbgInstance *instance, gboolean ended)
 {
   const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
   g_autoptr(GVariant) entry = g_variant_ref_sink (devbg_instance_to_variant (instance));
+  g_autofree char *key = g_strconcat ("TaskChanged ", r->instance_id, NULL);
   GHashTableIter iter;
   gpointer value;
 
@@ -64,27 +47,12 @@ notify (DevbgTaskWatch *watch, DevbgInstance *instance, gboolean progress, gbool
       Watcher *w = value;
       DevbgCaller caller = { .sender = w->sender, .app_id = w->app_id, .uid = w->uid };
 
-      if (!devbg_runtime_may_see (&caller, r) ||
-          (progress && !devbg_peer_flow_take (watch->flow, w->sender)))
+      if (!devbg_runtime_may_see (&caller, r))
         continue;
-      send (watch, w, r, entry, ended);
-    }
-}
-
-void
-devbg_task_watch_resend (DevbgTaskWatch *watch, const char *peer, DevbgInstance *instance)
-{
-  Watcher *w = g_hash_table_lookup (watch->watchers, peer);
-  const DevbgInstanceRecord *r = devbg_instance_get_record (instance);
-  DevbgCaller caller;
-
-  if (w == NULL)
-    return;
-  caller = (DevbgCaller) { .sender = w->sender, .app_id = w->app_id, .uid = w->uid };
-  if (devbg_runtime_may_see (&caller, r) && devbg_peer_flow_take (watch->flow, peer))
-    {
-      g_autoptr(GVariant) entry = g_variant_ref_sink (devbg_instance_to_variant (instance));
-      send (watch, w, r, entry, FALSE);
+      devbg_peer_flow_send (watch->flow, w->sender, w->uid, ended ? "TaskEnded" : "TaskChanged",
+                            ended ? g_variant_new ("(s@a{sv})", r->instance_id, entry)
+                                  : g_variant_new ("(@a{sv})", entry),
+                            ended ? NULL : key);
     }
 }
 
@@ -98,24 +66,19 @@ on_instance_signal (GSignalInvocationHint *hint, guint n_params, const GValue *p
   DevbgInstance *instance = g_value_get_object (&params[0]);
 
   if (g_hash_table_size (watch->watchers) > 0)
-    notify (watch, instance, hint->signal_id == watch->hook_signals[1],
-            hint->signal_id == watch->hook_signals[2]);
+    notify (watch, instance, hint->signal_id == watch->hook_signals[2]);
   return TRUE;
 }
 
 DevbgTaskWatch *
-devbg_task_watch_new (GDBusConnection *connection, const char *object_path,
-                      const char *interface, DevbgPeerFlow *flow)
+devbg_task_watch_new (DevbgPeerFlow *flow)
 {
   static const char *const signals[] = { "state-changed", "progress", "finished" };
   DevbgTaskWatch *watch = g_new0 (DevbgTaskWatch, 1);
 
   /* The signals exist once the class does: made now, kept for good. */
   g_type_class_unref (g_type_class_ref (DEVBG_TYPE_INSTANCE));
-  watch->connection = g_object_ref (connection);
   watch->flow = flow;
-  watch->object_path = g_strdup (object_path);
-  watch->interface = g_strdup (interface);
   watch->watchers = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                            (GDestroyNotify) watcher_free);
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
@@ -135,19 +98,15 @@ devbg_task_watch_free (DevbgTaskWatch *watch)
   for (guint i = 0; i < G_N_ELEMENTS (watch->hooks); i++)
     g_signal_remove_emission_hook (watch->hook_signals[i], watch->hooks[i]);
   g_hash_table_unref (watch->watchers);
-  g_object_unref (watch->connection);
-  g_free (watch->object_path);
-  g_free (watch->interface);
   g_free (watch);
 }
 
-static void
-on_watcher_vanished (GDBusConnection *connection, const char *name, gpointer user_data)
+void
+devbg_task_watch_remove (DevbgTaskWatch *watch, const char *peer)
 {
-  DevbgTaskWatch *watch = user_data;
-
-  g_hash_table_remove (watch->watchers, name);
+  g_hash_table_remove (watch->watchers, peer);
 }
+
 
 gboolean
 devbg_task_watch_add (DevbgTaskWatch *watch, const DevbgCaller *caller, GError **error)
@@ -174,10 +133,8 @@ devbg_task_watch_add (DevbgTaskWatch *watch, const DevbgCaller *caller, GError *
   w->app_id = g_strdup (caller->app_id);
   w->uid = caller->uid;
   g_hash_table_insert (watch->watchers, w->sender, w);
-  /* Inserted first: a name already gone is reported at once, and removes
-   * it again. */
-  w->name_watch = g_bus_watch_name_on_connection (watch->connection, caller->sender,
-                                                  G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
-                                                  on_watcher_vanished, watch, NULL);
+  devbg_peer_flow_reset (watch->flow, w->sender);
+  /* Until it leaves the bus: devbg_runtime_peer_vanished() removes it (one
+   * NameOwnerChanged subscription for all, no match rule per watcher). */
   return TRUE;
 }

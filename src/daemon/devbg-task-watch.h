@@ -19,12 +19,8 @@ G_BEGIN_DECLS
 
 typedef struct _DevbgTaskWatch DevbgTaskWatch;
 
-/* A TaskChanged that only carries new progress goes through @flow (not
- * owned): see devbg-peer-flow.h. */
-DevbgTaskWatch *devbg_task_watch_new (GDBusConnection *connection,
-                                      const char      *object_path,
-                                      const char      *interface,
-                                      DevbgPeerFlow   *flow);
+/* Every signal goes through @flow (not owned): devbg-peer-flow.h. */
+DevbgTaskWatch *devbg_task_watch_new (DevbgPeerFlow   *flow);
 void            devbg_task_watch_free (DevbgTaskWatch *watch);
 /* From now on, while its connection lasts, @caller is sent the changes;
  * FALSE with DEVBG_ERROR_LIMIT_EXCEEDED when DEVBG_MAX_TASK_WATCHERS
@@ -32,11 +28,9 @@ void            devbg_task_watch_free (DevbgTaskWatch *watch);
 gboolean        devbg_task_watch_add (DevbgTaskWatch    *watch,
                                       const DevbgCaller *caller,
                                       GError           **error);
-/* Sends @instance's state to @peer, if it watches and may see it: what
- * it missed while its flow was paused. */
-void            devbg_task_watch_resend (DevbgTaskWatch *watch,
-                                         const char     *peer,
-                                         DevbgInstance  *instance);
+/* @peer watches no more (it does not read what it is sent). */
+void            devbg_task_watch_remove (DevbgTaskWatch *watch,
+                                         const char     *peer);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgTaskWatch, devbg_task_watch_free)
 

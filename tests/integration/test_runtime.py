@@ -667,6 +667,28 @@ print(' '.join(map(str, changes)))
         self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid)
         self.finish_background(proc)
 
+    def test_completions_to_a_connection_that_does_not_read_are_bounded(self):
+        # Not only progress: a completion and a task's end are sent to
+        # every listener and watcher too, one per task run. A connection
+        # that does not read gets the window (64), then they wait here up
+        # to 256, then it is dropped, said in the log (a hostile-user
+        # review filled dbus-daemon's quota for devbgd with short tasks).
+        listener = self.start_watch(60)
+        watcher = subprocess.Popen(['/usr/bin/python3', '-c', self.WATCHER, self.bus.address, '60'],
+                                   stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: watcher.poll() is None and watcher.kill())
+        self.assertEqual(watcher.stdout.readline().strip(), 'READY')
+        for proc in (listener, watcher):
+            os.kill(proc.pid, signal.SIGSTOP)
+            self.addCleanup(os.kill, proc.pid, signal.SIGCONT)
+        tid = self.register(self.app_a, 'Test.Fail')
+        out = self.app_a.run(self.bus, 'run-many', tid, BAND, '340', '25')
+        self.assertTrue(out[-1].startswith('MANY 340 0 340 0'), out[-3:])
+        log = self.devbgd.read_log()
+        self.assertEqual(log.count('does not read its signals'), 2, log[-2000:])
+        # devbgd still answers everyone.
+        self.assertIn('OK', self.app_b.run(self.bus, 'status')[0])
+
     def test_listeners_of_an_app_are_bounded(self):
         watchers = [self.start_watch(10) for _ in range(16)]
         r = subprocess.run([self.app_a.path, 'watch', '1'], env=self.bus.env(),
