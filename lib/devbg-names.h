@@ -137,11 +137,16 @@
  *
  * The longest display name, in characters, that an app's manifest may
  * give itself (`<VisualElements DisplayName="..."/>`): the name a consent
- * prompt shows, beside the app ID.
+ * prompt shows after the app ID. Short enough that the ID before it and
+ * the rest of the prompt stay on a notification's first lines. Beyond its
+ * length devbgd refuses a name that could hide or fake the ID: invisible,
+ * filler and format characters, spaces other than single U+0020 between
+ * words, more than 2 combining marks in a row, and the characters
+ * `( ) [ ] < > : "` (in any width); see docs/manifests.md.
  *
  * Since: 0.2
  */
-#define DEVBG_MAX_DISPLAY_NAME 64
+#define DEVBG_MAX_DISPLAY_NAME 40
 
 /**
  * DEVBG_MAX_EVENT_LISTENERS:

@@ -103,32 +103,78 @@ entry_point_name_is_valid (const char *name)
   return TRUE;
 }
 
-/* A name a person reads in a consent prompt: printable text only. Control
- * characters would drive a terminal agent; format characters (bidi
- * overrides, zero-width) and line separators would make the text shown
- * differ from the text read, or push the app ID out of sight. */
+/* Characters that show nothing yet are not format characters: Unicode's
+ * other default-ignorable code points (the Hangul fillers, Mongolian and
+ * other variation selectors, the combining grapheme joiner, tags) and the
+ * braille blank. A run of them pushes the app ID off a notification's
+ * first line, or makes an empty-looking name. */
 static gboolean
-display_name_is_valid (const char *name)
+is_invisible (gunichar u)
+{
+  static const struct { gunichar first, last; } ranges[] = {
+    { 0x034F, 0x034F }, { 0x115F, 0x1160 }, { 0x17B4, 0x17B5 }, { 0x180B, 0x180F },
+    { 0x2800, 0x2800 }, { 0x3164, 0x3164 }, { 0xFE00, 0xFE0F }, { 0xFFA0, 0xFFA0 },
+    { 0xFFF0, 0xFFF8 }, { 0x1BCA0, 0x1BCA3 }, { 0x1D173, 0x1D17A }, { 0xE0000, 0xE0FFF },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (ranges); i++)
+    if (u >= ranges[i].first && u <= ranges[i].last)
+      return TRUE;
+  return FALSE;
+}
+
+/* A name a person reads in a consent prompt, beside the app ID: printable
+ * text that neither hides the ID nor looks like one, nor like devbgd
+ * itself. Returns what is wrong with @name, or NULL when nothing is.
+ * Control characters would drive a terminal agent; format characters (bidi
+ * overrides, zero-width), invisible and filler characters, other spaces
+ * than U+0020 and runs of spaces or of combining marks make the text shown
+ * differ from the text read or push the ID out of sight; brackets and
+ * colons (in any width, so NFKC) make "Name (org.real.App)" or "devbgd: ..."
+ * claims. Combining marks are fine (a decomposed "é", Devanagari vowel
+ * signs) up to 2 in a row after a base character. */
+static const char *
+display_name_problem (const char *name)
 {
   glong n = g_utf8_strlen (name, -1);
-  gboolean visible = FALSE;
+  gunichar previous = ' ';
+  guint marks = 0;
 
   if (n < 1 || n > DEVBG_MAX_DISPLAY_NAME)
-    return FALSE;
+    return "not 1 to " G_STRINGIFY (DEVBG_MAX_DISPLAY_NAME) " characters";
+  if (*name == ' ' || g_str_has_suffix (name, " "))
+    return "a leading or trailing space";
   for (const char *c = name; *c != '\0'; c = g_utf8_next_char (c))
     {
       gunichar u = g_utf8_get_char (c);
       GUnicodeType type = g_unichar_type (u);
+      gboolean mark = type == G_UNICODE_SPACING_MARK || type == G_UNICODE_NON_SPACING_MARK ||
+                      type == G_UNICODE_ENCLOSING_MARK;
+      g_autofree char *compatible = NULL;
 
       if (type == G_UNICODE_CONTROL || type == G_UNICODE_FORMAT ||
           type == G_UNICODE_LINE_SEPARATOR || type == G_UNICODE_PARAGRAPH_SEPARATOR ||
           type == G_UNICODE_UNASSIGNED || type == G_UNICODE_PRIVATE_USE ||
           type == G_UNICODE_SURROGATE)
-        return FALSE;
-      if (!g_unichar_isspace (u))
-        visible = TRUE;
+        return "a control, format, line-separator or unassigned character";
+      /* g_unichar_iszerowidth() counts all Mn and Me marks: those are
+       * limited below instead. */
+      if (is_invisible (u) || (!mark && g_unichar_iszerowidth (u)))
+        return "an invisible or filler character";
+      if (type == G_UNICODE_SPACE_SEPARATOR && u != ' ')
+        return "a space other than U+0020";
+      if (u == ' ' && previous == ' ')
+        return "two spaces in a row";
+      if (mark && (previous == ' ' || ++marks > 2))
+        return "a combining mark at the start, after a space or more than 2 in a row";
+      if (!mark)
+        marks = 0;
+      compatible = g_utf8_normalize (c, g_utf8_next_char (c) - c, G_NORMALIZE_NFKC);
+      if (compatible != NULL && strpbrk (compatible, "()[]<>:\"") != NULL)
+        return "a bracket, colon or quotation mark";
+      previous = u;
     }
-  return visible;
+  return NULL;
 }
 
 /* An executable's path: absolute, and no longer than a program's path can
@@ -253,6 +299,7 @@ start_visual_elements (ParseData *pd, GMarkupParseContext *ctx, const char **nam
                        const char **values, GError **error)
 {
   const char *name = NULL;
+  const char *problem;
 
   for (guint i = 0; names[i] != NULL; i++)
     if (strcmp (names[i], "DisplayName") == 0)
@@ -266,11 +313,12 @@ start_visual_elements (ParseData *pd, GMarkupParseContext *ctx, const char **nam
       g_debug ("%s: DisplayName '%s' is a resource reference; ignored", pd->manifest->origin, name);
       return TRUE;
     }
-  if (!display_name_is_valid (name))
+  problem = display_name_problem (name);
+  if (problem != NULL)
     return devbg_xml_fail (ctx, error,
-                           "DisplayName is not a name to show (1 to %d characters, not all "
-                           "spaces, no control, format or line-separator characters)",
-                           DEVBG_MAX_DISPLAY_NAME);
+                           "DisplayName is not a name to show: %s (1 to %d characters of "
+                           "visible text, single spaces between words, no brackets, colons "
+                           "or quotation marks)", problem, DEVBG_MAX_DISPLAY_NAME);
   pd->manifest->display_name = g_strdup (name);
   return TRUE;
 }

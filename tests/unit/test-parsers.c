@@ -150,12 +150,12 @@ test_manifest_errors (void)
       "DisplayName is not a name to show" },
     /* U+202E, right-to-left override: "Sync" read as "cnyS" */
     { "<Application Id=\"a.b\"><VisualElements DisplayName=\"\xe2\x80\xaeSync\"/></Application>",
-      "no control, format or line-separator" },
+      "a control, format" },
     { "<Application Id=\"a.b\"><VisualElements DisplayName=\"a&#x2028;b\"/></Application>",
       "DisplayName is not a name to show" },
     { "<Application Id=\"a.b\"><VisualElements DisplayName=\""
-      "12345678901234567890123456789012345678901234567890123456789012345\"/></Application>",
-      "1 to 64 characters" },
+      "12345678901234567890123456789012345678901\"/></Application>",
+      "not 1 to 40 characters" },
     { "<Application Id=\"a.b\"><VisualElements DisplayName=\"A\"/>"
       "<VisualElements DisplayName=\"B\"/></Application>", "an app has one name" },
   };
@@ -382,19 +382,16 @@ test_manifest_display_name (void)
     /* A resource reference names nothing devbgd can read. */
     { "<Application Id=\"a.b\"><VisualElements DisplayName=\"ms-resource:AppName\"/>"
       "</Application>", NULL },
-    /* 64 characters of two bytes each: the limit counts characters. */
+    /* 40 characters of two bytes each: the limit counts characters. */
     { "<Application Id=\"a.b\"><VisualElements DisplayName=\""
-      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
       "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
       "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
       "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
       "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
       "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"/>"
       "</Application>", NULL /* checked below */ },
-    { "<Application Id=\"a.b\"><VisualElements DisplayName=\" Fitness &amp; Co \"/>"
-      "</Application>", " Fitness & Co " },
+    { "<Application Id=\"a.b\"><VisualElements DisplayName=\"Fitness &amp; Co\"/>"
+      "</Application>", "Fitness & Co" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -407,6 +404,71 @@ test_manifest_display_name (void)
         g_assert_cmpint (g_utf8_strlen (m->display_name, -1), ==, DEVBG_MAX_DISPLAY_NAME);
       else
         g_assert_cmpstr (m->display_name, ==, cases[i].name);
+    }
+}
+
+#define FIFTY(s) s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s s \
+                 s s s s s s s s s s
+#define TWENTY(s) s s s s s s s s s s s s s s s s s s s s
+
+/* Names that would hide the app ID beside them in a consent prompt, or
+ * fake another ID or devbgd itself, are refused; real names, in any
+ * script, are not. */
+static void
+test_manifest_display_name_spoofing (void)
+{
+  static const char *const refused[] = {
+    /* Fillers and blanks: push "(com.evil.Pad)" off a notification's first
+     * line, or look empty. */
+    "GNOME Firmware" FIFTY ("&#x3164;"),
+    "GNOME Firmware" TWENTY ("&#x3164;"),
+    "GNOME Firmware" TWENTY ("&#x2800;"),
+    "GNOME Firmware" TWENTY ("&#x3000;"),
+    "&#x3164;", "&#x115F;", "&#x1160;", "&#xFFA0;", "&#x2800;",
+    "A&#x180B;", "A&#x180E;", "A&#xFE0F;", "A&#xE0041;", "A&#x034F;", "A&#x200B;",
+    /* Spaces other than one U+0020 between words. */
+    "A&#x3000;B", "A&#xA0;B", "A&#x2003;B", "A  B", " A", "A ", " ",
+    /* Another ID, or devbgd. */
+    "GNOME Firmware (org.gnome.Firmware)", "devbgd: system firmware check",
+    "A [b]", "A &lt;b&gt;", "A &quot;b&quot;", "A &#xFF08;org.gnome.Firmware&#xFF09;",
+    "devbgd&#xFF1A; check",
+    /* Stacked combining marks, or a mark on nothing. */
+    "Ok" TWENTY ("&#x336;") "&#x336;&#x336;&#x336;&#x336;&#x336;&#x336;&#x336;&#x336;&#x336;&#x336;"
+    TWENTY ("&#x20E0;"),
+    "Ok&#x336;&#x336;&#x336;", "&#x301;Ok", "Ok &#x301;",
+  };
+  static const char *const accepted[] = {
+    "Example Sync", "Fitness &amp; Co", "Caf\xc3\xa9 Sync", "Cafe\xcc\x81 Sync",
+    "A&#x336;&#x336;", "Bob's Sync 2.0", "Sync-It!", "Sync, Inc.",
+    "\xe5\x86\x99\xe7\x9c\x9f\xe5\x90\x8c\xe6\x9c\x9f",  /* 写真同期 */
+    "\xe8\xae\xbe\xe5\xa4\x87\xe5\x90\x8c\xe6\xad\xa5",  /* 设备同步 */
+    "\xd9\x85\xd8\xb2\xd8\xa7\xd9\x85\xd9\x86\xd8\xa9 \xd8\xa7\xd9\x84\xd8\xac\xd9\x87\xd8\xa7\xd8\xb2",  /* مزامنة الجهاز */
+    "\xe0\xa4\xb9\xe0\xa4\xbf\xe0\xa4\x82\xe0\xa4\xa6\xe0\xa5\x80 \xe0\xa4\xb8\xe0\xa4\xbf\xe0\xa4\x82\xe0\xa4\x95",  /* हिंदी सिंक */
+    "\xd7\xa1\xd7\xa0\xd7\x9b\xd7\xa8\xd7\x95\xd7\x9f Sync", /* Hebrew: the agents isolate it */
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *xml = g_strdup_printf ("<Application Id=\"a.b\"><VisualElements "
+                                              "DisplayName=\"%s\"/></Application>", refused[i]);
+      g_autoptr(DevbgManifest) m = devbg_manifest_parse (xml, -1, "n.xml", &error);
+
+      if (m != NULL)
+        g_error ("refused[%zu] '%s' was accepted", i, refused[i]);
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_MANIFEST);
+      g_assert_nonnull (strstr (error->message, "DisplayName is not a name to show"));
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (accepted); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *xml = g_strdup_printf ("<Application Id=\"a.b\"><VisualElements "
+                                              "DisplayName=\"%s\"/></Application>", accepted[i]);
+      g_autoptr(DevbgManifest) m = devbg_manifest_parse (xml, -1, "n.xml", &error);
+
+      if (error != NULL)
+        g_error ("accepted[%zu] '%s': %s", i, accepted[i], error->message);
+      g_assert_nonnull (m->display_name);
     }
 }
 
@@ -787,6 +849,7 @@ main (int argc, char **argv)
   g_test_add_func ("/manifest/errors", test_manifest_errors);
   g_test_add_func ("/manifest/app-id", test_app_id);
   g_test_add_func ("/manifest/display-name", test_manifest_display_name);
+  g_test_add_func ("/manifest/display-name-spoofing", test_manifest_display_name_spoofing);
   g_test_add_func ("/manifest/limits", test_manifest_limits);
   g_test_add_func ("/manifest/quoted-bounded", test_manifest_quoted_bounded);
   g_test_add_func ("/manifest/ignored", test_manifest_ignored);
