@@ -70,9 +70,13 @@ prompt_body (DevbgConsentPrompt *prompt, gboolean servicing)
   const char *app_id = devbg_consent_prompt_get_app_id (prompt);
 
   /* The name is the app's own claim (its manifest's DisplayName): the ID
-   * beside it is what devbgd vouches for. */
+   * is what devbgd vouches for, so it comes first, where no name can push
+   * it out of sight or off the first line. The name is isolated (U+2068
+   * FIRST STRONG ISOLATE ... U+2069 POP DIRECTIONAL ISOLATE), so a
+   * right-to-left one neither turns the paragraph right-to-left nor
+   * reorders the text around it. */
   if (g_strcmp0 (app_name, app_id) != 0)
-    g_string_append_printf (body, "%s (%s)", app_name, app_id);
+    g_string_append_printf (body, "%s (\u201c\u2068%s\u2069\u201d)", app_id, app_name);
   else
     g_string_append (body, app_id);
   g_string_append_printf (body, servicing ? " wants to update %s in the background."

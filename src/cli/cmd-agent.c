@@ -38,12 +38,18 @@ print_prompt (DevbgConsentPrompt *prompt)
   guint duration = devbg_consent_prompt_get_expected_duration_s (prompt);
 
   g_print ("\nConsent prompt %s\n", devbg_consent_prompt_get_prompt_id (prompt));
-  if (servicing)
-    g_print ("  %s (%s) asks to update %s (%s) in the background.\n",
-             app_name, app_id, device_name, device_id);
+  /* The ID, which devbgd vouches for, first: the name after it is the
+   * app's own claim (its manifest's DisplayName), and the app ID when it
+   * has none. Plain quotes, which a name cannot contain, whatever the
+   * terminal's charset. */
+  if (g_strcmp0 (app_name, app_id) != 0)
+    g_print ("  %s (\"%s\")", app_id, app_name);
   else
-    g_print ("  %s (%s) asks to sync with %s (%s) in the background.\n",
-             app_name, app_id, device_name, device_id);
+    g_print ("  %s", app_id);
+  if (servicing)
+    g_print (" asks to update %s (%s) in the background.\n", device_name, device_id);
+  else
+    g_print (" asks to sync with %s (%s) in the background.\n", device_name, device_id);
   if (devbg_consent_prompt_get_remembered (prompt))
     g_print ("  An answer of yes is remembered for this app and this device model\n"
              "  until you revoke it (devbgctl permissions revoke).\n");

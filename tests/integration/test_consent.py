@@ -370,11 +370,22 @@ class ConsentTest(ConsentBase):
             agent.send_signal(signal.SIGINT)
             out, _ = agent.communicate(timeout=10)
             self.assertEqual(agent.returncode, 0)
-            self.assertIn('asks to update devbg-sim USB dock (%s)' % DOCK, out)
+            self.assertIn('\n  %s asks to update devbg-sim USB dock (%s)' % (APP_A, DOCK), out)
             self.assertIn('Warning: Keep the device connected', out)
             self.assertIn('Estimated time: 1 min 30 s', out)
             self.assertIn('Answering %s by itself' % flag[2:], out)
 
+
+    def test_devbgctl_agent_shows_the_app_id_before_its_name(self):
+        agent = subprocess.Popen([DEVBGCTL, 'agent', '--deny'], env=self.bus.env(),
+                                 stdout=subprocess.PIPE, text=True)
+        self.agents.append(agent)
+        self.assertIn('registered', agent.stdout.readline())
+        self.assertEqual(self.request(self.app_b), (1, 'denied-by-user'))
+        agent.send_signal(signal.SIGINT)
+        out, _ = agent.communicate(timeout=10)
+        self.assertIn('\n  %s ("%s") asks to sync with devbg-sim fitness band'
+                      % (APP_B, APP_B_NAME), out)
 
 # logind's GetSessionByPID, as pam_systemd arranges it: a process is in the
 # session its XDG_SESSION_ID names (python-dbusmock's logind has no such method).
@@ -560,12 +571,15 @@ class DesktopAgentTest(ConsentBase):
         self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
 
     def test_display_name_is_shown_beside_the_app_id(self):
-        # The name is the app's claim: the ID devbgd vouches for goes with it.
+        # The name is the app's claim: the ID devbgd vouches for comes first,
+        # the name after it isolated (FSI ... PDI) so that a right-to-left
+        # name does not reorder the paragraph.
         proc = self.start_request(self.app_b)
         wait_for(lambda: len(self.notifications()) == 1, what='the notification')
         body = self.notifications()[0][4]
         name = APP_B_NAME.replace('&', '&amp;') if self.body_markup else APP_B_NAME
-        self.assertIn('%s (%s) wants to sync with' % (name, APP_B), body)
+        self.assertTrue(body.startswith('%s (\u201c\u2068%s\u2069\u201d) wants to sync with'
+                                        % (APP_B, name)), body)
         self.act(1, 'deny')
         self.assertEqual(self.result_line(proc), ['RESULT', '1', 'denied-by-user'])
 
