@@ -41,7 +41,7 @@ typedef struct {
   char      *origin;     /* the file it came from */
   char      *app_id;
   /* <VisualElements DisplayName>: the name a prompt shows, a claim of the
-   * app's (shown beside its ID); may be NULL */
+   * app's (shown after its ID, which devbgd vouches for); may be NULL */
   char      *display_name;
   char      *executable; /* the app's own executable, may be NULL */
   char      *executable_real; /* its canonical path when it exists (for identity) */
