@@ -83,8 +83,10 @@ devbg_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
     }
   /* Debug messages (one per call) only with --verbose, in the journal
    * too: GLib hands every message to the writer, and a caller would
-   * otherwise fill journald's quota for devbgd with calls. */
-  if (g_log_writer_default_would_drop (level, domain))
+   * otherwise fill journald's quota for devbgd with calls. Informational
+   * ones (a request refused, a task started or ended) always: they are
+   * what an administrator reads. */
+  if ((level & G_LOG_LEVEL_DEBUG) && g_log_writer_default_would_drop (level, domain))
     return G_LOG_WRITER_HANDLED;
   if (g_log_writer_is_journald (fileno (stderr)) &&
       g_log_writer_journald (level, fields, n_fields, user_data) == G_LOG_WRITER_HANDLED)

@@ -3,7 +3,8 @@
 """Runs devbgd as systemd does, its stderr a stream to journald, without
 --verbose, in a mount namespace of its own where a fake journald listens
 on a tmpfs over /run/systemd/journal; makes N GetStatus calls and prints
-the journal messages devbgd sent meanwhile, by priority, as JSON.
+the journal messages devbgd sent at its start and during the calls, by
+priority, as JSON.
 
 usage (as root): journal_probe.py N   (re-executes itself under unshare -m)"""
 import collections
@@ -62,11 +63,12 @@ devbgd.proc = subprocess.Popen(devbgd.args(), stdout=subprocess.DEVNULL, stderr=
 try:
     wait_for(devbgd.owns_name, what='devbgd')
     time.sleep(0.5)
+    at_start = dict(counts)
     counts.clear()
     app = TestApp(tmpdir, 'app')
     app.run(bus, 'repeat', sys.argv[1], 'GetStatus', '()')
     time.sleep(0.5)
-    print(json.dumps(dict(counts)))
+    print(json.dumps({'start': at_start, 'calls': dict(counts)}))
 finally:
     devbgd.proc.terminate()
     devbgd.proc.wait(10)
