@@ -6,8 +6,11 @@
 #include "devbg-store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "devbg-error.h"
 #include "devbg-names.h"
@@ -18,6 +21,7 @@ struct _DevbgStore {
   GObject  parent;
   sqlite3 *db;
   char    *path;
+  int      lock_fd;  /* the state directory's lock, held while open; -1 none */
   GPtrArray *salvaged; /* instances read from a database moved aside; NULL when none */
   /* Group commit: the open transaction that concurrent registrations share,
    * its commit (an idle at low priority: after every call already queued),
@@ -560,6 +564,40 @@ salvage_instances (const char *kept)
   return out->len > 0 ? g_steal_pointer (&out) : NULL;
 }
 
+/* One devbgd per state directory: a second one would end the first's
+ * running tasks as left by a crash (their cgroups and pids are in the
+ * database) before it found the bus name taken. The lock goes with the
+ * process, however it ends. */
+static gboolean
+lock_state_dir (DevbgStore *store, const char *state_dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (state_dir, "devbgd.lock", NULL);
+  int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+  if (fd < 0)
+    {
+      int err = errno;
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_STORE, "cannot open %s: %s", path,
+                   g_strerror (err));
+      return FALSE;
+    }
+  if (flock (fd, LOCK_EX | LOCK_NB) != 0)
+    {
+      int err = errno;
+      close (fd);
+      if (err == EWOULDBLOCK)
+        g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_STORE,
+                     "another devbgd uses the state directory %s (it holds %s); one devbgd "
+                     "per state directory", state_dir, path);
+      else
+        g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_STORE, "cannot lock %s: %s", path,
+                     g_strerror (err));
+      return FALSE;
+    }
+  store->lock_fd = fd;
+  return TRUE;
+}
+
 DevbgStore *
 devbg_store_open (const char *state_dir, GError **error)
 {
@@ -575,6 +613,8 @@ devbg_store_open (const char *state_dir, GError **error)
                    state_dir, g_strerror (err));
       return NULL;
     }
+  if (!lock_state_dir (store, state_dir, error))
+    return NULL;
   store->path = g_build_filename (state_dir, "devbg.db", NULL);
   if (open_database (store, &corrupt, &damage))
     return g_steal_pointer (&store);
@@ -894,6 +934,8 @@ devbg_store_finalize (GObject *object)
       clear_statements (store);
       sqlite3_close (store->db);
     }
+  if (store->lock_fd >= 0)
+    close (store->lock_fd);
   g_free (store->path);
   g_clear_pointer (&store->salvaged, g_ptr_array_unref);
   g_clear_pointer (&store->statements, g_hash_table_unref);
@@ -910,6 +952,7 @@ devbg_store_class_init (DevbgStoreClass *klass)
 static void
 devbg_store_init (DevbgStore *store)
 {
+  store->lock_fd = -1;
   store->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                              (GDestroyNotify) g_ptr_array_unref);
   store->registration_sets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,

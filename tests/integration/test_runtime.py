@@ -804,6 +804,23 @@ class ServiceLifeTest(RuntimeBase):
         self.assertEqual(events[0][1][4], 'terminating')
         self.assertIn('devbgd is stopping', events[0][1][5])
 
+    def test_a_second_devbgd_on_the_same_state_dir_touches_nothing(self):
+        # An administrator starting devbgd by hand beside the service (with
+        # --verbose, say) ended the running tasks as a crash had left them,
+        # then found the bus name taken (an administrator's review): now
+        # the second one stops at the state directory's lock.
+        tid = self.register(self.app_a, 'Test.Idle')
+        lines = self.app_a.run(self.bus, 'run', tid, BAND, '', 0, 'detach', 'exit-after-start')
+        iid = lines[0].split()[3]
+        pid = wait_for(lambda: self.running_pid(iid), what='the task pid')
+        second = subprocess.run(self.devbgd.args(), env=self.bus.env(), capture_output=True,
+                                text=True, timeout=30)
+        self.assertEqual(second.returncode, 1, second.stderr)
+        self.assertIn('another devbgd uses the state directory', second.stderr)
+        self.assertEqual(self.running_pid(iid), pid)
+        os.kill(pid, 0)
+        self.app_a.ok(self.bus, 'call', 'Cancel', '("%s",)' % iid)
+
     def test_crash_then_restart_ends_orphan_and_keeps_completion(self):
         tid = self.register(self.app_a, 'Test.Idle')
         lines = self.app_a.run(self.bus, 'run', tid, BAND, '', 0, 'detach', 'exit-after-start')

@@ -254,9 +254,10 @@ test_store_agrees (void)
       g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_NO_SUCH_REGISTRATION);
       g_clear_error (&error);
     }
-  for (guint i = 0; i < 3; i++)
+  for (guint i = 0; i < 4; i++)
     {
-      static const char *const files[] = { "devbg.db", "devbg.db-wal", "devbg.db-shm" };
+      static const char *const files[] = { "devbg.db", "devbg.db-wal", "devbg.db-shm",
+                                           "devbgd.lock" };
       g_autofree char *path = g_build_filename (dir, files[i], NULL);
       g_unlink (path);
     }
