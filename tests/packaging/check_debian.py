@@ -44,6 +44,28 @@ EXPECT = {
 # The example app and its manifest are the example's, never the daemon's.
 NOT_IN_DAEMON = ('manifests', 'metadata', 'example')
 
+def maintainer_script_problems(deb, control):
+    """What devbgd's maintainer scripts get wrong: an upgrade must not
+    restart devbgd under a running firmware update, a purge removes its
+    state, and the task user is made without systemd-sysusers too."""
+    run(['dpkg-deb', '-e', deb, control], check=True)
+
+    def script(name):
+        path = os.path.join(control, name)
+        return open(path).read() if os.path.exists(path) else ''
+    postinst, postrm, prerm = script('postinst'), script('postrm'), script('prerm')
+    problems = []
+    if 'deb-systemd-invoke stop' in prerm and '"$1" = remove' not in prerm:
+        problems.append('devbgd prerm stops the service on upgrade')
+    if 'deb-systemd-invoke restart' in postinst or '_dh_action=restart' in postinst:
+        problems.append('devbgd postinst restarts the service on upgrade')
+    if 'rm -rf /var/lib/devbg ' not in postrm:
+        problems.append('devbgd postrm does not remove /var/lib/devbg on purge')
+    if 'useradd --system' not in postinst or 'systemd-sysusers devbgd.conf' not in postinst:
+        problems.append('devbgd postinst does not make devbg-task with and without sysusers')
+    return problems
+
+
 C_PROGRAM = '''#include <devbg.h>
 int main (void)
 {
@@ -116,6 +138,7 @@ def main():
                 for n in names:
                     if any(w in n for w in NOT_IN_DAEMON):
                         problems.append('devbgd holds %s, which is the example\'s' % n)
+                problems += maintainer_script_problems(deb, os.path.join(tmp, 'devbgd-control'))
             run(['dpkg-deb', '-x', deb, root], check=True)
 
         libdir = os.path.join(root, 'usr', 'lib', 'x86_64-linux-gnu')
