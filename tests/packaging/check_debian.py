@@ -23,6 +23,7 @@ import tempfile
 EXPECT = {
     'devbgd': ['./usr/libexec/devbgd', './lib/systemd/system/devbgd.service',
                './usr/share/dbus-1/system.d/org.devbg.Devbg1.conf',
+               './usr/share/dbus-1/system-services/org.devbg.Devbg1.service',
                './usr/share/dbus-1/interfaces/org.devbg.Devbg1.xml',
                './etc/devbg/devbgd.conf', './usr/share/man/man8/devbgd.8.gz',
                './usr/lib/sysusers.d/devbgd.conf'],
