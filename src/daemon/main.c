@@ -176,7 +176,11 @@ main (int argc, char **argv)
   explicit_config = config_path != NULL;
   if (!explicit_config)
     config_path = g_strdup (DEFAULT_CONFIG);
-  if (explicit_config || g_file_test (config_path, G_FILE_TEST_EXISTS))
+  /* The default file may be missing (defaults, then); a symlink there
+   * whose target is missing is an administrator's mistake, not "no
+   * configuration": loaded, it fails and says so. */
+  if (explicit_config || g_file_test (config_path, G_FILE_TEST_EXISTS) ||
+      g_file_test (config_path, G_FILE_TEST_IS_SYMLINK))
     if (!devbg_config_load_file (&options.config, config_path, &error))
       {
         g_printerr ("devbgd: %s\n", error->message);

@@ -84,6 +84,21 @@ class NewcomerTest(DevbgTestCase):
                 self.assertRegex(man, r'(?<![\w-])%s(?![\w-])' % re.escape(option),
                                  '%s: %s of --help is not in docs/%s' % (program, option, page))
 
+    def test_default_config_that_is_a_dangling_symlink_is_an_error(self):
+        # An administrator's review: a symlink at /etc/devbg/devbgd.conf to
+        # a file that is gone was taken as no configuration, all defaults,
+        # silently. Tried in a mount namespace with a tmpfs over /etc.
+        if os.geteuid() != 0:
+            self.skipTest('needs root for a mount namespace')
+        script = ('mount -t tmpfs none /etc && mkdir /etc/devbg && '
+                  'ln -s /nonexistent/devbgd.conf /etc/devbg/devbgd.conf && '
+                  '"$0" --print-config; echo "rc $?"; rm /etc/devbg/devbgd.conf; '
+                  '"$0" --print-config >/dev/null; echo "rc $?"')
+        r = subprocess.run(['unshare', '-m', 'sh', '-c', script, DEVBGD], capture_output=True,
+                           text=True, timeout=30)
+        self.assertIn('rc 1\nrc 0\n', r.stdout, r.stderr)
+        self.assertIn('/etc/devbg/devbgd.conf', r.stderr)
+
 
 if __name__ == '__main__':
     unittest.main()
