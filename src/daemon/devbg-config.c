@@ -270,6 +270,51 @@ parse_value (DevbgConfig *config, const KeySpec *spec, const char *raw,
   g_assert_not_reached ();
 }
 
+/* What GKeyFile lets pass in silence: a key with a locale ("Key[de]=",
+ * which it keeps aside and never lists) and a key given twice in a group
+ * (the last wins). Both are an administrator's mistake, said with the
+ * lines. */
+static gboolean
+check_lines (const char *data, gsize length, const char *origin, GError **error)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *text = g_strndup (data, length);
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  const char *group = "";
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      char *line = g_strstrip (lines[i]);
+      char *eq;
+      g_autofree char *key = NULL;
+      gpointer before;
+
+      if (*line == '[')
+        group = line;
+      if (*line == '\0' || *line == '#' || *line == '[' || (eq = strchr (line, '=')) == NULL)
+        continue;
+      *eq = '\0';
+      g_strchomp (line);
+      if (strchr (line, '[') != NULL)
+        {
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_CONFIG,
+                       "%s: line %u: %s: a key with a locale is no configuration key", origin,
+                       i + 1, line);
+          return FALSE;
+        }
+      key = g_strconcat (group, line, NULL);
+      if (g_hash_table_lookup_extended (seen, key, NULL, &before))
+        {
+          g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_CONFIG,
+                       "%s: line %u: %s %s is given a second time (first at line %u)", origin,
+                       i + 1, group, line, GPOINTER_TO_UINT (before));
+          return FALSE;
+        }
+      g_hash_table_insert (seen, g_steal_pointer (&key), GUINT_TO_POINTER (i + 1));
+    }
+  return TRUE;
+}
+
 gboolean
 devbg_config_load_data (DevbgConfig *config, const char *data, gsize length,
                         const char *origin, GError **error)
@@ -285,6 +330,8 @@ devbg_config_load_data (DevbgConfig *config, const char *data, gsize length,
                    local_error->message);
       return FALSE;
     }
+  if (!check_lines (data, length, origin, error))
+    return FALSE;
 
   groups = g_key_file_get_groups (kf, NULL);
   for (char **g = groups; *g != NULL; g++)

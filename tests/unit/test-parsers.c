@@ -56,6 +56,32 @@ test_config_errors_leave_config_unchanged (void)
   g_assert_cmpmem (&c, sizeof c, &before, sizeof before);
 }
 
+/* What GKeyFile itself lets pass: a key with a locale, a key twice. */
+static void
+test_config_locale_and_repeated_keys (void)
+{
+  static const struct { const char *text; const char *message; } cases[] = {
+    { "[Policy]\nRequireForeground[x]=false\n", "line 2: RequireForeground[x]: a key with a locale" },
+    { "[Policy]\nMinBatteryPercent=10\n# c\nMinBatteryPercent=20\n",
+      "line 4: [Policy] MinBatteryPercent is given a second time (first at line 2)" },
+    { "[Policy]\nMinBatteryPercent=10\n[Service]\nEnableVirtualBackend=true\n"
+      "[Policy]\nMinBatteryPercent = 20\n", "line 6: [Policy] MinBatteryPercent is given a second" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      DevbgConfig c;
+
+      devbg_config_init_defaults (&c);
+      g_assert_false (devbg_config_load_data (&c, cases[i].text, strlen (cases[i].text), "t.conf",
+                                              &error));
+      g_assert_error (error, DEVBG_ERROR, DEVBG_ERROR_BAD_CONFIG);
+      if (strstr (error->message, cases[i].message) == NULL)
+        g_error ("case %zu: '%s' lacks '%s'", i, error->message, cases[i].message);
+    }
+}
+
 static void
 test_config_round_trip (void)
 {
@@ -845,6 +871,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/defaults", test_config_defaults);
   g_test_add_func ("/config/errors-leave-config-unchanged", test_config_errors_leave_config_unchanged);
   g_test_add_func ("/config/round-trip", test_config_round_trip);
+  g_test_add_func ("/config/locale-and-repeated-keys", test_config_locale_and_repeated_keys);
   g_test_add_func ("/manifest/parse", test_manifest_parse);
   g_test_add_func ("/manifest/errors", test_manifest_errors);
   g_test_add_func ("/manifest/app-id", test_app_id);
