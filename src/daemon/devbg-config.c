@@ -278,7 +278,8 @@ static gboolean
 check_lines (const char *data, gsize length, const char *origin, GError **error)
 {
   g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autofree char *text = g_strndup (data, length);
+  /* (gsize) -1: NUL-terminated, as GKeyFile takes it. */
+  g_autofree char *text = g_strndup (data, length == (gsize) -1 ? strlen (data) : length);
   g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
   const char *group = "";
 
