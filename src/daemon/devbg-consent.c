@@ -90,6 +90,17 @@ has_agent_of_user (DevbgConsent *consent, guint32 uid)
   return FALSE;
 }
 
+/* HeadlessConsent's answer when nobody can be asked, and why (static). */
+static gboolean
+headless_answer (DevbgConsent *consent, const char **why)
+{
+  gboolean allow = consent->config->headless_consent == DEVBG_HEADLESS_CONSENT_ALLOW;
+
+  *why = allow ? "no consent agent runs; HeadlessConsent=allow"
+               : "no consent agent runs; HeadlessConsent=deny";
+  return allow;
+}
+
 /* With no agent of the user in any session, nobody can be asked, whatever
  * the session: HeadlessConsent answers at once, as it would at the head of
  * the queue, without a prompt, a session lookup or a watch of the app
@@ -98,12 +109,12 @@ static gboolean
 answer_headless_if_no_agent (DevbgConsent *consent, const DevbgConsentQuestion *question,
                              GTask *task)
 {
-  gboolean allow = consent->config->headless_consent == DEVBG_HEADLESS_CONSENT_ALLOW;
-  const char *why = allow ? "no consent agent runs; HeadlessConsent=allow"
-                          : "no consent agent runs; HeadlessConsent=deny";
+  const char *why;
+  gboolean allow;
 
   if (has_agent_of_user (consent, question->uid))
     return FALSE;
+  allow = headless_answer (consent, &why);
   /* Debug: a caller makes these at will; the request's refusal, logged
    * within a limit per app, says the outcome. */
   devbg_log_request (G_LOG_LEVEL_DEBUG, question->app_id, question->task_id, question->device_id,
@@ -342,9 +353,10 @@ prompt_show (DevbgConsent *consent, Prompt *prompt)
 
   if (agent == NULL)
     {
-      gboolean allow = consent->config->headless_consent == DEVBG_HEADLESS_CONSENT_ALLOW;
-      prompt_finish (prompt, allow, TRUE, allow ? "no consent agent runs; HeadlessConsent=allow"
-                                                : "no consent agent runs; HeadlessConsent=deny");
+      const char *why;
+      gboolean allow = headless_answer (consent, &why);
+
+      prompt_finish (prompt, allow, TRUE, why);
       return;
     }
   prompt->agent_sender = g_strdup (agent->sender);

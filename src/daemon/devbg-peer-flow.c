@@ -270,9 +270,3 @@ devbg_peer_flow_forget (DevbgPeerFlow *flow, const char *peer)
    * until the peer is gone, which it now is). */
   g_hash_table_remove (flow->peers, peer);
 }
-
-guint
-devbg_peer_flow_pings (DevbgPeerFlow *flow)
-{
-  return flow->pings;
-}

@@ -67,9 +67,6 @@ void           devbg_peer_flow_reset  (DevbgPeerFlow        *flow,
 void           devbg_peer_flow_forget (DevbgPeerFlow        *flow,
                                        const char           *peer);
 
-/* The Pings out now (for tests of the bound). */
-guint          devbg_peer_flow_pings  (DevbgPeerFlow        *flow);
-
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgPeerFlow, devbg_peer_flow_free)
 
 G_END_DECLS
