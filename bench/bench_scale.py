@@ -80,6 +80,14 @@ def rss_mib(pid):
     return 0.0
 
 
+def rss_mib_after_lists(pid):
+    """devbgd's RSS once it has given back the memory of the lists: it
+    keeps freed pages for the next until no large page has been answered
+    for a second (HEAP_TRIM_DELAY_MS, src/daemon/devbg-daemon.c)."""
+    time.sleep(1.5)
+    return rss_mib(pid)
+
+
 class Helper:
     def __init__(self, cmd, env):
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -132,7 +140,7 @@ def registrations(tmpdir):
             kib = size / 1024
             lists.append(ns / 1e6)
             floors.append(echo_floor(app, pages, size))
-        after = rss_mib(pid)
+        after = rss_mib_after_lists(pid)
         print('scale registrations %d list p50 %.1f ms (%d pages, %.0f KiB; floor: the same '
               'bytes through the bus %.1f ms, ratio %.2fx) register %.0f/s serial %.0f/s '
               '32-in-flight memory %.1f MiB after-lists %.1f MiB'
@@ -220,7 +228,7 @@ def history(tmpdir, n):
             raws.append(raw_ns / 1e6)
             frees.append(free_ns / 1e6)
             floors.append(echo_floor(app, pages, size))
-        after = rss_mib(pid)
+        after = rss_mib_after_lists(pid)
         print('scale history %d list p50 %.1f ms (%d pages, %.0f KiB; floor: the same bytes '
               'through the bus %.1f ms, ratio %.2fx) memory %.1f MiB after-lists %.1f MiB'
               % (n, pct(lists, 0.5), pages, kib, pct(floors, 0.5),

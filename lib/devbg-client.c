@@ -3006,7 +3006,7 @@ history_page_from_reply (GVariant *reply, GError **error)
       if (!devbg_records_decode_history ((const char *const *) &fields->pdata[i],
                                          i / DEVBG_HISTORY_FIELDS, &record, error))
         return NULL;
-      g_ptr_array_add (tasks, devbg_task_info_new_from_history (&record));
+      g_ptr_array_add (tasks, devbg_task_info_new_from_history (&record, packed));
     }
   page = g_new0 (HistoryPage, 1);
   page->tasks = g_steal_pointer (&tasks);
@@ -3047,6 +3047,11 @@ history_params (guint limit, const char *continuation)
  *
  * Asks devbgd for the finished instances the caller may see, newest first,
  * a page at a time; finish with devbg_client_get_history_finish().
+ *
+ * The entries of one page share its memory (at most
+ * %DEVBG_PACKED_PAGE_MAX_BYTES by default), which is freed with the last
+ * of them: an app that keeps a few entries of many pages for long keeps
+ * copies of what it needs instead.
  *
  * Since: 0.1
  */

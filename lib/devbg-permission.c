@@ -11,11 +11,14 @@
 #include "devbg-records.h"
 
 struct _DevbgPermission {
-  GObject  parent;
-  guint32  uid;
-  char    *app_id;
-  char    *model_id;
-  gint64   created_us;
+  GObject   parent;
+  guint32   uid;
+  /* Both point into @page, the ListPermissions page the consent came in,
+   * which every consent of the page holds: a page makes thousands. */
+  GVariant *page;
+  const char *app_id;
+  const char *model_id;
+  gint64    created_us;
 };
 
 G_DEFINE_FINAL_TYPE (DevbgPermission, devbg_permission, G_TYPE_OBJECT)
@@ -27,8 +30,7 @@ devbg_permission_finalize (GObject *object)
 {
   DevbgPermission *permission = DEVBG_PERMISSION (object);
 
-  g_free (permission->app_id);
-  g_free (permission->model_id);
+  g_clear_pointer (&permission->page, g_variant_unref);
   G_OBJECT_CLASS (devbg_permission_parent_class)->finalize (object);
 }
 
@@ -112,16 +114,18 @@ devbg_permission_init (DevbgPermission *permission)
 {
 }
 
+/* @entry's strings are in @page (devbg_records_parse()). */
 static DevbgPermission *
-permission_new_from_entry (const DevbgPermissionEntry *entry)
+permission_new_from_entry (const DevbgPermissionEntry *entry, GVariant *page)
 {
   /* Without varargs, as task_info_alloc(): a page makes thousands. */
   DevbgPermission *permission =
     (DevbgPermission *) g_object_new_with_properties (DEVBG_TYPE_PERMISSION, 0, NULL, NULL);
 
   permission->uid = entry->uid;
-  permission->app_id = g_strdup (entry->app_id);
-  permission->model_id = g_strdup (entry->model_id);
+  permission->page = g_variant_ref (page);
+  permission->app_id = entry->app_id;
+  permission->model_id = entry->model_id;
   permission->created_us = entry->created_us;
   return permission;
 }
@@ -302,7 +306,7 @@ permissions_from_reply (GVariant *reply, char **next_continuation, GError **erro
       if (!devbg_records_decode_permission ((const char *const *) &fields->pdata[i],
                                             i / DEVBG_PERMISSION_FIELDS, &entry, error))
         return NULL;
-      g_ptr_array_add (permissions, permission_new_from_entry (&entry));
+      g_ptr_array_add (permissions, permission_new_from_entry (&entry, packed));
     }
   if (next_continuation != NULL)
     g_variant_get_child (reply, 1, "s", next_continuation);
@@ -323,6 +327,7 @@ permissions_from_reply (GVariant *reply, char **next_continuation, GError **erro
  * its own user's, an app its own user's of itself. A page holds at most
  * %DEVBG_PERMISSIONS_PAGE_MAX_ENTRIES entries; ask again with its @next_continuation
  * until that is "". Finish with devbg_client_list_permissions_finish().
+ * The entries of one page share its memory, as devbg_client_get_history_async()'s.
  *
  * Since: 0.2
  */

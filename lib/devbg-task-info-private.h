@@ -16,7 +16,10 @@ DevbgTaskInfo *devbg_task_info_new (GVariant *properties);
 
 /* From one packed History record (finished, no state): its properties,
  * the a{sv} History entries had before they were packed, are made only
- * when asked for. */
-DevbgTaskInfo *devbg_task_info_new_from_history (const DevbgHistoryRecord *record);
+ * when asked for. With @page (the serialized page whose memory @record's
+ * strings are in, as devbg_records_parse() leaves them), the entry holds
+ * @page and points into it; without, it copies them. */
+DevbgTaskInfo *devbg_task_info_new_from_history (const DevbgHistoryRecord *record,
+                                                 GVariant                  *page);
 
 G_END_DECLS

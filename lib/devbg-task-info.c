@@ -13,9 +13,13 @@ struct _DevbgTaskInfo {
   GVariant         *properties;
   DevbgTriggerType  trigger;
   gboolean          finished;
-  /* The nine strings below, back to back in one allocation (see
-   * task_info_set_strings()): a History page makes thousands of these. */
+  /* The nine strings below: back to back in one allocation of its own
+   * (@strings, task_info_set_strings()), or in the History page the entry
+   * came from (@page, which every entry of the page holds: a page makes
+   * thousands of these, and copying their strings was a third of making
+   * them). */
   char *strings;
+  GVariant *page;
   char *instance_id;
   char *task_id;
   char *app_id;
@@ -42,6 +46,7 @@ devbg_task_info_finalize (GObject *object)
 
   g_clear_pointer (&info->properties, g_variant_unref);
   g_free (info->strings);
+  g_clear_pointer (&info->page, g_variant_unref);
   G_OBJECT_CLASS (devbg_task_info_parent_class)->finalize (object);
 }
 
@@ -276,6 +281,23 @@ task_info_set_strings (DevbgTaskInfo *info, const char *const values[N_STRINGS])
     }
 }
 
+/* Points @info's strings at @values, which stay as long as @page does
+ * (read-only memory: the getters return const strings): held instead of
+ * copied. */
+static void
+task_info_point_strings (DevbgTaskInfo *info, const char *const values[N_STRINGS],
+                         GVariant *page)
+{
+  char **const slots[N_STRINGS] = {
+    &info->instance_id, &info->task_id, &info->app_id, &info->name, &info->entry_point,
+    &info->device_id, &info->state, &info->error_message, &info->cancel_reason,
+  };
+
+  info->page = g_variant_ref (page);
+  for (guint i = 0; i < N_STRINGS; i++)
+    *slots[i] = (char *) values[i];
+}
+
 static const char *
 lookup_string (GVariantDict *dict, const char *key)
 {
@@ -330,7 +352,7 @@ devbg_task_info_new (GVariant *properties)
 }
 
 DevbgTaskInfo *
-devbg_task_info_new_from_history (const DevbgHistoryRecord *r)
+devbg_task_info_new_from_history (const DevbgHistoryRecord *r, GVariant *page)
 {
   DevbgTaskInfo *info = task_info_alloc ();
   const char *strings[N_STRINGS] = {
@@ -346,7 +368,10 @@ devbg_task_info_new_from_history (const DevbgHistoryRecord *r)
     [STRING_CANCEL_REASON] = r->cancel_reason,
   };
 
-  task_info_set_strings (info, strings);
+  if (page != NULL)
+    task_info_point_strings (info, strings, page);
+  else
+    task_info_set_strings (info, strings);
   info->trigger = r->trigger;
   info->uid = r->uid;
   info->started_us = r->started_us;

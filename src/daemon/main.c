@@ -8,7 +8,6 @@
 #include <glib-unix.h>
 #include <gio/gio.h>
 #include <locale.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,11 +140,6 @@ main (int argc, char **argv)
 
   setlocale (LC_ALL, "");
   signal (SIGPIPE, SIG_IGN); /* a task's closed channel is an error, not a death */
-  /* A page of a long list (up to 1 MiB, and GDBus's copies of it) is
-   * mapped and unmapped whole: glibc would otherwise raise its mmap
-   * threshold after the first such free and keep the next ones in the
-   * heap, where devbgd's memory stays at its high-water mark. */
-  mallopt (M_MMAP_THRESHOLD, 128 * 1024);
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_description (ctx,

@@ -3,11 +3,13 @@
  *
  * DevbgTaskInfo (lib/devbg-task-info.c): the getters and the GObject
  * properties give the same values, from a packed History record and from
- * an a{sv} dictionary, and the strings are the object's own copies.
+ * an a{sv} dictionary; the strings are the object's own copies, or point
+ * into a History page that the entries hold.
  */
 #include <string.h>
 
 #include "devbg-enum-types.h"
+#include "devbg-names.h"
 #include "devbg-task-info-private.h"
 
 /* Every string getter agrees with its GObject property. */
@@ -79,7 +81,7 @@ test_from_history (void)
     .uid = G_MAXUINT32, .started_us = G_MININT64, .finished_us = G_MAXINT64, .success = TRUE,
     .error = page + 39, .cancel_reason = page + 39 + sizeof "Ünicode ✓ error",
   };
-  g_autoptr(DevbgTaskInfo) info = devbg_task_info_new_from_history (&record);
+  g_autoptr(DevbgTaskInfo) info = devbg_task_info_new_from_history (&record, NULL);
   g_autoptr(GVariant) properties = NULL;
 
   memset (page, 'X', sizeof page);
@@ -91,6 +93,49 @@ test_from_history (void)
   g_assert_true (properties == devbg_task_info_get_properties (info));
   g_assert_cmpstr (g_variant_get_type_string (properties), ==, "a{sv}");
   g_assert_cmpuint (g_variant_n_children (properties), ==, 13);
+}
+
+/* From a History page, as the client reads one: the entries point into
+ * the page (repeat marks into the record above) and hold it, so that
+ * they read the same once everything else let it go (under ASan and
+ * valgrind, a use after free otherwise). */
+static void
+test_from_history_page (void)
+{
+  static const char records[] =
+    "i-1\0t-1\0org.example.App\0sync\0App.Sync\0use\0band0\0" "1000\0" "1\0" "2\0" "1\0\0\0"
+    "i-2\0\xff\0\xff\0\xff\0\xff\0\xff\0band1\0" "1000\0" "3\0" "4\0" "0\0lost\0abort\0";
+  const char *const expected[2][9] = {
+    { "i-1", "t-1", "org.example.App", "sync", "App.Sync", "band0", "", "", "" },
+    { "i-2", "t-1", "org.example.App", "sync", "App.Sync", "band1", "", "lost", "abort" },
+  };
+  GVariant *page = g_variant_ref_sink (
+    g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, records, sizeof records - 1, 1));
+  g_autoptr(GPtrArray) fields = devbg_records_parse_variant (page, DEVBG_HISTORY_FIELDS, NULL,
+                                                             NULL);
+  DevbgTaskInfo *infos[2];
+
+  g_assert_nonnull (fields);
+  g_assert_cmpuint (fields->len, ==, 2 * DEVBG_HISTORY_FIELDS);
+  for (guint i = 0; i < 2; i++)
+    {
+      DevbgHistoryRecord record;
+
+      g_assert_true (devbg_records_decode_history (
+        (const char *const *) &fields->pdata[i * DEVBG_HISTORY_FIELDS], i, &record, NULL));
+      infos[i] = devbg_task_info_new_from_history (&record, page);
+      /* Pointed at, not copied. */
+      g_assert_true (devbg_task_info_get_instance_id (infos[i]) == record.instance_id);
+    }
+  g_clear_pointer (&fields, g_ptr_array_unref);
+  g_variant_unref (page);
+  for (guint i = 0; i < 2; i++)
+    check_strings (infos[i], expected[i]);
+  check_numbers (infos[1], DEVBG_TRIGGER_USE, 1000, 3, 4, FALSE, TRUE);
+  g_object_unref (infos[0]);
+  /* The second still holds the page. */
+  check_strings (infos[1], expected[1]);
+  g_object_unref (infos[1]);
 }
 
 /* From an a{sv} dictionary: every key read, the strings copied. */
@@ -137,6 +182,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/task-info/from-history", test_from_history);
+  g_test_add_func ("/task-info/from-history-page", test_from_history_page);
   g_test_add_func ("/task-info/from-dictionary", test_from_dictionary);
   g_test_add_func ("/task-info/from-dictionary-empty", test_from_dictionary_empty);
   return g_test_run ();
