@@ -30,10 +30,11 @@
  *       every page of ListRegistrations, one after another
  *   history-all                      -> OK <ns> <entries> <pages> <bytes> <raw-ns> <free-ns>
  *       every page of History through libdevbg (DevbgTaskInfo objects, as
- *       an app gets them), pages of DEVBG_HISTORY_PAGE_MAX_ENTRIES, kept
- *       until the last one is in; then, untimed there, the same pages raw
- *       for their bytes, the time of that raw pass decoded by libdevbg's
- *       codec without the objects, and the time of freeing the objects
+ *       an app gets them, on the client's list channel), pages of
+ *       DEVBG_HISTORY_PAGE_MAX_ENTRIES, kept until the last one is in;
+ *       then, untimed there, the same pages raw on the bus for their bytes,
+ *       the time of that raw pass decoded by libdevbg's codec without the
+ *       objects, and the time of freeing the objects
  *   events-all                       -> OK <ns> <events> <pages> <bytes>
  *       the app's pending events as libdevbg reads them at its start:
  *       WatchEvents, then ListEvents until the last page, the next page
@@ -83,7 +84,18 @@ typedef struct {
   guint32          last_progress;
   guint64          progress_signals;
   gboolean         timed_out;
+  /* The app's client for the lists, made at the first and kept, as an app
+   * keeps its own: its list channel (OpenListChannel) is opened once. */
+  DevbgClient     *client;
 } App;
+
+static DevbgClient *
+app_client (App *app)
+{
+  if (app->client == NULL)
+    app->client = devbg_client_new_for_connection (app->conn);
+  return app->client;
+}
 
 static gint64
 now_ns (void)
@@ -434,7 +446,7 @@ history_raw (App *app, gsize *bytes)
 static void
 cmd_history_all (App *app)
 {
-  g_autoptr(DevbgClient) client = devbg_client_new_for_connection (app->conn);
+  DevbgClient *client = app_client (app);
   g_autofree char *continuation = NULL;
   g_autoptr(GError) error = NULL;
   /* Kept until the list is timed, as an app keeps what it listed: freeing
@@ -477,7 +489,7 @@ cmd_history_all (App *app)
 static void
 cmd_permissions_all (App *app)
 {
-  g_autoptr(DevbgClient) client = devbg_client_new_for_connection (app->conn);
+  DevbgClient *client = app_client (app);
   g_autofree char *continuation = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
@@ -565,7 +577,7 @@ devices_raw (App *app, guint *pages, gsize *bytes)
 static void
 cmd_devices_all (App *app)
 {
-  g_autoptr(DevbgClient) client = devbg_client_new_for_connection (app->conn);
+  DevbgClient *client = app_client (app);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) devices = NULL;
   gint64 t0 = now_ns (), ns, raw_ns;

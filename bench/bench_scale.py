@@ -17,12 +17,16 @@ beside a floor measured in the same run:
     simulator's own DeviceRemoved signal as the floor; devbgd's RSS.
   scale history N: a history of N entries of the app (seeded into devbgd's
     database between two starts: N real runs would take minutes), listed
-    whole through libdevbg (every page of History, DevbgTaskInfo objects)
-    at p50, against the floor of as many Peer.Ping round trips as pages;
-    devbgd's RSS before and after the listings.
+    whole through libdevbg (every page of History, DevbgTaskInfo objects;
+    on the list channel the app's client opened at its first list,
+    OpenListChannel) at p50, against the floor of the same bytes in as
+    many calls through the bus from bench-echo; devbgd's RSS before and
+    after the listings. The '#' line: the same pages on the bus, decoded
+    without the objects.
   scale permissions N: N stored use consents of the app's user for the
     app (seeded the same way), listed whole through libdevbg (every page
-    of ListPermissions, DevbgPermission objects) at p50, against the floor
+    of ListPermissions, DevbgPermission objects, on the list channel too)
+    at p50, against the floor
     of the same bytes in as many calls of bench-echo.
   scale events N: N pending completion events of the app (seeded the same
     way), read as an app reads them at its start (WatchEvents, then
@@ -233,7 +237,7 @@ def history(tmpdir, n):
               'through the bus %.1f ms, ratio %.2fx) memory %.1f MiB after-lists %.1f MiB'
               % (n, pct(lists, 0.5), pages, kib, pct(floors, 0.5),
                  pct(lists, 0.5) / pct(floors, 0.5), before, after), flush=True)
-        print('# history %d without the DevbgTaskInfo objects (pages decoded and checked): '
+        print('# history %d on the bus without the DevbgTaskInfo objects (pages decoded and checked): '
               'p50 %.1f ms; freeing the objects after the list: p50 %.1f ms'
               % (n, pct(raws, 0.5), pct(frees, 0.5)), flush=True)
     finally:

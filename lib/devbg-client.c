@@ -12,6 +12,7 @@
 #include "devbg-enum-types.h"
 #include "devbg-task-info-private.h"
 #include "devbg-error.h"
+#include "devbg-list-channel.h"
 #include "devbg-names.h"
 #include "devbg-utf8.h"
 
@@ -355,6 +356,7 @@ struct _DevbgClient {
   guint            tasks_sub;      /* TaskChanged, TaskEnded */
   gboolean         watching_tasks; /* WatchTasks again when devbgd restarts */
   GCancellable    *cancellable;    /* our own calls in flight, cut at dispose */
+  DevbgListChannel *lists;         /* History and ListPermissions go there */
 
   /* task ID -> live DevbgRegistration, not owned: a registration removes
    * itself when it goes (it holds a reference to the client, so the client
@@ -412,6 +414,9 @@ devbg_client_dispose (GObject *object)
   if (client->acks_unflushed && client->connection != NULL)
     g_dbus_connection_flush_sync (client->connection, NULL, NULL);
   client->acks_unflushed = FALSE;
+  if (client->lists != NULL)
+    devbg_list_channel_close (client->lists);
+  g_clear_pointer (&client->lists, devbg_list_channel_unref);
   g_clear_object (&client->connection);
   G_OBJECT_CLASS (devbg_client_parent_class)->dispose (object);
 }
@@ -536,6 +541,12 @@ GDBusConnection *
 devbg_client_get_connection (DevbgClient *client)
 {
   return client->connection;
+}
+
+DevbgListChannel *
+devbg_client_get_list_channel (DevbgClient *client)
+{
+  return client->lists;
 }
 
 /* A request may wait for the person to answer a consent prompt, longer
@@ -880,6 +891,7 @@ devbg_client_new_for_connection (GDBusConnection *connection)
   /* A connection with no unique name is peer-to-peer (tests, or a
    * private socket to devbgd): there is no bus name to address. */
   client->peer_to_peer = g_dbus_connection_get_unique_name (connection) == NULL;
+  client->lists = devbg_list_channel_new (connection);
   client_start_watching (client);
   return client;
 }
@@ -2139,6 +2151,34 @@ call_async (DevbgClient *client, GTask *task, const char *method, GVariant *para
 }
 
 static void
+list_call_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(CallData) d = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = devbg_list_channel_call_finish (result, &error);
+
+  (void) source;
+  if (reply == NULL)
+    g_task_return_error (d->task, g_steal_pointer (&error));
+  else
+    d->handle (d->task, d->client, reply);
+}
+
+/* call_async() for a long list: on the client's list channel. */
+static void
+list_call_async (DevbgClient *client, GTask *task, const char *method, GVariant *params,
+                 const GVariantType *reply_type, ReplyHandler handle)
+{
+  CallData *d = g_new0 (CallData, 1);
+
+  d->task = g_object_ref (task);
+  d->client = g_object_ref (client);
+  d->handle = handle;
+  devbg_list_channel_call (client->lists, method, params, reply_type,
+                           g_task_get_cancellable (task), list_call_done, d);
+}
+
+static void
 return_true (GTask *task, DevbgClient *client, GVariant *reply)
 {
   g_task_return_boolean (task, TRUE);
@@ -3063,7 +3103,7 @@ devbg_client_get_history_async (DevbgClient *client, guint limit, const char *co
   g_autoptr(GTask) task = task_new (client, cancellable, callback, user_data,
                                     devbg_client_get_history_async);
 
-  call_async (client, task, "History", history_params (limit, continuation),
+  list_call_async (client, task, "History", history_params (limit, continuation),
               G_VARIANT_TYPE ("(ays)"), return_history);
 }
 
@@ -3123,8 +3163,10 @@ devbg_client_get_history_sync (DevbgClient *client, guint limit, const char *con
                                char **next_continuation, GCancellable *cancellable,
                                GError **error)
 {
-  g_autoptr(GVariant) reply = call_sync (client, "History", history_params (limit, continuation),
-                                         G_VARIANT_TYPE ("(ays)"), cancellable, error);
+  g_autoptr(GVariant) reply = devbg_list_channel_call_sync (client->lists, "History",
+                                                            history_params (limit, continuation),
+                                                            G_VARIANT_TYPE ("(ays)"), cancellable,
+                                                            error);
   HistoryPage *page;
 
   if (reply == NULL)

@@ -169,6 +169,17 @@
 #define DEVBG_MAX_TASK_WATCHERS 16
 
 /**
+ * DEVBG_MAX_LIST_CHANNELS:
+ *
+ * The most list channels (OpenListChannel) one user may have open at
+ * once: libdevbg opens one per client, for its History and
+ * ListPermissions pages.
+ *
+ * Since: 0.2
+ */
+#define DEVBG_MAX_LIST_CHANNELS 4
+
+/**
  * DEVBG_MAX_ENTRY_POINTS:
  *
  * The most entry points one app manifest may declare (distinct

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "devbg-error.h"
+#include "devbg-list-channel.h"
 #include "devbg-names.h"
 #include "devbg-records.h"
 
@@ -277,6 +278,21 @@ manager_call_async (DevbgClient *client, GTask *task, const char *method, GVaria
                           g_task_get_cancellable (task), manager_call_done, g_object_ref (task));
 }
 
+/* A list channel call's end: the task's result is the reply. */
+static void
+list_call_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  g_autoptr(GError) error = NULL;
+  GVariant *reply = devbg_list_channel_call_finish (result, &error);
+
+  (void) source;
+  if (reply == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
+}
+
 static GVariant *
 finish_reply (DevbgClient *client, GAsyncResult *result, gpointer tag, GError **error)
 {
@@ -347,7 +363,9 @@ devbg_client_list_permissions_async (DevbgClient *client, const char *continuati
       g_task_return_error (task, error);
       return;
     }
-  manager_call_async (client, task, "ListPermissions", list_params (continuation), "(ays)");
+  devbg_list_channel_call (devbg_client_get_list_channel (client), "ListPermissions",
+                           list_params (continuation), G_VARIANT_TYPE ("(ays)"), cancellable,
+                           list_call_done, g_object_ref (task));
 }
 
 /**
@@ -402,8 +420,9 @@ devbg_client_list_permissions_sync (DevbgClient *client, const char *continuatio
   g_return_val_if_fail (DEVBG_IS_CLIENT (client), NULL);
   if (!check_continuation (continuation, error))
     return NULL;
-  reply = manager_call_sync (client, "ListPermissions", list_params (continuation),
-                             "(ays)", cancellable, error);
+  reply = devbg_list_channel_call_sync (devbg_client_get_list_channel (client), "ListPermissions",
+                                        list_params (continuation), G_VARIANT_TYPE ("(ays)"),
+                                        cancellable, error);
   return reply != NULL ? permissions_from_reply (reply, next_continuation, error) : NULL;
 }
 

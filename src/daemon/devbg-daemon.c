@@ -5,6 +5,7 @@
 
 #include "devbg-daemon.h"
 
+#include <gio/gunixfdlist.h>
 #include <malloc.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "devbg-error.h"
 #include "devbg-flatpak.h"
 #include "devbg-identity.h"
+#include "devbg-list-channel.h"
 #include "devbg-log.h"
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
@@ -61,6 +63,7 @@ struct _DevbgDaemon {
   DevbgReadAhead  *read_ahead;
   GHashTable      *reading_ahead;
   guint            heap_trim_source;
+  DevbgListChannels *list_channels;
 };
 
 G_DEFINE_TYPE (DevbgDaemon, devbg_daemon, G_TYPE_OBJECT)
@@ -71,8 +74,18 @@ typedef struct {
   DevbgDaemon           *daemon;
   GDBusMethodInvocation *invocation;
   DevbgIdentity         *caller;
+  const char            *channel;  /* the list channel it came on, NULL on the bus */
   gboolean               async;  /* a handler took it, to answer later */
 } Call;
+
+/* Who sent @call: its bus name, or its list channel's key (the pages read
+ * ahead are kept per sender). */
+static const char *
+call_sender (Call *call)
+{
+  return call->channel != NULL ? call->channel
+                               : g_dbus_method_invocation_get_sender (call->invocation);
+}
 
 static void
 call_free (Call *call)
@@ -643,7 +656,7 @@ list_query_of (Call *call, ListKind kind, guint limit, gint64 cursor)
   return (ListQuery) {
     .daemon = call->daemon,
     .kind = kind,
-    .sender = (char *) g_dbus_method_invocation_get_sender (call->invocation),
+    .sender = (char *) call_sender (call),
     .uid = call->caller->uid,
     .app_id = call->caller->app_id,
     .all = call->caller->app_id == NULL && call->caller->uid == 0,
@@ -1101,6 +1114,31 @@ handle_watch_tasks (Call *call, GVariant *params)
                                          g_variant_new ("(aa{sv})", &b));
 }
 
+/* ---- list channels (devbg-list-channel.h) ---- */
+
+/* The methods a list channel serves: the lists whose pages are largest. */
+static const char *const list_channel_methods[] = { "History", "ListPermissions", NULL };
+
+static void
+handle_open_list_channel (Call *call, GVariant *params)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUnixFDList) fds = NULL;
+  int fd;
+
+  (void) params;
+  fd = devbg_list_channels_open (call->daemon->list_channels, call_sender (call), call->caller,
+                                 &error);
+  if (fd < 0)
+    {
+      return_error (call, error);
+      return;
+    }
+  fds = g_unix_fd_list_new_from_array (&fd, 1);
+  g_dbus_method_invocation_return_value_with_unix_fd_list (g_steal_pointer (&call->invocation),
+                                                           g_variant_new ("(h)", 0), fds);
+}
+
 typedef void (*MethodHandler) (Call *call, GVariant *params);
 
 static const struct {
@@ -1124,6 +1162,7 @@ static const struct {
   { "ListPermissions", handle_list_permissions },
   { "RevokePermission", handle_revoke_permission },
   { "WatchTasks", handle_watch_tasks },
+  { "OpenListChannel", handle_open_list_channel },
 };
 
 /* ---- dispatch: the caller's identity, fixed per connection ---- */
@@ -1199,7 +1238,7 @@ dispatch (DevbgDaemon *daemon, Peer *peer, Call *call, MethodHandler handler, GV
     {
       g_warning ("refused %s from %s (pid %d, uid %u, app %s): %s",
                  g_dbus_method_invocation_get_method_name (call->invocation),
-                 g_dbus_method_invocation_get_sender (call->invocation),
+                 call_sender (call),
                  (int) peer->identity->pid, (unsigned) peer->identity->uid,
                  peer->identity->app_id ? peer->identity->app_id : "-", error->message);
       return_error (call, error);
@@ -1224,12 +1263,47 @@ dispatch (DevbgDaemon *daemon, Peer *peer, Call *call, MethodHandler handler, GV
     }
   g_debug ("%s from %s: pid %d uid %u app %s (%s)",
            g_dbus_method_invocation_get_method_name (call->invocation),
-           g_dbus_method_invocation_get_sender (call->invocation), (int) call->caller->pid,
+           call_sender (call), (int) call->caller->pid,
            (unsigned) call->caller->uid, call->caller->app_id ? call->caller->app_id : "-",
            call->caller->detail);
   handler (call, params);
   if (!call->async)
     call_free (call);
+}
+
+/* A call on a list channel: a DevbgListChannelServe. It runs as its
+ * opener's bus calls do, with the identity that connection was given. */
+static void
+serve_list_channel_call (gpointer user_data, const DevbgIdentity *opener, const char *key,
+                         GDBusMethodInvocation *invocation)
+{
+  DevbgDaemon *daemon = user_data;
+  const char *method = g_dbus_method_invocation_get_method_name (invocation);
+  MethodHandler handler = NULL;
+  Peer peer = { .identity = (DevbgIdentity *) opener };
+  Call *call;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
+    if (strcmp (methods[i].name, method) == 0)
+      handler = methods[i].handler;
+  g_return_if_fail (handler != NULL);
+  call = g_new0 (Call, 1);
+  call->daemon = g_object_ref (daemon);
+  call->invocation = invocation;
+  call->channel = key;
+  dispatch (daemon, &peer, call, handler, g_dbus_method_invocation_get_parameters (invocation));
+}
+
+/* What was kept for list channel @key: its pages read ahead. */
+static void
+on_list_channel_closed (gpointer user_data, const char *key)
+{
+  DevbgDaemon *daemon = user_data;
+
+  if (daemon->reading_ahead != NULL)
+    g_hash_table_remove (daemon->reading_ahead, key);
+  if (daemon->read_ahead != NULL)
+    devbg_read_ahead_forget_sender (daemon->read_ahead, key);
 }
 
 static void load_trusted_files (DevbgDaemon *daemon);
@@ -1635,6 +1709,8 @@ on_name_owner_changed (GDBusConnection *connection, const char *sender, const ch
       g_hash_table_remove (daemon->identities, name);
       g_hash_table_remove (daemon->reading_ahead, name);
       devbg_read_ahead_forget_sender (daemon->read_ahead, name);
+      if (daemon->list_channels != NULL)
+        devbg_list_channels_forget_sender (daemon->list_channels, name);
       if (daemon->runtime != NULL)
         devbg_runtime_peer_vanished (daemon->runtime, name);
     }
@@ -1656,6 +1732,9 @@ devbg_daemon_export (DevbgDaemon *daemon, GDBusConnection *connection, GError **
                                         "/org/freedesktop/DBus", NULL,
                                         G_DBUS_SIGNAL_FLAGS_NONE, on_name_owner_changed,
                                         daemon, NULL);
+  daemon->list_channels = devbg_list_channels_new (iface, list_channel_methods,
+                                                   serve_list_channel_call,
+                                                   on_list_channel_closed, daemon);
   daemon->registration_id =
     g_dbus_connection_register_object (connection, DEVBG_DBUS_PATH, iface, &manager_vtable,
                                        daemon, NULL, error);
@@ -1706,6 +1785,8 @@ devbg_daemon_dispose (GObject *object)
       g_dbus_connection_signal_unsubscribe (daemon->connection, daemon->name_owner_subscription);
       daemon->name_owner_subscription = 0;
     }
+  /* Before the read-ahead tables, which closing a channel clears. */
+  g_clear_pointer (&daemon->list_channels, devbg_list_channels_free);
   g_clear_pointer (&daemon->identities, g_hash_table_unref);
   g_clear_pointer (&daemon->reading_ahead, g_hash_table_unref);
   g_clear_pointer (&daemon->read_ahead, devbg_read_ahead_free);

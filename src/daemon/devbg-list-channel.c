@@ -1,0 +1,372 @@
+/* devbg: device background tasks for Linux
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define G_LOG_DOMAIN "devbg-list-channel"
+
+#include "devbg-list-channel.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "devbg-error.h"
+#include "devbg-names.h"
+
+/* Past the one being served, the calls that may wait on a channel. */
+#define CHANNEL_MAX_WAITING 4
+/* All users' channels together: each may hold one reply of up to
+ * MaxReplyBytes until it is read or CHANNEL_READ_MS passes. */
+#define CHANNELS_MAX_TOTAL 64
+/* The caller's end has this long to authenticate. */
+#define CHANNEL_HANDSHAKE_MS 5000
+/* ... and this long to read a reply, which devbgd keeps until then. */
+#define CHANNEL_READ_MS 10000
+
+typedef struct {
+  DevbgListChannels *owner;        /* NULL once closed */
+  char              *key;
+  char              *sender;
+  DevbgIdentity     *opener;
+  GDBusConnection   *connection;   /* NULL until authenticated */
+  GCancellable      *cancellable;
+  guint              registration;
+  gulong             closed_handler;
+  guint              timeout;      /* the handshake's, or the last reply's */
+  gboolean           busy;         /* a reply not written yet */
+  GQueue             waiting;      /* of GDBusMethodInvocation */
+} Channel;
+
+struct _DevbgListChannels {
+  GDBusInterfaceInfo    *manager;
+  GStrv                  methods;
+  DevbgListChannelServe  serve;
+  DevbgListChannelClosed closed;
+  gpointer               user_data;
+  GHashTable            *by_key;   /* key -> Channel (a reference) */
+  guint64                opened;
+};
+
+static void
+channel_clear (gpointer data)
+{
+  Channel *ch = data;
+
+  g_free (ch->key);
+  g_free (ch->sender);
+  devbg_identity_free (ch->opener);
+  g_clear_object (&ch->connection);
+  g_clear_object (&ch->cancellable);
+}
+
+static void
+channel_release (Channel *ch)
+{
+  g_rc_box_release_full (ch, channel_clear);
+}
+
+static void
+refuse (GDBusMethodInvocation *invocation, DevbgError code, const char *message)
+{
+  g_dbus_method_invocation_return_dbus_error (invocation, devbg_error_dbus_name (code), message);
+}
+
+/* Closes @ch and forgets it; what waits on it is refused. */
+static void
+channel_close (Channel *ch, const char *why)
+{
+  DevbgListChannels *owner = ch->owner;
+  GDBusMethodInvocation *waiting;
+
+  if (owner == NULL)
+    return;
+  ch->owner = NULL;
+  g_debug ("list channel %s (uid %u, app %s) closed: %s", ch->key, (unsigned) ch->opener->uid,
+           ch->opener->app_id != NULL ? ch->opener->app_id : "-", why);
+  g_cancellable_cancel (ch->cancellable);
+  g_clear_handle_id (&ch->timeout, g_source_remove);
+  while ((waiting = g_queue_pop_head (&ch->waiting)) != NULL)
+    refuse (waiting, DEVBG_ERROR_FAILED, "the list channel closed");
+  if (ch->connection != NULL)
+    {
+      if (ch->registration != 0)
+        g_dbus_connection_unregister_object (ch->connection, ch->registration);
+      g_clear_signal_handler (&ch->closed_handler, ch->connection);
+      g_dbus_connection_close (ch->connection, NULL, NULL, NULL);
+    }
+  owner->closed (owner->user_data, ch->key);
+  g_hash_table_remove (owner->by_key, ch->key);
+}
+
+static gboolean
+on_timeout (gpointer data)
+{
+  Channel *ch = data;
+
+  ch->timeout = 0;
+  if (ch->connection == NULL)
+    g_info ("list channel %s (uid %u): its end was not authenticated in %u ms; closed",
+            ch->key, (unsigned) ch->opener->uid, CHANNEL_HANDSHAKE_MS);
+  else
+    g_info ("list channel %s (uid %u): a reply was not read in %u ms; closed", ch->key,
+            (unsigned) ch->opener->uid, CHANNEL_READ_MS);
+  channel_close (ch, "timed out");
+  return G_SOURCE_REMOVE;
+}
+
+static void serve_now (Channel *ch, GDBusMethodInvocation *invocation);
+
+static void
+on_flushed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Channel *ch = data;
+  g_autoptr(GError) error = NULL;
+  GDBusMethodInvocation *next;
+
+  if (!g_dbus_connection_flush_finish (G_DBUS_CONNECTION (source), res, &error))
+    channel_close (ch, error->message);
+  else if (ch->owner != NULL)
+    {
+      g_clear_handle_id (&ch->timeout, g_source_remove);
+      ch->busy = FALSE;
+      next = g_queue_pop_head (&ch->waiting);
+      if (next != NULL)
+        serve_now (ch, next);
+    }
+  channel_release (ch);
+}
+
+/* Serves @invocation, whose answer (a list page) is given before serve()
+ * returns, then waits for it to be written before the next. */
+static void
+serve_now (Channel *ch, GDBusMethodInvocation *invocation)
+{
+  DevbgListChannels *owner = ch->owner;
+  /* Held while serving: nothing else holds @ch for a method call. */
+  Channel *held = g_rc_box_acquire (ch);
+
+  ch->busy = TRUE;
+  owner->serve (owner->user_data, ch->opener, ch->key, invocation);
+  if (ch->owner != NULL)
+    {
+      ch->timeout = g_timeout_add (CHANNEL_READ_MS, on_timeout, ch);
+      g_dbus_connection_flush (ch->connection, ch->cancellable, on_flushed,
+                               g_rc_box_acquire (ch));
+    }
+  channel_release (held);
+}
+
+static void
+on_method_call (GDBusConnection *connection, const char *sender, const char *path,
+                const char *iface, const char *method, GVariant *params,
+                GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  Channel *ch = user_data;
+
+  (void) connection; (void) sender; (void) path; (void) iface; (void) params;
+  if (ch->owner == NULL)
+    {
+      refuse (invocation, DEVBG_ERROR_FAILED, "the list channel closed");
+      return;
+    }
+  if (!g_strv_contains ((const char *const *) ch->owner->methods, method))
+    {
+      g_autofree char *served = g_strjoinv (", ", ch->owner->methods);
+
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
+                                             G_DBUS_ERROR_UNKNOWN_METHOD,
+                                             "a list channel serves %s only; call %s on the bus",
+                                             served, method);
+      return;
+    }
+  if (!ch->busy)
+    {
+      serve_now (ch, invocation);
+      return;
+    }
+  if (g_queue_get_length (&ch->waiting) >= CHANNEL_MAX_WAITING)
+    {
+      refuse (invocation, DEVBG_ERROR_LIMIT_EXCEEDED,
+              "a list channel serves one call at a time, and " G_STRINGIFY (CHANNEL_MAX_WAITING)
+              " more already wait: read the replies first");
+      return;
+    }
+  g_queue_push_tail (&ch->waiting, invocation);
+}
+
+static const GDBusInterfaceVTable channel_vtable = { on_method_call, NULL, NULL, { 0 } };
+
+static void
+on_connection_closed (GDBusConnection *connection, gboolean remote_peer_vanished,
+                      GError *error, gpointer data)
+{
+  (void) connection;
+  channel_close (data, remote_peer_vanished ? "the caller closed it"
+                                            : error != NULL ? error->message : "closed");
+}
+
+static void
+on_connection_ready (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Channel *ch = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) connection = g_dbus_connection_new_finish (res, &error);
+
+  (void) source;
+  if (ch->owner == NULL)
+    {
+      if (connection != NULL)
+        g_dbus_connection_close (connection, NULL, NULL, NULL);
+    }
+  else if (connection == NULL)
+    channel_close (ch, error->message);
+  else
+    {
+      g_clear_handle_id (&ch->timeout, g_source_remove);
+      ch->connection = g_steal_pointer (&connection);
+      ch->closed_handler = g_signal_connect (ch->connection, "closed",
+                                             G_CALLBACK (on_connection_closed), ch);
+      ch->registration = g_dbus_connection_register_object (ch->connection, DEVBG_DBUS_PATH,
+                                                            ch->owner->manager, &channel_vtable,
+                                                            ch, NULL, &error);
+      if (ch->registration == 0)
+        channel_close (ch, error->message);
+      else
+        g_dbus_connection_start_message_processing (ch->connection);
+    }
+  channel_release (ch);
+}
+
+/* Anonymous only: the socket pair's credentials are devbgd's own, and the
+ * caller's identity is the one it had on the bus, not one it claims. */
+static gboolean
+on_allow_mechanism (GDBusAuthObserver *observer, const char *mechanism, gpointer data)
+{
+  (void) observer; (void) data;
+  return strcmp (mechanism, "ANONYMOUS") == 0;
+}
+
+DevbgListChannels *
+devbg_list_channels_new (GDBusInterfaceInfo *manager, const char *const *methods,
+                         DevbgListChannelServe serve, DevbgListChannelClosed closed,
+                         gpointer user_data)
+{
+  DevbgListChannels *channels = g_new0 (DevbgListChannels, 1);
+
+  channels->manager = g_dbus_interface_info_ref (manager);
+  channels->methods = g_strdupv ((char **) methods);
+  channels->serve = serve;
+  channels->closed = closed;
+  channels->user_data = user_data;
+  channels->by_key = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                            (GDestroyNotify) channel_release);
+  return channels;
+}
+
+void
+devbg_list_channels_free (DevbgListChannels *channels)
+{
+  GHashTableIter iter;
+  gpointer ch;
+
+  if (channels == NULL)
+    return;
+  /* Closed one by one (each leaves the table). */
+  for (;;)
+    {
+      g_hash_table_iter_init (&iter, channels->by_key);
+      if (!g_hash_table_iter_next (&iter, NULL, &ch))
+        break;
+      channel_close (ch, "devbgd stops");
+    }
+  g_hash_table_unref (channels->by_key);
+  g_strfreev (channels->methods);
+  g_dbus_interface_info_unref (channels->manager);
+  g_free (channels);
+}
+
+int
+devbg_list_channels_open (DevbgListChannels *channels, const char *sender,
+                          const DevbgIdentity *opener, GError **error)
+{
+  g_autoptr(GDBusAuthObserver) observer = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketConnection) stream = NULL;
+  g_autofree char *guid = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  guint of_user = 0;
+  int pair[2];
+  Channel *ch;
+
+  g_hash_table_iter_init (&iter, channels->by_key);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    of_user += ((Channel *) value)->opener->uid == opener->uid;
+  if (of_user >= DEVBG_MAX_LIST_CHANNELS)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_LIMIT_EXCEEDED,
+                   "user %u already has %u list channels open (DEVBG_MAX_LIST_CHANNELS); "
+                   "close one, or list on the bus", (unsigned) opener->uid, of_user);
+      return -1;
+    }
+  if (g_hash_table_size (channels->by_key) >= CHANNELS_MAX_TOTAL)
+    {
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_LIMIT_EXCEEDED,
+                   "%u list channels are open, the most devbgd keeps; list on the bus",
+                   g_hash_table_size (channels->by_key));
+      return -1;
+    }
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, DEVBG_ERROR, DEVBG_ERROR_FAILED, "cannot make a socket pair: %s",
+                   g_strerror (saved));
+      return -1;
+    }
+  socket = g_socket_new_from_fd (pair[0], error);
+  if (socket == NULL)
+    {
+      close (pair[0]);
+      close (pair[1]);
+      return -1;
+    }
+  stream = g_socket_connection_factory_create_connection (socket);
+
+  ch = g_rc_box_new0 (Channel);
+  ch->owner = channels;
+  ch->key = g_strdup_printf (":list-channel-%" G_GUINT64_FORMAT, ++channels->opened);
+  ch->sender = g_strdup (sender);
+  ch->opener = devbg_identity_copy (opener);
+  ch->cancellable = g_cancellable_new ();
+  g_queue_init (&ch->waiting);
+  g_hash_table_insert (channels->by_key, ch->key, ch);
+
+  guid = g_dbus_generate_guid ();
+  observer = g_dbus_auth_observer_new ();
+  g_signal_connect (observer, "allow-mechanism", G_CALLBACK (on_allow_mechanism), NULL);
+  ch->timeout = g_timeout_add (CHANNEL_HANDSHAKE_MS, on_timeout, ch);
+  g_dbus_connection_new (G_IO_STREAM (stream), guid,
+                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
+                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_ALLOW_ANONYMOUS |
+                         G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
+                         observer, ch->cancellable, on_connection_ready, g_rc_box_acquire (ch));
+  g_debug ("list channel %s opened for %s (uid %u, app %s)", ch->key, sender,
+           (unsigned) opener->uid, opener->app_id != NULL ? opener->app_id : "-");
+  return pair[1];
+}
+
+void
+devbg_list_channels_forget_sender (DevbgListChannels *channels, const char *sender)
+{
+  g_autoptr(GPtrArray) leaving = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, channels->by_key);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_strcmp0 (((Channel *) value)->sender, sender) == 0)
+      g_ptr_array_add (leaving, value);
+  for (guint i = 0; i < leaving->len; i++)
+    channel_close (g_ptr_array_index (leaving, i), "its opener left the bus");
+}
