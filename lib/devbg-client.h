@@ -320,7 +320,7 @@ DevbgTriggerType devbg_trigger_get_trigger_type (DevbgTrigger *trigger);
  * newer than this library may come too), and @instance_id to the new instance
  * when allowed ("" otherwise). Bad arguments (checked here, before anything
  * is sent) and failed calls are errors: then it returns
- * DEVBG_RESULT_DENIED_BY_SYSTEM with @error set and @reason and
+ * DEVBG_RESULT_FAILED with @error set and @reason and
  * @instance_id untouched. @reason and @instance_id may be NULL.
  * devbg_trigger_request_finish_full() gives devbgd's detail too: for
  * spawn-failed, why the task program did not start. */
