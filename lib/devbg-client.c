@@ -3151,7 +3151,8 @@ devbg_client_get_history_finish (DevbgClient *client, GAsyncResult *result,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * The blocking form of devbg_client_get_history_async().
+ * The blocking form of devbg_client_get_history_async(); as there, the
+ * entries of one page share its memory.
  *
  * Returns: (transfer container) (element-type DevbgTaskInfo): the finished
  *   instances, or %NULL with @error set; free with g_ptr_array_unref()

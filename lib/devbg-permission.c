@@ -402,7 +402,8 @@ devbg_client_list_permissions_finish (DevbgClient *client, GAsyncResult *result,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * The blocking form of devbg_client_list_permissions_async().
+ * The blocking form of devbg_client_list_permissions_async(); as there,
+ * the entries of one page share its memory.
  *
  * Returns: (transfer container) (element-type DevbgPermission): the page's
  *   stored consents, or %NULL with @error set; free with

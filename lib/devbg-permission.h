@@ -32,7 +32,9 @@ G_BEGIN_DECLS
  * DevbgPermission:
  *
  * One stored use consent: the user who gave it, the app and the device
- * model it covers, and when it was given. Immutable.
+ * model it covers, and when it was given. Immutable. It holds the whole
+ * page it came in, as a #DevbgTaskInfo of the history does: keep copies
+ * of its strings, not the object, to keep a few of many pages for long.
  *
  * Since: 0.2
  */

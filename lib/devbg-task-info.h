@@ -16,7 +16,13 @@ G_BEGIN_DECLS
  * devbg_client_watch_tasks_async(), #DevbgClient::task-changed) or finished
  * (devbg_client_get_history_async(), #DevbgClient::task-ended). Which
  * instances a caller sees: an app, its user's instances of itself; another
- * program, its user's; root, all. Immutable.
+ * program, its user's; root, all. Immutable, and readable from any thread.
+ *
+ * An entry of the history holds the whole page it came in (up to
+ * %DEVBG_PACKED_PAGE_MAX_BYTES by default) and its strings point into it:
+ * the page is freed with the last of its entries. To keep a few entries of
+ * many pages for long, keep copies of their strings rather than the
+ * objects.
  *
  * Since: 0.1
  */
