@@ -1711,6 +1711,12 @@ request_done (GObject *source, GAsyncResult *result, gpointer data)
  * with devbg_trigger_request_finish(). Bad arguments are checked here,
  * before anything is sent.
  *
+ * The instance lasts as long as the app's connection to devbgd: when the
+ * app exits (or its client's connection closes), devbgd cancels it
+ * (%DEVBG_CANCEL_TERMINATING) unless the app detached it first
+ * (devbg_client_detach_async()). Either way its completion waits for the
+ * app's next start.
+ *
  * Since: 0.1
  */
 void
