@@ -1456,7 +1456,8 @@ registration_named (GHashTable *tasks, const char *name, GError **error)
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Returns: (transfer full): the app's registration named @name, or %NULL
+ * Returns: (transfer full): the app's registration named @name (any one
+ *   of them when the app registered that name more than once), or %NULL
  *   with @error set: %DEVBG_ERROR_NO_SUCH_REGISTRATION when the app has
  *   none of that name, another error when devbgd could not be asked
  *
@@ -1946,7 +1947,9 @@ devbg_task_builder_class_init (DevbgTaskBuilderClass *klass)
   /**
    * DevbgTaskBuilder:name:
    *
-   * The task's name, unique among the app's registrations.
+   * The task's name. The app keeps it unique among its registrations:
+   * devbgd registers a second task of a name already taken, and
+   * devbg_client_find_task_sync() then returns either one.
    *
    * Since: 0.1
    */
@@ -1985,7 +1988,8 @@ DevbgTaskBuilder *devbg_task_builder_new (void) { return g_object_new (DEVBG_TYP
 /**
  * devbg_task_builder_set_name:
  * @builder: a #DevbgTaskBuilder
- * @name: the task's name, unique among the app's registrations
+ * @name: the task's name, which the app keeps unique among its
+ *   registrations (see #DevbgTaskBuilder:name)
  *
  * Sets the task's name.
  *
