@@ -17,9 +17,11 @@
 #define CHANNEL_MAX_WAITING 4
 /* All users' channels together: each may hold one reply of up to
  * MaxReplyBytes until it is read or CHANNEL_READ_MS passes. */
-#define CHANNELS_MAX_TOTAL 64
-/* The caller's end has this long to authenticate. */
-#define CHANNEL_HANDSHAKE_MS 5000
+#define CHANNELS_MAX_TOTAL 32
+/* The caller's end has this long to authenticate: GDBus authenticates in
+ * a thread of GLib's task pool, which a caller that stalls holds until
+ * then (the pool also opens devices: DEVBG_MAX_LIST_CHANNELS a user). */
+#define CHANNEL_HANDSHAKE_MS 2000
 /* ... and this long to read a reply, which devbgd keeps until then. */
 #define CHANNEL_READ_MS 10000
 
