@@ -43,7 +43,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (DevbgRegistrationRecord, devbg_registration_recor
 G_DECLARE_FINAL_TYPE (DevbgStore, devbg_store, DEVBG, STORE, GObject)
 
 /* The schema version this build writes. */
-#define DEVBG_STORE_SCHEMA_VERSION 5
+#define DEVBG_STORE_SCHEMA_VERSION 6
 
 /* Opens (creating when missing) devbg.db in @state_dir, checks it (PRAGMA
  * quick_check) and brings its schema up to date. A database from a newer

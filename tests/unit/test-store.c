@@ -356,7 +356,7 @@ test_records_migrated_from_4 (void)
 
   store = devbg_store_open (dir, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (devbg_store_get_schema_version (store), ==, 5);
+  g_assert_cmpuint (devbg_store_get_schema_version (store), ==, DEVBG_STORE_SCHEMA_VERSION);
   devbg_records_add_history (history_expected, &failed);
   devbg_records_add_event (event_expected, &event);
   history_stored = stored_record (db, "history", "instance_id", "i-failed");
