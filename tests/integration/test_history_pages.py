@@ -219,5 +219,88 @@ class HistoryDamagedRowsTest(HistoryBase):
         self.assertTrue(self.devbgd.owns_name())
 
 
+def rss_mib(pid):
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class HistoryUnreadRepliesTest(HistoryBase):
+    """A user pipelining History calls on connections that never read the
+    replies: once dbus-daemon's quota for devbgd is full (devbgd's
+    unread replies, small here), GDBus keeps each further reply in devbgd
+    until it can write it. 120 unread 1 MiB pages grew devbgd by 240 MB
+    (a hostile-user review: 2,000 calls, 2.2 GB; a user may have 32,768
+    out); now a user's pages waiting in devbgd are bounded (16 MiB) and
+    past that a call gets LimitExceeded."""
+    bus_config = '<limit name="max_incoming_bytes">4000000</limit>\n'
+    ERRORS = ['%04d' % i + 'e' * 3996 for i in range(400)]
+    FLOOD = """
+import os, signal, sys
+from gi.repository import Gio, GLib
+flags = Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION
+conns = [Gio.DBusConnection.new_for_address_sync(sys.argv[1], flags, None, None) for _ in range(2)]
+n = int(sys.argv[2])
+got = {'ok': 0, 'limit': 0, 'other': []}
+loop = GLib.MainLoop()
+def done(conn, res, _):
+    try:
+        conn.call_finish(res)
+        got['ok'] += 1
+    except GLib.Error as e:
+        if Gio.DBusError.get_remote_error(e) == 'org.devbg.Devbg1.Error.LimitExceeded':
+            got['limit'] += 1
+        else:
+            got['other'].append(e.message)
+    if got['ok'] + got['limit'] + len(got['other']) == n * len(conns):
+        loop.quit()
+for c in conns:
+    for _ in range(n):
+        c.call('org.devbg.Devbg1', '/org/devbg/Devbg1', 'org.devbg.Devbg1.Manager', 'History',
+               GLib.Variant('(us)', (4096, '')), None, Gio.DBusCallFlags.NONE, 120000, None,
+               done, None)
+    c.flush_sync(None)
+print('SENT', flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)
+loop.run()
+print(got['ok'], got['limit'], got['other'], flush=True)
+"""
+
+    def setUp(self):
+        super().setUp()
+        seed(self.devbgd.state_dir, [(APP, MALLORY, e) for e in self.ERRORS])
+        self.devbgd.start()
+
+    def test_unread_pages_are_bounded(self):
+        import signal
+        import subprocess
+        import time
+        pid = self.devbgd.proc.pid
+        self.assertEqual(self.raw_pages(4096)[0][0] > 1000000, True)
+        before = rss_mib(pid)
+        proc = subprocess.Popen(['setpriv', '--reuid=%d' % MALLORY, '--regid=%d' % MALLORY,
+                                 '--clear-groups', '/usr/bin/python3', '-c', self.FLOOD,
+                                 self.bus.address, '60'],
+                                env=self.bus.env(), stdout=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        self.assertEqual(proc.stdout.readline().strip(), 'SENT')
+        peak = before
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            peak = max(peak, rss_mib(pid))
+            time.sleep(0.1)
+        os.kill(proc.pid, signal.SIGCONT)
+        out, _ = proc.communicate(timeout=120)
+        ok, limited, other = out.split(' ', 2)
+        self.assertLess(peak - before, 100, 'devbgd grew from %.0f to %.0f MiB' % (before, peak))
+        self.assertEqual(other.strip(), '[]')
+        self.assertGreater(int(ok), 0)
+        self.assertGreater(int(limited), 0)
+        # Read, the pages are no longer counted: the next call is answered.
+        self.assertGreater(self.raw_pages(4096)[0][0], 1000000)
+
+
 if __name__ == '__main__':
     unittest.main()
