@@ -63,6 +63,7 @@ struct _DevbgDaemon {
   DevbgReadAhead  *read_ahead;
   GHashTable      *reading_ahead;
   guint            heap_trim_source;
+  gint64           heap_untrimmed_since; /* the first large reply since the last trim */
   DevbgListChannels *list_channels;
   struct _ReplyBudget *reply_budget;
 };
@@ -443,6 +444,7 @@ packed_page_add (const guint8 *record, gsize size, gint64 cursor, gpointer user_
 
 #define HEAP_TRIM_DELAY_MS   1000
 #define HEAP_TRIM_PAGE_BYTES (128 * 1024)
+#define HEAP_TRIM_MAX_DELAY_MS 5000
 
 static gboolean
 on_heap_trim (gpointer data)
@@ -450,16 +452,28 @@ on_heap_trim (gpointer data)
   DevbgDaemon *daemon = data;
 
   daemon->heap_trim_source = 0;
+  daemon->heap_untrimmed_since = 0;
+  g_debug ("giving the heap's free memory back to the kernel");
   malloc_trim (0);
   return G_SOURCE_REMOVE;
 }
 
-/* After a reply of @size bytes: the trim waits until large replies stop. */
+/* After a reply of @size bytes: the trim waits until large replies stop,
+ * but not past HEAP_TRIM_MAX_DELAY_MS after the first since the last
+ * trim: a caller asking for one large page a second (a hostile-user
+ * review) kept devbgd at its high-water mark for as long as it went on. */
 static void
 trim_heap_after (DevbgDaemon *daemon, gsize size)
 {
+  gint64 now = g_get_monotonic_time ();
+
   if (size < HEAP_TRIM_PAGE_BYTES)
     return;
+  if (daemon->heap_untrimmed_since == 0)
+    daemon->heap_untrimmed_since = now;
+  else if (now - daemon->heap_untrimmed_since >= (gint64) HEAP_TRIM_MAX_DELAY_MS * 1000 &&
+           daemon->heap_trim_source != 0)
+    return; /* the trim already due stays due */
   g_clear_handle_id (&daemon->heap_trim_source, g_source_remove);
   daemon->heap_trim_source = g_timeout_add (HEAP_TRIM_DELAY_MS, on_heap_trim, daemon);
 }

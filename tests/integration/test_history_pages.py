@@ -301,6 +301,27 @@ print(got['ok'], got['limit'], got['other'], flush=True)
         # Read, the pages are no longer counted: the next call is answered.
         self.assertGreater(self.raw_pages(4096)[0][0], 1000000)
 
+    def test_large_pages_that_never_stop_do_not_postpone_the_trim(self):
+        """devbgd keeps freed pages in its heap while large replies go on,
+        and trims it a second after the last (HEAP_TRIM_DELAY_MS); a caller
+        asking for one large page every 0.8 s held devbgd at its high-water
+        mark (46 MiB against 16 after a trim, in the review) for as long
+        as it went on. The trim now waits at most 5 s after the first."""
+        import time
+        from gi.repository import Gio
+        conn = Gio.DBusConnection.new_for_address_sync(
+            self.bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+            Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+        time.sleep(1.5)
+        start = len(self.devbgd.read_log())
+        end = time.monotonic() + 7.5
+        while time.monotonic() < end:
+            conn.call_sync('org.devbg.Devbg1', '/org/devbg/Devbg1', 'org.devbg.Devbg1.Manager',
+                           'History', GLib.Variant('(us)', (4096, '')), None,
+                           Gio.DBusCallFlags.NONE, 30000, None)
+            time.sleep(0.5)
+        # Before the calls stopped: not the trim a second after the last.
+        self.assertIn("giving the heap's free memory back", self.devbgd.read_log()[start:])
 
 if __name__ == '__main__':
     unittest.main()
