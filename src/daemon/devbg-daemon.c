@@ -11,6 +11,7 @@
 
 #include "devbg-consent.h"
 #include "devbg-error.h"
+#include "devbg-fair-queue.h"
 #include "devbg-flatpak.h"
 #include "devbg-identity.h"
 #include "devbg-list-channel.h"
@@ -66,6 +67,7 @@ struct _DevbgDaemon {
   gint64           heap_untrimmed_since; /* the first large reply since the last trim */
   DevbgListChannels *list_channels;
   struct _ReplyBudget *reply_budget;
+  DevbgFairQueue  *list_calls;   /* list calls on the bus, served users in turn */
 };
 
 G_DEFINE_TYPE (DevbgDaemon, devbg_daemon, G_TYPE_OBJECT)
@@ -1344,6 +1346,55 @@ peer_free (Peer *peer)
   g_free (peer);
 }
 
+/* ---- list calls on the bus: users in turn (devbg-fair-queue.h) ----
+ *
+ * A page of a long list costs devbgd milliseconds; served in the order
+ * they came, one user's thousands of list calls made another user's wait
+ * 15 s (a hostile-user review: 64 connections of 32 History calls). A
+ * list channel serves one call at a time already. */
+
+/* The most list calls of one user waiting for their turn. */
+#define LIST_CALLS_MAX_WAITING 32
+
+static gboolean
+is_list_handler (MethodHandler handler)
+{
+  return handler == handle_history || handler == handle_list_permissions ||
+         handler == handle_list_events || handler == handle_list_registrations;
+}
+
+/* A DevbgFairQueueServe. */
+static void
+serve_list_call (gpointer item, gpointer user_data)
+{
+  PendingCall *pending = item;
+
+  (void) user_data;
+  pending->handler (pending->call, pending->params);
+  if (!pending->call->async)
+    call_free (pending->call);
+  g_variant_unref (pending->params);
+  g_free (pending);
+}
+
+static void
+queue_list_call (DevbgDaemon *daemon, Call *call, MethodHandler handler, GVariant *params)
+{
+  PendingCall *pending = g_new0 (PendingCall, 1);
+
+  pending->call = call;
+  pending->handler = handler;
+  pending->params = g_variant_ref (params);
+  if (devbg_fair_queue_push (daemon->list_calls, call->caller->uid, pending))
+    return;
+  return_new_error (call, DEVBG_ERROR_LIMIT_EXCEEDED,
+                    "%u list calls of uid %u already wait for their turn; wait for their "
+                    "answers", LIST_CALLS_MAX_WAITING, (unsigned) call->caller->uid);
+  call_free (call);
+  g_variant_unref (pending->params);
+  g_free (pending);
+}
+
 /* Answers or runs one call of a resolved @peer: the handler runs only if
  * the connection's process is still the one that was identified. */
 static void
@@ -1399,6 +1450,11 @@ dispatch (DevbgDaemon *daemon, Peer *peer, Call *call, MethodHandler handler, GV
            call_sender (call), (int) call->caller->pid,
            (unsigned) call->caller->uid, call->caller->app_id ? call->caller->app_id : "-",
            call->caller->detail);
+  if (call->channel == NULL && is_list_handler (handler))
+    {
+      queue_list_call (daemon, call, handler, params);
+      return;
+    }
   handler (call, params);
   if (!call->async)
     call_free (call);
@@ -1925,6 +1981,7 @@ devbg_daemon_dispose (GObject *object)
   g_clear_pointer (&daemon->read_ahead, devbg_read_ahead_free);
   g_clear_handle_id (&daemon->reload_source, g_source_remove);
   g_clear_handle_id (&daemon->heap_trim_source, g_source_remove);
+  g_clear_pointer (&daemon->list_calls, devbg_fair_queue_free);
   g_clear_pointer (&daemon->reply_budget, reply_budget_unref);
   for (guint i = 0; daemon->monitors != NULL && i < daemon->monitors->len; i++)
     g_signal_handlers_disconnect_by_data (g_ptr_array_index (daemon->monitors, i), daemon);
@@ -1964,4 +2021,6 @@ devbg_daemon_init (DevbgDaemon *daemon)
                                             READ_AHEAD_KEEP_MS);
   daemon->reading_ahead = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, remove_source);
   daemon->reply_budget = reply_budget_new ();
+  daemon->list_calls = devbg_fair_queue_new (LIST_CALLS_MAX_WAITING, serve_list_call,
+                                             (GDestroyNotify) pending_call_free, daemon);
 }

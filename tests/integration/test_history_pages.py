@@ -323,5 +323,86 @@ print(got['ok'], got['limit'], got['other'], flush=True)
         # Before the calls stopped: not the trim a second after the last.
         self.assertIn("giving the heap's free memory back", self.devbgd.read_log()[start:])
 
+
+class HistoryTurnsTest(HistoryBase):
+    """List calls on the bus are served users in turn (src/daemon/
+    devbg-fair-queue.c): one user's burst of History calls (each a page of
+    1 MiB to pack and send) no longer makes another user's call wait for
+    all of them (a hostile-user review: 64 connections of 32 calls made
+    another user's History wait 15 s). Ordered by the times the replies
+    came (CLOCK_MONOTONIC, the same in both processes), not by a duration."""
+    ERRORS = ['%04d' % i + 'e' * 3996 for i in range(400)]
+    BURST = """
+import json, sys, time
+from gi.repository import Gio, GLib
+flags = Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION
+conns = [Gio.DBusConnection.new_for_address_sync(sys.argv[1], flags, None, None) for _ in range(4)]
+n = int(sys.argv[2])
+times, errors = [], []
+loop = GLib.MainLoop()
+def done(conn, res, _):
+    try:
+        conn.call_finish(res)
+        times.append(time.monotonic())
+    except GLib.Error as e:
+        errors.append(e.message)
+    if len(times) + len(errors) == n * len(conns):
+        loop.quit()
+for c in conns:
+    for _ in range(n):
+        c.call('org.devbg.Devbg1', '/org/devbg/Devbg1', 'org.devbg.Devbg1.Manager', 'History',
+               GLib.Variant('(us)', (4096, '')), None, Gio.DBusCallFlags.NONE, 120000, None,
+               done, None)
+    c.flush_sync(None)
+print('SENT', flush=True)
+loop.run()
+print(json.dumps({'times': times, 'errors': errors}), flush=True)
+"""
+    ONE = """
+import sys, time
+from gi.repository import Gio, GLib
+conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1],
+    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+    None, None)
+print('READY', flush=True)
+sys.stdin.readline()
+conn.call_sync('org.devbg.Devbg1', '/org/devbg/Devbg1', 'org.devbg.Devbg1.Manager', 'History',
+               GLib.Variant('(us)', (10, '')), None, Gio.DBusCallFlags.NONE, 120000, None)
+print(time.monotonic(), flush=True)
+"""
+
+    def setUp(self):
+        super().setUp()
+        seed(self.devbgd.state_dir, [(APP, MALLORY, e) for e in self.ERRORS] +
+             [(APP, ALICE, '')] * 5)
+        self.devbgd.start()
+
+    def as_user(self, user, program, *args, **kw):
+        import subprocess
+        return subprocess.Popen(['setpriv', '--reuid=%d' % user, '--regid=%d' % user,
+                                 '--clear-groups', '/usr/bin/python3', '-c', program,
+                                 self.bus.address] + [str(a) for a in args],
+                                env=self.bus.env(), stdout=subprocess.PIPE,
+                                stdin=subprocess.PIPE, text=True, **kw)
+
+    def test_another_users_call_is_not_served_last(self):
+        alice = self.as_user(ALICE, self.ONE)
+        self.addCleanup(lambda: alice.poll() is None and alice.kill())
+        self.assertEqual(alice.stdout.readline().strip(), 'READY')
+        mallory = self.as_user(MALLORY, self.BURST, 8)  # 32 calls, all let wait
+        self.addCleanup(lambda: mallory.poll() is None and mallory.kill())
+        self.assertEqual(mallory.stdout.readline().strip(), 'SENT')
+        alice.stdin.write('go\n')
+        alice.stdin.flush()
+        alice_done = float(alice.stdout.readline())
+        burst = json.loads(mallory.communicate(timeout=120)[0])
+        self.assertEqual(burst['errors'], [])
+        self.assertEqual(len(burst['times']), 32)
+        after = sum(t > alice_done for t in burst['times'])
+        # In the order they came, Alice's would be answered after all 32 (or
+        # the few not yet answered when hers came); in turn, after one more.
+        self.assertGreaterEqual(after, 8, 'only %d of 32 answered after the other user\'s' % after)
+
+
 if __name__ == '__main__':
     unittest.main()
