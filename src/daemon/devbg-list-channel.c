@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gio/gunixoutputstream.h>
+
 #include "devbg-error.h"
 #include "devbg-names.h"
 
@@ -30,6 +32,7 @@ typedef struct {
   char              *key;
   char              *sender;
   DevbgIdentity     *opener;
+  GIOStream         *socket;       /* the socket pair's end: closed with @ch */
   GDBusConnection   *connection;   /* NULL until authenticated */
   GCancellable      *cancellable;
   guint              registration;
@@ -58,6 +61,9 @@ channel_clear (gpointer data)
   g_free (ch->sender);
   devbg_identity_free (ch->opener);
   g_clear_object (&ch->connection);
+  if (ch->socket != NULL)
+    g_io_stream_close (ch->socket, NULL, NULL);
+  g_clear_object (&ch->socket);
   g_clear_object (&ch->cancellable);
 }
 
@@ -294,6 +300,8 @@ devbg_list_channels_open (DevbgListChannels *channels, const char *sender,
   g_autoptr(GDBusAuthObserver) observer = NULL;
   g_autoptr(GSocket) socket = NULL;
   g_autoptr(GSocketConnection) stream = NULL;
+  g_autoptr(GIOStream) plain = NULL;
+  g_autoptr(GOutputStream) out = NULL;
   g_autofree char *guid = NULL;
   GHashTableIter iter;
   gpointer value;
@@ -341,6 +349,7 @@ devbg_list_channels_open (DevbgListChannels *channels, const char *sender,
   ch->sender = g_strdup (sender);
   ch->opener = devbg_identity_copy (opener);
   ch->cancellable = g_cancellable_new ();
+  ch->socket = G_IO_STREAM (g_object_ref (stream));
   g_queue_init (&ch->waiting);
   g_hash_table_insert (channels->by_key, ch->key, ch);
 
@@ -348,7 +357,18 @@ devbg_list_channels_open (DevbgListChannels *channels, const char *sender,
   observer = g_dbus_auth_observer_new ();
   g_signal_connect (observer, "allow-mechanism", G_CALLBACK (on_allow_mechanism), NULL);
   ch->timeout = g_timeout_add (CHANNEL_HANDSHAKE_MS, on_timeout, ch);
-  g_dbus_connection_new (G_IO_STREAM (stream), guid,
+  /* Not the socket connection itself: on one, GDBus reads what file
+   * descriptors come with every read (whether or not the caller negotiated
+   * them) and keeps them until the message they came with is whole, so a
+   * caller that sends one message slowly, each byte with 250 descriptors,
+   * fills devbgd's table, and every caller's call fails (EMFILE) for as long
+   * as it likes. On a plain stream GDBus reads with recv(), and the kernel
+   * closes what descriptors come. No call served here takes one. (It writes
+   * on a socket's output stream as on a socket connection, hence a plain
+   * one on the same descriptor, which @ch->socket keeps open.) */
+  out = g_unix_output_stream_new (pair[0], FALSE);
+  plain = g_simple_io_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (stream)), out);
+  g_dbus_connection_new (plain, guid,
                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_ALLOW_ANONYMOUS |
                          G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,

@@ -17,7 +17,12 @@ test_list_channel.py as a given user; prints one JSON object.
   list_channel_client.py BUS_ADDRESS unread CALLS
       authenticates on a channel by hand, sends CALLS History calls and
       reads nothing; prints "sent" and waits to be killed
+  list_channel_client.py BUS_ADDRESS fd-flood CHUNKS
+      authenticates on a channel by hand, sends the start of a message
+      that is never finished, then CHUNKS single bytes of it each with 250
+      file descriptors; prints how many were sent and waits to be killed
 """
+import array
 import json
 import os
 import socket
@@ -132,6 +137,24 @@ def main():
             message.set_serial(serial)
             sock.sendall(message.to_blob(Gio.DBusCapabilityFlags.NONE))
         print(json.dumps({'sent': True}), flush=True)
+        time.sleep(3600)
+    elif COMMAND == 'fd-flood':
+        bus = connect_bus()
+        sock = socket.socket(fileno=open_channel_fd(bus))
+        sock.sendall(b'\0AUTH ANONYMOUS\r\n')
+        if not sock.recv(256).startswith(b'OK '):
+            raise SystemExit('not authenticated')
+        sock.sendall(b'BEGIN\r\n')
+        message = Gio.DBusMessage.new_method_call(None, PATH, IFACE, 'History')
+        message.set_body(GLib.Variant('(us)', (1, 'x' * 64)))
+        message.set_serial(1)
+        sock.sendall(message.to_blob(Gio.DBusCapabilityFlags.NONE)[:32])
+        fds = array.array('i', [os.open('/dev/null', os.O_RDONLY)] * 250)
+        sent = 0
+        for _ in range(int(sys.argv[3])):
+            sock.sendmsg([b'x'], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+            sent += len(fds)
+        print(json.dumps({'sent': sent}), flush=True)
         time.sleep(3600)
     else:
         raise SystemExit('unknown command ' + COMMAND)

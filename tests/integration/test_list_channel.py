@@ -145,6 +145,26 @@ class ListChannelTest(DevbgTestCase):
             proc.wait()
         self.assertTrue(self.devbgd.owns_name())
 
+    def test_file_descriptors_sent_are_not_kept(self):
+        # GDBus, on a socket connection, keeps the descriptors that come with
+        # a message until the message is whole, whether or not the caller
+        # negotiated them: one unfinished message carrying thousands filled
+        # devbgd's table, and every user's calls failed.
+        pid = self.devbgd.proc.pid
+        before = len(os.listdir('/proc/%d/fd' % pid))
+        proc = subprocess.Popen(['setpriv', '--reuid=%d' % MALLORY, '--regid=%d' % MALLORY,
+                                 '--clear-groups', '/usr/bin/python3', CLIENT, self.bus.address,
+                                 'fd-flood', '40'], env=self.bus.env(), stdout=subprocess.PIPE,
+                                text=True)
+        try:
+            self.assertEqual(json.loads(proc.stdout.readline()), {'sent': 10000})
+            time.sleep(0.5)
+            self.assertLess(len(os.listdir('/proc/%d/fd' % pid)), before + 8)
+            self.assertTrue(self.client('compare', 100, user=ALICE)['history']['equal'])
+        finally:
+            proc.kill()
+            proc.wait()
+
     def test_libdevbg_lists_on_a_channel(self):
         lines = self.app.ok(self.bus, 'history', 4096, user=MALLORY)
         self.assertEqual(lines[0], 'OK 2 %d' % self.MINE)
