@@ -17,6 +17,9 @@
 
 /* Past the one being served, the calls that may wait on a channel. */
 #define CHANNEL_MAX_WAITING 4
+/* The calls refused past those (LimitExceeded) before the last reply is
+ * written: past this many, the channel closes. */
+#define CHANNEL_MAX_REFUSED 32
 /* All users' channels together: each may hold one reply of up to
  * MaxReplyBytes until it is read or CHANNEL_READ_MS passes. */
 #define CHANNELS_MAX_TOTAL 32
@@ -39,6 +42,7 @@ typedef struct {
   gulong             closed_handler;
   guint              timeout;      /* the handshake's, or the last reply's */
   gboolean           busy;         /* a reply not written yet */
+  guint              refused;      /* LimitExceeded since the last reply was written */
   GQueue             waiting;      /* of GDBusMethodInvocation */
 } Channel;
 
@@ -137,6 +141,7 @@ on_flushed (GObject *source, GAsyncResult *res, gpointer data)
     {
       g_clear_handle_id (&ch->timeout, g_source_remove);
       ch->busy = FALSE;
+      ch->refused = 0;
       next = g_queue_pop_head (&ch->waiting);
       if (next != NULL)
         serve_now (ch, next);
@@ -154,7 +159,19 @@ serve_now (Channel *ch, GDBusMethodInvocation *invocation)
   Channel *held = g_rc_box_acquire (ch);
 
   ch->busy = TRUE;
-  owner->serve (owner->user_data, ch->opener, ch->key, invocation);
+  if (g_strv_contains ((const char *const *) owner->methods,
+                       g_dbus_method_invocation_get_method_name (invocation)))
+    owner->serve (owner->user_data, ch->opener, ch->key, invocation);
+  else
+    {
+      g_autofree char *served = g_strjoinv (", ", owner->methods);
+
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
+                                             G_DBUS_ERROR_UNKNOWN_METHOD,
+                                             "a list channel serves %s only; call %s on the bus",
+                                             served,
+                                             g_dbus_method_invocation_get_method_name (invocation));
+    }
   if (ch->owner != NULL)
     {
       ch->timeout = g_timeout_add (CHANNEL_READ_MS, on_timeout, ch);
@@ -171,38 +188,74 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
 {
   Channel *ch = user_data;
 
-  (void) connection; (void) sender; (void) path; (void) iface; (void) params;
+  (void) connection; (void) sender; (void) path; (void) iface; (void) method; (void) params;
   if (ch->owner == NULL)
     {
       refuse (invocation, DEVBG_ERROR_FAILED, "the list channel closed");
       return;
     }
-  if (!g_strv_contains ((const char *const *) ch->owner->methods, method))
-    {
-      g_autofree char *served = g_strjoinv (", ", ch->owner->methods);
-
-      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
-                                             G_DBUS_ERROR_UNKNOWN_METHOD,
-                                             "a list channel serves %s only; call %s on the bus",
-                                             served, method);
-      return;
-    }
+  /* Refusing a method not served is a reply too: paced as the lists are. */
   if (!ch->busy)
     {
       serve_now (ch, invocation);
       return;
     }
+  /* A refusal is a reply devbgd keeps until it is read: past
+   * CHANNEL_MAX_REFUSED of them with no reply written, the caller sends
+   * and does not read, and the channel closes. */
   if (g_queue_get_length (&ch->waiting) >= CHANNEL_MAX_WAITING)
     {
       refuse (invocation, DEVBG_ERROR_LIMIT_EXCEEDED,
               "a list channel serves one call at a time, and " G_STRINGIFY (CHANNEL_MAX_WAITING)
               " more already wait: read the replies first");
+      if (++ch->refused > CHANNEL_MAX_REFUSED)
+        channel_close (ch, "calls refused, " G_STRINGIFY (CHANNEL_MAX_REFUSED)
+                           " and more, and no reply read");
       return;
     }
   g_queue_push_tail (&ch->waiting, invocation);
 }
 
 static const GDBusInterfaceVTable channel_vtable = { on_method_call, NULL, NULL, { 0 } };
+
+/* In GDBus's thread, before GDBus answers anything itself: only calls of
+ * the Manager interface's methods, with their arguments' signature, reach
+ * on_method_call(), which paces every reply. Anything else is dropped,
+ * unanswered: GDBus would answer it (Introspect, Peer, Properties, an
+ * unknown method or wrong arguments) at once, and keep each answer until
+ * the caller reads it (50,000 Introspect calls sent and not read kept
+ * 750 MiB in devbgd). */
+static GDBusMessage *
+filter_incoming (GDBusConnection *connection, GDBusMessage *message, gboolean incoming,
+                 gpointer data)
+{
+  GDBusInterfaceInfo *manager = data;
+  GDBusMethodInfo *method;
+  const char *member, *signature;
+  g_autoptr(GString) expected = NULL;
+
+  (void) connection;
+  if (!incoming)
+    return message;
+  member = g_dbus_message_get_member (message);
+  if (g_dbus_message_get_message_type (message) != G_DBUS_MESSAGE_TYPE_METHOD_CALL ||
+      g_strcmp0 (g_dbus_message_get_path (message), DEVBG_DBUS_PATH) != 0 ||
+      g_strcmp0 (g_dbus_message_get_interface (message), manager->name) != 0 ||
+      member == NULL ||
+      (method = g_dbus_interface_info_lookup_method (manager, member)) == NULL)
+    goto drop;
+  expected = g_string_new (NULL);
+  for (guint i = 0; method->in_args != NULL && method->in_args[i] != NULL; i++)
+    g_string_append (expected, method->in_args[i]->signature);
+  signature = g_dbus_message_get_signature (message);
+  if (strcmp (signature != NULL ? signature : "", expected->str) != 0)
+    goto drop;
+  return message;
+
+drop:
+  g_object_unref (message);
+  return NULL;
+}
 
 static void
 on_connection_closed (GDBusConnection *connection, gboolean remote_peer_vanished,
@@ -234,6 +287,9 @@ on_connection_ready (GObject *source, GAsyncResult *res, gpointer data)
       ch->connection = g_steal_pointer (&connection);
       ch->closed_handler = g_signal_connect (ch->connection, "closed",
                                              G_CALLBACK (on_connection_closed), ch);
+      g_dbus_connection_add_filter (ch->connection, filter_incoming,
+                                    g_dbus_interface_info_ref (ch->owner->manager),
+                                    (GDestroyNotify) g_dbus_interface_info_unref);
       ch->registration = g_dbus_connection_register_object (ch->connection, DEVBG_DBUS_PATH,
                                                             ch->owner->manager, &channel_vtable,
                                                             ch, NULL, &error);

@@ -17,6 +17,11 @@ test_list_channel.py as a given user; prints one JSON object.
   list_channel_client.py BUS_ADDRESS unread CALLS
       authenticates on a channel by hand, sends CALLS History calls and
       reads nothing; prints "sent" and waits to be killed
+  list_channel_client.py BUS_ADDRESS flood CALLS
+      authenticates on a channel by hand, sends CALLS calls of each kind
+      that has an answer (Introspect, Peer.Ping, GetStatus, History without
+      its arguments, History) and reads nothing; prints how many it sent
+      before devbgd closed the channel, and waits to be killed
   list_channel_client.py BUS_ADDRESS fd-flood CHUNKS
       authenticates on a channel by hand, sends the start of a message
       that is never finished, then CHUNKS single bytes of it each with 250
@@ -137,6 +142,32 @@ def main():
             message.set_serial(serial)
             sock.sendall(message.to_blob(Gio.DBusCapabilityFlags.NONE))
         print(json.dumps({'sent': True}), flush=True)
+        time.sleep(3600)
+    elif COMMAND == 'flood':
+        bus = connect_bus()
+        sock = socket.socket(fileno=open_channel_fd(bus))
+        sock.sendall(b'\0AUTH ANONYMOUS\r\nBEGIN\r\n')
+        kinds = [(PATH, 'org.freedesktop.DBus.Introspectable', 'Introspect', None),
+                 (PATH, 'org.freedesktop.DBus.Peer', 'Ping', None),
+                 (PATH, IFACE, 'GetStatus', None),
+                 (PATH, IFACE, 'History', None),
+                 (PATH, IFACE, 'History', GLib.Variant('(us)', (4096, '')))]
+        blobs = []
+        for path, iface, method, body in kinds:
+            message = Gio.DBusMessage.new_method_call(None, path, iface, method)
+            if body is not None:
+                message.set_body(body)
+            message.set_serial(1)
+            blobs.append(message.to_blob(Gio.DBusCapabilityFlags.NONE))
+        sent, closed = 0, False
+        try:
+            for _ in range(int(sys.argv[3])):
+                for blob in blobs:
+                    sock.sendall(blob)
+                    sent += 1
+        except OSError:
+            closed = True
+        print(json.dumps({'sent': sent, 'closed': closed}), flush=True)
         time.sleep(3600)
     elif COMMAND == 'fd-flood':
         bus = connect_bus()
