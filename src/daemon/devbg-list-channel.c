@@ -30,12 +30,15 @@
 /* ... and this long to read a reply, which devbgd keeps until then. */
 #define CHANNEL_READ_MS 10000
 
+typedef struct _LimitStream LimitStream;
+
 typedef struct {
   DevbgListChannels *owner;        /* NULL once closed */
   char              *key;
   char              *sender;
   DevbgIdentity     *opener;
   GIOStream         *socket;       /* the socket pair's end: closed with @ch */
+  LimitStream       *input;        /* what GDBus reads from it */
   GDBusConnection   *connection;   /* NULL until authenticated */
   GCancellable      *cancellable;
   guint              registration;
@@ -56,6 +59,212 @@ struct _DevbgListChannels {
   guint64                opened;
 };
 
+/* ---- the caller's messages, no larger than CHANNEL_MAX_MESSAGE ---- */
+
+/* GDBus reads a message's 16 first bytes, then allocates the length they
+ * give (up to 128 MiB) and keeps what came of it until the rest comes: 4
+ * channels of a user, each with a message sent but for its last byte, held
+ * 400 MiB in devbgd. A call served here is a few hundred bytes. */
+#define CHANNEL_MAX_MESSAGE (64 * 1024)
+
+struct _LimitStream {
+  GInputStream  parent;
+  GInputStream *base;
+  gboolean      framing;  /* past the line BEGIN: D-Bus messages follow */
+  gboolean      nul_seen; /* the byte before the authentication's lines */
+  int           match;    /* of "BEGIN\r\n" in the line so far, -1 if not it */
+  guint8        prev;
+  guint8        head[16];
+  gsize         pos;      /* into the current message */
+  gsize         total;    /* its length, once its 16 first bytes came */
+};
+
+typedef GInputStreamClass LimitStreamClass;
+
+static void limit_stream_pollable_init (GPollableInputStreamInterface *iface);
+static GType limit_stream_get_type (void);
+
+G_DEFINE_TYPE_WITH_CODE (LimitStream, limit_stream, G_TYPE_INPUT_STREAM,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
+                                                limit_stream_pollable_init))
+
+static guint32
+head_u32 (const LimitStream *ls, gsize at)
+{
+  guint32 v;
+
+  memcpy (&v, ls->head + at, 4);
+  return ls->head[0] == 'B' ? GUINT32_FROM_BE (v) : GUINT32_FROM_LE (v);
+}
+
+/* How much of @count may be read now, or -1 (the message is too large). */
+static gssize
+limit_stream_allowed (LimitStream *ls, gsize count, GError **error)
+{
+  if (!ls->framing)
+    return MIN (count, 1); /* a byte at a time, to see where BEGIN ends */
+  if (ls->pos < 16)
+    return MIN (count, 16 - ls->pos);
+  if (ls->total == 0)
+    {
+      guint64 fields = head_u32 (ls, 12), body = head_u32 (ls, 4);
+      guint64 total = 16 + ((fields + 7) & ~(guint64) 7) + body;
+
+      if (total > CHANNEL_MAX_MESSAGE)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                       "a message of %" G_GUINT64_FORMAT " bytes on a list channel (at most %u)",
+                       total, (unsigned) CHANNEL_MAX_MESSAGE);
+          return -1;
+        }
+      ls->total = total;
+      if (ls->pos == ls->total) /* 16 bytes, all of it: the next one */
+        {
+          ls->pos = ls->total = 0;
+          return MIN (count, 16);
+        }
+    }
+  return MIN (count, ls->total - ls->pos);
+}
+
+/* Authentication, a byte at a time: messages follow the line BEGIN, as
+ * GDBus reads it (lines end with CR LF; a NUL byte comes first). */
+static void
+limit_stream_text (LimitStream *ls, guint8 c)
+{
+  static const char begin[] = "BEGIN\r\n";
+
+  if (!ls->nul_seen)
+    {
+      ls->nul_seen = TRUE;
+      return;
+    }
+  if (ls->match >= 0 && c == (guint8) begin[ls->match])
+    ls->framing = ++ls->match == (int) strlen (begin);
+  else
+    ls->match = -1;
+  if (ls->prev == '\r' && c == '\n' && !ls->framing)
+    ls->match = 0;
+  ls->prev = c;
+}
+
+static void
+limit_stream_count (LimitStream *ls, const guint8 *buffer, gssize n)
+{
+  if (n <= 0)
+    return;
+  if (!ls->framing)
+    {
+      limit_stream_text (ls, buffer[0]);
+      return;
+    }
+  if (ls->pos < 16)
+    memcpy (ls->head + ls->pos, buffer, n);
+  ls->pos += n;
+  if (ls->total != 0 && ls->pos == ls->total)
+    ls->pos = ls->total = 0;
+}
+
+static gssize
+limit_stream_read (GInputStream *stream, void *buffer, gsize count,
+                   GCancellable *cancellable, GError **error)
+{
+  LimitStream *ls = (LimitStream *) stream;
+  gssize allowed = limit_stream_allowed (ls, count, error), n;
+
+  if (allowed < 0)
+    return -1;
+  n = g_input_stream_read (ls->base, buffer, allowed, cancellable, error);
+  limit_stream_count (ls, buffer, n);
+  return n;
+}
+
+static gssize
+limit_stream_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize count,
+                               GError **error)
+{
+  LimitStream *ls = (LimitStream *) stream;
+  gssize allowed = limit_stream_allowed (ls, count, error), n;
+
+  if (allowed < 0)
+    return -1;
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (ls->base), buffer,
+                                                allowed, NULL, error);
+  limit_stream_count (ls, buffer, n);
+  return n;
+}
+
+static gboolean
+limit_stream_can_poll (GPollableInputStream *stream)
+{
+  (void) stream;
+  return TRUE;
+}
+
+static gboolean
+limit_stream_is_readable (GPollableInputStream *stream)
+{
+  return g_pollable_input_stream_is_readable (
+    G_POLLABLE_INPUT_STREAM (((LimitStream *) stream)->base));
+}
+
+static GSource *
+limit_stream_create_source (GPollableInputStream *stream, GCancellable *cancellable)
+{
+  GSource *base = g_pollable_input_stream_create_source (
+    G_POLLABLE_INPUT_STREAM (((LimitStream *) stream)->base), NULL);
+  GSource *source = g_pollable_source_new_full (stream, base, cancellable);
+
+  g_source_unref (base);
+  return source;
+}
+
+static void
+limit_stream_pollable_init (GPollableInputStreamInterface *iface)
+{
+  iface->can_poll = limit_stream_can_poll;
+  iface->is_readable = limit_stream_is_readable;
+  iface->create_source = limit_stream_create_source;
+  iface->read_nonblocking = limit_stream_read_nonblocking;
+}
+
+static gboolean
+limit_stream_close (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  (void) stream; (void) cancellable; (void) error;
+  return TRUE; /* the channel closes the socket */
+}
+
+static void
+limit_stream_finalize (GObject *object)
+{
+  g_object_unref (((LimitStream *) object)->base);
+  G_OBJECT_CLASS (limit_stream_parent_class)->finalize (object);
+}
+
+static void
+limit_stream_init (LimitStream *ls)
+{
+  (void) ls;
+}
+
+static void
+limit_stream_class_init (LimitStreamClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = limit_stream_finalize;
+  klass->read_fn = limit_stream_read;
+  klass->close_fn = limit_stream_close;
+}
+
+static LimitStream *
+limit_stream_new (GInputStream *base)
+{
+  LimitStream *ls = g_object_new (limit_stream_get_type (), NULL);
+
+  ls->base = g_object_ref (base);
+  return ls;
+}
+
 static void
 channel_clear (gpointer data)
 {
@@ -68,6 +277,7 @@ channel_clear (gpointer data)
   if (ch->socket != NULL)
     g_io_stream_close (ch->socket, NULL, NULL);
   g_clear_object (&ch->socket);
+  g_clear_object (&ch->input);
   g_clear_object (&ch->cancellable);
 }
 
@@ -262,8 +472,10 @@ on_connection_closed (GDBusConnection *connection, gboolean remote_peer_vanished
                       GError *error, gpointer data)
 {
   (void) connection;
-  channel_close (data, remote_peer_vanished ? "the caller closed it"
-                                            : error != NULL ? error->message : "closed");
+  channel_close (data, g_error_matches (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE)
+                         ? error->message
+                       : remote_peer_vanished ? "the caller closed it"
+                       : error != NULL ? error->message : "closed");
 }
 
 static void
@@ -423,7 +635,8 @@ devbg_list_channels_open (DevbgListChannels *channels, const char *sender,
    * on a socket's output stream as on a socket connection, hence a plain
    * one on the same descriptor, which @ch->socket keeps open.) */
   out = g_unix_output_stream_new (pair[0], FALSE);
-  plain = g_simple_io_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (stream)), out);
+  ch->input = limit_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (stream)));
+  plain = g_simple_io_stream_new (G_INPUT_STREAM (ch->input), out);
   g_dbus_connection_new (plain, guid,
                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_ALLOW_ANONYMOUS |

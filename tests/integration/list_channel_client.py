@@ -22,6 +22,10 @@ test_list_channel.py as a given user; prints one JSON object.
       that has an answer (Introspect, Peer.Ping, GetStatus, History without
       its arguments, History) and reads nothing; prints how many it sent
       before devbgd closed the channel, and waits to be killed
+  list_channel_client.py BUS_ADDRESS big-message MIB
+      authenticates on a channel by hand, sends the start of a History
+      call of MIB MiB and all of it but its last byte; prints how much it
+      sent, and whether devbgd closed the channel, then waits to be killed
   list_channel_client.py BUS_ADDRESS fd-flood CHUNKS
       authenticates on a channel by hand, sends the start of a message
       that is never finished, then CHUNKS single bytes of it each with 250
@@ -168,6 +172,25 @@ def main():
         except OSError:
             closed = True
         print(json.dumps({'sent': sent, 'closed': closed}), flush=True)
+        time.sleep(3600)
+    elif COMMAND == 'big-message':
+        bus = connect_bus()
+        sock = socket.socket(fileno=open_channel_fd(bus))
+        sock.sendall(b'\0AUTH ANONYMOUS\r\nBEGIN\r\n')
+        size = int(sys.argv[3]) << 20
+        message = Gio.DBusMessage.new_method_call(None, PATH, IFACE, 'History')
+        message.set_body(GLib.Variant('(us)', (1, 'x' * size)))
+        message.set_serial(1)
+        blob = message.to_blob(Gio.DBusCapabilityFlags.NONE)
+        sent, closed = 0, False
+        try:
+            while sent < len(blob) - 1:
+                sent += sock.send(blob[sent:min(sent + 65536, len(blob) - 1)])
+            sock.settimeout(5)
+            closed = sock.recv(4096) == b''
+        except OSError:
+            closed = True
+        print(json.dumps({'sent_kib': sent >> 10, 'closed': closed}), flush=True)
         time.sleep(3600)
     elif COMMAND == 'fd-flood':
         bus = connect_bus()

@@ -168,6 +168,32 @@ class ListChannelTest(DevbgTestCase):
             proc.kill()
             proc.wait()
 
+    def test_a_large_message_closes_it(self):
+        # GDBus allocates what a message's first 16 bytes announce (up to
+        # 128 MiB) and keeps what came of it: a user's 4 channels each with
+        # 100 MiB of a message unfinished held 400 MiB in devbgd.
+        pid = self.devbgd.proc.pid
+        self.client('compare', 4096)
+        before = rss_kib(pid)
+        procs = [subprocess.Popen(['setpriv', '--reuid=%d' % MALLORY, '--regid=%d' % MALLORY,
+                                   '--clear-groups', '/usr/bin/python3', CLIENT,
+                                   self.bus.address, 'big-message', '16'], env=self.bus.env(),
+                                  stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        try:
+            for proc in procs:
+                out = json.loads(proc.stdout.readline())
+                self.assertTrue(out['closed'], out)
+                self.assertLess(out['sent_kib'], 16 * 1024)
+            if not sanitized(pid):
+                self.assertLess(rss_kib(pid) - before, 4 * 1024)
+            self.assertIn('bytes on a list channel (at most 65536)', self.devbgd.read_log())
+            # The lists still come whole: a page's reply is no call.
+            self.assertTrue(self.client('compare', 4096, user=ALICE)['history']['equal'])
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+
     def test_file_descriptors_sent_are_not_kept(self):
         # GDBus, on a socket connection, keeps the descriptors that come with
         # a message until the message is whole, whether or not the caller
