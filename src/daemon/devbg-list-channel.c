@@ -64,7 +64,9 @@ struct _DevbgListChannels {
 /* GDBus reads a message's 16 first bytes, then allocates the length they
  * give (up to 128 MiB) and keeps what came of it until the rest comes: 4
  * channels of a user, each with a message sent but for its last byte, held
- * 400 MiB in devbgd. A call served here is a few hundred bytes. */
+ * 400 MiB in devbgd. A call served here is a few hundred bytes. So the
+ * stream GDBus reads holds each message's 16 first bytes back until they
+ * are all in and give a length of at most CHANNEL_MAX_MESSAGE. */
 #define CHANNEL_MAX_MESSAGE (64 * 1024)
 
 struct _LimitStream {
@@ -74,9 +76,10 @@ struct _LimitStream {
   gboolean      nul_seen; /* the byte before the authentication's lines */
   int           match;    /* of "BEGIN\r\n" in the line so far, -1 if not it */
   guint8        prev;
-  guint8        head[16];
-  gsize         pos;      /* into the current message */
-  gsize         total;    /* its length, once its 16 first bytes came */
+  guint8        head[16]; /* the current message's first bytes, as read */
+  gsize         head_len; /* read into head */
+  gsize         pos;      /* handed over of the current message */
+  gsize         total;    /* its length, once head is whole and checked */
 };
 
 typedef GInputStreamClass LimitStreamClass;
@@ -95,36 +98,6 @@ head_u32 (const LimitStream *ls, gsize at)
 
   memcpy (&v, ls->head + at, 4);
   return ls->head[0] == 'B' ? GUINT32_FROM_BE (v) : GUINT32_FROM_LE (v);
-}
-
-/* How much of @count may be read now, or -1 (the message is too large). */
-static gssize
-limit_stream_allowed (LimitStream *ls, gsize count, GError **error)
-{
-  if (!ls->framing)
-    return MIN (count, 1); /* a byte at a time, to see where BEGIN ends */
-  if (ls->pos < 16)
-    return MIN (count, 16 - ls->pos);
-  if (ls->total == 0)
-    {
-      guint64 fields = head_u32 (ls, 12), body = head_u32 (ls, 4);
-      guint64 total = 16 + ((fields + 7) & ~(guint64) 7) + body;
-
-      if (total > CHANNEL_MAX_MESSAGE)
-        {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                       "a message of %" G_GUINT64_FORMAT " bytes on a list channel (at most %u)",
-                       total, (unsigned) CHANNEL_MAX_MESSAGE);
-          return -1;
-        }
-      ls->total = total;
-      if (ls->pos == ls->total) /* 16 bytes, all of it: the next one */
-        {
-          ls->pos = ls->total = 0;
-          return MIN (count, 16);
-        }
-    }
-  return MIN (count, ls->total - ls->pos);
 }
 
 /* Authentication, a byte at a time: messages follow the line BEGIN, as
@@ -148,50 +121,113 @@ limit_stream_text (LimitStream *ls, guint8 c)
   ls->prev = c;
 }
 
-static void
-limit_stream_count (LimitStream *ls, const guint8 *buffer, gssize n)
+/* Reads at most @count bytes of @ls's base into @buffer, blocking or not. */
+static gssize
+base_read (LimitStream *ls, void *buffer, gsize count, gboolean blocking,
+           GCancellable *cancellable, GError **error)
 {
-  if (n <= 0)
-    return;
+  if (blocking)
+    return g_input_stream_read (ls->base, buffer, count, cancellable, error);
+  return g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (ls->base), buffer,
+                                                   count, NULL, error);
+}
+
+/* Whether the current message's head is whole and checked: FALSE with
+ * @error when reading failed, would block (not blocking), ended, or the
+ * message is too large. */
+static gboolean
+limit_stream_fill_head (LimitStream *ls, gboolean blocking, GCancellable *cancellable,
+                        GError **error)
+{
+  guint64 fields, body, total;
+
+  while (ls->head_len < sizeof ls->head)
+    {
+      gssize n = base_read (ls, ls->head + ls->head_len, sizeof ls->head - ls->head_len,
+                            blocking, cancellable, error);
+
+      if (n < 0)
+        return FALSE;
+      if (n == 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
+                       "the list channel closed in the middle of a message");
+          return FALSE;
+        }
+      ls->head_len += (gsize) n;
+    }
+  if (ls->total != 0)
+    return TRUE;
+  fields = head_u32 (ls, 12);
+  body = head_u32 (ls, 4);
+  total = 16 + ((fields + 7) & ~(guint64) 7) + body;
+  if (total > CHANNEL_MAX_MESSAGE)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                   "a message of %" G_GUINT64_FORMAT " bytes on a list channel (at most %u)",
+                   total, (unsigned) CHANNEL_MAX_MESSAGE);
+      return FALSE;
+    }
+  ls->total = total;
+  return TRUE;
+}
+
+static gssize
+limit_stream_do_read (LimitStream *ls, guint8 *buffer, gsize count, gboolean blocking,
+                      GCancellable *cancellable, GError **error)
+{
+  gssize n;
+
+  if (count == 0)
+    return 0;
   if (!ls->framing)
     {
-      limit_stream_text (ls, buffer[0]);
-      return;
+      /* A byte at a time, to see where BEGIN ends. */
+      n = base_read (ls, buffer, 1, blocking, cancellable, error);
+      if (n > 0)
+        limit_stream_text (ls, buffer[0]);
+      return n;
     }
-  if (ls->pos < 16)
-    memcpy (ls->head + ls->pos, buffer, n);
-  ls->pos += n;
-  if (ls->total != 0 && ls->pos == ls->total)
-    ls->pos = ls->total = 0;
+  if (ls->pos < sizeof ls->head)
+    {
+      /* The head, once checked, from where it was kept. */
+      if (!limit_stream_fill_head (ls, blocking, cancellable, error))
+        return -1;
+      n = (gssize) MIN (count, sizeof ls->head - ls->pos);
+      memcpy (buffer, ls->head + ls->pos, (gsize) n);
+    }
+  else
+    {
+      n = base_read (ls, buffer, MIN (count, ls->total - ls->pos), blocking, cancellable,
+                     error);
+      if (n <= 0)
+        return n;
+    }
+  ls->pos += (gsize) n;
+  if (ls->pos == ls->total)
+    ls->pos = ls->total = ls->head_len = 0;
+  return n;
 }
 
 static gssize
 limit_stream_read (GInputStream *stream, void *buffer, gsize count,
                    GCancellable *cancellable, GError **error)
 {
-  LimitStream *ls = (LimitStream *) stream;
-  gssize allowed = limit_stream_allowed (ls, count, error), n;
-
-  if (allowed < 0)
-    return -1;
-  n = g_input_stream_read (ls->base, buffer, allowed, cancellable, error);
-  limit_stream_count (ls, buffer, n);
-  return n;
+  return limit_stream_do_read ((LimitStream *) stream, buffer, count, TRUE, cancellable, error);
 }
 
 static gssize
 limit_stream_read_nonblocking (GPollableInputStream *stream, void *buffer, gsize count,
                                GError **error)
 {
-  LimitStream *ls = (LimitStream *) stream;
-  gssize allowed = limit_stream_allowed (ls, count, error), n;
+  return limit_stream_do_read ((LimitStream *) stream, buffer, count, FALSE, NULL, error);
+}
 
-  if (allowed < 0)
-    return -1;
-  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (ls->base), buffer,
-                                                allowed, NULL, error);
-  limit_stream_count (ls, buffer, n);
-  return n;
+/* A checked head not all handed over yet: readable without the socket. */
+static gboolean
+limit_stream_holds (LimitStream *ls)
+{
+  return ls->framing && ls->total != 0 && ls->pos < sizeof ls->head;
 }
 
 static gboolean
@@ -204,18 +240,22 @@ limit_stream_can_poll (GPollableInputStream *stream)
 static gboolean
 limit_stream_is_readable (GPollableInputStream *stream)
 {
-  return g_pollable_input_stream_is_readable (
-    G_POLLABLE_INPUT_STREAM (((LimitStream *) stream)->base));
+  LimitStream *ls = (LimitStream *) stream;
+
+  return limit_stream_holds (ls) ||
+         g_pollable_input_stream_is_readable (G_POLLABLE_INPUT_STREAM (ls->base));
 }
 
 static GSource *
 limit_stream_create_source (GPollableInputStream *stream, GCancellable *cancellable)
 {
-  GSource *base = g_pollable_input_stream_create_source (
-    G_POLLABLE_INPUT_STREAM (((LimitStream *) stream)->base), NULL);
-  GSource *source = g_pollable_source_new_full (stream, base, cancellable);
+  LimitStream *ls = (LimitStream *) stream;
+  GSource *child = limit_stream_holds (ls)
+    ? g_timeout_source_new (0)
+    : g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (ls->base), NULL);
+  GSource *source = g_pollable_source_new_full (stream, child, cancellable);
 
-  g_source_unref (base);
+  g_source_unref (child);
   return source;
 }
 

@@ -174,6 +174,9 @@ class ListChannelTest(DevbgTestCase):
         # 100 MiB of a message unfinished held 400 MiB in devbgd.
         pid = self.devbgd.proc.pid
         self.client('compare', 4096)
+        # Once the pages read ahead are dropped (2 s) and devbgd has given
+        # its heap's free memory back (1 s after the last large reply).
+        time.sleep(3)
         before = rss_kib(pid)
         procs = [subprocess.Popen(['setpriv', '--reuid=%d' % MALLORY, '--regid=%d' % MALLORY,
                                    '--clear-groups', '/usr/bin/python3', CLIENT,
