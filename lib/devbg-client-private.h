@@ -5,7 +5,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -18,5 +18,12 @@ gboolean devbg_check_string_arg (const char *what,
                                  gboolean    may_be_empty,
                                  gsize       max,
                                  GError    **error);
+
+/* A GAsyncReadyCallback of g_dbus_connection_call() for @task_data, a
+ * GTask (owned): its result is the reply, or the call's error with the
+ * remote error name stripped. */
+void     devbg_return_reply_to_task (GObject      *source,
+                                     GAsyncResult *res,
+                                     gpointer      task_data);
 
 G_END_DECLS

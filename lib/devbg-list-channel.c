@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "devbg-list-channel.h"
+#include "devbg-client-private.h"
 
 #include <gio/gunixfdlist.h>
 #include <unistd.h>
@@ -288,10 +289,10 @@ list_call_free (ListCall *call)
   g_free (call);
 }
 
-static void
-on_bus_reply (GObject *source, GAsyncResult *res, gpointer data)
+void
+devbg_return_reply_to_task (GObject *source, GAsyncResult *res, gpointer task_data)
 {
-  g_autoptr(GTask) task = data;
+  g_autoptr(GTask) task = task_data;
   g_autoptr(GError) error = NULL;
   GVariant *reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), res, &error);
 
@@ -312,7 +313,7 @@ call_on_bus (GTask *task)
   g_dbus_connection_call (call->lc->connection, destination (call->lc), DEVBG_DBUS_PATH,
                           DEVBG_DBUS_MANAGER_INTERFACE, call->method, call->args,
                           call->reply_type, G_DBUS_CALL_FLAGS_NONE, -1,
-                          g_task_get_cancellable (task), on_bus_reply, task);
+                          g_task_get_cancellable (task), devbg_return_reply_to_task, task);
 }
 
 static void

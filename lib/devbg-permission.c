@@ -248,22 +248,6 @@ manager_call_sync (DevbgClient *client, const char *method, GVariant *params,
   return reply;
 }
 
-static void
-manager_call_done (GObject *source, GAsyncResult *result, gpointer data)
-{
-  g_autoptr(GTask) task = data;
-  g_autoptr(GError) error = NULL;
-  GVariant *reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
-
-  if (reply == NULL)
-    {
-      g_dbus_error_strip_remote_error (error);
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
-}
-
 /* Calls @method for @task; the task's result is the reply. */
 static void
 manager_call_async (DevbgClient *client, GTask *task, const char *method, GVariant *params,
@@ -275,7 +259,8 @@ manager_call_async (DevbgClient *client, GTask *task, const char *method, GVaria
   g_dbus_connection_call (connection, destination (connection), DEVBG_DBUS_PATH,
                           DEVBG_DBUS_MANAGER_INTERFACE, method, params,
                           G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE, -1,
-                          g_task_get_cancellable (task), manager_call_done, g_object_ref (task));
+                          g_task_get_cancellable (task), devbg_return_reply_to_task,
+                          g_object_ref (task));
 }
 
 /* A list channel call's end: the task's result is the reply. */

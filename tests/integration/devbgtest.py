@@ -36,6 +36,23 @@ def wait_for(predicate, timeout=10.0, what='condition'):
     raise AssertionError('timed out waiting for ' + what)
 
 
+def rss_kib(pid):
+    """The resident memory of process @pid, in KiB."""
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise AssertionError('no VmRSS')
+
+
+def sanitized(pid):
+    """Process @pid runs under AddressSanitizer (the build-asan pass), whose
+    quarantine keeps freed memory: its RSS says nothing about leaks there
+    (LeakSanitizer checks them)."""
+    with open('/proc/%d/maps' % pid) as f:
+        return 'libasan' in f.read()
+
+
 class PrivateBus:
     """A dbus-daemon of type system, on a socket in @tmpdir, that non-root
     clients can use (see TESTING-NOTES.md)."""

@@ -19,7 +19,8 @@ import uuid
 
 from gi.repository import GLib
 
-from devbgtest import DevbgTestCase, TestApp, insert_history, manifest_xml, unpack_records
+from devbgtest import (DevbgTestCase, TestApp, insert_history, manifest_xml, rss_kib,
+                       sanitized, unpack_records)
 
 APP = 'org.example.History'
 OTHER = 'org.example.Other'
@@ -219,20 +220,6 @@ class HistoryDamagedRowsTest(HistoryBase):
         self.assertTrue(self.devbgd.owns_name())
 
 
-def sanitized(pid):
-    """devbgd runs under AddressSanitizer (the build-asan pass)."""
-    with open('/proc/%d/maps' % pid) as f:
-        return 'libasan' in f.read()
-
-
-def rss_mib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 class HistoryUnreadRepliesTest(HistoryBase):
     """A user pipelining History calls on connections that never read the
     replies: once dbus-daemon's quota for devbgd is full (devbgd's
@@ -285,7 +272,7 @@ print(got['ok'], got['limit'], got['other'], flush=True)
         import time
         pid = self.devbgd.proc.pid
         self.assertEqual(self.raw_pages(4096)[0][0] > 1000000, True)
-        before = rss_mib(pid)
+        before = rss_kib(pid) / 1024
         proc = subprocess.Popen(['setpriv', '--reuid=%d' % MALLORY, '--regid=%d' % MALLORY,
                                  '--clear-groups', '/usr/bin/python3', '-c', self.FLOOD,
                                  self.bus.address, '60'],
@@ -295,7 +282,7 @@ print(got['ok'], got['limit'], got['other'], flush=True)
         peak = before
         deadline = time.monotonic() + 4
         while time.monotonic() < deadline:
-            peak = max(peak, rss_mib(pid))
+            peak = max(peak, rss_kib(pid) / 1024)
             time.sleep(0.1)
         os.kill(proc.pid, signal.SIGCONT)
         out, _ = proc.communicate(timeout=120)

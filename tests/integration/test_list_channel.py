@@ -18,7 +18,8 @@ import subprocess
 import time
 import uuid
 
-from devbgtest import DevbgTestCase, TestApp, insert_history, manifest_xml
+from devbgtest import (DevbgTestCase, TestApp, insert_history, manifest_xml, rss_kib,
+                       sanitized)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT = os.path.join(HERE, 'list_channel_client.py')
@@ -28,19 +29,6 @@ ERR = 'org.devbg.Devbg1.Error.'
 ALICE = 1        # "daemon"
 MALLORY = 65534  # "nobody"
 MAX_CHANNELS = 4  # DEVBG_MAX_LIST_CHANNELS
-
-
-def rss_kib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    raise AssertionError('no VmRSS')
-
-
-def sanitized(pid):
-    with open('/proc/%d/maps' % pid) as f:
-        return 'libasan' in f.read()
 
 
 class ListChannelTest(DevbgTestCase):

@@ -10,26 +10,11 @@ import sqlite3
 import subprocess
 import unittest
 
-from devbgtest import DEVBGCTL, event_fields
+from devbgtest import DEVBGCTL, event_fields, rss_kib, sanitized
 from test_runtime import RuntimeBase, parse, BAND, DOCK, ERR
 
 ALICE = 1       # "daemon": a real user with a passwd entry
 MALLORY = 65534  # "nobody"
-
-
-def rss_kib(pid):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith('VmRSS:'):
-                return int(line.split()[1])
-    raise AssertionError('no VmRSS')
-
-
-def sanitized(pid):
-    """devbgd runs under AddressSanitizer, whose quarantine keeps freed
-    memory: its RSS says nothing about leaks there (LeakSanitizer does)."""
-    with open('/proc/%d/maps' % pid) as f:
-        return 'libasan' in f.read()
 
 
 class TrustTest(RuntimeBase):
