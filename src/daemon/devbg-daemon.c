@@ -19,6 +19,7 @@
 #include "devbg-manifest.h"
 #include "devbg-metadata.h"
 #include "devbg-read-ahead.h"
+#include "devbg-reply-budget.h"
 #include "devbg-records.h"
 #include "devbg-runtime.h"
 #include "devbg-store.h"
@@ -66,7 +67,7 @@ struct _DevbgDaemon {
   guint            heap_trim_source;
   gint64           heap_untrimmed_since; /* the first large reply since the last trim */
   DevbgListChannels *list_channels;
-  struct _ReplyBudget *reply_budget;
+  DevbgReplyBudget *reply_budget;
   DevbgFairQueue  *list_calls;   /* list calls on the bus, served users in turn */
 };
 
@@ -480,98 +481,9 @@ trim_heap_after (DevbgDaemon *daemon, gsize size)
   daemon->heap_trim_source = g_timeout_add (HEAP_TRIM_DELAY_MS, on_heap_trim, daemon);
 }
 
-/* ---- pages not yet written to the bus ----
- *
- * GDBus keeps each reply (its body and its serialized copy) until it has
- * written it to dbus-daemon, and dbus-daemon stops reading devbgd once
- * the replies its callers have not read fill devbgd's quota there. A
- * user pipelining list calls on connections that never read (at most 256
- * connections of 128 calls each) made devbgd keep a page of up to 1 MiB,
- * twice, for every call: 2,000 unread History calls, 2.2 GB (found by a
- * hostile-user review). So the pages each user has waiting in devbgd are
- * counted until GDBus lets go of their reply, and past
- * REPLY_BUDGET_BYTES (or 8 pages of MaxReplyBytes, if more) a page is
- * refused with LimitExceeded. The count drops in GDBus's worker thread. */
-
+/* A user's pages not yet written to the bus (devbg-reply-budget.h): at
+ * most this many bytes, or 8 pages of MaxReplyBytes if more. */
 #define REPLY_BUDGET_BYTES (16 * 1024 * 1024)
-
-typedef struct _ReplyBudget {
-  gatomicrefcount ref;
-  GMutex          lock;
-  GHashTable     *by_uid; /* uid -> bytes of its pages not yet written */
-} ReplyBudget;
-
-typedef struct {
-  ReplyBudget *budget;
-  guint32      uid;
-  gsize        size;
-} ReplyCharge;
-
-static ReplyBudget *
-reply_budget_new (void)
-{
-  ReplyBudget *budget = g_new0 (ReplyBudget, 1);
-
-  g_atomic_ref_count_init (&budget->ref);
-  g_mutex_init (&budget->lock);
-  budget->by_uid = g_hash_table_new (g_direct_hash, g_direct_equal);
-  return budget;
-}
-
-static void
-reply_budget_unref (ReplyBudget *budget)
-{
-  if (budget == NULL || !g_atomic_ref_count_dec (&budget->ref))
-    return;
-  g_hash_table_unref (budget->by_uid);
-  g_mutex_clear (&budget->lock);
-  g_free (budget);
-}
-
-/* Counts @size bytes more for @uid, unless it has @max or more waiting. */
-static ReplyCharge *
-reply_budget_charge (ReplyBudget *budget, guint32 uid, gsize size, gsize max)
-{
-  ReplyCharge *charge = NULL;
-  gsize waiting;
-
-  g_mutex_lock (&budget->lock);
-  waiting = GPOINTER_TO_SIZE (g_hash_table_lookup (budget->by_uid, GUINT_TO_POINTER (uid)));
-  if (waiting < max)
-    {
-      g_hash_table_insert (budget->by_uid, GUINT_TO_POINTER (uid),
-                           GSIZE_TO_POINTER (waiting + size));
-      charge = g_new0 (ReplyCharge, 1);
-      charge->budget = budget;
-      g_atomic_ref_count_inc (&budget->ref);
-      charge->uid = uid;
-      charge->size = size;
-    }
-  g_mutex_unlock (&budget->lock);
-  return charge;
-}
-
-/* Its reply written (or dropped): in GDBus's worker thread, or any. */
-static void
-reply_charge_release (gpointer data)
-{
-  ReplyCharge *charge = data;
-  ReplyBudget *budget = charge->budget;
-  gsize waiting;
-
-  g_mutex_lock (&budget->lock);
-  waiting = GPOINTER_TO_SIZE (g_hash_table_lookup (budget->by_uid,
-                                                   GUINT_TO_POINTER (charge->uid)));
-  waiting -= MIN (waiting, charge->size);
-  if (waiting == 0)
-    g_hash_table_remove (budget->by_uid, GUINT_TO_POINTER (charge->uid));
-  else
-    g_hash_table_insert (budget->by_uid, GUINT_TO_POINTER (charge->uid),
-                         GSIZE_TO_POINTER (waiting));
-  g_mutex_unlock (&budget->lock);
-  reply_budget_unref (budget);
-  g_free (charge);
-}
 
 /* Answers "(ays)" with @bytes and where the next page starts ("" at the
  * end), counted against the caller's pages waiting to be written. */
@@ -584,16 +496,16 @@ return_packed (Call *call, GBytes *bytes, gboolean more, gint64 last_cursor)
   g_autoptr(GDBusMessage) reply = NULL;
   GDBusMessage *message = g_dbus_method_invocation_get_message (call->invocation);
   gsize size = g_bytes_get_size (bytes);
-  ReplyCharge *charge;
+  DevbgReplyCharge *charge;
 
   if (g_dbus_message_get_flags (message) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED)
     {
       g_clear_object (&call->invocation);
       return;
     }
-  charge = reply_budget_charge (call->daemon->reply_budget, call->caller->uid, size,
-                                MAX ((gsize) REPLY_BUDGET_BYTES,
-                                     8 * (gsize) call->daemon->config.max_reply_bytes));
+  charge = devbg_reply_budget_charge (call->daemon->reply_budget, call->caller->uid, size,
+                                      MAX ((gsize) REPLY_BUDGET_BYTES,
+                                           8 * (gsize) call->daemon->config.max_reply_bytes));
   if (charge == NULL)
     {
       return_new_error (call, DEVBG_ERROR_LIMIT_EXCEEDED,
@@ -608,7 +520,7 @@ return_packed (Call *call, GBytes *bytes, gboolean more, gint64 last_cursor)
     g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, bytes, TRUE), next));
   /* Dropped with the reply, once GDBus has written it. */
   g_object_set_data_full (G_OBJECT (reply), "devbg-reply-charge", charge,
-                          reply_charge_release);
+                          devbg_reply_charge_release);
   g_dbus_connection_send_message (g_dbus_method_invocation_get_connection (invocation), reply,
                                   G_DBUS_SEND_MESSAGE_FLAGS_NONE, NULL, NULL);
 }
@@ -1300,6 +1212,16 @@ static const struct {
   { "OpenListChannel", handle_open_list_channel },
 };
 
+/* The handler of Manager method @method, or NULL. */
+static MethodHandler
+method_handler (const char *method)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
+    if (strcmp (methods[i].name, method) == 0)
+      return methods[i].handler;
+  return NULL;
+}
+
 /* ---- dispatch: the caller's identity, fixed per connection ---- */
 
 typedef struct {
@@ -1468,13 +1390,10 @@ serve_list_channel_call (gpointer user_data, const DevbgIdentity *opener, const 
 {
   DevbgDaemon *daemon = user_data;
   const char *method = g_dbus_method_invocation_get_method_name (invocation);
-  MethodHandler handler = NULL;
+  MethodHandler handler = method_handler (method);
   Peer peer = { .identity = (DevbgIdentity *) opener };
   Call *call;
 
-  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
-    if (strcmp (methods[i].name, method) == 0)
-      handler = methods[i].handler;
   g_return_if_fail (handler != NULL);
   call = g_new0 (Call, 1);
   call->daemon = g_object_ref (daemon);
@@ -1648,15 +1567,12 @@ on_method_call (GDBusConnection *connection, const char *sender, const char *pat
                 GDBusMethodInvocation *invocation, gpointer user_data)
 {
   DevbgDaemon *daemon = user_data;
-  MethodHandler handler = NULL;
+  MethodHandler handler = method_handler (method);
 
   (void) connection;
   (void) sender;
   (void) path;
   (void) iface;
-  for (gsize i = 0; i < G_N_ELEMENTS (methods); i++)
-    if (strcmp (methods[i].name, method) == 0)
-      handler = methods[i].handler;
   if (handler == NULL)
     {
       g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR,
@@ -1982,7 +1898,7 @@ devbg_daemon_dispose (GObject *object)
   g_clear_handle_id (&daemon->reload_source, g_source_remove);
   g_clear_handle_id (&daemon->heap_trim_source, g_source_remove);
   g_clear_pointer (&daemon->list_calls, devbg_fair_queue_free);
-  g_clear_pointer (&daemon->reply_budget, reply_budget_unref);
+  g_clear_pointer (&daemon->reply_budget, devbg_reply_budget_unref);
   for (guint i = 0; daemon->monitors != NULL && i < daemon->monitors->len; i++)
     g_signal_handlers_disconnect_by_data (g_ptr_array_index (daemon->monitors, i), daemon);
   g_clear_pointer (&daemon->monitors, g_ptr_array_unref);
@@ -2020,7 +1936,7 @@ devbg_daemon_init (DevbgDaemon *daemon)
   daemon->read_ahead = devbg_read_ahead_new (READ_AHEAD_MAX_PAGES, READ_AHEAD_MAX_BYTES,
                                             READ_AHEAD_KEEP_MS);
   daemon->reading_ahead = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, remove_source);
-  daemon->reply_budget = reply_budget_new ();
+  daemon->reply_budget = devbg_reply_budget_new ();
   daemon->list_calls = devbg_fair_queue_new (LIST_CALLS_MAX_WAITING, serve_list_call,
                                              (GDestroyNotify) pending_call_free, daemon);
 }
